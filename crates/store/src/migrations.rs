@@ -1,0 +1,111 @@
+//! Schema migrations, applied in order; each runs once, in a transaction,
+//! and is recorded in `schema_migrations`.
+//!
+//! Types are chosen to mean the same in SQLite and PostgreSQL: times are
+//! Unix seconds in BIGINT, lists of strings are JSON in TEXT.
+
+use std::path::Path;
+
+use rusqlite::{Connection, params};
+
+use crate::{Result, StoreError};
+
+const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    "CREATE TABLE episodes (
+        id INTEGER PRIMARY KEY,
+        server TEXT NOT NULL,
+        target TEXT NOT NULL,
+        list_id TEXT NOT NULL,
+        zone TEXT NOT NULL,
+        first_seen BIGINT NOT NULL,
+        last_seen BIGINT NOT NULL,
+        ended BIGINT,
+        codes TEXT NOT NULL,
+        meanings TEXT NOT NULL,
+        txt TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX episodes_one_open ON episodes (server, target, list_id) WHERE ended IS NULL;
+    CREATE INDEX episodes_first_seen ON episodes (first_seen);
+    CREATE TABLE list_state (
+        server TEXT NOT NULL,
+        target TEXT NOT NULL,
+        list_id TEXT NOT NULL,
+        listed INTEGER NOT NULL,
+        streak INTEGER NOT NULL,
+        updated BIGINT NOT NULL,
+        PRIMARY KEY (server, target, list_id)
+    );
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        episode_id BIGINT NOT NULL REFERENCES episodes (id),
+        event TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        created BIGINT NOT NULL,
+        delivered BIGINT,
+        abandoned INTEGER NOT NULL DEFAULT 0,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT
+    );
+    CREATE INDEX alerts_pending ON alerts (delivered);
+    CREATE TABLE sweeps (
+        id INTEGER PRIMARY KEY,
+        started BIGINT NOT NULL,
+        finished BIGINT,
+        lookups BIGINT NOT NULL DEFAULT 0,
+        listed BIGINT NOT NULL DEFAULT 0,
+        clean BIGINT NOT NULL DEFAULT 0,
+        errors BIGINT NOT NULL DEFAULT 0,
+        unknown BIGINT NOT NULL DEFAULT 0,
+        zones_failed BIGINT NOT NULL DEFAULT 0
+    );
+    CREATE TABLE zone_health (
+        list_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        problem TEXT,
+        checked BIGINT NOT NULL,
+        PRIMARY KEY (list_id, kind)
+    );",
+)];
+
+/// The newest schema version this binary knows.
+pub(crate) const LATEST: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
+
+pub(crate) fn migrate(conn: &Connection, path: &Path) -> Result<()> {
+    let fail = |version: i64| {
+        move |source| StoreError::Migrate {
+            path: path.to_path_buf(),
+            version,
+            source,
+        }
+    };
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+    )
+    .map_err(fail(0))?;
+    let current: i64 = conn
+        .query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))
+        .map_err(fail(0))?;
+    if current > LATEST {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found: current,
+            known: LATEST,
+        });
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        let tx = conn.unchecked_transaction().map_err(fail(*version))?;
+        tx.execute_batch(sql).map_err(fail(*version))?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+            params![version, now],
+        )
+        .map_err(fail(*version))?;
+        tx.commit().map_err(fail(*version))?;
+    }
+    Ok(())
+}

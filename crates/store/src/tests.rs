@@ -1,0 +1,143 @@
+//! Store tests against a real SQLite file in a fresh temporary directory.
+
+use super::*;
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("unlisted-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn evidence() -> Evidence {
+    Evidence {
+        zone: "bl.example".into(),
+        codes: vec!["127.0.0.2".into()],
+        meanings: vec!["spam source".into()],
+        txt: vec!["see https://bl.example/192.0.2.1".into()],
+    }
+}
+
+#[test]
+fn creates_migrates_and_reopens() {
+    let dir = TempDir::new("migrate");
+    let path = dir.0.join("u.db");
+    let s = Store::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), migrations::LATEST);
+    drop(s);
+    let s = Store::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), migrations::LATEST);
+}
+
+#[test]
+fn refuses_a_newer_schema() {
+    let dir = TempDir::new("newer");
+    let path = dir.0.join("u.db");
+    let s = Store::open(&path).unwrap();
+    s.conn
+        .execute("INSERT INTO schema_migrations VALUES (999, 0)", [])
+        .unwrap();
+    drop(s);
+    let err = Store::open(&path).err().unwrap().to_string();
+    assert!(err.contains("newer than this binary"), "{err}");
+}
+
+#[test]
+fn unreadable_path_names_the_file() {
+    let err = Store::open(Path::new("/nonexistent-dir/x/u.db")).err().unwrap().to_string();
+    assert!(err.contains("/nonexistent-dir/x/u.db"), "{err}");
+}
+
+#[test]
+fn episode_lifecycle_with_alert_outbox() {
+    let dir = TempDir::new("episode");
+    let mut s = Store::open(&dir.0.join("u.db")).unwrap();
+    let sweep = s.begin_sweep(100).unwrap();
+    let channels = vec!["webhook".to_string(), "email".to_string()];
+    s.finish_sweep(
+        sweep,
+        100,
+        &[
+            Update::Open {
+                server: "mx1".into(),
+                target: "192.0.2.1".into(),
+                list: "spamcop".into(),
+                evidence: evidence(),
+                channels: channels.clone(),
+            },
+            Update::Streak {
+                server: "mx1".into(),
+                target: "192.0.2.1".into(),
+                list: "spamcop".into(),
+                streak: Streak { listed: true, count: 1 },
+            },
+        ],
+        &[ZoneHealthRow {
+            list: "spamcop".into(),
+            kind: "ipv4".into(),
+            problem: None,
+            checked: 100,
+        }],
+        SweepStats { lookups: 3, listed: 1, ..Default::default() },
+    )
+    .unwrap();
+    let open = s.open_episodes(Some("mx1")).unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].first_seen, 100);
+    assert_eq!(open[0].txt, evidence().txt);
+    assert_eq!(s.streaks("mx1").unwrap()[0].2, Streak { listed: true, count: 1 });
+    assert_eq!(s.last_sweep().unwrap().unwrap().stats.listed, 1);
+
+    let pending = s.pending_alerts().unwrap();
+    assert_eq!(pending.len(), 2);
+    assert_eq!(pending[0].event, "listed");
+    assert_eq!(pending[0].episode.target, "192.0.2.1");
+    s.alert_failed(pending[0].id, "connection refused").unwrap();
+    s.alert_delivered(pending[1].id, 101).unwrap();
+    let pending = s.pending_alerts().unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].attempts, 1);
+
+    let id = open[0].id;
+    let sweep = s.begin_sweep(200).unwrap();
+    s.finish_sweep(sweep, 200, &[Update::Touch { episode: id, evidence: evidence() }], &[], SweepStats::default())
+        .unwrap();
+    assert_eq!(s.open_episodes(None).unwrap()[0].last_seen, 200);
+
+    let sweep = s.begin_sweep(300).unwrap();
+    s.finish_sweep(sweep, 300, &[Update::Close { episode: id, channels }], &[], SweepStats::default())
+        .unwrap();
+    assert!(s.open_episodes(None).unwrap().is_empty());
+    let all = s.episodes(None, 10).unwrap();
+    assert_eq!(all[0].ended, Some(300));
+    let events: Vec<String> = s.pending_alerts().unwrap().into_iter().map(|a| a.event).collect();
+    assert_eq!(events, ["listed", "delisted", "delisted"]);
+}
+
+#[test]
+fn only_one_open_episode_per_target_and_list() {
+    let dir = TempDir::new("unique");
+    let mut s = Store::open(&dir.0.join("u.db")).unwrap();
+    let open = || Update::Open {
+        server: "mx1".into(),
+        target: "192.0.2.1".into(),
+        list: "spamcop".into(),
+        evidence: evidence(),
+        channels: vec![],
+    };
+    let sweep = s.begin_sweep(1).unwrap();
+    let err = s.finish_sweep(sweep, 1, &[open(), open()], &[], SweepStats::default());
+    assert!(err.is_err());
+    // The failed transaction left nothing behind.
+    assert!(s.open_episodes(None).unwrap().is_empty());
+}
