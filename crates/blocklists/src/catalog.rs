@@ -399,11 +399,14 @@ impl Catalog {
             if l.status == ListStatus::Defunct && l.defunct.is_none() {
                 return Err(invalid("a defunct list must say why in `defunct`".into()));
             }
-            if l.zone.contains("{key}") && l.query.as_ref().and_then(|q| q.key.as_ref()).is_none()
-            {
-                let fam_key = family.and_then(|f| f.query.as_ref()).and_then(|q| q.key.as_ref());
+            if l.zone.contains("{key}") && l.query.as_ref().and_then(|q| q.key.as_ref()).is_none() {
+                let fam_key = family
+                    .and_then(|f| f.query.as_ref())
+                    .and_then(|q| q.key.as_ref());
                 if fam_key.is_none() {
-                    return Err(invalid("the zone holds {key} but no query.key names it".into()));
+                    return Err(invalid(
+                        "the zone holds {key} but no query.key names it".into(),
+                    ));
                 }
             }
             let mut codes = l.codes;
@@ -482,7 +485,10 @@ impl Catalog {
         } else {
             let mut v = Vec::new();
             for id in ids {
-                match self.get(id).or_else(|| self.lists.iter().find(|l| l.zone == *id)) {
+                match self
+                    .get(id)
+                    .or_else(|| self.lists.iter().find(|l| l.zone == *id))
+                {
                     Some(l) if !v.iter().any(|x: &&List| x.id == l.id) => v.push(l),
                     Some(_) => {}
                     None => sel.unknown.push(id.clone()),
@@ -535,7 +541,11 @@ mod tests {
         let defunct = c.lists().iter().filter(|l| !l.is_active()).count();
         assert!(defunct >= 20, "only {defunct} defunct lists");
         for l in c.lists().iter().filter(|l| l.is_active()) {
-            assert!(!l.delisting.routes.is_empty(), "{} has no delisting route", l.id);
+            assert!(
+                !l.delisting.routes.is_empty(),
+                "{} has no delisting route",
+                l.id
+            );
         }
     }
 
@@ -549,7 +559,12 @@ mod tests {
             .find(|x| x.answer.contains(Ipv4Addr::new(127, 255, 255, 254)))
             .unwrap();
         assert_eq!(err.kind, CodeKind::Error);
-        assert!(err.action.as_deref().unwrap().contains("own recursive resolver"));
+        assert!(
+            err.action
+                .as_deref()
+                .unwrap()
+                .contains("own recursive resolver")
+        );
         assert!(zen.query.refuses_public_resolvers);
     }
 
@@ -571,7 +586,12 @@ mod tests {
         let sel = c.select(&["sorbs".into(), "spamcop".into()], &BTreeMap::new());
         assert_eq!(sel.lists.len(), 1);
         assert_eq!(sel.defunct[0].id, "sorbs");
-        assert!(c.select(&[], &BTreeMap::new()).lists.iter().all(|s| s.list.is_active()));
+        assert!(
+            c.select(&[], &BTreeMap::new())
+                .lists
+                .iter()
+                .all(|s| s.list.is_active())
+        );
     }
 
     #[test]

@@ -118,7 +118,12 @@ impl RateLimiter {
         let zones = qps
             .iter()
             .filter(|(_, q)| **q > 0.0)
-            .map(|(z, q)| (z.clone(), (Duration::from_secs_f64(1.0 / q), Mutex::new(now))))
+            .map(|(z, q)| {
+                (
+                    z.clone(),
+                    (Duration::from_secs_f64(1.0 / q), Mutex::new(now)),
+                )
+            })
             .collect();
         RateLimiter { zones }
     }
@@ -184,7 +189,9 @@ impl Checker {
         let mut out = Vec::new();
         while let Some(joined) = set.join_next().await {
             // A probe task only panics on a bug; skip it rather than abort.
-            let Ok((idx, kind, problem)) = joined else { continue };
+            let Ok((idx, kind, problem)) = joined else {
+                continue;
+            };
             self.shared
                 .health
                 .lock()
@@ -217,10 +224,10 @@ impl Checker {
     {
         let mut window = VecDeque::new();
         for t in targets {
-            if window.len() >= self.shared.opts.window.max(1) {
-                if let Some(r) = next_report(&mut window).await {
-                    emit(r);
-                }
+            if window.len() >= self.shared.opts.window.max(1)
+                && let Some(r) = next_report(&mut window).await
+            {
+                emit(r);
             }
             window.push_back(tokio::spawn(check_target(self.shared.clone(), t)));
         }
@@ -264,10 +271,7 @@ async fn probe(shared: &Shared, idx: usize, kind: TargetKind) -> Option<String> 
                 ));
             }
             Status::Error | Status::Unknown => {
-                return Some(format!(
-                    "test point {t}: {}",
-                    v.error.unwrap_or_default()
-                ));
+                return Some(format!("test point {t}: {}", v.error.unwrap_or_default()));
             }
         }
     }

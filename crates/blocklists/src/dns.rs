@@ -203,7 +203,9 @@ impl DnsClient {
             Ok(b) => b,
             Err(e) => {
                 forget();
-                return Err(DnsFailure::Io(format!("cannot encode query for {name}: {e}")));
+                return Err(DnsFailure::Io(format!(
+                    "cannot encode query for {name}: {e}"
+                )));
             }
         };
         if let Err(e) = lane.socket.send_to(&bytes, inner.opts.nameserver).await {
@@ -275,9 +277,9 @@ async fn receive(lane: Arc<Lane>, server: SocketAddr) {
         let id = msg.metadata.id;
         let mut waiting = lane.waiting.lock().unwrap_or_else(|p| p.into_inner());
         let matches = waiting.get(&id).is_some_and(|w| {
-            msg.queries.first().is_some_and(|q| {
-                q.query_type() == w.rtype && *q.name() == w.name
-            })
+            msg.queries
+                .first()
+                .is_some_and(|q| q.query_type() == w.rtype && *q.name() == w.name)
         });
         if matches {
             if let Some(w) = waiting.remove(&id) {

@@ -7,11 +7,13 @@
 //! - [`verdict`]: pure classification of a DNS outcome into exactly one of
 //!   listed, clean, error or unknown.
 //! - [`dns`]: the UDP transport (hickory-proto does the wire format).
+//! - [`damping`]: flap damping of listing episodes over sweeps.
 //! - [`check`]: self-tests, bounded concurrent lookups, TXT reasons.
 //! - [`resolvers`]: public resolvers that lists refuse.
 
 pub mod catalog;
 pub mod check;
+pub mod damping;
 pub mod dns;
 pub mod resolvers;
 pub mod target;

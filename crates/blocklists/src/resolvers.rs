@@ -49,8 +49,14 @@ mod tests {
 
     #[test]
     fn knows_the_big_ones_and_not_loopback() {
-        assert_eq!(public_resolver("8.8.8.8".parse().unwrap()), Some("Google Public DNS"));
-        assert_eq!(public_resolver("2606:4700:4700::1111".parse().unwrap()), Some("Cloudflare"));
+        assert_eq!(
+            public_resolver("8.8.8.8".parse().unwrap()),
+            Some("Google Public DNS")
+        );
+        assert_eq!(
+            public_resolver("2606:4700:4700::1111".parse().unwrap()),
+            Some("Cloudflare")
+        );
         assert_eq!(public_resolver("127.0.0.1".parse().unwrap()), None);
         for (addr, _) in PUBLIC {
             assert!(addr.parse::<IpAddr>().is_ok(), "{addr}");

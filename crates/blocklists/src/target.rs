@@ -137,7 +137,10 @@ fn reverse_v6(ip: Ipv6Addr) -> String {
 
 fn check_domain(name: &str) -> Result<(), String> {
     if name.len() > 253 {
-        return Err(format!("name is {} characters, at most 253 allowed", name.len()));
+        return Err(format!(
+            "name is {} characters, at most 253 allowed",
+            name.len()
+        ));
     }
     let labels: Vec<&str> = name.split('.').collect();
     if labels.len() < 2 {
@@ -154,10 +157,15 @@ fn check_domain(name: &str) -> Result<(), String> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         {
-            return Err(format!("label `{label}` holds characters a host name cannot"));
+            return Err(format!(
+                "label `{label}` holds characters a host name cannot"
+            ));
         }
     }
-    if labels.last().is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit())) {
+    if labels
+        .last()
+        .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
+    {
         return Err("the top-level label is numeric".into());
     }
     Ok(())
@@ -184,19 +192,34 @@ mod tests {
         );
         assert_eq!(q.split('.').count(), 32 + 2);
         let t = Target::test_point("::FFFF:7F00:2").unwrap();
-        assert!(t.query_name("z").starts_with("2.0.0.0.0.0.f.7.f.f.f.f.0.0.0.0"));
+        assert!(
+            t.query_name("z")
+                .starts_with("2.0.0.0.0.0.f.7.f.f.f.f.0.0.0.0")
+        );
     }
 
     #[test]
     fn domains_are_lowercased_and_punycoded() {
         let t = Target::parse("Bücher.Example.").unwrap();
         assert_eq!(t, Target::Domain("xn--bcher-kva.example".into()));
-        assert_eq!(t.query_name("dbl.example"), "xn--bcher-kva.example.dbl.example");
+        assert_eq!(
+            t.query_name("dbl.example"),
+            "xn--bcher-kva.example.dbl.example"
+        );
     }
 
     #[test]
     fn bad_targets_name_themselves() {
-        for bad in ["999.1.1.1", "1.2.3", "-x", "", "  ", "exa mple.com", "2001:db8:::1", "host"] {
+        for bad in [
+            "999.1.1.1",
+            "1.2.3",
+            "-x",
+            "",
+            "  ",
+            "exa mple.com",
+            "2001:db8:::1",
+            "host",
+        ] {
             let err = Target::parse(bad).unwrap_err().to_string();
             if !bad.trim().is_empty() {
                 assert!(err.contains(bad.trim()), "{bad}: {err}");

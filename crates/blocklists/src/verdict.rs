@@ -134,7 +134,9 @@ fn classify_code(list: &List, ip: Ipv4Addr) -> CodeClass {
         .map(|b| b.meaning.clone())
         .collect();
     if bits.is_empty() {
-        CodeClass::Listed(vec![format!("listed (code {ip} is not described in the catalog)")])
+        CodeClass::Listed(vec![format!(
+            "listed (code {ip} is not described in the catalog)"
+        )])
     } else {
         CodeClass::Listed(bits)
     }
@@ -261,13 +263,20 @@ mod tests {
         let v = classify(&list("spamcop"), &answer(&[[92, 242, 132, 24]]));
         assert_eq!(v.status, Status::Unknown);
         let v = classify(&list("spamcop"), &answer(&[[127, 0, 0, 1]]));
-        assert_eq!(v.status, Status::Unknown, "127.0.0.1 means nothing on spamcop");
+        assert_eq!(
+            v.status,
+            Status::Unknown,
+            "127.0.0.1 means nothing on spamcop"
+        );
     }
 
     #[test]
     fn uribl_refusal_is_an_error_and_bits_decode() {
         let uribl = list("uribl");
-        assert_eq!(classify(&uribl, &answer(&[[127, 0, 0, 1]])).status, Status::Error);
+        assert_eq!(
+            classify(&uribl, &answer(&[[127, 0, 0, 1]])).status,
+            Status::Error
+        );
         let v = classify(&uribl, &answer(&[[127, 0, 0, 6]]));
         assert_eq!(v.status, Status::Listed);
         assert_eq!(v.meanings.len(), 2);

@@ -33,7 +33,9 @@ pub enum StoreError {
         version: i64,
         source: rusqlite::Error,
     },
-    #[error("store {path} has schema version {found}, newer than this binary knows ({known}); upgrade unlisted")]
+    #[error(
+        "store {path} has schema version {found}, newer than this binary knows ({known}); upgrade unlisted"
+    )]
     TooNew {
         path: PathBuf,
         found: i64,
@@ -201,7 +203,9 @@ impl Store {
         };
         store
             .conn
-            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+            )
             .map_err(|source| StoreError::Open {
                 path: path.to_path_buf(),
                 source,
@@ -224,7 +228,11 @@ impl Store {
     /// The schema version in force.
     pub fn schema_version(&self) -> Result<i64> {
         self.conn
-            .query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))
+            .query_row(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                [],
+                |r| r.get(0),
+            )
             .map_err(self.err())
     }
 
@@ -243,7 +251,9 @@ impl Store {
     pub fn streaks(&self, server: &str) -> Result<Vec<(String, String, Streak)>> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT target, list_id, listed, streak FROM list_state WHERE server = ?1")
+            .prepare_cached(
+                "SELECT target, list_id, listed, streak FROM list_state WHERE server = ?1",
+            )
             .map_err(self.err())?;
         let rows = stmt
             .query_map(params![server], |r| {

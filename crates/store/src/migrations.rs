@@ -84,7 +84,11 @@ pub(crate) fn migrate(conn: &Connection, path: &Path) -> Result<()> {
     )
     .map_err(fail(0))?;
     let current: i64 = conn
-        .query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            [],
+            |r| r.get(0),
+        )
         .map_err(fail(0))?;
     if current > LATEST {
         return Err(StoreError::TooNew {

@@ -54,7 +54,10 @@ fn refuses_a_newer_schema() {
 
 #[test]
 fn unreadable_path_names_the_file() {
-    let err = Store::open(Path::new("/nonexistent-dir/x/u.db")).err().unwrap().to_string();
+    let err = Store::open(Path::new("/nonexistent-dir/x/u.db"))
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("/nonexistent-dir/x/u.db"), "{err}");
 }
 
@@ -79,7 +82,10 @@ fn episode_lifecycle_with_alert_outbox() {
                 server: "mx1".into(),
                 target: "192.0.2.1".into(),
                 list: "spamcop".into(),
-                streak: Streak { listed: true, count: 1 },
+                streak: Streak {
+                    listed: true,
+                    count: 1,
+                },
             },
         ],
         &[ZoneHealthRow {
@@ -88,14 +94,24 @@ fn episode_lifecycle_with_alert_outbox() {
             problem: None,
             checked: 100,
         }],
-        SweepStats { lookups: 3, listed: 1, ..Default::default() },
+        SweepStats {
+            lookups: 3,
+            listed: 1,
+            ..Default::default()
+        },
     )
     .unwrap();
     let open = s.open_episodes(Some("mx1")).unwrap();
     assert_eq!(open.len(), 1);
     assert_eq!(open[0].first_seen, 100);
     assert_eq!(open[0].txt, evidence().txt);
-    assert_eq!(s.streaks("mx1").unwrap()[0].2, Streak { listed: true, count: 1 });
+    assert_eq!(
+        s.streaks("mx1").unwrap()[0].2,
+        Streak {
+            listed: true,
+            count: 1
+        }
+    );
     assert_eq!(s.last_sweep().unwrap().unwrap().stats.listed, 1);
 
     let pending = s.pending_alerts().unwrap();
@@ -110,17 +126,40 @@ fn episode_lifecycle_with_alert_outbox() {
 
     let id = open[0].id;
     let sweep = s.begin_sweep(200).unwrap();
-    s.finish_sweep(sweep, 200, &[Update::Touch { episode: id, evidence: evidence() }], &[], SweepStats::default())
-        .unwrap();
+    s.finish_sweep(
+        sweep,
+        200,
+        &[Update::Touch {
+            episode: id,
+            evidence: evidence(),
+        }],
+        &[],
+        SweepStats::default(),
+    )
+    .unwrap();
     assert_eq!(s.open_episodes(None).unwrap()[0].last_seen, 200);
 
     let sweep = s.begin_sweep(300).unwrap();
-    s.finish_sweep(sweep, 300, &[Update::Close { episode: id, channels }], &[], SweepStats::default())
-        .unwrap();
+    s.finish_sweep(
+        sweep,
+        300,
+        &[Update::Close {
+            episode: id,
+            channels,
+        }],
+        &[],
+        SweepStats::default(),
+    )
+    .unwrap();
     assert!(s.open_episodes(None).unwrap().is_empty());
     let all = s.episodes(None, 10).unwrap();
     assert_eq!(all[0].ended, Some(300));
-    let events: Vec<String> = s.pending_alerts().unwrap().into_iter().map(|a| a.event).collect();
+    let events: Vec<String> = s
+        .pending_alerts()
+        .unwrap()
+        .into_iter()
+        .map(|a| a.event)
+        .collect();
     assert_eq!(events, ["listed", "delisted", "delisted"]);
 }
 

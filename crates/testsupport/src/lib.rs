@@ -1,0 +1,357 @@
+//! Real servers for integration tests, each started on a free loopback port
+//! and stopped when dropped: rbldnsd (the DNS server blocklist operators
+//! run), an SMTP server (aiosmtpd), an HTTP receiver for webhooks, and a
+//! UDP port that never answers (a dead nameserver).
+//!
+//! Every wait here is a bounded poll of the real server, never a bare sleep
+//! standing in for readiness.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A directory removed when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> Self {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let p = std::env::temp_dir().join(format!("unlisted-{name}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("create temp dir");
+        TempDir(p)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, text).expect("write temp file");
+        p
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A UDP port on 127.0.0.1 that nobody else holds right now.
+pub fn free_udp_port() -> u16 {
+    let s = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
+    s.local_addr().expect("local addr").port()
+}
+
+/// Polls `f` every 50 ms until it returns `Some` or `limit` passes.
+pub fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if start.elapsed() > limit {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn find_program(name: &str) -> PathBuf {
+    for dir in std::env::var("PATH").unwrap_or_default().split(':').chain([
+        "/usr/sbin",
+        "/usr/local/sbin",
+        "/sbin",
+    ]) {
+        let p = Path::new(dir).join(name);
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!(
+        "{name} is not installed; run the test command from the README (scripts/test.sh), which installs it"
+    );
+}
+
+/// One dataset served by rbldnsd: `zone`, rbldnsd type (`ip4set`,
+/// `ip6trie`, `dnset`, ...) and the data file's text.
+pub struct Zone<'a> {
+    pub zone: &'a str,
+    pub kind: &'a str,
+    pub data: &'a str,
+}
+
+/// A running rbldnsd serving zones from files in its own directory.
+pub struct Rbldnsd {
+    pub port: u16,
+    dir: TempDir,
+    args: Vec<String>,
+    child: Option<Child>,
+}
+
+impl Rbldnsd {
+    pub fn start(zones: &[Zone<'_>]) -> Self {
+        let dir = TempDir::new("rbldnsd");
+        let mut args = Vec::new();
+        for (i, z) in zones.iter().enumerate() {
+            let file = format!("z{i}.data");
+            dir.write(&file, z.data);
+            args.push(format!("{}:{}:{file}", z.zone, z.kind));
+        }
+        let mut r = Rbldnsd {
+            port: 0,
+            dir,
+            args,
+            child: None,
+        };
+        for _ in 0..5 {
+            r.port = free_udp_port();
+            if r.spawn() {
+                return r;
+            }
+        }
+        panic!("rbldnsd did not start on any of 5 free ports");
+    }
+
+    /// The `--nameserver` value for this server.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Replaces a zone's data and restarts on the same port, so the next
+    /// query sees the new data.
+    pub fn rewrite(&mut self, index: usize, data: &str) {
+        self.dir.write(&format!("z{index}.data"), data);
+        self.stop();
+        assert!(
+            wait_for(Duration::from_secs(5), || self.spawn().then_some(())).is_some(),
+            "rbldnsd did not restart on port {}",
+            self.port
+        );
+    }
+
+    fn spawn(&mut self) -> bool {
+        let child = Command::new(find_program("rbldnsd"))
+            .arg("-n") // stay in the foreground
+            .arg("-q") // quiet start-up
+            .args(["-r", &self.dir.path().display().to_string()])
+            .args(["-b", &format!("127.0.0.1/{}", self.port)])
+            .args(&self.args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn rbldnsd");
+        self.child = Some(child);
+        let ready = wait_for(Duration::from_secs(5), || {
+            if let Some(Ok(Some(_))) = self.child.as_mut().map(|c| c.try_wait()) {
+                return Some(false);
+            }
+            dns_answers(self.port).then_some(true)
+        });
+        if ready != Some(true) {
+            self.stop();
+            return false;
+        }
+        true
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Rbldnsd {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// True when something on `port` answers a DNS query (any rcode).
+fn dns_answers(port: u16) -> bool {
+    let Ok(s) = UdpSocket::bind("127.0.0.1:0") else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
+    // A query for "ready.test. A" with id 0x4242, hand-built (RFC 1035 §4.1).
+    let mut q = vec![0x42, 0x42, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in ["ready", "test"] {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    if s.send_to(&q, ("127.0.0.1", port)).is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 512];
+    matches!(s.recv_from(&mut buf), Ok((n, _)) if n >= 12 && buf[0] == 0x42 && buf[1] == 0x42)
+}
+
+/// A UDP port that receives queries and never answers: a dead nameserver.
+pub struct SilentDns {
+    socket: UdpSocket,
+}
+
+impl SilentDns {
+    pub fn start() -> Self {
+        SilentDns {
+            socket: UdpSocket::bind("127.0.0.1:0").expect("bind silent udp"),
+        }
+    }
+
+    pub fn addr(&self) -> String {
+        self.socket.local_addr().expect("addr").to_string()
+    }
+}
+
+/// An HTTP server on loopback that records each request body and answers
+/// 200 (or the status set with `fail_with`).
+pub struct WebhookReceiver {
+    pub url: String,
+    bodies: Arc<Mutex<Vec<String>>>,
+    status: Arc<Mutex<u16>>,
+}
+
+impl WebhookReceiver {
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind http");
+        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let status = Arc::new(Mutex::new(200u16));
+        let (b, st) = (bodies.clone(), status.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut reader = BufReader::new(conn);
+                let mut len = 0usize;
+                let mut line = String::new();
+                // Request line and headers, up to the blank line.
+                loop {
+                    line.clear();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        break;
+                    }
+                    let l = line.trim_end();
+                    if l.is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = l.split_once(':')
+                        && k.eq_ignore_ascii_case("content-length")
+                    {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0u8; len];
+                if reader.read_exact(&mut body).is_err() {
+                    continue;
+                }
+                let code = *st.lock().unwrap();
+                if code == 200 {
+                    b.lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(&body).into_owned());
+                }
+                let mut conn = reader.into_inner();
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 {code} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+            }
+        });
+        WebhookReceiver {
+            url,
+            bodies,
+            status,
+        }
+    }
+
+    /// Answer every request with `code` from now on (200 records bodies).
+    pub fn respond_with(&self, code: u16) {
+        *self.status.lock().unwrap() = code;
+    }
+
+    pub fn bodies(&self) -> Vec<String> {
+        self.bodies.lock().unwrap().clone()
+    }
+
+    /// Waits until at least `n` bodies arrived.
+    pub fn wait_for(&self, n: usize, limit: Duration) -> Vec<String> {
+        wait_for(limit, || {
+            let b = self.bodies();
+            (b.len() >= n).then_some(b)
+        })
+        .unwrap_or_else(|| self.bodies())
+    }
+}
+
+/// A real SMTP server (Python aiosmtpd) writing each message to a file.
+pub struct SmtpSink {
+    pub port: u16,
+    dir: TempDir,
+    child: Child,
+}
+
+impl SmtpSink {
+    pub fn start() -> Self {
+        let dir = TempDir::new("smtp");
+        let port = {
+            let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+            l.local_addr().expect("addr").port()
+        };
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("smtp_sink.py");
+        let mut child = Command::new("python3")
+            .arg(&script)
+            .arg(port.to_string())
+            .arg(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn python3 smtp sink");
+        let mut first = String::new();
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        out.read_line(&mut first)
+            .expect("read smtp sink start line");
+        assert_eq!(
+            first.trim(),
+            "READY",
+            "the SMTP sink did not start; is aiosmtpd installed (scripts/test.sh installs it)?"
+        );
+        SmtpSink { port, dir, child }
+    }
+
+    /// The messages received so far, in order.
+    pub fn messages(&self) -> Vec<String> {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        names.retain(|p| p.extension().is_some_and(|e| e == "eml"));
+        names.sort();
+        names
+            .iter()
+            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .collect()
+    }
+
+    pub fn wait_for(&self, n: usize, limit: Duration) -> Vec<String> {
+        wait_for(limit, || {
+            let m = self.messages();
+            (m.len() >= n).then_some(m)
+        })
+        .unwrap_or_else(|| self.messages())
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,68 @@
+//! `unlisted config example` and `unlisted config check`.
+
+use anyhow::{Result, bail};
+
+use crate::Global;
+use crate::config::{Config, EXAMPLE};
+use crate::output::{self, Exit};
+
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum Command {
+    /// Print an annotated default config.
+    Example,
+    /// Check a config file and report every problem at once.
+    Check,
+}
+
+pub(crate) fn run(g: &Global, c: Command) -> Result<Exit> {
+    match c {
+        Command::Example => {
+            output::line(EXAMPLE.trim_end())?;
+            Ok(Exit::Clean)
+        }
+        Command::Check => check(g),
+    }
+}
+
+fn check(g: &Global) -> Result<Exit> {
+    let Some(path) = super::config_path(g) else {
+        bail!(
+            "no config to check: give --config FILE (or create ./unlisted.toml with `unlisted config example`)"
+        );
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
+    let config = match Config::parse(&text) {
+        Ok(c) => c,
+        Err(e) => {
+            output::error(&format!("{}: {e}", path.display()));
+            return Ok(Exit::Found);
+        }
+    };
+    let mut problems = Vec::new();
+    let catalog = match super::load_catalog(g, &config, path.parent()) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            problems.push(format!("catalog: {e:#}"));
+            None
+        }
+    };
+    if let Some(catalog) = &catalog {
+        problems.extend(config.problems(catalog));
+    }
+    if problems.is_empty() {
+        let targets = config.targets().len();
+        output::line(&format!(
+            "{}: ok ({} servers, {targets} targets)",
+            path.display(),
+            config.servers.len()
+        ))?;
+        Ok(Exit::Clean)
+    } else {
+        for p in &problems {
+            output::error(&format!("{}: {p}", path.display()));
+        }
+        output::line(&format!("{}: {} problems", path.display(), problems.len()))?;
+        Ok(Exit::Found)
+    }
+}

@@ -1,0 +1,113 @@
+//! `unlisted serve`: the monitor daemon.
+
+use anyhow::{Context, Result, bail};
+use blocklists::{DnsClient, DnsOptions, PreparedList};
+
+use crate::Global;
+use crate::alert::Alerter;
+use crate::config::{parse_nameserver, system_nameserver};
+use crate::monitor::Monitor;
+use crate::output::Exit;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Run one sweep, deliver alerts, and exit (for cron or a test).
+    #[arg(long)]
+    once: bool,
+}
+
+pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
+    let (config, path) = super::load_config(g)?;
+    let Some(path) = path else {
+        bail!(
+            "the monitor needs a config naming the servers to watch: `unlisted config example > unlisted.toml`, edit it, then `unlisted serve --config unlisted.toml`"
+        );
+    };
+    let catalog = super::load_catalog(g, &config, path.parent())?;
+    let problems = config.problems(&catalog);
+    if !problems.is_empty() {
+        bail!(
+            "config {} has {} problems (run `unlisted config check`):\n  {}",
+            path.display(),
+            problems.len(),
+            problems.join("\n  ")
+        );
+    }
+    if config.servers.is_empty() {
+        bail!("config {} names no [[server]] to watch", path.display());
+    }
+    let sel = catalog.select(&config.monitor.lists, &config.keys);
+    super::warn_unqueried(&sel);
+    let lists: Vec<PreparedList> = sel.lists.into_iter().map(PreparedList::from).collect();
+    let nameserver = match &config.dns.nameserver {
+        Some(ns) => parse_nameserver(ns)?,
+        None => system_nameserver(),
+    };
+    if let Some(who) = blocklists::resolvers::public_resolver(nameserver.ip()) {
+        tracing::warn!(%nameserver, who, "the nameserver is a public resolver; lists that refuse public resolvers will answer with errors");
+    }
+    let store = store::Store::open(&g.db)?;
+    let client = DnsClient::new(DnsOptions {
+        nameserver,
+        timeout: config.dns.timeout,
+        tries: config.dns.tries.max(1),
+        sockets: 4,
+    })
+    .await
+    .with_context(|| format!("cannot open a UDP socket to reach {nameserver}"))?;
+    let alerter = Alerter::new(&config.alerts)?;
+    let interval = config.monitor.interval;
+    tracing::info!(config = %path.display(), db = %g.db.display(), %nameserver, lists = lists.len(), servers = config.servers.len(), ?interval, "monitor starting");
+    let mut monitor = Monitor {
+        config,
+        catalog,
+        store,
+        client,
+        lists,
+        alerter,
+    };
+
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    loop {
+        tokio::select! {
+            res = monitor.sweep() => match res {
+                Ok(r) => tracing::info!(lookups = r.stats.lookups, listed = r.stats.listed, errors = r.stats.errors, unknown = r.stats.unknown, zones_failed = r.stats.zones_failed, opened = r.opened, closed = r.closed, "sweep finished"),
+                // Only the store can fail a sweep; that ends the daemon.
+                Err(e) => return Err(e.context("sweep failed")),
+            },
+            _ = &mut shutdown => {
+                tracing::info!("shutting down during a sweep; nothing of it was written");
+                return Ok(Exit::Clean);
+            }
+        }
+        let (sent, failed) = monitor.deliver_alerts().await?;
+        if sent + failed > 0 {
+            tracing::info!(sent, failed, "alerts delivered");
+        }
+        if a.once {
+            return Ok(Exit::Clean);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = &mut shutdown => {
+                tracing::info!("shutting down");
+                return Ok(Exit::Clean);
+            }
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}

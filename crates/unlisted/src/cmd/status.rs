@@ -1,0 +1,143 @@
+//! `unlisted status`: current listings per server, read from the store.
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::Global;
+use crate::output::{self, Exit};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Only this server.
+    #[arg(long)]
+    server: Option<String>,
+    /// Also show ended episodes (the latest 100).
+    #[arg(long)]
+    history: bool,
+    /// JSON Lines: one object per listing, then the last sweep and any
+    /// failing zone.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct EpisodeJson<'a> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    #[serde(flatten)]
+    episode: &'a store::Episode,
+    since: String,
+    delisting: Option<&'a blocklists::catalog::Delisting>,
+}
+
+pub(crate) fn run(g: &Global, a: Args) -> Result<Exit> {
+    let (config, path) = super::load_config(g)?;
+    let catalog = super::load_catalog(g, &config, path.as_deref().and_then(|p| p.parent()))?;
+    let store = store::Store::open(&g.db)?;
+    let open = store.open_episodes(a.server.as_deref())?;
+    let ended: Vec<_> = if a.history {
+        store
+            .episodes(a.server.as_deref(), 100)?
+            .into_iter()
+            .filter(|e| e.ended.is_some())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let sweep = store.last_sweep()?;
+    let failing = store.failing_zones()?;
+    let delisting = |list: &str| catalog.get(list).map(|l| &l.delisting);
+
+    if a.json {
+        for e in open.iter().chain(&ended) {
+            output::json(&EpisodeJson {
+                ty: if e.ended.is_some() {
+                    "ended"
+                } else {
+                    "listing"
+                },
+                episode: e,
+                since: output::time(e.first_seen),
+                delisting: delisting(&e.list),
+            })?;
+        }
+        if let Some(s) = &sweep {
+            output::json(&serde_json::json!({"type": "sweep", "sweep": s}))?;
+        }
+        for z in &failing {
+            output::json(&serde_json::json!({"type": "zone", "zone": z}))?;
+        }
+    } else {
+        if open.is_empty() {
+            output::line("no current listings")?;
+        }
+        let mut server = None;
+        for e in &open {
+            if server != Some(&e.server) {
+                output::line(&e.server)?;
+                server = Some(&e.server);
+            }
+            output::line(&format!(
+                "  {:<39} {:<16} listed since {}, last seen {}",
+                e.target,
+                e.list,
+                output::time(e.first_seen),
+                output::time(e.last_seen)
+            ))?;
+            for (c, m) in e
+                .codes
+                .iter()
+                .zip(e.meanings.iter().chain(std::iter::repeat(&String::new())))
+            {
+                output::line(&format!("      {c} {m}"))?;
+            }
+            for t in &e.txt {
+                output::line(&format!("      txt: {t}"))?;
+            }
+            if let Some(d) = delisting(&e.list) {
+                output::line(&format!("      delisting: {}", d.summary()))?;
+            }
+        }
+        if !ended.is_empty() {
+            output::line("ended")?;
+            for e in &ended {
+                output::line(&format!(
+                    "  {:<12} {:<39} {:<16} {} .. {}",
+                    e.server,
+                    e.target,
+                    e.list,
+                    output::time(e.first_seen),
+                    output::time(e.ended.unwrap_or_default())
+                ))?;
+            }
+        }
+        match &sweep {
+            Some(s) => output::line(&format!(
+                "last sweep {}: {} lookups, {} listed, {} errors, {} unknown, {} zones failed self-test",
+                output::time(s.finished.unwrap_or(s.started)),
+                s.stats.lookups,
+                s.stats.listed,
+                s.stats.errors,
+                s.stats.unknown,
+                s.stats.zones_failed
+            ))?,
+            None => {
+                output::line("no sweep has finished yet; start the monitor with `unlisted serve`")?
+            }
+        }
+        for z in &failing {
+            output::warning(&format!(
+                "{} ({}) failed its self-test at {}: {}",
+                z.list,
+                z.kind,
+                output::time(z.checked),
+                z.problem.as_deref().unwrap_or("")
+            ));
+        }
+    }
+    Ok(if open.is_empty() {
+        Exit::Clean
+    } else {
+        Exit::Found
+    })
+}

@@ -1,0 +1,445 @@
+//! The one TOML config file: what the system does (servers, lists, keys,
+//! schedule, alerts). Defaults live in code; unknown keys are refused.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use blocklists::{Catalog, Target};
+use serde::Deserialize;
+
+/// The annotated default printed by `unlisted config example`.
+pub(crate) const EXAMPLE: &str = include_str!("../../../catalog/unlisted.example.toml");
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Config {
+    /// Extra or overriding lists, merged over the built-in catalog.
+    #[serde(default)]
+    pub(crate) catalog: Option<PathBuf>,
+    #[serde(default)]
+    pub(crate) dns: DnsConfig,
+    #[serde(default)]
+    pub(crate) monitor: MonitorConfig,
+    /// Keys for keyed lists, by the name in the catalog's `query.key`.
+    #[serde(default)]
+    pub(crate) keys: BTreeMap<String, String>,
+    #[serde(default, rename = "server")]
+    pub(crate) servers: Vec<ServerConfig>,
+    #[serde(default)]
+    pub(crate) alerts: AlertsConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DnsConfig {
+    /// Your own recursive resolver, `IP` or `IP:PORT`; unset means the
+    /// first nameserver of /etc/resolv.conf.
+    #[serde(default)]
+    pub(crate) nameserver: Option<String>,
+    #[serde(default = "default_timeout", with = "humantime_serde")]
+    pub(crate) timeout: Duration,
+    #[serde(default = "default_tries")]
+    pub(crate) tries: u32,
+    #[serde(default = "default_concurrency")]
+    pub(crate) concurrency: usize,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        DnsConfig {
+            nameserver: None,
+            timeout: default_timeout(),
+            tries: default_tries(),
+            concurrency: default_concurrency(),
+        }
+    }
+}
+
+fn default_timeout() -> Duration {
+    Duration::from_secs(2)
+}
+fn default_tries() -> u32 {
+    2
+}
+fn default_concurrency() -> usize {
+    64
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MonitorConfig {
+    #[serde(default = "default_interval", with = "humantime_serde")]
+    pub(crate) interval: Duration,
+    /// List ids to watch; empty means the catalog's default set.
+    #[serde(default)]
+    pub(crate) lists: Vec<String>,
+    #[serde(default = "one")]
+    pub(crate) listed_after: u32,
+    #[serde(default = "two")]
+    pub(crate) clean_after: u32,
+    #[serde(default = "yes")]
+    pub(crate) self_test: bool,
+    /// Queries per second per list id, over the catalog's polite rate.
+    #[serde(default)]
+    pub(crate) rate_limits: BTreeMap<String, f64>,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        MonitorConfig {
+            interval: default_interval(),
+            lists: Vec::new(),
+            listed_after: 1,
+            clean_after: 2,
+            self_test: true,
+            rate_limits: BTreeMap::new(),
+        }
+    }
+}
+
+fn default_interval() -> Duration {
+    Duration::from_secs(15 * 60)
+}
+fn one() -> u32 {
+    1
+}
+fn two() -> u32 {
+    2
+}
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ServerConfig {
+    pub(crate) name: String,
+    #[serde(default)]
+    pub(crate) ips: Vec<String>,
+    #[serde(default)]
+    pub(crate) helo: Option<String>,
+    #[serde(default)]
+    pub(crate) domains: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AlertsConfig {
+    #[serde(default)]
+    pub(crate) webhook: Option<WebhookConfig>,
+    #[serde(default)]
+    pub(crate) email: Option<EmailConfig>,
+    /// Delivery attempts (one per sweep) before an alert is abandoned.
+    #[serde(default = "default_attempts")]
+    pub(crate) max_attempts: i64,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            webhook: None,
+            email: None,
+            max_attempts: default_attempts(),
+        }
+    }
+}
+
+fn default_attempts() -> i64 {
+    20
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WebhookConfig {
+    pub(crate) url: String,
+    #[serde(default = "default_http_timeout", with = "humantime_serde")]
+    pub(crate) timeout: Duration,
+}
+
+fn default_http_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum SmtpTls {
+    /// STARTTLS when offered, plain otherwise (a local relay).
+    #[default]
+    Opportunistic,
+    /// STARTTLS or fail.
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Wrapper,
+    /// Never encrypt (loopback relays only).
+    None,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EmailConfig {
+    /// `host` or `host:port` of the relay; port 25 when omitted.
+    pub(crate) smtp: String,
+    pub(crate) from: String,
+    pub(crate) to: Vec<String>,
+    #[serde(default)]
+    pub(crate) tls: SmtpTls,
+    #[serde(default)]
+    pub(crate) username: Option<String>,
+    #[serde(default)]
+    pub(crate) password: Option<String>,
+    #[serde(default = "default_http_timeout", with = "humantime_serde")]
+    pub(crate) timeout: Duration,
+}
+
+impl EmailConfig {
+    pub(crate) fn host_port(&self) -> (String, u16) {
+        match self.smtp.rsplit_once(':') {
+            Some((h, p)) if !h.is_empty() && p.parse::<u16>().is_ok() => (
+                h.trim_matches(['[', ']']).to_string(),
+                p.parse().unwrap_or(25),
+            ),
+            _ => (self.smtp.clone(), 25),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and parses a config file (syntax and types only).
+    pub(crate) fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config {}", path.display()))?;
+        Self::parse(&text).with_context(|| format!("config {} is invalid", path.display()))
+    }
+
+    pub(crate) fn parse(text: &str) -> Result<Self> {
+        Ok(toml::from_str(text)?)
+    }
+
+    /// Every semantic problem at once, each naming where it is.
+    pub(crate) fn problems(&self, catalog: &Catalog) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(ns) = &self.dns.nameserver
+            && parse_nameserver(ns).is_err()
+        {
+            out.push(format!("dns.nameserver: `{ns}` is not IP or IP:PORT"));
+        }
+        if self.dns.tries == 0 {
+            out.push("dns.tries: must be at least 1".into());
+        }
+        if self.dns.concurrency == 0 {
+            out.push("dns.concurrency: must be at least 1".into());
+        }
+        if self.dns.timeout.is_zero() {
+            out.push("dns.timeout: must be more than 0".into());
+        }
+        if self.monitor.interval < Duration::from_secs(1) {
+            out.push("monitor.interval: must be at least 1s".into());
+        }
+        for id in &self.monitor.lists {
+            match catalog.get(id) {
+                None if id != "all" => out.push(format!("monitor.lists: no list has id `{id}`")),
+                Some(l) if !l.is_active() => out.push(format!(
+                    "monitor.lists: `{id}` is defunct ({}) and will never be queried",
+                    l.defunct.as_deref().unwrap_or("dead")
+                )),
+                Some(l) if l.zone.contains("{key}") => {
+                    let key = l.query.key.as_deref().unwrap_or(&l.id);
+                    if !self.keys.contains_key(key) {
+                        out.push(format!("monitor.lists: `{id}` needs a key; set keys.{key}"));
+                    }
+                }
+                Some(_) | None => {}
+            }
+        }
+        for (id, qps) in &self.monitor.rate_limits {
+            if catalog.get(id).is_none() {
+                out.push(format!("monitor.rate_limits: no list has id `{id}`"));
+            }
+            if qps.is_nan() || *qps <= 0.0 {
+                out.push(format!("monitor.rate_limits.{id}: must be more than 0"));
+            }
+        }
+        let mut names = BTreeSet::new();
+        for (i, s) in self.servers.iter().enumerate() {
+            let at = format!("server[{i}] `{}`", s.name);
+            if s.name.trim().is_empty() {
+                out.push(format!("server[{i}]: name is empty"));
+            }
+            if !names.insert(s.name.clone()) {
+                out.push(format!("{at}: the name is used twice"));
+            }
+            if s.ips.is_empty() && s.domains.is_empty() && s.helo.is_none() {
+                out.push(format!("{at}: nothing to watch (no ips, helo or domains)"));
+            }
+            for ip in &s.ips {
+                if ip.parse::<IpAddr>().is_err() {
+                    out.push(format!("{at}: ips: `{ip}` is not an IP address"));
+                }
+            }
+            for d in s.helo.iter().chain(&s.domains) {
+                match Target::parse(d) {
+                    Ok(Target::Domain(_)) => {}
+                    Ok(_) => out.push(format!("{at}: `{d}` is an IP address, not a name")),
+                    Err(e) => out.push(format!("{at}: {e}")),
+                }
+            }
+        }
+        if let Some(w) = &self.alerts.webhook
+            && !(w.url.starts_with("http://") || w.url.starts_with("https://"))
+        {
+            out.push(format!(
+                "alerts.webhook.url: `{}` must be an http or https URL",
+                w.url
+            ));
+        }
+        if let Some(e) = &self.alerts.email {
+            if e.to.is_empty() {
+                out.push("alerts.email.to: no recipients".into());
+            }
+            for a in std::iter::once(&e.from).chain(&e.to) {
+                if a.parse::<lettre::Address>().is_err() {
+                    out.push(format!("alerts.email: `{a}` is not an e-mail address"));
+                }
+            }
+            if e.username.is_some() != e.password.is_some() {
+                out.push("alerts.email: set both username and password, or neither".into());
+            }
+        }
+        if self.alerts.max_attempts < 1 {
+            out.push("alerts.max_attempts: must be at least 1".into());
+        }
+        out
+    }
+
+    /// Each distinct target and the servers that own it.
+    pub(crate) fn targets(&self) -> BTreeMap<Target, Vec<String>> {
+        let mut map: BTreeMap<Target, Vec<String>> = BTreeMap::new();
+        for s in &self.servers {
+            let all = s.ips.iter().chain(s.helo.iter()).chain(&s.domains);
+            for t in all.filter_map(|x| Target::parse(x).ok()) {
+                let owners = map.entry(t).or_default();
+                if !owners.contains(&s.name) {
+                    owners.push(s.name.clone());
+                }
+            }
+        }
+        map
+    }
+
+    /// Per-zone rate limits: the catalog's polite rate, overridden by the
+    /// config's, keyed by resolved zone.
+    pub(crate) fn zone_qps(&self, lists: &[blocklists::PreparedList]) -> HashMap<String, f64> {
+        lists
+            .iter()
+            .filter_map(|p| {
+                let qps = self
+                    .monitor
+                    .rate_limits
+                    .get(&p.list.id)
+                    .copied()
+                    .or(p.list.query.qps)?;
+                Some((p.zone.clone(), qps))
+            })
+            .collect()
+    }
+}
+
+/// `IP` or `IP:PORT` (IPv6 as `[IP]:PORT`), port 53 by default.
+pub(crate) fn parse_nameserver(s: &str) -> Result<SocketAddr> {
+    if let Ok(sa) = s.parse::<SocketAddr>() {
+        return Ok(sa);
+    }
+    let ip: IpAddr = s
+        .trim_matches(['[', ']'])
+        .parse()
+        .with_context(|| format!("`{s}` is not a nameserver address (IP or IP:PORT)"))?;
+    Ok(SocketAddr::new(ip, 53))
+}
+
+/// The first nameserver of /etc/resolv.conf, else 127.0.0.1:53.
+pub(crate) fn system_nameserver() -> SocketAddr {
+    std::fs::read_to_string("/etc/resolv.conf")
+        .ok()
+        .and_then(|t| {
+            t.lines().find_map(|l| {
+                let mut w = l.split_whitespace();
+                (w.next() == Some("nameserver"))
+                    .then(|| w.next().and_then(|a| parse_nameserver(a).ok()))
+                    .flatten()
+            })
+        })
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 53)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_parses_and_is_clean() {
+        let c = Config::parse(EXAMPLE).unwrap();
+        let problems = c.problems(&Catalog::builtin().unwrap());
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(!c.servers.is_empty());
+        assert_eq!(c.monitor.interval, Duration::from_secs(15 * 60));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = Config::parse("[monitor]\nintervall = \"5m\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("intervall"), "{err}");
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let c = Config::parse(
+            r#"
+            [dns]
+            nameserver = "resolver"
+            [monitor]
+            lists = ["nope", "sorbs", "spamhaus-zen-dqs"]
+            [[server]]
+            name = "mx1"
+            ips = ["999.1.1.1"]
+            helo = "-bad"
+            [[server]]
+            name = "mx1"
+            [alerts.email]
+            smtp = "127.0.0.1"
+            from = "not an address"
+            to = []
+            "#,
+        )
+        .unwrap();
+        let p = c.problems(&Catalog::builtin().unwrap());
+        let all = p.join("\n");
+        for needle in [
+            "dns.nameserver",
+            "`nope`",
+            "`sorbs` is defunct",
+            "keys.spamhaus-dqs",
+            "`999.1.1.1`",
+            "-bad",
+            "used twice",
+            "nothing to watch",
+            "no recipients",
+            "not an e-mail address",
+        ] {
+            assert!(all.contains(needle), "missing {needle} in:\n{all}");
+        }
+    }
+
+    #[test]
+    fn nameserver_forms() {
+        assert_eq!(parse_nameserver("127.0.0.1").unwrap().port(), 53);
+        assert_eq!(parse_nameserver("127.0.0.1:5353").unwrap().port(), 5353);
+        assert_eq!(parse_nameserver("[::1]:5353").unwrap().port(), 5353);
+        assert_eq!(parse_nameserver("::1").unwrap().port(), 53);
+        assert!(parse_nameserver("dns.example").is_err());
+    }
+}

@@ -1,0 +1,193 @@
+//! The monitor: one sweep checks every configured target on every watched
+//! list, folds the answers into listing episodes (with flap damping) and
+//! queues alerts; then the alert outbox is delivered.
+//!
+//! A sweep writes to the store in one transaction at its end, so a sweep cut
+//! short (shutdown, crash) leaves no half-applied state.
+
+use std::collections::{BTreeSet, HashMap};
+
+use anyhow::Result;
+use blocklists::damping::{Damping, Run, Transition};
+use blocklists::{
+    Catalog, CheckOptions, Checker, DnsClient, PreparedList, Status, Target, TargetKind,
+};
+use store::{Evidence, Store, Streak, SweepStats, Update, ZoneHealthRow};
+
+use crate::alert::Alerter;
+use crate::config::Config;
+use crate::output::now;
+
+pub(crate) struct Monitor {
+    pub(crate) config: Config,
+    pub(crate) catalog: Catalog,
+    pub(crate) store: Store,
+    pub(crate) client: DnsClient,
+    pub(crate) lists: Vec<PreparedList>,
+    pub(crate) alerter: Alerter,
+}
+
+/// What one sweep saw and changed.
+#[derive(Debug, Default)]
+pub(crate) struct SweepReport {
+    pub(crate) stats: SweepStats,
+    pub(crate) opened: usize,
+    pub(crate) closed: usize,
+}
+
+type Key = (String, String, String);
+
+impl Monitor {
+    pub(crate) async fn sweep(&mut self) -> Result<SweepReport> {
+        let targets = self.config.targets();
+        let started = now();
+        let sweep_id = self.store.begin_sweep(started)?;
+        let opts = CheckOptions {
+            concurrency: self.config.dns.concurrency.max(1),
+            self_test: self.config.monitor.self_test,
+            fetch_txt: true,
+            zone_qps: self.config.zone_qps(&self.lists),
+            ..CheckOptions::default()
+        };
+        let checker = Checker::new(self.client.clone(), self.lists.clone(), opts);
+
+        let mut stats = SweepStats::default();
+        let mut health_rows = Vec::new();
+        if self.config.monitor.self_test {
+            let kinds: BTreeSet<TargetKind> = targets.keys().map(Target::kind).collect();
+            for h in checker
+                .self_test(&kinds.into_iter().collect::<Vec<_>>())
+                .await
+            {
+                if let Some(p) = &h.problem {
+                    stats.zones_failed += 1;
+                    tracing::warn!(list = %h.list, zone = %h.zone, kind = %h.kind, problem = %p, "zone failed its self-test; its verdicts are suppressed this sweep");
+                }
+                health_rows.push(ZoneHealthRow {
+                    list: h.list,
+                    kind: h.kind.as_str().to_string(),
+                    problem: h.problem,
+                    checked: started,
+                });
+            }
+        }
+
+        let mut runs: HashMap<Key, Streak> = HashMap::new();
+        for server in self.config.servers.iter().map(|s| s.name.as_str()) {
+            for (target, list, s) in self.store.streaks(server)? {
+                runs.insert((server.to_string(), target, list), s);
+            }
+        }
+        let open: HashMap<Key, i64> = self
+            .store
+            .open_episodes(None)?
+            .into_iter()
+            .map(|e| ((e.server, e.target, e.list), e.id))
+            .collect();
+
+        let damping = Damping {
+            listed_after: self.config.monitor.listed_after,
+            clean_after: self.config.monitor.clean_after,
+        };
+        let channels = self.alerter.channels();
+        let mut updates = Vec::new();
+        let mut report = SweepReport::default();
+        checker
+            .check_all(targets.keys().cloned(), |tr| {
+                let owners = targets.get(&tr.target).map(Vec::as_slice).unwrap_or(&[]);
+                let target = tr.target.to_string();
+                for r in &tr.results {
+                    stats.lookups += 1;
+                    match r.status {
+                        Status::Listed => stats.listed += 1,
+                        Status::Clean => stats.clean += 1,
+                        Status::Error => stats.errors += 1,
+                        Status::Unknown => stats.unknown += 1,
+                    }
+                    if matches!(r.status, Status::Error | Status::Unknown) {
+                        tracing::debug!(%target, list = %r.list, error = r.error.as_deref().unwrap_or(""), "no verdict");
+                    }
+                    let evidence = || Evidence {
+                        zone: r.zone.clone(),
+                        codes: r.codes.iter().map(|c| c.to_string()).collect(),
+                        meanings: r.meanings.clone(),
+                        txt: r.txt.clone(),
+                    };
+                    for server in owners {
+                        let key = (server.clone(), target.clone(), r.list.clone());
+                        let prev = runs.get(&key).map(|s| Run {
+                            listed: s.listed,
+                            count: s.count,
+                        });
+                        let episode = open.get(&key).copied();
+                        let (run, t) = damping.observe(prev, episode.is_some(), r.status);
+                        if let Some(run) = run.filter(|r| Some(*r) != prev) {
+                            updates.push(Update::Streak {
+                                server: server.clone(),
+                                target: target.clone(),
+                                list: r.list.clone(),
+                                streak: Streak {
+                                    listed: run.listed,
+                                    count: run.count,
+                                },
+                            });
+                        }
+                        match (t, episode) {
+                            (Transition::Open, _) => {
+                                tracing::warn!(%server, %target, list = %r.list, codes = ?r.codes, "new listing");
+                                report.opened += 1;
+                                updates.push(Update::Open {
+                                    server: server.clone(),
+                                    target: target.clone(),
+                                    list: r.list.clone(),
+                                    evidence: evidence(),
+                                    channels: channels.clone(),
+                                });
+                            }
+                            (Transition::Refresh, Some(id)) => updates.push(Update::Touch {
+                                episode: id,
+                                evidence: evidence(),
+                            }),
+                            (Transition::Close, Some(id)) => {
+                                tracing::warn!(%server, %target, list = %r.list, "delisted");
+                                report.closed += 1;
+                                updates.push(Update::Close {
+                                    episode: id,
+                                    channels: channels.clone(),
+                                });
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            })
+            .await;
+        self.store
+            .finish_sweep(sweep_id, now(), &updates, &health_rows, stats)?;
+        report.stats = stats;
+        Ok(report)
+    }
+
+    /// Tries every pending alert once; returns (delivered, failed).
+    pub(crate) async fn deliver_alerts(&mut self) -> Result<(usize, usize)> {
+        let (mut ok, mut failed) = (0, 0);
+        for alert in self.store.pending_alerts()? {
+            match self.alerter.deliver(&alert, &self.catalog).await {
+                Ok(()) => {
+                    ok += 1;
+                    self.store.alert_delivered(alert.id, now())?;
+                }
+                Err(e) => {
+                    failed += 1;
+                    tracing::warn!(channel = %alert.channel, alert = alert.id, error = %e, "alert not delivered; will retry next sweep");
+                    self.store.alert_failed(alert.id, &e)?;
+                    if alert.attempts + 1 >= self.config.alerts.max_attempts {
+                        tracing::error!(channel = %alert.channel, alert = alert.id, attempts = alert.attempts + 1, "alert abandoned after too many failed deliveries");
+                        self.store.alert_abandoned(alert.id, now())?;
+                    }
+                }
+            }
+        }
+        Ok((ok, failed))
+    }
+}

@@ -1,0 +1,93 @@
+//! Integration tests of the `unlisted` binary against real servers started
+//! on loopback by `testsupport`: rbldnsd for DNS, aiosmtpd for SMTP, an HTTP
+//! receiver for webhooks, and SQLite files in temporary directories.
+
+mod check;
+mod cli;
+mod monitor;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use testsupport::{Rbldnsd, Zone};
+
+/// Runs the binary in `dir` with a clean environment for our variables.
+pub fn unlisted(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_unlisted"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("UNLISTED_CONFIG")
+        .env_remove("UNLISTED_DB")
+        .env_remove("UNLISTED_CATALOG")
+        .env_remove("UNLISTED_NAMESERVER")
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run unlisted")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The JSON Lines objects of stdout.
+pub fn json_lines(o: &Output) -> Vec<serde_json::Value> {
+    stdout(o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
+        .collect()
+}
+
+pub const SPAMCOP: &str = "\
+:127.0.0.2:Blocked - see https://www.spamcop.net/bl.shtml?$
+127.0.0.2
+192.0.2.99
+192.0.2.77 :92.242.132.24:
+";
+
+/// rbldnsd serving the zones the check tests use, under the real list
+/// zone names (it is authoritative for them on loopback only).
+pub fn blocklist_server() -> Rbldnsd {
+    Rbldnsd::start(&[
+        Zone {
+            zone: "bl.spamcop.net",
+            kind: "ip4set",
+            data: SPAMCOP,
+        },
+        Zone {
+            zone: "zen.spamhaus.org",
+            kind: "ip4set",
+            data: ":127.0.0.2:https://www.spamhaus.org/sbl/query/SBL1\n127.0.0.2\n192.0.2.99\n192.0.2.98 :127.255.255.254:Error: open resolver; https://check.spamhaus.org/returnc/pub/\n",
+        },
+        Zone {
+            zone: "zen.spamhaus.org",
+            kind: "ip4set",
+            data: ":127.0.0.10:https://www.spamhaus.org/pbl/\n192.0.2.99\n",
+        },
+        Zone {
+            zone: "zen.spamhaus.org",
+            kind: "ip6trie",
+            data: ":127.0.0.2:IPv6 SBL listing\n2001:db8::99\n",
+        },
+        Zone {
+            zone: "all.s5h.net",
+            kind: "ip4set",
+            // rbldnsd ip4set ignores a /0 entry; two /1 halves cover everything.
+            data: ":127.0.0.2:wildcard\n0.0.0.0/1\n128.0.0.0/1\n",
+        },
+        Zone {
+            zone: "dbl.spamhaus.org",
+            kind: "dnset",
+            data: ":127.0.1.2:https://www.spamhaus.org/query/domain/$\ndbltest.com\nspam.example\n",
+        },
+        Zone {
+            zone: "multi.uribl.com",
+            kind: "dnset",
+            data: "test.uribl.com :127.0.0.14:test\nrefused.example :127.0.0.1:Query Refused. See http://uribl.com/refused.shtml\n",
+        },
+    ])
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every test of unlisted: formatting, lints, unit and integration tests
+# against real servers (rbldnsd, aiosmtpd). Installs what is missing first
+# (Debian packages with apt-get, Python packages with pip); needs root for
+# apt-get, as in CI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_missing=()
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
+have rbldnsd || apt_missing+=(rbldnsd)
+have pkg-config || apt_missing+=(pkg-config)
+dpkg -s libssl-dev >/dev/null 2>&1 || apt_missing+=(libssl-dev)
+have python3 || apt_missing+=(python3 python3-pip)
+if [ ${#apt_missing[@]} -gt 0 ]; then
+  echo "== installing ${apt_missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_missing[@]}"
+fi
+if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
+  echo "== installing aiosmtpd (the SMTP server alert tests send to)"
+  python3 -m pip install -q --disable-pip-version-check aiosmtpd
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+# nextest runs each test in its own process and ends on one summary line;
+# plain cargo test is the fallback where nextest is missing.
+if cargo nextest --version >/dev/null 2>&1; then
+  echo "== cargo nextest run"
+  cargo nextest run --workspace --locked --no-fail-fast
+else
+  echo "== cargo test"
+  cargo test --workspace --locked --no-fail-fast
+fi
