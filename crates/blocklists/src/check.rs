@@ -56,7 +56,7 @@ impl Default for CheckOptions {
     fn default() -> Self {
         CheckOptions {
             concurrency: 128,
-            window: 64,
+            window: 16,
             self_test: true,
             fetch_txt: true,
             zone_qps: HashMap::new(),
@@ -75,7 +75,8 @@ pub struct ListResult {
     pub meanings: Vec<String>,
     pub txt: Vec<String>,
     pub error: Option<String>,
-    pub delisting: Delisting,
+    /// The way off the list; only for `listed` results.
+    pub delisting: Option<Delisting>,
 }
 
 /// Every list's answer about one target.
@@ -215,21 +216,26 @@ impl Checker {
     }
 
     /// Checks many targets, calling `emit` with each report in input order.
-    /// At most `window` targets are in flight, so memory does not grow with
-    /// the number of targets.
-    pub async fn check_all<I, F>(&self, targets: I, mut emit: F)
+    /// An `Err` item (a target that could not be read) is not checked but
+    /// handed back to `emit` in its place, so output keeps input order. At
+    /// most `window` targets are in flight, so memory does not grow with the
+    /// number of targets.
+    pub async fn check_all<I, E, F>(&self, items: I, mut emit: F)
     where
-        I: IntoIterator<Item = Target>,
-        F: FnMut(TargetReport),
+        I: IntoIterator<Item = Result<Target, E>>,
+        F: FnMut(Result<TargetReport, E>),
     {
         let mut window = VecDeque::new();
-        for t in targets {
+        for item in items {
             if window.len() >= self.shared.opts.window.max(1)
                 && let Some(r) = next_report(&mut window).await
             {
                 emit(r);
             }
-            window.push_back(tokio::spawn(check_target(self.shared.clone(), t)));
+            window.push_back(match item {
+                Ok(t) => Slot::Running(tokio::spawn(check_target(self.shared.clone(), t))),
+                Err(e) => Slot::Skipped(e),
+            });
         }
         while !window.is_empty() {
             if let Some(r) = next_report(&mut window).await {
@@ -239,16 +245,21 @@ impl Checker {
     }
 }
 
-async fn next_report(
-    window: &mut VecDeque<tokio::task::JoinHandle<TargetReport>>,
-) -> Option<TargetReport> {
-    let handle = window.pop_front()?;
-    match handle.await {
-        Ok(r) => Some(r),
-        Err(e) => {
-            tracing::error!(error = %e, "a target check task failed");
-            None
-        }
+enum Slot<E> {
+    Running(tokio::task::JoinHandle<TargetReport>),
+    Skipped(E),
+}
+
+async fn next_report<E>(window: &mut VecDeque<Slot<E>>) -> Option<Result<TargetReport, E>> {
+    match window.pop_front()? {
+        Slot::Skipped(e) => Some(Err(e)),
+        Slot::Running(handle) => match handle.await {
+            Ok(r) => Some(Ok(r)),
+            Err(e) => {
+                tracing::error!(error = %e, "a target check task failed");
+                None
+            }
+        },
     }
 }
 
@@ -310,26 +321,16 @@ async fn lookup(shared: &Shared, p: &PreparedList, target: &Target) -> Verdict {
 
 async fn check_target(shared: Arc<Shared>, target: Target) -> TargetReport {
     let kind = target.kind();
-    let mut set = JoinSet::new();
-    for (idx, p) in shared.lists.iter().enumerate() {
-        if !p.list.accepts(kind) {
-            continue;
-        }
-        let shared = shared.clone();
-        let target = target.clone();
-        set.spawn(async move { (idx, check_list(&shared, idx, &target).await) });
-    }
-    let mut results = Vec::with_capacity(set.len());
-    while let Some(joined) = set.join_next().await {
-        if let Ok(r) = joined {
-            results.push(r);
-        }
-    }
-    results.sort_by_key(|(idx, _)| *idx);
-    TargetReport {
-        target,
-        results: results.into_iter().map(|(_, r)| r).collect(),
-    }
+    // One task per target; its lists are polled together inside it, which
+    // costs far less than a task per lookup.
+    let lookups = shared
+        .lists
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.list.accepts(kind))
+        .map(|(idx, _)| check_list(&shared, idx, &target));
+    let results = futures_util::future::join_all(lookups).await;
+    TargetReport { target, results }
 }
 
 async fn check_list(shared: &Shared, idx: usize, target: &Target) -> ListResult {
@@ -366,11 +367,11 @@ async fn check_list(shared: &Shared, idx: usize, target: &Target) -> ListResult 
         list: p.list.id.clone(),
         name: p.list.name.clone(),
         zone: p.zone.clone(),
-        status: verdict.status,
         codes: verdict.codes,
         meanings: verdict.meanings,
         txt,
         error: verdict.error,
-        delisting: p.list.delisting.clone(),
+        delisting: (verdict.status == Status::Listed).then(|| p.list.delisting.clone()),
+        status: verdict.status,
     }
 }

@@ -93,7 +93,8 @@ impl Monitor {
         let mut updates = Vec::new();
         let mut report = SweepReport::default();
         checker
-            .check_all(targets.keys().cloned(), |tr| {
+            .check_all(targets.keys().cloned().map(Ok::<_, ()>), |tr| {
+                let Ok(tr) = tr else { return };
                 let owners = targets.get(&tr.target).map(Vec::as_slice).unwrap_or(&[]);
                 let target = tr.target.to_string();
                 for r in &tr.results {

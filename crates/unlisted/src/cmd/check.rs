@@ -71,60 +71,62 @@ struct ErrorJson<'a> {
     error: String,
 }
 
-fn read_targets(a: &Args) -> Result<Vec<String>> {
-    let mut all = a.targets.clone();
-    if let Some(p) = &a.from_file {
-        let text = std::fs::read_to_string(p)
-            .with_context(|| format!("cannot read targets from {}", p.display()))?;
-        for line in text.lines() {
-            let t = line.split('#').next().unwrap_or("").trim();
-            if !t.is_empty() {
-                all.push(t.to_string());
-            }
-        }
-    }
-    Ok(all)
+/// Targets in order: the command line, then `--from-file` read lazily, so
+/// memory does not grow with the file. Each comes with where it was.
+fn target_lines(a: &Args) -> Result<impl Iterator<Item = Result<(String, String)>> + '_> {
+    let file = match &a.from_file {
+        Some(p) => Some((
+            p,
+            std::io::BufReader::new(
+                std::fs::File::open(p)
+                    .with_context(|| format!("cannot read targets from {}", p.display()))?,
+            ),
+        )),
+        None => None,
+    };
+    let args = a
+        .targets
+        .iter()
+        .map(|t| Ok(("argument".to_string(), t.clone())));
+    let lines = file.into_iter().flat_map(|(path, reader)| {
+        std::io::BufRead::lines(reader)
+            .enumerate()
+            .filter_map(move |(n, line)| match line {
+                Ok(l) => {
+                    let t = l.split('#').next().unwrap_or("").trim().to_string();
+                    (!t.is_empty()).then(|| Ok((format!("{}:{}", path.display(), n + 1), t)))
+                }
+                Err(e) => Some(Err(anyhow::Error::new(e).context(format!(
+                    "cannot read {}:{}",
+                    path.display(),
+                    n + 1
+                )))),
+            })
+    });
+    Ok(args.chain(lines))
 }
 
 pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
     let (config, config_path) = super::load_config(g)?;
     let catalog = super::load_catalog(g, &config, config_path.as_deref().and_then(|p| p.parent()))?;
-    let raw = read_targets(&a)?;
-    if raw.is_empty() {
+
+    // A first pass learns which kinds of target there are (for the zone
+    // self-tests) and how many (for the progress bar); the second streams.
+    let (mut given, mut good) = (0usize, 0usize);
+    let mut kinds = BTreeSet::new();
+    for item in target_lines(&a)? {
+        let (_, text) = item?;
+        given += 1;
+        if let Ok(t) = Target::parse(&text) {
+            good += 1;
+            kinds.insert(t.kind());
+        }
+    }
+    if given == 0 {
         bail!("no targets given; name IPs or domains, or use --from-file");
     }
 
-    let mut bad_input = false;
-    let mut targets = Vec::new();
-    let mut seen = BTreeSet::new();
-    for r in &raw {
-        match Target::parse(r) {
-            Ok(t) => {
-                if seen.insert(t.clone()) {
-                    targets.push(t);
-                }
-            }
-            Err(e) => {
-                bad_input = true;
-                if a.json {
-                    output::json(&ErrorJson {
-                        ty: "error",
-                        target: r,
-                        error: e.to_string(),
-                    })?;
-                }
-                output::error(&e.to_string());
-            }
-        }
-    }
-
     let sel = catalog.select(&a.lists, &config.keys);
-    if targets.is_empty() {
-        // Every target was bad and has been reported; nothing to ask.
-        if sel.unknown.is_empty() {
-            return Ok(Exit::Failed);
-        }
-    }
     if !sel.unknown.is_empty() {
         bail!(
             "no list has id {}; see `unlisted lists`",
@@ -170,7 +172,6 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
     };
     let checker = Checker::new(client, lists, opts);
     if !a.no_self_test {
-        let kinds: BTreeSet<_> = targets.iter().map(Target::kind).collect();
         for h in checker
             .self_test(&kinds.into_iter().collect::<Vec<_>>())
             .await
@@ -184,21 +185,56 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
         }
     }
 
-    let progress =
-        (!a.json && targets.len() > 1 && std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .then(|| {
-                let pb = indicatif::ProgressBar::new(targets.len() as u64);
-                pb.set_style(
-                    indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} targets {eta}")
-                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-                );
-                pb
-            });
+    let progress = (!a.json && good > 1 && std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .then(|| {
+            let pb = indicatif::ProgressBar::new(good as u64);
+            pb.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} targets {eta}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            pb
+        });
 
     let (mut listed, mut incomplete) = (false, false);
     let mut write_err: Option<anyhow::Error> = None;
+    let mut bad_input = false;
+    let mut read_err = None;
+    let json = a.json;
+    let targets = target_lines(&a)?.map_while(|item| match item {
+        Ok(x) => Some(x),
+        Err(e) => {
+            read_err = Some(e);
+            None
+        }
+    });
+    let targets = targets.map(|(place, text)| {
+        Target::parse(&text).map_err(|e| {
+            let shown = if place == "argument" {
+                e.to_string()
+            } else {
+                format!("{place}: {e}")
+            };
+            (text, shown)
+        })
+    });
     checker
-        .check_all(targets, |report| {
+        .check_all(targets, |item| {
+            let report = match item {
+                Ok(r) => r,
+                Err((text, shown)) => {
+                    bad_input = true;
+                    output::error(&shown);
+                    if json && write_err.is_none() {
+                        write_err = output::json(&ErrorJson {
+                            ty: "error",
+                            target: &text,
+                            error: shown,
+                        })
+                        .err();
+                    }
+                    return;
+                }
+            };
             listed |= report.listed();
             incomplete |= !report.complete();
             if write_err.is_some() {
@@ -230,6 +266,9 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
         pb.finish_and_clear();
     }
     if let Some(e) = write_err {
+        return Err(e);
+    }
+    if let Some(e) = read_err {
         return Err(e);
     }
     Ok(if listed {
@@ -308,8 +347,8 @@ pub(crate) fn render(r: &TargetReport, show_clean: bool) -> String {
             for t in &x.txt {
                 out.push(format!("           txt: {t}"));
             }
-            if status == Status::Listed {
-                out.push(format!("           delisting: {}", x.delisting.summary()));
+            if let Some(d) = &x.delisting {
+                out.push(format!("           delisting: {}", d.summary()));
             }
         }
     }

@@ -294,3 +294,47 @@ fn unknown_list_id_is_refused() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("`nosuchlist`"));
 }
+
+#[test]
+fn targets_from_a_file_stream_in_order_and_bad_lines_name_their_line() {
+    let dns = blocklist_server();
+    let dir = TempDir::new("check");
+    dir.write(
+        "ips.txt",
+        "# our sending IPs\n192.0.2.99\n\n999.1.1.1   # a typo\n2001:db8::99\n",
+    );
+    let ns = dns.addr();
+    let args = [
+        "check",
+        "--nameserver",
+        &ns,
+        "--lists",
+        "spamhaus-zen",
+        "--json",
+        "--from-file",
+        "ips.txt",
+    ];
+    let o = unlisted(dir.path(), &args);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[0]["target"], "192.0.2.99");
+    assert_eq!(lines[0]["listed"], true);
+    assert_eq!(lines[1]["type"], "error");
+    assert!(
+        lines[1]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("ips.txt:4: `999.1.1.1`")
+    );
+    assert_eq!(lines[2]["target"], "2001:db8::99");
+    assert!(stderr(&o).contains("error: ips.txt:4: `999.1.1.1` is not a valid IPv4 address"));
+
+    let o = unlisted(dir.path(), &["check", "--from-file", "missing.txt"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("cannot read targets from missing.txt"),
+        "{}",
+        stderr(&o)
+    );
+}
