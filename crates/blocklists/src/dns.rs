@@ -114,8 +114,12 @@ impl DnsClient {
         let mut lanes = Vec::new();
         let mut receivers = Vec::new();
         for _ in 0..opts.sockets.max(1) {
+            // A connected socket: the kernel drops datagrams from any other
+            // address, and send() skips a route lookup per query.
+            let socket = UdpSocket::bind(bind).await?;
+            socket.connect(opts.nameserver).await?;
             let lane = Arc::new(Lane {
-                socket: UdpSocket::bind(bind).await?,
+                socket,
                 waiting: Mutex::new(HashMap::new()),
             });
             receivers.push(tokio::spawn(receive(lane.clone(), opts.nameserver)));
@@ -208,7 +212,7 @@ impl DnsClient {
                 )));
             }
         };
-        if let Err(e) = lane.socket.send_to(&bytes, inner.opts.nameserver).await {
+        if let Err(e) = lane.socket.send(&bytes).await {
             forget();
             return Err(DnsFailure::Io(format!(
                 "cannot send to {}: {e}",
@@ -257,18 +261,15 @@ fn to_response(msg: &Message) -> Response {
 async fn receive(lane: Arc<Lane>, server: SocketAddr) {
     let mut buf = vec![0u8; 4096];
     loop {
-        let (len, from) = match lane.socket.recv_from(&mut buf).await {
-            Ok(x) => x,
-            // ICMP errors (port unreachable) surface here on some systems;
-            // the waiting query will time out, which is the honest result.
+        // The socket is connected to `server`: nothing else reaches it.
+        let len = match lane.socket.recv(&mut buf).await {
+            Ok(n) => n,
+            // A connected UDP socket reports ICMP port-unreachable here; the
+            // waiting query then times out, which is the honest result.
             Err(_) => continue,
         };
-        if from != server {
-            tracing::debug!(%from, "dropping DNS packet from an address not asked");
-            continue;
-        }
         let Ok(msg) = Message::from_vec(&buf[..len]) else {
-            tracing::debug!(%from, len, "dropping undecodable DNS packet");
+            tracing::debug!(%server, len, "dropping undecodable DNS packet");
             continue;
         };
         if msg.metadata.message_type != MessageType::Response {

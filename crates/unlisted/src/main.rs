@@ -99,7 +99,9 @@ fn init_tracing(g: &Global) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli.global);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One thread: the work is waiting on sockets, and on a small host the
+    // other core is better left to the resolver (BENCHMARKS.md: +10%).
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
