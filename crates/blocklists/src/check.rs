@@ -375,3 +375,24 @@ async fn check_list(shared: &Shared, idx: usize, target: &Target) -> ListResult 
         status: verdict.status,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn rate_limiter_spaces_queries_per_zone_only() {
+        let rl = RateLimiter::new(&HashMap::from([("slow.example".to_string(), 10.0)]));
+        let start = Instant::now();
+        for _ in 0..5 {
+            rl.wait("slow.example").await;
+        }
+        // The first query goes at once, each next one 100 ms later.
+        assert_eq!(start.elapsed(), Duration::from_millis(400));
+        let start = Instant::now();
+        for _ in 0..100 {
+            rl.wait("fast.example").await;
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+}

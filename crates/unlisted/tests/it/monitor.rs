@@ -9,6 +9,16 @@ use testsupport::{Rbldnsd, SmtpSink, TempDir, WebhookReceiver, Zone};
 use crate::{SPAMCOP, json_lines, stderr, stdout, unlisted};
 
 fn config(dns: &Rbldnsd, hook: &WebhookReceiver, smtp: &SmtpSink, interval: &str) -> String {
+    config_with(dns, hook, smtp, interval, 1)
+}
+
+fn config_with(
+    dns: &Rbldnsd,
+    hook: &WebhookReceiver,
+    smtp: &SmtpSink,
+    interval: &str,
+    clean_after: u32,
+) -> String {
     format!(
         r#"
 [dns]
@@ -18,7 +28,7 @@ timeout = "500ms"
 [monitor]
 interval = "{interval}"
 lists = ["spamcop"]
-clean_after = 1
+clean_after = {clean_after}
 
 [[server]]
 name = "mx1"
@@ -227,4 +237,55 @@ fn daemon_sweeps_on_its_schedule_and_stops_on_sigterm() {
         1,
         "one listing, one alert, however many sweeps"
     );
+}
+
+#[test]
+fn one_clean_sweep_does_not_end_a_listing_and_damping_survives_restarts() {
+    let mut dns = spamcop_server();
+    let hook = WebhookReceiver::start();
+    let smtp = SmtpSink::start();
+    let dir = TempDir::new("monitor-flap");
+    dir.write("unlisted.toml", &config_with(&dns, &hook, &smtp, "15m", 2));
+    let open_listings = || {
+        let o = unlisted(dir.path(), &["status", "--json"]);
+        json_lines(&o)
+            .iter()
+            .filter(|l| l["type"] == "listing")
+            .count()
+    };
+    assert_eq!(
+        unlisted(dir.path(), &["serve", "--once"]).status.code(),
+        Some(0)
+    );
+    assert_eq!(open_listings(), 1);
+    // Clean once (each sweep is a new process): the episode stays open.
+    dns.rewrite(0, ":127.0.0.2:Blocked\n127.0.0.2\n");
+    assert_eq!(
+        unlisted(dir.path(), &["serve", "--once"]).status.code(),
+        Some(0)
+    );
+    assert_eq!(open_listings(), 1, "one clean sweep must not end a listing");
+    // Listed again, then clean twice in a row: now it ends, once.
+    dns.rewrite(0, SPAMCOP);
+    assert_eq!(
+        unlisted(dir.path(), &["serve", "--once"]).status.code(),
+        Some(0)
+    );
+    dns.rewrite(0, ":127.0.0.2:Blocked\n127.0.0.2\n");
+    assert_eq!(
+        unlisted(dir.path(), &["serve", "--once"]).status.code(),
+        Some(0)
+    );
+    assert_eq!(open_listings(), 1);
+    assert_eq!(
+        unlisted(dir.path(), &["serve", "--once"]).status.code(),
+        Some(0)
+    );
+    assert_eq!(open_listings(), 0);
+    let events: Vec<String> = hook
+        .wait_for(2, Duration::from_secs(5))
+        .iter()
+        .map(|b| serde_json::from_str::<serde_json::Value>(b).unwrap()["event"].to_string())
+        .collect();
+    assert_eq!(events, ["\"listed\"", "\"delisted\""]);
 }
