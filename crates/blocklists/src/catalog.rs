@@ -475,7 +475,8 @@ impl Catalog {
     ///
     /// `ids` empty means the default set; `all` means every active list.
     /// Defunct lists are never returned: they come back as warnings, as do
-    /// unknown ids (an error) and keyed lists without a key (skipped).
+    /// unknown ids (an error) and keyed lists named without their key.
+    /// Keyed lists without a key are left out of `all` silently.
     pub fn select(&self, ids: &[String], keys: &BTreeMap<String, String>) -> Selection<'_> {
         let mut sel = Selection::default();
         let wanted: Vec<&List> = if ids.is_empty() {
@@ -503,7 +504,11 @@ impl Catalog {
             }
             match l.resolved_zone(keys) {
                 Some(zone) => sel.lists.push(Selected { list: l, zone }),
-                None => sel.missing_key.push(l),
+                // Only a list named explicitly is worth a warning.
+                None if !ids.is_empty() && !ids.iter().any(|i| i == "all") => {
+                    sel.missing_key.push(l)
+                }
+                None => {}
             }
         }
         sel
