@@ -2,22 +2,7 @@
 
 use super::*;
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("unlisted-store-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use testsupport::TempDir;
 
 fn evidence() -> Evidence {
     Evidence {
@@ -31,7 +16,7 @@ fn evidence() -> Evidence {
 #[test]
 fn creates_migrates_and_reopens() {
     let dir = TempDir::new("migrate");
-    let path = dir.0.join("u.db");
+    let path = dir.path().join("u.db");
     let s = Store::open(&path).unwrap();
     assert_eq!(s.schema_version().unwrap(), migrations::LATEST);
     drop(s);
@@ -42,7 +27,7 @@ fn creates_migrates_and_reopens() {
 #[test]
 fn refuses_a_newer_schema() {
     let dir = TempDir::new("newer");
-    let path = dir.0.join("u.db");
+    let path = dir.path().join("u.db");
     let s = Store::open(&path).unwrap();
     s.conn
         .execute("INSERT INTO schema_migrations VALUES (999, 0)", [])
@@ -64,7 +49,7 @@ fn unreadable_path_names_the_file() {
 #[test]
 fn episode_lifecycle_with_alert_outbox() {
     let dir = TempDir::new("episode");
-    let mut s = Store::open(&dir.0.join("u.db")).unwrap();
+    let mut s = Store::open(&dir.path().join("u.db")).unwrap();
     let sweep = s.begin_sweep(100).unwrap();
     let channels = vec!["webhook".to_string(), "email".to_string()];
     s.finish_sweep(
@@ -166,7 +151,7 @@ fn episode_lifecycle_with_alert_outbox() {
 #[test]
 fn only_one_open_episode_per_target_and_list() {
     let dir = TempDir::new("unique");
-    let mut s = Store::open(&dir.0.join("u.db")).unwrap();
+    let mut s = Store::open(&dir.path().join("u.db")).unwrap();
     let open = || Update::Open {
         server: "mx1".into(),
         target: "192.0.2.1".into(),
