@@ -143,9 +143,6 @@ fn check_domain(name: &str) -> Result<(), String> {
         ));
     }
     let labels: Vec<&str> = name.split('.').collect();
-    if labels.len() < 2 {
-        return Err("a domain needs at least two labels".into());
-    }
     for label in &labels {
         if label.is_empty() || label.len() > 63 {
             return Err(format!("label `{label}` must be 1-63 characters"));
@@ -161,6 +158,9 @@ fn check_domain(name: &str) -> Result<(), String> {
                 "label `{label}` holds characters a host name cannot"
             ));
         }
+    }
+    if labels.len() < 2 {
+        return Err("a domain needs at least two labels".into());
     }
     if labels
         .last()

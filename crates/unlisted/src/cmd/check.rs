@@ -87,7 +87,8 @@ fn target_lines(a: &Args) -> Result<impl Iterator<Item = Result<(String, String)
     let args = a
         .targets
         .iter()
-        .map(|t| Ok(("argument".to_string(), t.clone())));
+        .enumerate()
+        .map(|(i, t)| Ok((format!("argument {}", i + 1), t.clone())));
     let lines = file.into_iter().flat_map(|(path, reader)| {
         std::io::BufRead::lines(reader)
             .enumerate()
@@ -209,7 +210,9 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
     });
     let targets = targets.map(|(place, text)| {
         Target::parse(&text).map_err(|e| {
-            let shown = if place == "argument" {
+            // A bad argument names itself; an empty one, or a bad file line,
+            // also says where it was.
+            let shown = if place.starts_with("argument ") && !text.trim().is_empty() {
                 e.to_string()
             } else {
                 format!("{place}: {e}")

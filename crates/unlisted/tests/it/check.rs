@@ -237,7 +237,7 @@ fn bad_targets_are_named_and_the_good_ones_still_checked() {
         "{err}"
     );
     assert!(err.contains("`-x`"), "{err}");
-    assert!(err.contains("error: empty target"), "{err}");
+    assert!(err.contains("error: argument 3: empty target"), "{err}");
     assert!(
         stdout(&o).contains("192.0.2.1 (ipv4): clean on all 1 lists"),
         "{}",
