@@ -1,0 +1,579 @@
+//! Assembly: the lines of one message, which interleave with every other
+//! message's, folded into one [`Message`] that is handed out when the
+//! message leaves the queue (`Completed`, `removed`) or the input ends.
+
+use std::collections::{HashMap, VecDeque};
+
+use crate::exim::{self, EximLine};
+use crate::message::{
+    Attribution, MatchedBy, Message, Outcome, Sender, SenderKind, account_from_path, is_local_ip,
+};
+use crate::postfix::{self, PostfixLine, Status};
+use crate::time::Stamp;
+
+/// A message with no line for this long (log time) is handed out as
+/// incomplete, so a frozen or lost message cannot hold memory forever.
+const STALE_SECS: i64 = 3 * 86_400;
+/// `cwd=` lines waiting for their `<=` line (without `+pid`).
+const CWD_WINDOW_SECS: i64 = 10;
+const CWD_KEEP: usize = 64;
+
+#[derive(Debug, Clone)]
+struct PendingCwd {
+    at: Stamp,
+    cwd: String,
+    args: String,
+}
+
+/// Counts of lines that refer to messages the log never showed arriving
+/// (the log began mid-flight) and the like.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AssemblyStats {
+    pub messages: u64,
+    pub orphan_lines: u64,
+    pub incomplete: u64,
+}
+
+fn new_message(id: &str, at: Stamp, line: &str) -> Message {
+    Message {
+        id: id.to_string(),
+        received: at,
+        sender: Sender::new(SenderKind::From, ""),
+        envelope_from: String::new(),
+        account: None,
+        client_ip: None,
+        protocol: None,
+        size: None,
+        subject: None,
+        message_id: None,
+        recipients: Vec::new(),
+        attribution: None,
+        rejected: None,
+        complete: false,
+        line: line.to_string(),
+    }
+}
+
+/// Is this `cwd=` line Exim running itself (queue runner, delivery of a
+/// spooled message, `exim -bpc` from cron) rather than a submission?
+fn is_exim_internal(args: &str) -> bool {
+    let mut words = args.split_ascii_whitespace();
+    let prog = words.next().unwrap_or("");
+    let base = prog.rsplit('/').next().unwrap_or(prog);
+    if !base.starts_with("exim") && base != "sendmail" {
+        return false;
+    }
+    words.any(|w| {
+        w.starts_with("-M")
+            || w.starts_with("-q")
+            || w.starts_with("-bp")
+            || w == "-bV"
+            || w.starts_with("-bt")
+    })
+}
+
+/// The script named in the arguments (`php /home/x/y.php`), if any.
+fn script_in_args(args: &str) -> Option<&str> {
+    args.split_ascii_whitespace()
+        .find(|w| w.ends_with(".php") && w.starts_with('/'))
+}
+
+/// Folds Exim lines into messages.
+#[derive(Default)]
+pub struct EximAssembler {
+    open: HashMap<String, (Message, Stamp)>,
+    cwd_by_pid: HashMap<u32, PendingCwd>,
+    cwd_recent: VecDeque<PendingCwd>,
+    sender_ids: HashMap<String, String>,
+    pub stats: AssemblyStats,
+    last_sweep: i64,
+}
+
+impl EximAssembler {
+    pub fn feed(&mut self, l: &EximLine<'_>, raw: &str, out: &mut impl FnMut(Message)) {
+        use exim::Event as E;
+        match &l.event {
+            E::Cwd { cwd, args } => {
+                if is_exim_internal(args) {
+                    return;
+                }
+                let p = PendingCwd {
+                    at: l.at,
+                    cwd: cwd.to_string(),
+                    args: args.to_string(),
+                };
+                match l.pid {
+                    Some(pid) => {
+                        self.cwd_by_pid.insert(pid, p);
+                    }
+                    None => {
+                        if self.cwd_recent.len() >= CWD_KEEP {
+                            self.cwd_recent.pop_front();
+                        }
+                        self.cwd_recent.push_back(p);
+                    }
+                }
+            }
+            E::Arrival(a) => {
+                let mut m = new_message(a.id, l.at, raw);
+                m.envelope_from = a.sender.trim_matches(['<', '>']).to_string();
+                m.client_ip = a.ip.and_then(|i| i.parse().ok());
+                m.protocol = a.protocol.map(str::to_string);
+                m.size = a.size;
+                m.subject = a.subject.as_deref().map(str::to_string);
+                m.message_id = a.message_id.map(str::to_string);
+                for r in &a.recipients {
+                    m.recipient(r, l.at);
+                }
+                let local = a.protocol.is_some_and(|p| p.starts_with("local"))
+                    || (a.ip.is_none() && a.user.is_some() && a.auth.is_none());
+                m.sender = if let Some(auth) = a.auth {
+                    match auth.split_once(':') {
+                        Some((_, id)) if !id.is_empty() => Sender::new(SenderKind::Auth, id),
+                        _ => Sender::new(SenderKind::Auth, m.envelope_from.clone()),
+                    }
+                } else if local {
+                    let user = a.user.unwrap_or("");
+                    m.attribution = self.take_cwd(l.pid, l.at);
+                    if let Some(user) = a.user
+                        && !matches!(user, "root" | "mailnull" | "exim" | "Debian-exim" | "mail")
+                    {
+                        m.account = Some(user.to_string());
+                    }
+                    match &m.attribution {
+                        Some(att)
+                            if account_from_path(&att.cwd).is_some() || att.script.is_some() =>
+                        {
+                            if m.account.is_none() {
+                                m.account = account_from_path(&att.cwd).map(str::to_string);
+                            }
+                            let what = att.script.clone().unwrap_or_else(|| att.cwd.clone());
+                            Sender::new(SenderKind::Script, what)
+                        }
+                        _ => Sender::new(SenderKind::Local, user),
+                    }
+                } else if let Some(ip) = a.ip {
+                    Sender::new(SenderKind::Ip, ip)
+                } else {
+                    Sender::new(SenderKind::From, m.envelope_from.clone())
+                };
+                if let Some(user) = self.sender_ids.remove(a.id) {
+                    m.account = Some(user);
+                }
+                self.stats.messages += 1;
+                self.open.insert(a.id.to_string(), (m, l.at));
+            }
+            E::Delivery(o) | E::Bounce(o) | E::Defer(o) => {
+                let Some((m, last)) = self.open.get_mut(o.id) else {
+                    self.stats.orphan_lines += 1;
+                    return;
+                };
+                *last = l.at;
+                let rcpt = m.recipient(o.recipient, l.at);
+                rcpt.at = l.at;
+                let remote = o.ip.is_some_and(|ip| !is_local_ip(ip))
+                    && !o.transport.is_some_and(|t| t.contains("lmtp"));
+                rcpt.remote |= remote;
+                if o.host.is_some() {
+                    rcpt.host = o.host.map(str::to_string);
+                }
+                let reply = o.reply.as_deref();
+                match &l.event {
+                    E::Delivery(_) => rcpt.outcome = Outcome::Delivered,
+                    E::Bounce(_) => rcpt.outcome = Outcome::Bounced,
+                    _ => {
+                        // Backoff notes are not a new answer from anyone.
+                        if reply.is_some_and(|r| r.contains("retry time not reached")) {
+                            return;
+                        }
+                        rcpt.outcome = Outcome::Deferred;
+                        rcpt.deferrals += 1;
+                    }
+                }
+                if let Some(r) = reply {
+                    rcpt.reply = Some(r.to_string());
+                }
+                // A failure with a remote reply is an attempt off the server
+                // even when the line names no host (`** rcpt R=… T=remote_smtp: … host x [ip]: 550 …`).
+                if !remote
+                    && !matches!(l.event, E::Delivery(_))
+                    && o.transport
+                        .is_some_and(|t| t.contains("smtp") && !t.contains("lmtp"))
+                {
+                    rcpt.remote = true;
+                }
+            }
+            E::Completed { id } => match self.open.remove(*id) {
+                Some((mut m, _)) => {
+                    m.complete = true;
+                    out(m);
+                }
+                None => self.stats.orphan_lines += 1,
+            },
+            E::SenderId { id, user, .. } => {
+                if let Some(u) = user {
+                    match self.open.get_mut(*id) {
+                        Some((m, _)) => m.account = Some(u.to_string()),
+                        None => {
+                            self.sender_ids.insert(id.to_string(), u.to_string());
+                        }
+                    }
+                }
+            }
+            E::MessageNote { id, text } => {
+                if let Some((m, last)) = self.open.get_mut(*id) {
+                    *last = l.at;
+                    if text.contains("rejected after DATA") {
+                        m.rejected = Some(text.to_string());
+                    }
+                }
+            }
+            E::AuthFailed { .. } | E::Connection { .. } => {}
+        }
+        self.sweep_stale(l.at, out);
+    }
+
+    fn take_cwd(&mut self, pid: Option<u32>, at: Stamp) -> Option<Attribution> {
+        let attribution = |p: PendingCwd, matched_by, ambiguous| Attribution {
+            script: script_in_args(&p.args).map(str::to_string),
+            cwd: p.cwd,
+            args: p.args,
+            matched_by,
+            ambiguous,
+        };
+        if let Some(pid) = pid {
+            return self
+                .cwd_by_pid
+                .remove(&pid)
+                .map(|p| attribution(p, MatchedBy::Pid, false));
+        }
+        // Without +pid: the nearest earlier unclaimed cwd line, within a few
+        // seconds. Others as close make the match a guess; say so.
+        while self
+            .cwd_recent
+            .front()
+            .is_some_and(|p| at.secs - p.at.secs > CWD_WINDOW_SECS)
+        {
+            self.cwd_recent.pop_front();
+        }
+        let p = self.cwd_recent.pop_back()?;
+        let ambiguous = !self.cwd_recent.is_empty();
+        Some(attribution(p, MatchedBy::Order, ambiguous))
+    }
+
+    fn sweep_stale(&mut self, now: Stamp, out: &mut impl FnMut(Message)) {
+        if now.secs - self.last_sweep < 3600 {
+            return;
+        }
+        self.last_sweep = now.secs;
+        let stale: Vec<String> = self
+            .open
+            .iter()
+            .filter(|(_, (_, last))| now.secs - last.secs > STALE_SECS)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in stale {
+            if let Some((m, _)) = self.open.remove(&k) {
+                self.stats.incomplete += 1;
+                out(m);
+            }
+        }
+        self.cwd_by_pid
+            .retain(|_, p| now.secs - p.at.secs <= CWD_WINDOW_SECS * 6);
+    }
+
+    /// Hands out every message still open (the input ended).
+    pub fn finish(&mut self, out: &mut impl FnMut(Message)) {
+        let mut rest: Vec<Message> = self.open.drain().map(|(_, (m, _))| m).collect();
+        rest.sort_by_key(|m| m.received);
+        self.stats.incomplete += rest.len() as u64;
+        rest.into_iter().for_each(out);
+    }
+
+    /// Messages still waiting for their last line.
+    pub fn open_messages(&self) -> usize {
+        self.open.len()
+    }
+}
+
+/// Folds Postfix lines into messages.
+#[derive(Default)]
+pub struct PostfixAssembler {
+    open: HashMap<String, (Partial, Stamp)>,
+    pub stats: AssemblyStats,
+    last_sweep: i64,
+}
+
+struct Partial {
+    msg: Message,
+    sasl: Option<String>,
+    uid: Option<u32>,
+}
+
+impl PostfixAssembler {
+    fn entry(&mut self, qid: &str, at: Stamp, raw: &str) -> &mut (Partial, Stamp) {
+        if !self.open.contains_key(qid) {
+            self.stats.messages += 1;
+        }
+        self.open.entry(qid.to_string()).or_insert_with(|| {
+            (
+                Partial {
+                    msg: new_message(qid, at, raw),
+                    sasl: None,
+                    uid: None,
+                },
+                at,
+            )
+        })
+    }
+
+    pub fn feed(&mut self, l: &PostfixLine<'_>, raw: &str, out: &mut impl FnMut(Message)) {
+        use postfix::Event as E;
+        match &l.event {
+            E::Client {
+                qid,
+                ip,
+                sasl_username,
+            } => {
+                let (p, _) = self.entry(qid, l.at, raw);
+                p.msg.client_ip = ip.and_then(|i| i.parse().ok());
+                p.msg.protocol = Some(
+                    if sasl_username.is_some() {
+                        "esmtpa"
+                    } else {
+                        "esmtp"
+                    }
+                    .into(),
+                );
+                p.sasl = sasl_username.map(str::to_string);
+            }
+            E::Pickup { qid, uid, from } => {
+                let (p, _) = self.entry(qid, l.at, raw);
+                p.uid = *uid;
+                p.msg.protocol = Some("local".into());
+                p.msg.envelope_from = from.to_string();
+            }
+            E::MessageId { qid, message_id } => {
+                if let Some((p, _)) = self.open.get_mut(*qid) {
+                    p.msg.message_id = Some(message_id.to_string());
+                }
+            }
+            E::Subject { qid, subject } => {
+                if let Some((p, _)) = self.open.get_mut(*qid) {
+                    p.msg.subject = Some(subject.to_string());
+                }
+            }
+            E::Queued {
+                qid,
+                from,
+                size,
+                nrcpt: _,
+            } => {
+                let (p, last) = self.entry(qid, l.at, raw);
+                *last = l.at;
+                p.msg.envelope_from = from.to_string();
+                p.msg.size = *size;
+            }
+            E::Delivery {
+                qid,
+                daemon,
+                to,
+                relay_ip,
+                status,
+                reply,
+                relay,
+                ..
+            } => {
+                let Some((p, last)) = self.open.get_mut(*qid) else {
+                    self.stats.orphan_lines += 1;
+                    return;
+                };
+                *last = l.at;
+                let rcpt = p.msg.recipient(to, l.at);
+                rcpt.at = l.at;
+                rcpt.remote |= *daemon == "smtp" && relay_ip.is_some_and(|ip| !is_local_ip(ip));
+                rcpt.host = relay.map(str::to_string);
+                rcpt.reply = Some(reply.to_string());
+                match status {
+                    Status::Sent => rcpt.outcome = Outcome::Delivered,
+                    Status::Bounced | Status::Expired => rcpt.outcome = Outcome::Bounced,
+                    Status::Deferred => {
+                        rcpt.outcome = Outcome::Deferred;
+                        rcpt.deferrals += 1;
+                    }
+                    Status::Other => {}
+                }
+            }
+            E::Rejected { qid, reason } => {
+                if let Some((mut p, _)) = self.open.remove(*qid) {
+                    p.msg.rejected = Some(reason.to_string());
+                    p.msg.complete = true;
+                    out(finalize(p));
+                }
+            }
+            E::Removed { qid } => match self.open.remove(*qid) {
+                Some((mut p, _)) => {
+                    p.msg.complete = true;
+                    out(finalize(p));
+                }
+                None => self.stats.orphan_lines += 1,
+            },
+            E::Note { .. } | E::NoQueueReject { .. } | E::AuthFailed { .. } | E::Daemon { .. } => {}
+        }
+        self.sweep_stale(l.at, out);
+    }
+
+    fn sweep_stale(&mut self, now: Stamp, out: &mut impl FnMut(Message)) {
+        if now.secs - self.last_sweep < 3600 {
+            return;
+        }
+        self.last_sweep = now.secs;
+        let stale: Vec<String> = self
+            .open
+            .iter()
+            .filter(|(_, (_, last))| now.secs - last.secs > STALE_SECS)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in stale {
+            if let Some((p, _)) = self.open.remove(&k) {
+                self.stats.incomplete += 1;
+                out(finalize(p));
+            }
+        }
+    }
+
+    pub fn finish(&mut self, out: &mut impl FnMut(Message)) {
+        let mut rest: Vec<Message> = self.open.drain().map(|(_, (p, _))| finalize(p)).collect();
+        rest.sort_by_key(|m| m.received);
+        self.stats.incomplete += rest.len() as u64;
+        rest.into_iter().for_each(out);
+    }
+
+    pub fn open_messages(&self) -> usize {
+        self.open.len()
+    }
+}
+
+/// The sender of a Postfix message, strongest identity first.
+fn finalize(p: Partial) -> Message {
+    let mut m = p.msg;
+    m.sender = if let Some(user) = p.sasl {
+        Sender::new(SenderKind::Auth, user)
+    } else if let Some(uid) = p.uid {
+        m.account = Some(uid.to_string());
+        Sender::new(SenderKind::Local, uid.to_string())
+    } else if let Some(ip) = m.client_ip.filter(|ip| !ip.is_loopback()) {
+        Sender::new(SenderKind::Ip, ip.to_string())
+    } else {
+        Sender::new(SenderKind::From, m.envelope_from.clone())
+    };
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exim(lines: &str) -> Vec<Message> {
+        let mut a = EximAssembler::default();
+        let mut out = Vec::new();
+        for l in lines.lines() {
+            let p = exim::parse(l).unwrap_or_else(|| panic!("{l}"));
+            a.feed(&p, l, &mut |m| out.push(m));
+        }
+        a.finish(&mut |m| out.push(m));
+        out
+    }
+
+    #[test]
+    fn php_script_by_order_with_account() {
+        let ms = exim(
+            "2017-05-15 15:53:54 cwd=/home2/seaport/public_html/scripts 4 args: /usr/sbin/sendmail -t -i -finfo@seaportenvironmental.com
+2017-05-15 15:53:54 1dAN06-000FHm-H1 <= info@seaportenvironmental.com U=seaport P=local S=24180 id=f714@www.seaportenvironmental.com T=\"New Credit Application\" for design@is-t.net
+2017-05-15 15:53:54 cwd=/var/spool/exim 3 args: /usr/sbin/exim -Mc 1dAN06-000FHm-H1
+2017-05-15 15:53:55 1dAN06-000FHm-H1 => design@is-t.net R=dkim_lookuphost T=dkim_remote_smtp H=mx.is-t.net [203.0.113.7] C=\"250 OK\"
+2017-05-15 15:53:55 1dAN06-000FHm-H1 Completed",
+        );
+        assert_eq!(ms.len(), 1);
+        let m = &ms[0];
+        assert_eq!(
+            m.sender.to_string(),
+            "script:/home2/seaport/public_html/scripts"
+        );
+        assert_eq!(m.account.as_deref(), Some("seaport"));
+        let att = m.attribution.as_ref().unwrap();
+        assert_eq!((att.matched_by, att.ambiguous), (MatchedBy::Order, false));
+        assert!(m.complete && m.outbound());
+        assert_eq!(m.recipients[0].outcome, Outcome::Delivered);
+    }
+
+    #[test]
+    fn interleaved_cwd_lines_without_pid_are_marked_ambiguous() {
+        let ms = exim(
+            "2024-01-01 10:00:00 cwd=/home/a/public_html 3 args: /usr/sbin/sendmail -t -i
+2024-01-01 10:00:00 cwd=/home/b/public_html/wp-content/uploads 3 args: /usr/sbin/sendmail -t -i
+2024-01-01 10:00:00 1rKxaa-000AAA-11 <= x@b.example U=b P=local S=10 for r@example.net",
+        );
+        let att = ms[0].attribution.as_ref().unwrap();
+        assert!(att.ambiguous);
+        assert_eq!(
+            ms[0].sender.to_string(),
+            "script:/home/b/public_html/wp-content/uploads"
+        );
+        assert!(!ms[0].complete);
+    }
+
+    #[test]
+    fn pid_matching_beats_order() {
+        let ms = exim(
+            "2025-02-14 18:12:33.000 [100] cwd=/home/a/public_html 3 args: sendmail -t
+2025-02-14 18:12:33.100 [200] cwd=/home/b/public_html 3 args: sendmail -t
+2025-02-14 18:12:33.200 [100] 1tixMn-00000000C5j-1wRa <= a@a.example U=a P=local S=1 for r@example.net",
+        );
+        let att = ms[0].attribution.as_ref().unwrap();
+        assert_eq!(
+            (att.matched_by, att.cwd.as_str()),
+            (MatchedBy::Pid, "/home/a/public_html")
+        );
+    }
+
+    #[test]
+    fn auth_sender_is_the_login_not_the_envelope() {
+        let ms = exim(
+            "2016-03-25 14:41:14 1ajLQo-0001PZ-En <= forged@example.org H=(x) [198.51.100.2]:3000 P=esmtpa A=dovecot_login:smtpout@example.com S=10 for a@example.net
+2016-03-25 14:41:15 1ajLQo-0001PZ-En ** a@example.net R=dnslookup T=remote_smtp: SMTP error from remote mail server after RCPT TO:<a@example.net>: host mx [203.0.113.1]: 550 5.1.1 User unknown
+2016-03-25 14:41:15 1ajLQo-0001PZ-En Completed",
+        );
+        let m = &ms[0];
+        assert_eq!(m.sender.to_string(), "auth:smtpout@example.com");
+        assert_eq!(m.client_ip, Some("198.51.100.2".parse().unwrap()));
+        assert_eq!(m.recipients[0].outcome, Outcome::Bounced);
+        assert!(m.recipients[0].remote);
+        assert!(m.recipients[0].reply.as_deref().unwrap().contains("5.1.1"));
+    }
+
+    #[test]
+    fn postfix_pickup_and_auth() {
+        let lines = "Mar  1 10:00:00 web postfix/pickup[1]: 4A3B2C1D0E: uid=1001 from=<noreply@example.com>
+Mar  1 10:00:00 web postfix/cleanup[2]: 4A3B2C1D0E: message-id=<a@b>
+Mar  1 10:00:00 web postfix/qmgr[3]: 4A3B2C1D0E: from=<noreply@example.com>, size=500, nrcpt=1 (queue active)
+Mar  1 10:00:01 web postfix/smtp[4]: 4A3B2C1D0E: to=<x@example.net>, relay=mx.example.net[203.0.113.9]:25, delay=1, delays=0/0/0/1, dsn=4.7.28, status=deferred (host said: 421-4.7.28 unusual rate)
+Mar  1 10:00:01 web postfix/smtpd[5]: 1DBB4A7FD: client=h[198.51.100.81], sasl_method=LOGIN, sasl_username=bob@example.com
+Mar  1 10:00:01 web postfix/qmgr[3]: 1DBB4A7FD: from=<bob@example.com>, size=9, nrcpt=1 (queue active)
+Mar  1 10:00:02 web postfix/smtp[4]: 1DBB4A7FD: to=<y@example.net>, relay=mx.example.net[203.0.113.9]:25, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 ok)
+Mar  1 10:00:02 web postfix/qmgr[3]: 1DBB4A7FD: removed";
+        let mut a = PostfixAssembler::default();
+        let mut out = Vec::new();
+        for l in lines.lines() {
+            let p = postfix::parse(l, 2026).unwrap();
+            a.feed(&p, l, &mut |m| out.push(m));
+        }
+        a.finish(&mut |m| out.push(m));
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].sender.to_string(), "auth:bob@example.com");
+        assert!(out[0].complete);
+        assert_eq!(out[1].sender.to_string(), "local:1001");
+        assert_eq!(out[1].recipients[0].outcome, Outcome::Deferred);
+        assert!(!out[1].complete);
+    }
+}

@@ -1,0 +1,384 @@
+//! Exim main log lines (Exim spec, chapter "Log files").
+//!
+//! One line → one [`EximLine`]; no I/O and no state. The flag of a message
+//! line is matched by position, right after the message id, so a subject
+//! that holds `=>` or quotes cannot be mistaken for a delivery.
+
+use crate::fields::{Fields, host_ip};
+use crate::time::{Stamp, parse_exim};
+
+/// What one Exim line says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// `cwd=/path N args: …` (log_selector `+arguments`).
+    Cwd { cwd: &'a str, args: &'a str },
+    /// `<=` message arrival.
+    Arrival(Arrival<'a>),
+    /// `=>`, `->`, `>>`, `*>`: a delivery.
+    Delivery(Outcome<'a>),
+    /// `**`: a permanent failure (bounce).
+    Bounce(Outcome<'a>),
+    /// `==`: a temporary failure (deferral).
+    Defer(Outcome<'a>),
+    /// `Completed`: the message left the spool.
+    Completed { id: &'a str },
+    /// cPanel: `Sender identification U=… D=… S=…`.
+    SenderId {
+        id: &'a str,
+        user: Option<&'a str>,
+        domain: Option<&'a str>,
+        sender: Option<&'a str>,
+    },
+    /// A message-level line without a verdict (`SMTP connection outbound`,
+    /// `Frozen`, `removed by`, `rejected after DATA`, …).
+    MessageNote { id: &'a str, text: &'a str },
+    /// `… authenticator failed for … (set_id=user)`.
+    AuthFailed {
+        ip: Option<&'a str>,
+        set_id: Option<&'a str>,
+    },
+    /// A connection-level line: connections, rejections before a message
+    /// exists, queue runs, daemon start.
+    Connection { text: &'a str },
+}
+
+/// A `<=` line.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Arrival<'a> {
+    pub id: &'a str,
+    pub sender: &'a str,
+    pub host: Option<&'a str>,
+    pub ip: Option<&'a str>,
+    pub protocol: Option<&'a str>,
+    /// `A=authenticator:id`, whole.
+    pub auth: Option<&'a str>,
+    pub user: Option<&'a str>,
+    pub size: Option<u64>,
+    pub message_id: Option<&'a str>,
+    /// `T="…"`, unescaped only when it held escapes.
+    pub subject: Option<std::borrow::Cow<'a, str>>,
+    pub recipients: Vec<&'a str>,
+}
+
+/// A delivery, bounce or deferral line.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Outcome<'a> {
+    pub id: &'a str,
+    pub recipient: &'a str,
+    pub router: Option<&'a str>,
+    pub transport: Option<&'a str>,
+    pub host: Option<&'a str>,
+    pub ip: Option<&'a str>,
+    /// `C="…"` on deliveries; the error text on bounces and deferrals.
+    pub reply: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// A parsed line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EximLine<'a> {
+    pub at: Stamp,
+    pub pid: Option<u32>,
+    pub event: Event<'a>,
+}
+
+/// Is `s` an Exim message id: 16 chars `6-6-2` or (4.97+) 23 chars `6-11-4`?
+pub fn is_message_id(s: &str) -> bool {
+    let b = s.as_bytes();
+    let ok = |r: &[u8]| r.iter().all(u8::is_ascii_alphanumeric);
+    match b.len() {
+        16 => b[6] == b'-' && b[13] == b'-' && ok(&b[..6]) && ok(&b[7..13]) && ok(&b[14..]),
+        23 => b[6] == b'-' && b[18] == b'-' && ok(&b[..6]) && ok(&b[7..18]) && ok(&b[19..]),
+        _ => false,
+    }
+}
+
+/// Parses one line; `None` when it is not an Exim main log line.
+pub fn parse(line: &str) -> Option<EximLine<'_>> {
+    let (at, used) = parse_exim(line.as_bytes())?;
+    let mut rest = line[used..].strip_prefix(' ')?;
+    let mut pid = None;
+    if let Some(r) = rest.strip_prefix('[') {
+        let end = r.find("] ")?;
+        pid = Some(r[..end].parse().ok()?);
+        rest = &r[end + 2..];
+    }
+    let event = parse_event(rest)?;
+    Some(EximLine { at, pid, event })
+}
+
+fn parse_event(rest: &str) -> Option<Event<'_>> {
+    if let Some(r) = rest.strip_prefix("cwd=") {
+        // `cwd=/path 4 args: /usr/sbin/sendmail -t -i`; a path may hold spaces,
+        // so find the ` N args:` marker from the left.
+        let marker = r.find(" args: ").or_else(|| r.find(" args:"))?;
+        let head = &r[..marker];
+        let (cwd, _count) = head.rsplit_once(' ')?;
+        let args = r[marker..]
+            .trim_start_matches(" args:")
+            .trim_start_matches(' ');
+        return Some(Event::Cwd { cwd, args });
+    }
+    let (first, after) = rest.split_once(' ').unwrap_or((rest, ""));
+    if !is_message_id(first) {
+        return Some(connection_event(rest));
+    }
+    let id = first;
+    let (flag, body) = after.split_once(' ').unwrap_or((after, ""));
+    Some(match flag {
+        "<=" | "(=" => Event::Arrival(arrival(id, body)),
+        "=>" | "->" | ">>" | "*>" => Event::Delivery(outcome(id, body, false)),
+        "**" => Event::Bounce(outcome(id, body, true)),
+        "==" => Event::Defer(outcome(id, body, true)),
+        "Completed" => Event::Completed { id },
+        _ if after.starts_with("Sender identification ") => {
+            let f = Fields::new(&after["Sender identification ".len()..]);
+            let mut ev = Event::SenderId {
+                id,
+                user: None,
+                domain: None,
+                sender: None,
+            };
+            if let Event::SenderId {
+                user,
+                domain,
+                sender,
+                ..
+            } = &mut ev
+            {
+                for (k, v) in f {
+                    match k {
+                        "U" => *user = Some(v.raw),
+                        "D" => *domain = Some(v.raw),
+                        "S" => *sender = Some(v.raw),
+                        _ => {}
+                    }
+                }
+            }
+            ev
+        }
+        _ => Event::MessageNote { id, text: after },
+    })
+}
+
+fn connection_event(rest: &str) -> Event<'_> {
+    if let Some(i) = rest.find(" authenticator failed for ") {
+        let tail = &rest[i..];
+        let ip = tail
+            .find('[')
+            .and_then(|s| tail[s + 1..].find(']').map(|e| &tail[s + 1..s + 1 + e]));
+        let set_id = tail
+            .find("(set_id=")
+            .and_then(|s| tail[s + 8..].find(')').map(|e| &tail[s + 8..s + 8 + e]));
+        return Event::AuthFailed { ip, set_id };
+    }
+    Event::Connection { text: rest }
+}
+
+fn arrival<'a>(id: &'a str, body: &'a str) -> Arrival<'a> {
+    let (sender, fields) = body.split_once(' ').unwrap_or((body, ""));
+    let mut a = Arrival {
+        id,
+        sender,
+        ..Arrival::default()
+    };
+    let mut f = Fields::new(fields);
+    for (k, v) in &mut f {
+        match k {
+            "H" => {
+                a.host = Some(v.raw);
+                a.ip = host_ip(v.raw);
+            }
+            "P" => a.protocol = Some(v.raw),
+            "A" => a.auth = Some(v.raw),
+            "U" => a.user = Some(v.raw),
+            "S" => a.size = v.raw.parse().ok(),
+            "id" => a.message_id = Some(v.raw),
+            "T" => a.subject = Some(v.text()),
+            _ => {}
+        }
+    }
+    a.recipients = f.recipients();
+    a
+}
+
+fn outcome<'a>(id: &'a str, body: &'a str, failure: bool) -> Outcome<'a> {
+    let (recipient, fields) = body.split_once(' ').unwrap_or((body, ""));
+    let mut o = Outcome {
+        id,
+        recipient,
+        ..Outcome::default()
+    };
+    // On `**` and `==` the fields end at the first ": "; the rest is the
+    // error text (which may itself hold `H=` and colons).
+    let (fields, reason) = if failure {
+        match fields.find(": ") {
+            Some(i) => (&fields[..i], Some(&fields[i + 2..])),
+            None => (fields.trim_end_matches(':'), None),
+        }
+    } else {
+        (fields, None)
+    };
+    for (k, v) in Fields::new(fields) {
+        match k {
+            "R" => o.router = Some(v.raw.trim_end_matches(':')),
+            "T" => o.transport = Some(v.raw.trim_end_matches(':')),
+            "H" => {
+                o.host = Some(v.raw);
+                o.ip = host_ip(v.raw);
+            }
+            "C" if !failure => o.reply = Some(v.text()),
+            _ => {}
+        }
+    }
+    if let Some(r) = reason {
+        o.reply = Some(r.into());
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(line: &str) -> Event<'_> {
+        parse(line)
+            .unwrap_or_else(|| panic!("not parsed: {line}"))
+            .event
+    }
+
+    #[test]
+    fn message_ids_old_and_new() {
+        assert!(is_message_id("1ajLoq-0001wC-Pk"));
+        assert!(is_message_id("1wtYVW-0000000GFxD-3Ryp"));
+        assert!(!is_message_id("1ajLoq-0001wC-P"));
+        assert!(!is_message_id("cwd=/home/x/y"));
+    }
+
+    #[test]
+    fn authenticated_arrival() {
+        let l = "2016-03-25 14:41:14 1ajLQo-0001PZ-En <= email@buytickets.com.my H=mail.buytickets.com.my (www.buytickets.com.my) [124.217.254.72]:39384 P=esmtpa A=dovecot_login:email@buytickets.com.my S=14250 id=314d@www.buytickets.com.my T=\"Copy of: Advertising with BUYTICKETS\" for palmer_ifill71@rambler.ru";
+        let Event::Arrival(a) = ev(l) else { panic!() };
+        assert_eq!(a.id, "1ajLQo-0001PZ-En");
+        assert_eq!(a.sender, "email@buytickets.com.my");
+        assert_eq!(a.ip, Some("124.217.254.72"));
+        assert_eq!(a.protocol, Some("esmtpa"));
+        assert_eq!(a.auth, Some("dovecot_login:email@buytickets.com.my"));
+        assert_eq!(a.size, Some(14250));
+        assert_eq!(
+            a.subject.as_deref(),
+            Some("Copy of: Advertising with BUYTICKETS")
+        );
+        assert_eq!(a.recipients, ["palmer_ifill71@rambler.ru"]);
+    }
+
+    #[test]
+    fn subject_with_arrow_and_quotes_does_not_confuse() {
+        let l = r#"2024-01-02 03:04:05 1rKxyz-000ABC-12 <= a@example.com U=bob P=local S=100 T="Re: a => b \"quoted\" for you" for x@example.net y@example.org"#;
+        let Event::Arrival(a) = ev(l) else { panic!() };
+        assert_eq!(a.subject.as_deref(), Some(r#"Re: a => b "quoted" for you"#));
+        assert_eq!(a.recipients, ["x@example.net", "y@example.org"]);
+        assert_eq!(a.user, Some("bob"));
+    }
+
+    #[test]
+    fn cwd_lines_with_and_without_pid() {
+        let l = "2017-05-15 15:53:54 cwd=/home2/seaport/public_html/scripts 4 args: /usr/sbin/sendmail -t -i -finfo@seaportenvironmental.com";
+        assert_eq!(
+            ev(l),
+            Event::Cwd {
+                cwd: "/home2/seaport/public_html/scripts",
+                args: "/usr/sbin/sendmail -t -i -finfo@seaportenvironmental.com"
+            }
+        );
+        let p = parse(
+            "2025-02-14 18:12:33.461 [46483] cwd=/var/log/exim 3 args: sendmail -i test@domain.ru",
+        )
+        .unwrap();
+        assert_eq!(p.pid, Some(46483));
+        assert_eq!(p.at.millis, 461);
+    }
+
+    #[test]
+    fn new_ids_with_pid_and_millis() {
+        let l = "2025-02-14 18:12:33.470 [46483] 1tixMn-00000000C5j-1wRa <= root@domain.ru U=root Ci=46483 P=local S=362 M8S=0 RT=0.004s id*=E1tixMn@mail.domain.ru T=\"test\" from <root@domain.ru> for test@domain.ru";
+        let p = parse(l).unwrap();
+        let Event::Arrival(a) = p.event else { panic!() };
+        assert_eq!(a.id, "1tixMn-00000000C5j-1wRa");
+        assert_eq!(a.user, Some("root"));
+        assert_eq!(a.recipients, ["test@domain.ru"]);
+    }
+
+    #[test]
+    fn delivery_bounce_defer() {
+        let Event::Delivery(d) = ev(
+            "2016-03-25 15:06:10 1ajLoq-0001wC-Pk => 0129.alexng@gmail.com R=dkim_lookuphost T=dkim_remote_smtp H=gmail-smtp-in.l.google.com [74.125.200.27] X=TLSv1.2:x CV=yes C=\"250 2.0.0 OK 1458889570\"",
+        ) else {
+            panic!()
+        };
+        assert_eq!(d.ip, Some("74.125.200.27"));
+        assert_eq!(d.reply.as_deref(), Some("250 2.0.0 OK 1458889570"));
+        let Event::Bounce(b) = ev(
+            "2012-02-13 15:02:27 1Rwtcp-0000Ac-BW ** pmtzjnyta@brightconsult.ru R=dnslookup T=remote_smtp: SMTP error from remote mail server after RCPT TO:<pmtzjnyta@brightconsult.ru>: host tmg.navicons.ru [86.110.12.210]: 550 5.7.1 Client host 194.226.74.6 blocked using 88.blocklist.zap",
+        ) else {
+            panic!()
+        };
+        assert_eq!(b.transport, Some("remote_smtp"));
+        assert!(b.reply.unwrap().contains("blocked using"));
+        let Event::Defer(d) = ev(
+            "2026-08-11 00:30:18 1wtMbN-0000000GFxD-3Ryp == fishingnetcruise@gmail.com (info@fishingnet.gr) <info@fishingnet.gr> R=dkim_lookuphost T=dkim_remote_forwarded_smtp defer (-46) H=alt3.gmail-smtp-in.l.google.com [192.178.211.26]: SMTP error from remote mail server after end of data: 421-4.7.28 Gmail has detected an unusual rate of unsolicited mail.",
+        ) else {
+            panic!()
+        };
+        assert_eq!(d.ip, Some("192.178.211.26"));
+        assert!(d.reply.unwrap().contains("4.7.28"));
+    }
+
+    #[test]
+    fn cpanel_lines() {
+        assert_eq!(
+            ev(
+                "2020-01-01 00:00:00 1ajLoq-0001wC-Pk Sender identification U=sbusco D=suck.com S=service@suck.com"
+            ),
+            Event::SenderId {
+                id: "1ajLoq-0001wC-Pk",
+                user: Some("sbusco"),
+                domain: Some("suck.com"),
+                sender: Some("service@suck.com")
+            }
+        );
+        let Event::Bounce(b) = ev(
+            "2020-01-01 00:00:00 1ajLoq-0001wC-Pk ** colin@example.co.za R=enforce_mail_permissionsHG: Domain proautorubber.co.za has exceeded the max emails per hour (500/500 (100%)) allowed. Message discarded.",
+        ) else {
+            panic!()
+        };
+        assert_eq!(b.router, Some("enforce_mail_permissionsHG"));
+        assert!(b.reply.unwrap().contains("max emails per hour"));
+        assert!(matches!(
+            ev(
+                "2016-03-25 15:06:05 1ajLoq-0001wC-Pk SMTP connection outbound 1458889565 1ajLoq-0001wC-Pk buytickets.com.my 0129.alexng@gmail.com"
+            ),
+            Event::MessageNote { .. }
+        ));
+    }
+
+    #[test]
+    fn auth_failure_and_connection_lines() {
+        assert_eq!(
+            ev(
+                "2024-05-01 10:00:00 dovecot_login authenticator failed for (User) [198.51.100.7]:52000: 535 Incorrect authentication data (set_id=info@example.com)"
+            ),
+            Event::AuthFailed {
+                ip: Some("198.51.100.7"),
+                set_id: Some("info@example.com")
+            }
+        );
+        assert!(matches!(
+            ev(
+                "2024-05-01 10:00:00 SMTP connection from [198.51.100.7]:52000 (TCP/IP connection count = 1)"
+            ),
+            Event::Connection { .. }
+        ));
+        assert!(parse("not a log line").is_none());
+        assert!(parse("2024-05-01 10:00:00").is_none());
+    }
+}

@@ -1,0 +1,227 @@
+//! Mail logs: Exim main logs and Postfix syslog lines, parsed and
+//! assembled into one [`Message`] per message.
+//!
+//! - [`time`]: log timestamps.
+//! - [`fields`]: Exim's `K=value` fields.
+//! - [`exim`], [`postfix`]: one line → one event, pure and stateless.
+//! - [`message`]: the assembled record and the sender vocabulary.
+//! - [`assemble`]: folding events into messages, and tying script
+//!   submissions to their `cwd=` lines.
+//! - this module: [`LogParser`], which detects the format, feeds the
+//!   assembler and counts every line as understood, ignored or not.
+
+pub mod assemble;
+pub mod exim;
+pub mod fields;
+pub mod message;
+pub mod postfix;
+pub mod time;
+
+use std::borrow::Cow;
+
+use serde::Serialize;
+
+pub use message::{Message, Outcome, Recipient, Sender, SenderKind};
+pub use time::Stamp;
+
+/// Which MTA wrote the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Exim,
+    Postfix,
+}
+
+/// How many not-understood lines are quoted in the summary.
+pub const SAMPLES: usize = 5;
+
+/// Line counts, and the first lines that were not understood.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LineStats {
+    pub lines: u64,
+    pub understood: u64,
+    /// Valid lines of other programs (a shared syslog file), blank lines.
+    pub ignored: u64,
+    pub not_understood: u64,
+    /// `(where, line)` of the first few not understood.
+    pub samples: Vec<(String, String)>,
+    pub first: Option<Stamp>,
+    pub last: Option<Stamp>,
+}
+
+/// Parses lines of one log stream and hands out assembled messages.
+pub struct LogParser {
+    format: Option<Format>,
+    year: i64,
+    exim: assemble::EximAssembler,
+    postfix: assemble::PostfixAssembler,
+    last: Option<Stamp>,
+    pub stats: LineStats,
+}
+
+impl LogParser {
+    /// `format: None` detects it from the first line that parses; `year`
+    /// is the year of syslog lines, which do not carry one.
+    pub fn new(format: Option<Format>, year: i64) -> Self {
+        LogParser {
+            format,
+            year,
+            exim: Default::default(),
+            postfix: Default::default(),
+            last: None,
+            stats: LineStats::default(),
+        }
+    }
+
+    pub fn format(&self) -> Option<Format> {
+        self.format
+    }
+
+    /// Messages still waiting for their last line.
+    pub fn open_messages(&self) -> usize {
+        self.exim.open_messages() + self.postfix.open_messages()
+    }
+
+    /// Assembly counts (messages, orphan lines, incomplete messages).
+    pub fn assembly(&self) -> assemble::AssemblyStats {
+        let (a, b) = (self.exim.stats, self.postfix.stats);
+        assemble::AssemblyStats {
+            messages: a.messages + b.messages,
+            orphan_lines: a.orphan_lines + b.orphan_lines,
+            incomplete: a.incomplete + b.incomplete,
+        }
+    }
+
+    /// Feeds one line (without its newline); `place` names it for the
+    /// summary when it is not understood.
+    pub fn line(
+        &mut self,
+        bytes: &[u8],
+        place: impl FnOnce() -> String,
+        out: &mut impl FnMut(Message),
+    ) {
+        self.stats.lines += 1;
+        let text: Cow<'_, str> = String::from_utf8_lossy(bytes);
+        let line = text.trim_end_matches('\r');
+        if line.trim().is_empty() {
+            self.stats.ignored += 1;
+            return;
+        }
+        let understood = match self.format {
+            Some(Format::Exim) => self.exim_line(line, out),
+            Some(Format::Postfix) => self.postfix_line(line, out),
+            None => {
+                if self.exim_line(line, out) {
+                    self.format = Some(Format::Exim);
+                    true
+                } else if self.postfix_line(line, out) {
+                    self.format = Some(Format::Postfix);
+                    true
+                } else {
+                    false
+                }
+            }
+        };
+        if !understood {
+            self.stats.not_understood += 1;
+            if self.stats.samples.len() < SAMPLES {
+                self.stats
+                    .samples
+                    .push((place(), line.chars().take(300).collect()));
+            }
+        }
+    }
+
+    fn seen(&mut self, at: Stamp) {
+        self.stats.first.get_or_insert(at);
+        self.stats.last = Some(at);
+        self.last = Some(at);
+    }
+
+    fn exim_line(&mut self, line: &str, out: &mut impl FnMut(Message)) -> bool {
+        let Some(l) = exim::parse(line) else {
+            return false;
+        };
+        self.stats.understood += 1;
+        self.seen(l.at);
+        self.exim.feed(&l, line, out);
+        true
+    }
+
+    fn postfix_line(&mut self, line: &str, out: &mut impl FnMut(Message)) -> bool {
+        let mut parsed = postfix::parse(line, self.year);
+        // Syslog has no year: a jump back of months is the new year.
+        if let (Ok(l), Some(last)) = (&parsed, self.last)
+            && last.secs - l.at.secs > 180 * 86_400
+        {
+            self.year += 1;
+            parsed = postfix::parse(line, self.year);
+        }
+        match parsed {
+            Ok(l) => {
+                self.stats.understood += 1;
+                self.seen(l.at);
+                self.postfix.feed(&l, line, out);
+                true
+            }
+            Err(postfix::NotPostfix::OtherProgram) => {
+                self.stats.ignored += 1;
+                true
+            }
+            Err(postfix::NotPostfix::Garbage) => false,
+        }
+    }
+
+    /// Hands out every message still open; call at the end of the input.
+    pub fn finish(&mut self, out: &mut impl FnMut(Message)) {
+        self.exim.finish(out);
+        self.postfix.finish(out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_format_and_quotes_garbage() {
+        let mut p = LogParser::new(None, 2026);
+        let mut msgs = Vec::new();
+        for (i, l) in [
+            "garbage before anything",
+            "Mar  1 10:00:00 mx postfix/qmgr[3]: 1DBB4A7FD: from=<a@b>, size=1, nrcpt=1 (queue active)",
+            "Mar  1 10:00:00 mx dovecot: imap-login: Login: user=<a>",
+            "",
+            "\u{fffd}\u{fffd} binary junk",
+            "Mar  1 10:00:01 mx postfix/qmgr[3]: 1DBB4A7FD: removed",
+        ]
+        .iter()
+        .enumerate()
+        {
+            p.line(l.as_bytes(), || format!("t:{}", i + 1), &mut |m| msgs.push(m));
+        }
+        assert_eq!(p.format(), Some(Format::Postfix));
+        assert_eq!(p.stats.lines, 6);
+        assert_eq!(p.stats.understood, 2);
+        assert_eq!(p.stats.ignored, 2);
+        assert_eq!(p.stats.not_understood, 2);
+        assert_eq!(
+            p.stats.samples[0],
+            ("t:1".to_string(), "garbage before anything".to_string())
+        );
+        assert_eq!(msgs.len(), 1);
+    }
+
+    #[test]
+    fn syslog_year_rolls_over() {
+        let mut p = LogParser::new(Some(Format::Postfix), 2025);
+        let mut n = 0;
+        for l in [
+            "Dec 31 23:59:59 mx postfix/qmgr[3]: 1DBB4A7FD: removed",
+            "Jan  1 00:00:01 mx postfix/qmgr[3]: 1DBB4A7FE: removed",
+        ] {
+            p.line(l.as_bytes(), String::new, &mut |_| n += 1);
+        }
+        assert_eq!(p.stats.last.unwrap().iso(), "2026-01-01T00:00:01");
+    }
+}

@@ -1,0 +1,213 @@
+//! One record per message, whatever the MTA: who sent it (DESIGN.md's
+//! sender vocabulary), for which account, and what became of each recipient.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use serde::{Serialize, Serializer};
+
+use crate::time::Stamp;
+
+/// The kinds of sender identity, strongest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SenderKind {
+    /// SMTP AUTH / SASL login.
+    Auth,
+    /// A web script (its path, or the directory it ran in).
+    Script,
+    /// A local Unix user without a known script.
+    Local,
+    /// An unauthenticated relay client.
+    Ip,
+    /// The envelope sender, when nothing better is known.
+    From,
+}
+
+impl SenderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SenderKind::Auth => "auth",
+            SenderKind::Script => "script",
+            SenderKind::Local => "local",
+            SenderKind::Ip => "ip",
+            SenderKind::From => "from",
+        }
+    }
+}
+
+/// `kind:value`, as written everywhere (CLI, JSON, store).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Sender {
+    pub kind: SenderKind,
+    pub value: String,
+}
+
+impl Sender {
+    pub fn new(kind: SenderKind, value: impl Into<String>) -> Self {
+        Sender {
+            kind,
+            value: value.into(),
+        }
+    }
+}
+
+impl fmt::Display for Sender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.kind.as_str(), self.value)
+    }
+}
+
+impl Serialize for Sender {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// What became of one recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// No final word yet.
+    Pending,
+    Delivered,
+    /// The last word was a temporary failure.
+    Deferred,
+    Bounced,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Recipient {
+    pub address: String,
+    pub outcome: Outcome,
+    /// Delivered or attempted to another host (not a local mailbox).
+    pub remote: bool,
+    /// The remote reply or error text of the last attempt.
+    pub reply: Option<String>,
+    pub host: Option<String>,
+    /// Temporary failures seen (not counting "retry time not reached").
+    pub deferrals: u32,
+    pub at: Stamp,
+}
+
+/// How a script submission was tied to its `cwd=` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MatchedBy {
+    /// The same process id (`+pid`).
+    Pid,
+    /// The nearest preceding `cwd=` line (no `+pid`).
+    Order,
+    /// From headers (X-PHP-Originating-Script, X-Source-Args).
+    Header,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Attribution {
+    pub cwd: String,
+    pub args: String,
+    pub matched_by: MatchedBy,
+    /// Other unclaimed `cwd=` lines were as close: the match is a guess.
+    pub ambiguous: bool,
+    /// The script itself, when the arguments or headers name it.
+    pub script: Option<String>,
+}
+
+/// One message, assembled from all its lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Message {
+    /// Exim message id or Postfix queue id.
+    pub id: String,
+    pub received: Stamp,
+    pub sender: Sender,
+    pub envelope_from: String,
+    pub account: Option<String>,
+    pub client_ip: Option<IpAddr>,
+    pub protocol: Option<String>,
+    pub size: Option<u64>,
+    pub subject: Option<String>,
+    pub message_id: Option<String>,
+    pub recipients: Vec<Recipient>,
+    pub attribution: Option<Attribution>,
+    /// Rejected by a filter before queueing (milter, header_checks, ACL).
+    pub rejected: Option<String>,
+    /// The log showed the message leave the queue.
+    pub complete: bool,
+    /// The first log line of the message, for evidence.
+    pub line: String,
+}
+
+impl Message {
+    /// At least one recipient went, or was tried, off this server.
+    pub fn outbound(&self) -> bool {
+        self.recipients.iter().any(|r| r.remote)
+    }
+
+    /// The recipient with `address`, created when new.
+    pub fn recipient(&mut self, address: &str, at: Stamp) -> &mut Recipient {
+        let i = match self
+            .recipients
+            .iter()
+            .position(|r| r.address.eq_ignore_ascii_case(address))
+        {
+            Some(i) => i,
+            None => {
+                self.recipients.push(Recipient {
+                    address: address.to_string(),
+                    outcome: Outcome::Pending,
+                    remote: false,
+                    reply: None,
+                    host: None,
+                    deferrals: 0,
+                    at,
+                });
+                self.recipients.len() - 1
+            }
+        };
+        &mut self.recipients[i]
+    }
+}
+
+/// True for an address that is not another host (loopback, unspecified).
+pub fn is_local_ip(ip: &str) -> bool {
+    ip.parse::<IpAddr>()
+        .map(|a| a.is_loopback() || a.is_unspecified())
+        .unwrap_or(false)
+}
+
+/// The account owning a path under a home directory:
+/// `/home/bob/public_html/x` → `bob` (also `/home2/`, `/usr/home/`).
+pub fn account_from_path(path: &str) -> Option<&str> {
+    let mut parts = path.split('/').filter(|p| !p.is_empty());
+    loop {
+        let p = parts.next()?;
+        if p.starts_with("home") {
+            return parts.next().filter(|u| !u.is_empty());
+        }
+        if p != "usr" && p != "var" {
+            return None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accounts_from_home_paths() {
+        assert_eq!(account_from_path("/home/bob/public_html/x"), Some("bob"));
+        assert_eq!(
+            account_from_path("/home2/seaport/public_html/scripts"),
+            Some("seaport")
+        );
+        assert_eq!(account_from_path("/usr/home/amy/www"), Some("amy"));
+        assert_eq!(account_from_path("/var/spool/exim"), None);
+        assert_eq!(account_from_path("/root"), None);
+    }
+
+    #[test]
+    fn sender_display() {
+        assert_eq!(Sender::new(SenderKind::Auth, "a@b").to_string(), "auth:a@b");
+    }
+}

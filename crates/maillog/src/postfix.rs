@@ -1,0 +1,413 @@
+//! Postfix log lines, as written through syslog or Postfix's own
+//! `maillog_file`: `TIME HOST postfix[/service]/DAEMON[PID]: QUEUEID: text`.
+//!
+//! The record formats follow Postfix's sources: smtpd `client=`, pickup
+//! `uid=%d from=<%s>`, cleanup `message-id=` and `milter-reject:`, qmgr
+//! `from=, size=, nrcpt=` and `removed`, and the delivery agents'
+//! `to=, relay=, delay=, delays=, dsn=, status=` (log_adhoc.c).
+
+use crate::fields::host_ip;
+use crate::time::{Stamp, parse_syslog};
+
+/// A delivery status (`status=` of a delivery agent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Sent,
+    Deferred,
+    Bounced,
+    Expired,
+    Other,
+}
+
+/// What one Postfix line says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// smtpd: `client=name[ip], sasl_method=…, sasl_username=…`.
+    Client {
+        qid: &'a str,
+        ip: Option<&'a str>,
+        sasl_username: Option<&'a str>,
+    },
+    /// pickup: `uid=1001 from=<…>` (a local sendmail submission).
+    Pickup {
+        qid: &'a str,
+        uid: Option<u32>,
+        from: &'a str,
+    },
+    /// cleanup: `message-id=<…>`.
+    MessageId { qid: &'a str, message_id: &'a str },
+    /// cleanup: a header_checks action that names the Subject.
+    Subject { qid: &'a str, subject: &'a str },
+    /// cleanup: `milter-reject:` / `reject:` / `discard:` of a message.
+    Rejected { qid: &'a str, reason: &'a str },
+    /// qmgr: `from=<…>, size=…, nrcpt=…`.
+    Queued {
+        qid: &'a str,
+        from: &'a str,
+        size: Option<u64>,
+        nrcpt: Option<u32>,
+    },
+    /// A delivery attempt of one recipient.
+    Delivery {
+        qid: &'a str,
+        daemon: &'a str,
+        to: &'a str,
+        relay: Option<&'a str>,
+        relay_ip: Option<&'a str>,
+        dsn: Option<&'a str>,
+        status: Status,
+        /// The text in parentheses after the status (the remote reply).
+        reply: &'a str,
+    },
+    /// qmgr or postsuper: `removed` — the message left the queue.
+    Removed { qid: &'a str },
+    /// Other queue-id lines (bounce notifications, holds, TLS notes).
+    Note { qid: &'a str, text: &'a str },
+    /// `NOQUEUE: reject: …` and other SMTP-time rejections.
+    NoQueueReject { ip: Option<&'a str>, text: &'a str },
+    /// smtpd: SASL authentication failure.
+    AuthFailed {
+        ip: Option<&'a str>,
+        user: Option<&'a str>,
+    },
+    /// Known lines without a message: connects, warnings, statistics.
+    Daemon { text: &'a str },
+}
+
+/// A parsed line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostfixLine<'a> {
+    pub at: Stamp,
+    pub host: &'a str,
+    pub daemon: &'a str,
+    pub pid: Option<u32>,
+    pub event: Event<'a>,
+}
+
+/// Why a syslog line is not a Postfix one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotPostfix {
+    /// A valid syslog line from another program (dovecot, cron, …).
+    OtherProgram,
+    /// Not a syslog line at all.
+    Garbage,
+}
+
+/// Parses one line; `year` fills in syslog's missing year.
+pub fn parse(line: &str, year: i64) -> Result<PostfixLine<'_>, NotPostfix> {
+    let (at, used) = parse_syslog(line.as_bytes(), year).ok_or(NotPostfix::Garbage)?;
+    let rest = line[used..].strip_prefix(' ').ok_or(NotPostfix::Garbage)?;
+    let (host, rest) = rest.split_once(' ').ok_or(NotPostfix::Garbage)?;
+    let colon = rest.find(": ").ok_or(NotPostfix::Garbage)?;
+    let tag = &rest[..colon];
+    let text = &rest[colon + 2..];
+    let (program, pid) = match tag.split_once('[') {
+        Some((p, r)) => (p, r.strip_suffix(']').and_then(|x| x.parse().ok())),
+        None => (tag, None),
+    };
+    if !program.starts_with("postfix") {
+        return Err(NotPostfix::OtherProgram);
+    }
+    let daemon = program.rsplit('/').next().unwrap_or(program);
+    Ok(PostfixLine {
+        at,
+        host,
+        daemon,
+        pid,
+        event: event(daemon, text),
+    })
+}
+
+/// Postfix queue ids: short (hex, 6–12) or long (base-52 with `z`).
+fn is_qid(s: &str) -> bool {
+    let b = s.as_bytes();
+    let short = (5..=12).contains(&b.len())
+        && b.iter()
+            .all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(c));
+    let long = (12..=20).contains(&b.len())
+        && b.iter().all(u8::is_ascii_alphanumeric)
+        && b.iter().any(u8::is_ascii_digit)
+        && b.iter().any(u8::is_ascii_lowercase);
+    short || long
+}
+
+/// `key=value` up to `, ` or the end.
+fn attr<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    let mut from = 0;
+    while let Some(i) = text[from..].find(key) {
+        let at = from + i;
+        let before_ok = at == 0 || text.as_bytes()[at - 1] == b' ';
+        if before_ok && text[at + key.len()..].starts_with('=') {
+            let v = &text[at + key.len() + 1..];
+            let end = v.find(", ").unwrap_or(v.len());
+            return Some(&v[..end]);
+        }
+        from = at + key.len();
+    }
+    None
+}
+
+fn angle(v: &str) -> &str {
+    v.strip_prefix('<')
+        .and_then(|x| x.strip_suffix('>'))
+        .unwrap_or(v)
+}
+
+fn event<'a>(daemon: &'a str, text: &'a str) -> Event<'a> {
+    let (qid, body) = match text.split_once(": ") {
+        Some(("NOQUEUE", b)) => {
+            let ip = b.find(" from ").and_then(|i| host_ip(&b[i..]));
+            return Event::NoQueueReject { ip, text: b };
+        }
+        Some((q, b)) if is_qid(q) => (q, b),
+        _ => return daemon_event(text),
+    };
+    match daemon {
+        "smtpd" if body.starts_with("client=") => {
+            let client = attr(body, "client").unwrap_or("");
+            Event::Client {
+                qid,
+                ip: host_ip(client),
+                sasl_username: attr(body, "sasl_username"),
+            }
+        }
+        "pickup" if body.starts_with("uid=") => {
+            let uid = body[4..].split(' ').next().and_then(|u| u.parse().ok());
+            let from = body
+                .find("from=")
+                .map(|i| angle(body[i + 5..].split(' ').next().unwrap_or("")))
+                .unwrap_or("");
+            Event::Pickup { qid, uid, from }
+        }
+        "cleanup" if body.starts_with("message-id=") => Event::MessageId {
+            qid,
+            message_id: angle(&body["message-id=".len()..]),
+        },
+        "cleanup"
+            if body.starts_with("milter-reject: ")
+                || body.starts_with("reject: ")
+                || body.starts_with("discard: ") =>
+        {
+            Event::Rejected { qid, reason: body }
+        }
+        "cleanup" if header_subject(body).is_some() => Event::Subject {
+            qid,
+            subject: header_subject(body).unwrap_or(""),
+        },
+        "qmgr" if body == "removed" => Event::Removed { qid },
+        "postsuper" if body.starts_with("removed") => Event::Removed { qid },
+        "qmgr" if body.starts_with("from=") && attr(body, "status").is_none() => Event::Queued {
+            qid,
+            from: angle(attr(body, "from").unwrap_or("")),
+            size: attr(body, "size").and_then(|s| s.parse().ok()),
+            nrcpt: attr(body, "nrcpt")
+                .and_then(|s| s.split(' ').next())
+                .and_then(|s| s.parse().ok()),
+        },
+        _ if body.starts_with("to=<") => delivery(qid, daemon, body),
+        _ => Event::Note { qid, text: body },
+    }
+}
+
+/// `warning: header Subject: xyz from host[ip]; from=<…> …` (header_checks
+/// WARN/INFO/HOLD/REJECT actions name the header).
+fn header_subject(body: &str) -> Option<&str> {
+    let i = body.find("header Subject: ")?;
+    let s = &body[i + "header Subject: ".len()..];
+    let end = s.find(" from ").unwrap_or(s.len());
+    Some(&s[..end])
+}
+
+fn delivery<'a>(qid: &'a str, daemon: &'a str, body: &'a str) -> Event<'a> {
+    let to = angle(attr(body, "to").unwrap_or(""));
+    let relay = attr(body, "relay");
+    let status_full = attr(body, "status").unwrap_or("");
+    let (status_word, reply) = match status_full.split_once(' ') {
+        Some((w, r)) => (w, r),
+        None => (status_full, ""),
+    };
+    // The reply is `(…)` and may itself hold `, `: take it from the line.
+    let reply = body
+        .find("status=")
+        .and_then(|i| body[i..].find(" (").map(|j| i + j + 2))
+        .map(|start| body[start..].strip_suffix(')').unwrap_or(&body[start..]))
+        .unwrap_or(reply);
+    let status = match status_word {
+        "sent" => Status::Sent,
+        "deferred" => Status::Deferred,
+        "bounced" => Status::Bounced,
+        "expired" => Status::Expired,
+        _ => Status::Other,
+    };
+    Event::Delivery {
+        qid,
+        daemon,
+        to,
+        relay,
+        relay_ip: relay.and_then(host_ip),
+        dsn: attr(body, "dsn"),
+        status,
+        reply,
+    }
+}
+
+fn daemon_event(text: &str) -> Event<'_> {
+    if text.contains("SASL") && text.contains("authentication failed") {
+        // `warning: unknown[198.51.100.7]: SASL LOGIN authentication failed: …, sasl_username=x`
+        let ip = host_ip(text.split(": SASL").next().unwrap_or(""));
+        return Event::AuthFailed {
+            ip,
+            user: attr(text, "sasl_username"),
+        };
+    }
+    Event::Daemon { text }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(line: &str) -> Event<'_> {
+        parse(line, 2026)
+            .unwrap_or_else(|e| panic!("{e:?}: {line}"))
+            .event
+    }
+
+    #[test]
+    fn authenticated_submission_sequence() {
+        assert_eq!(
+            ev(
+                "Mar  1 10:00:00 mx postfix/submission/smtpd[28762]: 1DBB4A7FD: client=host81.example.net[198.51.100.81], sasl_method=LOGIN, sasl_username=username"
+            ),
+            Event::Client {
+                qid: "1DBB4A7FD",
+                ip: Some("198.51.100.81"),
+                sasl_username: Some("username")
+            }
+        );
+        assert_eq!(
+            ev(
+                "Mar  1 10:00:00 mx postfix/cleanup[28816]: 1DBB4A7FD: message-id=<5809D2D3@StevePC>"
+            ),
+            Event::MessageId {
+                qid: "1DBB4A7FD",
+                message_id: "5809D2D3@StevePC"
+            }
+        );
+        assert_eq!(
+            ev(
+                "Mar  1 10:00:00 mx postfix/qmgr[3280]: 1DBB4A7FD: from=<stanix@example.co.uk>, size=1778, nrcpt=1 (queue active)"
+            ),
+            Event::Queued {
+                qid: "1DBB4A7FD",
+                from: "stanix@example.co.uk",
+                size: Some(1778),
+                nrcpt: Some(1)
+            }
+        );
+        let Event::Delivery {
+            to,
+            relay_ip,
+            dsn,
+            status,
+            reply,
+            ..
+        } = ev(
+            "Mar  1 10:00:02 mx postfix/smtp[28949]: 1DBB4A7FD: to=<name@tld.com>, relay=mxhost-1.vi.net[203.0.113.5]:25, delay=1.8, delays=0.2/0.03/0.72/0.81, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 9EFE470001)",
+        )
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (to, relay_ip, dsn, status),
+            (
+                "name@tld.com",
+                Some("203.0.113.5"),
+                Some("2.0.0"),
+                Status::Sent
+            )
+        );
+        assert_eq!(reply, "250 2.0.0 Ok: queued as 9EFE470001");
+        assert_eq!(
+            ev("Mar  1 10:00:02 mx postfix/qmgr[3280]: 1DBB4A7FD: removed"),
+            Event::Removed { qid: "1DBB4A7FD" }
+        );
+    }
+
+    #[test]
+    fn pickup_and_bounce_with_commas_in_reply() {
+        assert_eq!(
+            ev(
+                "Mar  1 10:00:00 web postfix/pickup[11234]: 4A3B2C1D0E: uid=1001 from=<noreply@example.com>"
+            ),
+            Event::Pickup {
+                qid: "4A3B2C1D0E",
+                uid: Some(1001),
+                from: "noreply@example.com"
+            }
+        );
+        let Event::Delivery { status, reply, .. } = ev(
+            "Mar  1 10:00:00 web postfix/smtp[1]: 4A3B2C1D0E: to=<x@example.net>, relay=mx.example.net[203.0.113.9]:25, delay=1, delays=0/0/0/1, dsn=5.7.1, status=bounced (host mx.example.net[203.0.113.9] said: 554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org, see x (in reply to RCPT TO command))",
+        ) else {
+            panic!()
+        };
+        assert_eq!(status, Status::Bounced);
+        assert!(reply.contains("blocked using zen.spamhaus.org, see x"));
+    }
+
+    #[test]
+    fn rejects_and_noise() {
+        assert!(matches!(
+            ev(
+                "Mar  1 10:00:00 mx postfix/cleanup[7779]: 7B69D240FF0: milter-reject: END-OF-MESSAGE from host[192.0.2.3]: 5.7.1 Gtube pattern; from=<a@b> to=<c@d> proto=ESMTP helo=<h>"
+            ),
+            Event::Rejected { .. }
+        ));
+        assert!(matches!(
+            ev(
+                "Mar  1 10:00:00 mx postfix/smtpd[1]: NOQUEUE: reject: RCPT from unknown[192.0.2.4]: 554 5.7.1 <x@y>: Relay access denied; from=<a@b> to=<x@y> proto=ESMTP helo=<h>"
+            ),
+            Event::NoQueueReject {
+                ip: Some("192.0.2.4"),
+                ..
+            }
+        ));
+        assert!(matches!(
+            ev("Mar  1 10:00:00 mx postfix/smtpd[1]: connect from unknown[192.0.2.4]"),
+            Event::Daemon { .. }
+        ));
+        assert_eq!(
+            ev(
+                "Mar  1 10:00:00 mx postfix/smtpd[1]: warning: unknown[198.51.100.7]: SASL LOGIN authentication failed: UGFzc3dvcmQ6, sasl_username=info@example.com"
+            ),
+            Event::AuthFailed {
+                ip: Some("198.51.100.7"),
+                user: Some("info@example.com")
+            }
+        );
+        assert_eq!(
+            parse("Mar  1 10:00:00 mx dovecot: imap-login: Login", 2026).unwrap_err(),
+            NotPostfix::OtherProgram
+        );
+        assert_eq!(parse("garbage", 2026).unwrap_err(), NotPostfix::Garbage);
+        let l = parse(
+            "2025-02-14T18:12:33.461+01:00 mx postfix/qmgr[3280]: 1DBB4A7FD: removed",
+            0,
+        )
+        .unwrap();
+        assert_eq!(l.at.millis, 461);
+    }
+
+    #[test]
+    fn subject_from_header_checks() {
+        assert_eq!(
+            ev(
+                "Mar  1 10:00:00 mx postfix/cleanup[1]: 4A3B2C1D0E: warning: header Subject: Hello => world from local; from=<a@b> to=<c@d>"
+            ),
+            Event::Subject {
+                qid: "4A3B2C1D0E",
+                subject: "Hello => world"
+            }
+        );
+    }
+}
