@@ -1,0 +1,632 @@
+//! Is a sender spamming? Per-sender counts over sliding windows, turned
+//! into a verdict (`ok | suspicious | spamming`) with the reasons and the
+//! evidence behind it.
+//!
+//! - [`signals`]: what a reply or a script path says.
+//! - this module: [`Thresholds`] (the config), [`Detector`] (all senders),
+//!   and the rules.
+//!
+//! The rules keep volume apart from harm. Volume alone (a newsletter, a
+//! busy contact form) can make a sender `suspicious`, never `spamming`;
+//! `spamming` needs a bad outcome at a rate that honest mail does not have:
+//! bounces, invalid recipients, replies that cite spam or blocklists, logins
+//! from many networks, a busy script in an odd place, or several warning
+//! signs at once. Counts live in per-minute buckets, so memory grows with
+//! the number of live senders, not with their volume.
+
+pub mod signals;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::Duration;
+
+use maillog::{Message, Outcome, Sender, SenderKind, Stamp};
+use serde::{Deserialize, Serialize};
+
+/// Detection thresholds (`[detect]` in the config).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Thresholds {
+    /// The sliding window of rates and ratios.
+    #[serde(with = "humantime_serde")]
+    pub window: Duration,
+    /// The window over which an auth user's login networks are counted.
+    #[serde(with = "humantime_serde")]
+    pub login_window: Duration,
+    /// Final recipient outcomes needed before a ratio counts.
+    pub min_outcomes: u32,
+    pub bounce_ratio_suspicious: f64,
+    pub bounce_ratio_spamming: f64,
+    pub defer_ratio_suspicious: f64,
+    pub invalid_ratio_suspicious: f64,
+    pub invalid_ratio_spamming: f64,
+    /// Replies citing spam, blocklists or rate limits in a window.
+    pub spam_replies_suspicious: u32,
+    pub spam_replies_spamming: u32,
+    /// ...and as a share of outcomes, so a big honest sender with a few
+    /// such replies is not called spamming.
+    pub spam_replies_ratio_spamming: f64,
+    pub messages_per_window: u32,
+    pub recipients_per_window: u32,
+    pub recipient_domains_per_window: u32,
+    pub login_networks_suspicious: u32,
+    pub login_networks_spamming: u32,
+    /// Messages in a window from a script in an odd place that make it
+    /// spamming.
+    pub odd_script_messages: u32,
+    /// A window this many times the sender's previous busiest is a jump.
+    pub history_jump: f64,
+    pub history_min_messages: u32,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            window: Duration::from_secs(3600),
+            login_window: Duration::from_secs(86_400),
+            min_outcomes: 20,
+            bounce_ratio_suspicious: 0.10,
+            bounce_ratio_spamming: 0.30,
+            defer_ratio_suspicious: 0.30,
+            invalid_ratio_suspicious: 0.05,
+            invalid_ratio_spamming: 0.15,
+            spam_replies_suspicious: 1,
+            spam_replies_spamming: 5,
+            spam_replies_ratio_spamming: 0.02,
+            messages_per_window: 300,
+            recipients_per_window: 1000,
+            recipient_domains_per_window: 200,
+            login_networks_suspicious: 3,
+            login_networks_spamming: 8,
+            odd_script_messages: 20,
+            history_jump: 10.0,
+            history_min_messages: 100,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Ok,
+    Suspicious,
+    Spamming,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::Suspicious => "suspicious",
+            Verdict::Spamming => "spamming",
+        }
+    }
+}
+
+/// One reason behind a verdict, with its evidence.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reason {
+    /// A stable code: `bounce_ratio`, `spam_replies`, …
+    pub code: &'static str,
+    pub severity: Verdict,
+    /// A sentence with the figures.
+    pub detail: String,
+    /// Up to three log lines or replies that show it.
+    pub samples: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Counts {
+    messages: u32,
+    recipients: u32,
+    outcomes: u32,
+    bounced: u32,
+    deferred: u32,
+    invalid: u32,
+    spam_replies: u32,
+}
+
+impl Counts {
+    fn add(&mut self, o: &Counts, sign: i64) {
+        let f = |a: &mut u32, b: u32| *a = (*a as i64 + sign * b as i64).max(0) as u32;
+        f(&mut self.messages, o.messages);
+        f(&mut self.recipients, o.recipients);
+        f(&mut self.outcomes, o.outcomes);
+        f(&mut self.bounced, o.bounced);
+        f(&mut self.deferred, o.deferred);
+        f(&mut self.invalid, o.invalid);
+        f(&mut self.spam_replies, o.spam_replies);
+    }
+}
+
+const MAX_DOMAINS: usize = 4096;
+const MAX_TOTAL_SET: usize = 10_000;
+const SAMPLES: usize = 3;
+
+/// Everything known about one sender.
+#[derive(Debug, Clone)]
+struct SenderState {
+    account: Option<String>,
+    buckets: VecDeque<(i64, Counts)>,
+    window: Counts,
+    domains: HashMap<String, i64>,
+    logins: HashMap<String, i64>,
+    odd_place: Option<&'static str>,
+    total: Counts,
+    all_domains: HashSet<String>,
+    client_ips: HashSet<String>,
+    first_seen: Stamp,
+    last_seen: Stamp,
+    history_peak: u32,
+    history_hour: i64,
+    samples_bounce: Vec<String>,
+    samples_invalid: Vec<String>,
+    samples_spam: Vec<String>,
+    samples_msg: Vec<String>,
+    current: Verdict,
+    peak: Verdict,
+    peak_reasons: Vec<Reason>,
+    peak_at: Stamp,
+}
+
+/// The report of one sender.
+#[derive(Debug, Clone, Serialize)]
+pub struct SenderReport {
+    #[serde(rename = "type")]
+    pub ty: &'static str,
+    pub sender: Sender,
+    pub account: Option<String>,
+    /// The worst verdict reached, with its reasons at that time.
+    pub verdict: Verdict,
+    pub reasons: Vec<Reason>,
+    /// The verdict on the latest window.
+    pub current: Verdict,
+    pub messages: u64,
+    pub recipients: u64,
+    pub recipient_domains: u64,
+    pub bounced: u64,
+    pub deferred: u64,
+    pub client_ips: u64,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub verdict_at: Option<String>,
+}
+
+/// A sender whose verdict changed with a message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub sender: Sender,
+    pub from: Verdict,
+    pub to: Verdict,
+    pub reasons: Vec<Reason>,
+}
+
+/// All senders and the rules.
+pub struct Detector {
+    t: Thresholds,
+    senders: HashMap<Sender, SenderState>,
+}
+
+fn push_sample(v: &mut Vec<String>, s: &str) {
+    if v.len() < SAMPLES {
+        v.push(s.chars().take(400).collect());
+    }
+}
+
+impl Detector {
+    pub fn new(t: Thresholds) -> Self {
+        Detector {
+            t,
+            senders: HashMap::new(),
+        }
+    }
+
+    pub fn thresholds(&self) -> &Thresholds {
+        &self.t
+    }
+
+    pub fn senders(&self) -> usize {
+        self.senders.len()
+    }
+
+    /// Does this message count for its sender? Authenticated, local and
+    /// script mail always; unauthenticated mail only when it leaves the
+    /// server (inbound mail to local mailboxes is not ours to judge).
+    pub fn counts(m: &Message) -> bool {
+        match m.sender.kind {
+            SenderKind::Auth | SenderKind::Script | SenderKind::Local => true,
+            SenderKind::Ip | SenderKind::From => m.outbound(),
+        }
+    }
+
+    /// Folds one assembled message in; returns the verdict change it caused.
+    pub fn observe(&mut self, m: &Message) -> Option<Change> {
+        if !Self::counts(m) {
+            return None;
+        }
+        let at = m
+            .recipients
+            .iter()
+            .map(|r| r.at)
+            .max()
+            .unwrap_or(m.received)
+            .max(m.received);
+        let minute = at.secs.div_euclid(60);
+        let st = self
+            .senders
+            .entry(m.sender.clone())
+            .or_insert_with(|| SenderState {
+                account: None,
+                buckets: VecDeque::new(),
+                window: Counts::default(),
+                domains: HashMap::new(),
+                logins: HashMap::new(),
+                odd_place: None,
+                total: Counts::default(),
+                all_domains: HashSet::new(),
+                client_ips: HashSet::new(),
+                first_seen: m.received,
+                last_seen: m.received,
+                history_peak: 0,
+                history_hour: m.received.secs.div_euclid(3600),
+                samples_bounce: Vec::new(),
+                samples_invalid: Vec::new(),
+                samples_spam: Vec::new(),
+                samples_msg: Vec::new(),
+                current: Verdict::Ok,
+                peak: Verdict::Ok,
+                peak_reasons: Vec::new(),
+                peak_at: m.received,
+            });
+        if m.account.is_some() {
+            st.account = m.account.clone();
+        }
+        st.first_seen = st.first_seen.min(m.received);
+        st.last_seen = st.last_seen.max(at);
+
+        // The sender's own history: its busiest window before this hour.
+        let hour = at.secs.div_euclid(3600);
+        if hour != st.history_hour {
+            st.history_peak = st.history_peak.max(st.window.messages);
+            st.history_hour = hour;
+        }
+
+        let mut c = Counts {
+            messages: 1,
+            recipients: m.recipients.len() as u32,
+            ..Counts::default()
+        };
+        for r in &m.recipients {
+            if let Some(d) = r
+                .address
+                .rsplit_once('@')
+                .map(|(_, d)| d.to_ascii_lowercase())
+            {
+                if st.domains.len() < MAX_DOMAINS || st.domains.contains_key(&d) {
+                    st.domains.insert(d.clone(), minute);
+                }
+                if st.all_domains.len() < MAX_TOTAL_SET {
+                    st.all_domains.insert(d);
+                }
+            }
+            let reply = r.reply.as_deref().unwrap_or("");
+            match r.outcome {
+                Outcome::Delivered => c.outcomes += 1,
+                Outcome::Bounced => {
+                    c.outcomes += 1;
+                    c.bounced += 1;
+                    push_sample(&mut st.samples_bounce, &format!("{}: {reply}", r.address));
+                    if signals::invalid_recipient(reply) {
+                        c.invalid += 1;
+                        push_sample(&mut st.samples_invalid, &format!("{}: {reply}", r.address));
+                    }
+                }
+                Outcome::Deferred => c.deferred += 1,
+                Outcome::Pending => {}
+            }
+            if r.deferrals > 0 && r.outcome != Outcome::Deferred {
+                c.deferred += 1;
+            }
+            if !reply.is_empty() && r.outcome != Outcome::Delivered && signals::cites_spam(reply) {
+                c.spam_replies += 1;
+                push_sample(&mut st.samples_spam, &format!("{}: {reply}", r.address));
+            }
+        }
+        if let Some(rej) = &m.rejected
+            && signals::cites_spam(rej)
+        {
+            c.spam_replies += 1;
+            push_sample(&mut st.samples_spam, rej);
+        }
+        push_sample(&mut st.samples_msg, &m.line);
+        if let Some(ip) = m.client_ip {
+            if st.client_ips.len() < MAX_TOTAL_SET {
+                st.client_ips.insert(ip.to_string());
+            }
+            if m.sender.kind == SenderKind::Auth {
+                st.logins.insert(signals::network(ip), minute);
+            }
+        }
+        if m.sender.kind == SenderKind::Script {
+            st.odd_place = signals::odd_script_place(&m.sender.value);
+        }
+
+        match st.buckets.back_mut() {
+            Some((mm, b)) if *mm == minute => b.add(&c, 1),
+            _ => st.buckets.push_back((minute, c)),
+        }
+        st.window.add(&c, 1);
+        st.total.add(&c, 1);
+        let window_min = (self.t.window.as_secs() / 60).max(1) as i64;
+        while let Some((mm, b)) = st.buckets.front().copied() {
+            if minute - mm < window_min {
+                break;
+            }
+            st.window.add(&b, -1);
+            st.buckets.pop_front();
+        }
+        st.domains.retain(|_, seen| minute - *seen < window_min);
+        let login_min = (self.t.login_window.as_secs() / 60).max(1) as i64;
+        st.logins.retain(|_, seen| minute - *seen < login_min);
+
+        let reasons = evaluate(&self.t, st);
+        let verdict = reasons
+            .iter()
+            .map(|r| r.severity)
+            .max()
+            .unwrap_or(Verdict::Ok);
+        let before = st.current;
+        st.current = verdict;
+        if verdict > st.peak
+            || (verdict == st.peak
+                && verdict != Verdict::Ok
+                && reasons.len() > st.peak_reasons.len())
+        {
+            st.peak = verdict;
+            st.peak_reasons = reasons.clone();
+            st.peak_at = at;
+        }
+        (verdict != before).then(|| Change {
+            sender: m.sender.clone(),
+            from: before,
+            to: verdict,
+            reasons,
+        })
+    }
+
+    /// Every sender's report, spamming first, then by volume.
+    pub fn reports(&self) -> Vec<SenderReport> {
+        let mut v: Vec<SenderReport> = self
+            .senders
+            .iter()
+            .map(|(s, st)| SenderReport {
+                ty: "sender",
+                sender: s.clone(),
+                account: st.account.clone(),
+                verdict: st.peak,
+                reasons: st.peak_reasons.clone(),
+                current: st.current,
+                messages: st.total.messages as u64,
+                recipients: st.total.recipients as u64,
+                recipient_domains: st.all_domains.len() as u64,
+                bounced: st.total.bounced as u64,
+                deferred: st.total.deferred as u64,
+                client_ips: st.client_ips.len() as u64,
+                first_seen: st.first_seen.iso(),
+                last_seen: st.last_seen.iso(),
+                verdict_at: (st.peak != Verdict::Ok).then(|| st.peak_at.iso()),
+            })
+            .collect();
+        v.sort_by(|a, b| {
+            b.verdict
+                .cmp(&a.verdict)
+                .then(b.messages.cmp(&a.messages))
+                .then(a.sender.cmp(&b.sender))
+        });
+        v
+    }
+}
+
+fn ratio(n: u32, d: u32) -> f64 {
+    if d == 0 { 0.0 } else { n as f64 / d as f64 }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.0}%", x * 100.0)
+}
+
+/// The rules. Each yields a reason at a severity; the verdict is the worst.
+fn evaluate(t: &Thresholds, st: &SenderState) -> Vec<Reason> {
+    let w = &st.window;
+    let win = humantime::format_duration(t.window).to_string();
+    let mut out = Vec::new();
+    let mut reason = |code, severity, detail: String, samples: &[String]| {
+        out.push(Reason {
+            code,
+            severity,
+            detail,
+            samples: samples.to_vec(),
+        })
+    };
+
+    let finals = w.outcomes;
+    if finals >= t.min_outcomes {
+        let b = ratio(w.bounced, finals);
+        if b >= t.bounce_ratio_spamming {
+            reason(
+                "bounce_ratio",
+                Verdict::Spamming,
+                format!(
+                    "{} of {finals} recipients bounced in {win} ({})",
+                    w.bounced,
+                    pct(b)
+                ),
+                &st.samples_bounce,
+            );
+        } else if b >= t.bounce_ratio_suspicious {
+            reason(
+                "bounce_ratio",
+                Verdict::Suspicious,
+                format!(
+                    "{} of {finals} recipients bounced in {win} ({})",
+                    w.bounced,
+                    pct(b)
+                ),
+                &st.samples_bounce,
+            );
+        }
+        let inv = ratio(w.invalid, finals);
+        if inv >= t.invalid_ratio_spamming {
+            reason(
+                "invalid_recipients",
+                Verdict::Spamming,
+                format!(
+                    "{} of {finals} recipients do not exist ({}): a scraped or bought list",
+                    w.invalid,
+                    pct(inv)
+                ),
+                &st.samples_invalid,
+            );
+        } else if inv >= t.invalid_ratio_suspicious {
+            reason(
+                "invalid_recipients",
+                Verdict::Suspicious,
+                format!(
+                    "{} of {finals} recipients do not exist ({})",
+                    w.invalid,
+                    pct(inv)
+                ),
+                &st.samples_invalid,
+            );
+        }
+    }
+    let attempts = finals + w.deferred;
+    if attempts >= t.min_outcomes {
+        let d = ratio(w.deferred, attempts);
+        if d >= t.defer_ratio_suspicious {
+            reason(
+                "defer_ratio",
+                Verdict::Suspicious,
+                format!(
+                    "{} of {attempts} recipients deferred in {win} ({})",
+                    w.deferred,
+                    pct(d)
+                ),
+                &[],
+            );
+        }
+    }
+    if w.spam_replies >= t.spam_replies_suspicious {
+        let share = ratio(w.spam_replies, attempts.max(w.spam_replies));
+        let severity = if w.spam_replies >= t.spam_replies_spamming
+            && share >= t.spam_replies_ratio_spamming
+        {
+            Verdict::Spamming
+        } else {
+            Verdict::Suspicious
+        };
+        reason(
+            "spam_replies",
+            severity,
+            format!(
+                "{} remote replies in {win} cite spam, a blocklist or a rate limit",
+                w.spam_replies
+            ),
+            &st.samples_spam,
+        );
+    }
+    if w.messages >= t.messages_per_window || w.recipients >= t.recipients_per_window {
+        reason(
+            "rate",
+            Verdict::Suspicious,
+            format!(
+                "{} messages to {} recipients in {win}",
+                w.messages, w.recipients
+            ),
+            &[],
+        );
+    }
+    if st.domains.len() as u32 >= t.recipient_domains_per_window {
+        reason(
+            "recipient_domains",
+            Verdict::Suspicious,
+            format!("{} distinct recipient domains in {win}", st.domains.len()),
+            &[],
+        );
+    }
+    let nets = st.logins.len() as u32;
+    if nets >= t.login_networks_suspicious {
+        let login_win = humantime::format_duration(t.login_window).to_string();
+        let mut nets_list: Vec<&String> = st.logins.keys().collect();
+        nets_list.sort();
+        let shown: Vec<String> = nets_list
+            .iter()
+            .take(SAMPLES)
+            .map(|s| s.to_string())
+            .collect();
+        let severity = if nets >= t.login_networks_spamming && w.messages >= t.min_outcomes {
+            Verdict::Spamming
+        } else {
+            Verdict::Suspicious
+        };
+        reason(
+            "login_networks",
+            severity,
+            format!("logged in from {nets} networks in {login_win}"),
+            &shown,
+        );
+    }
+    if let Some(why) = st.odd_place {
+        let severity = if w.messages >= t.odd_script_messages {
+            Verdict::Spamming
+        } else {
+            Verdict::Suspicious
+        };
+        reason(
+            "script_location",
+            severity,
+            format!("the script is {why}; {} messages in {win}", w.messages),
+            &st.samples_msg,
+        );
+    }
+    if st.history_peak > 0
+        && w.messages >= t.history_min_messages
+        && w.messages as f64 >= t.history_jump * st.history_peak as f64
+    {
+        reason(
+            "history_jump",
+            Verdict::Suspicious,
+            format!(
+                "{} messages in {win}, its busiest before was {}",
+                w.messages, st.history_peak
+            ),
+            &[],
+        );
+    }
+    // Several independent signs of harm at once are worse than any one;
+    // volume signs (rate, domains, a jump) only count alongside harm, so a
+    // big honest mailing never adds up to spamming by size alone.
+    const VOLUME: &[&str] = &["rate", "recipient_domains", "history_jump"];
+    let harm = out
+        .iter()
+        .filter(|r| r.severity == Verdict::Suspicious && !VOLUME.contains(&r.code))
+        .count();
+    let volume = out.iter().any(|r| VOLUME.contains(&r.code));
+    if (harm >= 3 || (harm >= 2 && volume)) && !out.iter().any(|r| r.severity == Verdict::Spamming)
+    {
+        let codes: Vec<&str> = out.iter().map(|r| r.code).collect();
+        out.push(Reason {
+            code: "combined",
+            severity: Verdict::Spamming,
+            detail: format!(
+                "{} warning signs at once: {}",
+                codes.len(),
+                codes.join(", ")
+            ),
+            samples: Vec::new(),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

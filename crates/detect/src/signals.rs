@@ -1,0 +1,185 @@
+//! What a remote reply, a recipient failure or a script path says, as
+//! plain predicates over text.
+
+/// Remote replies that cite spam, a blocklist or a rate limit: Gmail
+/// 4.7.28, Yahoo TSS04, Microsoft S3140/S3150, "blocked using …".
+const SPAM_MARKERS: &[&str] = &[
+    "4.7.28",
+    "tss04",
+    "ts01",
+    "ts02",
+    "ts03",
+    "s3140",
+    "s3150",
+    "blocked using",
+    "blacklist",
+    "blocklist",
+    "spamhaus",
+    "spamcop",
+    "barracuda",
+    "unsolicited",
+    "spam",
+    "rate limit",
+    "ratelimit",
+    "unusual rate",
+    "too many messages",
+    "reputation",
+    "rbl",
+];
+
+pub fn cites_spam(reply: &str) -> bool {
+    let l = reply.to_ascii_lowercase();
+    SPAM_MARKERS.iter().any(|m| l.contains(m))
+}
+
+/// Replies that say the recipient does not exist (the mark of a scraped
+/// or bought list).
+const INVALID_MARKERS: &[&str] = &[
+    "5.1.1",
+    "5.1.10",
+    "user unknown",
+    "unknown user",
+    "does not exist",
+    "no such user",
+    "mailbox unavailable",
+    "mailbox not found",
+    "recipient address rejected",
+    "unknown recipient",
+    "invalid recipient",
+    "no mailbox",
+    "address rejected",
+];
+
+pub fn invalid_recipient(reply: &str) -> bool {
+    let l = reply.to_ascii_lowercase();
+    INVALID_MARKERS.iter().any(|m| l.contains(m))
+}
+
+/// Why a script's location is odd, if it is: writable upload and cache
+/// directories, hidden directories, names that look generated.
+pub fn odd_script_place(path: &str) -> Option<&'static str> {
+    let l = path.to_ascii_lowercase();
+    if l.contains("/wp-content/uploads") || l.contains("/uploads/") || l.ends_with("/uploads") {
+        return Some("in an uploads directory");
+    }
+    if l.contains("/tmp/")
+        || l.starts_with("/tmp")
+        || l.contains("/cache/")
+        || l.contains("/.cache")
+    {
+        return Some("in a temporary or cache directory");
+    }
+    if path
+        .split('/')
+        .any(|c| c.starts_with('.') && c.len() > 1 && c != "..")
+    {
+        return Some("in a hidden directory");
+    }
+    if path
+        .split('/')
+        .filter(|c| !c.is_empty())
+        .any(looks_generated)
+    {
+        return Some("under a generated-looking name");
+    }
+    None
+}
+
+/// `9P7tiqGfhvd.php`, `fabklhqici`: mixed case with digits, or a long run
+/// of consonants.
+fn looks_generated(component: &str) -> bool {
+    let stem = component.split('.').next().unwrap_or(component);
+    if stem.len() < 8 {
+        return false;
+    }
+    let upper = stem.bytes().any(|b| b.is_ascii_uppercase());
+    let lower = stem.bytes().any(|b| b.is_ascii_lowercase());
+    let digit = stem.bytes().any(|b| b.is_ascii_digit());
+    if upper && lower && digit {
+        return true;
+    }
+    let mut run = 0;
+    for b in stem.bytes() {
+        if b.is_ascii_alphabetic() && !b"aeiouyAEIOUY".contains(&b) {
+            run += 1;
+            if run >= 5 {
+                return true;
+            }
+        } else {
+            run = 0;
+        }
+    }
+    false
+}
+
+/// The network of an address, for counting where a login comes from:
+/// the /24 of IPv4, the /48 of IPv6.
+pub fn network(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v) => {
+            let o = v.octets();
+            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
+        }
+        std::net::IpAddr::V6(v) => {
+            let s = v.segments();
+            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spam_replies() {
+        assert!(cites_spam(
+            "421-4.7.28 Gmail has detected an unusual rate of unsolicited mail"
+        ));
+        assert!(cites_spam(
+            "421 4.7.0 [TSS04] Messages from 192.0.2.1 temporarily deferred"
+        ));
+        assert!(cites_spam(
+            "550 5.7.1 Unfortunately, messages from [192.0.2.1] weren't sent. (S3140)"
+        ));
+        assert!(cites_spam(
+            "554 5.7.1 Client host [192.0.2.1] blocked using zen.spamhaus.org"
+        ));
+        assert!(!cites_spam("250 2.0.0 OK"));
+        assert!(!cites_spam("550 5.1.1 User unknown"));
+    }
+
+    #[test]
+    fn invalid_recipients() {
+        assert!(invalid_recipient(
+            "550 5.1.1 <x@y>: Recipient address rejected: User unknown"
+        ));
+        assert!(invalid_recipient(
+            "550-5.1.1 The email account that you tried to reach does not exist"
+        ));
+        assert!(!invalid_recipient("421 4.7.0 try again later"));
+    }
+
+    #[test]
+    fn odd_places() {
+        assert!(odd_script_place("/home/a/public_html/wp-content/uploads/2024/x.php").is_some());
+        assert!(odd_script_place("/home/a/public_html/.well/x.php").is_some());
+        assert!(
+            odd_script_place("/home/dsblocks/public_html/wp-content/9P7tiqGfhvd.php").is_some()
+        );
+        assert!(odd_script_place("/home/m/public_html/wp-content/plugins/fabklhqici").is_some());
+        assert!(odd_script_place("/home/shop/public_html/contact").is_none());
+        assert!(
+            odd_script_place("/home/shop/public_html/wp-content/plugins/contact-form-7").is_none()
+        );
+    }
+
+    #[test]
+    fn networks() {
+        assert_eq!(network("198.51.100.7".parse().unwrap()), "198.51.100.0/24");
+        assert_eq!(
+            network("2001:db8:1:2::1".parse().unwrap()),
+            "2001:db8:1::/48"
+        );
+    }
+}

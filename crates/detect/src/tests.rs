@@ -1,0 +1,250 @@
+//! The attack shapes are caught and the honest shapes are not, on
+//! generated message streams (the real-log tests drive the same rules
+//! through the parsers).
+
+use maillog::message::Recipient;
+
+use super::*;
+
+struct Gen {
+    t: i64,
+    n: u64,
+}
+
+impl Gen {
+    fn new() -> Self {
+        Gen {
+            t: 1_700_000_000,
+            n: 0,
+        }
+    }
+
+    /// A message from `sender`, `gap` seconds after the previous one.
+    fn msg(
+        &mut self,
+        sender: Sender,
+        ip: Option<&str>,
+        rcpts: &[(&str, Outcome, &str)],
+        gap: i64,
+    ) -> Message {
+        self.t += gap;
+        self.n += 1;
+        let at = Stamp {
+            secs: self.t,
+            millis: 0,
+        };
+        Message {
+            id: format!("m{}", self.n),
+            received: at,
+            sender,
+            envelope_from: "x@example.com".into(),
+            account: None,
+            client_ip: ip.map(|i| i.parse().unwrap()),
+            protocol: None,
+            size: Some(1000),
+            subject: None,
+            message_id: None,
+            recipients: rcpts
+                .iter()
+                .map(|(a, o, reply)| Recipient {
+                    address: a.to_string(),
+                    outcome: *o,
+                    remote: true,
+                    reply: (!reply.is_empty()).then(|| reply.to_string()),
+                    host: None,
+                    deferrals: u32::from(*o == Outcome::Deferred),
+                    at,
+                })
+                .collect(),
+            attribution: None,
+            rejected: None,
+            complete: true,
+            line: format!("line of m{}", self.n),
+        }
+    }
+}
+
+fn auth(u: &str) -> Sender {
+    Sender::new(SenderKind::Auth, u)
+}
+
+fn script(p: &str) -> Sender {
+    Sender::new(SenderKind::Script, p)
+}
+
+const OK: &str = "250 2.0.0 OK";
+const UNKNOWN: &str = "550 5.1.1 The email account that you tried to reach does not exist";
+const GMAIL_RATE: &str = "421-4.7.28 Gmail has detected an unusual rate of unsolicited mail";
+
+fn report(d: &Detector, s: &str) -> SenderReport {
+    d.reports()
+        .into_iter()
+        .find(|r| r.sender.to_string() == s)
+        .unwrap()
+}
+
+#[test]
+fn compromised_mailbox_is_caught_within_its_first_few_hundred_messages() {
+    let mut d = Detector::new(Thresholds::default());
+    let mut g = Gen::new();
+    let mut caught_at = None;
+    for i in 0..1000u32 {
+        // A botnet: a new /24 every 20 messages, a scraped list (30% gone).
+        let ip = format!("203.0.{}.{}", i / 20 % 250, i % 200 + 1);
+        let rcpt = format!("victim{i}@domain{}.example", i % 97);
+        let (o, reply) = if i % 10 < 3 {
+            (Outcome::Bounced, UNKNOWN)
+        } else {
+            (Outcome::Delivered, OK)
+        };
+        let m = g.msg(
+            auth("info@shop.example"),
+            Some(&ip),
+            &[(&rcpt, o, reply)],
+            2,
+        );
+        if let Some(c) = d.observe(&m)
+            && c.to == Verdict::Spamming
+            && caught_at.is_none()
+        {
+            caught_at = Some(i + 1);
+        }
+    }
+    let n = caught_at.expect("never caught");
+    assert!(n <= 300, "caught only after {n} messages");
+    let r = report(&d, "auth:info@shop.example");
+    assert_eq!(r.verdict, Verdict::Spamming);
+    let codes: Vec<&str> = r.reasons.iter().map(|x| x.code).collect();
+    assert!(
+        codes.contains(&"bounce_ratio") && codes.contains(&"invalid_recipients"),
+        "{codes:?}"
+    );
+    assert!(r.reasons.iter().any(|x| !x.samples.is_empty()));
+    assert!(r.client_ips > 40);
+}
+
+#[test]
+fn php_mailer_in_uploads_is_spamming() {
+    let mut d = Detector::new(Thresholds::default());
+    let mut g = Gen::new();
+    let s = script("/home/bob/public_html/wp-content/uploads/2024/05/x7.php");
+    for i in 0..60 {
+        let rcpt = format!("r{i}@example.net");
+        d.observe(&g.msg(s.clone(), None, &[(&rcpt, Outcome::Delivered, OK)], 30));
+    }
+    let r = report(&d, &s.to_string());
+    assert_eq!(r.verdict, Verdict::Spamming);
+    assert_eq!(r.reasons[0].code, "script_location");
+}
+
+#[test]
+fn abused_contact_form_with_remote_spam_replies_is_spamming() {
+    let mut d = Detector::new(Thresholds::default());
+    let mut g = Gen::new();
+    let s = script("/home/shop/public_html/contact");
+    for i in 0..400 {
+        let rcpt = format!("u{i}@gmail.com");
+        let (o, reply) = if i % 8 == 0 {
+            (Outcome::Deferred, GMAIL_RATE)
+        } else {
+            (Outcome::Delivered, OK)
+        };
+        d.observe(&g.msg(s.clone(), None, &[(&rcpt, o, reply)], 5));
+    }
+    let r = report(&d, &s.to_string());
+    assert_eq!(r.verdict, Verdict::Spamming, "{:?}", r.reasons);
+    assert!(
+        r.reasons
+            .iter()
+            .any(|x| x.code == "spam_replies" && x.samples[0].contains("4.7.28"))
+    );
+}
+
+#[test]
+fn honest_newsletter_is_not_spamming() {
+    let mut d = Detector::new(Thresholds::default());
+    let mut g = Gen::new();
+    let s = auth("news@shop.example");
+    // 5,000 subscribers in an hour from the shop's office IP, 1% stale
+    // addresses, one grumpy reply.
+    for i in 0..5000u32 {
+        let rcpt = format!("sub{i}@isp{}.example", i % 400);
+        let (o, reply) = match i % 100 {
+            0 => (Outcome::Bounced, UNKNOWN),
+            50 if i == 2550 => (Outcome::Deferred, GMAIL_RATE),
+            _ => (Outcome::Delivered, OK),
+        };
+        d.observe(&g.msg(s.clone(), Some("198.51.100.10"), &[(&rcpt, o, reply)], 0));
+    }
+    let r = report(&d, &s.to_string());
+    assert_ne!(r.verdict, Verdict::Spamming, "{:?}", r.reasons);
+    assert_eq!(r.verdict, Verdict::Suspicious);
+}
+
+#[test]
+fn busy_contact_form_and_quiet_server_are_ok() {
+    let mut d = Detector::new(Thresholds::default());
+    let mut g = Gen::new();
+    let form = script("/home/shop/public_html/contact");
+    for _ in 0..200 {
+        d.observe(&g.msg(
+            form.clone(),
+            None,
+            &[("owner@shop.example", Outcome::Delivered, OK)],
+            60,
+        ));
+    }
+    let quiet = auth("amy@example.org");
+    for i in 0..10 {
+        let rcpt = format!("friend{i}@example.net");
+        d.observe(&g.msg(
+            quiet.clone(),
+            Some("198.51.100.20"),
+            &[(&rcpt, Outcome::Delivered, OK)],
+            600,
+        ));
+    }
+    assert_eq!(report(&d, &form.to_string()).verdict, Verdict::Ok);
+    assert_eq!(report(&d, &quiet.to_string()).verdict, Verdict::Ok);
+}
+
+#[test]
+fn inbound_mail_is_not_judged_and_reports_sort_spamming_first() {
+    let mut d = Detector::new(Thresholds::default());
+    let mut g = Gen::new();
+    let mut m = g.msg(
+        Sender::new(SenderKind::Ip, "192.0.2.5"),
+        Some("192.0.2.5"),
+        &[("me@local.example", Outcome::Delivered, OK)],
+        1,
+    );
+    m.recipients[0].remote = false;
+    assert!(d.observe(&m).is_none());
+    assert_eq!(d.senders(), 0);
+    for i in 0..60 {
+        let rcpt = format!("r{i}@example.net");
+        d.observe(&g.msg(
+            script("/home/b/public_html/.x/m.php"),
+            None,
+            &[(&rcpt, Outcome::Delivered, OK)],
+            10,
+        ));
+        d.observe(&g.msg(
+            auth("ok@example.org"),
+            Some("198.51.100.1"),
+            &[(&rcpt, Outcome::Delivered, OK)],
+            10,
+        ));
+    }
+    let r = d.reports();
+    assert_eq!(r[0].verdict, Verdict::Spamming);
+    assert_eq!(r[1].verdict, Verdict::Ok);
+}
+
+#[test]
+fn thresholds_parse_from_toml_and_refuse_unknown_keys() {
+    let t: Thresholds = toml::from_str("window = \"30m\"\nbounce_ratio_spamming = 0.5\n").unwrap();
+    assert_eq!(t.window, Duration::from_secs(1800));
+    assert_eq!(t.min_outcomes, 20);
+    assert!(toml::from_str::<Thresholds>("bounce = 1").is_err());
+}
