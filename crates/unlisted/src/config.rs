@@ -30,6 +30,9 @@ pub(crate) struct Config {
     pub(crate) servers: Vec<ServerConfig>,
     #[serde(default)]
     pub(crate) alerts: AlertsConfig,
+    /// Spam detection thresholds for mail logs.
+    #[serde(default)]
+    pub(crate) detect: detect::Thresholds,
 }
 
 #[derive(Debug, Clone, Deserialize)]

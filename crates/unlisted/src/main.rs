@@ -69,6 +69,9 @@ enum Command {
     Status(cmd::status::Args),
     /// Show the blocklist catalog.
     Lists(cmd::lists::Args),
+    /// Read Exim and Postfix logs: who is sending, and is it spam?
+    #[command(subcommand)]
+    Logs(cmd::logs::Command),
     /// Print or check the config file.
     #[command(subcommand)]
     Config(cmd::config::Command),
@@ -117,6 +120,7 @@ fn main() -> ExitCode {
             Command::Serve(a) => cmd::serve::run(&cli.global, a).await,
             Command::Status(a) => cmd::status::run(&cli.global, a),
             Command::Lists(a) => cmd::lists::run(&cli.global, a),
+            Command::Logs(c) => cmd::logs::run(&cli.global, c),
             Command::Config(c) => cmd::config::run(&cli.global, c),
         }
     });

@@ -4,6 +4,7 @@
 pub(crate) mod check;
 pub(crate) mod config;
 pub(crate) mod lists;
+pub(crate) mod logs;
 pub(crate) mod serve;
 pub(crate) mod status;
 

@@ -4,6 +4,7 @@
 
 mod check;
 mod cli;
+mod logs;
 mod monitor;
 
 use std::path::Path;

@@ -1,0 +1,357 @@
+//! `unlisted logs analyze`: read Exim or Postfix logs once and say, per
+//! sender, whether it is spamming.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use detect::{Detector, SenderReport, Verdict};
+use maillog::{Format, LogParser};
+use serde::Serialize;
+
+use crate::Global;
+use crate::output::{self, Exit};
+
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum Command {
+    /// Analyze log files (plain or .gz) in one pass.
+    Analyze(AnalyzeArgs),
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum FormatArg {
+    Auto,
+    Exim,
+    Postfix,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct AnalyzeArgs {
+    /// Log files, oldest first (rotated `.gz` files are read as they are).
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// The log format; `auto` detects it from the first lines.
+    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
+    format: FormatArg,
+    /// JSON Lines: one object per sender (spamming first), then a summary.
+    #[arg(long)]
+    json: bool,
+    /// Show every sender, not only the spamming and suspicious ones.
+    #[arg(long)]
+    all: bool,
+}
+
+pub(crate) fn run(g: &Global, c: Command) -> Result<Exit> {
+    match c {
+        Command::Analyze(a) => analyze(g, a),
+    }
+}
+
+#[derive(Serialize)]
+struct Sample {
+    r#where: String,
+    line: String,
+}
+
+#[derive(Serialize)]
+struct FileError {
+    file: String,
+    error: String,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    format: Option<Format>,
+    files: usize,
+    lines: u64,
+    understood: u64,
+    ignored: u64,
+    not_understood: u64,
+    not_understood_samples: Vec<Sample>,
+    messages: u64,
+    incomplete: u64,
+    orphan_lines: u64,
+    senders: usize,
+    spamming: usize,
+    suspicious: usize,
+    first: Option<String>,
+    last: Option<String>,
+    errors: Vec<FileError>,
+}
+
+/// Counts bytes read from the file (compressed bytes for .gz), for the
+/// progress bar.
+struct Counting<R> {
+    inner: R,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(b) = &self.bar {
+            b.inc(n as u64);
+        }
+        Ok(n)
+    }
+}
+
+fn file_year(path: &Path) -> i64 {
+    let t = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|_| std::time::SystemTime::now());
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    // Civil year of the file's mtime (UTC): good enough to place syslog's
+    // yearless dates; the parser rolls over at new year.
+    let days = secs / 86_400;
+    let mut year = 1970;
+    let mut rest = days;
+    loop {
+        let len = if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 {
+            366
+        } else {
+            365
+        };
+        if rest < len {
+            return year;
+        }
+        rest -= len;
+        year += 1;
+    }
+}
+
+/// Feeds every line of `path` to `parser`; lines are split in the read
+/// buffer without copying, except one carried across buffer ends.
+fn read_file(
+    path: &Path,
+    parser: &mut LogParser,
+    bar: Option<indicatif::ProgressBar>,
+    on_message: &mut impl FnMut(maillog::Message),
+) -> Result<()> {
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let counted = Counting { inner: file, bar };
+    let gz = path.extension().is_some_and(|e| e == "gz");
+    let inner: Box<dyn Read> = if gz {
+        Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
+            1 << 16,
+            counted,
+        )))
+    } else {
+        Box::new(counted)
+    };
+    let mut reader = BufReader::with_capacity(1 << 20, inner);
+    let name = path.display().to_string();
+    let mut lineno: u64 = 0;
+    let mut carry: Vec<u8> = Vec::new();
+    loop {
+        let buf = reader
+            .fill_buf()
+            .with_context(|| format!("cannot read {name} after line {lineno}"))?;
+        if buf.is_empty() {
+            break;
+        }
+        let mut start = 0;
+        for nl in memchr::memchr_iter(b'\n', buf) {
+            lineno += 1;
+            let n = lineno;
+            if carry.is_empty() {
+                parser.line(&buf[start..nl], || format!("{name}:{n}"), on_message);
+            } else {
+                carry.extend_from_slice(&buf[start..nl]);
+                parser.line(&carry, || format!("{name}:{n}"), on_message);
+                carry.clear();
+            }
+            start = nl + 1;
+        }
+        carry.extend_from_slice(&buf[start..]);
+        let len = buf.len();
+        reader.consume(len);
+    }
+    if !carry.is_empty() {
+        lineno += 1;
+        let n = lineno;
+        parser.line(&carry, || format!("{name}:{n}"), on_message);
+    }
+    Ok(())
+}
+
+fn analyze(g: &Global, a: AnalyzeArgs) -> Result<Exit> {
+    let (config, _) = super::load_config(g)?;
+    let format = match a.format {
+        FormatArg::Auto => None,
+        FormatArg::Exim => Some(Format::Exim),
+        FormatArg::Postfix => Some(Format::Postfix),
+    };
+    let year = a.files.first().map(|p| file_year(p)).unwrap_or(2026);
+    let mut parser = LogParser::new(format, year);
+    let mut detector = Detector::new(config.detect.clone());
+    let mut errors = Vec::new();
+    let show_bar = !a.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
+
+    for path in &a.files {
+        let bar = show_bar.then(|| {
+            let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            let b = indicatif::ProgressBar::new(len);
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{msg} {bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            b.set_message(path.display().to_string());
+            b
+        });
+        let res = read_file(path, &mut parser, bar.clone(), &mut |m| {
+            detector.observe(&m);
+        });
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        if let Err(e) = res {
+            output::error(&format!("{e:#}"));
+            errors.push(FileError {
+                file: path.display().to_string(),
+                error: format!("{e:#}"),
+            });
+        }
+    }
+    parser.finish(&mut |m| {
+        detector.observe(&m);
+    });
+    if errors.len() == a.files.len() {
+        bail!("no log file could be read");
+    }
+
+    let reports = detector.reports();
+    let count = |v: Verdict| reports.iter().filter(|r| r.verdict == v).count();
+    let asm = parser.assembly();
+    let st = &parser.stats;
+    let summary = Summary {
+        ty: "summary",
+        format: parser.format(),
+        files: a.files.len(),
+        lines: st.lines,
+        understood: st.understood,
+        ignored: st.ignored,
+        not_understood: st.not_understood,
+        not_understood_samples: st
+            .samples
+            .iter()
+            .map(|(w, l)| Sample {
+                r#where: w.clone(),
+                line: l.clone(),
+            })
+            .collect(),
+        messages: asm.messages,
+        incomplete: asm.incomplete,
+        orphan_lines: asm.orphan_lines,
+        senders: reports.len(),
+        spamming: count(Verdict::Spamming),
+        suspicious: count(Verdict::Suspicious),
+        first: st.first.map(|s| s.iso()),
+        last: st.last.map(|s| s.iso()),
+        errors,
+    };
+    if a.json {
+        for r in &reports {
+            output::json(r)?;
+        }
+        output::json(&summary)?;
+    } else {
+        print_human(&reports, &summary, a.all)?;
+    }
+    Ok(if summary.spamming > 0 {
+        Exit::Found
+    } else if !summary.errors.is_empty() {
+        Exit::Failed
+    } else {
+        Exit::Clean
+    })
+}
+
+fn print_human(reports: &[SenderReport], s: &Summary, all: bool) -> Result<()> {
+    let shown: Vec<&SenderReport> = reports
+        .iter()
+        .filter(|r| all || r.verdict != Verdict::Ok)
+        .collect();
+    if !shown.is_empty() {
+        let w = shown
+            .iter()
+            .map(|r| r.sender.to_string().len())
+            .max()
+            .unwrap_or(6)
+            .min(60);
+        output::line(&format!(
+            "{:<10}  {:<w$}  {:<12} {:>7} {:>7} {:>7} {:>7} {:>5}",
+            "VERDICT", "SENDER", "ACCOUNT", "MSGS", "RCPTS", "BOUNCED", "DEFER", "IPS"
+        ))?;
+    }
+    for r in &shown {
+        let w = shown
+            .iter()
+            .map(|r| r.sender.to_string().len())
+            .max()
+            .unwrap_or(6)
+            .min(60);
+        output::line(&format!(
+            "{:<10}  {:<w$}  {:<12} {:>7} {:>7} {:>7} {:>7} {:>5}",
+            r.verdict.as_str(),
+            r.sender.to_string(),
+            r.account.as_deref().unwrap_or("-"),
+            r.messages,
+            r.recipients,
+            r.bounced,
+            r.deferred,
+            r.client_ips
+        ))?;
+        for reason in &r.reasons {
+            output::line(&format!(
+                "    {} {}: {}",
+                reason.severity.as_str(),
+                reason.code,
+                reason.detail
+            ))?;
+            for sample in reason.samples.iter().take(2) {
+                output::line(&format!("        {sample}"))?;
+            }
+        }
+        if r.verdict != Verdict::Ok {
+            output::line(&format!(
+                "    seen {} .. {}, worst at {}",
+                r.first_seen,
+                r.last_seen,
+                r.verdict_at.as_deref().unwrap_or("-")
+            ))?;
+        }
+    }
+    let ok = s.senders - s.spamming - s.suspicious;
+    output::line(&format!(
+        "{} lines ({} understood, {} ignored, {} not understood); {} messages; {} senders: {} spamming, {} suspicious, {} ok{}",
+        s.lines,
+        s.understood,
+        s.ignored,
+        s.not_understood,
+        s.messages,
+        s.senders,
+        s.spamming,
+        s.suspicious,
+        ok,
+        match (&s.first, &s.last) {
+            (Some(f), Some(l)) => format!("; {f} .. {l}"),
+            _ => String::new(),
+        }
+    ))?;
+    for sample in &s.not_understood_samples {
+        output::warning(&format!(
+            "not understood at {}: {}",
+            sample.r#where, sample.line
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,285 @@
+//! `unlisted logs analyze` on crafted Exim and Postfix logs that have the
+//! shapes of real attacks and of honest mail. Lines follow the formats in
+//! ../shared/reference/mail-logs-and-enforcement.md; addresses are
+//! documentation ranges and example domains.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+use testsupport::TempDir;
+
+use crate::{json_lines, stderr, stdout, unlisted};
+
+fn ts(base: i64, secs: i64) -> String {
+    // 2024-05-01 00:00:00 + base + secs, written as Exim does.
+    let t = base + secs;
+    format!(
+        "2024-05-01 {:02}:{:02}:{:02}",
+        t / 3600 % 24,
+        t / 60 % 60,
+        t % 60
+    )
+}
+
+fn exim_id(n: usize) -> String {
+    format!(
+        "1rK{:03}-000{:03}-{:02}",
+        n % 1000,
+        n / 1000 % 1000,
+        n % 100
+    )
+}
+
+/// A compromised mailbox: logins from 40 networks, a scraped list with a
+/// third of the addresses dead, Gmail starting to push back.
+fn compromised_mailbox(out: &mut String, base: i64) {
+    for i in 0..300usize {
+        let id = exim_id(i);
+        let t = ts(base, i as i64 * 6);
+        let ip = format!("203.0.{}.{}", i % 40, 10 + i % 7);
+        let rcpt = format!("target{i}@domain{}.example", i % 53);
+        writeln!(out, "{t} {id} <= info@shop.example H=(pc{i}) [{ip}]:5{i:04} P=esmtpsa X=TLS1.3 A=dovecot_plain:info@shop.example S=4200 id=x{i}@shop.example T=\"Invoice => overdue \\\"urgent\\\"\" for {rcpt}").unwrap();
+        if i % 3 == 0 {
+            writeln!(out, "{t} {id} ** {rcpt} R=dnslookup T=remote_smtp H=mx.domain.example [198.51.100.25]: SMTP error from remote mail server after RCPT TO:<{rcpt}>: 550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown").unwrap();
+        } else if i % 7 == 0 {
+            writeln!(out, "{t} {id} == {rcpt} R=dnslookup T=remote_smtp defer (-46) H=gmail-smtp-in.l.google.com [198.51.100.26]: SMTP error from remote mail server after end of data: 421-4.7.28 Gmail has detected an unusual rate of unsolicited mail").unwrap();
+        } else {
+            writeln!(out, "{t} {id} => {rcpt} R=dnslookup T=remote_smtp H=mx.domain.example [198.51.100.25] X=TLS1.3 C=\"250 2.0.0 OK queued\"").unwrap();
+            writeln!(out, "{t} {id} Completed").unwrap();
+        }
+    }
+}
+
+/// A PHP mailer dropped in wp-content/uploads, submitting through sendmail
+/// (cPanel log_selector: +arguments, no +pid), with Exim's own -Mc noise.
+fn php_mailer(out: &mut String, base: i64) {
+    for i in 0..80usize {
+        let id = exim_id(500 + i);
+        let t = ts(base, i as i64 * 20);
+        writeln!(out, "{t} cwd=/home/bob/public_html/wp-content/uploads/2024/04 4 args: /usr/sbin/sendmail -t -i -fwordpress@bob.example").unwrap();
+        writeln!(out, "{t} {id} <= wordpress@bob.example U=bob P=local S=2100 T=\"Your parcel\" for r{i}@example.net").unwrap();
+        writeln!(
+            out,
+            "{t} cwd=/var/spool/exim 3 args: /usr/sbin/exim -Mc {id}"
+        )
+        .unwrap();
+        writeln!(
+            out,
+            "{t} {id} Sender identification U=bob D=bob.example S=wordpress@bob.example"
+        )
+        .unwrap();
+        writeln!(out, "{t} {id} => r{i}@example.net R=dkim_lookuphost T=dkim_remote_smtp H=mx.example.net [198.51.100.30] C=\"250 OK\"").unwrap();
+        writeln!(out, "{t} {id} Completed").unwrap();
+    }
+}
+
+/// A shop's own contact form: a steady trickle to the owner's mailbox.
+fn contact_form(out: &mut String, base: i64) {
+    for i in 0..120usize {
+        let id = exim_id(700 + i);
+        let t = ts(base, i as i64 * 30);
+        writeln!(
+            out,
+            "{t} cwd=/home/shop/public_html/contact 3 args: /usr/sbin/sendmail -t -i"
+        )
+        .unwrap();
+        writeln!(out, "{t} {id} <= shop@shop.example U=shop P=local S=900 T=\"Contact form\" for owner@shop.example").unwrap();
+        writeln!(out, "{t} {id} => owner <owner@shop.example> R=virtual_user T=dovecot_virtual_delivery C=\"250 2.0.0 <owner@shop.example> saved\"").unwrap();
+        writeln!(out, "{t} {id} Completed").unwrap();
+    }
+}
+
+fn analyze(dir: &TempDir, files: &[&str]) -> (std::process::Output, Vec<serde_json::Value>) {
+    let mut args = vec!["logs", "analyze", "--json"];
+    args.extend_from_slice(files);
+    let o = unlisted(dir.path(), &args);
+    let lines = json_lines(&o);
+    (o, lines)
+}
+
+fn sender<'a>(lines: &'a [serde_json::Value], s: &str) -> &'a serde_json::Value {
+    lines
+        .iter()
+        .find(|l| l["sender"] == s)
+        .unwrap_or_else(|| panic!("no sender {s} in {lines:#?}"))
+}
+
+#[test]
+fn exim_attack_shapes_are_caught_and_the_contact_form_is_not() {
+    let dir = TempDir::new("logs");
+    let mut log = String::new();
+    compromised_mailbox(&mut log, 0);
+    php_mailer(&mut log, 3 * 3600);
+    contact_form(&mut log, 5 * 3600);
+    log.push_str("this line is not from exim\n");
+    dir.write("exim_mainlog", &log);
+    let (o, lines) = analyze(&dir, &["exim_mainlog"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+
+    let mailbox = sender(&lines, "auth:info@shop.example");
+    assert_eq!(mailbox["verdict"], "spamming");
+    assert_eq!(mailbox["messages"], 300);
+    assert_eq!(mailbox["client_ips"], 280);
+    let codes: Vec<&str> = mailbox["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap())
+        .collect();
+    assert!(
+        codes.contains(&"bounce_ratio") && codes.contains(&"login_networks"),
+        "{codes:?}"
+    );
+
+    let php = sender(
+        &lines,
+        "script:/home/bob/public_html/wp-content/uploads/2024/04",
+    );
+    assert_eq!(php["verdict"], "spamming");
+    assert_eq!(php["account"], "bob");
+    assert_eq!(php["reasons"][0]["code"], "script_location");
+
+    let form = sender(&lines, "script:/home/shop/public_html/contact");
+    assert_eq!(form["verdict"], "ok");
+    assert_eq!(form["account"], "shop");
+
+    // Spamming first, then the summary, which quotes the odd line.
+    assert_eq!(lines[0]["verdict"], "spamming");
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["format"], "exim");
+    assert_eq!(summary["not_understood"], 1);
+    let last_line = format!("exim_mainlog:{}", log.lines().count());
+    assert_eq!(
+        summary["not_understood_samples"][0]["where"],
+        last_line.as_str()
+    );
+    assert_eq!(summary["spamming"], 2);
+    assert_eq!(summary["first"], "2024-05-01T00:00:00");
+}
+
+#[test]
+fn postfix_newsletter_is_not_spamming_but_the_abused_form_is() {
+    let dir = TempDir::new("logs");
+    let mut log = String::new();
+    // A newsletter: 3,000 recipients in an hour through SASL, 1% stale.
+    for i in 0..3000usize {
+        let q = format!("{:X}", 0xA00000 + i);
+        let t = format!("May  1 10:{:02}:{:02}", i / 60 % 60, i % 60);
+        writeln!(log, "{t} mx postfix/submission/smtpd[100]: {q}: client=office.shop.example[198.51.100.10], sasl_method=PLAIN, sasl_username=news@shop.example").unwrap();
+        writeln!(
+            log,
+            "{t} mx postfix/cleanup[101]: {q}: message-id=<n{i}@shop.example>"
+        )
+        .unwrap();
+        writeln!(log, "{t} mx postfix/qmgr[102]: {q}: from=<news@shop.example>, size=30000, nrcpt=1 (queue active)").unwrap();
+        let (dsn, status) = if i % 100 == 0 {
+            (
+                "5.1.1",
+                "bounced (host mx[198.51.100.40] said: 550 5.1.1 user unknown (in reply to RCPT TO command))",
+            )
+        } else {
+            ("2.0.0", "sent (250 2.0.0 Ok)")
+        };
+        writeln!(log, "{t} mx postfix/smtp[103]: {q}: to=<sub{i}@isp{}.example>, relay=mx.isp.example[198.51.100.40]:25, delay=0.5, delays=0.1/0/0.2/0.2, dsn={dsn}, status={status}", i % 300).unwrap();
+        writeln!(log, "{t} mx postfix/qmgr[102]: {q}: removed").unwrap();
+    }
+    // A contact form abused through PHP mail() (pickup uid 1005), Gmail
+    // and Yahoo pushing back.
+    for i in 0..250usize {
+        let q = format!("{:X}", 0xB00000 + i);
+        let t = format!("May  1 11:{:02}:{:02}", i / 10 % 60, i % 10 * 6);
+        writeln!(
+            log,
+            "{t} mx postfix/pickup[200]: {q}: uid=1005 from=<wordpress@form.example>"
+        )
+        .unwrap();
+        writeln!(log, "{t} mx postfix/qmgr[102]: {q}: from=<wordpress@form.example>, size=1200, nrcpt=1 (queue active)").unwrap();
+        let status = match i % 5 {
+            0 => {
+                "deferred (host gmail-smtp-in.l.google.com[198.51.100.50] said: 421-4.7.28 Gmail has detected an unusual rate of unsolicited mail (in reply to end of DATA command))"
+            }
+            1 => {
+                "deferred (host mta5.am0.yahoodns.net[198.51.100.51] said: 421 4.7.0 [TSS04] Messages from 192.0.2.1 temporarily deferred due to unexpected volume or user complaints (in reply to MAIL FROM command))"
+            }
+            _ => "sent (250 2.0.0 OK)",
+        };
+        writeln!(log, "{t} mx postfix/smtp[103]: {q}: to=<v{i}@gmail.example>, relay=mx.example[198.51.100.50]:25, delay=1, delays=0/0/0/1, dsn=4.7.28, status={status}").unwrap();
+        if !status.starts_with("deferred") {
+            writeln!(log, "{t} mx postfix/qmgr[102]: {q}: removed").unwrap();
+        }
+    }
+    writeln!(
+        log,
+        "May  1 12:00:00 mx dovecot: imap-login: Login: user=<a@shop.example>"
+    )
+    .unwrap();
+    writeln!(
+        log,
+        "May  1 12:00:00 mx postfix/smtpd[300]: connect from unknown[192.0.2.9]"
+    )
+    .unwrap();
+    // The same log, gzipped, reads the same.
+    let gz = dir.path().join("mail.log.gz");
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::fast(),
+    );
+    enc.write_all(log.as_bytes()).unwrap();
+    enc.finish().unwrap();
+    let (o, lines) = analyze(&dir, &["mail.log.gz"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let news = sender(&lines, "auth:news@shop.example");
+    assert_ne!(news["verdict"], "spamming", "{news:#}");
+    assert_eq!(news["messages"], 3000);
+    let form = sender(&lines, "local:1005");
+    assert_eq!(form["verdict"], "spamming", "{form:#}");
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["format"], "postfix");
+    assert_eq!(summary["not_understood"], 0);
+    assert_eq!(summary["ignored"], 1);
+    assert_eq!(
+        summary["incomplete"], 100,
+        "deferred messages are still queued"
+    );
+}
+
+#[test]
+fn quiet_server_is_clean_with_exit_0_and_human_output() {
+    let dir = TempDir::new("logs");
+    let mut log = String::new();
+    for i in 0..5usize {
+        let id = exim_id(900 + i);
+        let t = ts(0, i as i64 * 3600);
+        writeln!(log, "{t} {id} <= amy@example.org H=(laptop) [198.51.100.77]:50000 P=esmtpa A=dovecot_login:amy@example.org S=3000 T=\"Lunch?\" for friend{i}@example.net").unwrap();
+        writeln!(log, "{t} {id} => friend{i}@example.net R=dnslookup T=remote_smtp H=mx.example.net [198.51.100.80] C=\"250 OK\"").unwrap();
+        writeln!(log, "{t} {id} Completed").unwrap();
+    }
+    dir.write("mainlog", &log);
+    let o = unlisted(dir.path(), &["logs", "analyze", "mainlog", "--all"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("ok          auth:amy@example.org"), "{out}");
+    assert!(out.contains("15 lines (15 understood, 0 ignored, 0 not understood); 5 messages; 1 senders: 0 spamming"), "{out}");
+}
+
+#[test]
+fn unreadable_file_is_reported_and_the_rest_still_analyzed() {
+    let dir = TempDir::new("logs");
+    dir.write(
+        "ok.log",
+        "2024-05-01 00:00:00 1rK000-000000-00 <= a@example.org U=a P=local S=1 for b@example.net\n",
+    );
+    let (o, lines) = analyze(&dir, &["missing.log", "ok.log"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("cannot open missing.log"),
+        "{}",
+        stderr(&o)
+    );
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["errors"][0]["file"], "missing.log");
+    assert_eq!(summary["messages"], 1);
+    let o = unlisted(dir.path(), &["logs", "analyze", "missing.log"]);
+    assert_eq!(o.status.code(), Some(2));
+}
