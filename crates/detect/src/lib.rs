@@ -16,7 +16,9 @@
 
 pub mod signals;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::time::Duration;
 
 use maillog::{Message, Outcome, Sender, SenderKind, Stamp};
@@ -166,6 +168,7 @@ struct SenderState {
     peak: Verdict,
     peak_reasons: Vec<Reason>,
     peak_at: Stamp,
+    last_minute: i64,
 }
 
 /// The report of one sender.
@@ -206,9 +209,10 @@ pub struct Detector {
     senders: HashMap<Sender, SenderState>,
 }
 
-fn push_sample(v: &mut Vec<String>, s: &str) {
+/// Keeps the first few samples; `make` runs only when one is kept.
+fn push_sample(v: &mut Vec<String>, make: impl FnOnce() -> String) {
     if v.len() < SAMPLES {
-        v.push(s.chars().take(400).collect());
+        v.push(make().chars().take(400).collect());
     }
 }
 
@@ -216,7 +220,7 @@ impl Detector {
     pub fn new(t: Thresholds) -> Self {
         Detector {
             t,
-            senders: HashMap::new(),
+            senders: HashMap::default(),
         }
     }
 
@@ -251,32 +255,37 @@ impl Detector {
             .unwrap_or(m.received)
             .max(m.received);
         let minute = at.secs.div_euclid(60);
-        let st = self
-            .senders
-            .entry(m.sender.clone())
-            .or_insert_with(|| SenderState {
-                account: None,
-                buckets: VecDeque::new(),
-                window: Counts::default(),
-                domains: HashMap::new(),
-                logins: HashMap::new(),
-                odd_place: None,
-                total: Counts::default(),
-                all_domains: HashSet::new(),
-                client_ips: HashSet::new(),
-                first_seen: m.received,
-                last_seen: m.received,
-                history_peak: 0,
-                history_hour: m.received.secs.div_euclid(3600),
-                samples_bounce: Vec::new(),
-                samples_invalid: Vec::new(),
-                samples_spam: Vec::new(),
-                samples_msg: Vec::new(),
-                current: Verdict::Ok,
-                peak: Verdict::Ok,
-                peak_reasons: Vec::new(),
-                peak_at: m.received,
-            });
+        // Look up before inserting, so a known sender's key is not cloned.
+        if !self.senders.contains_key(&m.sender) {
+            self.senders.insert(
+                m.sender.clone(),
+                SenderState {
+                    account: None,
+                    buckets: VecDeque::new(),
+                    window: Counts::default(),
+                    domains: HashMap::default(),
+                    logins: HashMap::default(),
+                    odd_place: None,
+                    total: Counts::default(),
+                    all_domains: HashSet::default(),
+                    client_ips: HashSet::default(),
+                    first_seen: m.received,
+                    last_seen: m.received,
+                    history_peak: 0,
+                    history_hour: m.received.secs.div_euclid(3600),
+                    samples_bounce: Vec::new(),
+                    samples_invalid: Vec::new(),
+                    samples_spam: Vec::new(),
+                    samples_msg: Vec::new(),
+                    current: Verdict::Ok,
+                    peak: Verdict::Ok,
+                    peak_reasons: Vec::new(),
+                    peak_at: m.received,
+                    last_minute: i64::MIN,
+                },
+            );
+        }
+        let st = self.senders.get_mut(&m.sender)?;
         if m.account.is_some() {
             st.account = m.account.clone();
         }
@@ -296,16 +305,18 @@ impl Detector {
             ..Counts::default()
         };
         for r in &m.recipients {
-            if let Some(d) = r
-                .address
-                .rsplit_once('@')
-                .map(|(_, d)| d.to_ascii_lowercase())
-            {
-                if st.domains.len() < MAX_DOMAINS || st.domains.contains_key(&d) {
-                    st.domains.insert(d.clone(), minute);
+            if let Some((_, d)) = r.address.rsplit_once('@') {
+                // Most domains repeat: update in place, allocate only new ones.
+                let room = st.domains.len() < MAX_DOMAINS;
+                match st.domains.get_mut(d) {
+                    Some(seen) => *seen = minute,
+                    None if room => {
+                        st.domains.insert(d.to_ascii_lowercase(), minute);
+                    }
+                    None => {}
                 }
-                if st.all_domains.len() < MAX_TOTAL_SET {
-                    st.all_domains.insert(d);
+                if st.all_domains.len() < MAX_TOTAL_SET && !st.all_domains.contains(d) {
+                    st.all_domains.insert(d.to_ascii_lowercase());
                 }
             }
             let reply = r.reply.as_deref().unwrap_or("");
@@ -314,10 +325,12 @@ impl Detector {
                 Outcome::Bounced => {
                     c.outcomes += 1;
                     c.bounced += 1;
-                    push_sample(&mut st.samples_bounce, &format!("{}: {reply}", r.address));
+                    push_sample(&mut st.samples_bounce, || format!("{}: {reply}", r.address));
                     if signals::invalid_recipient(reply) {
                         c.invalid += 1;
-                        push_sample(&mut st.samples_invalid, &format!("{}: {reply}", r.address));
+                        push_sample(&mut st.samples_invalid, || {
+                            format!("{}: {reply}", r.address)
+                        });
                     }
                 }
                 Outcome::Deferred => c.deferred += 1,
@@ -328,16 +341,16 @@ impl Detector {
             }
             if !reply.is_empty() && r.outcome != Outcome::Delivered && signals::cites_spam(reply) {
                 c.spam_replies += 1;
-                push_sample(&mut st.samples_spam, &format!("{}: {reply}", r.address));
+                push_sample(&mut st.samples_spam, || format!("{}: {reply}", r.address));
             }
         }
         if let Some(rej) = &m.rejected
             && signals::cites_spam(rej)
         {
             c.spam_replies += 1;
-            push_sample(&mut st.samples_spam, rej);
+            push_sample(&mut st.samples_spam, || rej.clone());
         }
-        push_sample(&mut st.samples_msg, &m.line);
+        push_sample(&mut st.samples_msg, || m.line.clone());
         if let Some(ip) = m.client_ip {
             if st.client_ips.len() < MAX_TOTAL_SET {
                 st.client_ips.insert(ip.to_string());
@@ -364,28 +377,36 @@ impl Detector {
             st.window.add(&b, -1);
             st.buckets.pop_front();
         }
-        st.domains.retain(|_, seen| minute - *seen < window_min);
-        let login_min = (self.t.login_window.as_secs() / 60).max(1) as i64;
-        st.logins.retain(|_, seen| minute - *seen < login_min);
+        // Expire set members once a minute, not per message.
+        if minute != st.last_minute {
+            st.last_minute = minute;
+            st.domains.retain(|_, seen| minute - *seen < window_min);
+            let login_min = (self.t.login_window.as_secs() / 60).max(1) as i64;
+            st.logins.retain(|_, seen| minute - *seen < login_min);
+        }
 
-        let reasons = evaluate(&self.t, st);
-        let verdict = reasons
-            .iter()
-            .map(|r| r.severity)
-            .max()
-            .unwrap_or(Verdict::Ok);
+        let quick = evaluate(&self.t, st, false);
+        let worst = |r: &[Reason]| r.iter().map(|x| x.severity).max().unwrap_or(Verdict::Ok);
+        let verdict = worst(&quick);
         let before = st.current;
         st.current = verdict;
-        if verdict > st.peak
+        let new_peak = verdict > st.peak
             || (verdict == st.peak
                 && verdict != Verdict::Ok
-                && reasons.len() > st.peak_reasons.len())
-        {
+                && quick.len() > st.peak_reasons.len());
+        if verdict == before && !new_peak {
+            return None;
+        }
+        let reasons = evaluate(&self.t, st, true);
+        if new_peak {
             st.peak = verdict;
             st.peak_reasons = reasons.clone();
             st.peak_at = at;
         }
-        (verdict != before).then(|| Change {
+        if verdict == before {
+            return None;
+        }
+        Some(Change {
             sender: m.sender.clone(),
             from: before,
             to: verdict,
@@ -435,16 +456,28 @@ fn pct(x: f64) -> String {
 }
 
 /// The rules. Each yields a reason at a severity; the verdict is the worst.
-fn evaluate(t: &Thresholds, st: &SenderState) -> Vec<Reason> {
+///
+/// With `describe` false only codes and severities are filled in: that is
+/// all a message needs unless the verdict changes, and it keeps the
+/// per-message cost to arithmetic.
+fn evaluate(t: &Thresholds, st: &SenderState, describe: bool) -> Vec<Reason> {
     let w = &st.window;
-    let win = humantime::format_duration(t.window).to_string();
+    let win = if describe {
+        humantime::format_duration(t.window).to_string()
+    } else {
+        String::new()
+    };
     let mut out = Vec::new();
-    let mut reason = |code, severity, detail: String, samples: &[String]| {
+    let mut reason = |code, severity, detail: &dyn Fn() -> String, samples: &[String]| {
         out.push(Reason {
             code,
             severity,
-            detail,
-            samples: samples.to_vec(),
+            detail: if describe { detail() } else { String::new() },
+            samples: if describe {
+                samples.to_vec()
+            } else {
+                Vec::new()
+            },
         })
     };
 
@@ -455,22 +488,26 @@ fn evaluate(t: &Thresholds, st: &SenderState) -> Vec<Reason> {
             reason(
                 "bounce_ratio",
                 Verdict::Spamming,
-                format!(
-                    "{} of {finals} recipients bounced in {win} ({})",
-                    w.bounced,
-                    pct(b)
-                ),
+                &|| {
+                    format!(
+                        "{} of {finals} recipients bounced in {win} ({})",
+                        w.bounced,
+                        pct(b)
+                    )
+                },
                 &st.samples_bounce,
             );
         } else if b >= t.bounce_ratio_suspicious {
             reason(
                 "bounce_ratio",
                 Verdict::Suspicious,
-                format!(
-                    "{} of {finals} recipients bounced in {win} ({})",
-                    w.bounced,
-                    pct(b)
-                ),
+                &|| {
+                    format!(
+                        "{} of {finals} recipients bounced in {win} ({})",
+                        w.bounced,
+                        pct(b)
+                    )
+                },
                 &st.samples_bounce,
             );
         }
@@ -479,22 +516,26 @@ fn evaluate(t: &Thresholds, st: &SenderState) -> Vec<Reason> {
             reason(
                 "invalid_recipients",
                 Verdict::Spamming,
-                format!(
-                    "{} of {finals} recipients do not exist ({}): a scraped or bought list",
-                    w.invalid,
-                    pct(inv)
-                ),
+                &|| {
+                    format!(
+                        "{} of {finals} recipients do not exist ({}): a scraped or bought list",
+                        w.invalid,
+                        pct(inv)
+                    )
+                },
                 &st.samples_invalid,
             );
         } else if inv >= t.invalid_ratio_suspicious {
             reason(
                 "invalid_recipients",
                 Verdict::Suspicious,
-                format!(
-                    "{} of {finals} recipients do not exist ({})",
-                    w.invalid,
-                    pct(inv)
-                ),
+                &|| {
+                    format!(
+                        "{} of {finals} recipients do not exist ({})",
+                        w.invalid,
+                        pct(inv)
+                    )
+                },
                 &st.samples_invalid,
             );
         }
@@ -506,11 +547,13 @@ fn evaluate(t: &Thresholds, st: &SenderState) -> Vec<Reason> {
             reason(
                 "defer_ratio",
                 Verdict::Suspicious,
-                format!(
-                    "{} of {attempts} recipients deferred in {win} ({})",
-                    w.deferred,
-                    pct(d)
-                ),
+                &|| {
+                    format!(
+                        "{} of {attempts} recipients deferred in {win} ({})",
+                        w.deferred,
+                        pct(d)
+                    )
+                },
                 &[],
             );
         }
@@ -527,10 +570,12 @@ fn evaluate(t: &Thresholds, st: &SenderState) -> Vec<Reason> {
         reason(
             "spam_replies",
             severity,
-            format!(
-                "{} remote replies in {win} cite spam, a blocklist or a rate limit",
-                w.spam_replies
-            ),
+            &|| {
+                format!(
+                    "{} remote replies in {win} cite spam, a blocklist or a rate limit",
+                    w.spam_replies
+                )
+            },
             &st.samples_spam,
         );
     }
@@ -538,10 +583,12 @@ fn evaluate(t: &Thresholds, st: &SenderState) -> Vec<Reason> {
         reason(
             "rate",
             Verdict::Suspicious,
-            format!(
-                "{} messages to {} recipients in {win}",
-                w.messages, w.recipients
-            ),
+            &|| {
+                format!(
+                    "{} messages to {} recipients in {win}",
+                    w.messages, w.recipients
+                )
+            },
             &[],
         );
     }
@@ -549,20 +596,28 @@ fn evaluate(t: &Thresholds, st: &SenderState) -> Vec<Reason> {
         reason(
             "recipient_domains",
             Verdict::Suspicious,
-            format!("{} distinct recipient domains in {win}", st.domains.len()),
+            &|| format!("{} distinct recipient domains in {win}", st.domains.len()),
             &[],
         );
     }
     let nets = st.logins.len() as u32;
     if nets >= t.login_networks_suspicious {
-        let login_win = humantime::format_duration(t.login_window).to_string();
-        let mut nets_list: Vec<&String> = st.logins.keys().collect();
-        nets_list.sort();
-        let shown: Vec<String> = nets_list
-            .iter()
-            .take(SAMPLES)
-            .map(|s| s.to_string())
-            .collect();
+        let login_win = if describe {
+            humantime::format_duration(t.login_window).to_string()
+        } else {
+            String::new()
+        };
+        let shown: Vec<String> = if describe {
+            let mut nets_list: Vec<&String> = st.logins.keys().collect();
+            nets_list.sort();
+            nets_list
+                .iter()
+                .take(SAMPLES)
+                .map(|s| s.to_string())
+                .collect()
+        } else {
+            Vec::new()
+        };
         let severity = if nets >= t.login_networks_spamming && w.messages >= t.min_outcomes {
             Verdict::Spamming
         } else {
@@ -571,7 +626,7 @@ fn evaluate(t: &Thresholds, st: &SenderState) -> Vec<Reason> {
         reason(
             "login_networks",
             severity,
-            format!("logged in from {nets} networks in {login_win}"),
+            &|| format!("logged in from {nets} networks in {login_win}"),
             &shown,
         );
     }
@@ -584,7 +639,7 @@ fn evaluate(t: &Thresholds, st: &SenderState) -> Vec<Reason> {
         reason(
             "script_location",
             severity,
-            format!("the script is {why}; {} messages in {win}", w.messages),
+            &|| format!("the script is {why}; {} messages in {win}", w.messages),
             &st.samples_msg,
         );
     }
@@ -595,10 +650,12 @@ fn evaluate(t: &Thresholds, st: &SenderState) -> Vec<Reason> {
         reason(
             "history_jump",
             Verdict::Suspicious,
-            format!(
-                "{} messages in {win}, its busiest before was {}",
-                w.messages, st.history_peak
-            ),
+            &|| {
+                format!(
+                    "{} messages in {win}, its busiest before was {}",
+                    w.messages, st.history_peak
+                )
+            },
             &[],
         );
     }

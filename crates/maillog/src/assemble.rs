@@ -2,7 +2,9 @@
 //! message's, folded into one [`Message`] that is handed out when the
 //! message leaves the queue (`Completed`, `removed`) or the input ends.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::exim::{self, EximLine};
 use crate::message::{

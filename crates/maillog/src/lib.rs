@@ -101,7 +101,11 @@ impl LogParser {
         out: &mut impl FnMut(Message),
     ) {
         self.stats.lines += 1;
-        let text: Cow<'_, str> = String::from_utf8_lossy(bytes);
+        // Nearly every line is valid UTF-8; the lossy path only for the rest.
+        let text: Cow<'_, str> = match std::str::from_utf8(bytes) {
+            Ok(t) => Cow::Borrowed(t),
+            Err(_) => String::from_utf8_lossy(bytes),
+        };
         let line = text.trim_end_matches('\r');
         if line.trim().is_empty() {
             self.stats.ignored += 1;
