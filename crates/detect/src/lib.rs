@@ -14,11 +14,12 @@
 //! signs at once. Counts live in per-minute buckets, so memory grows with
 //! the number of live senders, not with their volume.
 
+pub mod distinct;
 pub mod signals;
 
 use std::collections::VecDeque;
 
-use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use rustc_hash::FxHashMap as HashMap;
 use std::time::Duration;
 
 use maillog::{Message, Outcome, Sender, SenderKind, Stamp};
@@ -141,7 +142,6 @@ impl Counts {
 }
 
 const MAX_DOMAINS: usize = 4096;
-const MAX_TOTAL_SET: usize = 10_000;
 const SAMPLES: usize = 3;
 
 /// Everything known about one sender.
@@ -154,8 +154,8 @@ struct SenderState {
     logins: HashMap<String, i64>,
     odd_place: Option<&'static str>,
     total: Counts,
-    all_domains: HashSet<String>,
-    client_ips: HashSet<String>,
+    all_domains: distinct::Distinct,
+    client_ips: distinct::Distinct,
     first_seen: Stamp,
     last_seen: Stamp,
     history_peak: u32,
@@ -267,8 +267,8 @@ impl Detector {
                     logins: HashMap::default(),
                     odd_place: None,
                     total: Counts::default(),
-                    all_domains: HashSet::default(),
-                    client_ips: HashSet::default(),
+                    all_domains: Default::default(),
+                    client_ips: Default::default(),
                     first_seen: m.received,
                     last_seen: m.received,
                     history_peak: 0,
@@ -315,9 +315,7 @@ impl Detector {
                     }
                     None => {}
                 }
-                if st.all_domains.len() < MAX_TOTAL_SET && !st.all_domains.contains(d) {
-                    st.all_domains.insert(d.to_ascii_lowercase());
-                }
+                st.all_domains.insert(d);
             }
             let reply = r.reply.as_deref().unwrap_or("");
             match r.outcome {
@@ -352,9 +350,7 @@ impl Detector {
         }
         push_sample(&mut st.samples_msg, || m.line.clone());
         if let Some(ip) = m.client_ip {
-            if st.client_ips.len() < MAX_TOTAL_SET {
-                st.client_ips.insert(ip.to_string());
-            }
+            st.client_ips.insert(&ip.to_string());
             if m.sender.kind == SenderKind::Auth {
                 st.logins.insert(signals::network(ip), minute);
             }
@@ -428,10 +424,10 @@ impl Detector {
                 current: st.current,
                 messages: st.total.messages as u64,
                 recipients: st.total.recipients as u64,
-                recipient_domains: st.all_domains.len() as u64,
+                recipient_domains: st.all_domains.count(),
                 bounced: st.total.bounced as u64,
                 deferred: st.total.deferred as u64,
-                client_ips: st.client_ips.len() as u64,
+                client_ips: st.client_ips.count(),
                 first_seen: st.first_seen.iso(),
                 last_seen: st.last_seen.iso(),
                 verdict_at: (st.peak != Verdict::Ok).then(|| st.peak_at.iso()),

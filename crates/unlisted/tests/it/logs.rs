@@ -119,7 +119,9 @@ fn exim_attack_shapes_are_caught_and_the_contact_form_is_not() {
     let mailbox = sender(&lines, "auth:info@shop.example");
     assert_eq!(mailbox["verdict"], "spamming");
     assert_eq!(mailbox["messages"], 300);
-    assert_eq!(mailbox["client_ips"], 280);
+    // 280 distinct client IPs, counted by a sketch past 64: within 10%.
+    let ips = mailbox["client_ips"].as_u64().unwrap();
+    assert!((252..=308).contains(&ips), "{ips}");
     let codes: Vec<&str> = mailbox["reasons"]
         .as_array()
         .unwrap()
