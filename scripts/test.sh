@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of unlisted: formatting, lints, unit and integration tests
-# against real servers (rbldnsd, aiosmtpd). Installs what is missing first
-# (Debian packages with apt-get, Python packages with pip); needs root for
-# apt-get, as in CI.
+# against real servers (rbldnsd, aiosmtpd, Exim with swaks). Installs what
+# is missing first (Debian packages with apt-get, Python packages with pip);
+# needs root for apt-get, as in CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +12,9 @@ have rbldnsd || apt_missing+=(rbldnsd)
 have pkg-config || apt_missing+=(pkg-config)
 dpkg -s libssl-dev >/dev/null 2>&1 || apt_missing+=(libssl-dev)
 have python3 || apt_missing+=(python3 python3-pip)
+# A real Exim writes the logs the parsers are tested on; swaks talks SMTP to it.
+have exim4 || apt_missing+=(exim4-daemon-light)
+have swaks || apt_missing+=(swaks)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   echo "== installing ${apt_missing[*]}"
   apt-get update -qq

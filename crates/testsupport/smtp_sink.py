@@ -1,5 +1,7 @@
 """A real SMTP server (aiosmtpd) on loopback for tests: each message received
-is written to OUT_DIR as NNN.eml. Prints READY once it listens."""
+is written to OUT_DIR as NNN.eml. Recipients whose local part starts with
+"nosuchuser" are refused with 550 5.1.1, as a real mailbox provider would.
+Prints READY once it listens."""
 import os
 import sys
 import time
@@ -11,6 +13,12 @@ class Sink:
     def __init__(self, out_dir):
         self.out_dir = out_dir
         self.n = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower().startswith("nosuchuser"):
+            return "550 5.1.1 <%s>: Recipient address rejected: User unknown" % address
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         self.n += 1

@@ -236,6 +236,12 @@ impl Detector {
     /// script mail always; unauthenticated mail only when it leaves the
     /// server (inbound mail to local mailboxes is not ours to judge).
     pub fn counts(m: &Message) -> bool {
+        // The MTA's own bounces are not anyone's sending.
+        if m.bounce_of.is_some()
+            || (m.envelope_from.is_empty() && m.sender.kind == SenderKind::Local)
+        {
+            return false;
+        }
         match m.sender.kind {
             SenderKind::Auth | SenderKind::Script | SenderKind::Local => true,
             SenderKind::Ip | SenderKind::From => m.outbound(),

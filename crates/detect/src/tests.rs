@@ -58,6 +58,7 @@ impl Gen {
                 .collect(),
             attribution: None,
             rejected: None,
+            bounce_of: None,
             complete: true,
             line: format!("line of m{}", self.n),
         }

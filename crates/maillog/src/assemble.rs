@@ -51,6 +51,7 @@ fn new_message(id: &str, at: Stamp, line: &str) -> Message {
         recipients: Vec::new(),
         attribution: None,
         rejected: None,
+        bounce_of: None,
         complete: false,
         line: line.to_string(),
     }
@@ -65,12 +66,19 @@ fn is_exim_internal(args: &str) -> bool {
     if !base.starts_with("exim") && base != "sendmail" {
         return false;
     }
+    // -M… spool actions (-Mc delivers a spooled message), -q… queue runs,
+    // -E<id> a bounce Exim writes itself, -b[dpVth]… daemon, listing,
+    // version, address tests: none is a new submission.
     words.any(|w| {
         w.starts_with("-M")
             || w.starts_with("-q")
+            || w.starts_with("-E")
             || w.starts_with("-bp")
-            || w == "-bV"
+            || w.starts_with("-bd")
+            || w.starts_with("-bV")
             || w.starts_with("-bt")
+            || w.starts_with("-bh")
+            || w.starts_with("-be")
     })
 }
 
@@ -124,6 +132,7 @@ impl EximAssembler {
                 m.size = a.size;
                 m.subject = a.subject.as_deref().map(str::to_string);
                 m.message_id = a.message_id.map(str::to_string);
+                m.bounce_of = a.bounce_of.map(str::to_string);
                 for r in &a.recipients {
                     m.recipient(r, l.at);
                 }

@@ -55,6 +55,8 @@ pub struct Arrival<'a> {
     pub user: Option<&'a str>,
     pub size: Option<u64>,
     pub message_id: Option<&'a str>,
+    /// `R=id` on a bounce Exim generated: the message it is about.
+    pub bounce_of: Option<&'a str>,
     /// `T="…"`, unescaped only when it held escapes.
     pub subject: Option<std::borrow::Cow<'a, str>>,
     pub recipients: Vec<&'a str>,
@@ -193,6 +195,7 @@ fn arrival<'a>(id: &'a str, body: &'a str) -> Arrival<'a> {
             "U" => a.user = Some(v.raw),
             "S" => a.size = v.raw.parse().ok(),
             "id" => a.message_id = Some(v.raw),
+            "R" => a.bounce_of = Some(v.raw),
             "T" => a.subject = Some(v.text()),
             _ => {}
         }

@@ -111,6 +111,12 @@ impl LogParser {
             self.stats.ignored += 1;
             return;
         }
+        // Exim continues a multi-line entry on lines that start with
+        // whitespace (" Suggested action: use keep_environment.").
+        if matches!(line.as_bytes()[0], b' ' | b'\t') && self.format == Some(Format::Exim) {
+            self.stats.understood += 1;
+            return;
+        }
         let understood = match self.format {
             Some(Format::Exim) => self.exim_line(line, out),
             Some(Format::Postfix) => self.postfix_line(line, out),

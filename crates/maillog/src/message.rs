@@ -131,6 +131,9 @@ pub struct Message {
     pub attribution: Option<Attribution>,
     /// Rejected by a filter before queueing (milter, header_checks, ACL).
     pub rejected: Option<String>,
+    /// A bounce the MTA wrote itself, about this message id (Exim `R=` on
+    /// `<= <>` lines).
+    pub bounce_of: Option<String>,
     /// The log showed the message leave the queue.
     pub complete: bool,
     /// The first log line of the message, for evidence.

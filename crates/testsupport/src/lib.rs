@@ -355,3 +355,176 @@ impl Drop for SmtpSink {
         let _ = self.child.wait();
     }
 }
+
+/// A real Exim (Debian's exim4) on a loopback port with its own config,
+/// spool and log directory, relaying everything to `smarthost_port` on
+/// 127.0.0.1. SMTP AUTH PLAIN accepts `user` / `password`. The log selector
+/// is cPanel's default set (`+arguments +subject +received_recipients`,
+/// no `+pid`), so `cwd=` lines carry no pid.
+pub struct Exim {
+    pub port: u16,
+    dir: TempDir,
+    child: Child,
+}
+
+impl Exim {
+    pub fn start(smarthost_port: u16, user: &str, password: &str) -> Self {
+        let exim = find_program("exim4");
+        let dir = TempDir::new("exim");
+        for sub in ["spool", "log"] {
+            std::fs::create_dir_all(dir.path().join(sub)).expect("mkdir");
+        }
+        // Exim writes as its own user, and reads a -C config only when it is
+        // owned by root and not writable by others (we run as root).
+        let status = Command::new("chown")
+            .args(["-R", "Debian-exim:Debian-exim"])
+            .arg(dir.path().join("spool"))
+            .arg(dir.path().join("log"))
+            .status()
+            .expect("chown");
+        assert!(status.success(), "chown of the exim dirs failed");
+        let port = {
+            let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+            l.local_addr().expect("addr").port()
+        };
+        let d = dir.path().display();
+        let cond = "${if and {{eq{$auth2}{USER}}{eq{$auth3}{PASS}}}}"
+            .replace("USER", user)
+            .replace("PASS", password);
+        let config = format!(
+            r#"primary_hostname = mx.test.example
+qualify_domain = test.example
+exim_user = Debian-exim
+exim_group = Debian-exim
+never_users =
+keep_environment =
+spool_directory = {d}/spool
+log_file_path = {d}/log/%slog
+log_selector = +arguments +subject +received_recipients +incoming_port +smtp_connection
+daemon_smtp_ports = {port}
+local_interfaces = 127.0.0.1
+acl_smtp_rcpt = acl_rcpt
+tls_advertise_hosts =
+host_lookup =
+rfc1413_hosts =
+
+begin acl
+acl_rcpt:
+  accept authenticated = *
+  accept hosts = :
+  deny message = relay not permitted
+
+begin routers
+smarthost:
+  driver = manualroute
+  route_list = * 127.0.0.1
+  transport = smarthost_smtp
+  self = send
+
+begin transports
+smarthost_smtp:
+  driver = smtp
+  port = {smarthost_port}
+  hosts_avoid_tls = *
+  allow_localhost
+
+begin retry
+*   *   F,1h,5m
+
+begin authenticators
+plain:
+  driver = plaintext
+  public_name = PLAIN
+  server_prompts = :
+  server_condition = {cond}
+  server_set_id = $auth2
+"#
+        );
+        let conf = dir.write("exim.conf", &config);
+        let child = Command::new(&exim)
+            .arg("-C")
+            .arg(&conf)
+            .args(["-bd", "-oX", &port.to_string()])
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn exim4");
+        let up = wait_for(Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        assert!(up.is_some(), "exim did not listen on port {port}");
+        Exim { port, dir, child }
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("exim.conf")
+    }
+
+    pub fn mainlog(&self) -> PathBuf {
+        self.dir.path().join("log/mainlog")
+    }
+
+    /// Submits `message` with `exim -t -i -f from`, run in `cwd` as a PHP
+    /// script's sendmail call would be.
+    pub fn sendmail(&self, cwd: &Path, from: &str, message: &str) {
+        let mut child = Command::new(find_program("exim4"))
+            .arg("-C")
+            .arg(self.config())
+            .args(["-t", "-i", &format!("-f{from}")])
+            .current_dir(cwd)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn exim4 -t");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(message.as_bytes())
+            .expect("write message");
+        assert!(child.wait().expect("wait exim").success(), "exim -t failed");
+    }
+
+    /// Waits until the main log has `n` `Completed` lines.
+    pub fn wait_completed(&self, n: usize, limit: Duration) -> String {
+        wait_for(limit, || {
+            let log = std::fs::read_to_string(self.mainlog()).ok()?;
+            (log.matches(" Completed\n").count() >= n).then_some(log)
+        })
+        .unwrap_or_else(|| std::fs::read_to_string(self.mainlog()).unwrap_or_default())
+    }
+}
+
+impl Drop for Exim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends one message with swaks (the field's SMTP test tool), from the
+/// loopback address `from_ip` (127.0.0.0/8, so the server sees distinct
+/// clients), authenticating when `auth` is given.
+pub fn swaks(
+    port: u16,
+    from_ip: &str,
+    auth: Option<(&str, &str)>,
+    from: &str,
+    to: &[&str],
+    subject: &str,
+) -> bool {
+    let mut cmd = Command::new(find_program("swaks"));
+    cmd.args(["--server", &format!("127.0.0.1:{port}")])
+        .args(["--local-interface", from_ip])
+        .args(["--from", from])
+        .args(["--to", &to.join(",")])
+        .args(["--header", &format!("Subject: {subject}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if let Some((u, p)) = auth {
+        cmd.args(["--auth", "PLAIN", "--auth-user", u, "--auth-password", p]);
+    }
+    cmd.status().map(|s| s.success()).unwrap_or(false)
+}

@@ -6,6 +6,7 @@ mod check;
 mod cli;
 mod logs;
 mod monitor;
+mod mta;
 
 use std::path::Path;
 use std::process::{Command, Output};
