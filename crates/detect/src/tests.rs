@@ -61,6 +61,7 @@ impl Gen {
             bounce_of: None,
             complete: true,
             line: format!("line of m{}", self.n),
+            offset: 0,
         }
     }
 }

@@ -36,7 +36,7 @@ pub struct AssemblyStats {
     pub incomplete: u64,
 }
 
-fn new_message(id: &str, at: Stamp, line: &str) -> Message {
+fn new_message(id: &str, at: Stamp, line: &str, offset: u64) -> Message {
     Message {
         id: id.to_string(),
         received: at,
@@ -54,6 +54,7 @@ fn new_message(id: &str, at: Stamp, line: &str) -> Message {
         bounce_of: None,
         complete: false,
         line: line.to_string(),
+        offset,
     }
 }
 
@@ -100,7 +101,13 @@ pub struct EximAssembler {
 }
 
 impl EximAssembler {
-    pub fn feed(&mut self, l: &EximLine<'_>, raw: &str, out: &mut impl FnMut(Message)) {
+    pub fn feed(
+        &mut self,
+        l: &EximLine<'_>,
+        raw: &str,
+        offset: u64,
+        out: &mut impl FnMut(Message),
+    ) {
         use exim::Event as E;
         match &l.event {
             E::Cwd { cwd, args } => {
@@ -125,7 +132,7 @@ impl EximAssembler {
                 }
             }
             E::Arrival(a) => {
-                let mut m = new_message(a.id, l.at, raw);
+                let mut m = new_message(a.id, l.at, raw, offset);
                 m.envelope_from = a.sender.trim_matches(['<', '>']).to_string();
                 m.client_ip = a.ip.and_then(|i| i.parse().ok());
                 m.protocol = a.protocol.map(str::to_string);
@@ -305,6 +312,11 @@ impl EximAssembler {
     pub fn open_messages(&self) -> usize {
         self.open.len()
     }
+
+    /// The smallest offset of a message still open.
+    pub fn oldest_open(&self) -> Option<u64> {
+        self.open.values().map(|(m, _)| m.offset).min()
+    }
 }
 
 /// Folds Postfix lines into messages.
@@ -322,14 +334,14 @@ struct Partial {
 }
 
 impl PostfixAssembler {
-    fn entry(&mut self, qid: &str, at: Stamp, raw: &str) -> &mut (Partial, Stamp) {
+    fn entry(&mut self, qid: &str, at: Stamp, raw: &str, offset: u64) -> &mut (Partial, Stamp) {
         if !self.open.contains_key(qid) {
             self.stats.messages += 1;
         }
         self.open.entry(qid.to_string()).or_insert_with(|| {
             (
                 Partial {
-                    msg: new_message(qid, at, raw),
+                    msg: new_message(qid, at, raw, offset),
                     sasl: None,
                     uid: None,
                 },
@@ -338,7 +350,13 @@ impl PostfixAssembler {
         })
     }
 
-    pub fn feed(&mut self, l: &PostfixLine<'_>, raw: &str, out: &mut impl FnMut(Message)) {
+    pub fn feed(
+        &mut self,
+        l: &PostfixLine<'_>,
+        raw: &str,
+        offset: u64,
+        out: &mut impl FnMut(Message),
+    ) {
         use postfix::Event as E;
         match &l.event {
             E::Client {
@@ -346,7 +364,7 @@ impl PostfixAssembler {
                 ip,
                 sasl_username,
             } => {
-                let (p, _) = self.entry(qid, l.at, raw);
+                let (p, _) = self.entry(qid, l.at, raw, offset);
                 p.msg.client_ip = ip.and_then(|i| i.parse().ok());
                 p.msg.protocol = Some(
                     if sasl_username.is_some() {
@@ -359,7 +377,7 @@ impl PostfixAssembler {
                 p.sasl = sasl_username.map(str::to_string);
             }
             E::Pickup { qid, uid, from } => {
-                let (p, _) = self.entry(qid, l.at, raw);
+                let (p, _) = self.entry(qid, l.at, raw, offset);
                 p.uid = *uid;
                 p.msg.protocol = Some("local".into());
                 p.msg.envelope_from = from.to_string();
@@ -380,7 +398,7 @@ impl PostfixAssembler {
                 size,
                 nrcpt: _,
             } => {
-                let (p, last) = self.entry(qid, l.at, raw);
+                let (p, last) = self.entry(qid, l.at, raw, offset);
                 *last = l.at;
                 p.msg.envelope_from = from.to_string();
                 p.msg.size = *size;
@@ -463,6 +481,11 @@ impl PostfixAssembler {
     pub fn open_messages(&self) -> usize {
         self.open.len()
     }
+
+    /// The smallest offset of a message still open.
+    pub fn oldest_open(&self) -> Option<u64> {
+        self.open.values().map(|(p, _)| p.msg.offset).min()
+    }
 }
 
 /// The sender of a Postfix message, strongest identity first.
@@ -490,7 +513,7 @@ mod tests {
         let mut out = Vec::new();
         for l in lines.lines() {
             let p = exim::parse(l).unwrap_or_else(|| panic!("{l}"));
-            a.feed(&p, l, &mut |m| out.push(m));
+            a.feed(&p, l, 0, &mut |m| out.push(m));
         }
         a.finish(&mut |m| out.push(m));
         out
@@ -577,7 +600,7 @@ Mar  1 10:00:02 web postfix/qmgr[3]: 1DBB4A7FD: removed";
         let mut out = Vec::new();
         for l in lines.lines() {
             let p = postfix::parse(l, 2026).unwrap();
-            a.feed(&p, l, &mut |m| out.push(m));
+            a.feed(&p, l, 0, &mut |m| out.push(m));
         }
         a.finish(&mut |m| out.push(m));
         assert_eq!(out.len(), 2);

@@ -7,6 +7,7 @@
 //! - [`message`]: the assembled record and the sender vocabulary.
 //! - [`assemble`]: folding events into messages, and tying script
 //!   submissions to their `cwd=` lines.
+//! - [`tail`]: following a log across rotation, with checkpoints.
 //! - this module: [`LogParser`], which detects the format, feeds the
 //!   assembler and counts every line as understood, ignored or not.
 
@@ -15,6 +16,7 @@ pub mod exim;
 pub mod fields;
 pub mod message;
 pub mod postfix;
+pub mod tail;
 pub mod time;
 
 use std::borrow::Cow;
@@ -56,6 +58,7 @@ pub struct LogParser {
     exim: assemble::EximAssembler,
     postfix: assemble::PostfixAssembler,
     last: Option<Stamp>,
+    offset: u64,
     pub stats: LineStats,
 }
 
@@ -69,6 +72,7 @@ impl LogParser {
             exim: Default::default(),
             postfix: Default::default(),
             last: None,
+            offset: 0,
             stats: LineStats::default(),
         }
     }
@@ -80,6 +84,15 @@ impl LogParser {
     /// Messages still waiting for their last line.
     pub fn open_messages(&self) -> usize {
         self.exim.open_messages() + self.postfix.open_messages()
+    }
+
+    /// The offset of the first line of the oldest message still open: a
+    /// tail that restarts there rebuilds every open message.
+    pub fn oldest_open(&self) -> Option<u64> {
+        match (self.exim.oldest_open(), self.postfix.oldest_open()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Assembly counts (messages, orphan lines, incomplete messages).
@@ -100,6 +113,19 @@ impl LogParser {
         place: impl FnOnce() -> String,
         out: &mut impl FnMut(Message),
     ) {
+        self.line_at(bytes, 0, place, out)
+    }
+
+    /// As [`LogParser::line`], with the line's position in its file, which
+    /// messages keep (see [`LogParser::oldest_open`]).
+    pub fn line_at(
+        &mut self,
+        bytes: &[u8],
+        offset: u64,
+        place: impl FnOnce() -> String,
+        out: &mut impl FnMut(Message),
+    ) {
+        self.offset = offset;
         self.stats.lines += 1;
         // Nearly every line is valid UTF-8; the lossy path only for the rest.
         let text: Cow<'_, str> = match std::str::from_utf8(bytes) {
@@ -154,7 +180,7 @@ impl LogParser {
         };
         self.stats.understood += 1;
         self.seen(l.at);
-        self.exim.feed(&l, line, out);
+        self.exim.feed(&l, line, self.offset, out);
         true
     }
 
@@ -171,7 +197,7 @@ impl LogParser {
             Ok(l) => {
                 self.stats.understood += 1;
                 self.seen(l.at);
-                self.postfix.feed(&l, line, out);
+                self.postfix.feed(&l, line, self.offset, out);
                 true
             }
             Err(postfix::NotPostfix::OtherProgram) => {

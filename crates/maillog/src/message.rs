@@ -4,12 +4,12 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::time::Stamp;
 
 /// The kinds of sender identity, strongest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SenderKind {
     /// SMTP AUTH / SASL login.
@@ -58,6 +58,34 @@ impl fmt::Display for Sender {
     }
 }
 
+impl std::str::FromStr for Sender {
+    type Err = String;
+
+    /// Parses `kind:value`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (kind, value) = s
+            .split_once(':')
+            .ok_or_else(|| format!("`{s}` is not kind:value"))?;
+        let kind = match kind {
+            "auth" => SenderKind::Auth,
+            "script" => SenderKind::Script,
+            "local" => SenderKind::Local,
+            "ip" => SenderKind::Ip,
+            "from" => SenderKind::From,
+            other => return Err(format!("unknown sender kind `{other}`")),
+        };
+        Ok(Sender::new(kind, value))
+    }
+}
+
+impl<'de> Deserialize<'de> for Sender {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 impl Serialize for Sender {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
@@ -65,7 +93,7 @@ impl Serialize for Sender {
 }
 
 /// What became of one recipient.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     /// No final word yet.
@@ -76,7 +104,7 @@ pub enum Outcome {
     Bounced,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Recipient {
     pub address: String,
     pub outcome: Outcome,
@@ -91,7 +119,7 @@ pub struct Recipient {
 }
 
 /// How a script submission was tied to its `cwd=` line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MatchedBy {
     /// The same process id (`+pid`).
@@ -102,7 +130,7 @@ pub enum MatchedBy {
     Header,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attribution {
     pub cwd: String,
     pub args: String,
@@ -114,7 +142,7 @@ pub struct Attribution {
 }
 
 /// One message, assembled from all its lines.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     /// Exim message id or Postfix queue id.
     pub id: String,
@@ -138,6 +166,10 @@ pub struct Message {
     pub complete: bool,
     /// The first log line of the message, for evidence.
     pub line: String,
+    /// Where that line starts in its file (for resuming a tail after a
+    /// crash); 0 when the caller gave no offsets.
+    #[serde(default)]
+    pub offset: u64,
 }
 
 impl Message {

@@ -5,10 +5,12 @@
 //! and distance of events, so times are kept as seconds since 1970 on the
 //! log's wall clock (an offset, when written, is applied).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Seconds since 1970-01-01 00:00:00 on the log's clock, plus milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 pub struct Stamp {
     pub secs: i64,
     pub millis: u16,

@@ -12,7 +12,10 @@
 //! speaks (no `PRAGMA` outside connection setup, `BIGINT` times in Unix
 //! seconds, JSON kept as TEXT) so a fleet backend can reuse it.
 
+mod ingest;
 mod migrations;
+
+pub use ingest::{LogCheckpoint, NewMessage, SenderRow, VerdictChange};
 
 use std::path::{Path, PathBuf};
 
@@ -143,6 +146,24 @@ pub struct PendingAlert {
     pub channel: String,
     pub attempts: i64,
     pub episode: Episode,
+}
+
+/// Which outbox an alert is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outbox {
+    /// Listing episodes opened and closed.
+    Listings,
+    /// Senders turned spamming.
+    Senders,
+}
+
+impl Outbox {
+    fn table(self) -> &'static str {
+        match self {
+            Outbox::Listings => "alerts",
+            Outbox::Senders => "sender_alerts",
+        }
+    }
 }
 
 /// A connection to the store file.
@@ -413,34 +434,37 @@ impl Store {
     }
 
     /// Marks an alert delivered.
-    pub fn alert_delivered(&self, id: i64, now: i64) -> Result<()> {
+    pub fn alert_delivered(&self, outbox: Outbox, id: i64, now: i64) -> Result<()> {
+        let sql = format!(
+            "UPDATE {} SET delivered = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
+            outbox.table()
+        );
         self.conn
-            .execute(
-                "UPDATE alerts SET delivered = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
-                params![id, now],
-            )
+            .execute(&sql, params![id, now])
             .map(|_| ())
             .map_err(self.err())
     }
 
     /// Records a failed delivery; the alert stays pending.
-    pub fn alert_failed(&self, id: i64, error: &str) -> Result<()> {
+    pub fn alert_failed(&self, outbox: Outbox, id: i64, error: &str) -> Result<()> {
+        let sql = format!(
+            "UPDATE {} SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+            outbox.table()
+        );
         self.conn
-            .execute(
-                "UPDATE alerts SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
-                params![id, error],
-            )
+            .execute(&sql, params![id, error])
             .map(|_| ())
             .map_err(self.err())
     }
 
     /// Gives up on an alert that failed too often (kept, marked abandoned).
-    pub fn alert_abandoned(&self, id: i64, now: i64) -> Result<()> {
+    pub fn alert_abandoned(&self, outbox: Outbox, id: i64, now: i64) -> Result<()> {
+        let sql = format!(
+            "UPDATE {} SET delivered = ?2, abandoned = 1 WHERE id = ?1",
+            outbox.table()
+        );
         self.conn
-            .execute(
-                "UPDATE alerts SET delivered = ?2, abandoned = 1 WHERE id = ?1",
-                params![id, now],
-            )
+            .execute(&sql, params![id, now])
             .map(|_| ())
             .map_err(self.err())
     }

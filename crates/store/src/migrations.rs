@@ -10,9 +10,10 @@ use rusqlite::{Connection, params};
 
 use crate::{Result, StoreError};
 
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    "CREATE TABLE episodes (
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE episodes (
         id INTEGER PRIMARY KEY,
         server TEXT NOT NULL,
         target TEXT NOT NULL,
@@ -66,7 +67,52 @@ const MIGRATIONS: &[(i64, &str)] = &[(
         checked BIGINT NOT NULL,
         PRIMARY KEY (list_id, kind)
     );",
-)];
+    ),
+    (
+        2,
+        "CREATE TABLE log_checkpoints (
+        path TEXT PRIMARY KEY,
+        inode BIGINT NOT NULL,
+        read_to BIGINT NOT NULL,
+        resume_at BIGINT NOT NULL,
+        updated BIGINT NOT NULL
+    );
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        log TEXT NOT NULL,
+        msg_id TEXT NOT NULL,
+        received BIGINT NOT NULL,
+        sender TEXT NOT NULL,
+        account TEXT,
+        recipients INTEGER NOT NULL,
+        outbound INTEGER NOT NULL,
+        record TEXT NOT NULL,
+        UNIQUE (log, msg_id, received)
+    );
+    CREATE INDEX messages_received ON messages (received);
+    CREATE INDEX messages_sender ON messages (sender, received);
+    CREATE TABLE sender_verdicts (
+        id INTEGER PRIMARY KEY,
+        sender TEXT NOT NULL,
+        account TEXT,
+        at BIGINT NOT NULL,
+        from_verdict TEXT NOT NULL,
+        to_verdict TEXT NOT NULL,
+        reasons TEXT NOT NULL
+    );
+    CREATE INDEX sender_verdicts_sender ON sender_verdicts (sender, id);
+    CREATE TABLE sender_alerts (
+        id INTEGER PRIMARY KEY,
+        verdict_id BIGINT NOT NULL REFERENCES sender_verdicts (id),
+        channel TEXT NOT NULL,
+        created BIGINT NOT NULL,
+        delivered BIGINT,
+        abandoned INTEGER NOT NULL DEFAULT 0,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT
+    );",
+    ),
+];
 
 /// The newest schema version this binary knows.
 pub(crate) const LATEST: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;

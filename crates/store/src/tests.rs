@@ -103,8 +103,10 @@ fn episode_lifecycle_with_alert_outbox() {
     assert_eq!(pending.len(), 2);
     assert_eq!(pending[0].event, "listed");
     assert_eq!(pending[0].episode.target, "192.0.2.1");
-    s.alert_failed(pending[0].id, "connection refused").unwrap();
-    s.alert_delivered(pending[1].id, 101).unwrap();
+    s.alert_failed(Outbox::Listings, pending[0].id, "connection refused")
+        .unwrap();
+    s.alert_delivered(Outbox::Listings, pending[1].id, 101)
+        .unwrap();
     let pending = s.pending_alerts().unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].attempts, 1);
@@ -164,4 +166,72 @@ fn only_one_open_episode_per_target_and_list() {
     assert!(err.is_err());
     // The failed transaction left nothing behind.
     assert!(s.open_episodes(None).unwrap().is_empty());
+}
+
+fn msg(id: &str, sender: &str) -> NewMessage {
+    NewMessage {
+        msg_id: id.into(),
+        received: 100,
+        sender: sender.into(),
+        account: Some("bob".into()),
+        recipients: 1,
+        outbound: true,
+        record: format!("{{\"id\":\"{id}\"}}"),
+    }
+}
+
+#[test]
+fn ingest_stores_each_message_once_with_checkpoint_and_alerts() {
+    let dir = TempDir::new("ingest");
+    let mut s = Store::open(&dir.path().join("u.db")).unwrap();
+    assert_eq!(s.log_checkpoint("/var/log/mail").unwrap(), None);
+    let cp = LogCheckpoint {
+        inode: 7,
+        read_to: 500,
+        resume_at: 400,
+    };
+    let batch = [
+        msg("a", "script:/home/bob/x"),
+        msg("b", "script:/home/bob/x"),
+    ];
+    let channels = vec!["webhook".to_string()];
+    let mut asked = Vec::new();
+    let new = s
+        .ingest("/var/log/mail", cp, &batch, &channels, 1, |i| {
+            asked.push(i);
+            (i == 1).then(|| VerdictChange {
+                sender: "script:/home/bob/x".into(),
+                account: Some("bob".into()),
+                at: 100,
+                from: "ok".into(),
+                to: "spamming".into(),
+                reasons: "[]".into(),
+            })
+        })
+        .unwrap();
+    assert_eq!((new, asked), (2, vec![0, 1]));
+    assert_eq!(s.log_checkpoint("/var/log/mail").unwrap(), Some(cp));
+    // Replaying the same lines after a crash adds nothing and asks nothing.
+    let cp2 = LogCheckpoint { read_to: 900, ..cp };
+    let again = [
+        msg("b", "script:/home/bob/x"),
+        msg("c", "auth:amy@example.org"),
+    ];
+    let mut asked = Vec::new();
+    let new = s
+        .ingest("/var/log/mail", cp2, &again, &channels, 2, |i| {
+            asked.push(i);
+            None
+        })
+        .unwrap();
+    assert_eq!((new, asked), (1, vec![1]));
+    assert_eq!(s.message_count(None).unwrap(), 3);
+    assert_eq!(s.message_count(Some("/other")).unwrap(), 0);
+    let v = s.sender_verdicts().unwrap();
+    assert_eq!((v[0].verdict.as_str(), v[0].messages), ("spamming", 2));
+    let pending = s.pending_sender_alerts().unwrap();
+    assert_eq!(pending.len(), 1);
+    s.alert_delivered(Outbox::Senders, pending[0].0, 3).unwrap();
+    assert!(s.pending_sender_alerts().unwrap().is_empty());
+    assert_eq!(s.recent_messages(0).unwrap().len(), 3);
 }

@@ -154,14 +154,76 @@ impl Alerter {
         catalog: &Catalog,
     ) -> Result<(), String> {
         let payload = Payload::new(alert, catalog);
-        match alert.channel.as_str() {
+        self.send(
+            &alert.channel,
+            &payload,
+            &payload.subject(),
+            &payload.body(),
+        )
+        .await
+    }
+
+    /// Delivers the alert of a sender turned spamming.
+    pub(crate) async fn deliver_sender(
+        &self,
+        channel: &str,
+        change: &store::VerdictChange,
+    ) -> Result<(), String> {
+        let reasons: serde_json::Value =
+            serde_json::from_str(&change.reasons).unwrap_or(serde_json::Value::Null);
+        let at = maillog::Stamp {
+            secs: change.at,
+            millis: 0,
+        }
+        .iso();
+        let payload = serde_json::json!({
+            "type": "sender",
+            "event": change.to,
+            "sender": change.sender,
+            "account": change.account,
+            "from": change.from,
+            "at": at,
+            "reasons": reasons,
+        });
+        let subject = format!("[unlisted] {} is {}", change.sender, change.to);
+        let mut body = vec![
+            format!("sender:  {}", change.sender),
+            format!("account: {}", change.account.as_deref().unwrap_or("-")),
+            format!(
+                "verdict: {} (was {}) at {at} (log time)",
+                change.to, change.from
+            ),
+        ];
+        for r in reasons.as_array().into_iter().flatten() {
+            body.push(format!(
+                "reason:  {} {}: {}",
+                r["severity"].as_str().unwrap_or(""),
+                r["code"].as_str().unwrap_or(""),
+                r["detail"].as_str().unwrap_or("")
+            ));
+            for s in r["samples"].as_array().into_iter().flatten() {
+                body.push(format!("         {}", s.as_str().unwrap_or("")));
+            }
+        }
+        self.send(channel, &payload, &subject, &body.join("\n"))
+            .await
+    }
+
+    async fn send(
+        &self,
+        channel: &str,
+        payload: &impl Serialize,
+        subject: &str,
+        body: &str,
+    ) -> Result<(), String> {
+        match channel {
             WEBHOOK => {
                 let Some((client, w)) = &self.webhook else {
                     return Err("the webhook channel is no longer configured".into());
                 };
                 let resp = client
                     .post(&w.url)
-                    .json(&payload)
+                    .json(payload)
                     .send()
                     .await
                     .map_err(|e| format!("POST {}: {e}", w.url))?;
@@ -175,7 +237,7 @@ impl Alerter {
                 let Some((transport, e)) = &self.email else {
                     return Err("the email channel is no longer configured".into());
                 };
-                let msg = build_mail(e, &payload).map_err(|err| format!("{err:#}"))?;
+                let msg = build_mail(e, subject, body).map_err(|err| format!("{err:#}"))?;
                 transport
                     .send(msg)
                     .await
@@ -187,18 +249,18 @@ impl Alerter {
     }
 }
 
-fn build_mail(e: &EmailConfig, p: &Payload<'_>) -> Result<Message> {
+fn build_mail(e: &EmailConfig, subject: &str, body: &str) -> Result<Message> {
     let from: Mailbox = e
         .from
         .parse()
         .with_context(|| format!("bad from address `{}`", e.from))?;
-    let mut b = Message::builder().from(from).subject(p.subject());
+    let mut b = Message::builder().from(from).subject(subject);
     for to in &e.to {
         b = b.to(to
             .parse()
             .with_context(|| format!("bad to address `{to}`"))?);
     }
-    Ok(b.body(p.body())?)
+    Ok(b.body(body.to_string())?)
 }
 
 fn smtp_transport(e: &EmailConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>> {

@@ -33,6 +33,49 @@ pub(crate) struct Config {
     /// Spam detection thresholds for mail logs.
     #[serde(default)]
     pub(crate) detect: detect::Thresholds,
+    /// Mail logs the daemon follows.
+    #[serde(default, rename = "log")]
+    pub(crate) logs: Vec<LogConfig>,
+    #[serde(default)]
+    pub(crate) ingest: IngestConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LogConfig {
+    pub(crate) path: PathBuf,
+    /// `exim`, `postfix` or `auto`.
+    #[serde(default = "auto")]
+    pub(crate) format: String,
+}
+
+fn auto() -> String {
+    "auto".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct IngestConfig {
+    /// How often the logs are read.
+    #[serde(default = "default_poll", with = "humantime_serde")]
+    pub(crate) poll: Duration,
+    /// Lines read per poll and log (0: all there is). A limit keeps a large
+    /// backlog from hogging a busy server's CPU.
+    #[serde(default)]
+    pub(crate) max_lines: usize,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            poll: default_poll(),
+            max_lines: 0,
+        }
+    }
+}
+
+fn default_poll() -> Duration {
+    Duration::from_secs(2)
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -310,6 +353,20 @@ impl Config {
             if e.username.is_some() != e.password.is_some() {
                 out.push("alerts.email: set both username and password, or neither".into());
             }
+        }
+        for (i, l) in self.logs.iter().enumerate() {
+            if !matches!(l.format.as_str(), "auto" | "exim" | "postfix") {
+                out.push(format!(
+                    "log[{i}] `{}`: format must be exim, postfix or auto",
+                    l.path.display()
+                ));
+            }
+            if l.path.as_os_str().is_empty() {
+                out.push(format!("log[{i}]: path is empty"));
+            }
+        }
+        if self.ingest.poll.is_zero() {
+            out.push("ingest.poll: must be more than 0".into());
         }
         if self.alerts.max_attempts < 1 {
             out.push("alerts.max_attempts: must be at least 1".into());

@@ -5,6 +5,7 @@
 mod alert;
 mod cmd;
 mod config;
+mod ingest;
 mod monitor;
 mod output;
 

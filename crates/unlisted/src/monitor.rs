@@ -12,7 +12,7 @@ use blocklists::damping::{Damping, Run, Transition};
 use blocklists::{
     Catalog, CheckOptions, Checker, DnsClient, PreparedList, Status, Target, TargetKind,
 };
-use store::{Evidence, Store, Streak, SweepStats, Update, ZoneHealthRow};
+use store::{Evidence, Outbox, Store, Streak, SweepStats, Update, ZoneHealthRow};
 
 use crate::alert::Alerter;
 use crate::config::Config;
@@ -25,6 +25,8 @@ pub(crate) struct Monitor {
     pub(crate) client: DnsClient,
     pub(crate) lists: Vec<PreparedList>,
     pub(crate) alerter: Alerter,
+    pub(crate) logs: Vec<crate::ingest::LogIngest>,
+    pub(crate) detector: detect::Detector,
 }
 
 /// What one sweep saw and changed.
@@ -176,19 +178,67 @@ impl Monitor {
             match self.alerter.deliver(&alert, &self.catalog).await {
                 Ok(()) => {
                     ok += 1;
-                    self.store.alert_delivered(alert.id, now())?;
+                    self.store
+                        .alert_delivered(Outbox::Listings, alert.id, now())?;
                 }
                 Err(e) => {
                     failed += 1;
                     tracing::warn!(channel = %alert.channel, alert = alert.id, error = %e, "alert not delivered; will retry next sweep");
-                    self.store.alert_failed(alert.id, &e)?;
+                    self.store.alert_failed(Outbox::Listings, alert.id, &e)?;
                     if alert.attempts + 1 >= self.config.alerts.max_attempts {
                         tracing::error!(channel = %alert.channel, alert = alert.id, attempts = alert.attempts + 1, "alert abandoned after too many failed deliveries");
-                        self.store.alert_abandoned(alert.id, now())?;
+                        self.store
+                            .alert_abandoned(Outbox::Listings, alert.id, now())?;
+                    }
+                }
+            }
+        }
+        for (id, channel, attempts, change) in self.store.pending_sender_alerts()? {
+            match self.alerter.deliver_sender(&channel, &change).await {
+                Ok(()) => {
+                    ok += 1;
+                    self.store.alert_delivered(Outbox::Senders, id, now())?;
+                }
+                Err(e) => {
+                    failed += 1;
+                    tracing::warn!(%channel, alert = id, error = %e, "sender alert not delivered; will retry");
+                    self.store.alert_failed(Outbox::Senders, id, &e)?;
+                    if attempts + 1 >= self.config.alerts.max_attempts {
+                        tracing::error!(%channel, alert = id, "sender alert abandoned after too many failed deliveries");
+                        self.store.alert_abandoned(Outbox::Senders, id, now())?;
                     }
                 }
             }
         }
         Ok((ok, failed))
+    }
+
+    /// Reads what is new in every followed log. With `drain`, reads each to
+    /// its end whatever `ingest.max_lines` says (one-shot runs).
+    pub(crate) fn ingest_logs(&mut self, drain: bool) -> anyhow::Result<(usize, usize)> {
+        let channels = self.alerter.channels();
+        let max = self.config.ingest.max_lines;
+        let (mut lines, mut new) = (0, 0);
+        for log in &mut self.logs {
+            loop {
+                match log.poll(&mut self.store, &mut self.detector, &channels, max) {
+                    Ok((l, n, at_end)) => {
+                        lines += l;
+                        new += n;
+                        if at_end || !drain || l == 0 {
+                            break;
+                        }
+                    }
+                    // Only the store can fail here in a way that must stop the
+                    // daemon; a log that cannot be read is reported and retried.
+                    Err(e) if e.downcast_ref::<store::StoreError>().is_some() => return Err(e),
+                    Err(e) => {
+                        tracing::error!(log = %log.path.display(), error = %format!("{e:#}"), "cannot read log; will retry");
+                        break;
+                    }
+                }
+            }
+        }
+        Ok((lines, new))
     }
 }

@@ -11,7 +11,8 @@ use crate::output::Exit;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Run one sweep, deliver alerts, and exit (for cron or a test).
+    /// Run one sweep, read the logs to their end, deliver alerts, and exit
+    /// (for cron or a test).
     #[arg(long)]
     once: bool,
 }
@@ -33,8 +34,11 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
             problems.join("\n  ")
         );
     }
-    if config.servers.is_empty() {
-        bail!("config {} names no [[server]] to watch", path.display());
+    if config.servers.is_empty() && config.logs.is_empty() {
+        bail!(
+            "config {} names no [[server]] to watch and no [[log]] to read",
+            path.display()
+        );
     }
     let sel = catalog.select(&config.monitor.lists, &config.keys);
     super::warn_unqueried(&sel);
@@ -57,7 +61,25 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
     .with_context(|| format!("cannot open a UDP socket to reach {nameserver}"))?;
     let alerter = Alerter::new(&config.alerts)?;
     let interval = config.monitor.interval;
-    tracing::info!(config = %path.display(), db = %g.db.display(), %nameserver, lists = lists.len(), servers = config.servers.len(), ?interval, "monitor starting");
+    tracing::info!(config = %path.display(), db = %g.db.display(), %nameserver, lists = lists.len(), servers = config.servers.len(), logs = config.logs.len(), ?interval, "monitor starting");
+    // Rebuild the detector's windows from what is stored, then follow the
+    // logs from their checkpoints.
+    let mut detector = detect::Detector::new(config.detect.clone());
+    let window = config
+        .detect
+        .window
+        .max(config.detect.login_window)
+        .as_secs() as i64;
+    let warmed = crate::ingest::warm_up(&store, &mut detector, window)?;
+    if warmed > 0 {
+        tracing::info!(messages = warmed, "detector windows rebuilt from the store");
+    }
+    let logs = config
+        .logs
+        .iter()
+        .map(|l| crate::ingest::LogIngest::open(l, &store))
+        .collect::<Result<Vec<_>>>()?;
+    let poll = config.ingest.poll;
     let mut monitor = Monitor {
         config,
         catalog,
@@ -65,19 +87,31 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
         client,
         lists,
         alerter,
+        logs,
+        detector,
     };
 
     let mut shutdown = std::pin::pin!(shutdown_signal());
+    let mut next_sweep = tokio::time::Instant::now();
     loop {
-        tokio::select! {
+        if !monitor.config.servers.is_empty() && tokio::time::Instant::now() >= next_sweep {
+            tokio::select! {
             res = monitor.sweep() => match res {
                 Ok(r) => tracing::info!(lookups = r.stats.lookups, listed = r.stats.listed, errors = r.stats.errors, unknown = r.stats.unknown, zones_failed = r.stats.zones_failed, opened = r.opened, closed = r.closed, "sweep finished"),
                 // Only the store can fail a sweep; that ends the daemon.
                 Err(e) => return Err(e.context("sweep failed")),
             },
-            _ = &mut shutdown => {
-                tracing::info!("shutting down during a sweep; nothing of it was written");
-                return Ok(Exit::Clean);
+                _ = &mut shutdown => {
+                    tracing::info!("shutting down during a sweep; nothing of it was written");
+                    return Ok(Exit::Clean);
+                }
+            }
+            next_sweep = tokio::time::Instant::now() + interval;
+        }
+        if !monitor.logs.is_empty() {
+            let (lines, new) = monitor.ingest_logs(a.once)?;
+            if lines > 0 {
+                tracing::debug!(lines, messages = new, "logs read");
             }
         }
         let (sent, failed) = monitor.deliver_alerts().await?;
@@ -87,8 +121,16 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
         if a.once {
             return Ok(Exit::Clean);
         }
+        let until_sweep = next_sweep.saturating_duration_since(tokio::time::Instant::now());
+        let wait = if monitor.logs.is_empty() {
+            until_sweep
+        } else if monitor.config.servers.is_empty() {
+            poll
+        } else {
+            poll.min(until_sweep)
+        };
         tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
+            _ = tokio::time::sleep(wait) => {}
             _ = &mut shutdown => {
                 tracing::info!("shutting down");
                 return Ok(Exit::Clean);

@@ -46,6 +46,9 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<Exit> {
     };
     let sweep = store.last_sweep()?;
     let failing = store.failing_zones()?;
+    let senders = store.sender_verdicts()?;
+    let logs = store.logs()?;
+    let spamming = senders.iter().any(|s| s.verdict == "spamming");
     let delisting = |list: &str| catalog.get(list).map(|l| &l.delisting);
 
     if a.json {
@@ -66,6 +69,21 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<Exit> {
         }
         for z in &failing {
             output::json(&serde_json::json!({"type": "zone", "zone": z}))?;
+        }
+        for s in &senders {
+            output::json(&serde_json::json!({
+                "type": "sender",
+                "sender": s.sender,
+                "account": s.account,
+                "verdict": s.verdict,
+                "since": maillog::Stamp { secs: s.since, millis: 0 }.iso(),
+                "messages": s.messages,
+            }))?;
+        }
+        for (path, cp, messages) in &logs {
+            output::json(&serde_json::json!({
+                "type": "log", "path": path, "read_to": cp.read_to, "resume_at": cp.resume_at, "messages": messages,
+            }))?;
         }
     } else {
         if open.is_empty() {
@@ -125,6 +143,26 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<Exit> {
                 output::line("no sweep has finished yet; start the monitor with `unlisted serve`")?
             }
         }
+        for s in senders.iter().filter(|s| s.verdict != "ok") {
+            output::line(&format!(
+                "sender {:<10} {} (account {}) since {}, {} messages stored",
+                s.verdict,
+                s.sender,
+                s.account.as_deref().unwrap_or("-"),
+                maillog::Stamp {
+                    secs: s.since,
+                    millis: 0
+                }
+                .iso(),
+                s.messages
+            ))?;
+        }
+        for (path, cp, messages) in &logs {
+            output::line(&format!(
+                "log {path}: read to byte {}, {messages} messages stored",
+                cp.read_to
+            ))?;
+        }
         for z in &failing {
             output::warning(&format!(
                 "{} ({}) failed its self-test at {}: {}",
@@ -135,7 +173,7 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<Exit> {
             ));
         }
     }
-    Ok(if open.is_empty() {
+    Ok(if open.is_empty() && !spamming {
         Exit::Clean
     } else {
         Exit::Found

@@ -1,0 +1,449 @@
+//! Following a log file as the MTA writes it, across rotation by rename
+//! (logrotate's default, Exim's own) and by copytruncate.
+//!
+//! Only complete lines are consumed: `pos` is always just after a newline,
+//! so a line being written is read again, whole, on the next poll. When the
+//! file is rotated away, the old file is read to its end (its last line may
+//! lack a newline) before the new one is started. Positions carry a file
+//! generation in their top 16 bits ([`Position`]) so that the offset of a
+//! message's first line can be compared across a rotation.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// A line's place: file generation (bumped at each rotation) and offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Position {
+    pub generation: u16,
+    pub offset: u64,
+}
+
+impl Position {
+    /// Packs into one number that orders like the position.
+    pub fn pack(self) -> u64 {
+        ((self.generation as u64) << 48) | (self.offset & ((1 << 48) - 1))
+    }
+
+    pub fn unpack(v: u64) -> Self {
+        Position {
+            generation: (v >> 48) as u16,
+            offset: v & ((1 << 48) - 1),
+        }
+    }
+}
+
+/// What a tail remembers between runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resume {
+    pub inode: u64,
+    pub read_to: u64,
+    pub resume_at: u64,
+}
+
+struct Open {
+    file: File,
+    inode: u64,
+    pos: u64,
+    /// The first bytes seen: copytruncate can leave a file as long as
+    /// before, but not with the same beginning.
+    head: Vec<u8>,
+}
+
+const HEAD: usize = 64;
+
+impl Open {
+    fn read_head(&self, n: usize) -> std::io::Result<Vec<u8>> {
+        use std::os::unix::fs::FileExt;
+        let mut b = vec![0u8; n];
+        let got = self.file.read_at(&mut b, 0)?;
+        b.truncate(got);
+        Ok(b)
+    }
+
+    /// Was the file truncated (and perhaps rewritten) under us?
+    fn truncated(&self, len: u64) -> bool {
+        if len < self.pos {
+            return true;
+        }
+        !self.head.is_empty()
+            && self
+                .read_head(self.head.len())
+                .map(|h| h != self.head)
+                .unwrap_or(true)
+    }
+}
+
+/// One followed file.
+pub struct Tailer {
+    path: PathBuf,
+    main: Option<Open>,
+    /// A rotated file still to be read to its end before `main`.
+    draining: Option<Open>,
+    generation: u16,
+    /// Things worth telling the operator (rotations, possible losses).
+    pub notes: Vec<String>,
+}
+
+/// The outcome of one poll.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Polled {
+    pub lines: usize,
+    /// Everything written so far has been read.
+    pub at_end: bool,
+}
+
+fn open_at(path: &Path, pos: u64) -> std::io::Result<Open> {
+    let file = File::open(path)?;
+    let inode = file.metadata()?.ino();
+    Ok(Open {
+        file,
+        inode,
+        pos,
+        head: Vec::new(),
+    })
+}
+
+/// Files logrotate leaves a renamed or copied log under.
+fn rotated_candidates(path: &Path) -> Vec<PathBuf> {
+    [".1", ".0", "-old"]
+        .iter()
+        .map(|s| {
+            let mut p = path.as_os_str().to_owned();
+            p.push(s);
+            PathBuf::from(p)
+        })
+        .collect()
+}
+
+impl Tailer {
+    /// Starts following `path`, resuming where a previous run stopped.
+    pub fn open(path: &Path, resume: Option<Resume>) -> Self {
+        let mut t = Tailer {
+            path: path.to_path_buf(),
+            main: None,
+            draining: None,
+            generation: 0,
+            notes: Vec::new(),
+        };
+        let current = open_at(path, 0).ok();
+        match (resume, current) {
+            (None, cur) => t.main = cur,
+            (Some(r), Some(mut cur)) if cur.inode == r.inode => {
+                let len = cur.file.metadata().map(|m| m.len()).unwrap_or(0);
+                if len >= r.read_to {
+                    cur.pos = r.resume_at;
+                } else {
+                    // Truncated while we were down (copytruncate): the copy
+                    // holds what we had not read yet.
+                    t.drain_copy(r.resume_at, r.read_to);
+                    t.notes.push(format!(
+                        "{} was truncated while unlisted was not running",
+                        path.display()
+                    ));
+                }
+                t.main = Some(cur);
+            }
+            (Some(r), cur) => {
+                // Rotated by rename while we were down: find the old file.
+                let old = rotated_candidates(path)
+                    .into_iter()
+                    .filter_map(|p| open_at(&p, r.resume_at).ok())
+                    .find(|o| o.inode == r.inode);
+                match old {
+                    Some(o) => t.draining = Some(o),
+                    None => t.notes.push(format!(
+                        "{} was rotated while unlisted was not running and the old file was not found; lines written to it after the last checkpoint are lost",
+                        path.display()
+                    )),
+                }
+                t.main = cur;
+            }
+        }
+        t
+    }
+
+    fn drain_copy(&mut self, from: u64, at_least: u64) {
+        let copy = rotated_candidates(&self.path)
+            .into_iter()
+            .filter_map(|p| open_at(&p, from).ok())
+            .find(|o| {
+                o.file
+                    .metadata()
+                    .map(|m| m.len() >= at_least)
+                    .unwrap_or(false)
+            });
+        match copy {
+            Some(c) => self.draining = Some(c),
+            None => self.notes.push(format!(
+                "{} was truncated and no rotated copy was found; lines written just before the truncation may be lost",
+                self.path.display()
+            )),
+        }
+    }
+
+    /// The file being followed and the checkpoint values for it: the inode,
+    /// the end of what was read, and where to resume given the packed
+    /// position of the oldest message still open.
+    pub fn checkpoint(&self, oldest_open: Option<u64>) -> Resume {
+        let (inode, pos) = self
+            .main
+            .as_ref()
+            .map(|m| (m.inode, m.pos))
+            .unwrap_or((0, 0));
+        let resume_at = match oldest_open.map(Position::unpack) {
+            // A message still open from this file: start again at its first line.
+            Some(p) if p.generation == self.generation && self.draining.is_none() => {
+                p.offset.min(pos)
+            }
+            // One from a file rotated away cannot be re-read from this one.
+            Some(_) => 0,
+            None => pos,
+        };
+        Resume {
+            inode,
+            read_to: pos,
+            resume_at,
+        }
+    }
+
+    /// Reads complete lines (at most `max_lines`, 0 for no limit), calling
+    /// `f(line, packed_position)` for each.
+    pub fn poll(
+        &mut self,
+        max_lines: usize,
+        mut f: impl FnMut(&[u8], u64),
+    ) -> std::io::Result<Polled> {
+        let limit = if max_lines == 0 {
+            usize::MAX
+        } else {
+            max_lines
+        };
+        let mut polled = Polled::default();
+        loop {
+            if let Some(mut d) = self.draining.take() {
+                let generation = self.generation;
+                let (n, done) = read_lines(&mut d, true, limit - polled.lines, generation, &mut f)?;
+                polled.lines += n;
+                if !done {
+                    self.draining = Some(d);
+                    return Ok(polled);
+                }
+                self.generation = self.generation.wrapping_add(1);
+                continue;
+            }
+            let Some(main) = self.main.as_mut() else {
+                // Not there yet (rotated away, not yet recreated).
+                match open_at(&self.path, 0) {
+                    Ok(o) => {
+                        self.main = Some(o);
+                        continue;
+                    }
+                    Err(_) => {
+                        polled.at_end = true;
+                        return Ok(polled);
+                    }
+                }
+            };
+            let (n, done) = read_lines(main, false, limit - polled.lines, self.generation, &mut f)?;
+            polled.lines += n;
+            if !done {
+                return Ok(polled);
+            }
+            // At the end of what is written: was the file rotated?
+            let pos = main.pos;
+            let inode = main.inode;
+            match std::fs::metadata(&self.path) {
+                Ok(meta) if meta.ino() != inode => {
+                    // Renamed away: finish the old file (its last line may
+                    // lack a newline), then start the new one.
+                    self.notes.push(format!(
+                        "{} was rotated (renamed); following the new file",
+                        self.path.display()
+                    ));
+                    self.draining = self.main.take();
+                    continue;
+                }
+                Ok(meta) if main.truncated(meta.len()) => {
+                    self.notes.push(format!(
+                        "{} was truncated (copytruncate); reading the rest from its copy",
+                        self.path.display()
+                    ));
+                    self.drain_copy(pos, pos);
+                    if let Some(m) = self.main.as_mut() {
+                        m.pos = 0;
+                        m.head.clear();
+                    }
+                    continue;
+                }
+                _ => {
+                    polled.at_end = true;
+                    return Ok(polled);
+                }
+            }
+        }
+    }
+}
+
+/// Remembers the file's first bytes once some were read.
+fn note_head(o: &mut Open) {
+    let want = HEAD.min(o.pos as usize);
+    if o.head.len() < want
+        && let Ok(h) = o.read_head(want)
+    {
+        o.head = h;
+    }
+}
+
+/// Reads lines of `o` from its position. Returns the lines read and whether
+/// the end was reached. A final line without a newline is read only when
+/// `finished` (the file will not grow any more).
+fn read_lines(
+    o: &mut Open,
+    finished: bool,
+    max: usize,
+    generation: u16,
+    f: &mut impl FnMut(&[u8], u64),
+) -> std::io::Result<(usize, bool)> {
+    o.file.seek(SeekFrom::Start(o.pos))?;
+    let mut r = BufReader::with_capacity(1 << 16, &o.file);
+    let mut buf = Vec::new();
+    let mut n = 0;
+    while n < max {
+        buf.clear();
+        let got = r.read_until(b'\n', &mut buf)?;
+        if got == 0 {
+            note_head(o);
+            return Ok((n, true));
+        }
+        let complete = buf.last() == Some(&b'\n');
+        if !complete && !finished {
+            // A line still being written: leave it for the next poll.
+            note_head(o);
+            return Ok((n, true));
+        }
+        let line = if complete {
+            &buf[..buf.len() - 1]
+        } else {
+            &buf[..]
+        };
+        f(
+            line,
+            Position {
+                generation,
+                offset: o.pos,
+            }
+            .pack(),
+        );
+        o.pos += got as u64;
+        n += 1;
+    }
+    note_head(o);
+    Ok((n, false))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("unlisted-tail-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn append(p: &Path, s: &str) {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .unwrap()
+            .write_all(s.as_bytes())
+            .unwrap();
+    }
+
+    fn read(t: &mut Tailer) -> Vec<String> {
+        let mut out = Vec::new();
+        t.poll(0, |l, _| out.push(String::from_utf8_lossy(l).into_owned()))
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn partial_lines_wait_for_their_newline() {
+        let d = dir("partial");
+        let p = d.join("log");
+        append(&p, "one\ntw");
+        let mut t = Tailer::open(&p, None);
+        assert_eq!(read(&mut t), ["one"]);
+        append(&p, "o\nthree\n");
+        assert_eq!(read(&mut t), ["two", "three"]);
+        assert_eq!(t.checkpoint(None).read_to, 14);
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn rename_rotation_finishes_the_old_file_first() {
+        let d = dir("rename");
+        let p = d.join("log");
+        append(&p, "a\n");
+        let mut t = Tailer::open(&p, None);
+        assert_eq!(read(&mut t), ["a"]);
+        append(&p, "b\nc-no-newline");
+        std::fs::rename(&p, d.join("log.1")).unwrap();
+        append(&p, "d\n");
+        assert_eq!(read(&mut t), ["b", "c-no-newline", "d"]);
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn copytruncate_reads_the_rest_from_the_copy() {
+        let d = dir("copytrunc");
+        let p = d.join("log");
+        append(&p, "a\n");
+        let mut t = Tailer::open(&p, None);
+        assert_eq!(read(&mut t), ["a"]);
+        append(&p, "b\n");
+        std::fs::copy(&p, d.join("log.1")).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&p)
+            .unwrap();
+        append(&p, "c\n");
+        assert_eq!(read(&mut t), ["b", "c"]);
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn resume_after_restart_and_after_rotation_while_down() {
+        let d = dir("resume");
+        let p = d.join("log");
+        append(&p, "a\nb\n");
+        let mut t = Tailer::open(&p, None);
+        assert_eq!(read(&mut t), ["a", "b"]);
+        let cp = t.checkpoint(Some(
+            Position {
+                generation: 0,
+                offset: 2,
+            }
+            .pack(),
+        ));
+        assert_eq!((cp.read_to, cp.resume_at), (4, 2));
+        // Restart: from the oldest open message's line.
+        let mut t = Tailer::open(&p, Some(cp));
+        assert_eq!(read(&mut t), ["b"]);
+        // Down while the log rotates: the old file is found and finished.
+        append(&p, "c\n");
+        let cp = t.checkpoint(None);
+        std::fs::rename(&p, d.join("log.1")).unwrap();
+        append(&p, "d\n");
+        let mut t = Tailer::open(&p, Some(cp));
+        assert_eq!(read(&mut t), ["c", "d"]);
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}

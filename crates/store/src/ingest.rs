@@ -1,0 +1,279 @@
+//! Mail log ingestion: tail checkpoints, messages stored once each, and
+//! sender verdict changes with their alert outbox.
+//!
+//! A batch of messages, the verdict changes they cause and the tail's new
+//! checkpoint commit in one transaction, so a crash at any point leaves the
+//! store as it was after the previous batch. A message is stored at most
+//! once (`UNIQUE (log, msg_id, received)`): re-reading lines after a crash
+//! rebuilds messages that were still open, and the ones already stored are
+//! recognised and not counted again.
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use crate::{Result, Store, StoreError};
+
+/// Where a tail stands in its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct LogCheckpoint {
+    /// The file's inode, to notice a rotation while the daemon was down.
+    pub inode: u64,
+    /// Everything before this byte has been read.
+    pub read_to: u64,
+    /// Where to start again: the first line of the oldest message still
+    /// open at the checkpoint (or `read_to`).
+    pub resume_at: u64,
+}
+
+/// A message to store.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub msg_id: String,
+    pub received: i64,
+    pub sender: String,
+    pub account: Option<String>,
+    pub recipients: i64,
+    pub outbound: bool,
+    /// The whole record, as JSON.
+    pub record: String,
+}
+
+/// A sender's verdict changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerdictChange {
+    pub sender: String,
+    pub account: Option<String>,
+    pub at: i64,
+    pub from: String,
+    pub to: String,
+    /// JSON array of reasons.
+    pub reasons: String,
+}
+
+/// A sender's latest verdict and how many of its messages are stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SenderRow {
+    pub sender: String,
+    pub account: Option<String>,
+    pub verdict: String,
+    pub since: i64,
+    pub messages: i64,
+}
+
+impl Store {
+    /// The checkpoint of the tail of `path`.
+    pub fn log_checkpoint(&self, path: &str) -> Result<Option<LogCheckpoint>> {
+        self.conn
+            .query_row(
+                "SELECT inode, read_to, resume_at FROM log_checkpoints WHERE path = ?1",
+                params![path],
+                |r| {
+                    Ok(LogCheckpoint {
+                        inode: r.get::<_, i64>(0)? as u64,
+                        read_to: r.get::<_, i64>(1)? as u64,
+                        resume_at: r.get::<_, i64>(2)? as u64,
+                    })
+                },
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Stores a batch in one transaction: each message not stored before,
+    /// then `decide(i)` for each new one (in order), which may return a
+    /// verdict change to record and alert on `channels`, then the
+    /// checkpoint. Returns how many messages were new.
+    pub fn ingest(
+        &mut self,
+        path: &str,
+        checkpoint: LogCheckpoint,
+        messages: &[NewMessage],
+        channels: &[String],
+        now: i64,
+        mut decide: impl FnMut(usize) -> Option<VerdictChange>,
+    ) -> Result<usize> {
+        let db = self.path.clone();
+        let err = |source| StoreError::Query {
+            path: db.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(err)?;
+        let mut new = 0;
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO messages (log, msg_id, received, sender, account, recipients, outbound, record)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     ON CONFLICT (log, msg_id, received) DO NOTHING",
+                )
+                .map_err(err)?;
+            for (i, m) in messages.iter().enumerate() {
+                let added = insert
+                    .execute(params![
+                        path,
+                        m.msg_id,
+                        m.received,
+                        m.sender,
+                        m.account,
+                        m.recipients,
+                        m.outbound as i64,
+                        m.record
+                    ])
+                    .map_err(err)?;
+                if added == 0 {
+                    continue;
+                }
+                new += 1;
+                if let Some(c) = decide(i) {
+                    let id: i64 = tx
+                        .query_row(
+                            "INSERT INTO sender_verdicts (sender, account, at, from_verdict, to_verdict, reasons)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+                            params![c.sender, c.account, c.at, c.from, c.to, c.reasons],
+                            |r| r.get(0),
+                        )
+                        .map_err(err)?;
+                    if c.to == "spamming" {
+                        for ch in channels {
+                            tx.execute(
+                                "INSERT INTO sender_alerts (verdict_id, channel, created) VALUES (?1, ?2, ?3)",
+                                params![id, ch, now],
+                            )
+                            .map_err(err)?;
+                        }
+                    }
+                }
+            }
+        }
+        tx.execute(
+            "INSERT INTO log_checkpoints (path, inode, read_to, resume_at, updated) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (path) DO UPDATE SET inode = excluded.inode, read_to = excluded.read_to,
+             resume_at = excluded.resume_at, updated = excluded.updated",
+            params![
+                path,
+                checkpoint.inode as i64,
+                checkpoint.read_to as i64,
+                checkpoint.resume_at as i64,
+                now
+            ],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(new)
+    }
+
+    /// Stored message records received at or after `since`, oldest first
+    /// (to rebuild the detector's windows after a restart).
+    pub fn recent_messages(&self, since: i64) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT record FROM messages WHERE received >= ?1 ORDER BY received, id",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map(params![since], |r| r.get(0))
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
+    /// Every followed log with its checkpoint and stored message count.
+    pub fn logs(&self) -> Result<Vec<(String, LogCheckpoint, i64)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT c.path, c.inode, c.read_to, c.resume_at,
+                        (SELECT COUNT(*) FROM messages m WHERE m.log = c.path)
+                 FROM log_checkpoints c ORDER BY c.path",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    LogCheckpoint {
+                        inode: r.get::<_, i64>(1)? as u64,
+                        read_to: r.get::<_, i64>(2)? as u64,
+                        resume_at: r.get::<_, i64>(3)? as u64,
+                    },
+                    r.get(4)?,
+                ))
+            })
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
+    /// The receive time of the newest stored message.
+    pub fn latest_received(&self) -> Result<Option<i64>> {
+        self.conn
+            .query_row("SELECT MAX(received) FROM messages", [], |r| r.get(0))
+            .map_err(self.err())
+    }
+
+    /// Stored messages of `log`.
+    pub fn message_count(&self, log: Option<&str>) -> Result<i64> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM messages WHERE (?1 IS NULL OR log = ?1)",
+                params![log],
+                |r| r.get(0),
+            )
+            .map_err(self.err())
+    }
+
+    /// Each sender's latest verdict, worst and newest first.
+    pub fn sender_verdicts(&self) -> Result<Vec<SenderRow>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT v.sender, v.account, v.to_verdict, v.at,
+                        (SELECT COUNT(*) FROM messages m WHERE m.sender = v.sender)
+                 FROM sender_verdicts v
+                 WHERE v.id = (SELECT MAX(id) FROM sender_verdicts w WHERE w.sender = v.sender)
+                 ORDER BY CASE v.to_verdict WHEN 'spamming' THEN 0 WHEN 'suspicious' THEN 1 ELSE 2 END, v.at DESC",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(SenderRow {
+                    sender: r.get(0)?,
+                    account: r.get(1)?,
+                    verdict: r.get(2)?,
+                    since: r.get(3)?,
+                    messages: r.get(4)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
+    /// Sender alerts not yet delivered, with their verdict change.
+    pub fn pending_sender_alerts(&self) -> Result<Vec<(i64, String, i64, VerdictChange)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT a.id, a.channel, a.attempts, v.sender, v.account, v.at, v.from_verdict, v.to_verdict, v.reasons
+                 FROM sender_alerts a JOIN sender_verdicts v ON v.id = a.verdict_id
+                 WHERE a.delivered IS NULL ORDER BY a.id",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    VerdictChange {
+                        sender: r.get(3)?,
+                        account: r.get(4)?,
+                        at: r.get(5)?,
+                        from: r.get(6)?,
+                        to: r.get(7)?,
+                        reasons: r.get(8)?,
+                    },
+                ))
+            })
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+}

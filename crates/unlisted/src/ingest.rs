@@ -1,0 +1,141 @@
+//! Live mail log ingestion for the daemon: follow each configured log,
+//! assemble messages, judge their senders, and store messages, verdict
+//! changes and the tail's checkpoint together, batch by batch.
+//!
+//! A restart, even after `kill -9`, resumes at the first line of the oldest
+//! message that was still open at the last checkpoint; messages stored
+//! before are recognised by the store and neither stored nor counted again,
+//! and the detector's windows are rebuilt from the stored messages first.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use detect::{Detector, Verdict};
+use maillog::tail::{Resume, Tailer};
+use maillog::{Format, LogParser, Message};
+use store::{LogCheckpoint, NewMessage, Store, VerdictChange};
+
+use crate::config::LogConfig;
+
+/// One followed log.
+pub(crate) struct LogIngest {
+    pub(crate) path: PathBuf,
+    key: String,
+    tailer: Tailer,
+    parser: LogParser,
+}
+
+impl LogIngest {
+    pub(crate) fn open(cfg: &LogConfig, store: &Store) -> Result<Self> {
+        let key = cfg.path.display().to_string();
+        let resume = store.log_checkpoint(&key)?.map(|c| Resume {
+            inode: c.inode,
+            read_to: c.read_to,
+            resume_at: c.resume_at,
+        });
+        let year = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| 1970 + d.as_secs() as i64 / 31_556_952)
+            .unwrap_or(2026);
+        let format = match cfg.format.as_str() {
+            "exim" => Some(Format::Exim),
+            "postfix" => Some(Format::Postfix),
+            _ => None,
+        };
+        Ok(LogIngest {
+            tailer: Tailer::open(&cfg.path, resume),
+            path: cfg.path.clone(),
+            key,
+            parser: LogParser::new(format, year),
+        })
+    }
+
+    /// Reads what is new (at most `max_lines`, 0 for all) and stores it.
+    /// Returns (lines read, messages new, read to the end).
+    pub(crate) fn poll(
+        &mut self,
+        store: &mut Store,
+        detector: &mut Detector,
+        channels: &[String],
+        max_lines: usize,
+    ) -> Result<(usize, usize, bool)> {
+        let mut messages: Vec<Message> = Vec::new();
+        let parser = &mut self.parser;
+        let name = &self.key;
+        let polled = self
+            .tailer
+            .poll(max_lines, |line, pos| {
+                let at = || {
+                    let p = maillog::tail::Position::unpack(pos);
+                    format!("{name} at byte {}", p.offset)
+                };
+                parser.line_at(line, pos, at, &mut |m| messages.push(m));
+            })
+            .with_context(|| format!("cannot read {}", self.path.display()))?;
+        for note in self.tailer.notes.drain(..) {
+            tracing::warn!(log = %self.path.display(), "{note}");
+        }
+        let cp = self.tailer.checkpoint(self.parser.oldest_open());
+        if polled.lines == 0 && messages.is_empty() {
+            return Ok((0, 0, polled.at_end));
+        }
+        let rows: Vec<NewMessage> = messages
+            .iter()
+            .map(|m| NewMessage {
+                msg_id: m.id.clone(),
+                received: m.received.secs,
+                sender: m.sender.to_string(),
+                account: m.account.clone(),
+                recipients: m.recipients.len() as i64,
+                outbound: m.outbound(),
+                record: serde_json::to_string(m).unwrap_or_default(),
+            })
+            .collect();
+        let new = store.ingest(
+            &self.key,
+            LogCheckpoint {
+                inode: cp.inode,
+                read_to: cp.read_to,
+                resume_at: cp.resume_at,
+            },
+            &rows,
+            channels,
+            crate::output::now(),
+            |i| {
+                let m = &messages[i];
+                let change = detector.observe(m)?;
+                if change.to == Verdict::Spamming {
+                    tracing::warn!(sender = %change.sender, "sender is spamming");
+                }
+                Some(VerdictChange {
+                    sender: change.sender.to_string(),
+                    account: m.account.clone(),
+                    at: m.received.secs,
+                    from: change.from.as_str().into(),
+                    to: change.to.as_str().into(),
+                    reasons: serde_json::to_string(&change.reasons).unwrap_or_else(|_| "[]".into()),
+                })
+            },
+        )?;
+        Ok((polled.lines, new, polled.at_end))
+    }
+}
+
+/// Rebuilds the detector's windows from the messages stored in the last
+/// `window` before the newest one, so a restart does not forget a burst.
+pub(crate) fn warm_up(store: &Store, detector: &mut Detector, window: i64) -> Result<usize> {
+    let Some(newest) = store.latest_received()? else {
+        return Ok(0);
+    };
+    let mut n = 0;
+    for r in store.recent_messages(newest - window)? {
+        match serde_json::from_str::<Message>(&r) {
+            Ok(m) => {
+                detector.observe(&m);
+                n += 1;
+            }
+            Err(e) => tracing::warn!(error = %e, "skipping a stored message that does not parse"),
+        }
+    }
+    Ok(n)
+}
