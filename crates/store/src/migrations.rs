@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 
 use crate::{Result, StoreError};
 
@@ -125,11 +125,15 @@ pub(crate) fn migrate(conn: &Connection, path: &Path) -> Result<()> {
             source,
         }
     };
-    conn.execute_batch(
+    // One write transaction taken up front: two processes opening a new
+    // store at once (the daemon and `status`) must not both migrate it. The
+    // second waits (busy_timeout), then sees the version the first wrote.
+    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate).map_err(fail(0))?;
+    tx.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
     )
     .map_err(fail(0))?;
-    let current: i64 = conn
+    let current: i64 = tx
         .query_row(
             "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
             [],
@@ -148,14 +152,12 @@ pub(crate) fn migrate(conn: &Connection, path: &Path) -> Result<()> {
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
     for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
-        let tx = conn.unchecked_transaction().map_err(fail(*version))?;
         tx.execute_batch(sql).map_err(fail(*version))?;
         tx.execute(
             "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
             params![version, now],
         )
         .map_err(fail(*version))?;
-        tx.commit().map_err(fail(*version))?;
     }
-    Ok(())
+    tx.commit().map_err(fail(LATEST))
 }

@@ -233,6 +233,7 @@ impl WebhookReceiver {
                 let mut reader = BufReader::new(conn);
                 let mut len = 0usize;
                 let mut line = String::new();
+                let mut complete = false;
                 // Request line and headers, up to the blank line.
                 loop {
                     line.clear();
@@ -241,6 +242,7 @@ impl WebhookReceiver {
                     }
                     let l = line.trim_end();
                     if l.is_empty() {
+                        complete = true;
                         break;
                     }
                     if let Some((k, v)) = l.split_once(':')
@@ -249,8 +251,9 @@ impl WebhookReceiver {
                         len = v.trim().parse().unwrap_or(0);
                     }
                 }
+                // A client killed mid-request sent no whole request: ignore it.
                 let mut body = vec![0u8; len];
-                if reader.read_exact(&mut body).is_err() {
+                if !complete || reader.read_exact(&mut body).is_err() {
                     continue;
                 }
                 let code = *st.lock().unwrap();

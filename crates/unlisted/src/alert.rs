@@ -22,6 +22,9 @@ pub(crate) const EMAIL: &str = "email";
 pub(crate) struct Payload<'a> {
     #[serde(rename = "type")]
     pub(crate) ty: &'static str,
+    /// The outbox id: delivery is at least once (a crash between sending
+    /// and recording it sends again), so receivers dedupe on this.
+    pub(crate) alert_id: i64,
     /// `listed` or `delisted`.
     pub(crate) event: &'a str,
     pub(crate) server: &'a str,
@@ -44,6 +47,7 @@ impl<'a> Payload<'a> {
         let list = catalog.get(&e.list);
         Payload {
             ty: "listing",
+            alert_id: a.id,
             event: &a.event,
             server: &e.server,
             target: &e.target,
@@ -166,6 +170,7 @@ impl Alerter {
     /// Delivers the alert of a sender turned spamming.
     pub(crate) async fn deliver_sender(
         &self,
+        alert_id: i64,
         channel: &str,
         change: &store::VerdictChange,
     ) -> Result<(), String> {
@@ -178,6 +183,7 @@ impl Alerter {
         .iso();
         let payload = serde_json::json!({
             "type": "sender",
+            "alert_id": alert_id,
             "event": change.to,
             "sender": change.sender,
             "account": change.account,

@@ -194,7 +194,7 @@ impl Monitor {
             }
         }
         for (id, channel, attempts, change) in self.store.pending_sender_alerts()? {
-            match self.alerter.deliver_sender(&channel, &change).await {
+            match self.alerter.deliver_sender(id, &channel, &change).await {
                 Ok(()) => {
                     ok += 1;
                     self.store.alert_delivered(Outbox::Senders, id, now())?;

@@ -10,7 +10,7 @@ use testsupport::TempDir;
 
 use crate::{json_lines, stderr, stdout, unlisted};
 
-fn ts(base: i64, secs: i64) -> String {
+pub(crate) fn ts(base: i64, secs: i64) -> String {
     // 2024-05-01 00:00:00 + base + secs, written as Exim does.
     let t = base + secs;
     format!(
@@ -21,7 +21,7 @@ fn ts(base: i64, secs: i64) -> String {
     )
 }
 
-fn exim_id(n: usize) -> String {
+pub(crate) fn exim_id(n: usize) -> String {
     format!(
         "1rK{:03}-000{:03}-{:02}",
         n % 1000,
@@ -52,7 +52,7 @@ fn compromised_mailbox(out: &mut String, base: i64) {
 
 /// A PHP mailer dropped in wp-content/uploads, submitting through sendmail
 /// (cPanel log_selector: +arguments, no +pid), with Exim's own -Mc noise.
-fn php_mailer(out: &mut String, base: i64) {
+pub(crate) fn php_mailer(out: &mut String, base: i64) {
     for i in 0..80usize {
         let id = exim_id(500 + i);
         let t = ts(base, i as i64 * 20);
@@ -74,7 +74,7 @@ fn php_mailer(out: &mut String, base: i64) {
 }
 
 /// A shop's own contact form: a steady trickle to the owner's mailbox.
-fn contact_form(out: &mut String, base: i64) {
+pub(crate) fn contact_form(out: &mut String, base: i64) {
     for i in 0..120usize {
         let id = exim_id(700 + i);
         let t = ts(base, i as i64 * 30);

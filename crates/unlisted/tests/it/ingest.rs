@@ -1,0 +1,174 @@
+//! `unlisted serve` following a mail log: every message stored exactly
+//! once across rotation by rename, copytruncate and a `kill -9` mid-file,
+//! and one alert when a sender turns spamming.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::time::Duration;
+
+use testsupport::{TempDir, WebhookReceiver, wait_for};
+
+use crate::logs::{contact_form, exim_id, php_mailer, ts};
+use crate::{json_lines, stderr, unlisted};
+
+fn config(hook: &WebhookReceiver, extra: &str) -> String {
+    format!(
+        "[[log]]\npath = \"mail.log\"\nformat = \"exim\"\n\n[ingest]\n{extra}\n\n[alerts.webhook]\nurl = \"{}\"\n",
+        hook.url
+    )
+}
+
+/// `n` honest messages from one mailbox, ids from `first`, the last one
+/// without its `Completed` line when `leave_open`.
+fn messages(first: usize, n: usize, leave_open: bool) -> String {
+    let mut out = String::new();
+    for i in first..first + n {
+        let id = exim_id(2000 + i);
+        let t = ts(8 * 3600, i as i64 * 60);
+        writeln!(out, "{t} {id} <= amy@example.org H=(laptop) [198.51.100.7]:50000 P=esmtpa A=dovecot_login:amy@example.org S=900 T=\"note {i}\" for f{i}@example.net").unwrap();
+        writeln!(out, "{t} {id} => f{i}@example.net R=dnslookup T=remote_smtp H=mx.example.net [198.51.100.8] C=\"250 OK\"").unwrap();
+        if !(leave_open && i == first + n - 1) {
+            writeln!(out, "{t} {id} Completed").unwrap();
+        }
+    }
+    out
+}
+
+fn completed(id_n: usize) -> String {
+    format!(
+        "{} {} Completed\n",
+        ts(8 * 3600, id_n as i64 * 60),
+        exim_id(2000 + id_n)
+    )
+}
+
+fn append(dir: &TempDir, name: &str, text: &str) {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.path().join(name))
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+}
+
+fn stored(dir: &TempDir) -> i64 {
+    let o = unlisted(dir.path(), &["status", "--json"]);
+    json_lines(&o)
+        .iter()
+        .find(|l| l["type"] == "log")
+        .map(|l| l["messages"].as_i64().unwrap())
+        .unwrap_or(0)
+}
+
+fn once(dir: &TempDir) {
+    let o = unlisted(dir.path(), &["serve", "--once"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn rotation_by_rename_and_by_copytruncate_loses_and_repeats_nothing() {
+    let hook = WebhookReceiver::start();
+    let dir = TempDir::new("ingest-rotate");
+    dir.write("unlisted.toml", &config(&hook, "poll = \"1s\""));
+
+    append(&dir, "mail.log", &messages(0, 10, false));
+    once(&dir);
+    assert_eq!(stored(&dir), 10);
+
+    // Five more, the last still open, then logrotate renames the file and
+    // the message completes in the new one (read while unlisted was down).
+    append(&dir, "mail.log", &messages(10, 5, true));
+    std::fs::rename(dir.path().join("mail.log"), dir.path().join("mail.log.1")).unwrap();
+    append(&dir, "mail.log", &(completed(14) + &messages(15, 5, false)));
+    once(&dir);
+    assert_eq!(stored(&dir), 20);
+
+    // copytruncate: three read, two more written, the file copied and
+    // emptied, four written after.
+    append(&dir, "mail.log", &messages(20, 3, false));
+    once(&dir);
+    assert_eq!(stored(&dir), 23);
+    append(&dir, "mail.log", &messages(23, 2, false));
+    std::fs::copy(dir.path().join("mail.log"), dir.path().join("mail.log.1")).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(dir.path().join("mail.log"))
+        .unwrap();
+    append(&dir, "mail.log", &messages(25, 4, false));
+    once(&dir);
+    assert_eq!(stored(&dir), 29);
+    // Nothing new: nothing changes.
+    once(&dir);
+    assert_eq!(stored(&dir), 29);
+    assert!(
+        hook.bodies().is_empty(),
+        "an honest mailbox raises no alert"
+    );
+}
+
+#[test]
+fn kill_9_mid_file_loses_and_repeats_nothing_and_alerts_once() {
+    let hook = WebhookReceiver::start();
+    let dir = TempDir::new("ingest-kill");
+    // Throttled ingestion, so the kill lands in the middle of the file.
+    dir.write(
+        "unlisted.toml",
+        &config(&hook, "poll = \"50ms\"\nmax_lines = 300"),
+    );
+    let mut log = String::new();
+    contact_form(&mut log, 0);
+    php_mailer(&mut log, 3600);
+    log.push_str(&messages(0, 400, false));
+    append(&dir, "mail.log", &log);
+    let total = 120 + 80 + 400;
+
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_unlisted"))
+        .args(["serve"])
+        .current_dir(dir.path())
+        .env_remove("RUST_LOG")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mid = wait_for(Duration::from_secs(20), || {
+        let n = stored(&dir);
+        (n > 0).then_some(n)
+    });
+    child.kill().unwrap(); // SIGKILL: no shutdown, no flush
+    child.wait().unwrap();
+    let mid = mid.expect("the daemon stored nothing");
+    assert!(
+        mid < total as i64,
+        "the kill came too late to be mid-file ({mid})"
+    );
+
+    once(&dir);
+    assert_eq!(stored(&dir), total as i64);
+    let o = unlisted(dir.path(), &["status", "--json"]);
+    let lines = json_lines(&o);
+    let php: Vec<_> = lines
+        .iter()
+        .filter(|l| {
+            l["type"] == "sender"
+                && l["sender"] == "script:/home/bob/public_html/wp-content/uploads/2024/04"
+        })
+        .collect();
+    assert_eq!(php.len(), 1);
+    assert_eq!(php[0]["verdict"], "spamming");
+    assert_eq!(php[0]["messages"], 80);
+    // Delivery is at least once: a kill between the POST and recording it
+    // sends it again, with the same alert_id. One verdict change, one id.
+    let alerts = hook.wait_for(1, Duration::from_secs(5));
+    let mut ids: Vec<i64> = alerts
+        .iter()
+        .map(|b| serde_json::from_str::<serde_json::Value>(b).unwrap())
+        .filter(|v| v["type"] == "sender")
+        .map(|v| {
+            assert_eq!(v["reasons"][0]["code"], "script_location");
+            v["alert_id"].as_i64().unwrap()
+        })
+        .collect();
+    ids.dedup();
+    assert_eq!(ids, [1], "{alerts:?}");
+}
