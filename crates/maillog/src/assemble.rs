@@ -89,6 +89,19 @@ fn script_in_args(args: &str) -> Option<&str> {
         .find(|w| w.ends_with(".php") && w.starts_with('/'))
 }
 
+/// Removes and returns the open messages with no line for [`STALE_SECS`].
+fn take_stale<T>(open: &mut HashMap<String, (T, Stamp)>, now: Stamp) -> Vec<T> {
+    let stale: Vec<String> = open
+        .iter()
+        .filter(|(_, (_, last))| now.secs - last.secs > STALE_SECS)
+        .map(|(k, _)| k.clone())
+        .collect();
+    stale
+        .into_iter()
+        .filter_map(|k| open.remove(&k).map(|(m, _)| m))
+        .collect()
+}
+
 /// Folds Exim lines into messages.
 #[derive(Default)]
 pub struct EximAssembler {
@@ -284,17 +297,9 @@ impl EximAssembler {
             return;
         }
         self.last_sweep = now.secs;
-        let stale: Vec<String> = self
-            .open
-            .iter()
-            .filter(|(_, (_, last))| now.secs - last.secs > STALE_SECS)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for k in stale {
-            if let Some((m, _)) = self.open.remove(&k) {
-                self.stats.incomplete += 1;
-                out(m);
-            }
+        for m in take_stale(&mut self.open, now) {
+            self.stats.incomplete += 1;
+            out(m);
         }
         self.cwd_by_pid
             .retain(|_, p| now.secs - p.at.secs <= CWD_WINDOW_SECS * 6);
@@ -457,17 +462,9 @@ impl PostfixAssembler {
             return;
         }
         self.last_sweep = now.secs;
-        let stale: Vec<String> = self
-            .open
-            .iter()
-            .filter(|(_, (_, last))| now.secs - last.secs > STALE_SECS)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for k in stale {
-            if let Some((p, _)) = self.open.remove(&k) {
-                self.stats.incomplete += 1;
-                out(finalize(p));
-            }
+        for p in take_stale(&mut self.open, now) {
+            self.stats.incomplete += 1;
+            out(finalize(p));
         }
     }
 

@@ -280,36 +280,35 @@ fn print_human(reports: &[SenderReport], s: &Summary, all: bool) -> Result<()> {
         .iter()
         .filter(|r| all || r.verdict != Verdict::Ok)
         .collect();
-    if !shown.is_empty() {
-        let w = shown
-            .iter()
-            .map(|r| r.sender.to_string().len())
-            .max()
-            .unwrap_or(6)
-            .min(60);
-        output::line(&format!(
+    // The sender column is as wide as the widest sender shown (at most 60).
+    let w = shown
+        .iter()
+        .map(|r| r.sender.to_string().len())
+        .max()
+        .unwrap_or(6)
+        .min(60);
+    let row = |cells: [&str; 8]| {
+        format!(
             "{:<10}  {:<w$}  {:<12} {:>7} {:>7} {:>7} {:>7} {:>5}",
-            "VERDICT", "SENDER", "ACCOUNT", "MSGS", "RCPTS", "BOUNCED", "DEFER", "IPS"
-        ))?;
+            cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6], cells[7]
+        )
+    };
+    if !shown.is_empty() {
+        output::line(&row([
+            "VERDICT", "SENDER", "ACCOUNT", "MSGS", "RCPTS", "BOUNCED", "DEFER", "IPS",
+        ]))?;
     }
     for r in &shown {
-        let w = shown
-            .iter()
-            .map(|r| r.sender.to_string().len())
-            .max()
-            .unwrap_or(6)
-            .min(60);
-        output::line(&format!(
-            "{:<10}  {:<w$}  {:<12} {:>7} {:>7} {:>7} {:>7} {:>5}",
+        output::line(&row([
             r.verdict.as_str(),
-            r.sender.to_string(),
+            &r.sender.to_string(),
             r.account.as_deref().unwrap_or("-"),
-            r.messages,
-            r.recipients,
-            r.bounced,
-            r.deferred,
-            r.client_ips
-        ))?;
+            &r.messages.to_string(),
+            &r.recipients.to_string(),
+            &r.bounced.to_string(),
+            &r.deferred.to_string(),
+            &r.client_ips.to_string(),
+        ]))?;
         for reason in &r.reasons {
             output::line(&format!(
                 "    {} {}: {}",
