@@ -15,11 +15,30 @@ have python3 || apt_missing+=(python3 python3-pip)
 # A real Exim writes the logs the parsers are tested on; swaks talks SMTP to it.
 have exim4 || apt_missing+=(exim4-daemon-light)
 have swaks || apt_missing+=(swaks)
+# Postfix runs from an unpacked tree (its package conflicts with Exim's);
+# SASL logins go through Cyrus sasldb.
+have saslpasswd2 || apt_missing+=(sasl2-bin)
+dpkg -s libsasl2-modules >/dev/null 2>&1 || apt_missing+=(libsasl2-modules)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   echo "== installing ${apt_missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_missing[@]}"
 fi
+if [ ! -x target/postfix-root/usr/sbin/postfix ]; then
+  echo "== unpacking Postfix into target/postfix-root"
+  rm -rf target/postfix-deb target/postfix-root
+  mkdir -p target/postfix-deb
+  (cd target/postfix-deb && apt-get download postfix)
+  dpkg -x target/postfix-deb/postfix_*.deb target/postfix-root
+fi
+# Its binaries look for their shared libraries in /usr/lib/postfix (RUNPATH),
+# and it runs as the postfix user with a postdrop group, as installed.
+if [ ! -e /usr/lib/postfix/libpostfix-global.so ]; then
+  mkdir -p /usr/lib/postfix
+  cp target/postfix-root/usr/lib/postfix/*.so /usr/lib/postfix/
+fi
+getent group postdrop >/dev/null || groupadd --system postdrop
+id postfix >/dev/null 2>&1 || useradd --system --home-dir /nonexistent --shell /usr/sbin/nologin postfix
 if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
   echo "== installing aiosmtpd (the SMTP server alert tests send to)"
   python3 -m pip install -q --disable-pip-version-check aiosmtpd

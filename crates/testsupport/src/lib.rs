@@ -531,3 +531,216 @@ pub fn swaks(
     }
     cmd.status().map(|s| s.success()).unwrap_or(false)
 }
+
+/// A real Postfix, run from the Debian package unpacked into
+/// `target/postfix-root` by the test command (its package conflicts with
+/// Exim's), on a loopback port, relaying to `relay_port` on 127.0.0.1.
+/// SASL PLAIN/LOGIN through a Cyrus sasldb holding `user@realm` /
+/// `password`; unauthenticated relaying only from 127.0.0.1 itself. Logs
+/// through postlogd to `maillog`.
+pub struct Postfix {
+    pub port: u16,
+    root: PathBuf,
+    dir: TempDir,
+}
+
+impl Postfix {
+    pub fn start(relay_port: u16, user: &str, realm: &str, password: &str) -> Self {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/postfix-root");
+        let root = root.canonicalize().unwrap_or_else(|_| {
+            panic!("{} is missing: run the test command from the README (scripts/test.sh), which unpacks Postfix there", root.display())
+        });
+        let dir = TempDir::new("postfix");
+        let d = dir.path().to_path_buf();
+        let spool = d.join("spool");
+        for sub in [
+            "active", "bounce", "corrupt", "defer", "deferred", "flush", "hold", "incoming",
+            "private", "saved", "trace", "maildrop", "public", "pid",
+        ] {
+            std::fs::create_dir_all(spool.join(sub)).expect("mkdir spool");
+        }
+        std::fs::create_dir_all(d.join("data")).expect("mkdir data");
+        std::fs::create_dir_all(d.join("sasl")).expect("mkdir sasl");
+        let sh = |cmd: &str| {
+            let ok = Command::new("sh")
+                .arg("-c")
+                .arg(cmd)
+                .current_dir(&d)
+                .status()
+                .map(|s| s.success());
+            assert_eq!(ok.ok(), Some(true), "failed: {cmd}");
+        };
+        // Ownership and modes as postfix-files sets them.
+        sh(
+            "cd spool && chown postfix active bounce corrupt defer deferred flush hold incoming private saved trace \
+            && chown postfix:postdrop maildrop public && chmod 1730 maildrop && chmod 2710 public && chmod 700 private \
+            && chown postfix ../data",
+        );
+        let port = {
+            let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+            l.local_addr().expect("addr").port()
+        };
+        let r = root.display();
+        let dd = d.display();
+        dir.write(
+            "main.cf",
+            &format!(
+                "compatibility_level = 3.6
+myhostname = mx.test.example
+mydomain = test.example
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.1/32
+relayhost = [127.0.0.1]:{relay_port}
+queue_directory = {dd}/spool
+data_directory = {dd}/data
+daemon_directory = {r}/usr/lib/postfix/sbin
+shlib_directory = /usr/lib/postfix
+command_directory = {r}/usr/sbin
+meta_directory = {r}/etc/postfix
+mail_owner = postfix
+setgid_group = postdrop
+maillog_file = {dd}/maillog
+maillog_file_prefixes = {dd}
+smtpd_sasl_auth_enable = yes
+smtpd_sasl_type = cyrus
+smtpd_sasl_path = smtpd
+cyrus_sasl_config_path = {dd}/sasl
+smtpd_relay_restrictions = permit_mynetworks permit_sasl_authenticated reject_unauth_destination
+alias_maps =
+alias_database =
+local_recipient_maps =
+biff = no
+"
+            ),
+        );
+        dir.write(
+            "master.cf",
+            &format!(
+                "127.0.0.1:{port} inet n - n - - smtpd
+pickup unix n - n 60 1 pickup
+cleanup unix n - n - 0 cleanup
+qmgr unix n - n 300 1 qmgr
+rewrite unix - - n - - trivial-rewrite
+bounce unix - - n - 0 bounce
+defer unix - - n - 0 bounce
+trace unix - - n - 0 bounce
+verify unix - - n - 1 verify
+flush unix n - n 1000? 0 flush
+proxymap unix - - n - - proxymap
+smtp unix - - n - - smtp
+relay unix - - n - - smtp
+showq unix n - n - - showq
+error unix - - n - - error
+retry unix - - n - - error
+discard unix - - n - - discard
+local unix - n n - - local
+anvil unix - - n - 1 anvil
+scache unix - - n - 1 scache
+postlog unix-dgram n - n - 1 postlogd
+"
+            ),
+        );
+        dir.write(
+            "sasl/smtpd.conf",
+            &format!("pwcheck_method: auxprop\nauxprop_plugin: sasldb\nmech_list: PLAIN LOGIN\nsasldb_path: {dd}/sasl/sasldb2\n"),
+        );
+        let mut pw = Command::new(find_program("saslpasswd2"))
+            .args(["-p", "-c", "-f"])
+            .arg(d.join("sasl/sasldb2"))
+            .args(["-u", realm, user])
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("spawn saslpasswd2");
+        pw.stdin
+            .take()
+            .expect("stdin")
+            .write_all(password.as_bytes())
+            .expect("password");
+        assert!(
+            pw.wait().expect("saslpasswd2").success(),
+            "saslpasswd2 failed"
+        );
+        sh("chown postfix sasl/sasldb2");
+        // postdrop must be setgid postdrop for non-root submissions, as the
+        // package installs it.
+        let postdrop = root.join("usr/sbin/postdrop");
+        sh(&format!(
+            "chgrp postdrop {0} && chmod 2755 {0}",
+            postdrop.display()
+        ));
+        let pf = Postfix { port, root, dir };
+        let ok = pf.postfix(&["start"]);
+        assert!(
+            ok,
+            "postfix start failed: {}",
+            std::fs::read_to_string(pf.maillog()).unwrap_or_default()
+        );
+        let up = wait_for(Duration::from_secs(15), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        assert!(up.is_some(), "postfix did not listen on port {port}");
+        pf
+    }
+
+    fn postfix(&self, args: &[&str]) -> bool {
+        Command::new(self.root.join("usr/sbin/postfix"))
+            .arg("-c")
+            .arg(self.dir.path())
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    }
+
+    pub fn maillog(&self) -> PathBuf {
+        self.dir.path().join("maillog")
+    }
+
+    /// Submits `message` with Postfix's sendmail, the way PHP's mail()
+    /// does. It runs as root: Postfix honours `-C` (this instance's config)
+    /// for other users only when /etc/postfix/main.cf lists the directory
+    /// in alternate_config_directories, and the tests write nothing there.
+    pub fn sendmail(&self, from: &str, message: &str) {
+        let mut child = Command::new(self.root.join("usr/sbin/sendmail"))
+            .arg("-C")
+            .arg(self.dir.path())
+            .args(["-t", "-i", &format!("-f{from}")])
+            .current_dir("/")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn sendmail");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(message.as_bytes())
+            .expect("write");
+        let out = child.wait_with_output().expect("wait sendmail");
+        assert!(
+            out.status.success(),
+            "postfix sendmail failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Waits until the log shows `n` messages removed from the queue.
+    pub fn wait_removed(&self, n: usize, limit: Duration) -> String {
+        wait_for(limit, || {
+            let log = std::fs::read_to_string(self.maillog()).ok()?;
+            (log.matches(": removed\n").count() >= n).then_some(log)
+        })
+        .unwrap_or_else(|| std::fs::read_to_string(self.maillog()).unwrap_or_default())
+    }
+}
+
+impl Drop for Postfix {
+    fn drop(&mut self) {
+        let _ = self.postfix(&["stop"]);
+    }
+}

@@ -1,13 +1,13 @@
-//! Real MTA logs: Debian's Exim, started by the test on loopback with the
-//! cPanel log selector, takes authenticated submissions from swaks and
-//! sendmail submissions from script directories, and relays to an SMTP sink
-//! that refuses some recipients. `logs analyze` must understand every line
-//! it wrote and name the senders.
+//! Real MTA logs: Debian's Exim (cPanel's log selector) and Postfix (from
+//! its unpacked package), started by the tests on loopback, take
+//! authenticated submissions from swaks and sendmail submissions, and relay
+//! to an SMTP sink that refuses some recipients. `logs analyze` must
+//! understand every line they wrote and name the senders.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use testsupport::{Exim, SmtpSink, TempDir, swaks};
+use testsupport::{Exim, Postfix, SmtpSink, TempDir, swaks};
 
 use crate::{json_lines, stderr, unlisted};
 
@@ -144,4 +144,89 @@ fn real_exim_log_is_fully_understood_and_names_the_senders() {
         sink.wait_for(completed, Duration::from_secs(5)).len(),
         completed
     );
+}
+
+#[test]
+fn real_postfix_log_is_fully_understood_and_names_the_senders() {
+    let sink = SmtpSink::start();
+    let postfix = Postfix::start(sink.port, "info", "shop.example", "secret");
+    let mut removed = 0;
+    // A stolen mailbox: SASL logins from 12 networks, dead addresses mixed in.
+    for i in 0..24 {
+        let ip = format!("127.0.{}.1", i % 12 + 1);
+        let friend = format!("friend{i}@dest.example");
+        let dead = format!("nosuchuser{i}@dest.example");
+        let mut to = vec![friend.as_str()];
+        if i % 3 == 0 {
+            to.push(dead.as_str());
+            removed += 1; // Postfix's bounce to the sender
+        }
+        assert!(swaks(
+            postfix.port,
+            &ip,
+            Some(("info@shop.example", "secret")),
+            "forged@other.example",
+            &to,
+            "Invoice => \"urgent\""
+        ));
+        removed += 1;
+    }
+    // Relaying without SASL from another address is refused.
+    assert!(!swaks(
+        postfix.port,
+        "127.0.50.1",
+        None,
+        "x@other.example",
+        &["y@dest.example"],
+        "relay?"
+    ));
+    // mail() from a local script (uid 0, see Postfix::sendmail), to a list
+    // where two in five addresses are dead.
+    for i in 0..30 {
+        let to = if i % 5 < 2 {
+            format!("nosuchuser-list{i}@dest.example")
+        } else {
+            format!("list{i}@dest.example")
+        };
+        postfix.sendmail(
+            "wordpress@site.example",
+            &format!("To: {to}\nSubject: Newsletter\n\nhello\n"),
+        );
+        removed += 1;
+        if i % 5 < 2 {
+            removed += 1;
+        }
+    }
+    let log = postfix.wait_removed(removed, Duration::from_secs(30));
+    assert_eq!(log.matches(": removed\n").count(), removed, "{log}");
+
+    let dir = TempDir::new("mta-postfix");
+    let maillog = postfix.maillog();
+    let o = unlisted(
+        dir.path(),
+        &["logs", "analyze", "--json", maillog.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["format"], "postfix");
+    assert_eq!(summary["not_understood"], 0, "{summary:#}\n{log}");
+    assert_eq!(summary["messages"].as_u64().unwrap() as usize, removed);
+    assert_eq!(summary["incomplete"], 0);
+    let find = |s: &str| {
+        lines
+            .iter()
+            .find(|l| l["sender"] == s)
+            .unwrap_or_else(|| panic!("no sender {s}: {lines:#?}"))
+            .clone()
+    };
+    let mailbox = find("auth:info@shop.example");
+    assert_eq!(mailbox["verdict"], "spamming", "{mailbox:#}");
+    assert_eq!(mailbox["messages"], 24);
+    assert_eq!(mailbox["client_ips"], 12);
+    let php = find("local:0");
+    assert_eq!(php["verdict"], "spamming", "{php:#}");
+    assert_eq!(php["messages"], 30);
+    assert_eq!(php["bounced"], 12);
+    assert!(php["reasons"].to_string().contains("bounce_ratio"));
 }
