@@ -28,7 +28,9 @@ if [ ! -x target/postfix-root/usr/sbin/postfix ]; then
   echo "== unpacking Postfix into target/postfix-root"
   rm -rf target/postfix-deb target/postfix-root
   mkdir -p target/postfix-deb
-  (cd target/postfix-deb && apt-get download postfix)
+  # Stale package lists can name a version the mirror no longer has.
+  (cd target/postfix-deb && apt-get download postfix) \
+    || { apt-get update -qq && (cd target/postfix-deb && apt-get download postfix); }
   dpkg -x target/postfix-deb/postfix_*.deb target/postfix-root
 fi
 # Its binaries look for their shared libraries in /usr/lib/postfix (RUNPATH),
