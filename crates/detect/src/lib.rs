@@ -321,7 +321,7 @@ impl Detector {
                     }
                     None => {}
                 }
-                st.all_domains.insert(d);
+                st.all_domains.insert_ci(d);
             }
             let reply = r.reply.as_deref().unwrap_or("");
             match r.outcome {
@@ -356,7 +356,7 @@ impl Detector {
         }
         push_sample(&mut st.samples_msg, || m.line.clone());
         if let Some(ip) = m.client_ip {
-            st.client_ips.insert(&ip.to_string());
+            st.client_ips.insert(&ip);
             if m.sender.kind == SenderKind::Auth {
                 st.logins.insert(signals::network(ip), minute);
             }
