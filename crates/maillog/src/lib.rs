@@ -4,6 +4,7 @@
 //! - [`time`]: log timestamps.
 //! - [`fields`]: Exim's `K=value` fields.
 //! - [`exim`], [`postfix`]: one line → one event, pure and stateless.
+//! - [`headers`]: script hints in headers, and Exim spool header files.
 //! - [`message`]: the assembled record and the sender vocabulary.
 //! - [`assemble`]: folding events into messages, and tying script
 //!   submissions to their `cwd=` lines.
@@ -14,6 +15,7 @@
 pub mod assemble;
 pub mod exim;
 pub mod fields;
+pub mod headers;
 pub mod message;
 pub mod postfix;
 pub mod tail;

@@ -372,6 +372,12 @@ pub struct Exim {
 
 impl Exim {
     pub fn start(smarthost_port: u16, user: &str, password: &str) -> Self {
+        Self::start_with(smarthost_port, user, password, false)
+    }
+
+    /// With `queue_only`, messages stay in the spool (as a frozen or
+    /// backed-up spam run does) instead of being delivered.
+    pub fn start_with(smarthost_port: u16, user: &str, password: &str, queue_only: bool) -> Self {
         let exim = find_program("exim4");
         let dir = TempDir::new("exim");
         for sub in ["spool", "log"] {
@@ -401,6 +407,7 @@ exim_user = Debian-exim
 exim_group = Debian-exim
 never_users =
 keep_environment =
+queue_only = {queue_only}
 spool_directory = {d}/spool
 log_file_path = {d}/log/%slog
 log_selector = +arguments +subject +received_recipients +incoming_port +smtp_connection
@@ -466,6 +473,19 @@ plain:
 
     pub fn mainlog(&self) -> PathBuf {
         self.dir.path().join("log/mainlog")
+    }
+
+    pub fn spool(&self) -> PathBuf {
+        self.dir.path().join("spool")
+    }
+
+    /// Waits until the main log has `n` arrival (`<=`) lines.
+    pub fn wait_arrivals(&self, n: usize, limit: Duration) -> String {
+        wait_for(limit, || {
+            let log = std::fs::read_to_string(self.mainlog()).ok()?;
+            (log.matches(" <= ").count() >= n).then_some(log)
+        })
+        .unwrap_or_else(|| std::fs::read_to_string(self.mainlog()).unwrap_or_default())
     }
 
     /// Submits `message` with `exim -t -i -f from`, run in `cwd` as a PHP

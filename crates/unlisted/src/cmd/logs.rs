@@ -40,6 +40,11 @@ pub(crate) struct AnalyzeArgs {
     /// Show every sender, not only the spamming and suspicious ones.
     #[arg(long)]
     all: bool,
+    /// Exim's spool directory (e.g. /var/spool/exim): for local submissions
+    /// still queued, read X-PHP-Originating-Script / X-Source-Args from the
+    /// -H file to name the script itself, not just its directory.
+    #[arg(long, value_name = "DIR")]
+    exim_spool: Option<PathBuf>,
 }
 
 pub(crate) fn run(g: &Global, c: Command) -> Result<Exit> {
@@ -181,6 +186,29 @@ fn read_file(
     Ok(())
 }
 
+/// Names a queued local submission's script from its spool headers. A
+/// message no longer queued has no -H file; it keeps what the log said.
+fn enrich(m: &mut maillog::Message, spool: Option<&Path>) {
+    let Some(spool) = spool else { return };
+    if !matches!(
+        m.sender.kind,
+        maillog::SenderKind::Script | maillog::SenderKind::Local
+    ) {
+        return;
+    }
+    let Some(file) = maillog::headers::exim_spool_file(spool, &m.id) else {
+        return;
+    };
+    match std::fs::read_to_string(&file) {
+        Ok(text) => {
+            let lines = maillog::headers::exim_spool_headers(&text);
+            let hints = maillog::headers::script_headers(lines.iter().map(String::as_str));
+            maillog::headers::apply(m, &hints);
+        }
+        Err(e) => tracing::warn!(file = %file.display(), error = %e, "cannot read spool file"),
+    }
+}
+
 fn analyze(g: &Global, a: AnalyzeArgs) -> Result<Exit> {
     let (config, _) = super::load_config(g)?;
     let format = match a.format {
@@ -207,7 +235,8 @@ fn analyze(g: &Global, a: AnalyzeArgs) -> Result<Exit> {
             b.set_message(path.display().to_string());
             b
         });
-        let res = read_file(path, &mut parser, bar.clone(), &mut |m| {
+        let res = read_file(path, &mut parser, bar.clone(), &mut |mut m| {
+            enrich(&mut m, a.exim_spool.as_deref());
             detector.observe(&m);
         });
         if let Some(b) = bar {
@@ -221,7 +250,8 @@ fn analyze(g: &Global, a: AnalyzeArgs) -> Result<Exit> {
             });
         }
     }
-    parser.finish(&mut |m| {
+    parser.finish(&mut |mut m| {
+        enrich(&mut m, a.exim_spool.as_deref());
         detector.observe(&m);
     });
     if errors.len() == a.files.len() {

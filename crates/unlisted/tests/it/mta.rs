@@ -230,3 +230,42 @@ fn real_postfix_log_is_fully_understood_and_names_the_senders() {
     assert_eq!(php["bounced"], 12);
     assert!(php["reasons"].to_string().contains("bounce_ratio"));
 }
+
+#[test]
+fn queued_php_spam_is_named_down_to_the_script_from_exims_spool() {
+    let sink = SmtpSink::start();
+    let exim = Exim::start_with(sink.port, "info@shop.example", "secret", true);
+    let mut homes = Homes(Vec::new());
+    let uploads = homes.dir("carol", "public_html/wp-content/uploads");
+    // What PHP's mail() sends with mail.add_x_header = On.
+    for i in 0..25 {
+        exim.sendmail(
+            &uploads,
+            "wordpress@carol.example",
+            &format!("X-PHP-Originating-Script: 1001:x7.php\nTo: p{i}@dest.example\nSubject: parcel\n\nclick\n"),
+        );
+    }
+    exim.wait_arrivals(25, Duration::from_secs(15));
+    let dir = TempDir::new("mta-spool");
+    let mainlog = exim.mainlog();
+    let spool = exim.spool();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["logs", "analyze", "--json", mainlog.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let o = unlisted(dir.path(), &args);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        json_lines(&o)
+    };
+    // The log alone names the directory...
+    let lines = run(&[]);
+    assert_eq!(lines[0]["sender"], format!("script:{}", uploads.display()));
+    // ...the queued messages' headers name the script.
+    let lines = run(&["--exim-spool", spool.to_str().unwrap()]);
+    assert_eq!(
+        lines[0]["sender"],
+        format!("script:{}/x7.php", uploads.display())
+    );
+    assert_eq!(lines[0]["verdict"], "spamming");
+    assert_eq!(lines[0]["messages"], 25);
+    assert_eq!(lines.last().unwrap()["not_understood"], 0);
+}
