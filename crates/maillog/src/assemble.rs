@@ -271,6 +271,7 @@ impl EximAssembler {
             args: p.args,
             matched_by,
             ambiguous,
+            visitor_ip: None,
         };
         if let Some(pid) = pid {
             return self

@@ -130,8 +130,12 @@ pub fn apply(m: &mut Message, h: &ScriptHeaders) {
         matched_by: MatchedBy::Header,
         ambiguous: false,
         script: None,
+        visitor_ip: None,
     });
     att.script = Some(script.clone());
+    if h.visitor_ip.is_some() {
+        att.visitor_ip = h.visitor_ip.clone();
+    }
     att.matched_by = MatchedBy::Header;
     att.ambiguous = false;
     m.sender = Sender::new(SenderKind::Script, script);
@@ -158,6 +162,50 @@ mod tests {
         );
         assert_eq!(h.visitor_ip.as_deref(), Some("212.102.35.132"));
         assert!(script_headers(["Subject: x"]).is_empty());
+    }
+
+    #[test]
+    fn apply_names_the_script_and_keeps_the_visitor() {
+        use crate::time::Stamp;
+        let mut m = Message {
+            id: "1rK000-000000-00".into(),
+            received: Stamp::default(),
+            sender: Sender::new(SenderKind::Script, "/home/shop/public_html"),
+            envelope_from: "a@shop.example".into(),
+            account: None,
+            client_ip: None,
+            protocol: Some("local".into()),
+            size: None,
+            subject: None,
+            message_id: None,
+            recipients: vec![],
+            attribution: Some(Attribution {
+                cwd: "/home/shop/public_html".into(),
+                args: "sendmail -t -i".into(),
+                matched_by: MatchedBy::Order,
+                ambiguous: true,
+                script: None,
+                visitor_ip: None,
+            }),
+            rejected: None,
+            bounce_of: None,
+            complete: true,
+            line: String::new(),
+            offset: 0,
+        };
+        let h = script_headers([
+            "X-PHP-Script: shop.example/contact.php for 198.51.100.99, 203.0.113.1",
+            "X-PHP-Originating-Script: 1004:contact.php",
+        ]);
+        apply(&mut m, &h);
+        assert_eq!(
+            m.sender.to_string(),
+            "script:/home/shop/public_html/contact.php"
+        );
+        assert_eq!(m.account.as_deref(), Some("shop"));
+        let att = m.attribution.unwrap();
+        assert_eq!((att.matched_by, att.ambiguous), (MatchedBy::Header, false));
+        assert_eq!(att.visitor_ip.as_deref(), Some("198.51.100.99"));
     }
 
     #[test]

@@ -139,6 +139,9 @@ pub struct Attribution {
     pub ambiguous: bool,
     /// The script itself, when the arguments or headers name it.
     pub script: Option<String>,
+    /// Who requested the page that sent it (X-PHP-Script), when known.
+    #[serde(default)]
+    pub visitor_ip: Option<String>,
 }
 
 /// One message, assembled from all its lines.
