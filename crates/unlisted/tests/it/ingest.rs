@@ -115,7 +115,7 @@ fn kill_9_mid_file_loses_and_repeats_nothing_and_alerts_once() {
     // Throttled ingestion, so the kill lands in the middle of the file.
     dir.write(
         "unlisted.toml",
-        &config(&hook, "poll = \"50ms\"\nmax_lines = 300"),
+        &config(&hook, "poll = \"100ms\"\nmax_lines = 100"),
     );
     let mut log = String::new();
     contact_form(&mut log, 0);
