@@ -36,6 +36,74 @@ impl Drop for Homes {
     }
 }
 
+/// A stolen mailbox: 24 SMTP AUTH submissions from 12 loopback networks,
+/// every third also to an address that does not exist. Returns how many
+/// messages the MTA will finish: the 24 and one bounce per dead address.
+fn stolen_mailbox(port: u16) -> usize {
+    let mut messages = 0;
+    for i in 0..24 {
+        let ip = format!("127.0.{}.1", i % 12 + 1);
+        let friend = format!("friend{i}@dest.example");
+        let dead = format!("nosuchuser{i}@dest.example");
+        let mut to = vec![friend.as_str()];
+        if i % 3 == 0 {
+            to.push(dead.as_str());
+            messages += 1; // the MTA's bounce to the sender
+        }
+        assert!(swaks(
+            port,
+            &ip,
+            Some(("info@shop.example", "secret")),
+            "forged@other.example",
+            &to,
+            "Invoice => \"urgent\""
+        ));
+        messages += 1;
+    }
+    messages
+}
+
+/// `logs analyze --json` on a real log: every line understood, `messages`
+/// messages all complete; returns the JSON lines.
+fn analyze_real(
+    log: &std::path::Path,
+    format: &str,
+    messages: usize,
+    raw: &str,
+) -> Vec<serde_json::Value> {
+    let dir = TempDir::new("mta");
+    let o = unlisted(
+        dir.path(),
+        &["logs", "analyze", "--json", log.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["format"], format);
+    assert_eq!(summary["not_understood"], 0, "{summary:#}\n{raw}");
+    assert_eq!(summary["messages"].as_u64().unwrap() as usize, messages);
+    assert_eq!(summary["incomplete"], 0);
+    lines
+}
+
+fn sender(lines: &[serde_json::Value], s: &str) -> serde_json::Value {
+    lines
+        .iter()
+        .find(|l| l["sender"] == s)
+        .unwrap_or_else(|| panic!("no sender {s}: {lines:#?}"))
+        .clone()
+}
+
+/// The stolen mailbox's report.
+fn assert_stolen_mailbox(lines: &[serde_json::Value]) {
+    let mailbox = sender(lines, "auth:info@shop.example");
+    assert_eq!(mailbox["verdict"], "spamming", "{mailbox:#}");
+    assert_eq!(mailbox["messages"], 24);
+    assert_eq!(mailbox["client_ips"], 12);
+    assert_eq!(mailbox["bounced"], 8);
+    assert!(mailbox["reasons"].to_string().contains("login_networks"));
+}
+
 #[test]
 fn real_exim_log_is_fully_understood_and_names_the_senders() {
     let sink = SmtpSink::start();
@@ -45,28 +113,7 @@ fn real_exim_log_is_fully_understood_and_names_the_senders() {
     let contact = homes.dir("shop", "public_html/contact");
     let pid = std::process::id();
 
-    // A stolen mailbox: logins from 12 networks, every third message also
-    // to an address that does not exist.
-    let mut completed = 0;
-    for i in 0..24 {
-        let ip = format!("127.0.{}.1", i % 12 + 1);
-        let friend = format!("friend{i}@dest.example");
-        let dead = format!("nosuchuser{i}@dest.example");
-        let mut to = vec![friend.as_str()];
-        if i % 3 == 0 {
-            to.push(dead.as_str());
-            completed += 1; // Exim's bounce to the sender
-        }
-        assert!(swaks(
-            exim.port,
-            &ip,
-            Some(("info@shop.example", "secret")),
-            "forged@other.example",
-            &to,
-            "Invoice => \"urgent\""
-        ));
-        completed += 1;
-    }
+    let mut completed = stolen_mailbox(exim.port);
     // Relaying without AUTH is refused: a rejection line, no message.
     assert!(!swaks(
         exim.port,
@@ -96,35 +143,9 @@ fn real_exim_log_is_fully_understood_and_names_the_senders() {
     let log = exim.wait_completed(completed, Duration::from_secs(30));
     assert_eq!(log.matches(" Completed\n").count(), completed, "{log}");
 
-    let dir = TempDir::new("mta");
-    let mainlog = exim.mainlog();
-    let o = unlisted(
-        dir.path(),
-        &["logs", "analyze", "--json", mainlog.to_str().unwrap()],
-    );
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let lines = json_lines(&o);
-    let summary = lines.last().unwrap();
-    assert_eq!(summary["format"], "exim");
-    assert_eq!(summary["not_understood"], 0, "{summary:#}\n{log}");
-    assert_eq!(summary["messages"].as_u64().unwrap() as usize, completed);
-    assert_eq!(summary["incomplete"], 0);
-
-    let find = |s: &str| {
-        lines
-            .iter()
-            .find(|l| l["sender"] == s)
-            .unwrap_or_else(|| panic!("no sender {s}: {lines:#?}"))
-            .clone()
-    };
-    let mailbox = find("auth:info@shop.example");
-    assert_eq!(mailbox["verdict"], "spamming", "{mailbox:#}");
-    assert_eq!(mailbox["messages"], 24);
-    assert_eq!(mailbox["client_ips"], 12);
-    assert_eq!(mailbox["bounced"], 8);
-    let codes = mailbox["reasons"].to_string();
-    assert!(codes.contains("login_networks"), "{codes}");
-
+    let lines = analyze_real(&exim.mainlog(), "exim", completed, &log);
+    assert_stolen_mailbox(&lines);
+    let find = |s: &str| sender(&lines, s);
     let php = find(&format!("script:{}", uploads.display()));
     assert_eq!(php["verdict"], "spamming", "{php:#}");
     assert_eq!(php["account"], format!("unlisted-test-{pid}-bob"));
@@ -150,27 +171,7 @@ fn real_exim_log_is_fully_understood_and_names_the_senders() {
 fn real_postfix_log_is_fully_understood_and_names_the_senders() {
     let sink = SmtpSink::start();
     let postfix = Postfix::start(sink.port, "info", "shop.example", "secret");
-    let mut removed = 0;
-    // A stolen mailbox: SASL logins from 12 networks, dead addresses mixed in.
-    for i in 0..24 {
-        let ip = format!("127.0.{}.1", i % 12 + 1);
-        let friend = format!("friend{i}@dest.example");
-        let dead = format!("nosuchuser{i}@dest.example");
-        let mut to = vec![friend.as_str()];
-        if i % 3 == 0 {
-            to.push(dead.as_str());
-            removed += 1; // Postfix's bounce to the sender
-        }
-        assert!(swaks(
-            postfix.port,
-            &ip,
-            Some(("info@shop.example", "secret")),
-            "forged@other.example",
-            &to,
-            "Invoice => \"urgent\""
-        ));
-        removed += 1;
-    }
+    let mut removed = stolen_mailbox(postfix.port);
     // Relaying without SASL from another address is refused.
     assert!(!swaks(
         postfix.port,
@@ -200,30 +201,9 @@ fn real_postfix_log_is_fully_understood_and_names_the_senders() {
     let log = postfix.wait_removed(removed, Duration::from_secs(30));
     assert_eq!(log.matches(": removed\n").count(), removed, "{log}");
 
-    let dir = TempDir::new("mta-postfix");
-    let maillog = postfix.maillog();
-    let o = unlisted(
-        dir.path(),
-        &["logs", "analyze", "--json", maillog.to_str().unwrap()],
-    );
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let lines = json_lines(&o);
-    let summary = lines.last().unwrap();
-    assert_eq!(summary["format"], "postfix");
-    assert_eq!(summary["not_understood"], 0, "{summary:#}\n{log}");
-    assert_eq!(summary["messages"].as_u64().unwrap() as usize, removed);
-    assert_eq!(summary["incomplete"], 0);
-    let find = |s: &str| {
-        lines
-            .iter()
-            .find(|l| l["sender"] == s)
-            .unwrap_or_else(|| panic!("no sender {s}: {lines:#?}"))
-            .clone()
-    };
-    let mailbox = find("auth:info@shop.example");
-    assert_eq!(mailbox["verdict"], "spamming", "{mailbox:#}");
-    assert_eq!(mailbox["messages"], 24);
-    assert_eq!(mailbox["client_ips"], 12);
+    let lines = analyze_real(&postfix.maillog(), "postfix", removed, &log);
+    assert_stolen_mailbox(&lines);
+    let find = |s: &str| sender(&lines, s);
     let php = find("local:0");
     assert_eq!(php["verdict"], "spamming", "{php:#}");
     assert_eq!(php["messages"], 30);
