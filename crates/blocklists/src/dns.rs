@@ -214,10 +214,18 @@ impl DnsClient {
         };
         if let Err(e) = lane.socket.send(&bytes).await {
             forget();
-            return Err(DnsFailure::Io(format!(
-                "cannot send to {}: {e}",
-                inner.opts.nameserver
-            )));
+            // On a connected UDP socket an earlier ICMP port-unreachable
+            // comes back as ECONNREFUSED: nothing serves DNS there.
+            return Err(DnsFailure::Io(
+                if e.kind() == std::io::ErrorKind::ConnectionRefused {
+                    format!(
+                        "nothing answers DNS at {} (port unreachable); is the resolver running?",
+                        inner.opts.nameserver
+                    )
+                } else {
+                    format!("cannot send to {}: {e}", inner.opts.nameserver)
+                },
+            ));
         }
         match tokio::time::timeout(inner.opts.timeout, rx).await {
             Ok(Ok(reply)) => Ok(to_response(&reply)),

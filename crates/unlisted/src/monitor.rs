@@ -57,13 +57,22 @@ impl Monitor {
         let mut health_rows = Vec::new();
         if self.config.monitor.self_test {
             let kinds: BTreeSet<TargetKind> = targets.keys().map(Target::kind).collect();
-            for h in checker
+            let health = checker
                 .self_test(&kinds.into_iter().collect::<Vec<_>>())
-                .await
-            {
+                .await;
+            let failed = health.iter().filter(|h| h.problem.is_some()).count();
+            // Every zone failing at once is the resolver, not the lists: say
+            // that once instead of once per zone.
+            let all_failed = failed > 0 && failed == health.len();
+            if all_failed {
+                tracing::error!(zones = failed, nameserver = %self.client.nameserver(), problem = health[0].problem.as_deref().unwrap_or(""), "no zone passed its self-test: the nameserver is not answering for blocklists; no verdicts this sweep");
+            }
+            for h in health {
                 if let Some(p) = &h.problem {
                     stats.zones_failed += 1;
-                    tracing::warn!(list = %h.list, zone = %h.zone, kind = %h.kind, problem = %p, "zone failed its self-test; its verdicts are suppressed this sweep");
+                    if !all_failed {
+                        tracing::warn!(list = %h.list, zone = %h.zone, kind = %h.kind, problem = %p, "zone failed its self-test; its verdicts are suppressed this sweep");
+                    }
                 }
                 health_rows.push(ZoneHealthRow {
                     list: h.list,

@@ -163,7 +163,14 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<Exit> {
                 cp.read_to
             ))?;
         }
-        for z in &failing {
+        const SHOWN: usize = 5;
+        if failing.len() > SHOWN {
+            output::warning(&format!(
+                "{} zones failed their last self-test (the first {SHOWN} follow; `status --json` lists all)",
+                failing.len()
+            ));
+        }
+        for z in failing.iter().take(SHOWN) {
             output::warning(&format!(
                 "{} ({}) failed its self-test at {}: {}",
                 z.list,
