@@ -109,11 +109,28 @@ pub struct EximAssembler {
     cwd_by_pid: HashMap<u32, PendingCwd>,
     cwd_recent: VecDeque<PendingCwd>,
     sender_ids: HashMap<String, String>,
+    /// Local submissions seen since [`EximAssembler::take_local_arrivals`],
+    /// kept only when `track_arrivals` is set (someone takes them).
+    arrivals: Vec<String>,
+    pub track_arrivals: bool,
     pub stats: AssemblyStats,
     last_sweep: i64,
 }
 
 impl EximAssembler {
+    /// The ids of local submissions that arrived since the last call: their
+    /// spool files may still hold the headers that name the script.
+    pub fn take_local_arrivals(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.arrivals)
+    }
+
+    /// Applies script headers found for an open message.
+    pub fn hint(&mut self, id: &str, h: &crate::headers::ScriptHeaders) {
+        if let Some((m, _)) = self.open.get_mut(id) {
+            crate::headers::apply(m, h);
+        }
+    }
+
     pub fn feed(
         &mut self,
         l: &EximLine<'_>,
@@ -190,6 +207,9 @@ impl EximAssembler {
                 };
                 if let Some(user) = self.sender_ids.remove(a.id) {
                     m.account = Some(user);
+                }
+                if self.track_arrivals && local && m.bounce_of.is_none() {
+                    self.arrivals.push(a.id.to_string());
                 }
                 self.stats.messages += 1;
                 self.open.insert(a.id.to_string(), (m, l.at));

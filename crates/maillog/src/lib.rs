@@ -88,6 +88,22 @@ impl LogParser {
         self.exim.open_messages() + self.postfix.open_messages()
     }
 
+    /// Starts keeping the ids of local submissions for
+    /// [`LogParser::take_local_arrivals`].
+    pub fn track_local_arrivals(&mut self) {
+        self.exim.track_arrivals = true;
+    }
+
+    /// Local submissions (Exim) that arrived since the last call.
+    pub fn take_local_arrivals(&mut self) -> Vec<String> {
+        self.exim.take_local_arrivals()
+    }
+
+    /// Applies script headers found for an open message (see [`headers`]).
+    pub fn hint(&mut self, id: &str, h: &headers::ScriptHeaders) {
+        self.exim.hint(id, h);
+    }
+
     /// The offset of the first line of the oldest message still open: a
     /// tail that restarts there rebuilds every open message.
     pub fn oldest_open(&self) -> Option<u64> {

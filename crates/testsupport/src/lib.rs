@@ -479,6 +479,21 @@ plain:
         self.dir.path().join("spool")
     }
 
+    /// Delivers everything queued now (`exim -qff`).
+    pub fn run_queue(&self) {
+        let ok = Command::new(find_program("exim4"))
+            .arg("-C")
+            .arg(self.config())
+            .arg("-qff")
+            .current_dir(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "exim -qff failed");
+    }
+
     /// Waits until the main log has `n` arrival (`<=`) lines.
     pub fn wait_arrivals(&self, n: usize, limit: Duration) -> String {
         wait_for(limit, || {

@@ -47,6 +47,11 @@ pub(crate) struct LogConfig {
     /// `exim`, `postfix` or `auto`.
     #[serde(default = "auto")]
     pub(crate) format: String,
+    /// Exim's spool directory: the -H file of each local submission is
+    /// read on arrival for the script headers (X-Source-Args,
+    /// X-PHP-Originating-Script).
+    #[serde(default)]
+    pub(crate) exim_spool: Option<PathBuf>,
 }
 
 fn auto() -> String {

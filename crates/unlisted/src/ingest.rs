@@ -20,6 +20,7 @@ use crate::config::LogConfig;
 /// One followed log.
 pub(crate) struct LogIngest {
     pub(crate) path: PathBuf,
+    spool: Option<PathBuf>,
     key: String,
     tailer: Tailer,
     parser: LogParser,
@@ -42,11 +43,16 @@ impl LogIngest {
             "postfix" => Some(Format::Postfix),
             _ => None,
         };
+        let mut parser = LogParser::new(format, year);
+        if cfg.exim_spool.is_some() {
+            parser.track_local_arrivals();
+        }
         Ok(LogIngest {
             tailer: Tailer::open(&cfg.path, resume),
             path: cfg.path.clone(),
+            spool: cfg.exim_spool.clone(),
             key,
-            parser: LogParser::new(format, year),
+            parser,
         })
     }
 
@@ -62,6 +68,7 @@ impl LogIngest {
         let mut messages: Vec<Message> = Vec::new();
         let parser = &mut self.parser;
         let name = &self.key;
+        let spool = self.spool.as_deref();
         let polled = self
             .tailer
             .poll(max_lines, |line, pos| {
@@ -70,6 +77,14 @@ impl LogIngest {
                     format!("{name} at byte {}", p.offset)
                 };
                 parser.line_at(line, pos, at, &mut |m| messages.push(m));
+                // Read a local submission's headers now, while it is queued.
+                if let Some(spool) = spool {
+                    for id in parser.take_local_arrivals() {
+                        if let Some(h) = spool_headers(spool, &id) {
+                            parser.hint(&id, &h);
+                        }
+                    }
+                }
             })
             .with_context(|| format!("cannot read {}", self.path.display()))?;
         for note in self.tailer.notes.drain(..) {
@@ -119,6 +134,18 @@ impl LogIngest {
         )?;
         Ok((polled.lines, new, polled.at_end))
     }
+}
+
+/// The script headers of a queued Exim message, if its -H file is there.
+fn spool_headers(spool: &std::path::Path, id: &str) -> Option<maillog::headers::ScriptHeaders> {
+    let file = maillog::headers::exim_spool_file(spool, id)?;
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| tracing::debug!(file = %file.display(), error = %e, "spool file gone or unreadable"))
+        .ok()?;
+    let lines = maillog::headers::exim_spool_headers(&text);
+    Some(maillog::headers::script_headers(
+        lines.iter().map(String::as_str),
+    ))
 }
 
 /// Rebuilds the detector's windows from the messages stored in the last

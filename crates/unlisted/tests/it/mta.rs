@@ -249,3 +249,66 @@ fn queued_php_spam_is_named_down_to_the_script_from_exims_spool() {
     assert_eq!(lines[0]["messages"], 25);
     assert_eq!(lines.last().unwrap()["not_understood"], 0);
 }
+
+#[test]
+fn the_daemon_reads_a_queued_php_mailers_headers_before_the_mail_leaves() {
+    let sink = SmtpSink::start();
+    let exim = Exim::start_with(sink.port, "info@shop.example", "secret", true);
+    let mut homes = Homes(Vec::new());
+    let uploads = homes.dir("dave", "public_html/wp-content/uploads");
+    let dir = TempDir::new("mta-daemon-spool");
+    dir.write(
+        "unlisted.toml",
+        &format!(
+            "[[log]]\npath = \"{}\"\nformat = \"exim\"\nexim_spool = \"{}\"\n\n[ingest]\npoll = \"100ms\"\n",
+            exim.mainlog().display(),
+            exim.spool().display()
+        ),
+    );
+    let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_unlisted"))
+        .args(["serve", "--db", "d.db"])
+        .current_dir(dir.path())
+        .env_remove("RUST_LOG")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for i in 0..25 {
+        exim.sendmail(
+            &uploads,
+            "wordpress@dave.example",
+            &format!("X-PHP-Originating-Script: 1001:x7.php\nTo: p{i}@dest.example\nSubject: parcel\n\nclick\n"),
+        );
+    }
+    exim.wait_arrivals(25, Duration::from_secs(15));
+    let status = || json_lines(&unlisted(dir.path(), &["status", "--db", "d.db", "--json"]));
+    let log_len = std::fs::metadata(exim.mainlog()).unwrap().len();
+    // The daemon has read every arrival (and so their spool files)...
+    let read = testsupport::wait_for(Duration::from_secs(15), || {
+        let lines = status();
+        let r = lines.iter().find(|l| l["type"] == "log")?["read_to"].as_u64()?;
+        (r >= log_len).then_some(r)
+    });
+    assert!(read.is_some(), "the daemon did not read the arrivals");
+    // ...before the queue runs and the spool files go away.
+    exim.run_queue();
+    exim.wait_completed(25, Duration::from_secs(30));
+    let stored = testsupport::wait_for(Duration::from_secs(15), || {
+        let lines = status();
+        let l = lines.iter().find(|l| l["type"] == "log")?;
+        (l["messages"].as_i64()? >= 25).then_some(lines)
+    });
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status();
+    let _ = daemon.wait();
+    let lines = stored.expect("the daemon did not store the 25 messages");
+    let php = lines
+        .iter()
+        .find(|l| l["type"] == "sender")
+        .unwrap_or_else(|| panic!("no sender verdict: {lines:#?}"));
+    assert_eq!(
+        php["sender"],
+        format!("script:{}/x7.php", uploads.display())
+    );
+    assert_eq!(php["verdict"], "spamming");
+}
