@@ -357,6 +357,8 @@ struct Partial {
     msg: Message,
     sasl: Option<String>,
     uid: Option<u32>,
+    /// Script headers a header_checks rule logged.
+    headers: Vec<String>,
 }
 
 impl PostfixAssembler {
@@ -370,6 +372,7 @@ impl PostfixAssembler {
                     msg: new_message(qid, at, raw, offset),
                     sasl: None,
                     uid: None,
+                    headers: Vec::new(),
                 },
                 at,
             )
@@ -416,6 +419,11 @@ impl PostfixAssembler {
             E::Subject { qid, subject } => {
                 if let Some((p, _)) = self.open.get_mut(*qid) {
                     p.msg.subject = Some(subject.to_string());
+                }
+            }
+            E::Header { qid, header } => {
+                if let Some((p, _)) = self.open.get_mut(*qid) {
+                    p.headers.push(header.to_string());
                 }
             }
             E::Queued {
@@ -513,7 +521,15 @@ fn finalize(p: Partial) -> Message {
         Sender::new(SenderKind::Auth, user)
     } else if let Some(uid) = p.uid {
         m.account = Some(uid.to_string());
-        Sender::new(SenderKind::Local, uid.to_string())
+        let mut local = Sender::new(SenderKind::Local, uid.to_string());
+        // A header_checks rule may have logged the script's headers.
+        let hints = crate::headers::script_headers(p.headers.iter().map(String::as_str));
+        if !hints.is_empty() {
+            m.sender = local.clone();
+            crate::headers::apply(&mut m, &hints);
+            local = m.sender.clone();
+        }
+        local
     } else if let Some(ip) = m.client_ip.filter(|ip| !ip.is_loopback()) {
         Sender::new(SenderKind::Ip, ip.to_string())
     } else {

@@ -38,6 +38,9 @@ pub enum Event<'a> {
     MessageId { qid: &'a str, message_id: &'a str },
     /// cleanup: a header_checks action that names the Subject.
     Subject { qid: &'a str, subject: &'a str },
+    /// cleanup: a header_checks WARN/INFO on a header other than Subject
+    /// (`X-PHP-Originating-Script`, `X-Source-Args`, …): `Name: value`.
+    Header { qid: &'a str, header: &'a str },
     /// cleanup: `milter-reject:` / `reject:` / `discard:` of a message.
     Rejected { qid: &'a str, reason: &'a str },
     /// qmgr: `from=<…>, size=…, nrcpt=…`.
@@ -194,6 +197,10 @@ fn event<'a>(daemon: &'a str, text: &'a str) -> Event<'a> {
             qid,
             subject: header_subject(body).unwrap_or(""),
         },
+        "cleanup" if logged_header(body).is_some() => Event::Header {
+            qid,
+            header: logged_header(body).unwrap_or(""),
+        },
         "qmgr" if body == "removed" => Event::Removed { qid },
         "postsuper" if body.starts_with("removed") => Event::Removed { qid },
         "qmgr" if body.starts_with("from=") && attr(body, "status").is_none() => Event::Queued {
@@ -216,6 +223,17 @@ fn header_subject(body: &str) -> Option<&str> {
     let s = &body[i + "header Subject: ".len()..];
     let end = s.find(" from ").unwrap_or(s.len());
     Some(&s[..end])
+}
+
+/// `warning: header X-Name: value from local; from=<…> …` (any header a
+/// header_checks WARN or INFO rule names).
+fn logged_header(body: &str) -> Option<&str> {
+    let rest = body
+        .strip_prefix("warning: header ")
+        .or_else(|| body.strip_prefix("info: header "))?;
+    let end = rest.find(" from ").unwrap_or(rest.len());
+    let h = &rest[..end];
+    h.contains(": ").then_some(h)
 }
 
 fn delivery<'a>(qid: &'a str, daemon: &'a str, body: &'a str) -> Event<'a> {
@@ -396,6 +414,19 @@ mod tests {
         )
         .unwrap();
         assert_eq!(l.at.millis, 461);
+    }
+
+    #[test]
+    fn script_header_from_header_checks() {
+        assert_eq!(
+            ev(
+                "Mar  1 10:00:00 mx postfix/cleanup[1]: 4A3B2C1D0E: warning: header X-PHP-Originating-Script: 1001:x7.php from local; from=<a@b> to=<c@d>"
+            ),
+            Event::Header {
+                qid: "4A3B2C1D0E",
+                header: "X-PHP-Originating-Script: 1001:x7.php"
+            }
+        );
     }
 
     #[test]

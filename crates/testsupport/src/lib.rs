@@ -647,8 +647,15 @@ alias_maps =
 alias_database =
 local_recipient_maps =
 biff = no
+header_checks = regexp:{dd}/header_checks
 "
             ),
+        );
+        // Log the script headers PHP and cPanel add, as an operator would
+        // configure it for attribution.
+        dir.write(
+            "header_checks",
+            "/^X-PHP-Originating-Script:/ WARN\n/^X-Source-Args:/ WARN\n",
         );
         dir.write(
             "master.cf",

@@ -181,8 +181,9 @@ fn real_postfix_log_is_fully_understood_and_names_the_senders() {
         &["y@dest.example"],
         "relay?"
     ));
-    // mail() from a local script (uid 0, see Postfix::sendmail), to a list
-    // where two in five addresses are dead.
+    // mail() from a local script (uid 0, see Postfix::sendmail) with PHP's
+    // X-PHP-Originating-Script header, which a header_checks WARN rule logs,
+    // to a list where two in five addresses are dead.
     for i in 0..30 {
         let to = if i % 5 < 2 {
             format!("nosuchuser-list{i}@dest.example")
@@ -191,7 +192,9 @@ fn real_postfix_log_is_fully_understood_and_names_the_senders() {
         };
         postfix.sendmail(
             "wordpress@site.example",
-            &format!("To: {to}\nSubject: Newsletter\n\nhello\n"),
+            &format!(
+                "X-PHP-Originating-Script: 0:mailer.php\nTo: {to}\nSubject: Newsletter\n\nhello\n"
+            ),
         );
         removed += 1;
         if i % 5 < 2 {
@@ -204,7 +207,8 @@ fn real_postfix_log_is_fully_understood_and_names_the_senders() {
     let lines = analyze_real(&postfix.maillog(), "postfix", removed, &log);
     assert_stolen_mailbox(&lines);
     let find = |s: &str| sender(&lines, s);
-    let php = find("local:0");
+    let php = find("script:mailer.php");
+    assert_eq!(php["account"], "0");
     assert_eq!(php["verdict"], "spamming", "{php:#}");
     assert_eq!(php["messages"], 30);
     assert_eq!(php["bounced"], 12);
