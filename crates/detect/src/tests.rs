@@ -250,3 +250,33 @@ fn thresholds_parse_from_toml_and_refuse_unknown_keys() {
     assert_eq!(t.min_outcomes, 20);
     assert!(toml::from_str::<Thresholds>("bounce = 1").is_err());
 }
+
+#[test]
+fn logins_older_than_their_window_stop_counting() {
+    let mut d = Detector::new(Thresholds::default());
+    let mut g = Gen::new();
+    let s = auth("traveller@example.org");
+    for ip in ["198.51.100.1", "203.0.113.1", "192.0.2.1"] {
+        d.observe(&g.msg(
+            s.clone(),
+            Some(ip),
+            &[("a@example.net", Outcome::Delivered, OK)],
+            60,
+        ));
+    }
+    assert_eq!(
+        report(&d, "auth:traveller@example.org").current,
+        Verdict::Suspicious
+    );
+    // Two days later, one login from home: the old networks are out of the
+    // one-day window and must not count.
+    d.observe(&g.msg(
+        s.clone(),
+        Some("198.51.100.1"),
+        &[("a@example.net", Outcome::Delivered, OK)],
+        2 * 86_400,
+    ));
+    let r = report(&d, "auth:traveller@example.org");
+    assert_eq!(r.current, Verdict::Ok, "{:?}", r.reasons);
+    assert_eq!(r.verdict, Verdict::Suspicious, "the worst verdict is kept");
+}
