@@ -169,9 +169,6 @@ struct SenderState {
     peak_reasons: Vec<Reason>,
     peak_at: Stamp,
     last_minute: i64,
-    /// Expired this minute already.
-    domains_fresh: bool,
-    logins_fresh: bool,
 }
 
 /// The report of one sender.
@@ -291,8 +288,6 @@ impl Detector {
                     peak_reasons: Vec::new(),
                     peak_at: m.received,
                     last_minute: i64::MIN,
-                    domains_fresh: false,
-                    logins_fresh: false,
                 },
             );
         }
@@ -384,23 +379,12 @@ impl Detector {
             st.window.add(&b, -1);
             st.buckets.pop_front();
         }
-        // Expire set members only when a set is big enough for its rule to
-        // fire (below the threshold stale members cannot change a verdict),
-        // and then at most once a minute: after that, every member is
-        // within the window.
+        // Expire set members once a minute, not per message.
         if minute != st.last_minute {
             st.last_minute = minute;
-            st.domains_fresh = false;
-            st.logins_fresh = false;
-        }
-        if !st.domains_fresh && st.domains.len() as u32 >= self.t.recipient_domains_per_window {
             st.domains.retain(|_, seen| minute - *seen < window_min);
-            st.domains_fresh = true;
-        }
-        if !st.logins_fresh && st.logins.len() as u32 >= self.t.login_networks_suspicious {
             let login_min = (self.t.login_window.as_secs() / 60).max(1) as i64;
             st.logins.retain(|_, seen| minute - *seen < login_min);
-            st.logins_fresh = true;
         }
 
         let quick = evaluate(&self.t, st, false);
