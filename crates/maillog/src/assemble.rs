@@ -102,6 +102,19 @@ fn take_stale<T>(open: &mut HashMap<String, (T, Stamp)>, now: Stamp) -> Vec<T> {
         .collect()
 }
 
+/// Empties `open` into `out`, oldest message first; returns how many.
+fn drain_oldest_first<T>(
+    open: &mut HashMap<String, (T, Stamp)>,
+    to_message: impl Fn(T) -> Message,
+    out: &mut impl FnMut(Message),
+) -> u64 {
+    let mut rest: Vec<Message> = open.drain().map(|(_, (t, _))| to_message(t)).collect();
+    rest.sort_by_key(|m| m.received);
+    let n = rest.len() as u64;
+    rest.into_iter().for_each(out);
+    n
+}
+
 /// Folds Exim lines into messages.
 #[derive(Default)]
 pub struct EximAssembler {
@@ -328,10 +341,7 @@ impl EximAssembler {
 
     /// Hands out every message still open (the input ended).
     pub fn finish(&mut self, out: &mut impl FnMut(Message)) {
-        let mut rest: Vec<Message> = self.open.drain().map(|(_, (m, _))| m).collect();
-        rest.sort_by_key(|m| m.received);
-        self.stats.incomplete += rest.len() as u64;
-        rest.into_iter().for_each(out);
+        self.stats.incomplete += drain_oldest_first(&mut self.open, |m| m, out);
     }
 
     /// Messages still waiting for their last line.
@@ -497,11 +507,9 @@ impl PostfixAssembler {
         }
     }
 
+    /// Hands out every message still open (the input ended).
     pub fn finish(&mut self, out: &mut impl FnMut(Message)) {
-        let mut rest: Vec<Message> = self.open.drain().map(|(_, (p, _))| finalize(p)).collect();
-        rest.sort_by_key(|m| m.received);
-        self.stats.incomplete += rest.len() as u64;
-        rest.into_iter().for_each(out);
+        self.stats.incomplete += drain_oldest_first(&mut self.open, finalize, out);
     }
 
     pub fn open_messages(&self) -> usize {

@@ -222,17 +222,40 @@ impl Store {
             conn,
             path: path.to_path_buf(),
         };
+        let open_err = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
         store
             .conn
-            .execute_batch(
-                "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
-            )
-            .map_err(|source| StoreError::Open {
-                path: path.to_path_buf(),
-                source,
-            })?;
+            .execute_batch("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;")
+            .map_err(open_err)?;
+        store.use_wal().map_err(open_err)?;
         migrations::migrate(&store.conn, path)?;
         Ok(store)
+    }
+
+    /// Switches a new store file to WAL (the mode is kept in the file).
+    /// The switch needs the file to itself, and SQLite answers BUSY at once
+    /// rather than waiting when another process (the daemon, `status`) is
+    /// opening the same new file, so it is retried for up to five seconds.
+    fn use_wal(&self) -> rusqlite::Result<()> {
+        let mut tries = 0;
+        loop {
+            let mode: rusqlite::Result<String> =
+                self.conn
+                    .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0));
+            match mode {
+                Ok(_) => return Ok(()),
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy && tries < 50 =>
+                {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     pub fn path(&self) -> &Path {

@@ -124,13 +124,7 @@ fn kill_9_mid_file_loses_and_repeats_nothing_and_alerts_once() {
     append(&dir, "mail.log", &log);
     let total = 120 + 80 + 400;
 
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_unlisted"))
-        .args(["serve"])
-        .current_dir(dir.path())
-        .env_remove("RUST_LOG")
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = crate::spawn(dir.path(), &["serve"]);
     let mid = wait_for(Duration::from_secs(20), || {
         let n = stored(&dir);
         (n > 0).then_some(n)

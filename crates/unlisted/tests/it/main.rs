@@ -29,6 +29,17 @@ pub fn unlisted(dir: &Path, args: &[&str]) -> Output {
         .expect("run unlisted")
 }
 
+/// Starts `unlisted ARGS` in `dir` as a daemon (stderr discarded).
+pub fn spawn(dir: &Path, args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_unlisted"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn unlisted")
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }

@@ -202,13 +202,7 @@ fn daemon_sweeps_on_its_schedule_and_stops_on_sigterm() {
     let smtp = SmtpSink::start();
     let dir = TempDir::new("daemon");
     dir.write("unlisted.toml", &config(&dns, &hook, &smtp, "1s"));
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_unlisted"))
-        .args(["serve", "--db", "d.db"])
-        .current_dir(dir.path())
-        .env_remove("RUST_LOG")
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = crate::spawn(dir.path(), &["serve", "--db", "d.db"]);
     let bodies = hook.wait_for(1, Duration::from_secs(10));
     // Let it run at least two more sweeps, observed through the store.
     let swept = testsupport::wait_for(Duration::from_secs(10), || {

@@ -269,13 +269,7 @@ fn the_daemon_reads_a_queued_php_mailers_headers_before_the_mail_leaves() {
             exim.spool().display()
         ),
     );
-    let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_unlisted"))
-        .args(["serve", "--db", "d.db"])
-        .current_dir(dir.path())
-        .env_remove("RUST_LOG")
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut daemon = crate::spawn(dir.path(), &["serve", "--db", "d.db"]);
     for i in 0..25 {
         exim.sendmail(
             &uploads,
