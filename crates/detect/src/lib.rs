@@ -151,7 +151,7 @@ struct SenderState {
     buckets: VecDeque<(i64, Counts)>,
     window: Counts,
     domains: HashMap<String, i64>,
-    logins: HashMap<String, i64>,
+    logins: HashMap<std::net::IpAddr, i64>,
     odd_place: Option<&'static str>,
     total: Counts,
     all_domains: distinct::Distinct,
@@ -610,12 +610,12 @@ fn evaluate(t: &Thresholds, st: &SenderState, describe: bool) -> Vec<Reason> {
             String::new()
         };
         let shown: Vec<String> = if describe {
-            let mut nets_list: Vec<&String> = st.logins.keys().collect();
+            let mut nets_list: Vec<&std::net::IpAddr> = st.logins.keys().collect();
             nets_list.sort();
             nets_list
-                .iter()
+                .into_iter()
                 .take(SAMPLES)
-                .map(|s| s.to_string())
+                .map(|n| signals::network_name(*n))
                 .collect()
         } else {
             Vec::new()

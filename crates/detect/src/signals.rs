@@ -1,6 +1,10 @@
 //! What a remote reply, a recipient failure or a script path says, as
 //! plain predicates over text.
 
+use aho_corasick::AhoCorasick;
+use std::net::IpAddr;
+use std::sync::LazyLock;
+
 /// Remote replies that cite spam, a blocklist or a rate limit: Gmail
 /// 4.7.28, Yahoo TSS04, Microsoft S3140/S3150, "blocked using …".
 const SPAM_MARKERS: &[&str] = &[
@@ -27,9 +31,20 @@ const SPAM_MARKERS: &[&str] = &[
     "rbl",
 ];
 
+/// One case-insensitive automaton per marker list, built on first use:
+/// replies are checked on every failed recipient, so this is a hot path.
+fn matcher(markers: &'static [&'static str]) -> AhoCorasick {
+    AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(markers)
+        .expect("marker lists are static and valid")
+}
+
+static SPAM: LazyLock<AhoCorasick> = LazyLock::new(|| matcher(SPAM_MARKERS));
+static INVALID: LazyLock<AhoCorasick> = LazyLock::new(|| matcher(INVALID_MARKERS));
+
 pub fn cites_spam(reply: &str) -> bool {
-    let l = reply.to_ascii_lowercase();
-    SPAM_MARKERS.iter().any(|m| l.contains(m))
+    SPAM.is_match(reply)
 }
 
 /// Replies that say the recipient does not exist (the mark of a scraped
@@ -51,8 +66,7 @@ const INVALID_MARKERS: &[&str] = &[
 ];
 
 pub fn invalid_recipient(reply: &str) -> bool {
-    let l = reply.to_ascii_lowercase();
-    INVALID_MARKERS.iter().any(|m| l.contains(m))
+    INVALID.is_match(reply)
 }
 
 /// Why a script's location is odd, if it is: writable upload and cache
@@ -113,17 +127,20 @@ fn looks_generated(component: &str) -> bool {
 }
 
 /// The network of an address, for counting where a login comes from:
-/// the /24 of IPv4, the /48 of IPv6.
-pub fn network(ip: std::net::IpAddr) -> String {
+/// the /24 of IPv4, the /48 of IPv6, as its first address (cheap to hash;
+/// [`network_name`] writes it for people).
+pub fn network(ip: IpAddr) -> IpAddr {
     match ip {
-        std::net::IpAddr::V4(v) => {
-            let o = v.octets();
-            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
-        }
-        std::net::IpAddr::V6(v) => {
-            let s = v.segments();
-            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
-        }
+        IpAddr::V4(v) => IpAddr::V4((u32::from(v) & 0xffff_ff00).into()),
+        IpAddr::V6(v) => IpAddr::V6((u128::from(v) & !((1u128 << 80) - 1)).into()),
+    }
+}
+
+/// `198.51.100.0/24`, `2001:db8:1::/48`.
+pub fn network_name(net: IpAddr) -> String {
+    match net {
+        IpAddr::V4(_) => format!("{net}/24"),
+        IpAddr::V6(_) => format!("{net}/48"),
     }
 }
 
@@ -176,9 +193,12 @@ mod tests {
 
     #[test]
     fn networks() {
-        assert_eq!(network("198.51.100.7".parse().unwrap()), "198.51.100.0/24");
         assert_eq!(
-            network("2001:db8:1:2::1".parse().unwrap()),
+            network_name(network("198.51.100.7".parse().unwrap())),
+            "198.51.100.0/24"
+        );
+        assert_eq!(
+            network_name(network("2001:db8:1:2::1".parse().unwrap())),
             "2001:db8:1::/48"
         );
     }

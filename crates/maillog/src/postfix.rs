@@ -134,18 +134,22 @@ fn is_qid(s: &str) -> bool {
     short || long
 }
 
-/// `key=value` up to `, ` or the end.
+/// `key=value` up to `, ` or the end. Walks the `=` signs (a handful per
+/// line) instead of searching for the key, which is the hot path of
+/// parsing.
 fn attr<'a>(text: &'a str, key: &str) -> Option<&'a str> {
-    let mut from = 0;
-    while let Some(i) = text[from..].find(key) {
-        let at = from + i;
-        let before_ok = at == 0 || text.as_bytes()[at - 1] == b' ';
-        if before_ok && text[at + key.len()..].starts_with('=') {
-            let v = &text[at + key.len() + 1..];
-            let end = v.find(", ").unwrap_or(v.len());
+    let b = text.as_bytes();
+    let k = key.as_bytes();
+    for eq in memchr::memchr_iter(b'=', b) {
+        if eq < k.len() || &b[eq - k.len()..eq] != k {
+            continue;
+        }
+        let at = eq - k.len();
+        if at == 0 || b[at - 1] == b' ' {
+            let v = &text[eq + 1..];
+            let end = memchr::memmem::find(v.as_bytes(), b", ").unwrap_or(v.len());
             return Some(&v[..end]);
         }
-        from = at + key.len();
     }
     None
 }
