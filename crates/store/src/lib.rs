@@ -12,9 +12,11 @@
 //! speaks (no `PRAGMA` outside connection setup, `BIGINT` times in Unix
 //! seconds, JSON kept as TEXT) so a fleet backend can reuse it.
 
+mod holds;
 mod ingest;
 mod migrations;
 
+pub use holds::{AuditRow, HoldRow};
 pub use ingest::{LogCheckpoint, NewMessage, SenderRow, VerdictChange};
 
 use std::path::{Path, PathBuf};

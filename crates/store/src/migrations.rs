@@ -112,6 +112,30 @@ const MIGRATIONS: &[(i64, &str)] = &[
         last_error TEXT
     );",
     ),
+    (
+        3,
+        "CREATE TABLE holds (
+        subject TEXT PRIMARY KEY,
+        action TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        created BIGINT NOT NULL,
+        until BIGINT,
+        actor TEXT NOT NULL,
+        automatic INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE hold_audit (
+        id INTEGER PRIMARY KEY,
+        at BIGINT NOT NULL,
+        subject TEXT NOT NULL,
+        change TEXT NOT NULL,
+        action TEXT,
+        reason TEXT,
+        until BIGINT,
+        actor TEXT NOT NULL,
+        detail TEXT
+    );
+    CREATE INDEX hold_audit_subject ON hold_audit (subject, id);",
+    ),
 ];
 
 /// The newest schema version this binary knows.

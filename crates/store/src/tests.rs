@@ -235,3 +235,91 @@ fn ingest_stores_each_message_once_with_checkpoint_and_alerts() {
     assert!(s.pending_sender_alerts().unwrap().is_empty());
     assert_eq!(s.recent_messages(0).unwrap().len(), 3);
 }
+
+fn hold_row(subject: &str, created: i64, until: Option<i64>) -> HoldRow {
+    HoldRow {
+        subject: subject.into(),
+        action: "reject".into(),
+        reason: "stolen password".into(),
+        created,
+        until,
+        actor: "cli:root".into(),
+        automatic: false,
+    }
+}
+
+#[test]
+fn holds_are_placed_changed_released_and_audited() {
+    let dir = TempDir::new("holds");
+    let s = Store::open(&dir.path().join("u.db")).unwrap();
+    assert_eq!(s.holds_version().unwrap(), 0);
+    assert!(
+        !s.place_hold(&hold_row("auth:bob@example.com", 100, None), None)
+            .unwrap()
+    );
+    let v1 = s.holds_version().unwrap();
+    let mut changed = hold_row("auth:bob@example.com", 150, Some(500));
+    changed.action = "defer".into();
+    assert!(s.place_hold(&changed, Some("from the CLI")).unwrap());
+    assert!(s.holds_version().unwrap() > v1);
+    s.place_hold(&hold_row("account:carol", 160, None), None)
+        .unwrap();
+    let all = s.holds().unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0], changed);
+
+    // Another connection (the policy service) sees the change.
+    let other = Store::open(&dir.path().join("u.db")).unwrap();
+    assert_eq!(other.holds_version().unwrap(), s.holds_version().unwrap());
+    assert_eq!(
+        other.hold("account:carol").unwrap().unwrap().action,
+        "reject"
+    );
+
+    let released = s
+        .release_hold("account:carol", "cli:alice", Some("cleaned up"), 200)
+        .unwrap();
+    assert_eq!(released.unwrap().subject, "account:carol");
+    assert!(
+        s.release_hold("account:carol", "cli:alice", None, 201)
+            .unwrap()
+            .is_none()
+    );
+    let expired = s.expire_holds(499).unwrap();
+    assert!(expired.is_empty());
+    let expired = s.expire_holds(500).unwrap();
+    assert_eq!(expired.len(), 1);
+    assert!(s.holds().unwrap().is_empty());
+
+    let audit = s.hold_audit(None, 10).unwrap();
+    let changes: Vec<(&str, &str, &str)> = audit
+        .iter()
+        .map(|a| (a.subject.as_str(), a.change.as_str(), a.actor.as_str()))
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ("auth:bob@example.com", "expired", "unlisted"),
+            ("account:carol", "released", "cli:alice"),
+            ("account:carol", "placed", "cli:root"),
+            ("auth:bob@example.com", "changed", "cli:root"),
+            ("auth:bob@example.com", "placed", "cli:root"),
+        ]
+    );
+    assert_eq!(audit[1].detail.as_deref(), Some("cleaned up"));
+    assert_eq!(audit[3].action.as_deref(), Some("defer"));
+    s.audit_hold(
+        "auth:bob@example.com",
+        "queue",
+        "unlisted",
+        Some("2 messages held"),
+        600,
+    )
+    .unwrap();
+    assert_eq!(
+        s.hold_audit(Some("auth:bob@example.com"), 10)
+            .unwrap()
+            .len(),
+        4
+    );
+}

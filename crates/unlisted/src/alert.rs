@@ -167,12 +167,14 @@ impl Alerter {
         .await
     }
 
-    /// Delivers the alert of a sender turned spamming.
+    /// Delivers the alert of a sender turned spamming, with its hold (or
+    /// the hold proposed in alert mode).
     pub(crate) async fn deliver_sender(
         &self,
         alert_id: i64,
         channel: &str,
         change: &store::VerdictChange,
+        containment: Option<&Containment>,
     ) -> Result<(), String> {
         let reasons: serde_json::Value =
             serde_json::from_str(&change.reasons).unwrap_or(serde_json::Value::Null);
@@ -181,7 +183,7 @@ impl Alerter {
             millis: 0,
         }
         .iso();
-        let payload = serde_json::json!({
+        let mut payload = serde_json::json!({
             "type": "sender",
             "alert_id": alert_id,
             "event": change.to,
@@ -191,6 +193,14 @@ impl Alerter {
             "at": at,
             "reasons": reasons,
         });
+        match containment {
+            Some(Containment::Held(h)) => payload["hold"] = serde_json::json!(h),
+            Some(Containment::Proposed { action, command }) => {
+                payload["proposed_hold"] =
+                    serde_json::json!({"action": action, "command": command});
+            }
+            None => {}
+        }
         let subject = format!("[unlisted] {} is {}", change.sender, change.to);
         let mut body = vec![
             format!("sender:  {}", change.sender),
@@ -210,6 +220,21 @@ impl Alerter {
             for s in r["samples"].as_array().into_iter().flatten() {
                 body.push(format!("         {}", s.as_str().unwrap_or("")));
             }
+        }
+        match containment {
+            Some(Containment::Held(h)) => body.push(format!(
+                "hold:    {} by {} since {}: {}",
+                h.action,
+                h.actor,
+                crate::output::time(h.created),
+                h.reason
+            )),
+            Some(Containment::Proposed { command, .. }) => {
+                body.push(format!(
+                    "not held (enforce.mode = \"alert\"); to hold it:\n         {command}"
+                ));
+            }
+            None => {}
         }
         self.send(channel, &payload, &subject, &body.join("\n"))
             .await
@@ -286,4 +311,11 @@ fn smtp_transport(e: &EmailConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>>
         b = b.credentials(Credentials::new(u.clone(), p.clone()));
     }
     Ok(b.build())
+}
+
+/// What was done about a spamming sender, for its alert.
+#[derive(Debug, Clone)]
+pub(crate) enum Containment {
+    Held(store::HoldRow),
+    Proposed { action: String, command: String },
 }

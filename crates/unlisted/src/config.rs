@@ -38,6 +38,92 @@ pub(crate) struct Config {
     pub(crate) logs: Vec<LogConfig>,
     #[serde(default)]
     pub(crate) ingest: IngestConfig,
+    /// Holds, rate limits and the policy service.
+    #[serde(default)]
+    pub(crate) enforce: EnforceConfig,
+}
+
+/// What happens when a sender turns `spamming`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum EnforceMode {
+    /// Alert, and record the hold that would have been placed.
+    #[default]
+    Alert,
+    /// Place the hold at once (and hold the sender's queued mail).
+    Enforce,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EnforceConfig {
+    #[serde(default)]
+    pub(crate) mode: EnforceMode,
+    /// The action of holds the daemon places by itself.
+    #[serde(default = "hold_action")]
+    pub(crate) auto_action: enforce::Action,
+    /// How long an automatic hold lasts (unset: until released).
+    #[serde(default, with = "humantime_serde")]
+    pub(crate) auto_for: Option<Duration>,
+    /// Senders (`auth:…`, `script:/dir`, `account:NAME`, …) never held
+    /// automatically.
+    #[serde(default)]
+    pub(crate) allow: Vec<String>,
+    /// Per sender kind (`auth`, `script`, `local`, `ip`, `from`):
+    /// messages and recipients per hour and per day.
+    #[serde(default)]
+    pub(crate) limits: enforce::Limits,
+    #[serde(default)]
+    pub(crate) policy: PolicyConfig,
+}
+
+impl Default for EnforceConfig {
+    fn default() -> Self {
+        EnforceConfig {
+            mode: EnforceMode::default(),
+            auto_action: hold_action(),
+            auto_for: None,
+            allow: Vec::new(),
+            limits: enforce::Limits::new(),
+            policy: PolicyConfig::default(),
+        }
+    }
+}
+
+fn hold_action() -> enforce::Action {
+    enforce::Action::Hold
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PolicyConfig {
+    /// Where `unlisted serve` answers Postfix and Exim: `127.0.0.1:10033`
+    /// or `unix:/run/unlisted/policy.sock`. Unset: no policy service.
+    #[serde(default)]
+    pub(crate) listen: Option<String>,
+    /// Connections silent this long are closed.
+    #[serde(default = "default_idle", with = "humantime_serde")]
+    pub(crate) idle_timeout: Duration,
+    #[serde(default = "default_max_connections")]
+    pub(crate) max_connections: usize,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        PolicyConfig {
+            listen: None,
+            idle_timeout: default_idle(),
+            max_connections: default_max_connections(),
+        }
+    }
+}
+
+fn default_idle() -> Duration {
+    Duration::from_secs(300)
+}
+
+fn default_max_connections() -> usize {
+    1024
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -285,6 +371,18 @@ impl Config {
         }
         if self.dns.timeout.is_zero() {
             out.push("dns.timeout: must be more than 0".into());
+        }
+        if let Some(l) = &self.enforce.policy.listen
+            && l.parse::<enforce::server::Listen>().is_err()
+        {
+            out.push(format!(
+                "enforce.policy.listen: `{l}` is not ADDR:PORT or unix:/path"
+            ));
+        }
+        for a in &self.enforce.allow {
+            if let Err(e) = a.parse::<enforce::Subject>() {
+                out.push(format!("enforce.allow: {e}"));
+            }
         }
         if self.monitor.interval < Duration::from_secs(1) {
             out.push("monitor.interval: must be at least 1s".into());

@@ -57,13 +57,15 @@ impl LogIngest {
     }
 
     /// Reads what is new (at most `max_lines`, 0 for all) and stores it.
-    /// Returns (lines read, messages new, read to the end).
+    /// Returns (lines read, messages new, read to the end); senders that
+    /// turned `spamming` are added to `spamming`.
     pub(crate) fn poll(
         &mut self,
         store: &mut Store,
         detector: &mut Detector,
         channels: &[String],
         max_lines: usize,
+        spamming: &mut Vec<Spamming>,
     ) -> Result<(usize, usize, bool)> {
         let mut messages: Vec<Message> = Vec::new();
         let parser = &mut self.parser;
@@ -121,6 +123,17 @@ impl LogIngest {
                 let change = detector.observe(m)?;
                 if change.to == Verdict::Spamming {
                     tracing::warn!(sender = %change.sender, "sender is spamming");
+                    spamming.push(Spamming {
+                        sender: change.sender.clone(),
+                        account: m.account.clone(),
+                        why: change
+                            .reasons
+                            .iter()
+                            .filter(|r| r.severity == Verdict::Spamming)
+                            .map(|r| r.detail.as_str())
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    });
                 }
                 Some(VerdictChange {
                     sender: change.sender.to_string(),
@@ -134,6 +147,15 @@ impl LogIngest {
         )?;
         Ok((polled.lines, new, polled.at_end))
     }
+}
+
+/// A sender that turned `spamming`, for containment.
+#[derive(Debug, Clone)]
+pub(crate) struct Spamming {
+    pub(crate) sender: maillog::Sender,
+    pub(crate) account: Option<String>,
+    /// The spamming reasons, one line.
+    pub(crate) why: String,
 }
 
 /// The script headers of a queued Exim message, if its -H file is there.

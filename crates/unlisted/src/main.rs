@@ -8,6 +8,7 @@ mod config;
 mod ingest;
 mod monitor;
 mod output;
+mod policy;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -73,6 +74,12 @@ enum Command {
     /// Read Exim and Postfix logs: who is sending, and is it spam?
     #[command(subcommand)]
     Logs(cmd::logs::Command),
+    /// Stop a sender (SMTP AUTH user, script, local user, IP, account),
+    /// list and release holds, read their audit log.
+    #[command(subcommand)]
+    Hold(cmd::hold::Command),
+    /// Run the Postfix/Exim policy service alone.
+    Policy(cmd::policy::Args),
     /// Print or check the config file.
     #[command(subcommand)]
     Config(cmd::config::Command),
@@ -123,6 +130,8 @@ fn main() -> ExitCode {
             Command::Lists(a) => cmd::lists::run(&cli.global, a),
             Command::Logs(c) => cmd::logs::run(&cli.global, c),
             Command::Config(c) => cmd::config::run(&cli.global, c),
+            Command::Hold(c) => cmd::hold::run(&cli.global, c),
+            Command::Policy(a) => cmd::policy::run(&cli.global, a).await,
         }
     });
     match result {

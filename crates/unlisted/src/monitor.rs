@@ -203,7 +203,22 @@ impl Monitor {
             }
         }
         for (id, channel, attempts, change) in self.store.pending_sender_alerts()? {
-            match self.alerter.deliver_sender(id, &channel, &change).await {
+            let containment = match self.store.hold(&change.sender)? {
+                Some(h) => Some(crate::alert::Containment::Held(h)),
+                None if change.to == "spamming" => Some(crate::alert::Containment::Proposed {
+                    action: self.config.enforce.auto_action.to_string(),
+                    command: format!(
+                        "unlisted hold add {} --action {} --reason 'detected spamming'",
+                        change.sender, self.config.enforce.auto_action
+                    ),
+                }),
+                None => None,
+            };
+            match self
+                .alerter
+                .deliver_sender(id, &channel, &change, containment.as_ref())
+                .await
+            {
                 Ok(()) => {
                     ok += 1;
                     self.store.alert_delivered(Outbox::Senders, id, now())?;
@@ -228,9 +243,16 @@ impl Monitor {
         let channels = self.alerter.channels();
         let max = self.config.ingest.max_lines;
         let (mut lines, mut new) = (0, 0);
+        let mut spamming = Vec::new();
         for log in &mut self.logs {
             loop {
-                match log.poll(&mut self.store, &mut self.detector, &channels, max) {
+                match log.poll(
+                    &mut self.store,
+                    &mut self.detector,
+                    &channels,
+                    max,
+                    &mut spamming,
+                ) {
                     Ok((l, n, at_end)) => {
                         lines += l;
                         new += n;
@@ -248,6 +270,62 @@ impl Monitor {
                 }
             }
         }
+        for s in &spamming {
+            self.contain(s)?;
+        }
         Ok((lines, new))
+    }
+
+    /// A sender turned `spamming`: hold it (mode `enforce`), or record the
+    /// hold that would have been placed (mode `alert`, the default). A
+    /// sender on the allow-list, or already held, is left as it is.
+    fn contain(&mut self, s: &crate::ingest::Spamming) -> anyhow::Result<()> {
+        let cfg = &self.config.enforce;
+        let subject = enforce::Subject::Sender(s.sender.clone());
+        let key = subject.to_string();
+        let allowed = cfg.allow.iter().filter_map(|a| a.parse::<enforce::Subject>().ok()).any(|a| {
+            a == subject
+                || matches!(&a, enforce::Subject::Account(acc) if s.account.as_deref() == Some(acc.as_str()))
+                || (matches!((&a, &subject), (enforce::Subject::Sender(d), enforce::Subject::Sender(x))
+                    if d.kind == maillog::SenderKind::Script && x.kind == maillog::SenderKind::Script
+                    && x.value.starts_with(&format!("{}/", d.value))))
+        });
+        let now = now();
+        if allowed {
+            tracing::warn!(sender = %key, "spamming sender is on enforce.allow; not held");
+            self.store
+                .audit_hold(&key, "allowed", "unlisted:detect", Some(&s.why), now)?;
+            return Ok(());
+        }
+        if self.store.hold(&key)?.is_some() {
+            return Ok(());
+        }
+        let reason = format!("detected spamming: {}", s.why);
+        match cfg.mode {
+            crate::config::EnforceMode::Alert => {
+                tracing::warn!(sender = %key, action = %cfg.auto_action, "would hold this sender (enforce.mode = \"alert\")");
+                let detail = format!(
+                    "proposed: unlisted hold add {key} --action {} --reason '{}'",
+                    cfg.auto_action,
+                    reason.replace('\'', "")
+                );
+                self.store
+                    .audit_hold(&key, "proposed", "unlisted:detect", Some(&detail), now)?;
+            }
+            crate::config::EnforceMode::Enforce => {
+                let row = store::HoldRow {
+                    subject: key.clone(),
+                    action: cfg.auto_action.to_string(),
+                    reason,
+                    created: now,
+                    until: cfg.auto_for.map(|d| now + d.as_secs() as i64),
+                    actor: "unlisted:detect".into(),
+                    automatic: true,
+                };
+                self.store.place_hold(&row, None)?;
+                tracing::warn!(sender = %key, action = %row.action, "sender held automatically");
+            }
+        }
+        Ok(())
     }
 }

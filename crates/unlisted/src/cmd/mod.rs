@@ -3,8 +3,10 @@
 
 pub(crate) mod check;
 pub(crate) mod config;
+pub(crate) mod hold;
 pub(crate) mod lists;
 pub(crate) mod logs;
+pub(crate) mod policy;
 pub(crate) mod serve;
 pub(crate) mod status;
 

@@ -34,9 +34,10 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
             problems.join("\n  ")
         );
     }
-    if config.servers.is_empty() && config.logs.is_empty() {
+    if config.servers.is_empty() && config.logs.is_empty() && config.enforce.policy.listen.is_none()
+    {
         bail!(
-            "config {} names no [[server]] to watch and no [[log]] to read",
+            "config {} names no [[server]] to watch, no [[log]] to read and no enforce.policy.listen",
             path.display()
         );
     }
@@ -51,6 +52,15 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
         tracing::warn!(%nameserver, who, "the nameserver is a public resolver; lists that refuse public resolvers will answer with errors");
     }
     let store = store::Store::open(&g.db)?;
+    // The policy service answers the MTAs from its own tasks; the loop
+    // below keeps feeding it holds through the store.
+    let _policy = match &config.enforce.policy.listen {
+        Some(l) => {
+            let listen: enforce::server::Listen = l.parse().map_err(anyhow::Error::msg)?;
+            Some(crate::policy::start(&listen, &g.db, &config.enforce).await?)
+        }
+        None => None,
+    };
     let client = DnsClient::new(DnsOptions {
         nameserver,
         timeout: config.dns.timeout,
@@ -114,6 +124,9 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
                 tracing::debug!(lines, messages = new, "logs read");
             }
         }
+        for h in monitor.store.expire_holds(crate::output::now())? {
+            tracing::info!(sender = %h.subject, "hold expired");
+        }
         let (sent, failed) = monitor.deliver_alerts().await?;
         if sent + failed > 0 {
             tracing::info!(sent, failed, "alerts delivered");
@@ -122,12 +135,11 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
             return Ok(Exit::Clean);
         }
         let until_sweep = next_sweep.saturating_duration_since(tokio::time::Instant::now());
-        let wait = if monitor.logs.is_empty() {
-            until_sweep
-        } else if monitor.config.servers.is_empty() {
-            poll
-        } else {
-            poll.min(until_sweep)
+        let wait = match (monitor.config.servers.is_empty(), monitor.logs.is_empty()) {
+            (false, true) => until_sweep,
+            (false, false) => poll.min(until_sweep),
+            // Logs only, or the policy service only.
+            (true, _) => poll,
         };
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
@@ -139,7 +151,7 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
     }
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let term = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut s) => {

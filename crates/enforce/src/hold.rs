@@ -1,0 +1,343 @@
+//! Holds: a sender (or a whole account) that may not send, the action the
+//! MTA takes on its mail, and why.
+//!
+//! A hold names a sender in the DESIGN.md vocabulary (`auth:`, `script:`,
+//! `local:`, `ip:`, `from:`) or `account:NAME` for every sender of one
+//! customer. A `script:` hold on a directory covers every script below it.
+
+use std::fmt;
+use std::str::FromStr;
+
+use maillog::message::{Sender, SenderKind};
+use serde::{Deserialize, Serialize};
+
+/// What a hold stops.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Subject {
+    Sender(Sender),
+    /// All senders of one customer account.
+    Account(String),
+}
+
+impl fmt::Display for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Subject::Sender(s) => s.fmt(f),
+            Subject::Account(a) => write!(f, "account:{a}"),
+        }
+    }
+}
+
+impl FromStr for Subject {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if let Some(a) = s.strip_prefix("account:") {
+            if a.is_empty() || a.contains(char::is_whitespace) {
+                return Err(format!("`{s}`: an account name is one word"));
+            }
+            return Ok(Subject::Account(a.to_string()));
+        }
+        let sender: Sender = s
+            .parse()
+            .map_err(|e| format!("{e} (use auth:, script:, local:, ip:, from: or account:)"))?;
+        if sender.value.trim().is_empty() {
+            return Err(format!("`{s}` names no sender"));
+        }
+        if sender.kind == SenderKind::Ip && sender.value.parse::<std::net::IpAddr>().is_err() {
+            return Err(format!("`{}` is not an IP address", sender.value));
+        }
+        if sender.kind == SenderKind::Script && !sender.value.starts_with('/') {
+            return Err(format!(
+                "`{}`: a script is named by its absolute path (or a directory)",
+                sender.value
+            ));
+        }
+        Ok(Subject::Sender(normalise(sender)))
+    }
+}
+
+/// Mailbox names and addresses compare without case; paths and IPs as
+/// written (an IP in its canonical form).
+fn normalise(mut s: Sender) -> Sender {
+    match s.kind {
+        SenderKind::Auth | SenderKind::From => s.value = s.value.to_ascii_lowercase(),
+        SenderKind::Ip => {
+            if let Ok(ip) = s.value.parse::<std::net::IpAddr>() {
+                s.value = ip.to_string();
+            }
+        }
+        SenderKind::Script => {
+            let trimmed = s.value.trim_end_matches('/');
+            if !trimmed.is_empty() {
+                s.value = trimmed.to_string();
+            }
+        }
+        SenderKind::Local => {}
+    }
+    s
+}
+
+/// What the MTA does with a held sender's mail.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Temporary failure: the client keeps the mail and retries later.
+    #[default]
+    Defer,
+    /// Accept into the MTA's hold queue (Postfix hold, Exim frozen), where
+    /// it waits for review and is never delivered on its own.
+    Hold,
+    /// Permanent failure: the client gets a bounce.
+    Reject,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Defer => "defer",
+            Action::Hold => "hold",
+            Action::Reject => "reject",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Action {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "defer" => Ok(Action::Defer),
+            "hold" => Ok(Action::Hold),
+            "reject" => Ok(Action::Reject),
+            _ => Err(format!("`{s}` is not an action: reject, defer or hold")),
+        }
+    }
+}
+
+/// One hold in force.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hold {
+    pub subject: Subject,
+    pub action: Action,
+    pub reason: String,
+    /// Unix seconds; `None` holds until released.
+    pub until: Option<i64>,
+}
+
+impl Hold {
+    pub fn active(&self, now: i64) -> bool {
+        self.until.is_none_or(|u| now < u)
+    }
+}
+
+/// Who is asking to send: every identity the MTA told us, strongest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    pub senders: Vec<Sender>,
+    /// The owning account, when the request shows it (a local user, a
+    /// script under a home directory).
+    pub account: Option<String>,
+    /// A script known only by its basename (`X-PHP-Originating-Script`),
+    /// with the local user that ran it.
+    pub script_basename: Option<String>,
+}
+
+impl Identity {
+    /// The strongest identity, for rate limits and messages.
+    pub fn primary(&self) -> Option<&Sender> {
+        self.senders.iter().min_by_key(|s| s.kind)
+    }
+}
+
+/// The holds in force, indexed for the policy service's lookups.
+#[derive(Debug, Clone, Default)]
+pub struct HoldSet {
+    exact: rustc_hash::FxHashMap<Subject, Hold>,
+    /// `script:` holds, matched as a path or a directory prefix.
+    scripts: Vec<Hold>,
+}
+
+impl HoldSet {
+    pub fn new(holds: impl IntoIterator<Item = Hold>) -> Self {
+        let mut set = HoldSet::default();
+        for h in holds {
+            if let Subject::Sender(s) = &h.subject
+                && s.kind == SenderKind::Script
+            {
+                set.scripts.push(h.clone());
+            }
+            set.exact.insert(h.subject.clone(), h);
+        }
+        set
+    }
+
+    pub fn len(&self) -> usize {
+        self.exact.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.exact.is_empty()
+    }
+
+    /// The hold that applies to `who` at `now`; when several do, the one
+    /// with the strongest action (reject, then hold, then defer).
+    pub fn find(&self, who: &Identity, now: i64) -> Option<&Hold> {
+        let mut found: Vec<&Hold> = Vec::new();
+        for s in &who.senders {
+            let s = normalise(s.clone());
+            if s.kind == SenderKind::Script {
+                found.extend(self.scripts.iter().filter(
+                    |h| matches!(&h.subject, Subject::Sender(hs) if covers(&hs.value, &s.value)),
+                ));
+            } else if let Some(h) = self.exact.get(&Subject::Sender(s)) {
+                found.push(h);
+            }
+        }
+        if let Some(a) = &who.account {
+            if let Some(h) = self.exact.get(&Subject::Account(a.clone())) {
+                found.push(h);
+            }
+            // A script known by basename only: a hold on a script of the
+            // same name in this account's home.
+            if let Some(base) = &who.script_basename {
+                found.extend(self.scripts.iter().filter(|h| match &h.subject {
+                    Subject::Sender(hs) => {
+                        hs.value.rsplit('/').next() == Some(base.as_str())
+                            && maillog::message::account_from_path(&hs.value) == Some(a.as_str())
+                    }
+                    Subject::Account(_) => false,
+                }));
+            }
+        }
+        found
+            .into_iter()
+            .filter(|h| h.active(now))
+            .max_by_key(|h| h.action)
+    }
+}
+
+/// A `script:` hold on `held` covers `path` when it is that script or a
+/// directory above it.
+fn covers(held: &str, path: &str) -> bool {
+    path == held
+        || (path.len() > held.len()
+            && path.starts_with(held)
+            && path.as_bytes()[held.len()] == b'/')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hold(subject: &str, action: Action) -> Hold {
+        Hold {
+            subject: subject.parse().unwrap(),
+            action,
+            reason: "test".into(),
+            until: None,
+        }
+    }
+
+    fn who(senders: &[&str], account: Option<&str>) -> Identity {
+        Identity {
+            senders: senders.iter().map(|s| s.parse().unwrap()).collect(),
+            account: account.map(str::to_string),
+            script_basename: None,
+        }
+    }
+
+    #[test]
+    fn subjects_parse_and_normalise() {
+        let s: Subject = "auth:Bob@Example.COM".parse().unwrap();
+        assert_eq!(s.to_string(), "auth:bob@example.com");
+        let s: Subject = "script:/home/bob/public_html/".parse().unwrap();
+        assert_eq!(s.to_string(), "script:/home/bob/public_html");
+        let s: Subject = "ip:2001:db8:0::1".parse().unwrap();
+        assert_eq!(s.to_string(), "ip:2001:db8::1");
+        assert_eq!(
+            "account:bob".parse::<Subject>().unwrap(),
+            Subject::Account("bob".into())
+        );
+        for bad in [
+            "bob",
+            "auth:",
+            "ip:not-an-ip",
+            "script:relative/x.php",
+            "account:",
+            "host:x",
+        ] {
+            assert!(bad.parse::<Subject>().is_err(), "{bad} parsed");
+        }
+    }
+
+    #[test]
+    fn exact_account_and_directory_matches() {
+        let set = HoldSet::new([
+            hold("auth:bob@example.com", Action::Defer),
+            hold("account:carol", Action::Hold),
+            hold(
+                "script:/home/dave/public_html/wp-content/uploads",
+                Action::Reject,
+            ),
+        ]);
+        let h = set.find(&who(&["auth:BOB@example.com", "ip:127.0.0.2"], None), 0);
+        assert_eq!(h.map(|h| h.action), Some(Action::Defer));
+        assert!(set.find(&who(&["auth:eve@example.com"], None), 0).is_none());
+        let h = set.find(&who(&["local:carol"], Some("carol")), 0);
+        assert_eq!(h.map(|h| h.action), Some(Action::Hold));
+        let h = set.find(
+            &who(
+                &["script:/home/dave/public_html/wp-content/uploads/2024/x.php"],
+                Some("dave"),
+            ),
+            0,
+        );
+        assert_eq!(h.map(|h| h.action), Some(Action::Reject));
+        // A sibling directory with a common prefix is not covered.
+        let h = set.find(
+            &who(
+                &["script:/home/dave/public_html/wp-content/uploads2/x.php"],
+                Some("dave"),
+            ),
+            0,
+        );
+        assert!(h.is_none());
+    }
+
+    #[test]
+    fn strongest_action_wins_and_expired_holds_do_not_apply() {
+        let mut expired = hold("ip:127.0.0.9", Action::Reject);
+        expired.until = Some(100);
+        let set = HoldSet::new([
+            hold("auth:bob", Action::Defer),
+            hold("account:bob", Action::Reject),
+            expired,
+        ]);
+        let h = set
+            .find(&who(&["auth:bob", "local:bob"], Some("bob")), 0)
+            .unwrap();
+        assert_eq!(h.action, Action::Reject);
+        assert!(set.find(&who(&["ip:127.0.0.9"], None), 99).is_some());
+        assert!(set.find(&who(&["ip:127.0.0.9"], None), 100).is_none());
+    }
+
+    #[test]
+    fn basename_only_scripts_match_within_their_account() {
+        let set = HoldSet::new([hold("script:/home/dave/public_html/x7.php", Action::Reject)]);
+        let mut w = who(&["local:dave"], Some("dave"));
+        w.script_basename = Some("x7.php".into());
+        assert!(set.find(&w, 0).is_some());
+        let mut other = who(&["local:erin"], Some("erin"));
+        other.script_basename = Some("x7.php".into());
+        assert!(set.find(&other, 0).is_none());
+    }
+}

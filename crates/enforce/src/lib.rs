@@ -1,0 +1,11 @@
+//! Stopping a sender: holds (who may not send, and what happens to its
+//! mail), rate limits per sender kind, and the policy service that answers
+//! Postfix's `check_policy_service` and Exim's `${readsocket}` with them.
+
+pub mod hold;
+pub mod policy;
+pub mod ratelimit;
+pub mod server;
+
+pub use hold::{Action, Hold, HoldSet, Identity, Subject};
+pub use ratelimit::{Limit, Limits, RateLimiter};

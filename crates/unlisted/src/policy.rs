@@ -1,0 +1,122 @@
+//! The policy service inside the binary: holds loaded from the store and
+//! reloaded when they change, rate limits from the config.
+//!
+//! Fail-safe: if the store cannot be read, the service keeps answering
+//! from the holds it last loaded (and `DUNNO` for everyone when it never
+//! loaded any); the MTAs are configured to pass mail when the service is
+//! down (README, integration section).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use enforce::server::{Listen, Listener, Options, Shared};
+use enforce::{Hold, HoldSet, RateLimiter};
+
+use crate::config::EnforceConfig;
+
+/// Store rows → holds; a row that does not parse (written by a newer
+/// version, edited by hand) is skipped with a warning, never guessed at.
+pub(crate) fn hold_set(rows: &[store::HoldRow]) -> HoldSet {
+    HoldSet::new(rows.iter().filter_map(|r| match to_hold(r) {
+        Ok(h) => Some(h),
+        Err(e) => {
+            tracing::warn!(subject = %r.subject, error = %e, "stored hold not understood; ignored");
+            None
+        }
+    }))
+}
+
+pub(crate) fn to_hold(r: &store::HoldRow) -> Result<Hold, String> {
+    Ok(Hold {
+        subject: r.subject.parse()?,
+        action: r.action.parse()?,
+        reason: r.reason.clone(),
+        until: r.until,
+    })
+}
+
+/// A running policy service.
+pub(crate) struct PolicyService {
+    pub(crate) listen: Listen,
+    server: tokio::task::JoinHandle<()>,
+    reload: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for PolicyService {
+    fn drop(&mut self) {
+        self.server.abort();
+        self.reload.abort();
+    }
+}
+
+/// Binds `listen` and serves; holds come from the store at `db`.
+pub(crate) async fn start(
+    listen: &Listen,
+    db: &Path,
+    cfg: &EnforceConfig,
+) -> Result<PolicyService> {
+    let listener = Listener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let bound = listener.local()?;
+    let store = store::Store::open(db)?;
+    let version = store.holds_version()?;
+    let holds = hold_set(&store.holds()?);
+    let shared = Arc::new(Shared::new(holds, RateLimiter::new(cfg.limits.clone())));
+    let opts = Options {
+        idle_timeout: cfg.policy.idle_timeout,
+        max_connections: cfg.policy.max_connections,
+    };
+    tracing::info!(listen = %bound, holds = shared.holds().len(), "policy service listening");
+    let server = tokio::spawn(listener.run(shared.clone(), opts));
+    let reload = tokio::spawn(reload_loop(
+        db.to_path_buf(),
+        store,
+        version,
+        shared.clone(),
+    ));
+    Ok(PolicyService {
+        listen: bound,
+        server,
+        reload,
+    })
+}
+
+/// Polls the store's hold version twice a second and swaps the hold set
+/// when it moved; expired holds stop applying by their time even between
+/// reloads.
+async fn reload_loop(db: PathBuf, mut store: store::Store, mut version: i64, shared: Arc<Shared>) {
+    let mut failing = false;
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let loaded = store.holds_version().and_then(|v| {
+            if v == version {
+                Ok(None)
+            } else {
+                store.holds().map(|h| Some((v, h)))
+            }
+        });
+        match loaded {
+            Ok(None) => failing = false,
+            Ok(Some((v, rows))) => {
+                let set = hold_set(&rows);
+                tracing::info!(holds = set.len(), "policy service: holds reloaded");
+                shared.set_holds(set);
+                version = v;
+                failing = false;
+            }
+            Err(e) => {
+                if !failing {
+                    tracing::error!(error = %e, db = %db.display(), "policy service cannot read the holds; answering from the last ones loaded");
+                }
+                failing = true;
+                // The file may have been replaced: open it again.
+                if let Ok(s) = store::Store::open(&db) {
+                    store = s;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,327 @@
+//! Holds from the CLI, and the policy service spoken to over a real socket
+//! the way Postfix speaks to it (SMTPD_POLICY_README framing).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use testsupport::{TempDir, wait_for};
+
+use crate::{json_lines, stderr, stdout, unlisted};
+
+#[test]
+fn holds_are_added_listed_released_and_audited() {
+    let dir = TempDir::new("holdcli");
+    let d = dir.path();
+    let o = unlisted(
+        d,
+        &[
+            "hold",
+            "add",
+            "auth:Bob@Example.com",
+            "--reason",
+            "password stolen",
+            "--action",
+            "reject",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("held auth:bob@example.com: reject"),
+        "{}",
+        stdout(&o)
+    );
+    let o = unlisted(
+        d,
+        &[
+            "hold",
+            "add",
+            "script:/home/dave/public_html/wp-content/uploads/",
+            "--reason",
+            "PHP mailer",
+            "--for",
+            "2h",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let o = unlisted(d, &["hold", "list", "--json"]);
+    let holds = json_lines(&o);
+    assert_eq!(holds.len(), 2);
+    assert_eq!(holds[0]["subject"], "auth:bob@example.com");
+    assert_eq!(holds[0]["action"], "reject");
+    assert_eq!(holds[0]["until"], serde_json::Value::Null);
+    assert_eq!(
+        holds[1]["subject"],
+        "script:/home/dave/public_html/wp-content/uploads"
+    );
+    assert_eq!(holds[1]["action"], "hold", "hold is the default action");
+    let span = holds[1]["until"].as_i64().unwrap() - holds[1]["created"].as_i64().unwrap();
+    assert_eq!(span, 7200);
+    assert!(holds[1]["actor"].as_str().unwrap().starts_with("cli:"));
+    let table = stdout(&unlisted(d, &["hold", "list"]));
+    assert!(
+        table.contains("auth:bob@example.com") && table.contains("password stolen"),
+        "{table}"
+    );
+
+    // Bad input is refused with a reason, and stores nothing.
+    for (args, why) in [
+        (
+            vec!["hold", "add", "bob", "--reason", "x"],
+            "not kind:value",
+        ),
+        (
+            vec!["hold", "add", "ip:nope", "--reason", "x"],
+            "not an IP address",
+        ),
+        (vec!["hold", "add", "auth:x", "--reason", "  "], "--reason"),
+        (
+            vec!["hold", "add", "auth:x", "--reason", "x", "--action", "drop"],
+            "not an action",
+        ),
+    ] {
+        let o = unlisted(d, &args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&o).contains(why), "{args:?}: {}", stderr(&o));
+    }
+    assert_eq!(
+        json_lines(&unlisted(d, &["hold", "list", "--json"])).len(),
+        2
+    );
+
+    let o = unlisted(
+        d,
+        &[
+            "hold",
+            "release",
+            "auth:BOB@example.com",
+            "--note",
+            "password reset",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("released auth:bob@example.com"));
+    let o = unlisted(d, &["hold", "release", "auth:bob@example.com"]);
+    assert_eq!(o.status.code(), Some(1), "releasing what is not held");
+    assert!(stderr(&o).contains("is not held"));
+
+    let log = json_lines(&unlisted(d, &["hold", "log", "--json"]));
+    let changes: Vec<(&str, &str)> = log
+        .iter()
+        .map(|e| {
+            (
+                e["change"].as_str().unwrap(),
+                e["subject"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ("released", "auth:bob@example.com"),
+            ("placed", "script:/home/dave/public_html/wp-content/uploads"),
+            ("placed", "auth:bob@example.com"),
+        ]
+    );
+    assert_eq!(log[0]["detail"], "password reset");
+}
+
+/// `unlisted policy` on a free loopback port; returns the child and port.
+pub(crate) fn start_policy(dir: &Path, extra_config: &str) -> (Child, u16) {
+    let cfg = dir.join("policy.toml");
+    std::fs::write(&cfg, extra_config).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_unlisted"))
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "policy",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn unlisted policy");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let port = first
+        .trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {first:?}"));
+    (child, port)
+}
+
+pub(crate) struct Kill(pub(crate) Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn request(user: &str, state: &str, instance: &str, rcpts: u32) -> String {
+    format!(
+        "request=smtpd_access_policy\nprotocol_state={state}\nprotocol_name=ESMTP\nclient_address=127.0.0.5\nclient_name=localhost\nsender={user}\nrecipient_count={rcpts}\ninstance={instance}\nsasl_method=PLAIN\nsasl_username={user}\n\n"
+    )
+}
+
+/// Sends one request on `s` and reads the answer (the action line).
+fn ask(s: &mut TcpStream, req: &str) -> String {
+    s.write_all(req.as_bytes()).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut action = String::new();
+    r.read_line(&mut action).unwrap();
+    let mut blank = String::new();
+    r.read_line(&mut blank).unwrap();
+    assert_eq!(blank, "\n", "answer not ended by an empty line");
+    action.trim_end().to_string()
+}
+
+fn connect(port: u16) -> TcpStream {
+    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s
+}
+
+#[test]
+fn policy_service_answers_holds_and_limits_over_many_connections() {
+    let dir = TempDir::new("policy");
+    let d = dir.path();
+    let o = unlisted(
+        d,
+        &[
+            "hold",
+            "add",
+            "auth:held@example.com",
+            "--reason",
+            "stolen",
+            "--action",
+            "reject",
+        ],
+    );
+    assert!(o.status.success());
+    let (child, port) = start_policy(
+        d,
+        "[enforce.limits.auth]\nmessages_per_hour = 3\naction = \"defer\"\n[enforce.policy]\nidle_timeout = \"1s\"\n",
+    );
+    let _guard = Kill(child);
+
+    // Many requests on one connection.
+    let mut s = connect(port);
+    assert_eq!(
+        ask(&mut s, &request("held@example.com", "RCPT", "a1", 0)),
+        "action=REJECT 5.7.1 Sending as auth:held@example.com is suspended: stolen"
+    );
+    for i in 0..3 {
+        let inst = format!("b{i}");
+        // DATA then END-OF-MESSAGE of one message count once.
+        assert_eq!(
+            ask(&mut s, &request("ok@example.com", "DATA", &inst, 1)),
+            "action=DUNNO"
+        );
+        assert_eq!(
+            ask(
+                &mut s,
+                &request("ok@example.com", "END-OF-MESSAGE", &inst, 1)
+            ),
+            "action=DUNNO"
+        );
+    }
+    assert_eq!(
+        ask(
+            &mut s,
+            &request("ok@example.com", "END-OF-MESSAGE", "b3", 1)
+        ),
+        "action=DEFER 4.7.1 auth:ok@example.com is over its limit of 3 messages per hour; try again later"
+    );
+
+    // Many connections at once, each with its own requests.
+    let threads: Vec<_> = (0..20)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let mut s = connect(port);
+                (0..10)
+                    .map(|j| {
+                        ask(
+                            &mut s,
+                            &request(&format!("u{i}@example.com"), "RCPT", &format!("{i}.{j}"), 0),
+                        )
+                    })
+                    .filter(|a| a == "action=DUNNO")
+                    .count()
+            })
+        })
+        .collect();
+    let answered: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    assert_eq!(answered, 200);
+
+    // A malformed request closes that connection without an answer; the
+    // others are unharmed.
+    let mut bad = connect(port);
+    bad.write_all(b"this is not an attribute\n\n").unwrap();
+    let mut rest = Vec::new();
+    assert_eq!(
+        bad.read_to_end(&mut rest).unwrap(),
+        0,
+        "no answer to garbage"
+    );
+    let mut huge = connect(port);
+    let _ = huge.write_all(&vec![b'x'; 100_000]);
+    let mut rest = Vec::new();
+    let _ = huge.read_to_end(&mut rest);
+    assert!(rest.is_empty(), "no answer to an oversized line");
+    assert_eq!(
+        ask(&mut s, &request("held@example.com", "RCPT", "c1", 0))
+            .split(' ')
+            .next(),
+        Some("action=REJECT")
+    );
+
+    // A hold placed from the CLI reaches the running service, and a release too.
+    let o = unlisted(
+        d,
+        &[
+            "hold",
+            "add",
+            "auth:ok@example.com",
+            "--reason",
+            "review",
+            "--action",
+            "hold",
+        ],
+    );
+    assert!(o.status.success());
+    let held = wait_for(Duration::from_secs(5), || {
+        let a = ask(&mut s, &request("ok@example.com", "RCPT", "d1", 0));
+        a.starts_with("action=HOLD").then_some(a)
+    });
+    assert_eq!(
+        held.as_deref(),
+        Some("action=HOLD held for review (auth:ok@example.com): review")
+    );
+    assert!(
+        unlisted(d, &["hold", "release", "auth:held@example.com"])
+            .status
+            .success()
+    );
+    let released = wait_for(Duration::from_secs(5), || {
+        (ask(&mut s, &request("held@example.com", "RCPT", "e1", 0)) == "action=DUNNO").then_some(())
+    });
+    assert!(released.is_some(), "release did not reach the service");
+
+    // An idle connection is closed after enforce.policy.idle_timeout.
+    let mut idle = connect(port);
+    let mut buf = [0u8; 1];
+    let n = idle.read(&mut buf).unwrap();
+    assert_eq!(n, 0, "idle connection was not closed");
+}
