@@ -378,6 +378,19 @@ impl Exim {
     /// With `queue_only`, messages stay in the spool (as a frozen or
     /// backed-up spam run does) instead of being delivered.
     pub fn start_with(smarthost_port: u16, user: &str, password: &str, queue_only: bool) -> Self {
+        Self::start_opts(smarthost_port, &[(user, password)], queue_only, "", "")
+    }
+
+    /// With several SMTP AUTH users, `main` lines added to the main section
+    /// (after the test's own, so they may replace ACL settings) and `acls`
+    /// added to the ACL section.
+    pub fn start_opts(
+        smarthost_port: u16,
+        users: &[(&str, &str)],
+        queue_only: bool,
+        main: &str,
+        acls: &str,
+    ) -> Self {
         let exim = find_program("exim4");
         let dir = TempDir::new("exim");
         for sub in ["spool", "log"] {
@@ -397,9 +410,16 @@ impl Exim {
             l.local_addr().expect("addr").port()
         };
         let d = dir.path().display();
-        let cond = "${if and {{eq{$auth2}{USER}}{eq{$auth3}{PASS}}}}"
-            .replace("USER", user)
-            .replace("PASS", password);
+        // ${if or {{and {{eq{$auth2}{U}}{eq{$auth3}{P}}}} …}}
+        let pairs: String = users
+            .iter()
+            .map(|(u, p)| {
+                "{and {{eq{$auth2}{@USER@}}{eq{$auth3}{@PASS@}}}}"
+                    .replace("@USER@", u)
+                    .replace("@PASS@", p)
+            })
+            .collect();
+        let cond = ["${if or {", &pairs, "}}"].concat();
         let config = format!(
             r#"primary_hostname = mx.test.example
 qualify_domain = test.example
@@ -417,12 +437,15 @@ acl_smtp_rcpt = acl_rcpt
 tls_advertise_hosts =
 host_lookup =
 rfc1413_hosts =
+{main}
 
 begin acl
 acl_rcpt:
   accept authenticated = *
   accept hosts = :
   deny message = relay not permitted
+
+{acls}
 
 begin routers
 smarthost:
@@ -506,6 +529,13 @@ plain:
     /// Submits `message` with `exim -t -i -f from`, run in `cwd` as a PHP
     /// script's sendmail call would be.
     pub fn sendmail(&self, cwd: &Path, from: &str, message: &str) {
+        let (ok, err) = self.try_sendmail(cwd, from, message);
+        assert!(ok, "exim -t failed: {err}");
+    }
+
+    /// Like `sendmail`, for submissions that may be refused: whether Exim
+    /// took it, and what it said on stderr.
+    pub fn try_sendmail(&self, cwd: &Path, from: &str, message: &str) -> (bool, String) {
         let mut child = Command::new(find_program("exim4"))
             .arg("-C")
             .arg(self.config())
@@ -513,7 +543,7 @@ plain:
             .current_dir(cwd)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("spawn exim4 -t");
         child
@@ -522,7 +552,11 @@ plain:
             .expect("stdin")
             .write_all(message.as_bytes())
             .expect("write message");
-        assert!(child.wait().expect("wait exim").success(), "exim -t failed");
+        let out = child.wait_with_output().expect("wait exim");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 
     /// Waits until the main log has `n` `Completed` lines.
@@ -581,6 +615,12 @@ pub struct Postfix {
 
 impl Postfix {
     pub fn start(relay_port: u16, user: &str, realm: &str, password: &str) -> Self {
+        Self::start_with(relay_port, realm, &[(user, password)], "")
+    }
+
+    /// With several SASL users (`user@realm` / password) and `extra` lines
+    /// appended to main.cf (a policy service, milters).
+    pub fn start_with(relay_port: u16, realm: &str, users: &[(&str, &str)], extra: &str) -> Self {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/postfix-root");
         let root = root.canonicalize().unwrap_or_else(|_| {
             panic!("{} is missing: run the test command from the README (scripts/test.sh), which unpacks Postfix there", root.display())
@@ -648,6 +688,7 @@ alias_database =
 local_recipient_maps =
 biff = no
 header_checks = regexp:{dd}/header_checks
+{extra}
 "
             ),
         );
@@ -688,22 +729,24 @@ postlog unix-dgram n - n - 1 postlogd
             "sasl/smtpd.conf",
             &format!("pwcheck_method: auxprop\nauxprop_plugin: sasldb\nmech_list: PLAIN LOGIN\nsasldb_path: {dd}/sasl/sasldb2\n"),
         );
-        let mut pw = Command::new(find_program("saslpasswd2"))
-            .args(["-p", "-c", "-f"])
-            .arg(d.join("sasl/sasldb2"))
-            .args(["-u", realm, user])
-            .stdin(Stdio::piped())
-            .spawn()
-            .expect("spawn saslpasswd2");
-        pw.stdin
-            .take()
-            .expect("stdin")
-            .write_all(password.as_bytes())
-            .expect("password");
-        assert!(
-            pw.wait().expect("saslpasswd2").success(),
-            "saslpasswd2 failed"
-        );
+        for (user, password) in users {
+            let mut pw = Command::new(find_program("saslpasswd2"))
+                .args(["-p", "-c", "-f"])
+                .arg(d.join("sasl/sasldb2"))
+                .args(["-u", realm, user])
+                .stdin(Stdio::piped())
+                .spawn()
+                .expect("spawn saslpasswd2");
+            pw.stdin
+                .take()
+                .expect("stdin")
+                .write_all(password.as_bytes())
+                .expect("password");
+            assert!(
+                pw.wait().expect("saslpasswd2").success(),
+                "saslpasswd2 failed"
+            );
+        }
         sh("chown postfix sasl/sasldb2");
         // postdrop must be setgid postdrop for non-root submissions, as the
         // package installs it.

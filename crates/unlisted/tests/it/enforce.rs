@@ -325,3 +325,283 @@ fn policy_service_answers_holds_and_limits_over_many_connections() {
     let n = idle.read(&mut buf).unwrap();
     assert_eq!(n, 0, "idle connection was not closed");
 }
+
+/// The shipped Postfix lines, pointed at `port`.
+fn postfix_snippet(port: u16) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../integration/postfix/main.cf");
+    std::fs::read_to_string(path)
+        .expect("integration/postfix/main.cf")
+        .replace("127.0.0.1:10033", &format!("127.0.0.1:{port}"))
+}
+
+fn subjects(sink: &testsupport::SmtpSink) -> Vec<String> {
+    sink.messages()
+        .iter()
+        .filter_map(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("Subject: ").map(str::to_string))
+        })
+        .collect()
+}
+
+#[test]
+fn real_postfix_refuses_held_and_over_limit_mailboxes_and_fails_open() {
+    use testsupport::{Postfix, SmtpSink, swaks};
+    let dir = TempDir::new("pfpolicy");
+    let d = dir.path();
+    let sink = SmtpSink::start();
+    let (child, port) = start_policy(d, "[enforce.limits.auth]\nmessages_per_hour = 2\n");
+    let mut policy = Kill(child);
+    let users = [
+        ("bob", "pw-bob"),
+        ("carol", "pw-carol"),
+        ("dave", "pw-dave"),
+    ];
+    let pf = Postfix::start_with(sink.port, "shop.example", &users, &postfix_snippet(port));
+    let send = |user: &str, pw: &str, subject: &str| {
+        swaks(
+            pf.port,
+            "127.0.0.1",
+            Some((&format!("{user}@shop.example"), pw)),
+            &format!("{user}@shop.example"),
+            &["friend@dest.example"],
+            subject,
+        )
+    };
+    let o = unlisted(
+        d,
+        &[
+            "hold",
+            "add",
+            "auth:bob@shop.example",
+            "--reason",
+            "password stolen",
+            "--action",
+            "reject",
+        ],
+    );
+    assert!(o.status.success());
+    let o = unlisted(
+        d,
+        &[
+            "hold",
+            "add",
+            "auth:dave@shop.example",
+            "--reason",
+            "under review",
+            "--action",
+            "hold",
+        ],
+    );
+    assert!(o.status.success());
+    // The service loads holds on start; these were added after it, so wait
+    // for the reload.
+    std::thread::sleep(Duration::from_millis(1200));
+
+    assert!(
+        !send("bob", "pw-bob", "bob-1"),
+        "a held mailbox was accepted"
+    );
+    assert!(send("carol", "pw-carol", "carol-1"));
+    assert!(send("carol", "pw-carol", "carol-2"));
+    assert!(
+        !send("carol", "pw-carol", "carol-3"),
+        "the third message passed a limit of 2 per hour"
+    );
+    // HOLD accepts the message into Postfix's hold queue: the client sees
+    // success, nothing leaves.
+    assert!(send("dave", "pw-dave", "dave-1"));
+
+    assert!(
+        unlisted(d, &["hold", "release", "auth:bob@shop.example"])
+            .status
+            .success()
+    );
+    std::thread::sleep(Duration::from_millis(1200));
+    assert!(
+        send("bob", "pw-bob", "bob-2"),
+        "a released mailbox was refused"
+    );
+
+    let got = sink.wait_for(3, Duration::from_secs(20));
+    assert_eq!(got.len(), 3);
+    let mut subj = subjects(&sink);
+    subj.sort();
+    assert_eq!(subj, ["bob-2", "carol-1", "carol-2"]);
+    let log = std::fs::read_to_string(pf.maillog()).unwrap();
+    assert!(log.contains("554 5.7.1 <END-OF-MESSAGE>: End-of-data rejected: Sending as auth:bob@shop.example is suspended: password stolen"), "{log}");
+    assert!(
+        log.contains("over its limit of 2 messages per hour"),
+        "{log}"
+    );
+    assert!(
+        log.contains(": hold: END-OF-MESSAGE from"),
+        "dave's message was not put on hold:\n{log}"
+    );
+
+    // With the service stopped, mail keeps flowing (default_action=DUNNO):
+    // carol is over her limit and would be deferred if it were up.
+    let _ = policy.0.kill();
+    let _ = policy.0.wait();
+    assert!(
+        send("carol", "pw-carol", "carol-4"),
+        "mail stopped when the service was down"
+    );
+    let got = sink.wait_for(4, Duration::from_secs(20));
+    assert_eq!(got.len(), 4);
+    assert!(subjects(&sink).contains(&"carol-4".to_string()));
+}
+
+/// The shipped Exim ACLs and the main-section lines their header asks
+/// for, pointed at `port`.
+fn exim_snippet(port: u16) -> (String, String) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../integration/exim/unlisted.acl");
+    let acl = std::fs::read_to_string(path).expect("integration/exim/unlisted.acl");
+    let main: String = acl
+        .lines()
+        .filter_map(|l| l.strip_prefix("#      "))
+        .map(|l| l.replace("127.0.0.1:10033", &format!("127.0.0.1:{port}")) + "\n")
+        .collect();
+    assert_eq!(
+        main.lines().count(),
+        3,
+        "the main-section lines in the file's header"
+    );
+    (main, acl)
+}
+
+#[test]
+fn real_exim_refuses_held_mailboxes_and_scripts_and_fails_open() {
+    use testsupport::{Exim, SmtpSink, swaks};
+    let dir = TempDir::new("eximpolicy");
+    let d = dir.path();
+    let sink = SmtpSink::start();
+    let (child, port) = start_policy(d, "");
+    let mut policy = Kill(child);
+    let (main, acl) = exim_snippet(port);
+    let users = [
+        ("bob@shop.example", "pw-bob"),
+        ("carol@shop.example", "pw-carol"),
+        ("dave@shop.example", "pw-dave"),
+    ];
+    let exim = Exim::start_opts(sink.port, &users, false, &main, &acl);
+    let send = |user: &str, pw: &str, subject: &str| {
+        swaks(
+            exim.port,
+            "127.0.0.1",
+            Some((user, pw)),
+            user,
+            &["friend@dest.example"],
+            subject,
+        )
+    };
+    // A PHP mailer in an uploads directory, as cPanel's and PHP's headers
+    // name it.
+    let home = format!("/home/unlisted-test-{}-erin", std::process::id());
+    let uploads = format!("{home}/public_html/wp-content/uploads");
+    std::fs::create_dir_all(&uploads).expect("mkdir under /home (tests run as root)");
+    struct Rm(String);
+    impl Drop for Rm {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let _rm = Rm(home.clone());
+    let php = |subject: &str| {
+        format!(
+            "To: victim@dest.example\nSubject: {subject}\nX-PHP-Originating-Script: 1001:mailer.php\nX-Source-Args: /usr/bin/php {uploads}/mailer.php\n\nbuy now\n"
+        )
+    };
+
+    for (who, action, reason) in [
+        ("auth:bob@shop.example", "reject", "password stolen"),
+        ("auth:dave@shop.example", "hold", "under review"),
+        (
+            &*format!("script:{uploads}"),
+            "reject",
+            "PHP mailer in uploads",
+        ),
+    ] {
+        let o = unlisted(
+            d,
+            &["hold", "add", who, "--reason", reason, "--action", action],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    std::thread::sleep(Duration::from_millis(1200));
+
+    assert!(
+        !send("bob@shop.example", "pw-bob", "bob-1"),
+        "a held mailbox was accepted"
+    );
+    assert!(send("carol@shop.example", "pw-carol", "carol-1"));
+    assert!(
+        send("dave@shop.example", "pw-dave", "dave-1"),
+        "HOLD accepts (and freezes)"
+    );
+    let (ok, err) = exim.try_sendmail(Path::new(&uploads), "erin@shop.example", &php("php-1"));
+    assert!(!ok, "a held script's mail was accepted");
+    let log = std::fs::read_to_string(exim.mainlog()).unwrap();
+    assert!(
+        log.contains("F=<erin@shop.example> rejected by non-SMTP ACL: 5.7.1 Sending as script:"),
+        "{log}"
+    );
+    assert!(
+        log.contains("/wp-content/uploads is suspended: PHP mailer in uploads"),
+        "{log}"
+    );
+    drop(err);
+    // Another script of the same account is not held.
+    let other = format!("{home}/public_html");
+    let (ok, err) = exim.try_sendmail(
+        Path::new(&other),
+        "erin@shop.example",
+        &php("contact-1").replace("wp-content/uploads/mailer.php", "contact.php"),
+    );
+    assert!(ok, "{err}");
+
+    assert!(
+        unlisted(d, &["hold", "release", "auth:bob@shop.example"])
+            .status
+            .success()
+    );
+    std::thread::sleep(Duration::from_millis(1200));
+    assert!(
+        send("bob@shop.example", "pw-bob", "bob-2"),
+        "a released mailbox was refused"
+    );
+
+    // Exim mails the refusal of a local submission back to its sender
+    // (-oem, as for any sendmail caller without a terminal); that notice
+    // goes to the sink too.
+    sink.wait_for(4, Duration::from_secs(20));
+    let mut subj = subjects(&sink);
+    subj.sort();
+    assert_eq!(
+        subj,
+        [
+            "Mail failure - rejected by local scanning code",
+            "bob-2",
+            "carol-1",
+            "contact-1"
+        ]
+    );
+    let log = std::fs::read_to_string(exim.mainlog()).unwrap();
+    assert!(
+        log.contains("Sending as auth:bob@shop.example is suspended: password stolen"),
+        "{log}"
+    );
+    assert!(
+        log.contains("unlisted: frozen: held for review (auth:dave@shop.example)"),
+        "{log}"
+    );
+
+    // The service stopped: readsocket fails and its DUNNO lets mail pass,
+    // even for the script still held in the store.
+    let _ = policy.0.kill();
+    let _ = policy.0.wait();
+    let (ok, err) = exim.try_sendmail(Path::new(&uploads), "erin@shop.example", &php("php-2"));
+    assert!(ok, "mail stopped when the service was down: {err}");
+    sink.wait_for(5, Duration::from_secs(20));
+    assert!(subjects(&sink).contains(&"php-2".to_string()));
+}

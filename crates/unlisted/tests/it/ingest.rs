@@ -166,3 +166,81 @@ fn kill_9_mid_file_loses_and_repeats_nothing_and_alerts_once() {
     ids.dedup();
     assert_eq!(ids, [1], "{alerts:?}");
 }
+
+const PHP_SENDER: &str = "script:/home/bob/public_html/wp-content/uploads/2024/04";
+
+fn sender_alert(hook: &WebhookReceiver) -> serde_json::Value {
+    hook.wait_for(1, Duration::from_secs(5))
+        .iter()
+        .map(|b| serde_json::from_str::<serde_json::Value>(b).unwrap())
+        .find(|v| v["type"] == "sender")
+        .expect("no sender alert")
+}
+
+#[test]
+fn a_spamming_sender_gets_a_proposed_hold_by_default_and_a_hold_in_enforce_mode() {
+    // Default mode "alert": nothing held, the alert and the audit show the
+    // hold that would have been placed.
+    let hook = WebhookReceiver::start();
+    let dir = TempDir::new("contain-alert");
+    dir.write("unlisted.toml", &config(&hook, ""));
+    let mut log = String::new();
+    php_mailer(&mut log, 0);
+    append(&dir, "mail.log", &log);
+    once(&dir);
+    let alert = sender_alert(&hook);
+    assert_eq!(alert["sender"], PHP_SENDER);
+    assert_eq!(alert["proposed_hold"]["action"], "hold");
+    assert!(
+        alert["proposed_hold"]["command"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("unlisted hold add {PHP_SENDER} --action hold"))
+    );
+    assert!(json_lines(&unlisted(dir.path(), &["hold", "list", "--json"])).is_empty());
+    let audit = json_lines(&unlisted(dir.path(), &["hold", "log", "--json"]));
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0]["change"], "proposed");
+    assert_eq!(audit[0]["actor"], "unlisted:detect");
+
+    // Mode "enforce": held at once, by the daemon, with the reasons.
+    let hook = WebhookReceiver::start();
+    let dir = TempDir::new("contain-enforce");
+    let cfg = config(&hook, "")
+        + "\n[enforce]\nmode = \"enforce\"\nauto_action = \"reject\"\nauto_for = \"1d\"\n";
+    dir.write("unlisted.toml", &cfg);
+    append(&dir, "mail.log", &log);
+    once(&dir);
+    let holds = json_lines(&unlisted(dir.path(), &["hold", "list", "--json"]));
+    assert_eq!(holds.len(), 1, "{holds:?}");
+    assert_eq!(holds[0]["subject"], PHP_SENDER);
+    assert_eq!(holds[0]["action"], "reject");
+    assert_eq!(holds[0]["automatic"], true);
+    assert_eq!(holds[0]["actor"], "unlisted:detect");
+    assert!(
+        holds[0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("detected spamming: ")
+    );
+    let span = holds[0]["until"].as_i64().unwrap() - holds[0]["created"].as_i64().unwrap();
+    assert_eq!(span, 86_400);
+    let alert = sender_alert(&hook);
+    assert_eq!(alert["hold"]["action"], "reject");
+    assert_eq!(alert["hold"]["automatic"], true);
+    // Reading the same log again (a restart) holds nothing twice.
+    once(&dir);
+    let audit = json_lines(&unlisted(dir.path(), &["hold", "log", "--json"]));
+    assert_eq!(audit.len(), 1, "{audit:?}");
+
+    // The allow-list wins over enforce mode.
+    let hook = WebhookReceiver::start();
+    let dir = TempDir::new("contain-allow");
+    let cfg = config(&hook, "") + "\n[enforce]\nmode = \"enforce\"\nallow = [\"account:bob\"]\n";
+    dir.write("unlisted.toml", &cfg);
+    append(&dir, "mail.log", &log);
+    once(&dir);
+    assert!(json_lines(&unlisted(dir.path(), &["hold", "list", "--json"])).is_empty());
+    let audit = json_lines(&unlisted(dir.path(), &["hold", "log", "--json"]));
+    assert_eq!(audit[0]["change"], "allowed");
+}
