@@ -4,6 +4,7 @@
 
 pub mod hold;
 pub mod policy;
+pub mod queue;
 pub mod ratelimit;
 pub mod server;
 

@@ -37,6 +37,12 @@ pub struct Request {
 }
 
 impl Request {
+    /// A request built from attributes gathered elsewhere (a queued
+    /// message's envelope and headers), to name its sender the same way.
+    pub fn from_attrs(attrs: Vec<(String, String)>) -> Self {
+        Request { attrs, bytes: 0 }
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.attrs
             .iter()

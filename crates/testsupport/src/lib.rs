@@ -50,6 +50,12 @@ pub fn free_udp_port() -> u16 {
 }
 
 /// Polls `f` every 50 ms until it returns `Some` or `limit` passes.
+/// A TCP port free on 127.0.0.1 right now.
+pub fn free_tcp_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
 pub fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let start = Instant::now();
     loop {
@@ -304,11 +310,13 @@ pub struct SmtpSink {
 
 impl SmtpSink {
     pub fn start() -> Self {
+        Self::start_on(free_tcp_port())
+    }
+
+    /// On a port chosen beforehand (an MTA already relays to it and
+    /// defers until the sink is up).
+    pub fn start_on(port: u16) -> Self {
         let dir = TempDir::new("smtp");
-        let port = {
-            let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-            l.local_addr().expect("addr").port()
-        };
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("smtp_sink.py");
         let mut child = Command::new("python3")
             .arg(&script)
@@ -502,19 +510,33 @@ plain:
         self.dir.path().join("spool")
     }
 
-    /// Delivers everything queued now (`exim -qff`).
+    /// Delivers everything queued now, frozen messages too (`exim -qff`).
     pub fn run_queue(&self) {
+        self.queue_run("-qff");
+    }
+
+    /// Delivers everything queued now except frozen messages (`exim -qf`).
+    pub fn run_queue_unfrozen(&self) {
+        self.queue_run("-qf");
+    }
+
+    /// The exim binary.
+    pub fn binary(&self) -> PathBuf {
+        find_program("exim4")
+    }
+
+    fn queue_run(&self, flag: &str) {
         let ok = Command::new(find_program("exim4"))
             .arg("-C")
             .arg(self.config())
-            .arg("-qff")
+            .arg(flag)
             .current_dir(self.dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
             .map(|s| s.success())
             .unwrap_or(false);
-        assert!(ok, "exim -qff failed");
+        assert!(ok, "exim {flag} failed");
     }
 
     /// Waits until the main log has `n` arrival (`<=`) lines.
@@ -783,6 +805,28 @@ postlog unix-dgram n - n - 1 postlogd
 
     pub fn maillog(&self) -> PathBuf {
         self.dir.path().join("maillog")
+    }
+
+    /// This instance's config directory (`-c` of the Postfix commands).
+    pub fn config_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Where postqueue, postsuper and postcat are.
+    pub fn command_dir(&self) -> PathBuf {
+        self.root.join("usr/sbin")
+    }
+
+    /// Attempts delivery of everything deferred now (`postqueue -f`).
+    pub fn flush(&self) {
+        let ok = Command::new(self.command_dir().join("postqueue"))
+            .arg("-c")
+            .arg(self.dir.path())
+            .arg("-f")
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "postqueue -f failed");
     }
 
     /// Submits `message` with Postfix's sendmail, the way PHP's mail()

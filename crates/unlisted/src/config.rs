@@ -75,6 +75,93 @@ pub(crate) struct EnforceConfig {
     pub(crate) limits: enforce::Limits,
     #[serde(default)]
     pub(crate) policy: PolicyConfig,
+    /// The MTA whose queue holds apply to (already queued mail of a held
+    /// sender is put on hold or frozen).
+    #[serde(default)]
+    pub(crate) queue: QueueConfig,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum QueueMta {
+    /// Leave the queue alone.
+    #[default]
+    None,
+    Postfix,
+    Exim,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct QueueConfig {
+    #[serde(default)]
+    pub(crate) mta: QueueMta,
+    /// Where postqueue, postcat and postsuper are.
+    #[serde(default = "default_postfix_commands")]
+    pub(crate) postfix_command_dir: PathBuf,
+    /// A non-default Postfix instance's config directory (`-c`).
+    #[serde(default)]
+    pub(crate) postfix_config_dir: Option<PathBuf>,
+    /// The exim binary.
+    #[serde(default = "default_exim")]
+    pub(crate) exim: PathBuf,
+    /// A non-default Exim config file (`-C`).
+    #[serde(default)]
+    pub(crate) exim_config: Option<PathBuf>,
+    #[serde(default = "default_exim_spool")]
+    pub(crate) exim_spool: PathBuf,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            mta: QueueMta::None,
+            postfix_command_dir: default_postfix_commands(),
+            postfix_config_dir: None,
+            exim: default_exim(),
+            exim_config: None,
+            exim_spool: default_exim_spool(),
+        }
+    }
+}
+
+fn default_postfix_commands() -> PathBuf {
+    PathBuf::from("/usr/sbin")
+}
+
+fn default_exim() -> PathBuf {
+    // Debian names it exim4; cPanel and RHEL exim.
+    ["/usr/sbin/exim4", "/usr/sbin/exim"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from("/usr/sbin/exim"))
+}
+
+fn default_exim_spool() -> PathBuf {
+    ["/var/spool/exim4", "/var/spool/exim"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from("/var/spool/exim"))
+}
+
+impl QueueConfig {
+    /// The queue to act on, if one is configured.
+    pub(crate) fn mta(&self) -> Option<enforce::queue::Mta> {
+        match self.mta {
+            QueueMta::None => None,
+            QueueMta::Postfix => Some(enforce::queue::Mta::Postfix {
+                command_dir: self.postfix_command_dir.clone(),
+                config_dir: self.postfix_config_dir.clone(),
+            }),
+            QueueMta::Exim => Some(enforce::queue::Mta::Exim {
+                binary: self.exim.clone(),
+                config: self.exim_config.clone(),
+                spool: self.exim_spool.clone(),
+            }),
+        }
+    }
 }
 
 impl Default for EnforceConfig {
@@ -86,6 +173,7 @@ impl Default for EnforceConfig {
             allow: Vec::new(),
             limits: enforce::Limits::new(),
             policy: PolicyConfig::default(),
+            queue: QueueConfig::default(),
         }
     }
 }

@@ -324,6 +324,11 @@ impl Monitor {
                 };
                 self.store.place_hold(&row, None)?;
                 tracing::warn!(sender = %key, action = %row.action, "sender held automatically");
+                if let Some(text) =
+                    crate::policy::hold_queued(&self.store, cfg, &row, "unlisted:detect")?
+                {
+                    tracing::warn!(sender = %key, "{text}");
+                }
             }
         }
         Ok(())

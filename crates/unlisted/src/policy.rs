@@ -120,3 +120,79 @@ async fn reload_loop(db: PathBuf, mut store: store::Store, mut version: i64, sha
         }
     }
 }
+
+/// Holds the already queued mail of the sender `row` holds, and records
+/// what was done in the audit. A queue that cannot be read is reported
+/// (and audited) without undoing the hold: new mail is stopped either way.
+pub(crate) fn hold_queued(
+    store: &store::Store,
+    cfg: &EnforceConfig,
+    row: &store::HoldRow,
+    actor: &str,
+) -> Result<Option<String>> {
+    let Some(mta) = cfg.queue.mta() else {
+        return Ok(None);
+    };
+    let hold = to_hold(row).map_err(anyhow::Error::msg)?;
+    let now = crate::output::now();
+    let text = match mta.hold_matching(&HoldSet::new([hold]), now, 20) {
+        Ok(r) => format!("queued mail: {}", r.summary("held")),
+        Err(e) => format!("queued mail not held: {e}"),
+    };
+    store.audit_hold(&row.subject, "queue", actor, Some(&text), now)?;
+    Ok(Some(text))
+}
+
+/// What to do with a released sender's queued mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnRelease {
+    Keep,
+    Requeue,
+    Delete,
+}
+
+/// Releases or deletes the held queued mail of the sender `row` held.
+pub(crate) fn release_queued(
+    store: &store::Store,
+    cfg: &EnforceConfig,
+    row: &store::HoldRow,
+    what: OnRelease,
+    actor: &str,
+) -> Result<Option<String>> {
+    let Some(mta) = cfg.queue.mta() else {
+        if what != OnRelease::Keep {
+            anyhow::bail!(
+                "--requeue and --delete need enforce.queue.mta (postfix or exim) in the config"
+            );
+        }
+        return Ok(None);
+    };
+    let hold = to_hold(row).map_err(anyhow::Error::msg)?;
+    let set = HoldSet::new([Hold {
+        until: None,
+        ..hold
+    }]);
+    let now = crate::output::now();
+    let text = match what {
+        OnRelease::Keep => match mta.list() {
+            Ok(list) => {
+                let n = list
+                    .iter()
+                    .filter(|q| q.held() && set.find(&q.identity, now).is_some())
+                    .count();
+                format!("queued mail: {n} still held (release with --requeue or --delete)")
+            }
+            Err(e) => format!("queue not read: {e}"),
+        },
+        OnRelease::Requeue => match mta.release_matching(&set, now) {
+            Ok(r) => format!("queued mail: {}", r.summary("released")),
+            Err(e) => anyhow::bail!("the hold is released but its queued mail is not: {e}"),
+        },
+        OnRelease::Delete => match mta.delete_matching(&set, now) {
+            Ok(r) => format!("queued mail: {}", r.summary("deleted")),
+            Err(e) => anyhow::bail!("the hold is released but its queued mail is not deleted: {e}"),
+        },
+    };
+    store.audit_hold(&row.subject, "queue", actor, Some(&text), now)?;
+    Ok(Some(text))
+}

@@ -58,6 +58,12 @@ pub(crate) struct ReleaseArgs {
     /// Why (kept in the audit).
     #[arg(long)]
     note: Option<String>,
+    /// Let the sender's held queued mail go out (postsuper -H, exim -Mt).
+    #[arg(long, conflicts_with = "delete")]
+    requeue: bool,
+    /// Delete the sender's held queued mail (postsuper -d, exim -Mrm).
+    #[arg(long)]
+    delete: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -112,6 +118,7 @@ fn add(g: &Global, a: AddArgs) -> Result<Exit> {
         actor: actor(),
         automatic: false,
     };
+    let (config, _) = super::load_config(g)?;
     let store = store::Store::open(&g.db)?;
     let existed = store.place_hold(&row, None)?;
     let until = row
@@ -124,6 +131,9 @@ fn add(g: &Global, a: AddArgs) -> Result<Exit> {
         row.action,
         row.reason
     ))?;
+    if let Some(text) = crate::policy::hold_queued(&store, &config.enforce, &row, &row.actor)? {
+        output::line(&text)?;
+    }
     Ok(Exit::Clean)
 }
 
@@ -190,28 +200,35 @@ fn list(g: &Global, a: ListArgs) -> Result<Exit> {
 }
 
 fn release(g: &Global, a: ReleaseArgs) -> Result<Exit> {
+    use crate::policy::OnRelease;
     let subject = subject(&a.sender)?;
-    let store = store::Store::open(&g.db)?;
-    match store.release_hold(
-        &subject.to_string(),
-        &actor(),
-        a.note.as_deref(),
-        output::now(),
-    )? {
-        Some(h) => {
-            output::line(&format!(
-                "released {} (was {}: {})",
-                h.subject, h.action, h.reason
-            ))?;
-            Ok(Exit::Clean)
-        }
-        None => {
-            output::error(&format!(
-                "{subject} is not held (`unlisted hold list` shows the holds)"
-            ));
-            Ok(Exit::Found)
-        }
+    let (config, _) = super::load_config(g)?;
+    let what = match (a.requeue, a.delete) {
+        (true, _) => OnRelease::Requeue,
+        (_, true) => OnRelease::Delete,
+        _ => OnRelease::Keep,
+    };
+    if what != OnRelease::Keep && config.enforce.queue.mta().is_none() {
+        bail!("--requeue and --delete need enforce.queue.mta (postfix or exim) in the config");
     }
+    let store = store::Store::open(&g.db)?;
+    let who = actor();
+    let Some(h) =
+        store.release_hold(&subject.to_string(), &who, a.note.as_deref(), output::now())?
+    else {
+        output::error(&format!(
+            "{subject} is not held (`unlisted hold list` shows the holds)"
+        ));
+        return Ok(Exit::Found);
+    };
+    output::line(&format!(
+        "released {} (was {}: {})",
+        h.subject, h.action, h.reason
+    ))?;
+    if let Some(text) = crate::policy::release_queued(&store, &config.enforce, &h, what, &who)? {
+        output::line(&text)?;
+    }
+    Ok(Exit::Clean)
 }
 
 #[derive(Serialize)]

@@ -605,3 +605,216 @@ fn real_exim_refuses_held_mailboxes_and_scripts_and_fails_open() {
     sink.wait_for(5, Duration::from_secs(20));
     assert!(subjects(&sink).contains(&"php-2".to_string()));
 }
+
+fn write_config(dir: &Path, text: &str) {
+    std::fs::write(dir.join("unlisted.toml"), text).unwrap();
+}
+
+#[test]
+fn real_postfix_keeps_a_held_senders_queued_mail_until_released() {
+    use testsupport::{Postfix, SmtpSink, free_tcp_port, swaks};
+    let dir = TempDir::new("pfqueue");
+    let d = dir.path();
+    // Nothing listens on the relay port yet: everything stays deferred.
+    let relay = free_tcp_port();
+    let users = [
+        ("bob", "pw-bob"),
+        ("carol", "pw-carol"),
+        ("dave", "pw-dave"),
+    ];
+    let pf = Postfix::start_with(relay, "shop.example", &users, "");
+    write_config(
+        d,
+        &format!(
+            "[enforce.queue]\nmta = \"postfix\"\npostfix_command_dir = \"{}\"\npostfix_config_dir = \"{}\"\n",
+            pf.command_dir().display(),
+            pf.config_dir().display()
+        ),
+    );
+    for (user, pw) in users {
+        for i in 0..2 {
+            assert!(swaks(
+                pf.port,
+                "127.0.0.1",
+                Some((&format!("{user}@shop.example"), pw)),
+                &format!("{user}@shop.example"),
+                &["friend@dest.example"],
+                &format!("{user}-{i}"),
+            ));
+        }
+    }
+    let deferred = wait_for(Duration::from_secs(20), || {
+        let log = std::fs::read_to_string(pf.maillog()).ok()?;
+        (log.matches("status=deferred").count() >= 6).then_some(())
+    });
+    assert!(deferred.is_some(), "messages were not deferred");
+
+    let o = unlisted(
+        d,
+        &[
+            "hold",
+            "add",
+            "auth:bob@shop.example",
+            "--reason",
+            "spam run",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("queued mail: 2 held"), "{}", stdout(&o));
+    let o = unlisted(
+        d,
+        &[
+            "hold",
+            "add",
+            "auth:dave@shop.example",
+            "--reason",
+            "spam run",
+        ],
+    );
+    assert!(stdout(&o).contains("queued mail: 2 held"), "{}", stdout(&o));
+
+    let sink = SmtpSink::start_on(relay);
+    pf.flush();
+    sink.wait_for(2, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(1));
+    let mut subj = subjects(&sink);
+    subj.sort();
+    assert_eq!(subj, ["carol-0", "carol-1"], "held mail left the queue");
+
+    let o = unlisted(
+        d,
+        &["hold", "release", "auth:bob@shop.example", "--requeue"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("queued mail: 2 released"),
+        "{}",
+        stdout(&o)
+    );
+    let o = unlisted(
+        d,
+        &["hold", "release", "auth:dave@shop.example", "--delete"],
+    );
+    assert!(
+        stdout(&o).contains("queued mail: 2 deleted"),
+        "{}",
+        stdout(&o)
+    );
+    pf.flush();
+    sink.wait_for(4, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(1));
+    let mut subj = subjects(&sink);
+    subj.sort();
+    assert_eq!(subj, ["bob-0", "bob-1", "carol-0", "carol-1"]);
+    let audit = json_lines(&unlisted(
+        d,
+        &["hold", "log", "--json", "auth:bob@shop.example"],
+    ));
+    let changes: Vec<&str> = audit
+        .iter()
+        .map(|a| a["change"].as_str().unwrap())
+        .collect();
+    assert_eq!(changes, ["queue", "released", "queue", "placed"]);
+}
+
+#[test]
+fn real_exim_freezes_a_held_senders_queued_mail_until_released() {
+    use testsupport::{Exim, SmtpSink, swaks};
+    let dir = TempDir::new("eximqueue");
+    let d = dir.path();
+    let sink = SmtpSink::start();
+    let users = [
+        ("bob@shop.example", "pw-bob"),
+        ("carol@shop.example", "pw-carol"),
+        ("dave@shop.example", "pw-dave"),
+    ];
+    // queue_only: messages wait in the spool for a queue run.
+    let exim = Exim::start_opts(sink.port, &users, true, "", "");
+    write_config(
+        d,
+        &format!(
+            "[enforce.queue]\nmta = \"exim\"\nexim = \"{}\"\nexim_config = \"{}\"\nexim_spool = \"{}\"\n",
+            exim.binary().display(),
+            exim.config().display(),
+            exim.spool().display()
+        ),
+    );
+    for (user, pw) in users {
+        for i in 0..2 {
+            assert!(swaks(
+                exim.port,
+                "127.0.0.1",
+                Some((user, pw)),
+                user,
+                &["friend@dest.example"],
+                &format!("{}-{i}", &user[..user.find('@').unwrap()])
+            ));
+        }
+    }
+    exim.wait_arrivals(6, Duration::from_secs(20));
+    let o = unlisted(
+        d,
+        &[
+            "hold",
+            "add",
+            "auth:bob@shop.example",
+            "--reason",
+            "spam run",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("queued mail: 2 held"), "{}", stdout(&o));
+    let o = unlisted(
+        d,
+        &[
+            "hold",
+            "add",
+            "auth:dave@shop.example",
+            "--reason",
+            "spam run",
+        ],
+    );
+    assert!(stdout(&o).contains("queued mail: 2 held"), "{}", stdout(&o));
+    // Holding again finds them frozen already.
+    let o = unlisted(
+        d,
+        &["hold", "add", "auth:bob@shop.example", "--reason", "still"],
+    );
+    assert!(
+        stdout(&o).contains("queued mail: 0 held, 2 already held"),
+        "{}",
+        stdout(&o)
+    );
+
+    exim.run_queue_unfrozen();
+    sink.wait_for(2, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(1));
+    let mut subj = subjects(&sink);
+    subj.sort();
+    assert_eq!(subj, ["carol-0", "carol-1"], "frozen mail left the queue");
+
+    let o = unlisted(
+        d,
+        &["hold", "release", "auth:bob@shop.example", "--requeue"],
+    );
+    assert!(
+        stdout(&o).contains("queued mail: 2 released"),
+        "{}",
+        stdout(&o)
+    );
+    let o = unlisted(
+        d,
+        &["hold", "release", "auth:dave@shop.example", "--delete"],
+    );
+    assert!(
+        stdout(&o).contains("queued mail: 2 deleted"),
+        "{}",
+        stdout(&o)
+    );
+    exim.run_queue_unfrozen();
+    sink.wait_for(4, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(1));
+    let mut subj = subjects(&sink);
+    subj.sort();
+    assert_eq!(subj, ["bob-0", "bob-1", "carol-0", "carol-1"]);
+}
