@@ -3,6 +3,7 @@
 //! Postfix's `check_policy_service` and Exim's `${readsocket}` with them.
 
 pub mod hold;
+pub mod milter;
 pub mod policy;
 pub mod queue;
 pub mod ratelimit;

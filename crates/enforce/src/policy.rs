@@ -156,6 +156,8 @@ pub enum Outcome {
 pub struct Decision {
     pub action: String,
     pub outcome: Outcome,
+    /// The human part of the answer (for a milter's SMTP reply).
+    pub text: String,
 }
 
 impl Decision {
@@ -195,15 +197,20 @@ pub fn decide(
     if let Some(h) = holds.find(&who, now) {
         let subject = h.subject.to_string();
         let reason = clean(&h.reason);
-        let action = match h.action {
-            Action::Reject => {
-                format!("REJECT 5.7.1 Sending as {subject} is suspended: {reason}")
-            }
-            Action::Defer => format!("DEFER 4.7.1 Sending as {subject} is paused: {reason}"),
-            Action::Hold => format!("HOLD held for review ({subject}): {reason}"),
+        let (action, text) = match h.action {
+            Action::Reject => (
+                "REJECT 5.7.1",
+                format!("Sending as {subject} is suspended: {reason}"),
+            ),
+            Action::Defer => (
+                "DEFER 4.7.1",
+                format!("Sending as {subject} is paused: {reason}"),
+            ),
+            Action::Hold => ("HOLD", format!("held for review ({subject}): {reason}")),
         };
         return Decision {
-            action,
+            action: format!("{action} {text}"),
+            text,
             outcome: Outcome::Held {
                 subject,
                 action: h.action,
@@ -221,18 +228,26 @@ pub fn decide(
             .unwrap_or(1)
             .max(1);
         if let Err(e) = limits.admit(primary, rcpts, now) {
-            let action = match e.action {
-                Action::Hold => format!("HOLD {primary} is over its limit of {}", e.limit),
-                Action::Reject => {
-                    format!("REJECT 5.7.1 {primary} is over its limit of {}", e.limit)
-                }
-                Action::Defer => format!(
-                    "DEFER 4.7.1 {primary} is over its limit of {}; try again later",
-                    e.limit
+            let (verb, text) = match e.action {
+                Action::Hold => (
+                    "HOLD",
+                    format!("{primary} is over its limit of {}", e.limit),
+                ),
+                Action::Reject => (
+                    "REJECT 5.7.1",
+                    format!("{primary} is over its limit of {}", e.limit),
+                ),
+                Action::Defer => (
+                    "DEFER 4.7.1",
+                    format!(
+                        "{primary} is over its limit of {}; try again later",
+                        e.limit
+                    ),
                 ),
             };
             return Decision {
-                action,
+                action: format!("{verb} {text}"),
+                text,
                 outcome: Outcome::RateLimited {
                     sender: primary.to_string(),
                     limit: e.limit,
@@ -243,6 +258,7 @@ pub fn decide(
     }
     Decision {
         action: "DUNNO".into(),
+        text: String::new(),
         outcome: Outcome::Pass,
     }
 }

@@ -90,7 +90,8 @@ impl Shared {
         self.holds.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    fn decide(&self, req: &Request, instance_seen: bool) -> policy::Decision {
+    /// Decides one request against the current holds and limits.
+    pub fn decide(&self, req: &Request, instance_seen: bool) -> policy::Decision {
         let holds = self.holds();
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -205,6 +206,23 @@ impl Drop for Listener {
     fn drop(&mut self) {
         if let Listener::Unix(_, p) = self {
             let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// The milter library accepts from the same sockets.
+impl indymilter::Listener for Listener {
+    type Io = indymilter::EitherStream<tokio::net::TcpStream, tokio::net::UnixStream>;
+
+    fn poll_accept(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<Self::Io>> {
+        match self {
+            Listener::Tcp(l) => TcpListener::poll_accept(l, cx)
+                .map(|r| r.map(|(s, _)| indymilter::EitherStream::Tcp(s))),
+            Listener::Unix(l, _) => UnixListener::poll_accept(l, cx)
+                .map(|r| r.map(|(s, _)| indymilter::EitherStream::Unix(s))),
         }
     }
 }

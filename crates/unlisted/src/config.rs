@@ -189,6 +189,10 @@ pub(crate) struct PolicyConfig {
     /// or `unix:/run/unlisted/policy.sock`. Unset: no policy service.
     #[serde(default)]
     pub(crate) listen: Option<String>,
+    /// Where the milter listens (for Postfix's non_smtpd_milters: mail
+    /// submitted with sendmail): `127.0.0.1:10034` or `unix:/path`.
+    #[serde(default)]
+    pub(crate) milter: Option<String>,
     /// Connections silent this long are closed.
     #[serde(default = "default_idle", with = "humantime_serde")]
     pub(crate) idle_timeout: Duration,
@@ -200,6 +204,7 @@ impl Default for PolicyConfig {
     fn default() -> Self {
         PolicyConfig {
             listen: None,
+            milter: None,
             idle_timeout: default_idle(),
             max_connections: default_max_connections(),
         }
@@ -460,12 +465,17 @@ impl Config {
         if self.dns.timeout.is_zero() {
             out.push("dns.timeout: must be more than 0".into());
         }
-        if let Some(l) = &self.enforce.policy.listen
-            && l.parse::<enforce::server::Listen>().is_err()
-        {
-            out.push(format!(
-                "enforce.policy.listen: `{l}` is not ADDR:PORT or unix:/path"
-            ));
+        for (key, value) in [
+            ("listen", &self.enforce.policy.listen),
+            ("milter", &self.enforce.policy.milter),
+        ] {
+            if let Some(l) = value
+                && l.parse::<enforce::server::Listen>().is_err()
+            {
+                out.push(format!(
+                    "enforce.policy.{key}: `{l}` is not ADDR:PORT or unix:/path"
+                ));
+            }
         }
         for a in &self.enforce.allow {
             if let Err(e) = a.parse::<enforce::Subject>() {

@@ -37,51 +37,83 @@ pub(crate) fn to_hold(r: &store::HoldRow) -> Result<Hold, String> {
     })
 }
 
-/// A running policy service.
+/// The running policy service and milter (either may be off).
 pub(crate) struct PolicyService {
-    pub(crate) listen: Listen,
-    server: tokio::task::JoinHandle<()>,
-    reload: tokio::task::JoinHandle<()>,
+    /// Where each listens, once bound (a port 0 becomes the real one).
+    pub(crate) policy: Option<Listen>,
+    pub(crate) milter: Option<Listen>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for PolicyService {
     fn drop(&mut self) {
-        self.server.abort();
-        self.reload.abort();
+        for t in &self.tasks {
+            t.abort();
+        }
     }
 }
 
-/// Binds `listen` and serves; holds come from the store at `db`.
+async fn bind(listen: &Listen, what: &str) -> Result<(Listener, Listen)> {
+    let listener = Listener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen} for the {what}"))?;
+    let bound = listener.local()?;
+    Ok((listener, bound))
+}
+
+/// Binds the policy service and the milter where asked and serves both
+/// from one set of holds (from the store at `db`) and rate counters.
 pub(crate) async fn start(
-    listen: &Listen,
+    policy: Option<&Listen>,
+    milter: Option<&Listen>,
     db: &Path,
     cfg: &EnforceConfig,
 ) -> Result<PolicyService> {
-    let listener = Listener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
-    let bound = listener.local()?;
+    let policy = match policy {
+        Some(l) => Some(bind(l, "policy service").await?),
+        None => None,
+    };
+    let milter = match milter {
+        Some(l) => Some(bind(l, "milter").await?),
+        None => None,
+    };
     let store = store::Store::open(db)?;
     let version = store.holds_version()?;
     let holds = hold_set(&store.holds()?);
     let shared = Arc::new(Shared::new(holds, RateLimiter::new(cfg.limits.clone())));
-    let opts = Options {
-        idle_timeout: cfg.policy.idle_timeout,
-        max_connections: cfg.policy.max_connections,
+    let mut svc = PolicyService {
+        policy: None,
+        milter: None,
+        tasks: Vec::new(),
     };
-    tracing::info!(listen = %bound, holds = shared.holds().len(), "policy service listening");
-    let server = tokio::spawn(listener.run(shared.clone(), opts));
-    let reload = tokio::spawn(reload_loop(
+    if let Some((listener, bound)) = policy {
+        let opts = Options {
+            idle_timeout: cfg.policy.idle_timeout,
+            max_connections: cfg.policy.max_connections,
+        };
+        tracing::info!(listen = %bound, holds = shared.holds().len(), "policy service listening");
+        svc.tasks
+            .push(tokio::spawn(listener.run(shared.clone(), opts)));
+        svc.policy = Some(bound);
+    }
+    if let Some((listener, bound)) = milter {
+        tracing::info!(listen = %bound, "milter listening");
+        let shared = shared.clone();
+        let max = cfg.policy.max_connections;
+        svc.tasks.push(tokio::spawn(async move {
+            if let Err(e) = enforce::milter::run(listener, shared, max).await {
+                tracing::error!(error = %e, "milter stopped");
+            }
+        }));
+        svc.milter = Some(bound);
+    }
+    svc.tasks.push(tokio::spawn(reload_loop(
         db.to_path_buf(),
         store,
         version,
-        shared.clone(),
-    ));
-    Ok(PolicyService {
-        listen: bound,
-        server,
-        reload,
-    })
+        shared,
+    )));
+    Ok(svc)
 }
 
 /// Polls the store's hold version twice a second and swaps the hold set

@@ -12,19 +12,33 @@ pub(crate) struct Args {
     /// `enforce.policy.listen` of the config.
     #[arg(long)]
     listen: Option<String>,
+    /// Also (or only) the milter, for Postfix's non_smtpd_milters:
+    /// `127.0.0.1:10034` or `unix:/path`; default: enforce.policy.milter.
+    #[arg(long)]
+    milter: Option<String>,
 }
 
 pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
     let (config, _) = super::load_config(g)?;
-    let Some(listen) = a.listen.or(config.enforce.policy.listen.clone()) else {
-        anyhow::bail!(
-            "say where to listen: --listen 127.0.0.1:10033 (or enforce.policy.listen in the config)"
-        );
+    let parse = |s: Option<String>| -> Result<Option<enforce::server::Listen>> {
+        s.map(|s| s.parse().map_err(anyhow::Error::msg)).transpose()
     };
-    let listen: enforce::server::Listen = listen.parse().map_err(anyhow::Error::msg)?;
-    let svc = crate::policy::start(&listen, &g.db, &config.enforce).await?;
-    // Tests and scripts read the bound address (a port 0 becomes real).
-    crate::output::line(&format!("listening on {}", svc.listen))?;
+    let listen = parse(a.listen.or(config.enforce.policy.listen.clone()))?;
+    let milter = parse(a.milter.or(config.enforce.policy.milter.clone()))?;
+    if listen.is_none() && milter.is_none() {
+        anyhow::bail!(
+            "say where to listen: --listen 127.0.0.1:10033 and/or --milter 127.0.0.1:10034 (or enforce.policy.listen / .milter in the config)"
+        );
+    }
+    let svc =
+        crate::policy::start(listen.as_ref(), milter.as_ref(), &g.db, &config.enforce).await?;
+    // Tests and scripts read the bound addresses (a port 0 becomes real).
+    if let Some(l) = &svc.policy {
+        crate::output::line(&format!("listening on {l}"))?;
+    }
+    if let Some(l) = &svc.milter {
+        crate::output::line(&format!("milter listening on {l}"))?;
+    }
     super::serve::shutdown_signal().await;
     tracing::info!("policy service stopping");
     Ok(Exit::Clean)

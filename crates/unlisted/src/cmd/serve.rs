@@ -34,7 +34,10 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
             problems.join("\n  ")
         );
     }
-    if config.servers.is_empty() && config.logs.is_empty() && config.enforce.policy.listen.is_none()
+    if config.servers.is_empty()
+        && config.logs.is_empty()
+        && config.enforce.policy.listen.is_none()
+        && config.enforce.policy.milter.is_none()
     {
         bail!(
             "config {} names no [[server]] to watch, no [[log]] to read and no enforce.policy.listen",
@@ -54,12 +57,25 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
     let store = store::Store::open(&g.db)?;
     // The policy service answers the MTAs from its own tasks; the loop
     // below keeps feeding it holds through the store.
-    let _policy = match &config.enforce.policy.listen {
-        Some(l) => {
-            let listen: enforce::server::Listen = l.parse().map_err(anyhow::Error::msg)?;
-            Some(crate::policy::start(&listen, &g.db, &config.enforce).await?)
-        }
-        None => None,
+    let parse = |s: &Option<String>| -> Result<Option<enforce::server::Listen>> {
+        s.as_ref()
+            .map(|s| s.parse().map_err(anyhow::Error::msg))
+            .transpose()
+    };
+    let policy_listen = parse(&config.enforce.policy.listen)?;
+    let milter_listen = parse(&config.enforce.policy.milter)?;
+    let _policy = if policy_listen.is_some() || milter_listen.is_some() {
+        Some(
+            crate::policy::start(
+                policy_listen.as_ref(),
+                milter_listen.as_ref(),
+                &g.db,
+                &config.enforce,
+            )
+            .await?,
+        )
+    } else {
+        None
     };
     let client = DnsClient::new(DnsOptions {
         nameserver,

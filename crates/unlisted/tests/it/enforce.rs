@@ -131,33 +131,46 @@ fn holds_are_added_listed_released_and_audited() {
 
 /// `unlisted policy` on a free loopback port; returns the child and port.
 pub(crate) fn start_policy(dir: &Path, extra_config: &str) -> (Child, u16) {
+    let (child, port, _) = start_service(dir, extra_config, false);
+    (child, port)
+}
+
+/// `unlisted policy` with the policy service and, when `milter`, the
+/// milter, each on a free loopback port: (child, policy port, milter port).
+pub(crate) fn start_service(dir: &Path, extra_config: &str, milter: bool) -> (Child, u16, u16) {
     let cfg = dir.join("policy.toml");
     std::fs::write(&cfg, extra_config).unwrap();
+    let mut args = vec![
+        "--config",
+        cfg.to_str().unwrap(),
+        "policy",
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    if milter {
+        args.extend(["--milter", "127.0.0.1:0"]);
+    }
     let mut child = Command::new(env!("CARGO_BIN_EXE_unlisted"))
-        .args([
-            "--config",
-            cfg.to_str().unwrap(),
-            "policy",
-            "--listen",
-            "127.0.0.1:0",
-        ])
+        .args(&args)
         .current_dir(dir)
         .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn unlisted policy");
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let port = first
-        .trim()
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no port in {first:?}"));
-    (child, port)
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut port_of = || -> u16 {
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        line.trim()
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {line:?}"))
+    };
+    let policy = port_of();
+    let milter = if milter { port_of() } else { 0 };
+    (child, policy, milter)
 }
 
 pub(crate) struct Kill(pub(crate) Child);
@@ -326,12 +339,14 @@ fn policy_service_answers_holds_and_limits_over_many_connections() {
     assert_eq!(n, 0, "idle connection was not closed");
 }
 
-/// The shipped Postfix lines, pointed at `port`.
-fn postfix_snippet(port: u16) -> String {
+/// The shipped Postfix lines, pointed at the policy service's and the
+/// milter's ports.
+fn postfix_snippet(port: u16, milter: u16) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../integration/postfix/main.cf");
     std::fs::read_to_string(path)
         .expect("integration/postfix/main.cf")
         .replace("127.0.0.1:10033", &format!("127.0.0.1:{port}"))
+        .replace("127.0.0.1:10034", &format!("127.0.0.1:{milter}"))
 }
 
 fn subjects(sink: &testsupport::SmtpSink) -> Vec<String> {
@@ -345,19 +360,25 @@ fn subjects(sink: &testsupport::SmtpSink) -> Vec<String> {
 }
 
 #[test]
-fn real_postfix_refuses_held_and_over_limit_mailboxes_and_fails_open() {
+fn real_postfix_stops_held_mailboxes_and_scripts_and_fails_open() {
     use testsupport::{Postfix, SmtpSink, swaks};
     let dir = TempDir::new("pfpolicy");
     let d = dir.path();
     let sink = SmtpSink::start();
-    let (child, port) = start_policy(d, "[enforce.limits.auth]\nmessages_per_hour = 2\n");
+    let (child, port, milter) =
+        start_service(d, "[enforce.limits.auth]\nmessages_per_hour = 2\n", true);
     let mut policy = Kill(child);
     let users = [
         ("bob", "pw-bob"),
         ("carol", "pw-carol"),
         ("dave", "pw-dave"),
     ];
-    let pf = Postfix::start_with(sink.port, "shop.example", &users, &postfix_snippet(port));
+    let pf = Postfix::start_with(
+        sink.port,
+        "shop.example",
+        &users,
+        &postfix_snippet(port, milter),
+    );
     let send = |user: &str, pw: &str, subject: &str| {
         swaks(
             pf.port,
@@ -368,36 +389,39 @@ fn real_postfix_refuses_held_and_over_limit_mailboxes_and_fails_open() {
             subject,
         )
     };
-    let o = unlisted(
-        d,
-        &[
-            "hold",
-            "add",
-            "auth:bob@shop.example",
-            "--reason",
-            "password stolen",
-            "--action",
+    // A PHP mailer's submission through sendmail, with the headers PHP and
+    // cPanel add (uid 0: the tests run as root, and the milter names the
+    // local user from that uid).
+    let php = |script: &str, subject: &str| {
+        pf.sendmail(
+            "erin@shop.example",
+            &format!(
+                "To: victim@dest.example\nSubject: {subject}\nX-PHP-Originating-Script: 0:{}\nX-Source-Args: /usr/bin/php {script}\n\nbuy now\n",
+                script.rsplit('/').next().unwrap()
+            ),
+        )
+    };
+    let uploads = "/home/erin/public_html/wp-content/uploads";
+    for (who, action, reason) in [
+        ("auth:bob@shop.example", "reject", "password stolen"),
+        ("auth:dave@shop.example", "hold", "under review"),
+        (
+            &*format!("script:{uploads}"),
             "reject",
-        ],
-    );
-    assert!(o.status.success());
-    let o = unlisted(
-        d,
-        &[
-            "hold",
-            "add",
-            "auth:dave@shop.example",
-            "--reason",
-            "under review",
-            "--action",
-            "hold",
-        ],
-    );
-    assert!(o.status.success());
+            "PHP mailer in uploads",
+        ),
+    ] {
+        let o = unlisted(
+            d,
+            &["hold", "add", who, "--reason", reason, "--action", action],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
     // The service loads holds on start; these were added after it, so wait
     // for the reload.
     std::thread::sleep(Duration::from_millis(1200));
 
+    // SMTP AUTH, through the policy service.
     assert!(
         !send("bob", "pw-bob", "bob-1"),
         "a held mailbox was accepted"
@@ -411,6 +435,40 @@ fn real_postfix_refuses_held_and_over_limit_mailboxes_and_fails_open() {
     // HOLD accepts the message into Postfix's hold queue: the client sees
     // success, nothing leaves.
     assert!(send("dave", "pw-dave", "dave-1"));
+    // sendmail, through the milter: the held script is refused, another
+    // script of the same site is not.
+    php(&format!("{uploads}/mailer.php"), "php-1");
+    php("/home/erin/public_html/contact.php", "contact-1");
+    // A held local user is quarantined into the hold queue.
+    let o = unlisted(
+        d,
+        &[
+            "hold",
+            "add",
+            "local:root",
+            "--reason",
+            "cron spam",
+            "--action",
+            "hold",
+        ],
+    );
+    assert!(o.status.success());
+    std::thread::sleep(Duration::from_millis(1200));
+    php("/home/erin/public_html/contact.php", "contact-2");
+    let log = wait_for(Duration::from_secs(20), || {
+        let log = std::fs::read_to_string(pf.maillog()).ok()?;
+        log.contains("milter-hold: END-OF-MESSAGE").then_some(log)
+    })
+    .unwrap_or_else(|| std::fs::read_to_string(pf.maillog()).unwrap());
+    assert!(
+        log.contains("milter-hold: END-OF-MESSAGE from localhost"),
+        "{log}"
+    );
+    assert!(
+        unlisted(d, &["hold", "release", "local:root"])
+            .status
+            .success()
+    );
 
     assert!(
         unlisted(d, &["hold", "release", "auth:bob@shop.example"])
@@ -423,11 +481,22 @@ fn real_postfix_refuses_held_and_over_limit_mailboxes_and_fails_open() {
         "a released mailbox was refused"
     );
 
-    let got = sink.wait_for(3, Duration::from_secs(20));
-    assert_eq!(got.len(), 3);
+    // Postfix bounces the refused sendmail submission to its sender, who is
+    // relayed to the sink too.
+    sink.wait_for(5, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(500));
     let mut subj = subjects(&sink);
     subj.sort();
-    assert_eq!(subj, ["bob-2", "carol-1", "carol-2"]);
+    assert_eq!(
+        subj,
+        [
+            "Undelivered Mail Returned to Sender",
+            "bob-2",
+            "carol-1",
+            "carol-2",
+            "contact-1"
+        ]
+    );
     let log = std::fs::read_to_string(pf.maillog()).unwrap();
     assert!(log.contains("554 5.7.1 <END-OF-MESSAGE>: End-of-data rejected: Sending as auth:bob@shop.example is suspended: password stolen"), "{log}");
     assert!(
@@ -438,18 +507,25 @@ fn real_postfix_refuses_held_and_over_limit_mailboxes_and_fails_open() {
         log.contains(": hold: END-OF-MESSAGE from"),
         "dave's message was not put on hold:\n{log}"
     );
+    assert!(
+        log.contains("milter-reject: END-OF-MESSAGE from localhost[127.0.0.1]: 5.7.1 Sending as script:/home/erin/public_html/wp-content/uploads is suspended: PHP mailer in uploads"),
+        "{log}"
+    );
 
-    // With the service stopped, mail keeps flowing (default_action=DUNNO):
-    // carol is over her limit and would be deferred if it were up.
+    // With the service stopped, mail keeps flowing (default_action=DUNNO,
+    // milter_default_action=accept): carol is over her limit and the
+    // script still held in the store.
     let _ = policy.0.kill();
     let _ = policy.0.wait();
     assert!(
         send("carol", "pw-carol", "carol-4"),
         "mail stopped when the service was down"
     );
-    let got = sink.wait_for(4, Duration::from_secs(20));
-    assert_eq!(got.len(), 4);
-    assert!(subjects(&sink).contains(&"carol-4".to_string()));
+    php(&format!("{uploads}/mailer.php"), "php-2");
+    sink.wait_for(7, Duration::from_secs(30));
+    let subj = subjects(&sink);
+    assert!(subj.contains(&"carol-4".to_string()), "{subj:?}");
+    assert!(subj.contains(&"php-2".to_string()), "{subj:?}");
 }
 
 /// The shipped Exim ACLs and the main-section lines their header asks
