@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::Semaphore;
 
@@ -240,17 +240,23 @@ enum ReadError {
 
 /// Reads one line (without its newline) into `buf`, refusing more than
 /// `MAX_LINE` bytes. `Ok(false)` at end of stream.
-async fn read_line<R: AsyncBufRead + Unpin>(
-    r: &mut R,
+async fn read_line<S: AsyncRead + Unpin>(
+    r: &mut BufReader<S>,
     buf: &mut Vec<u8>,
     idle: Duration,
 ) -> Result<bool, ReadError> {
     buf.clear();
     loop {
-        let avail = match tokio::time::timeout(idle, r.fill_buf()).await {
-            Err(_) => return Err(ReadError::Idle),
-            Ok(Err(e)) => return Err(ReadError::Io(e)),
-            Ok(Ok(b)) => b,
+        // A request's lines usually arrive in one read: take them from the
+        // buffer without arming the idle timer (which reads the clock).
+        let avail = if !r.buffer().is_empty() {
+            r.buffer()
+        } else {
+            match tokio::time::timeout(idle, r.fill_buf()).await {
+                Err(_) => return Err(ReadError::Idle),
+                Ok(Err(e)) => return Err(ReadError::Io(e)),
+                Ok(Ok(b)) => b,
+            }
         };
         if avail.is_empty() {
             return Ok(!buf.is_empty());
@@ -272,7 +278,7 @@ async fn read_line<R: AsyncBufRead + Unpin>(
 }
 
 fn memchr_nl(b: &[u8]) -> Option<usize> {
-    b.iter().position(|&c| c == b'\n')
+    memchr::memchr(b'\n', b)
 }
 
 async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
@@ -281,8 +287,9 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
     shared: &Shared,
     idle: Duration,
 ) {
-    let (rd, mut wr) = tokio::io::split(stream);
-    let mut rd = BufReader::new(rd);
+    // One buffered stream, written through `get_mut`: no split halves and
+    // their lock.
+    let mut rd = BufReader::new(stream);
     let mut line = Vec::with_capacity(256);
     let mut req = Request::default();
     let mut last_counted: Option<String> = None;
@@ -306,19 +313,22 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
             Ok(true) => {}
             Err(e) => return protocol_error(shared, peer, &e),
         }
-        let done = std::mem::take(&mut req);
         shared.stats.requests.fetch_add(1, Ordering::Relaxed);
-        let instance = done.get("instance").map(str::to_string);
-        let seen = instance.is_some() && instance == last_counted;
-        let d = shared.decide(&done, seen);
-        if done.counts_message() && d.outcome == Outcome::Pass && instance.is_some() {
-            last_counted = instance;
+        let instance = req.get("instance");
+        let seen = instance.is_some() && instance == last_counted.as_deref();
+        let d = shared.decide(&req, seen);
+        if req.counts_message()
+            && d.outcome == Outcome::Pass
+            && let Some(i) = instance
+            && !seen
+        {
+            last_counted = Some(i.to_string());
         }
         match &d.outcome {
             Outcome::Pass => {}
             Outcome::Held { subject, action } => {
                 shared.stats.held.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(%peer, sender = %subject, %action, queue_id = done.get("queue_id").unwrap_or(""), reply = %d.action, "policy: held sender refused");
+                tracing::info!(%peer, sender = %subject, %action, queue_id = req.get("queue_id").unwrap_or(""), reply = %d.action, "policy: held sender refused");
             }
             Outcome::RateLimited {
                 sender,
@@ -329,10 +339,11 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
                 tracing::info!(%peer, %sender, %limit, %action, "policy: rate limit reached");
             }
         }
-        if let Err(e) = wr.write_all(d.reply().as_bytes()).await {
+        if let Err(e) = rd.get_mut().write_all(d.reply().as_bytes()).await {
             tracing::debug!(%peer, error = %e, "policy connection write failed");
             return;
         }
+        req.clear();
     }
 }
 
