@@ -1,6 +1,7 @@
 """Runs the policy benchmark (see run.sh) and prints the report.
 
-Both services get the same rules: one held mailbox answered REJECT, and a
+The ceiling is a do-nothing server (`policyload --serve-dunno`) on the
+same sockets. Both services get the same rules: one held mailbox answered REJECT, and a
 per-SASL-user rate limit (10,000,000 messages an hour: counted on every
 request, never reached, so every answer is comparable). The load: 1,000
 SASL users, every 100th request from the held one, END-OF-MESSAGE requests
@@ -83,17 +84,24 @@ def main():
     subprocess.run(["/usr/sbin/postfwd1", "-f", rules, "-i", "127.0.0.1", "-p", str(pp),
                     "-u", "nobody", "-g", "nogroup", "--nodns", "-P", "--pidfile", pid, "--daemon"],
                    check=True)
+    cp = free_port()
+    ceiling = subprocess.Popen([LOAD, "--serve-dunno", f"127.0.0.1:{cp}"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    tools = (("unlisted", up), ("postfwd", pp), ("ceiling", cp))
     try:
         wait_port(up)
         wait_port(pp)
+        wait_port(cp)
         results = {}
         for conns in CONNECTIONS:
             for run in range(RUNS):
-                for name, port in (("unlisted", up), ("postfwd", pp)):
+                for name, port in tools:
                     results.setdefault((name, conns), []).append(load(port, conns))
     finally:
         ours.send_signal(signal.SIGTERM)
         ours.wait()
+        ceiling.kill()
+        ceiling.wait()
         try:
             with open(pid) as f:
                 os.kill(int(f.read().strip()), signal.SIGTERM)
@@ -115,8 +123,9 @@ def main():
     print()
     print("| connections | tool | requests/s | p50 ms | p99 ms | max ms | REJECT answers | errors |")
     print("|---|---|---|---|---|---|---|---|")
+    names = ("unlisted", "postfwd", "ceiling")
     for conns in CONNECTIONS:
-        for name in ("unlisted", "postfwd"):
+        for name in names:
             runs = sorted(results[(name, conns)], key=lambda r: r["rps"])
             r = runs[len(runs) // 2]
             rej = r["actions"].get("REJECT", 0)
@@ -125,11 +134,16 @@ def main():
                   f"{r['max_ms']:.1f} | {share:.2f}% | {r['errors']} |")
         u = statistics.median(x["rps"] for x in results[("unlisted", conns)])
         p = statistics.median(x["rps"] for x in results[("postfwd", conns)])
+        c = statistics.median(x["rps"] for x in results[("ceiling", conns)])
         print(f"|  | unlisted / postfwd | **{u / max(p, 1):.1f}x** | | | | | |")
+        print(f"|  | unlisted / ceiling | {100 * u / max(c, 1):.0f}% | | | | | |")
     print()
     print("All runs (requests/s): " + "; ".join(
         f"{name}@{c}: " + ", ".join(f"{x['rps']:.0f}" for x in results[(name, c)])
-        for c in CONNECTIONS for name in ("unlisted", "postfwd")))
+        for c in CONNECTIONS for name in names))
+    print()
+    print("`ceiling` is `policyload --serve-dunno`: the same sockets and runtime answering DUNNO "
+          "without reading the request, i.e. what loopback TCP and the load generator allow here.")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,11 @@
 //! percentiles, and how many answers of each action came back, so two
 //! services given the same rules can be compared like for like.
 //!
+//! `policyload --serve-dunno ADDR` is the ceiling to compare with: a
+//! server that reads each request to its empty line and answers
+//! `action=DUNNO` without looking at it — the same sockets, runtime and
+//! kernel path as a real service, none of its work.
+//!
 //! Only loopback addresses are accepted (the benchmark never leaves the
 //! machine).
 
@@ -20,8 +25,11 @@ use tokio::net::TcpStream;
 #[derive(Debug, Parser)]
 struct Args {
     /// The service, on loopback.
-    #[arg(long)]
-    addr: SocketAddr,
+    #[arg(long, required_unless_present = "serve_dunno")]
+    addr: Option<SocketAddr>,
+    /// Instead of loading a service, be the do-nothing ceiling server.
+    #[arg(long, value_name = "ADDR")]
+    serve_dunno: Option<SocketAddr>,
     /// Connections at once.
     #[arg(long, default_value_t = 1)]
     connections: usize,
@@ -61,7 +69,10 @@ async fn connection(id: usize, args: &Args, until: Instant) -> Outcome {
         actions: BTreeMap::new(),
         errors: 0,
     };
-    let Ok(stream) = TcpStream::connect(args.addr).await else {
+    let Some(addr) = args.addr else {
+        return out;
+    };
+    let Ok(stream) = TcpStream::connect(addr).await else {
         out.errors += 1;
         return out;
     };
@@ -106,15 +117,46 @@ async fn connection(id: usize, args: &Args, until: Instant) -> Outcome {
     out
 }
 
+/// Answers every request with DUNNO, reading it only to its empty line.
+async fn serve_dunno(addr: SocketAddr) -> Result<()> {
+    let l = tokio::net::TcpListener::bind(addr).await?;
+    println!("listening on {}", l.local_addr()?);
+    loop {
+        let (s, _) = l.accept().await?;
+        let _ = s.set_nodelay(true);
+        tokio::spawn(async move {
+            let mut rd = BufReader::new(s);
+            let mut line = String::new();
+            loop {
+                line.clear();
+                match rd.read_line(&mut line).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) if line == "\n" => {
+                        if rd.get_mut().write_all(b"action=DUNNO\n\n").await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                }
+            }
+        });
+    }
+}
+
 fn main() -> Result<()> {
     let args = Args::parse();
-    if !args.addr.ip().is_loopback() {
-        bail!("{} is not a loopback address", args.addr);
+    for a in args.addr.iter().chain(&args.serve_dunno) {
+        if !a.ip().is_loopback() {
+            bail!("{a} is not a loopback address");
+        }
     }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("runtime")?;
+    if let Some(a) = args.serve_dunno {
+        return rt.block_on(serve_dunno(a));
+    }
     let args: &'static Args = Box::leak(Box::new(args));
     let start = Instant::now();
     let until = start + Duration::from_secs_f64(args.seconds);
