@@ -439,6 +439,17 @@ fn real_postfix_stops_held_mailboxes_and_scripts_and_fails_open() {
     // script of the same site is not.
     php(&format!("{uploads}/mailer.php"), "php-1");
     php("/home/erin/public_html/contact.php", "contact-1");
+    // Both pass the milter before the next hold: pickup is asynchronous.
+    let passed = wait_for(Duration::from_secs(20), || {
+        let log = std::fs::read_to_string(pf.maillog()).ok()?;
+        (log.matches("from=<erin@shop.example>, size=").count() >= 1
+            && log.contains("milter-reject: END-OF-MESSAGE"))
+        .then_some(())
+    });
+    assert!(
+        passed.is_some(),
+        "the sendmail submissions were not processed"
+    );
     // A held local user is quarantined into the hold queue.
     let o = unlisted(
         d,
@@ -893,4 +904,44 @@ fn real_exim_freezes_a_held_senders_queued_mail_until_released() {
     let mut subj = subjects(&sink);
     subj.sort();
     assert_eq!(subj, ["bob-0", "bob-1", "carol-0", "carol-1"]);
+}
+
+#[test]
+fn policy_service_keeps_its_holds_when_the_store_becomes_unreadable() {
+    let dir = TempDir::new("policy-broken-store");
+    let d = dir.path();
+    let o = unlisted(
+        d,
+        &[
+            "hold",
+            "add",
+            "auth:held@example.com",
+            "--reason",
+            "stolen",
+            "--action",
+            "reject",
+        ],
+    );
+    assert!(o.status.success());
+    let (child, port) = start_policy(d, "");
+    let _guard = Kill(child);
+    let mut s = connect(port);
+    assert!(ask(&mut s, &request("held@example.com", "RCPT", "a", 0)).starts_with("action=REJECT"));
+    // The store file is replaced by garbage (a bad disk, a botched restore).
+    for f in ["unlisted.db", "unlisted.db-wal", "unlisted.db-shm"] {
+        let _ = std::fs::remove_file(d.join(f));
+    }
+    std::fs::write(d.join("unlisted.db"), vec![0x55u8; 8192]).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    // Still answering, from the holds it last loaded, on old and new
+    // connections.
+    assert!(ask(&mut s, &request("held@example.com", "RCPT", "b", 0)).starts_with("action=REJECT"));
+    let mut fresh = connect(port);
+    assert_eq!(
+        ask(&mut fresh, &request("ok@example.com", "RCPT", "c", 0)),
+        "action=DUNNO"
+    );
+    assert!(
+        ask(&mut fresh, &request("held@example.com", "RCPT", "d", 0)).starts_with("action=REJECT")
+    );
 }
