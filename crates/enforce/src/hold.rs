@@ -158,12 +158,75 @@ impl Identity {
     }
 }
 
+/// Which customer account owns a mail domain, so that an `account:` hold
+/// also stops the SMTP AUTH mailboxes and envelope senders of that
+/// customer's domains. Read from cPanel's `/etc/userdomains` format
+/// (`domain: account` per line).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Accounts {
+    by_domain: rustc_hash::FxHashMap<String, String>,
+}
+
+impl Accounts {
+    /// Parses `domain: account` lines; `*: nobody` (cPanel's catch-all),
+    /// blank lines and `#` comments are skipped.
+    pub fn parse(text: &str) -> Self {
+        let mut by_domain = rustc_hash::FxHashMap::default();
+        for line in text.lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if let Some((d, a)) = line.split_once(':') {
+                let (d, a) = (d.trim().to_ascii_lowercase(), a.trim());
+                if d != "*" && !d.is_empty() && !a.is_empty() && a != "nobody" {
+                    by_domain.insert(d, a.to_string());
+                }
+            }
+        }
+        Accounts { by_domain }
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_domain.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_domain.is_empty()
+    }
+
+    /// The account owning `domain` or the nearest parent domain listed.
+    pub fn of_domain(&self, domain: &str) -> Option<&str> {
+        let mut d = domain.trim_end_matches('.').to_ascii_lowercase();
+        loop {
+            if let Some(a) = self.by_domain.get(&d) {
+                return Some(a);
+            }
+            let (_, parent) = d.split_once('.')?;
+            if !parent.contains('.') {
+                return None;
+            }
+            d = parent.to_string();
+        }
+    }
+
+    /// The account of an identity's mailbox or envelope domain.
+    fn of(&self, who: &Identity) -> Option<&str> {
+        who.senders
+            .iter()
+            .filter(|s| matches!(s.kind, SenderKind::Auth | SenderKind::From))
+            .filter_map(|s| s.value.rsplit_once('@').map(|(_, d)| d))
+            .find_map(|d| self.of_domain(d))
+    }
+}
+
 /// The holds in force, indexed for the policy service's lookups.
 #[derive(Debug, Clone, Default)]
 pub struct HoldSet {
     exact: rustc_hash::FxHashMap<Subject, Hold>,
     /// `script:` holds, matched as a path or a directory prefix.
     scripts: Vec<Hold>,
+    accounts: std::sync::Arc<Accounts>,
 }
 
 impl HoldSet {
@@ -178,6 +241,12 @@ impl HoldSet {
             set.exact.insert(h.subject.clone(), h);
         }
         set
+    }
+
+    /// Resolves accounts of mail domains with `accounts`.
+    pub fn with_accounts(mut self, accounts: std::sync::Arc<Accounts>) -> Self {
+        self.accounts = accounts;
+        self
     }
 
     pub fn len(&self) -> usize {
@@ -202,8 +271,9 @@ impl HoldSet {
                 found.push(h);
             }
         }
-        if let Some(a) = &who.account {
-            if let Some(h) = self.exact.get(&Subject::Account(a.clone())) {
+        let account = who.account.as_deref().or_else(|| self.accounts.of(who));
+        if let Some(a) = account {
+            if let Some(h) = self.exact.get(&Subject::Account(a.to_string())) {
                 found.push(h);
             }
             // A script known by basename only: a hold on a script of the
@@ -212,7 +282,7 @@ impl HoldSet {
                 found.extend(self.scripts.iter().filter(|h| match &h.subject {
                     Subject::Sender(hs) => {
                         hs.value.rsplit('/').next() == Some(base.as_str())
-                            && maillog::message::account_from_path(&hs.value) == Some(a.as_str())
+                            && maillog::message::account_from_path(&hs.value) == Some(a)
                     }
                     Subject::Account(_) => false,
                 }));
@@ -328,6 +398,38 @@ mod tests {
         assert_eq!(h.action, Action::Reject);
         assert!(set.find(&who(&["ip:127.0.0.9"], None), 99).is_some());
         assert!(set.find(&who(&["ip:127.0.0.9"], None), 100).is_none());
+    }
+
+    #[test]
+    fn account_holds_reach_mailboxes_of_the_accounts_domains() {
+        let accounts = Accounts::parse(
+            "# cPanel\nshop.example: carol\nblog.example: dave\n*: nobody\n\nbroken line\n",
+        );
+        assert_eq!(accounts.len(), 2);
+        assert_eq!(accounts.of_domain("SHOP.example"), Some("carol"));
+        assert_eq!(accounts.of_domain("mail.shop.example"), Some("carol"));
+        assert_eq!(accounts.of_domain("example"), None);
+        assert_eq!(accounts.of_domain("other.example"), None);
+        let set = HoldSet::new([hold("account:carol", Action::Reject)])
+            .with_accounts(std::sync::Arc::new(accounts));
+        assert!(
+            set.find(&who(&["auth:info@shop.example"], None), 0)
+                .is_some()
+        );
+        assert!(
+            set.find(&who(&["ip:127.0.0.1", "from:x@mail.shop.example"], None), 0)
+                .is_some()
+        );
+        assert!(
+            set.find(&who(&["auth:info@blog.example"], None), 0)
+                .is_none()
+        );
+        // Without the map, a mailbox has no account.
+        let bare = HoldSet::new([hold("account:carol", Action::Reject)]);
+        assert!(
+            bare.find(&who(&["auth:info@shop.example"], None), 0)
+                .is_none()
+        );
     }
 
     #[test]

@@ -9,5 +9,5 @@ pub mod queue;
 pub mod ratelimit;
 pub mod server;
 
-pub use hold::{Action, Hold, HoldSet, Identity, Subject};
+pub use hold::{Accounts, Action, Hold, HoldSet, Identity, Subject};
 pub use ratelimit::{Limit, Limits, RateLimiter};

@@ -65,6 +65,11 @@ pub(crate) struct EnforceConfig {
     /// How long an automatic hold lasts (unset: until released).
     #[serde(default, with = "humantime_serde")]
     pub(crate) auto_for: Option<Duration>,
+    /// Domain owners (`domain: account` lines, cPanel's format), so an
+    /// `account:` hold stops that customer's mailboxes too. Unset: cPanel's
+    /// /etc/userdomains when it exists.
+    #[serde(default)]
+    pub(crate) userdomains: Option<PathBuf>,
     /// Senders (`auth:…`, `script:/dir`, `account:NAME`, …) never held
     /// automatically.
     #[serde(default)]
@@ -170,6 +175,7 @@ impl Default for EnforceConfig {
             mode: EnforceMode::default(),
             auto_action: hold_action(),
             auto_for: None,
+            userdomains: None,
             allow: Vec::new(),
             limits: enforce::Limits::new(),
             policy: PolicyConfig::default(),

@@ -12,13 +12,13 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use enforce::server::{Listen, Listener, Options, Shared};
-use enforce::{Hold, HoldSet, RateLimiter};
+use enforce::{Accounts, Hold, HoldSet, RateLimiter};
 
 use crate::config::EnforceConfig;
 
 /// Store rows → holds; a row that does not parse (written by a newer
 /// version, edited by hand) is skipped with a warning, never guessed at.
-pub(crate) fn hold_set(rows: &[store::HoldRow]) -> HoldSet {
+pub(crate) fn hold_set(rows: &[store::HoldRow], accounts: &Arc<Accounts>) -> HoldSet {
     HoldSet::new(rows.iter().filter_map(|r| match to_hold(r) {
         Ok(h) => Some(h),
         Err(e) => {
@@ -26,6 +26,31 @@ pub(crate) fn hold_set(rows: &[store::HoldRow]) -> HoldSet {
             None
         }
     }))
+    .with_accounts(accounts.clone())
+}
+
+/// The domain → account map (`enforce.userdomains`, else cPanel's
+/// /etc/userdomains when present). A file that cannot be read is reported
+/// and left out: account holds then reach scripts and local users only.
+pub(crate) fn accounts(cfg: &EnforceConfig) -> Arc<Accounts> {
+    let path = cfg.userdomains.clone().or_else(|| {
+        let p = std::path::PathBuf::from("/etc/userdomains");
+        p.exists().then_some(p)
+    });
+    let Some(path) = path else {
+        return Arc::new(Accounts::default());
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let a = Accounts::parse(&text);
+            tracing::info!(file = %path.display(), domains = a.len(), "domain owners loaded");
+            Arc::new(a)
+        }
+        Err(e) => {
+            tracing::warn!(file = %path.display(), error = %e, "cannot read the domain owners; account holds will not reach mailboxes");
+            Arc::new(Accounts::default())
+        }
+    }
 }
 
 pub(crate) fn to_hold(r: &store::HoldRow) -> Result<Hold, String> {
@@ -79,7 +104,8 @@ pub(crate) async fn start(
     };
     let store = store::Store::open(db)?;
     let version = store.holds_version()?;
-    let holds = hold_set(&store.holds()?);
+    let accounts = accounts(cfg);
+    let holds = hold_set(&store.holds()?, &accounts);
     let shared = Arc::new(Shared::new(holds, RateLimiter::new(cfg.limits.clone())));
     let mut svc = PolicyService {
         policy: None,
@@ -112,6 +138,7 @@ pub(crate) async fn start(
         store,
         version,
         shared,
+        accounts,
     )));
     Ok(svc)
 }
@@ -119,7 +146,13 @@ pub(crate) async fn start(
 /// Polls the store's hold version twice a second and swaps the hold set
 /// when it moved; expired holds stop applying by their time even between
 /// reloads.
-async fn reload_loop(db: PathBuf, mut store: store::Store, mut version: i64, shared: Arc<Shared>) {
+async fn reload_loop(
+    db: PathBuf,
+    mut store: store::Store,
+    mut version: i64,
+    shared: Arc<Shared>,
+    accounts: Arc<Accounts>,
+) {
     let mut failing = false;
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -133,7 +166,7 @@ async fn reload_loop(db: PathBuf, mut store: store::Store, mut version: i64, sha
         match loaded {
             Ok(None) => failing = false,
             Ok(Some((v, rows))) => {
-                let set = hold_set(&rows);
+                let set = hold_set(&rows, &accounts);
                 tracing::info!(holds = set.len(), "policy service: holds reloaded");
                 shared.set_holds(set);
                 version = v;
@@ -167,7 +200,8 @@ pub(crate) fn hold_queued(
     };
     let hold = to_hold(row).map_err(anyhow::Error::msg)?;
     let now = crate::output::now();
-    let text = match mta.hold_matching(&HoldSet::new([hold]), now, 20) {
+    let set = HoldSet::new([hold]).with_accounts(accounts(cfg));
+    let text = match mta.hold_matching(&set, now, 20) {
         Ok(r) => format!("queued mail: {}", r.summary("held")),
         Err(e) => format!("queued mail not held: {e}"),
     };

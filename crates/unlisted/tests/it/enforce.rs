@@ -223,9 +223,25 @@ fn policy_service_answers_holds_and_limits_over_many_connections() {
         ],
     );
     assert!(o.status.success());
+    // An account-wide hold, reaching the account's mailboxes through the
+    // domain owners file (cPanel's /etc/userdomains format).
+    std::fs::write(d.join("userdomains"), "shop.example: carol\n*: nobody\n").unwrap();
+    let o = unlisted(
+        d,
+        &[
+            "hold",
+            "add",
+            "account:carol",
+            "--reason",
+            "unpaid",
+            "--action",
+            "defer",
+        ],
+    );
+    assert!(o.status.success());
     let (child, port) = start_policy(
         d,
-        "[enforce.limits.auth]\nmessages_per_hour = 3\naction = \"defer\"\n[enforce.policy]\nidle_timeout = \"1s\"\n",
+        "[enforce]\nuserdomains = \"userdomains\"\n[enforce.limits.auth]\nmessages_per_hour = 3\naction = \"defer\"\n[enforce.policy]\nidle_timeout = \"1s\"\n",
     );
     let _guard = Kill(child);
 
@@ -234,6 +250,10 @@ fn policy_service_answers_holds_and_limits_over_many_connections() {
     assert_eq!(
         ask(&mut s, &request("held@example.com", "RCPT", "a1", 0)),
         "action=REJECT 5.7.1 Sending as auth:held@example.com is suspended: stolen"
+    );
+    assert_eq!(
+        ask(&mut s, &request("info@shop.example", "RCPT", "a2", 0)),
+        "action=DEFER 4.7.1 Sending as account:carol is paused: unpaid"
     );
     for i in 0..3 {
         let inst = format!("b{i}");
