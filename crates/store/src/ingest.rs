@@ -102,8 +102,8 @@ impl Store {
         {
             let mut insert = tx
                 .prepare_cached(
-                    "INSERT INTO messages (log, msg_id, received, sender, account, recipients, outbound, record)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                    "INSERT INTO messages (log, msg_id, received, sender, account, recipients, outbound, record, message_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, json_extract(?8, '$.message_id'))
                      ON CONFLICT (log, msg_id, received) DO NOTHING",
                 )
                 .map_err(err)?;

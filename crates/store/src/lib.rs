@@ -12,10 +12,12 @@
 //! speaks (no `PRAGMA` outside connection setup, `BIGINT` times in Unix
 //! seconds, JSON kept as TEXT) so a fleet backend can reuse it.
 
+mod complaints;
 mod holds;
 mod ingest;
 mod migrations;
 
+pub use complaints::{ComplaintCount, MessageRef, NewComplaint};
 pub use holds::{AuditRow, HoldRow};
 pub use ingest::{LogCheckpoint, NewMessage, SenderRow, VerdictChange};
 

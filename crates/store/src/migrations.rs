@@ -136,6 +136,28 @@ const MIGRATIONS: &[(i64, &str)] = &[
     );
     CREATE INDEX hold_audit_subject ON hold_audit (subject, id);",
     ),
+    (
+        4,
+        "ALTER TABLE messages ADD COLUMN message_id TEXT;
+    UPDATE messages SET message_id = json_extract(record, '$.message_id');
+    CREATE INDEX messages_message_id ON messages (message_id);
+    CREATE TABLE complaints (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        ingested BIGINT NOT NULL,
+        arrival BIGINT,
+        provider TEXT NOT NULL,
+        feedback_type TEXT NOT NULL,
+        source_ip TEXT,
+        original_message_id TEXT,
+        sender TEXT,
+        account TEXT,
+        linked_by TEXT,
+        location TEXT NOT NULL,
+        record TEXT NOT NULL
+    );
+    CREATE INDEX complaints_sender ON complaints (sender, arrival);",
+    ),
 ];
 
 /// The newest schema version this binary knows.

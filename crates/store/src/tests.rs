@@ -323,3 +323,50 @@ fn holds_are_placed_changed_released_and_audited() {
         4
     );
 }
+
+#[test]
+fn complaints_are_stored_once_and_find_their_message() {
+    let dir = TempDir::new("complaints");
+    let mut s = Store::open(&dir.path().join("u.db")).unwrap();
+    let mut m = msg("q1", "auth:amy@example.org");
+    m.record = r#"{"message_id":"abc@web1.example","id":"q1"}"#.into();
+    let cp = LogCheckpoint::default();
+    s.ingest("/var/log/mail", cp, &[m], &[], 1, |_| None)
+        .unwrap();
+    let found = s
+        .message_by_message_id("abc@web1.example")
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.sender, "auth:amy@example.org");
+    assert_eq!(found.msg_id, "q1");
+    assert!(s.message_by_message_id("other@x").unwrap().is_none());
+
+    let c = NewComplaint {
+        key: "aol|abuse|abc@web1.example|203.0.113.7|100".into(),
+        arrival: Some(100),
+        provider: "aol".into(),
+        feedback_type: "abuse".into(),
+        source_ip: Some("203.0.113.7".into()),
+        original_message_id: Some("abc@web1.example".into()),
+        sender: Some(found.sender.clone()),
+        account: None,
+        linked_by: Some("message-id".into()),
+        location: "fbl/1.eml".into(),
+        record: "{}".into(),
+    };
+    assert!(s.add_complaint(&c, 5).unwrap());
+    assert!(!s.add_complaint(&c, 6).unwrap(), "the same report twice");
+    let other = NewComplaint {
+        key: "yahoo|abuse|abc@web1.example|203.0.113.7|200".into(),
+        arrival: Some(200),
+        ..c.clone()
+    };
+    assert!(s.add_complaint(&other, 7).unwrap());
+    assert_eq!(s.complaint_total().unwrap(), 2);
+    let counts = s.complaint_counts().unwrap();
+    assert_eq!(counts.len(), 1);
+    assert_eq!(
+        (counts[0].complaints, counts[0].first, counts[0].last),
+        (2, Some(100), Some(200))
+    );
+}

@@ -50,6 +50,21 @@ pub fn free_udp_port() -> u16 {
 }
 
 /// Polls `f` every 50 ms until it returns `Some` or `limit` passes.
+/// A path under the shared real-world data (`../shared/data/` beside the
+/// repository, or `$UNLISTED_SHARED_DATA`), read in place at test time.
+pub fn shared_data(rel: &str) -> PathBuf {
+    let base = std::env::var_os("UNLISTED_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+    let p = base.join(rel);
+    assert!(
+        p.exists(),
+        "{} is missing: the shared test data lives in ../shared/data beside the repository (or set UNLISTED_SHARED_DATA)",
+        p.display()
+    );
+    p
+}
+
 /// A TCP port free on 127.0.0.1 right now.
 pub fn free_tcp_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");

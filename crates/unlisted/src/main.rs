@@ -74,6 +74,10 @@ enum Command {
     /// Read Exim and Postfix logs: who is sending, and is it spam?
     #[command(subcommand)]
     Logs(cmd::logs::Command),
+    /// Feedback-loop complaints and forwarded spam: read, tie to senders,
+    /// count.
+    #[command(subcommand)]
+    Complaints(cmd::complaints::Command),
     /// Stop a sender (SMTP AUTH user, script, local user, IP, account),
     /// list and release holds, read their audit log.
     #[command(subcommand)]
@@ -131,6 +135,7 @@ fn main() -> ExitCode {
             Command::Logs(c) => cmd::logs::run(&cli.global, c),
             Command::Config(c) => cmd::config::run(&cli.global, c),
             Command::Hold(c) => cmd::hold::run(&cli.global, c),
+            Command::Complaints(c) => cmd::complaints::run(&cli.global, c),
             Command::Policy(a) => cmd::policy::run(&cli.global, a).await,
         }
     });

@@ -5,15 +5,13 @@
 use super::*;
 
 fn shared(name: &str) -> Vec<u8> {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/fbl")
-        .join(name);
+    let p = testsupport::shared_data("fbl").join(name);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
 #[test]
 fn every_shared_fbl_sample_is_a_complaint_with_provider_and_source_ip() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/fbl");
+    let dir = testsupport::shared_data("fbl");
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .flatten()

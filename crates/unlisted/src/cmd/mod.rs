@@ -2,6 +2,7 @@
 //! building the catalog.
 
 pub(crate) mod check;
+pub(crate) mod complaints;
 pub(crate) mod config;
 pub(crate) mod hold;
 pub(crate) mod lists;

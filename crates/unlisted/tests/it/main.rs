@@ -4,6 +4,7 @@
 
 mod check;
 mod cli;
+mod complaints;
 mod enforce;
 mod ingest;
 mod logs;

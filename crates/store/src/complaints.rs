@@ -1,0 +1,130 @@
+//! Complaints (feedback loops, forwarded spam), each stored once, and the
+//! stored messages they point at.
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use crate::{Result, Store};
+
+/// A stored message found by its Message-ID.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MessageRef {
+    pub log: String,
+    pub msg_id: String,
+    pub received: i64,
+    pub sender: String,
+    pub account: Option<String>,
+}
+
+/// A complaint to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewComplaint {
+    /// What makes two reports the same report.
+    pub key: String,
+    pub arrival: Option<i64>,
+    pub provider: String,
+    pub feedback_type: String,
+    pub source_ip: Option<String>,
+    pub original_message_id: Option<String>,
+    pub sender: Option<String>,
+    pub account: Option<String>,
+    /// How the sender was found: `message-id`, `script-header`, `auth-header`,
+    /// `envelope`.
+    pub linked_by: Option<String>,
+    /// File (and mbox index) it came from.
+    pub location: String,
+    /// The whole complaint, as JSON.
+    pub record: String,
+}
+
+/// Complaints against one sender.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ComplaintCount {
+    pub sender: String,
+    pub account: Option<String>,
+    pub complaints: i64,
+    pub first: Option<i64>,
+    pub last: Option<i64>,
+}
+
+impl Store {
+    /// The stored message with this Message-ID (angle brackets stripped),
+    /// the latest if several.
+    pub fn message_by_message_id(&self, message_id: &str) -> Result<Option<MessageRef>> {
+        self.conn
+            .query_row(
+                "SELECT log, msg_id, received, sender, account FROM messages
+                 WHERE message_id = ?1 ORDER BY received DESC LIMIT 1",
+                [message_id],
+                |r| {
+                    Ok(MessageRef {
+                        log: r.get(0)?,
+                        msg_id: r.get(1)?,
+                        received: r.get(2)?,
+                        sender: r.get(3)?,
+                        account: r.get(4)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Stores a complaint once; `false` when the same report was stored
+    /// before.
+    pub fn add_complaint(&self, c: &NewComplaint, now: i64) -> Result<bool> {
+        let n = self
+            .conn
+            .execute(
+                "INSERT INTO complaints (key, ingested, arrival, provider, feedback_type, source_ip,
+                   original_message_id, sender, account, linked_by, location, record)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                 ON CONFLICT (key) DO NOTHING",
+                params![
+                    c.key,
+                    now,
+                    c.arrival,
+                    c.provider,
+                    c.feedback_type,
+                    c.source_ip,
+                    c.original_message_id,
+                    c.sender,
+                    c.account,
+                    c.linked_by,
+                    c.location,
+                    c.record
+                ],
+            )
+            .map_err(self.err())?;
+        Ok(n == 1)
+    }
+
+    /// Complaints per sender (those tied to one), most first.
+    pub fn complaint_counts(&self) -> Result<Vec<ComplaintCount>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT sender, MAX(account), COUNT(*), MIN(arrival), MAX(arrival) FROM complaints
+                 WHERE sender IS NOT NULL GROUP BY sender ORDER BY COUNT(*) DESC, sender",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(ComplaintCount {
+                    sender: r.get(0)?,
+                    account: r.get(1)?,
+                    complaints: r.get(2)?,
+                    first: r.get(3)?,
+                    last: r.get(4)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
+    pub fn complaint_total(&self) -> Result<i64> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM complaints", [], |r| r.get(0))
+            .map_err(self.err())
+    }
+}
