@@ -3,6 +3,7 @@
 //! form; SpamCop's text reports; plain forwarded spam) and, later in this
 //! crate, bounces.
 
+pub mod bounce;
 pub mod complaint;
 pub mod input;
 

@@ -74,6 +74,10 @@ enum Command {
     /// Read Exim and Postfix logs: who is sending, and is it spam?
     #[command(subcommand)]
     Logs(cmd::logs::Command),
+    /// Explain a bounce: why it failed, which list or provider, how removal
+    /// works.
+    #[command(subcommand)]
+    Bounce(cmd::bounce::Command),
     /// Feedback-loop complaints and forwarded spam: read, tie to senders,
     /// count.
     #[command(subcommand)]
@@ -136,6 +140,7 @@ fn main() -> ExitCode {
             Command::Config(c) => cmd::config::run(&cli.global, c),
             Command::Hold(c) => cmd::hold::run(&cli.global, c),
             Command::Complaints(c) => cmd::complaints::run(&cli.global, c),
+            Command::Bounce(c) => cmd::bounce::run(&cli.global, c),
             Command::Policy(a) => cmd::policy::run(&cli.global, a).await,
         }
     });

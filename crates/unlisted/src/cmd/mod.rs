@@ -1,6 +1,7 @@
 //! One module per subcommand, plus what they share: finding the config and
 //! building the catalog.
 
+pub(crate) mod bounce;
 pub(crate) mod check;
 pub(crate) mod complaints;
 pub(crate) mod config;

@@ -2,6 +2,7 @@
 //! on loopback by `testsupport`: rbldnsd for DNS, aiosmtpd for SMTP, an HTTP
 //! receiver for webhooks, and SQLite files in temporary directories.
 
+mod bounce;
 mod check;
 mod cli;
 mod complaints;
