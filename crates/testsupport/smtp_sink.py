@@ -1,6 +1,9 @@
 """A real SMTP server (aiosmtpd) on loopback for tests: each message received
 is written to OUT_DIR as NNN.eml. Recipients whose local part starts with
-"nosuchuser" are refused with 550 5.1.1, as a real mailbox provider would.
+"nosuchuser" are refused with 550 5.1.1, as a real mailbox provider would;
+those starting with "spamhaus" are refused the way a Postfix using Spamhaus
+ZEN refuses a listed client, and those starting with "yahoo" get Yahoo's
+TSS04 deferral, both naming the connecting client's IP.
 Prints READY once it listens."""
 import os
 import sys
@@ -15,8 +18,16 @@ class Sink:
         self.n = 0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address.lower().startswith("nosuchuser"):
+        local = address.lower()
+        ip = session.peer[0]
+        if local.startswith("nosuchuser"):
             return "550 5.1.1 <%s>: Recipient address rejected: User unknown" % address
+        if local.startswith("spamhaus"):
+            return ("554 5.7.1 Service unavailable; Client host [%s] blocked using zen.spamhaus.org; "
+                    "https://www.spamhaus.org/query/ip/%s" % (ip, ip))
+        if local.startswith("yahoo"):
+            return ("421 4.7.0 [TSS04] Messages from %s temporarily deferred due to unexpected volume "
+                    "or user complaints - 4.16.55.1; see https://postmaster.verizonmedia.com/error-codes" % ip)
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

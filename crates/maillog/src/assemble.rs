@@ -126,6 +126,10 @@ pub struct EximAssembler {
     /// kept only when `track_arrivals` is set (someone takes them).
     arrivals: Vec<String>,
     pub track_arrivals: bool,
+    /// Failed remote attempts since the last take, kept only when
+    /// `track_attempts` is set.
+    pub attempts: Vec<crate::message::Attempt>,
+    pub track_attempts: bool,
     pub stats: AssemblyStats,
     last_sweep: i64,
 }
@@ -257,6 +261,20 @@ impl EximAssembler {
                 if let Some(r) = reply {
                     rcpt.reply = Some(r.to_string());
                 }
+                if self.track_attempts
+                    && !matches!(l.event, E::Delivery(_))
+                    && let Some(r) = reply
+                    && (o.host.is_some() || o.transport.is_some_and(|t| t.contains("smtp")))
+                {
+                    self.attempts.push(crate::message::Attempt {
+                        at: l.at,
+                        id: o.id.to_string(),
+                        recipient: o.recipient.to_string(),
+                        host: o.host.map(str::to_string),
+                        reply: r.to_string(),
+                        permanent: matches!(l.event, E::Bounce(_)),
+                    });
+                }
                 // A failure with a remote reply is an attempt off the server
                 // even when the line names no host (`** rcpt R=… T=remote_smtp: … host x [ip]: 550 …`).
                 if !remote
@@ -359,6 +377,10 @@ impl EximAssembler {
 #[derive(Default)]
 pub struct PostfixAssembler {
     open: HashMap<String, (Partial, Stamp)>,
+    /// Failed remote attempts since the last take, kept only when
+    /// `track_attempts` is set.
+    pub attempts: Vec<crate::message::Attempt>,
+    pub track_attempts: bool,
     pub stats: AssemblyStats,
     last_sweep: i64,
 }
@@ -467,6 +489,20 @@ impl PostfixAssembler {
                 rcpt.remote |= *daemon == "smtp" && relay_ip.is_some_and(|ip| !is_local_ip(ip));
                 rcpt.host = relay.map(str::to_string);
                 rcpt.reply = Some(reply.to_string());
+                if self.track_attempts
+                    && matches!(status, Status::Bounced | Status::Deferred)
+                    && !reply.is_empty()
+                    && *daemon == "smtp"
+                {
+                    self.attempts.push(crate::message::Attempt {
+                        at: l.at,
+                        id: qid.to_string(),
+                        recipient: to.to_string(),
+                        host: relay.map(|r| r.split('[').next().unwrap_or(r).to_string()),
+                        reply: reply.to_string(),
+                        permanent: matches!(status, Status::Bounced),
+                    });
+                }
                 match status {
                     Status::Sent => rcpt.outcome = Outcome::Delivered,
                     Status::Bounced | Status::Expired => rcpt.outcome = Outcome::Bounced,

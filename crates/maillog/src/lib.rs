@@ -94,6 +94,21 @@ impl LogParser {
         self.exim.track_arrivals = true;
     }
 
+    /// Starts keeping failed remote delivery attempts for
+    /// [`LogParser::take_attempts`].
+    pub fn track_attempts(&mut self) {
+        self.exim.track_attempts = true;
+        self.postfix.track_attempts = true;
+    }
+
+    /// Failed remote delivery attempts logged since the last call, as they
+    /// happen (a deferred message may stay open for days).
+    pub fn take_attempts(&mut self) -> Vec<message::Attempt> {
+        let mut a = std::mem::take(&mut self.exim.attempts);
+        a.append(&mut self.postfix.attempts);
+        a
+    }
+
     /// Local submissions (Exim) that arrived since the last call.
     pub fn take_local_arrivals(&mut self) -> Vec<String> {
         self.exim.take_local_arrivals()

@@ -118,6 +118,21 @@ pub struct Recipient {
     pub at: Stamp,
 }
 
+/// A failed delivery attempt to another host, as it is logged (before the
+/// message is complete): what the remote server answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    pub at: Stamp,
+    /// The MTA's message id.
+    pub id: String,
+    pub recipient: String,
+    /// The receiving host, as logged.
+    pub host: Option<String>,
+    pub reply: String,
+    /// A bounce (not a deferral).
+    pub permanent: bool,
+}
+
 /// How a script submission was tied to its `cwd=` line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -25,6 +25,21 @@ pub struct LogCheckpoint {
     pub resume_at: u64,
 }
 
+/// What one read of a log stores, in one transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct Batch<'a> {
+    /// The log's name (its path).
+    pub path: &'a str,
+    pub checkpoint: LogCheckpoint,
+    pub messages: &'a [NewMessage],
+    /// Alert channels for verdict changes and listings.
+    pub channels: &'a [String],
+    pub now: i64,
+    /// Listing episodes the batch's remote replies open, refresh or end,
+    /// each at its own (log) time.
+    pub updates: &'a [(i64, crate::Update)],
+}
+
 /// A message to store.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
@@ -82,16 +97,22 @@ impl Store {
     /// Stores a batch in one transaction: each message not stored before,
     /// then `decide(i)` for each new one (in order), which may return a
     /// verdict change to record and alert on `channels`, then the
-    /// checkpoint. Returns how many messages were new.
+    /// checkpoint, then `updates` (listing episodes that remote replies in
+    /// the batch opened, refreshed or ended), each at its own time. Returns
+    /// how many messages were new.
     pub fn ingest(
         &mut self,
-        path: &str,
-        checkpoint: LogCheckpoint,
-        messages: &[NewMessage],
-        channels: &[String],
-        now: i64,
+        batch: Batch<'_>,
         mut decide: impl FnMut(usize) -> Option<VerdictChange>,
     ) -> Result<usize> {
+        let Batch {
+            path,
+            checkpoint,
+            messages,
+            channels,
+            now,
+            updates,
+        } = batch;
         let db = self.path.clone();
         let err = |source| StoreError::Query {
             path: db.clone(),
@@ -158,6 +179,9 @@ impl Store {
             ],
         )
         .map_err(err)?;
+        for (at, u) in updates {
+            crate::apply(&tx, u, *at).map_err(err)?;
+        }
         tx.commit().map_err(err)?;
         Ok(new)
     }

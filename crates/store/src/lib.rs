@@ -19,7 +19,7 @@ mod migrations;
 
 pub use complaints::{ComplaintCount, MessageRef, NewComplaint};
 pub use holds::{AuditRow, HoldRow};
-pub use ingest::{LogCheckpoint, NewMessage, SenderRow, VerdictChange};
+pub use ingest::{Batch, LogCheckpoint, NewMessage, SenderRow, VerdictChange};
 
 use std::path::{Path, PathBuf};
 
@@ -110,6 +110,13 @@ pub enum Update {
     Touch { episode: i64, evidence: Evidence },
     /// End an episode and queue a `delisted` alert on each channel.
     Close { episode: i64, channels: Vec<String> },
+    /// Move the open episode of (server, target, list) to `last_seen`
+    /// (at the time the update is applied), if that is later.
+    Seen {
+        server: String,
+        target: String,
+        list: String,
+    },
 }
 
 /// A sweep's counts.
@@ -561,6 +568,17 @@ fn apply(tx: &rusqlite::Transaction<'_>, u: &Update, now: i64) -> rusqlite::Resu
                     to_json(&evidence.meanings),
                     to_json(&evidence.txt)
                 ],
+            )?;
+        }
+        Update::Seen {
+            server,
+            target,
+            list,
+        } => {
+            tx.execute(
+                "UPDATE episodes SET last_seen = MAX(last_seen, ?4)
+                 WHERE server = ?1 AND target = ?2 AND list_id = ?3 AND ended IS NULL",
+                params![server, target, list, now],
             )?;
         }
         Update::Close { episode, channels } => {

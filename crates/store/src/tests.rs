@@ -168,6 +168,23 @@ fn only_one_open_episode_per_target_and_list() {
     assert!(s.open_episodes(None).unwrap().is_empty());
 }
 
+fn b<'a>(
+    path: &'a str,
+    checkpoint: LogCheckpoint,
+    messages: &'a [NewMessage],
+    channels: &'a [String],
+    now: i64,
+) -> Batch<'a> {
+    Batch {
+        path,
+        checkpoint,
+        messages,
+        channels,
+        now,
+        updates: &[],
+    }
+}
+
 fn msg(id: &str, sender: &str) -> NewMessage {
     NewMessage {
         msg_id: id.into(),
@@ -197,7 +214,7 @@ fn ingest_stores_each_message_once_with_checkpoint_and_alerts() {
     let channels = vec!["webhook".to_string()];
     let mut asked = Vec::new();
     let new = s
-        .ingest("/var/log/mail", cp, &batch, &channels, 1, |i| {
+        .ingest(b("/var/log/mail", cp, &batch, &channels, 1), |i| {
             asked.push(i);
             (i == 1).then(|| VerdictChange {
                 sender: "script:/home/bob/x".into(),
@@ -219,7 +236,7 @@ fn ingest_stores_each_message_once_with_checkpoint_and_alerts() {
     ];
     let mut asked = Vec::new();
     let new = s
-        .ingest("/var/log/mail", cp2, &again, &channels, 2, |i| {
+        .ingest(b("/var/log/mail", cp2, &again, &channels, 2), |i| {
             asked.push(i);
             None
         })
@@ -331,7 +348,7 @@ fn complaints_are_stored_once_and_find_their_message() {
     let mut m = msg("q1", "auth:amy@example.org");
     m.record = r#"{"message_id":"abc@web1.example","id":"q1"}"#.into();
     let cp = LogCheckpoint::default();
-    s.ingest("/var/log/mail", cp, &[m], &[], 1, |_| None)
+    s.ingest(b("/var/log/mail", cp, &[m], &[], 1), |_| None)
         .unwrap();
     let found = s
         .message_by_message_id("abc@web1.example")

@@ -44,7 +44,13 @@ pub(crate) struct Payload<'a> {
 impl<'a> Payload<'a> {
     pub(crate) fn new(a: &'a PendingAlert, catalog: &'a Catalog) -> Self {
         let e = &a.episode;
-        let list = catalog.get(&e.list);
+        // A remote-rejection episode (`remote:ID`) of a catalog list gets
+        // that list's delisting route too.
+        let list = catalog.get(
+            e.list
+                .strip_prefix(crate::remote::PREFIX)
+                .unwrap_or(&e.list),
+        );
         Payload {
             ty: "listing",
             alert_id: a.id,

@@ -321,6 +321,10 @@ pub(crate) struct MonitorConfig {
     /// Queries per second per list id, over the catalog's polite rate.
     #[serde(default)]
     pub(crate) rate_limits: BTreeMap<String, f64>,
+    /// A block seen only in remote replies (Microsoft, Gmail, Yahoo, a
+    /// list in a bounce) ends after this long without another such reply.
+    #[serde(default = "default_remote_quiet", with = "humantime_serde")]
+    pub(crate) remote_quiet: Duration,
 }
 
 impl Default for MonitorConfig {
@@ -332,8 +336,13 @@ impl Default for MonitorConfig {
             clean_after: 2,
             self_test: true,
             rate_limits: BTreeMap::new(),
+            remote_quiet: default_remote_quiet(),
         }
     }
+}
+
+fn default_remote_quiet() -> Duration {
+    Duration::from_secs(24 * 3600)
 }
 
 fn default_interval() -> Duration {

@@ -47,6 +47,7 @@ impl LogIngest {
         if cfg.exim_spool.is_some() {
             parser.track_local_arrivals();
         }
+        parser.track_attempts();
         Ok(LogIngest {
             tailer: Tailer::open(&cfg.path, resume),
             path: cfg.path.clone(),
@@ -66,6 +67,7 @@ impl LogIngest {
         channels: &[String],
         max_lines: usize,
         spamming: &mut Vec<Spamming>,
+        remote: &mut crate::remote::RemoteWatch,
     ) -> Result<(usize, usize, bool)> {
         let mut messages: Vec<Message> = Vec::new();
         let parser = &mut self.parser;
@@ -93,9 +95,12 @@ impl LogIngest {
             tracing::warn!(log = %self.path.display(), "{note}");
         }
         let cp = self.tailer.checkpoint(self.parser.oldest_open());
-        if polled.lines == 0 && messages.is_empty() {
+        let attempts = self.parser.take_attempts();
+        if polled.lines == 0 && messages.is_empty() && attempts.is_empty() {
             return Ok((0, 0, polled.at_end));
         }
+        let newest = self.parser.stats.last.map(|s| s.secs);
+        let updates = remote.updates(&attempts, newest, channels);
         let rows: Vec<NewMessage> = messages
             .iter()
             .map(|m| NewMessage {
@@ -109,15 +114,18 @@ impl LogIngest {
             })
             .collect();
         let new = store.ingest(
-            &self.key,
-            LogCheckpoint {
-                inode: cp.inode,
-                read_to: cp.read_to,
-                resume_at: cp.resume_at,
+            store::Batch {
+                path: &self.key,
+                checkpoint: LogCheckpoint {
+                    inode: cp.inode,
+                    read_to: cp.read_to,
+                    resume_at: cp.resume_at,
+                },
+                messages: &rows,
+                channels,
+                now: crate::output::now(),
+                updates: &updates,
             },
-            &rows,
-            channels,
-            crate::output::now(),
             |i| {
                 let m = &messages[i];
                 let change = detector.observe(m)?;
@@ -145,6 +153,14 @@ impl LogIngest {
                 })
             },
         )?;
+        if !updates.is_empty() {
+            for (_, u) in &updates {
+                if let store::Update::Open { target, list, .. } = u {
+                    tracing::warn!(%target, %list, "remote servers refuse our mail: a listing seen in their replies");
+                }
+            }
+            remote.reload(store)?;
+        }
         Ok((polled.lines, new, polled.at_end))
     }
 }

@@ -9,6 +9,7 @@ mod ingest;
 mod monitor;
 mod output;
 mod policy;
+mod remote;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -27,6 +27,7 @@ pub(crate) struct Monitor {
     pub(crate) alerter: Alerter,
     pub(crate) logs: Vec<crate::ingest::LogIngest>,
     pub(crate) detector: detect::Detector,
+    pub(crate) remote: crate::remote::RemoteWatch,
 }
 
 /// What one sweep saw and changed.
@@ -252,6 +253,7 @@ impl Monitor {
                     &channels,
                     max,
                     &mut spamming,
+                    &mut self.remote,
                 ) {
                     Ok((l, n, at_end)) => {
                         lines += l;

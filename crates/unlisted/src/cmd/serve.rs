@@ -106,6 +106,7 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
         .map(|l| crate::ingest::LogIngest::open(l, &store))
         .collect::<Result<Vec<_>>>()?;
     let poll = config.ingest.poll;
+    let remote = crate::remote::RemoteWatch::new(&config, &catalog, &store)?;
     let mut monitor = Monitor {
         config,
         catalog,
@@ -115,6 +116,7 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
         alerter,
         logs,
         detector,
+        remote,
     };
 
     let mut shutdown = std::pin::pin!(shutdown_signal());

@@ -49,7 +49,11 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<Exit> {
     let senders = store.sender_verdicts()?;
     let logs = store.logs()?;
     let spamming = senders.iter().any(|s| s.verdict == "spamming");
-    let delisting = |list: &str| catalog.get(list).map(|l| &l.delisting);
+    let delisting = |list: &str| {
+        catalog
+            .get(list.strip_prefix(crate::remote::PREFIX).unwrap_or(list))
+            .map(|l| &l.delisting)
+    };
 
     if a.json {
         for e in open.iter().chain(&ended) {

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use testsupport::{Exim, SmtpSink, TempDir, swaks};
+use testsupport::TempDir;
 
 use crate::{json_lines, stderr, unlisted};
 
@@ -85,15 +85,11 @@ fn the_shared_fbl_samples_are_ingested_once_each() {
 
 #[test]
 fn a_complaint_is_tied_to_the_mailbox_a_real_exim_logged() {
-    let sink = SmtpSink::start();
-    let exim = Exim::start(sink.port, "info@shop.example", "secret");
-    assert!(swaks(
-        exim.port,
-        "127.0.0.1",
-        Some(("info@shop.example", "secret")),
-        "info@shop.example",
+    let (_sink, exim) = crate::exim_shop();
+    assert!(crate::send_as_shop(
+        &exim,
         &["someone@isp.example"],
-        "Great offer",
+        "Great offer"
     ));
     let log = exim.wait_completed(1, Duration::from_secs(20));
     let mid = log

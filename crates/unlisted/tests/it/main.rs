@@ -43,6 +43,26 @@ pub fn spawn(dir: &Path, args: &[&str]) -> std::process::Child {
         .expect("spawn unlisted")
 }
 
+/// A real Exim relaying to an SMTP sink, with the SMTP AUTH mailbox
+/// `info@shop.example` / `secret`.
+pub(crate) fn exim_shop() -> (testsupport::SmtpSink, testsupport::Exim) {
+    let sink = testsupport::SmtpSink::start();
+    let exim = testsupport::Exim::start(sink.port, "info@shop.example", "secret");
+    (sink, exim)
+}
+
+/// One SMTP AUTH submission as `info@shop.example`.
+pub(crate) fn send_as_shop(exim: &testsupport::Exim, to: &[&str], subject: &str) -> bool {
+    testsupport::swaks(
+        exim.port,
+        "127.0.0.1",
+        Some(("info@shop.example", "secret")),
+        "info@shop.example",
+        to,
+        subject,
+    )
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }

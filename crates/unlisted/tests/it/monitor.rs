@@ -283,3 +283,148 @@ fn one_clean_sweep_does_not_end_a_listing_and_damping_survives_restarts() {
         .collect();
     assert_eq!(events, ["\"listed\"", "\"delisted\""]);
 }
+
+#[test]
+fn remote_rejections_in_a_real_exim_log_become_listings_with_alerts() {
+    let rbl = crate::blocklist_server();
+    let hook = WebhookReceiver::start();
+    let (_sink, exim) = crate::exim_shop();
+    // The sink refuses `spamhaus…` as a Spamhaus-using server does and
+    // defers `yahoo…` with TSS04, both naming our IP (127.0.0.1).
+    assert!(crate::send_as_shop(
+        &exim,
+        &[
+            "spamhaus1@dest.example",
+            "yahoo1@dest.example",
+            "friend@dest.example"
+        ],
+        "Newsletter",
+    ));
+    let log = testsupport::wait_for(Duration::from_secs(20), || {
+        let l = std::fs::read_to_string(exim.mainlog()).ok()?;
+        (l.contains(" ** spamhaus1@") && l.contains(" == yahoo1@")).then_some(l)
+    })
+    .unwrap_or_else(|| std::fs::read_to_string(exim.mainlog()).unwrap_or_default());
+    assert!(log.contains("blocked using zen.spamhaus.org"), "{log}");
+
+    let dir = TempDir::new("remote-watch");
+    dir.write(
+        "unlisted.toml",
+        &format!(
+            "[dns]\nnameserver = \"{}\"\n[monitor]\nlists = [\"spamcop\"]\n\n[[server]]\nname = \"mx1\"\nips = [\"127.0.0.1\"]\n\n[[log]]\npath = \"{}\"\nformat = \"exim\"\n\n[alerts.webhook]\nurl = \"{}\"\n",
+            rbl.addr(),
+            exim.mainlog().display(),
+            hook.url
+        ),
+    );
+    let o = unlisted(dir.path(), &["serve", "--once"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = unlisted(dir.path(), &["status", "--json"]);
+    let listings: Vec<_> = json_lines(&o)
+        .into_iter()
+        .filter(|l| l["type"] == "listing")
+        .collect();
+    let mut lists: Vec<(String, String)> = listings
+        .iter()
+        .map(|l| {
+            (
+                l["target"].as_str().unwrap().to_string(),
+                l["list"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    lists.sort();
+    assert_eq!(
+        lists,
+        [
+            ("127.0.0.1".to_string(), "remote:spamhaus-zen".to_string()),
+            ("127.0.0.1".to_string(), "remote:yahoo".to_string())
+        ],
+        "{listings:?}"
+    );
+    let zen = listings
+        .iter()
+        .find(|l| l["list"] == "remote:spamhaus-zen")
+        .unwrap();
+    assert_eq!(zen["server"], "mx1");
+    assert!(
+        zen["txt"][0]
+            .as_str()
+            .unwrap()
+            .contains("spamhaus1@dest.example"),
+        "{zen}"
+    );
+    assert!(
+        zen["delisting"].is_object(),
+        "the catalog's route for Spamhaus ZEN: {zen}"
+    );
+    let alerts = hook.wait_for(2, Duration::from_secs(10));
+    let listed: Vec<serde_json::Value> = alerts
+        .iter()
+        .map(|b| serde_json::from_str::<serde_json::Value>(b).unwrap())
+        .filter(|v| v["type"] == "listing")
+        .collect();
+    assert_eq!(listed.len(), 2, "{alerts:?}");
+
+    // Reading the log again finds the episodes open: no new alerts.
+    let o = unlisted(dir.path(), &["serve", "--once"]);
+    assert_eq!(o.status.code(), Some(0));
+    std::thread::sleep(Duration::from_millis(500));
+    let again = hook
+        .bodies()
+        .iter()
+        .filter(|b| b.contains("\"listing\""))
+        .count();
+    assert_eq!(again, 2);
+}
+
+#[test]
+fn a_remote_block_ends_after_a_quiet_spell_of_log_time() {
+    let hook = WebhookReceiver::start();
+    let dir = TempDir::new("remote-quiet");
+    dir.write(
+        "unlisted.toml",
+        &format!(
+            "[monitor]\nremote_quiet = \"1h\"\n\n[[log]]\npath = \"mail.log\"\nformat = \"exim\"\n\n[alerts.webhook]\nurl = \"{}\"\n",
+            hook.url
+        ),
+    );
+    let blocked = "2026-03-02 10:00:00 1rKaaa-000aaa-aa <= info@shop.example H=(laptop) [198.51.100.7] P=esmtpa A=login:info@shop.example S=900 for bob@outlook.example
+2026-03-02 10:00:01 1rKaaa-000aaa-aa ** bob@outlook.example R=dnslookup T=remote_smtp H=outlook-example.mail.protection.outlook.com [192.0.2.10]: SMTP error from remote mail server after RCPT TO:<bob@outlook.example>: 550 5.7.606 Access denied, banned sending IP [203.0.113.9]. To request removal from this list please visit https://sender.office.com/
+2026-03-02 10:00:01 1rKaaa-000aaa-aa Completed
+";
+    dir.write("mail.log", blocked);
+    let o = unlisted(dir.path(), &["serve", "--once"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let open: Vec<_> = json_lines(&unlisted(dir.path(), &["status", "--json"]))
+        .into_iter()
+        .filter(|l| l["type"] == "listing")
+        .collect();
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0]["list"], "remote:microsoft");
+    assert_eq!(open[0]["target"], "203.0.113.9");
+    // Ninety minutes of log time later, mail flows again and nothing more
+    // was refused: the block has lifted.
+    let later = "2026-03-02 11:30:00 1rKbbb-000bbb-bb <= info@shop.example H=(laptop) [198.51.100.7] P=esmtpa A=login:info@shop.example S=900 for carol@outlook.example
+2026-03-02 11:30:01 1rKbbb-000bbb-bb => carol@outlook.example R=dnslookup T=remote_smtp H=outlook-example.mail.protection.outlook.com [192.0.2.10] C=\"250 2.6.0 Queued mail for delivery\"
+2026-03-02 11:30:01 1rKbbb-000bbb-bb Completed
+";
+    std::fs::write(dir.path().join("mail.log"), format!("{blocked}{later}")).unwrap();
+    let o = unlisted(dir.path(), &["serve", "--once"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines = json_lines(&unlisted(dir.path(), &["status", "--json", "--history"]));
+    assert!(!lines.iter().any(|l| l["type"] == "listing"), "{lines:?}");
+    let ended: Vec<_> = lines.iter().filter(|l| l["type"] == "ended").collect();
+    assert_eq!(ended.len(), 1);
+    let events: Vec<String> = hook
+        .wait_for(2, Duration::from_secs(10))
+        .iter()
+        .map(|b| {
+            serde_json::from_str::<serde_json::Value>(b).unwrap()["event"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(events, ["listed", "delisted"]);
+}
