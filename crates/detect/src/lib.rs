@@ -59,6 +59,17 @@ pub struct Thresholds {
     /// A window this many times the sender's previous busiest is a jump.
     pub history_jump: f64,
     pub history_min_messages: u32,
+    /// The window over which feedback-loop complaints are counted against
+    /// the recipients delivered in it.
+    #[serde(with = "humantime_serde")]
+    pub complaint_window: Duration,
+    /// Complaints needed before their rate counts.
+    pub complaints_min: u32,
+    /// Complaints per delivered recipient (0.001 = 1 per thousand, the
+    /// rate Gmail asks senders to stay under; 0.003 is where Gmail and
+    /// Yahoo start refusing mail).
+    pub complaint_rate_suspicious: f64,
+    pub complaint_rate_spamming: f64,
 }
 
 impl Default for Thresholds {
@@ -83,6 +94,10 @@ impl Default for Thresholds {
             odd_script_messages: 20,
             history_jump: 10.0,
             history_min_messages: 100,
+            complaint_window: Duration::from_secs(7 * 86_400),
+            complaints_min: 3,
+            complaint_rate_suspicious: 0.001,
+            complaint_rate_spamming: 0.003,
         }
     }
 }
@@ -169,6 +184,50 @@ struct SenderState {
     peak_reasons: Vec<Reason>,
     peak_at: Stamp,
     last_minute: i64,
+    /// Complaint times (unix seconds) within the complaint window.
+    complaints: VecDeque<i64>,
+    /// Delivered recipients per day (day number), for complaint rates.
+    delivered_days: VecDeque<(i64, u32)>,
+}
+
+impl SenderState {
+    fn new(at: Stamp) -> Self {
+        SenderState {
+            account: None,
+            buckets: VecDeque::new(),
+            window: Counts::default(),
+            domains: HashMap::default(),
+            logins: HashMap::default(),
+            odd_place: None,
+            total: Counts::default(),
+            all_domains: Default::default(),
+            client_ips: Default::default(),
+            first_seen: at,
+            last_seen: at,
+            history_peak: 0,
+            history_hour: at.secs.div_euclid(3600),
+            samples_bounce: Vec::new(),
+            samples_invalid: Vec::new(),
+            samples_spam: Vec::new(),
+            samples_msg: Vec::new(),
+            current: Verdict::Ok,
+            peak: Verdict::Ok,
+            peak_reasons: Vec::new(),
+            peak_at: at,
+            last_minute: i64::MIN,
+            complaints: VecDeque::new(),
+            delivered_days: VecDeque::new(),
+        }
+    }
+
+    /// Delivered recipients within `days` days up to `day`.
+    fn delivered_since(&self, day: i64, days: i64) -> u32 {
+        self.delivered_days
+            .iter()
+            .filter(|(d, _)| day - d < days)
+            .map(|(_, n)| n)
+            .sum()
+    }
 }
 
 /// The report of one sender.
@@ -263,33 +322,8 @@ impl Detector {
         let minute = at.secs.div_euclid(60);
         // Look up before inserting, so a known sender's key is not cloned.
         if !self.senders.contains_key(&m.sender) {
-            self.senders.insert(
-                m.sender.clone(),
-                SenderState {
-                    account: None,
-                    buckets: VecDeque::new(),
-                    window: Counts::default(),
-                    domains: HashMap::default(),
-                    logins: HashMap::default(),
-                    odd_place: None,
-                    total: Counts::default(),
-                    all_domains: Default::default(),
-                    client_ips: Default::default(),
-                    first_seen: m.received,
-                    last_seen: m.received,
-                    history_peak: 0,
-                    history_hour: m.received.secs.div_euclid(3600),
-                    samples_bounce: Vec::new(),
-                    samples_invalid: Vec::new(),
-                    samples_spam: Vec::new(),
-                    samples_msg: Vec::new(),
-                    current: Verdict::Ok,
-                    peak: Verdict::Ok,
-                    peak_reasons: Vec::new(),
-                    peak_at: m.received,
-                    last_minute: i64::MIN,
-                },
-            );
+            self.senders
+                .insert(m.sender.clone(), SenderState::new(m.received));
         }
         let st = self.senders.get_mut(&m.sender)?;
         if m.account.is_some() {
@@ -371,6 +405,22 @@ impl Detector {
         }
         st.window.add(&c, 1);
         st.total.add(&c, 1);
+        let delivered = c.outcomes.saturating_sub(c.bounced);
+        if delivered > 0 {
+            let day = at.secs.div_euclid(86_400);
+            match st.delivered_days.back_mut() {
+                Some((d, n)) if *d == day => *n += delivered,
+                _ => st.delivered_days.push_back((day, delivered)),
+            }
+            let keep = (self.t.complaint_window.as_secs() / 86_400).max(1) as i64 + 1;
+            while st
+                .delivered_days
+                .front()
+                .is_some_and(|(d, _)| day - d >= keep)
+            {
+                st.delivered_days.pop_front();
+            }
+        }
         let window_min = (self.t.window.as_secs() / 60).max(1) as i64;
         while let Some((mm, b)) = st.buckets.front().copied() {
             if minute - mm < window_min {
@@ -387,33 +437,31 @@ impl Detector {
             st.logins.retain(|_, seen| minute - *seen < login_min);
         }
 
-        let quick = evaluate(&self.t, st, false);
-        let worst = |r: &[Reason]| r.iter().map(|x| x.severity).max().unwrap_or(Verdict::Ok);
-        let verdict = worst(&quick);
-        let before = st.current;
-        st.current = verdict;
-        let new_peak = verdict > st.peak
-            || (verdict == st.peak
-                && verdict != Verdict::Ok
-                && quick.len() > st.peak_reasons.len());
-        if verdict == before && !new_peak {
-            return None;
+        judge(&self.t, st, &m.sender, at)
+    }
+
+    /// Folds in a feedback-loop complaint about `sender` (arrived at
+    /// `at`); returns the verdict change it caused. A sender not seen in
+    /// the logs yet is tracked from here.
+    pub fn complaint(
+        &mut self,
+        sender: &Sender,
+        account: Option<&str>,
+        at: Stamp,
+    ) -> Option<Change> {
+        if !self.senders.contains_key(sender) {
+            self.senders.insert(sender.clone(), SenderState::new(at));
         }
-        let reasons = evaluate(&self.t, st, true);
-        if new_peak {
-            st.peak = verdict;
-            st.peak_reasons = reasons.clone();
-            st.peak_at = at;
+        let st = self.senders.get_mut(sender)?;
+        if st.account.is_none() {
+            st.account = account.map(str::to_string);
         }
-        if verdict == before {
-            return None;
-        }
-        Some(Change {
-            sender: m.sender.clone(),
-            from: before,
-            to: verdict,
-            reasons,
-        })
+        st.last_seen = st.last_seen.max(at);
+        let window = self.t.complaint_window.as_secs() as i64;
+        st.complaints.push_back(at.secs);
+        let newest = st.complaints.iter().copied().max().unwrap_or(at.secs);
+        st.complaints.retain(|t| newest - t < window);
+        judge(&self.t, st, sender, at)
     }
 
     /// Every sender's report, spamming first, then by volume.
@@ -447,6 +495,36 @@ impl Detector {
         });
         v
     }
+}
+
+/// Re-evaluates a sender after new evidence; a change when its verdict
+/// moved (the reasons are written out only then).
+fn judge(t: &Thresholds, st: &mut SenderState, sender: &Sender, at: Stamp) -> Option<Change> {
+    let quick = evaluate(t, st, false);
+    let worst = |r: &[Reason]| r.iter().map(|x| x.severity).max().unwrap_or(Verdict::Ok);
+    let verdict = worst(&quick);
+    let before = st.current;
+    st.current = verdict;
+    let new_peak = verdict > st.peak
+        || (verdict == st.peak && verdict != Verdict::Ok && quick.len() > st.peak_reasons.len());
+    if verdict == before && !new_peak {
+        return None;
+    }
+    let reasons = evaluate(t, st, true);
+    if new_peak {
+        st.peak = verdict;
+        st.peak_reasons = reasons.clone();
+        st.peak_at = at;
+    }
+    if verdict == before {
+        return None;
+    }
+    Some(Change {
+        sender: sender.clone(),
+        from: before,
+        to: verdict,
+        reasons,
+    })
 }
 
 fn ratio(n: u32, d: u32) -> f64 {
@@ -660,6 +738,47 @@ fn evaluate(t: &Thresholds, st: &SenderState, describe: bool) -> Vec<Reason> {
             },
             &[],
         );
+    }
+    let complaints = st.complaints.len() as u32;
+    if complaints >= t.complaints_min {
+        let days = (t.complaint_window.as_secs() / 86_400).max(1) as i64;
+        let delivered = st.delivered_since(st.last_seen.secs.div_euclid(86_400), days);
+        let rate = ratio(complaints, delivered);
+        let window = if describe {
+            humantime::format_duration(t.complaint_window).to_string()
+        } else {
+            String::new()
+        };
+        // Complaints about mail we did not see delivered (older than the
+        // window, or logs not followed) still count as harm, without a rate.
+        let severity = if delivered == 0 {
+            Verdict::Suspicious
+        } else if rate >= t.complaint_rate_spamming {
+            Verdict::Spamming
+        } else if rate >= t.complaint_rate_suspicious {
+            Verdict::Suspicious
+        } else {
+            Verdict::Ok
+        };
+        if severity != Verdict::Ok {
+            reason(
+                "complaints",
+                severity,
+                &|| {
+                    if delivered == 0 {
+                        format!(
+                            "{complaints} feedback-loop complaints in {window}, with no delivered mail seen in that time"
+                        )
+                    } else {
+                        format!(
+                            "{complaints} feedback-loop complaints in {window} against {delivered} delivered recipients ({:.2} per thousand)",
+                            rate * 1000.0
+                        )
+                    }
+                },
+                &[],
+            );
+        }
     }
     // Several independent signs of harm at once are worse than any one;
     // volume signs (rate, domains, a jump) only count alongside harm, so a

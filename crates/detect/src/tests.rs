@@ -280,3 +280,93 @@ fn logins_older_than_their_window_stop_counting() {
     assert_eq!(r.current, Verdict::Ok, "{:?}", r.reasons);
     assert_eq!(r.verdict, Verdict::Suspicious, "the worst verdict is kept");
 }
+
+#[test]
+fn complaints_count_against_what_was_delivered() {
+    // `n` delivered recipients in a day, then `k` complaints over the next
+    // days: the verdict the complaints leave.
+    fn verdict_after(n: u32, k: u32) -> (Verdict, Vec<String>) {
+        let mut d = Detector::new(Thresholds::default());
+        let mut g = Gen::new();
+        let s = auth("news@shop.example");
+        for i in 0..n {
+            let rcpt = format!("sub{i}@isp{}.example", i % 400);
+            d.observe(&g.msg(
+                s.clone(),
+                Some("198.51.100.10"),
+                &[(&rcpt, Outcome::Delivered, OK)],
+                10,
+            ));
+        }
+        for i in 0..k {
+            let at = Stamp {
+                secs: g.t + 3600 * (i as i64 + 1),
+                millis: 0,
+            };
+            d.complaint(&s, Some("shop"), at);
+        }
+        // The complaint rule alone (volume rules may fire on their own).
+        let st = d.senders.get(&s).unwrap();
+        let reasons: Vec<Reason> = evaluate(&d.t, st, true)
+            .into_iter()
+            .filter(|r| r.code == "complaints")
+            .collect();
+        let v = reasons
+            .iter()
+            .map(|r| r.severity)
+            .max()
+            .unwrap_or(Verdict::Ok);
+        (
+            v,
+            reasons
+                .iter()
+                .map(|x| format!("{}: {}", x.code, x.detail))
+                .collect(),
+        )
+    }
+    // A big honest list with a few complaints: under 1 per thousand.
+    assert_eq!(verdict_after(8000, 5).0, Verdict::Ok);
+    // 2 per thousand: suspicious.
+    let (v, why) = verdict_after(2000, 4);
+    assert_eq!(v, Verdict::Suspicious, "{why:?}");
+    assert!(
+        why[0]
+            .starts_with("complaints: 4 feedback-loop complaints in 7days against 2000 delivered"),
+        "{why:?}"
+    );
+    // 5 per thousand: spamming.
+    assert_eq!(verdict_after(1000, 5).0, Verdict::Spamming);
+    // Fewer than complaints_min never count.
+    assert_eq!(verdict_after(100, 2).0, Verdict::Ok);
+    // Complaints about a sender with nothing delivered in the window.
+    let (v, why) = verdict_after(0, 3);
+    assert_eq!(v, Verdict::Suspicious, "{why:?}");
+}
+
+#[test]
+fn old_complaints_leave_the_window() {
+    let mut d = Detector::new(Thresholds::default());
+    let s = auth("a@shop.example");
+    let day = 86_400;
+    for i in 0..3 {
+        d.complaint(
+            &s,
+            None,
+            Stamp {
+                secs: 1_700_000_000 + i,
+                millis: 0,
+            },
+        );
+    }
+    assert_eq!(report(&d, &s.to_string()).current, Verdict::Suspicious);
+    // Eight days later one more: the first three are out of the window.
+    d.complaint(
+        &s,
+        None,
+        Stamp {
+            secs: 1_700_000_000 + 8 * day,
+            millis: 0,
+        },
+    );
+    assert_eq!(report(&d, &s.to_string()).current, Verdict::Ok);
+}

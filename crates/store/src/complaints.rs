@@ -37,6 +37,16 @@ pub struct NewComplaint {
     pub record: String,
 }
 
+/// A stored complaint tied to a sender.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SenderComplaint {
+    pub id: i64,
+    pub sender: String,
+    pub account: Option<String>,
+    /// The arrival date, else when it was read.
+    pub at: i64,
+}
+
 /// Complaints against one sender.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ComplaintCount {
@@ -120,6 +130,51 @@ impl Store {
             })
             .map_err(self.err())?;
         rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
+    /// Complaints tied to a sender, stored after `after` (an id), oldest
+    /// first.
+    pub fn complaints_after(&self, after: i64) -> Result<Vec<SenderComplaint>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, sender, account, COALESCE(arrival, ingested) FROM complaints
+                 WHERE id > ?1 AND sender IS NOT NULL ORDER BY id",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([after], |r| {
+                Ok(SenderComplaint {
+                    id: r.get(0)?,
+                    sender: r.get(1)?,
+                    account: r.get(2)?,
+                    at: r.get(3)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
+    /// A named position the daemon keeps across restarts (0 when unset).
+    pub fn cursor(&self, name: &str) -> Result<i64> {
+        self.conn
+            .query_row("SELECT value FROM cursors WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map(|v| v.unwrap_or(0))
+            .map_err(self.err())
+    }
+
+    pub fn set_cursor(&self, name: &str, value: i64) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO cursors (name, value) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                params![name, value],
+            )
+            .map(|_| ())
+            .map_err(self.err())
     }
 
     pub fn complaint_total(&self) -> Result<i64> {

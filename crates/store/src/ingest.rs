@@ -75,7 +75,47 @@ pub struct SenderRow {
     pub messages: i64,
 }
 
+/// Records a verdict change and, when it turns spamming, its alerts.
+pub(crate) fn record_change(
+    conn: &rusqlite::Connection,
+    c: &VerdictChange,
+    channels: &[String],
+    now: i64,
+) -> rusqlite::Result<()> {
+    let id: i64 = conn.query_row(
+        "INSERT INTO sender_verdicts (sender, account, at, from_verdict, to_verdict, reasons)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+        params![c.sender, c.account, c.at, c.from, c.to, c.reasons],
+        |r| r.get(0),
+    )?;
+    if c.to == "spamming" {
+        for ch in channels {
+            conn.execute(
+                "INSERT INTO sender_alerts (verdict_id, channel, created) VALUES (?1, ?2, ?3)",
+                params![id, ch, now],
+            )?;
+        }
+    }
+    Ok(())
+}
+
 impl Store {
+    /// Records a verdict change found outside a log batch (a complaint).
+    pub fn record_verdict_change(
+        &self,
+        c: &VerdictChange,
+        channels: &[String],
+        now: i64,
+    ) -> Result<()> {
+        let tx = rusqlite::Transaction::new_unchecked(
+            &self.conn,
+            rusqlite::TransactionBehavior::Immediate,
+        )
+        .map_err(self.err())?;
+        record_change(&tx, c, channels, now).map_err(self.err())?;
+        tx.commit().map_err(self.err())
+    }
+
     /// The checkpoint of the tail of `path`.
     pub fn log_checkpoint(&self, path: &str) -> Result<Option<LogCheckpoint>> {
         self.conn
@@ -146,23 +186,7 @@ impl Store {
                 }
                 new += 1;
                 if let Some(c) = decide(i) {
-                    let id: i64 = tx
-                        .query_row(
-                            "INSERT INTO sender_verdicts (sender, account, at, from_verdict, to_verdict, reasons)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
-                            params![c.sender, c.account, c.at, c.from, c.to, c.reasons],
-                            |r| r.get(0),
-                        )
-                        .map_err(err)?;
-                    if c.to == "spamming" {
-                        for ch in channels {
-                            tx.execute(
-                                "INSERT INTO sender_alerts (verdict_id, channel, created) VALUES (?1, ?2, ?3)",
-                                params![id, ch, now],
-                            )
-                            .map_err(err)?;
-                        }
-                    }
+                    record_change(&tx, &c, channels, now).map_err(err)?;
                 }
             }
         }

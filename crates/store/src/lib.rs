@@ -17,7 +17,7 @@ mod holds;
 mod ingest;
 mod migrations;
 
-pub use complaints::{ComplaintCount, MessageRef, NewComplaint};
+pub use complaints::{ComplaintCount, MessageRef, NewComplaint, SenderComplaint};
 pub use holds::{AuditRow, HoldRow};
 pub use ingest::{Batch, LogCheckpoint, NewMessage, SenderRow, VerdictChange};
 

@@ -158,6 +158,13 @@ const MIGRATIONS: &[(i64, &str)] = &[
     );
     CREATE INDEX complaints_sender ON complaints (sender, arrival);",
     ),
+    (
+        5,
+        "CREATE TABLE cursors (
+        name TEXT PRIMARY KEY,
+        value BIGINT NOT NULL
+    );",
+    ),
 ];
 
 /// The newest schema version this binary knows.

@@ -41,6 +41,18 @@ pub(crate) struct Config {
     /// Holds, rate limits and the policy service.
     #[serde(default)]
     pub(crate) enforce: EnforceConfig,
+    /// Where feedback-loop complaints arrive.
+    #[serde(default)]
+    pub(crate) complaints: ComplaintsConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ComplaintsConfig {
+    /// Maildir folders the FBL reports are delivered to (abuse@,
+    /// fbl@): the daemon reads `new/` and moves each message to `cur/`.
+    #[serde(default)]
+    pub(crate) maildirs: Vec<PathBuf>,
 }
 
 /// What happens when a sender turns `spamming`.

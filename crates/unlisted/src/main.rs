@@ -4,6 +4,7 @@
 
 mod alert;
 mod cmd;
+mod complaints;
 mod config;
 mod ingest;
 mod monitor;

@@ -18,6 +18,9 @@ use crate::alert::Alerter;
 use crate::config::Config;
 use crate::output::now;
 
+/// How far the daemon has fed stored complaints to the detector.
+pub(crate) const COMPLAINTS_CURSOR: &str = "complaints";
+
 pub(crate) struct Monitor {
     pub(crate) config: Config,
     pub(crate) catalog: Catalog,
@@ -276,6 +279,77 @@ impl Monitor {
             self.contain(s)?;
         }
         Ok((lines, new))
+    }
+
+    /// Reads the complaint Maildirs, then feeds every complaint stored since
+    /// the last call (by this daemon or `unlisted complaints ingest`) to
+    /// the detector; a verdict change is recorded and alerted like one from
+    /// the logs. Returns the complaints fed.
+    pub(crate) fn feed_complaints(&mut self) -> anyhow::Result<usize> {
+        let now = now();
+        for dir in &self.config.complaints.maildirs {
+            crate::complaints::watch_maildir(&self.store, dir, now)?;
+        }
+        let cursor = self.store.cursor(COMPLAINTS_CURSOR)?;
+        let new = self.store.complaints_after(cursor)?;
+        let Some(last) = new.last().map(|c| c.id) else {
+            return Ok(0);
+        };
+        let channels = self.alerter.channels();
+        let mut spamming = Vec::new();
+        for store::SenderComplaint {
+            sender,
+            account,
+            at,
+            ..
+        } in &new
+        {
+            let Ok(s) = sender.parse::<maillog::Sender>() else {
+                continue;
+            };
+            let Some(change) = self.detector.complaint(
+                &s,
+                account.as_deref(),
+                maillog::Stamp {
+                    secs: *at,
+                    millis: 0,
+                },
+            ) else {
+                continue;
+            };
+            let reasons = serde_json::to_string(&change.reasons).unwrap_or_else(|_| "[]".into());
+            self.store.record_verdict_change(
+                &store::VerdictChange {
+                    sender: sender.clone(),
+                    account: account.clone(),
+                    at: *at,
+                    from: change.from.as_str().into(),
+                    to: change.to.as_str().into(),
+                    reasons,
+                },
+                &channels,
+                now,
+            )?;
+            if change.to == detect::Verdict::Spamming {
+                tracing::warn!(%sender, "sender is spamming (complaints)");
+                spamming.push(crate::ingest::Spamming {
+                    sender: s,
+                    account: account.clone(),
+                    why: change
+                        .reasons
+                        .iter()
+                        .filter(|r| r.severity == detect::Verdict::Spamming)
+                        .map(|r| r.detail.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                });
+            }
+        }
+        self.store.set_cursor(COMPLAINTS_CURSOR, last)?;
+        for s in &spamming {
+            self.contain(s)?;
+        }
+        Ok(new.len())
     }
 
     /// A sender turned `spamming`: hold it (mode `enforce`), or record the

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use feedback::{Complaint, NotComplaint};
-use maillog::{Sender, SenderKind};
 use serde::Serialize;
 
 use crate::Global;
@@ -35,74 +34,6 @@ pub(crate) struct IngestArgs {
 pub(crate) struct SendersArgs {
     #[arg(long)]
     json: bool,
-}
-
-/// Who a complaint is about, and how we know.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct Link {
-    sender: Option<String>,
-    account: Option<String>,
-    by: Option<&'static str>,
-    problems: Vec<String>,
-}
-
-/// Ties a complaint to one of our senders, strongest evidence first: the
-/// original's Message-ID in the stored mail logs, the script headers, the
-/// SMTP AUTH headers, the envelope sender.
-fn link(store: &store::Store, c: &Complaint) -> Result<Link> {
-    let mut l = Link::default();
-    if let Some(mid) = &c.original.message_id {
-        if let Some(m) = store.message_by_message_id(mid)? {
-            l.sender = Some(m.sender);
-            l.account = m.account;
-            l.by = Some("message-id");
-            return Ok(l);
-        }
-        l.problems.push(format!(
-            "Message-ID <{mid}> is not in the stored mail logs (not ours, or older than what was read)"
-        ));
-    }
-    let o = &c.original;
-    let headers: Vec<String> = [
-        ("X-PHP-Originating-Script", &o.php_script),
-        ("X-Source-Args", &o.source_args),
-        ("X-Source-Dir", &o.source_dir),
-    ]
-    .iter()
-    .filter_map(|(n, v)| v.as_ref().map(|v| format!("{n}: {v}")))
-    .collect();
-    let h = maillog::headers::script_headers(headers.iter().map(String::as_str));
-    if let Some(path) = &h.path {
-        l.sender = Some(Sender::new(SenderKind::Script, path.clone()).to_string());
-        l.account = maillog::message::account_from_path(path).map(str::to_string);
-        l.by = Some("script-header");
-        return Ok(l);
-    }
-    if let Some(u) = &o.auth_user {
-        l.sender = Some(Sender::new(SenderKind::Auth, u.to_ascii_lowercase()).to_string());
-        l.by = Some("auth-header");
-        return Ok(l);
-    }
-    if let Some(base) = &h.basename {
-        l.problems.push(format!(
-            "the script is named only as `{base}` (X-PHP-Originating-Script): its directory is unknown"
-        ));
-    }
-    let envelope = c
-        .original_mail_from
-        .clone()
-        .or_else(|| o.return_path.clone())
-        .filter(|a| a.contains('@'));
-    if let Some(a) = envelope {
-        l.sender = Some(Sender::new(SenderKind::From, a.to_ascii_lowercase()).to_string());
-        l.by = Some("envelope");
-        l.problems
-            .push("tied by envelope sender only, which anyone can forge".to_string());
-        return Ok(l);
-    }
-    l.problems
-        .push("cannot tie this complaint to a sender: no Message-ID we logged, no script or login header, no envelope sender".to_string());
-    Ok(l)
 }
 
 #[derive(Serialize)]
@@ -215,24 +146,7 @@ fn report(
     now: i64,
     sum: &mut Summary,
 ) -> Result<()> {
-    let l = link(store, c)?;
-    let record = serde_json::to_string(c)?;
-    let fresh = store.add_complaint(
-        &store::NewComplaint {
-            key: c.key(),
-            arrival: c.arrival_unix,
-            provider: c.provider.clone(),
-            feedback_type: c.feedback_type.clone(),
-            source_ip: c.source_ip.map(|i| i.to_string()),
-            original_message_id: c.original.message_id.clone(),
-            sender: l.sender.clone(),
-            account: l.account.clone(),
-            linked_by: l.by.map(str::to_string),
-            location: location.to_string(),
-            record,
-        },
-        now,
-    )?;
+    let (fresh, l) = crate::complaints::store_complaint(store, c, location, now)?;
     sum.complaints += 1;
     if !fresh {
         sum.duplicates += 1;

@@ -36,11 +36,12 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
     }
     if config.servers.is_empty()
         && config.logs.is_empty()
+        && config.complaints.maildirs.is_empty()
         && config.enforce.policy.listen.is_none()
         && config.enforce.policy.milter.is_none()
     {
         bail!(
-            "config {} names no [[server]] to watch, no [[log]] to read and no enforce.policy.listen",
+            "config {} names no [[server]] to watch, no [[log]] to read, no complaints.maildirs and no enforce.policy.listen",
             path.display()
         );
     }
@@ -100,6 +101,24 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
     if warmed > 0 {
         tracing::info!(messages = warmed, "detector windows rebuilt from the store");
     }
+    // Complaints already fed before a restart go back in without alerting
+    // again; newer ones are fed (and alerted) by the loop.
+    let fed = store.cursor(crate::monitor::COMPLAINTS_CURSOR)?;
+    let since = crate::output::now() - config.detect.complaint_window.as_secs() as i64;
+    for c in store.complaints_after(0)? {
+        if c.id > fed {
+            break;
+        }
+        if let Ok(s) = c.sender.parse::<maillog::Sender>()
+            && c.at >= since
+        {
+            let at = maillog::Stamp {
+                secs: c.at,
+                millis: 0,
+            };
+            detector.complaint(&s, c.account.as_deref(), at);
+        }
+    }
     let logs = config
         .logs
         .iter()
@@ -141,6 +160,11 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
             if lines > 0 {
                 tracing::debug!(lines, messages = new, "logs read");
             }
+        }
+        // After the logs, so a complaint finds the message it is about.
+        let fed = monitor.feed_complaints()?;
+        if fed > 0 {
+            tracing::info!(complaints = fed, "complaints fed to detection");
         }
         for h in monitor.store.expire_holds(crate::output::now())? {
             tracing::info!(sender = %h.subject, "hold expired");

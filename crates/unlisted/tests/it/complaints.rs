@@ -158,3 +158,139 @@ Message-Id: <{mid}>
     assert_eq!(counts[0]["sender"], "auth:info@shop.example");
     assert_eq!(counts[0]["complaints"], 1);
 }
+
+/// An ARF complaint from Comcast's feed about the message with `mid`.
+fn arf(mid: &str, n: usize) -> String {
+    format!(
+        "From: feedbackloop@comcastfbl.senderscore.net
+To: fbl@host.example
+Subject: Comcast Abuse Report
+Date: Mon, 02 Mar 2026 20:{n:02}:00 +0000
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=feedback-report; boundary=\"b\"
+
+--b
+Content-Type: text/plain
+
+This is a Comcast email abuse report.
+--b
+Content-Type: message/feedback-report
+
+User-Agent: ReturnPathFBL/1.0
+Abuse-Type: complaint
+Arrival-Date: Mon, 02 Mar 2026 20:{n:02}:00 +0000
+Feedback-Type: abuse
+Version: 1
+Source-IP: 198.51.100.25
+Original-Rcpt-To: 27a4767fd6480dcd6301d3711503069b@comcast.net
+Original-Mail-From: news@shop.example
+
+--b
+Content-Type: message/rfc822
+
+From: news@shop.example
+Subject: Weekly deals
+Message-ID: <{mid}>
+
+deals
+--b--
+"
+    )
+}
+
+#[test]
+fn the_daemon_reads_complaints_from_a_maildir_and_they_turn_a_sender_spamming() {
+    let hook = testsupport::WebhookReceiver::start();
+    let dir = TempDir::new("complaint-daemon");
+    // A newsletter: 1,000 delivered messages, nothing wrong in the logs.
+    let mut log = String::new();
+    for i in 0..1000 {
+        let t = 36_000 + i * 30;
+        let ts = format!(
+            "2026-03-02 {:02}:{:02}:{:02}",
+            t / 3600,
+            t / 60 % 60,
+            t % 60
+        );
+        let id = format!("1rK{:03}-000{:03}-{:02}", i % 1000, i / 1000, i % 100);
+        log.push_str(&format!("{ts} {id} <= news@shop.example H=(office) [198.51.100.7] P=esmtpa A=login:news@shop.example S=900 id=n{i}@shop.example for sub{i}@comcast.example\n"));
+        log.push_str(&format!("{ts} {id} => sub{i}@comcast.example R=dnslookup T=remote_smtp H=mx.comcast.example [192.0.2.5] C=\"250 OK\"\n"));
+        log.push_str(&format!("{ts} {id} Completed\n"));
+    }
+    dir.write("mail.log", &log);
+    for sub in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(dir.path().join("fbl").join(sub)).unwrap();
+    }
+    dir.write(
+        "unlisted.toml",
+        &format!(
+            "[[log]]\npath = \"mail.log\"\nformat = \"exim\"\n\n[complaints]\nmaildirs = [\"fbl\"]\n\n[alerts.webhook]\nurl = \"{}\"\n",
+            hook.url
+        ),
+    );
+    let o = unlisted(dir.path(), &["serve", "--once"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // `status` lists senders whose verdict moved from ok.
+    let sender = |lines: &[serde_json::Value]| {
+        lines
+            .iter()
+            .find(|l| l["type"] == "sender" && l["sender"] == "auth:news@shop.example")
+            .cloned()
+    };
+    let before = sender(&json_lines(&unlisted(dir.path(), &["status", "--json"])));
+    assert!(before.is_none(), "{before:?}");
+
+    // Five complaints arrive (5 per thousand delivered: Gmail and Yahoo
+    // refuse mail from 3 per thousand).
+    for n in 0..5 {
+        dir.write(
+            &format!("fbl/new/17000000{n}.M1P1.host"),
+            &arf(&format!("n{}@shop.example", n * 7), n),
+        );
+    }
+    let o = unlisted(dir.path(), &["serve", "--once"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let after = sender(&json_lines(&unlisted(dir.path(), &["status", "--json"]))).unwrap();
+    assert_eq!(after["verdict"], "spamming", "{after}");
+    // Read once: moved to cur/ as seen.
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("fbl/new"))
+            .unwrap()
+            .count(),
+        0
+    );
+    let cur: Vec<String> = std::fs::read_dir(dir.path().join("fbl/cur"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(cur.len(), 5);
+    assert!(cur.iter().all(|n| n.ends_with(":2,S")), "{cur:?}");
+    let counts = json_lines(&unlisted(dir.path(), &["complaints", "senders", "--json"]));
+    assert_eq!(counts[0]["complaints"], 5);
+    let alert = hook
+        .wait_for(1, std::time::Duration::from_secs(5))
+        .iter()
+        .map(|b| serde_json::from_str::<serde_json::Value>(b).unwrap())
+        .find(|v| v["type"] == "sender")
+        .expect("no sender alert");
+    assert_eq!(alert["sender"], "auth:news@shop.example");
+    assert!(
+        alert["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["code"] == "complaints"),
+        "{alert}"
+    );
+    // A restart feeds nothing twice.
+    let o = unlisted(dir.path(), &["serve", "--once"]);
+    assert_eq!(o.status.code(), Some(0));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let senders_alerts = hook
+        .bodies()
+        .iter()
+        .filter(|b| b.contains("\"sender\""))
+        .count();
+    assert_eq!(senders_alerts, 1);
+}
