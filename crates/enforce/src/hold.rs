@@ -57,6 +57,20 @@ impl FromStr for Subject {
     }
 }
 
+/// A sender's value as holds store it, borrowed when it already is.
+fn normalised_value(s: &Sender) -> std::borrow::Cow<'_, str> {
+    match s.kind {
+        SenderKind::Auth | SenderKind::From if s.value.bytes().any(|b| b.is_ascii_uppercase()) => {
+            std::borrow::Cow::Owned(s.value.to_ascii_lowercase())
+        }
+        SenderKind::Ip => match s.value.parse::<std::net::IpAddr>() {
+            Ok(ip) if ip.to_string() != s.value => std::borrow::Cow::Owned(ip.to_string()),
+            _ => std::borrow::Cow::Borrowed(&s.value),
+        },
+        _ => std::borrow::Cow::Borrowed(&s.value),
+    }
+}
+
 /// Mailbox names and addresses compare without case; paths and IPs as
 /// written (an IP in its canonical form).
 fn normalise(mut s: Sender) -> Sender {
@@ -212,6 +226,9 @@ impl Accounts {
 
     /// The account of an identity's mailbox or envelope domain.
     fn of(&self, who: &Identity) -> Option<&str> {
+        if self.by_domain.is_empty() {
+            return None;
+        }
         who.senders
             .iter()
             .filter(|s| matches!(s.kind, SenderKind::Auth | SenderKind::From))
@@ -220,10 +237,13 @@ impl Accounts {
     }
 }
 
-/// The holds in force, indexed for the policy service's lookups.
+/// The holds in force, indexed for the policy service's lookups (which
+/// run for every request: no allocation on the common path).
 #[derive(Debug, Clone, Default)]
 pub struct HoldSet {
     exact: rustc_hash::FxHashMap<Subject, Hold>,
+    /// Sender holds by kind (`SenderKind as usize`), keyed by value.
+    by_kind: [rustc_hash::FxHashMap<String, Hold>; 5],
     /// `script:` holds, matched as a path or a directory prefix.
     scripts: Vec<Hold>,
     accounts: std::sync::Arc<Accounts>,
@@ -233,10 +253,11 @@ impl HoldSet {
     pub fn new(holds: impl IntoIterator<Item = Hold>) -> Self {
         let mut set = HoldSet::default();
         for h in holds {
-            if let Subject::Sender(s) = &h.subject
-                && s.kind == SenderKind::Script
-            {
-                set.scripts.push(h.clone());
+            if let Subject::Sender(s) = &h.subject {
+                if s.kind == SenderKind::Script {
+                    set.scripts.push(h.clone());
+                }
+                set.by_kind[s.kind as usize].insert(s.value.clone(), h.clone());
             }
             set.exact.insert(h.subject.clone(), h);
         }
@@ -260,14 +281,24 @@ impl HoldSet {
     /// The hold that applies to `who` at `now`; when several do, the one
     /// with the strongest action (reject, then hold, then defer).
     pub fn find(&self, who: &Identity, now: i64) -> Option<&Hold> {
+        if self.exact.is_empty() {
+            return None;
+        }
         let mut found: Vec<&Hold> = Vec::new();
         for s in &who.senders {
-            let s = normalise(s.clone());
             if s.kind == SenderKind::Script {
+                let path = s.value.trim_end_matches('/');
                 found.extend(self.scripts.iter().filter(
-                    |h| matches!(&h.subject, Subject::Sender(hs) if covers(&hs.value, &s.value)),
+                    |h| matches!(&h.subject, Subject::Sender(hs) if covers(&hs.value, path)),
                 ));
-            } else if let Some(h) = self.exact.get(&Subject::Sender(s)) {
+                continue;
+            }
+            let map = &self.by_kind[s.kind as usize];
+            if map.is_empty() {
+                continue;
+            }
+            let key = normalised_value(s);
+            if let Some(h) = map.get(key.as_ref()) {
                 found.push(h);
             }
         }
