@@ -265,7 +265,9 @@ pub struct Change {
 /// All senders and the rules.
 pub struct Detector {
     t: Thresholds,
-    senders: HashMap<Sender, SenderState>,
+    /// hashbrown for `entry_ref`: one lookup per message, and the key is
+    /// cloned only for a new sender.
+    senders: hashbrown::HashMap<Sender, SenderState, rustc_hash::FxBuildHasher>,
 }
 
 /// Keeps the first few samples; `make` runs only when one is kept.
@@ -279,7 +281,7 @@ impl Detector {
     pub fn new(t: Thresholds) -> Self {
         Detector {
             t,
-            senders: HashMap::default(),
+            senders: hashbrown::HashMap::default(),
         }
     }
 
@@ -321,11 +323,10 @@ impl Detector {
             .max(m.received);
         let minute = at.secs.div_euclid(60);
         // Look up before inserting, so a known sender's key is not cloned.
-        if !self.senders.contains_key(&m.sender) {
-            self.senders
-                .insert(m.sender.clone(), SenderState::new(m.received));
-        }
-        let st = self.senders.get_mut(&m.sender)?;
+        let st = self
+            .senders
+            .entry_ref(&m.sender)
+            .or_insert_with(|| SenderState::new(m.received));
         if m.account.is_some() {
             st.account = m.account.clone();
         }
@@ -449,10 +450,10 @@ impl Detector {
         account: Option<&str>,
         at: Stamp,
     ) -> Option<Change> {
-        if !self.senders.contains_key(sender) {
-            self.senders.insert(sender.clone(), SenderState::new(at));
-        }
-        let st = self.senders.get_mut(sender)?;
+        let st = self
+            .senders
+            .entry_ref(sender)
+            .or_insert_with(|| SenderState::new(at));
         if st.account.is_none() {
             st.account = account.map(str::to_string);
         }

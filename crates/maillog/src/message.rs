@@ -43,6 +43,12 @@ pub struct Sender {
     pub value: String,
 }
 
+impl From<&Sender> for Sender {
+    fn from(s: &Sender) -> Self {
+        s.clone()
+    }
+}
+
 impl Sender {
     pub fn new(kind: SenderKind, value: impl Into<String>) -> Self {
         Sender {

@@ -101,7 +101,7 @@ pub fn parse(line: &str, year: i64) -> Result<PostfixLine<'_>, NotPostfix> {
     let (at, used) = parse_syslog(line.as_bytes(), year).ok_or(NotPostfix::Garbage)?;
     let rest = line[used..].strip_prefix(' ').ok_or(NotPostfix::Garbage)?;
     let (host, rest) = rest.split_once(' ').ok_or(NotPostfix::Garbage)?;
-    let colon = rest.find(": ").ok_or(NotPostfix::Garbage)?;
+    let colon = colon_space(rest).ok_or(NotPostfix::Garbage)?;
     let tag = &rest[..colon];
     let text = &rest[colon + 2..];
     let (program, pid) = match tag.split_once('[') {
@@ -119,6 +119,13 @@ pub fn parse(line: &str, year: i64) -> Result<PostfixLine<'_>, NotPostfix> {
         pid,
         event: event(daemon, text),
     })
+}
+
+/// The first `": "`: memchr for the colon, which is much cheaper than a
+/// substring searcher for a two-byte needle on every line.
+fn colon_space(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    memchr::memchr_iter(b':', b).find(|&i| b.get(i + 1) == Some(&b' '))
 }
 
 /// Postfix queue ids: short (hex, 6–12) or long (base-52 with `z`).
@@ -161,7 +168,7 @@ fn angle(v: &str) -> &str {
 }
 
 fn event<'a>(daemon: &'a str, text: &'a str) -> Event<'a> {
-    let (qid, body) = match text.split_once(": ") {
+    let (qid, body) = match colon_space(text).map(|i| (&text[..i], &text[i + 2..])) {
         Some(("NOQUEUE", b)) => {
             let ip = b.find(" from ").and_then(|i| host_ip(&b[i..]));
             return Event::NoQueueReject { ip, text: b };
@@ -251,7 +258,7 @@ fn delivery<'a>(qid: &'a str, daemon: &'a str, body: &'a str) -> Event<'a> {
     // The reply is `(…)` and may itself hold `, `: take it from the line.
     let reply = body
         .find("status=")
-        .and_then(|i| body[i..].find(" (").map(|j| i + j + 2))
+        .and_then(|i| memchr::memmem::find(&body.as_bytes()[i..], b" (").map(|j| i + j + 2))
         .map(|start| body[start..].strip_suffix(')').unwrap_or(&body[start..]))
         .unwrap_or(reply);
     let status = match status_word {
