@@ -30,8 +30,12 @@ impl TempDir {
         &self.0
     }
 
+    /// Writes `name` (a relative path; its directories are created).
     pub fn write(&self, name: &str, text: &str) -> PathBuf {
         let p = self.0.join(name);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("create temp dirs");
+        }
         std::fs::write(&p, text).expect("write temp file");
         p
     }

@@ -95,6 +95,9 @@ enum Command {
     Hold(cmd::hold::Command),
     /// Run the Postfix/Exim policy service alone.
     Policy(cmd::policy::Args),
+    /// Scan a site for mailers, webshells, droppers and other attacker
+    /// files.
+    Scan(cmd::scan::Args),
     /// Print or check the config file.
     #[command(subcommand)]
     Config(cmd::config::Command),
@@ -148,6 +151,7 @@ fn main() -> ExitCode {
             Command::Hold(c) => cmd::hold::run(&cli.global, c),
             Command::Complaints(c) => cmd::complaints::run(&cli.global, c),
             Command::Bounce(c) => cmd::bounce::run(&cli.global, c),
+            Command::Scan(a) => cmd::scan::run(&cli.global, a),
             Command::Policy(a) => cmd::policy::run(&cli.global, a).await,
         }
     });

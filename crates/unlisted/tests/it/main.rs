@@ -11,6 +11,7 @@ mod ingest;
 mod logs;
 mod monitor;
 mod mta;
+mod scan;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -1,0 +1,203 @@
+//! Finds what an attacker left in a customer's site: mailers, webshells,
+//! obfuscated droppers, PHP hidden in images, `.htaccess` tricks, SEO spam
+//! and malicious cron lines. yara-x matches our own rule set
+//! (`rules/unlisted.yar`, compiled in) and any extra packs; a few
+//! heuristics add weak signals. The walk never follows a symlink, never
+//! reads special files, caps the size it reads, and reports what it could
+//! not read.
+
+pub mod heuristics;
+pub mod rules;
+pub mod walk;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+pub use rules::{RuleSet, RulesError};
+
+/// How sure a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// A weak sign: look at it.
+    Suspicious,
+    /// High confidence: act on it.
+    Malicious,
+}
+
+/// One place a rule matched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Excerpt {
+    pub offset: usize,
+    pub length: usize,
+    /// The matched bytes (and a little context), printable, at most 160
+    /// characters.
+    pub text: String,
+}
+
+/// One finding in one file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub path: PathBuf,
+    /// `unlisted:php_mass_mailer`, `PACK:RuleName`, `heuristic:…`.
+    pub rule: String,
+    pub severity: Severity,
+    pub family: String,
+    pub description: String,
+    /// Who wrote the rule (an extra pack's `author` meta).
+    pub author: Option<String>,
+    pub matches: Vec<Excerpt>,
+    pub size: u64,
+    pub uid: u32,
+    pub mtime: i64,
+    pub ctime: i64,
+    pub sha256: String,
+}
+
+/// Limits of a scan.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Files larger than this are skipped (and reported).
+    pub max_size: u64,
+    pub threads: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_size: 16 * 1024 * 1024,
+            threads: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+        }
+    }
+}
+
+/// What a scan saw besides findings.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub files: u64,
+    pub bytes: u64,
+    pub malicious: u64,
+    pub suspicious: u64,
+    /// Files with at least one malicious finding.
+    pub malicious_files: u64,
+    /// `path: why` for files left out (too large, special, symlink).
+    pub skipped: Vec<String>,
+    /// `path: error` for what could not be read.
+    pub errors: Vec<String>,
+}
+
+/// Scans `roots` with `rules`; findings come sorted by path.
+pub fn scan(roots: &[PathBuf], rules: &RuleSet, opts: &Options) -> (Vec<Finding>, Summary) {
+    let mut summary = Summary::default();
+    let mut files = Vec::new();
+    for root in roots {
+        walk::collect(root, opts.max_size, &mut files, &mut summary);
+    }
+    let queue = Mutex::new(files.into_iter());
+    let results = Mutex::new((Vec::new(), 0u64, 0u64, Vec::new()));
+    std::thread::scope(|s| {
+        for _ in 0..opts.threads.max(1) {
+            s.spawn(|| {
+                let mut scanner = rules.scanner();
+                loop {
+                    let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
+                    let Some(file) = next else { break };
+                    let outcome = scan_file(&file, rules, &mut scanner);
+                    let mut r = results.lock().unwrap_or_else(|e| e.into_inner());
+                    match outcome {
+                        Ok((found, size)) => {
+                            r.0.extend(found);
+                            r.1 += 1;
+                            r.2 += size;
+                        }
+                        Err(e) => r.3.push(format!("{}: {e}", file.display())),
+                    }
+                }
+            });
+        }
+    });
+    let (mut findings, n, bytes, errors) = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    findings.sort_by(|a: &Finding, b| a.path.cmp(&b.path).then(a.rule.cmp(&b.rule)));
+    summary.files = n;
+    summary.bytes = bytes;
+    summary.errors.extend(errors);
+    summary.errors.sort();
+    summary.malicious = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Malicious)
+        .count() as u64;
+    summary.suspicious = findings.len() as u64 - summary.malicious;
+    let mut bad: Vec<&Path> = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Malicious)
+        .map(|f| f.path.as_path())
+        .collect();
+    bad.dedup();
+    summary.malicious_files = bad.len() as u64;
+    (findings, summary)
+}
+
+/// Scans one file (read once, matched in memory).
+fn scan_file(
+    path: &Path,
+    rules: &RuleSet,
+    scanner: &mut yara_x::Scanner<'_>,
+) -> Result<(Vec<Finding>, u64), String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(path).map_err(|e| format!("cannot read: {e}"))?;
+    let data = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    let mut found = rules.matches(scanner, &data)?;
+    found.extend(heuristics::check(path, &data));
+    if found.is_empty() {
+        return Ok((Vec::new(), data.len() as u64));
+    }
+    let sha256 = {
+        use sha2::Digest;
+        let d = sha2::Sha256::digest(&data);
+        d.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let out = found
+        .into_iter()
+        .map(|h| Finding {
+            path: path.to_path_buf(),
+            rule: h.rule,
+            severity: h.severity,
+            family: h.family,
+            description: h.description,
+            author: h.author,
+            matches: h.matches,
+            size: meta.size(),
+            uid: meta.uid(),
+            mtime: meta.mtime(),
+            ctime: meta.ctime(),
+            sha256: sha256.clone(),
+        })
+        .collect();
+    Ok((out, data.len() as u64))
+}
+
+/// A rule or heuristic hit before file metadata is added.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub rule: String,
+    pub severity: Severity,
+    pub family: String,
+    pub description: String,
+    pub author: Option<String>,
+    pub matches: Vec<Excerpt>,
+}
+
+/// A printable excerpt of `data[start..end]` with a little context.
+pub fn excerpt(data: &[u8], start: usize, end: usize) -> String {
+    let from = start.saturating_sub(20);
+    let to = (end + 20).min(data.len());
+    let text: String = String::from_utf8_lossy(&data[from..to])
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    text.chars().take(160).collect()
+}

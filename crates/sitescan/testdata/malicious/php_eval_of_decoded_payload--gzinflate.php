@@ -1,0 +1,2 @@
+<?php exit; /* DEFANGED TEST SAMPLE */
+@eval(gzinflate(base64_decode('S03OyFdQSs7PS0nKBAA=')));

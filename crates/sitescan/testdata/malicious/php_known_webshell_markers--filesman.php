@@ -1,0 +1,2 @@
+<?php exit; /* DEFANGED TEST SAMPLE: the marker of a WSO-style file manager */
+$default_action = 'FilesMan';

@@ -1,0 +1,2 @@
+<?php exit; /* DEFANGED TEST SAMPLE */
+echo "<title>Leaf PHPMailer</title>";

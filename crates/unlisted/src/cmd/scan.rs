@@ -1,0 +1,121 @@
+//! `unlisted scan [--json] [--rules DIR] PATH...`: look for what an
+//! attacker left in a site. Exit 1 when anything is malicious.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::Global;
+use crate::output::{self, Exit};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Docroots, home directories or single files.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Extra YARA rule packs: every .yar/.yara file of DIR, each in its own
+    /// namespace (php-malware-finder, signature-base, your own).
+    #[arg(long, value_name = "DIR")]
+    rules: Vec<PathBuf>,
+    /// Files larger than this many bytes are skipped (and listed).
+    #[arg(long, default_value_t = 16 * 1024 * 1024)]
+    max_size: u64,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Show suspicious findings too (always in --json).
+    #[arg(long)]
+    all: bool,
+    /// JSON Lines: one finding per line, then a summary.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct FindingJson<'a> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    #[serde(flatten)]
+    f: &'a sitescan::Finding,
+    mtime_at: String,
+    ctime_at: String,
+}
+
+#[derive(Serialize)]
+struct SummaryJson<'a> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    #[serde(flatten)]
+    s: &'a sitescan::Summary,
+    seconds: f64,
+}
+
+pub(crate) fn run(_g: &Global, a: Args) -> Result<Exit> {
+    let rules = sitescan::RuleSet::load(&a.rules)?;
+    let mut opts = sitescan::Options {
+        max_size: a.max_size,
+        ..sitescan::Options::default()
+    };
+    if let Some(t) = a.threads {
+        opts.threads = t.max(1);
+    }
+    let started = std::time::Instant::now();
+    let (findings, summary) = sitescan::scan(&a.paths, &rules, &opts);
+    let seconds = started.elapsed().as_secs_f64();
+    if a.json {
+        for f in &findings {
+            output::json(&FindingJson {
+                ty: "finding",
+                f,
+                mtime_at: output::time(f.mtime),
+                ctime_at: output::time(f.ctime),
+            })?;
+        }
+        output::json(&SummaryJson {
+            ty: "summary",
+            s: &summary,
+            seconds,
+        })?;
+    } else {
+        for f in findings
+            .iter()
+            .filter(|f| a.all || f.severity == sitescan::Severity::Malicious)
+        {
+            output::line(&format!(
+                "{}  {:<10} {}  {}",
+                f.path.display(),
+                match f.severity {
+                    sitescan::Severity::Malicious => "MALICIOUS",
+                    sitescan::Severity::Suspicious => "suspicious",
+                },
+                f.rule,
+                f.description
+            ))?;
+            if let Some(m) = f.matches.first() {
+                output::line(&format!("    at byte {}: {}", m.offset, m.text))?;
+            }
+        }
+        output::line(&format!(
+            "{} files ({} bytes) in {seconds:.1} s: {} malicious findings in {} files, {} suspicious{}; {} skipped, {} unreadable",
+            summary.files,
+            summary.bytes,
+            summary.malicious,
+            summary.malicious_files,
+            summary.suspicious,
+            if a.all { "" } else { " (--all shows them)" },
+            summary.skipped.len(),
+            summary.errors.len()
+        ))?;
+        for e in summary.errors.iter().chain(&summary.skipped) {
+            output::line(&format!("  {e}"))?;
+        }
+    }
+    Ok(if summary.malicious > 0 {
+        Exit::Found
+    } else if summary.errors.is_empty() {
+        Exit::Clean
+    } else {
+        Exit::Failed
+    })
+}
