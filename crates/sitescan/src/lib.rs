@@ -1,7 +1,7 @@
 //! Finds what an attacker left in a customer's site: mailers, webshells,
 //! obfuscated droppers, PHP hidden in images, `.htaccess` tricks, SEO spam
 //! and malicious cron lines. yara-x matches our own rule set
-//! (`rules/unlisted.yar`, compiled in) and any extra packs; a few
+//! (`catalog/rules/unlisted.yar`, compiled in) and any extra packs; a few
 //! heuristics add weak signals. The walk never follows a symlink, never
 //! reads special files, caps the size it reads, and reports what it could
 //! not read.

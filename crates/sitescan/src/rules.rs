@@ -6,7 +6,7 @@ use std::path::Path;
 use crate::{Excerpt, Hit, Severity, excerpt};
 
 /// Our rules.
-pub const BUILTIN: &str = include_str!("../rules/unlisted.yar");
+pub const BUILTIN: &str = include_str!("../../../catalog/rules/unlisted.yar");
 
 /// Why rules could not be loaded.
 #[derive(Debug, thiserror::Error)]
