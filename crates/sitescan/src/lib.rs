@@ -7,6 +7,7 @@
 //! not read.
 
 pub mod heuristics;
+pub mod quarantine;
 pub mod rules;
 pub mod walk;
 

@@ -16,10 +16,12 @@ mod complaints;
 mod holds;
 mod ingest;
 mod migrations;
+mod quarantine;
 
 pub use complaints::{ComplaintCount, MessageRef, NewComplaint, SenderComplaint};
 pub use holds::{AuditRow, HoldRow};
 pub use ingest::{Batch, LogCheckpoint, NewMessage, SenderRow, VerdictChange};
+pub use quarantine::QuarantineRow;
 
 use std::path::{Path, PathBuf};
 

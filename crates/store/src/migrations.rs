@@ -165,6 +165,25 @@ const MIGRATIONS: &[(i64, &str)] = &[
         value BIGINT NOT NULL
     );",
     ),
+    (
+        6,
+        "CREATE TABLE quarantine (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL,
+        stored TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size BIGINT NOT NULL,
+        mode BIGINT NOT NULL,
+        uid BIGINT NOT NULL,
+        gid BIGINT NOT NULL,
+        mtime_ns BIGINT NOT NULL,
+        atime_ns BIGINT NOT NULL,
+        quarantined BIGINT NOT NULL,
+        reason TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        restored BIGINT
+    );",
+    ),
 ];
 
 /// The newest schema version this binary knows.

@@ -98,6 +98,8 @@ enum Command {
     /// Scan a site for mailers, webshells, droppers and other attacker
     /// files.
     Scan(cmd::scan::Args),
+    /// Take attacker files out of a site (and put them back exactly).
+    Quarantine(cmd::quarantine::Args),
     /// Print or check the config file.
     #[command(subcommand)]
     Config(cmd::config::Command),
@@ -152,6 +154,7 @@ fn main() -> ExitCode {
             Command::Complaints(c) => cmd::complaints::run(&cli.global, c),
             Command::Bounce(c) => cmd::bounce::run(&cli.global, c),
             Command::Scan(a) => cmd::scan::run(&cli.global, a),
+            Command::Quarantine(a) => cmd::quarantine::run(&cli.global, a),
             Command::Policy(a) => cmd::policy::run(&cli.global, a).await,
         }
     });

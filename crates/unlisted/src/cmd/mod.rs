@@ -9,6 +9,7 @@ pub(crate) mod hold;
 pub(crate) mod lists;
 pub(crate) mod logs;
 pub(crate) mod policy;
+pub(crate) mod quarantine;
 pub(crate) mod scan;
 pub(crate) mod serve;
 pub(crate) mod status;

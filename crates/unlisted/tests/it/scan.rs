@@ -58,3 +58,54 @@ fn scan_reports_findings_with_evidence_and_exits_1_on_malicious() {
         stderr(&o)
     );
 }
+
+#[test]
+fn quarantine_takes_files_out_and_restores_them_exactly() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = TempDir::new("quarantine-cli");
+    let f = dir.write("site/wp-content/uploads/x.php", "<?php exit; /* test */\n");
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let before = std::fs::metadata(&f).unwrap();
+    let o = unlisted(dir.path(), &["quarantine", "site/wp-content/uploads/x.php"]);
+    assert_eq!(o.status.code(), Some(2), "a reason is required");
+    let o = unlisted(
+        dir.path(),
+        &[
+            "quarantine",
+            "--reason",
+            "mailer found by scan",
+            "site/wp-content/uploads/x.php",
+            "site/missing.php",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "one file could not be taken");
+    assert!(stderr(&o).contains("missing.php"), "{}", stderr(&o));
+    assert!(!f.exists(), "the file is still in the site");
+    let list = json_lines(&unlisted(dir.path(), &["quarantine", "list", "--json"]));
+    assert_eq!(list.len(), 1);
+    let kept = std::path::PathBuf::from(list[0]["stored"].as_str().unwrap());
+    assert!(kept.starts_with(dir.path().join("quarantine")));
+    assert_eq!(
+        std::fs::metadata(&kept).unwrap().mode() & 0o7777,
+        0,
+        "kept copy is mode 000"
+    );
+    assert_eq!(list[0]["reason"], "mailer found by scan");
+    let id = list[0]["id"].to_string();
+
+    let o = unlisted(dir.path(), &["quarantine", "restore", &id]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let after = std::fs::metadata(&f).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&f).unwrap(),
+        "<?php exit; /* test */\n"
+    );
+    assert_eq!(after.mode() & 0o7777, 0o644);
+    assert_eq!((after.uid(), after.gid()), (before.uid(), before.gid()));
+    assert_eq!(
+        (after.mtime(), after.mtime_nsec()),
+        (before.mtime(), before.mtime_nsec())
+    );
+    let o = unlisted(dir.path(), &["quarantine", "restore", &id]);
+    assert_eq!(o.status.code(), Some(2), "restored twice");
+}
