@@ -77,15 +77,6 @@ pub(crate) struct LogArgs {
     json: bool,
 }
 
-/// Who is at the keyboard: `cli:` and the login (the one behind sudo).
-fn actor() -> String {
-    let who = std::env::var("SUDO_USER")
-        .or_else(|_| std::env::var("USER"))
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into());
-    format!("cli:{who}")
-}
-
 fn subject(s: &str) -> Result<enforce::Subject> {
     match s.parse::<enforce::Subject>() {
         Ok(s) => Ok(s),
@@ -115,7 +106,7 @@ fn add(g: &Global, a: AddArgs) -> Result<Exit> {
         reason: reason.to_string(),
         created: now,
         until: a.duration.map(|d| now + d.as_secs() as i64),
-        actor: actor(),
+        actor: super::actor(),
         automatic: false,
     };
     let (config, _) = super::load_config(g)?;
@@ -212,7 +203,7 @@ fn release(g: &Global, a: ReleaseArgs) -> Result<Exit> {
         bail!("--requeue and --delete need enforce.queue.mta (postfix or exim) in the config");
     }
     let store = store::Store::open(&g.db)?;
-    let who = actor();
+    let who = super::actor();
     let Some(h) =
         store.release_hold(&subject.to_string(), &who, a.note.as_deref(), output::now())?
     else {

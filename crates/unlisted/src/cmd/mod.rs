@@ -79,3 +79,12 @@ pub(crate) fn warn_unqueried(sel: &blocklists::catalog::Selection<'_>) {
         ));
     }
 }
+
+/// Who is at the keyboard: `cli:` and the login (the one behind sudo).
+pub(crate) fn actor() -> String {
+    let who = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    format!("cli:{who}")
+}

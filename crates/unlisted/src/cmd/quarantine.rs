@@ -42,13 +42,6 @@ enum Command {
     },
 }
 
-fn actor() -> String {
-    let who = std::env::var("SUDO_USER")
-        .or_else(|_| std::env::var("USER"))
-        .unwrap_or_else(|_| "unknown".into());
-    format!("cli:{who}")
-}
-
 fn quarantine_dir(g: &Global, a: &Args) -> PathBuf {
     a.dir.clone().unwrap_or_else(|| {
         let parent =
@@ -101,7 +94,7 @@ fn take(store: &store::Store, dir: &Path, a: &Args) -> Result<Exit> {
             atime_ns: meta.atime_ns,
             quarantined: output::now(),
             reason: reason.to_string(),
-            actor: actor(),
+            actor: super::actor(),
             restored: None,
         })?;
         let kept = dir.join(format!("{id}-{}", &meta.sha256[..16]));
