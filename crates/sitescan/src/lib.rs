@@ -10,6 +10,7 @@ pub mod heuristics;
 pub mod quarantine;
 pub mod rules;
 pub mod walk;
+pub mod wordpress;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -57,12 +58,23 @@ pub struct Finding {
     pub sha256: String,
 }
 
+/// Where WordPress core files are checked against.
+#[derive(Debug, Clone)]
+pub enum WordPressSource {
+    /// A checksum JSON file (one release, or several keyed by version).
+    Checksums(PathBuf),
+    /// A pristine copy of the same release.
+    Pristine(PathBuf),
+}
+
 /// Limits of a scan.
 #[derive(Debug, Clone)]
 pub struct Options {
     /// Files larger than this are skipped (and reported).
     pub max_size: u64,
     pub threads: usize,
+    /// Check WordPress installs' core files against this.
+    pub wordpress: Option<WordPressSource>,
 }
 
 impl Default for Options {
@@ -72,8 +84,22 @@ impl Default for Options {
             threads: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
+            wordpress: None,
         }
     }
+}
+
+/// One WordPress install and how its core compared.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WordPressSummary {
+    pub root: PathBuf,
+    pub version: Option<String>,
+    pub modified: usize,
+    pub added: usize,
+    pub missing: usize,
+    pub verified: usize,
+    /// Why it was not checked, when it was not.
+    pub problem: Option<String>,
 }
 
 /// What a scan saw besides findings.
@@ -89,6 +115,8 @@ pub struct Summary {
     pub skipped: Vec<String>,
     /// `path: error` for what could not be read.
     pub errors: Vec<String>,
+    /// WordPress installs found (and their core integrity, when checked).
+    pub wordpress: Vec<WordPressSummary>,
 }
 
 /// Scans `roots` with `rules`; findings come sorted by path.
@@ -98,6 +126,8 @@ pub fn scan(roots: &[PathBuf], rules: &RuleSet, opts: &Options) -> (Vec<Finding>
     for root in roots {
         walk::collect(root, opts.max_size, &mut files, &mut summary);
     }
+    let (pre, verified) = wordpress_checks(roots, opts, &mut summary);
+    files.retain(|f| !verified.contains(f));
     let queue = Mutex::new(files.into_iter());
     let results = Mutex::new((Vec::new(), 0u64, 0u64, Vec::new()));
     std::thread::scope(|s| {
@@ -107,7 +137,7 @@ pub fn scan(roots: &[PathBuf], rules: &RuleSet, opts: &Options) -> (Vec<Finding>
                 loop {
                     let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
                     let Some(file) = next else { break };
-                    let outcome = scan_file(&file, rules, &mut scanner);
+                    let outcome = scan_file(&file, rules, &mut scanner, pre.get(&file));
                     let mut r = results.lock().unwrap_or_else(|e| e.into_inner());
                     match outcome {
                         Ok((found, size)) => {
@@ -147,12 +177,14 @@ fn scan_file(
     path: &Path,
     rules: &RuleSet,
     scanner: &mut yara_x::Scanner<'_>,
+    pre: Option<&Vec<Hit>>,
 ) -> Result<(Vec<Finding>, u64), String> {
     use std::os::unix::fs::MetadataExt;
     let meta = std::fs::symlink_metadata(path).map_err(|e| format!("cannot read: {e}"))?;
     let data = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
     let mut found = rules.matches(scanner, &data)?;
     found.extend(heuristics::check(path, &data));
+    found.extend(pre.into_iter().flatten().cloned());
     if found.is_empty() {
         return Ok((Vec::new(), data.len() as u64));
     }
@@ -179,6 +211,81 @@ fn scan_file(
         })
         .collect();
     Ok((out, data.len() as u64))
+}
+
+type PreHits = std::collections::HashMap<PathBuf, Vec<Hit>>;
+
+/// WordPress core checks of every install under the roots: hits for
+/// modified and added files, and the verified-clean files (left out of the
+/// rule scan).
+fn wordpress_checks(
+    roots: &[PathBuf],
+    opts: &Options,
+    summary: &mut Summary,
+) -> (PreHits, std::collections::HashSet<PathBuf>) {
+    let mut pre = PreHits::new();
+    let mut verified = std::collections::HashSet::new();
+    for root in roots {
+        for install in wordpress::find_installs(root) {
+            let version = wordpress::version(&install);
+            let mut ws = WordPressSummary {
+                root: install.clone(),
+                version: version.clone(),
+                ..WordPressSummary::default()
+            };
+            let reference = match &opts.wordpress {
+                None => {
+                    ws.problem =
+                        Some("not checked: no --wp-checksums or --wp-pristine given".into());
+                    summary.wordpress.push(ws);
+                    continue;
+                }
+                Some(WordPressSource::Pristine(p)) => Ok(wordpress::Reference::Pristine(p.clone())),
+                Some(WordPressSource::Checksums(f)) => {
+                    wordpress::Reference::checksums_file(f, version.as_deref())
+                }
+            };
+            let reference = match reference {
+                Ok(r) => r,
+                Err(e) => {
+                    ws.problem = Some(e);
+                    summary.wordpress.push(ws);
+                    continue;
+                }
+            };
+            let r = wordpress::verify(&install, &reference);
+            let v = version.as_deref().unwrap_or("?");
+            for m in &r.modified {
+                pre.entry(m.clone()).or_default().push(Hit {
+                    rule: "integrity:modified_core_file".into(),
+                    severity: Severity::Malicious,
+                    family: "integrity".into(),
+                    description: format!("WordPress {v} core file differs from the release"),
+                    author: None,
+                    matches: Vec::new(),
+                });
+            }
+            for a in &r.added {
+                pre.entry(a.clone()).or_default().push(Hit {
+                    rule: "integrity:added_core_file".into(),
+                    severity: Severity::Suspicious,
+                    family: "integrity".into(),
+                    description: format!(
+                        "not part of WordPress {v}, yet in wp-admin/ or wp-includes/"
+                    ),
+                    author: None,
+                    matches: Vec::new(),
+                });
+            }
+            ws.modified = r.modified.len();
+            ws.added = r.added.len();
+            ws.missing = r.missing.len();
+            ws.verified = r.verified.len();
+            verified.extend(r.verified);
+            summary.wordpress.push(ws);
+        }
+    }
+    (pre, verified)
 }
 
 /// A rule or heuristic hit before file metadata is added.

@@ -67,6 +67,7 @@ fn the_walk_skips_symlinks_special_and_oversized_files_and_names_them() {
     let opts = Options {
         max_size: 4096,
         threads: 2,
+        ..Options::default()
     };
     let (findings, summary) = scan(&[d.join("site")], &builtin(), &opts);
     // (index.php may get a weak "temporary directory" signal: the test

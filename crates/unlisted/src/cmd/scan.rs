@@ -21,6 +21,13 @@ pub(crate) struct Args {
     /// Files larger than this many bytes are skipped (and listed).
     #[arg(long, default_value_t = 16 * 1024 * 1024)]
     max_size: u64,
+    /// Check WordPress core files against these checksums (the JSON of
+    /// api.wordpress.org/core/checksums/1.0, saved to a file).
+    #[arg(long, value_name = "FILE", conflicts_with = "wp_pristine")]
+    wp_checksums: Option<PathBuf>,
+    /// Check WordPress core files against a pristine copy of the release.
+    #[arg(long, value_name = "DIR")]
+    wp_pristine: Option<PathBuf>,
     /// Worker threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
@@ -60,6 +67,11 @@ pub(crate) fn run(_g: &Global, a: Args) -> Result<Exit> {
     if let Some(t) = a.threads {
         opts.threads = t.max(1);
     }
+    opts.wordpress = match (&a.wp_checksums, &a.wp_pristine) {
+        (Some(f), _) => Some(sitescan::WordPressSource::Checksums(f.clone())),
+        (None, Some(d)) => Some(sitescan::WordPressSource::Pristine(d.clone())),
+        _ => None,
+    };
     let started = std::time::Instant::now();
     let (findings, summary) = sitescan::scan(&a.paths, &rules, &opts);
     let seconds = started.elapsed().as_secs_f64();
@@ -107,6 +119,20 @@ pub(crate) fn run(_g: &Global, a: Args) -> Result<Exit> {
             summary.skipped.len(),
             summary.errors.len()
         ))?;
+        for w in &summary.wordpress {
+            let what = match &w.problem {
+                Some(p) => p.clone(),
+                None => format!(
+                    "{} core files modified, {} added, {} missing, {} verified",
+                    w.modified, w.added, w.missing, w.verified
+                ),
+            };
+            output::line(&format!(
+                "WordPress {} at {}: {what}",
+                w.version.as_deref().unwrap_or("?"),
+                w.root.display()
+            ))?;
+        }
         for e in summary.errors.iter().chain(&summary.skipped) {
             output::line(&format!("  {e}"))?;
         }

@@ -109,3 +109,124 @@ fn quarantine_takes_files_out_and_restores_them_exactly() {
     let o = unlisted(dir.path(), &["quarantine", "restore", &id]);
     assert_eq!(o.status.code(), Some(2), "restored twice");
 }
+
+/// Debian's WordPress, unpacked by the test command.
+fn debian_wordpress() -> std::path::PathBuf {
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/clean-php");
+    let pkg = std::fs::read_dir(&base)
+        .expect("target/clean-php (unpacked by scripts/test.sh)")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("wordpress_")
+        })
+        .expect("the wordpress package in target/clean-php");
+    pkg.join("usr/share/wordpress")
+}
+
+#[test]
+fn wordpress_core_integrity_finds_modified_and_added_files() {
+    let dir = TempDir::new("wp-integrity");
+    let pristine = debian_wordpress();
+    let site = dir.path().join("site");
+    let ok = std::process::Command::new("cp")
+        .args(["-a"])
+        .arg(&pristine)
+        .arg(&site)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    // A backdoored core file and a file dropped into wp-includes.
+    let load = site.join("wp-load.php");
+    let mut text = std::fs::read_to_string(&load).unwrap();
+    text.push_str("\n/* test: an injected line */ if (isset($_COOKIE['k'])) { $x = 1; }\n");
+    std::fs::write(&load, text).unwrap();
+    dir.write(
+        "site/wp-includes/class-wp-cache-helper.php",
+        "<?php /* test: dropped file */\n",
+    );
+
+    let o = unlisted(
+        dir.path(),
+        &[
+            "scan",
+            "--json",
+            "--wp-pristine",
+            pristine.to_str().unwrap(),
+            "site",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    let rule_of = |suffix: &str| {
+        lines
+            .iter()
+            .filter(|l| l["type"] == "finding" && l["path"].as_str().unwrap().ends_with(suffix))
+            .map(|l| {
+                (
+                    l["rule"].as_str().unwrap().to_string(),
+                    l["severity"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        rule_of("/wp-load.php")
+            .contains(&("integrity:modified_core_file".into(), "malicious".into()))
+    );
+    assert!(
+        rule_of("/class-wp-cache-helper.php")
+            .contains(&("integrity:added_core_file".into(), "suspicious".into()))
+    );
+    let summary = lines.last().unwrap();
+    let wp = &summary["wordpress"][0];
+    assert_eq!(wp["version"], "6.1.9");
+    assert_eq!(wp["modified"], 1);
+    assert_eq!(wp["added"], 1);
+    assert!(wp["verified"].as_u64().unwrap() > 1500, "{wp}");
+    // Verified core files are not read again by the rules.
+    assert!(summary["files"].as_u64().unwrap() < 1000, "{summary}");
+
+    // The same against a checksum file in the API's format.
+    let sums = dir.path().join("checksums.json");
+    let py = format!(
+        "import hashlib,json,os\nroot={:?}\nout={{}}\nfor d,_,fs in os.walk(root):\n  for f in fs:\n    p=os.path.join(d,f)\n    r=os.path.relpath(p,root)\n    if r.startswith('wp-content/') or r=='wp-config.php' or os.path.islink(p): continue\n    out[r]=hashlib.md5(open(p,'rb').read()).hexdigest()\njson.dump({{'checksums':{{'6.1.9':out}}}},open({:?},'w'))\n",
+        pristine.to_str().unwrap(),
+        sums.to_str().unwrap()
+    );
+    let ok = std::process::Command::new("python3")
+        .args(["-c", &py])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let o = unlisted(
+        dir.path(),
+        &[
+            "scan",
+            "--json",
+            "--wp-checksums",
+            sums.to_str().unwrap(),
+            "site",
+        ],
+    );
+    let lines = json_lines(&o);
+    let wp = &lines.last().unwrap()["wordpress"][0];
+    assert_eq!(
+        (wp["modified"].as_u64(), wp["added"].as_u64()),
+        (Some(1), Some(1)),
+        "{wp}"
+    );
+    // Without a reference the install is listed, and said to be unchecked.
+    let o = unlisted(dir.path(), &["scan", "--json", "site"]);
+    let lines = json_lines(&o);
+    let wp = &lines.last().unwrap()["wordpress"][0];
+    assert!(
+        wp["problem"].as_str().unwrap().starts_with("not checked"),
+        "{wp}"
+    );
+}
