@@ -9,6 +9,7 @@
 pub mod heuristics;
 pub mod quarantine;
 pub mod rules;
+pub mod trace;
 pub mod walk;
 pub mod wordpress;
 

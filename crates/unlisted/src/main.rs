@@ -98,6 +98,9 @@ enum Command {
     /// Scan a site for mailers, webshells, droppers and other attacker
     /// files.
     Scan(cmd::scan::Args),
+    /// The point of exploit of a script: its requests and its clients'
+    /// other requests around the time it appeared, from access logs.
+    Trace(cmd::trace::Args),
     /// Take attacker files out of a site (and put them back exactly).
     Quarantine(cmd::quarantine::Args),
     /// Print or check the config file.
@@ -155,6 +158,7 @@ fn main() -> ExitCode {
             Command::Bounce(c) => cmd::bounce::run(&cli.global, c),
             Command::Scan(a) => cmd::scan::run(&cli.global, a),
             Command::Quarantine(a) => cmd::quarantine::run(&cli.global, a),
+            Command::Trace(a) => cmd::trace::run(&cli.global, a),
             Command::Policy(a) => cmd::policy::run(&cli.global, a).await,
         }
     });

@@ -13,6 +13,7 @@ pub(crate) mod quarantine;
 pub(crate) mod scan;
 pub(crate) mod serve;
 pub(crate) mod status;
+pub(crate) mod trace;
 
 use std::path::{Path, PathBuf};
 

@@ -230,3 +230,123 @@ fn wordpress_core_integrity_finds_modified_and_added_files() {
         "{wp}"
     );
 }
+
+#[test]
+fn trace_builds_the_timeline_of_a_dropped_mailer() {
+    let dir = TempDir::new("trace");
+    let script = dir.write(
+        "home/bob/public_html/wp-content/uploads/2026/11/x7.php",
+        "<?php exit; /* test */\n",
+    );
+    dir.write(
+        "home/bob/public_html/wp-content/plugins/forms/upload.php",
+        "<?php /* test */\n",
+    );
+    let ctime = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(&script).unwrap().ctime()
+    };
+    // Access-log times relative to the file's ctime, in CLF.
+    let clf = |secs: i64| {
+        let out = std::process::Command::new("date")
+            .args(["-u", "-d", &format!("@{secs}"), "+%d/%b/%Y:%H:%M:%S +0000"])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let mut log = String::new();
+    let line = |ip: &str, t: i64, req: &str, status: u16| {
+        format!(
+            "{ip} - - [{}] \"{req} HTTP/1.1\" {status} 100 \"-\" \"Mozilla/5.0\"\n",
+            clf(t)
+        )
+    };
+    log += &line("198.51.100.1", ctime - 7200, "GET /", 200);
+    log += &line(
+        "203.0.113.66",
+        ctime - 120,
+        "POST /wp-admin/admin-ajax.php?action=forms_upload",
+        200,
+    );
+    log += &line(
+        "203.0.113.66",
+        ctime - 60,
+        "POST /wp-content/plugins/forms/upload.php",
+        200,
+    );
+    log += &line(
+        "203.0.113.66",
+        ctime + 30,
+        "GET /wp-content/uploads/2026/11/x7.php",
+        200,
+    );
+    // Forty POSTs within one minute (aligned, so they fall in the same one).
+    let minute = (ctime + 600) / 60 * 60;
+    for i in 0..40 {
+        log += &line(
+            "203.0.113.66",
+            minute + i,
+            "POST /wp-content/uploads/2026/11/x7.php",
+            200,
+        );
+    }
+    log += &line(
+        "192.0.2.7",
+        ctime + 900,
+        "POST /wp-content/uploads/2026/11/x7.php",
+        200,
+    );
+    log += "this line is not a request\n";
+    dir.write("access.log", &log);
+    let o = unlisted(
+        dir.path(),
+        &[
+            "trace",
+            "--json",
+            "home/bob/public_html/wp-content/uploads/2026/11/x7.php",
+            "--access-log",
+            "access.log",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let t = &json_lines(&o)[0];
+    assert_eq!(t["url_path"], "/wp-content/uploads/2026/11/x7.php");
+    assert_eq!(t["requests"], 42);
+    assert_eq!(t["first"]["ip"], "203.0.113.66");
+    assert_eq!(t["first"]["method"], "GET");
+    assert_eq!(t["last"]["ip"], "192.0.2.7");
+    assert_eq!(t["clients"]["203.0.113.66"], 41);
+    assert_eq!(t["peak_posts_minute"][1], 40);
+    let around: Vec<(String, String)> = t["around"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a[0].as_str().unwrap().to_string(),
+                a[1]["target"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        around,
+        [
+            (
+                "ajax".to_string(),
+                "/wp-admin/admin-ajax.php?action=forms_upload".to_string()
+            ),
+            (
+                "upload".to_string(),
+                "/wp-content/plugins/forms/upload.php".to_string()
+            )
+        ]
+    );
+    assert!(
+        t["changed_files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f[0].as_str().unwrap().ends_with("forms/upload.php"))
+    );
+    assert_eq!(t["lines_not_understood"], 1);
+}

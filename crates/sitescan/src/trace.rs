@@ -1,0 +1,267 @@
+//! Point of exploit: given the script that sent spam (or a directory the
+//! attacker owns) and the web server's access logs (Apache or Nginx
+//! combined format, cPanel domlogs), build the timeline an operator acts
+//! on: the first and last requests to the script, who made them, what those
+//! clients did around the time the file appeared (uploads, plugin AJAX
+//! actions, xmlrpc, login bursts, the theme or plugin editor), the
+//! busiest minute of POSTs to it, and the files changed near its ctime.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+/// One access-log request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Request {
+    pub at: i64,
+    pub ip: IpAddr,
+    pub method: String,
+    /// Path and query.
+    pub target: String,
+    pub status: u16,
+    pub user_agent: String,
+    /// `log:line`.
+    pub place: String,
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `[28/Nov/2026:02:13:45 +0100]` → unix seconds.
+fn clf_time(s: &str) -> Option<i64> {
+    let s = s.trim_start_matches('[').trim_end_matches(']');
+    let (dt, zone) = s.split_once(' ')?;
+    let mut p = dt.split(['/', ':']);
+    let d: u32 = p.next()?.parse().ok()?;
+    let mon = p.next()?;
+    let mo = MONTHS.iter().position(|m| *m == mon)? as u32 + 1;
+    let y: i64 = p.next()?.parse().ok()?;
+    let (h, mi, se): (i64, i64, i64) = (
+        p.next()?.parse().ok()?,
+        p.next()?.parse().ok()?,
+        p.next()?.parse().ok()?,
+    );
+    let sign = if zone.starts_with('-') { -1 } else { 1 };
+    let z = zone.trim_start_matches(['+', '-']);
+    let off = z.get(0..2)?.parse::<i64>().ok()? * 3600 + z.get(2..4)?.parse::<i64>().ok()? * 60;
+    Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se - sign * off)
+}
+
+/// Parses one combined-format line.
+pub fn parse_line(line: &str, place: String) -> Option<Request> {
+    let (ip, rest) = line.split_once(' ')?;
+    let ip: IpAddr = ip.parse().ok()?;
+    let lb = rest.find('[')?;
+    let rb = rest[lb..].find(']')? + lb;
+    let at = clf_time(&rest[lb..=rb])?;
+    let rest = &rest[rb + 1..];
+    let q1 = rest.find('"')?;
+    let q2 = rest[q1 + 1..].find('"')? + q1 + 1;
+    let req = &rest[q1 + 1..q2];
+    let mut parts = req.split(' ');
+    let method = parts.next()?.to_string();
+    let target = parts.next().unwrap_or("").to_string();
+    let after = rest[q2 + 1..].trim_start();
+    let status = after.split(' ').next()?.parse().ok()?;
+    let user_agent = after.rsplit('"').nth(1).unwrap_or("").to_string();
+    Some(Request {
+        at,
+        ip,
+        method,
+        target,
+        status,
+        user_agent,
+        place,
+    })
+}
+
+/// What a request was, for the timeline.
+pub fn kind(r: &Request) -> &'static str {
+    let t = r.target.to_ascii_lowercase();
+    let post = r.method == "POST";
+    if t.contains("/wp-admin/theme-editor.php") || t.contains("/wp-admin/plugin-editor.php") {
+        "editor"
+    } else if t.contains("/wp-admin/admin-ajax.php") {
+        // Plugin AJAX actions (upload ones too): the action names the plugin.
+        "ajax"
+    } else if t.contains("/wp-admin/update.php?action=upload")
+        || t.contains("/wp-admin/plugin-install.php")
+        || t.contains("/wp-admin/async-upload.php")
+        || t.contains("/wp-admin/media-new.php")
+        || (post && t.contains("upload"))
+    {
+        "upload"
+    } else if t.contains("/xmlrpc.php") {
+        "xmlrpc"
+    } else if t.contains("/wp-login.php") {
+        "login"
+    } else {
+        "other"
+    }
+}
+
+/// The timeline.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Trace {
+    pub url_path: String,
+    pub requests: usize,
+    pub first: Option<Request>,
+    pub last: Option<Request>,
+    /// Client → requests to the script.
+    pub clients: BTreeMap<String, usize>,
+    /// The busiest minute of POSTs to the script: (minute start, count).
+    pub peak_posts_minute: Option<(i64, usize)>,
+    /// What the script's clients did within the window around its ctime
+    /// and its first request (not counting requests to the script).
+    pub around: Vec<(String, Request)>,
+    /// Files under the docroot changed within the window of the script's
+    /// ctime: (path, ctime).
+    pub changed_files: Vec<(PathBuf, i64)>,
+    pub ctime: Option<i64>,
+    pub lines_not_understood: usize,
+}
+
+const DOCROOT_NAMES: [&str; 4] = ["/public_html/", "/www/", "/htdocs/", "/html/"];
+
+/// The document root in a file's path (up to `public_html` and the like).
+pub fn docroot_of(file: &Path) -> Option<PathBuf> {
+    let s = file.to_string_lossy();
+    DOCROOT_NAMES
+        .iter()
+        .find_map(|m| s.find(m).map(|i| PathBuf::from(&s[..i + m.len() - 1])))
+}
+
+/// The URL path of a file: its path below `docroot`, or below the
+/// `public_html`/`www`/`htdocs` in its path.
+pub fn url_path(file: &Path, docroot: Option<&Path>) -> Option<String> {
+    if let Some(root) = docroot {
+        let rel = file.strip_prefix(root).ok()?;
+        return Some(format!("/{}", rel.display()));
+    }
+    let s = file.to_string_lossy();
+    for marker in DOCROOT_NAMES {
+        if let Some(i) = s.find(marker) {
+            return Some(format!("/{}", &s[i + marker.len()..]));
+        }
+    }
+    None
+}
+
+/// Builds the trace of `script` from the requests; `window` seconds
+/// around the script's ctime and first request count as "around".
+pub fn trace(
+    script: &Path,
+    url: &str,
+    requests: &[Request],
+    docroot: Option<&Path>,
+    window: i64,
+    not_understood: usize,
+) -> Trace {
+    use std::os::unix::fs::MetadataExt;
+    let ctime = std::fs::symlink_metadata(script).ok().map(|m| m.ctime());
+    let is_dir = script.is_dir();
+    let hits = |r: &Request| {
+        let path = r.target.split('?').next().unwrap_or("");
+        if is_dir {
+            path.starts_with(url)
+        } else {
+            path == url
+        }
+    };
+    let mut t = Trace {
+        url_path: url.to_string(),
+        ctime,
+        lines_not_understood: not_understood,
+        ..Trace::default()
+    };
+    let mut per_minute: BTreeMap<i64, usize> = BTreeMap::new();
+    for r in requests.iter().filter(|r| hits(r)) {
+        t.requests += 1;
+        *t.clients.entry(r.ip.to_string()).or_default() += 1;
+        if t.first.as_ref().is_none_or(|f| r.at < f.at) {
+            t.first = Some(r.clone());
+        }
+        if t.last.as_ref().is_none_or(|l| r.at >= l.at) {
+            t.last = Some(r.clone());
+        }
+        if r.method == "POST" {
+            *per_minute.entry(r.at.div_euclid(60) * 60).or_default() += 1;
+        }
+    }
+    t.peak_posts_minute = per_minute.into_iter().max_by_key(|(m, n)| (*n, -m));
+    let anchors: Vec<i64> = [ctime, t.first.as_ref().map(|f| f.at)]
+        .into_iter()
+        .flatten()
+        .collect();
+    let near = |at: i64| anchors.iter().any(|a| (at - a).abs() <= window);
+    for r in requests
+        .iter()
+        .filter(|r| !hits(r) && t.clients.contains_key(&r.ip.to_string()) && near(r.at))
+    {
+        t.around.push((kind(r).to_string(), r.clone()));
+    }
+    t.around.sort_by_key(|(_, r)| r.at);
+    let root = docroot
+        .map(Path::to_path_buf)
+        .or_else(|| docroot_of(script))
+        .or_else(|| script.parent().map(Path::to_path_buf));
+    if let (Some(c), Some(root)) = (ctime, root) {
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let Ok(m) = std::fs::symlink_metadata(e.path()) else {
+                    continue;
+                };
+                if m.is_dir() {
+                    stack.push(e.path());
+                } else if m.is_file() && (m.ctime() - c).abs() <= window && e.path() != script {
+                    t.changed_files.push((e.path(), m.ctime()));
+                }
+            }
+        }
+        t.changed_files.sort_by_key(|(_, c)| *c);
+        t.changed_files.truncate(200);
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn combined_lines_parse_with_zones() {
+        let r = parse_line(
+            r#"203.0.113.9 - - [28/Nov/2026:02:13:45 +0100] "POST /wp-content/uploads/x.php?a=1 HTTP/1.1" 200 512 "-" "Mozilla/5.0 (X11)""#,
+            "log:1".into(),
+        )
+        .unwrap();
+        assert_eq!(r.ip.to_string(), "203.0.113.9");
+        assert_eq!(r.method, "POST");
+        assert_eq!(r.target, "/wp-content/uploads/x.php?a=1");
+        assert_eq!(r.status, 200);
+        assert_eq!(r.user_agent, "Mozilla/5.0 (X11)");
+        // 02:13:45 at +0100 is 01:13:45 UTC.
+        assert_eq!(
+            r.at,
+            days_from_civil(2026, 11, 28) * 86_400 + 3600 + 13 * 60 + 45
+        );
+        assert!(parse_line("garbage", "x".into()).is_none());
+    }
+}

@@ -1,0 +1,144 @@
+//! `unlisted trace SCRIPT_OR_DIR --access-log FILE...`: how the attacker
+//! got in, from the web server's logs.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use serde::Serialize;
+
+use crate::Global;
+use crate::output::{self, Exit};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The script that sent the spam, or a directory the attacker owns.
+    target: PathBuf,
+    /// Access logs (Apache/Nginx combined, cPanel domlogs); `.gz` too.
+    #[arg(long = "access-log", required = true, value_name = "FILE")]
+    access_logs: Vec<PathBuf>,
+    /// The site's document root (default: the part of the path after
+    /// public_html, www, htdocs or html).
+    #[arg(long)]
+    docroot: Option<PathBuf>,
+    /// Seconds around the file's ctime and its first request that count as
+    /// "around the time it appeared".
+    #[arg(long, default_value_t = 3600)]
+    window: i64,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct TraceJson<'a> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    #[serde(flatten)]
+    t: &'a sitescan::trace::Trace,
+}
+
+pub(crate) fn run(_g: &Global, a: Args) -> Result<Exit> {
+    let target = std::path::absolute(&a.target)?;
+    let Some(url) = sitescan::trace::url_path(&target, a.docroot.as_deref()) else {
+        bail!(
+            "cannot tell the URL of {}: give --docroot",
+            target.display()
+        );
+    };
+    let mut requests = Vec::new();
+    let mut bad = 0;
+    for log in &a.access_logs {
+        let file = match std::fs::File::open(log) {
+            Ok(f) => f,
+            Err(e) => {
+                output::error(&format!("cannot read {}: {e}", log.display()));
+                return Ok(Exit::Failed);
+            }
+        };
+        let reader: Box<dyn BufRead> = if log.extension().is_some_and(|e| e == "gz") {
+            Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(file)))
+        } else {
+            Box::new(BufReader::new(file))
+        };
+        for (n, line) in reader.split(b'\n').enumerate() {
+            let Ok(line) = line else { break };
+            let line = String::from_utf8_lossy(&line);
+            if line.trim().is_empty() {
+                continue;
+            }
+            match sitescan::trace::parse_line(&line, format!("{}:{}", log.display(), n + 1)) {
+                Some(r) => requests.push(r),
+                None => bad += 1,
+            }
+        }
+    }
+    let t = sitescan::trace::trace(
+        &target,
+        &url,
+        &requests,
+        a.docroot.as_deref(),
+        a.window,
+        bad,
+    );
+    if a.json {
+        output::json(&TraceJson { ty: "trace", t: &t })?;
+        return Ok(Exit::Clean);
+    }
+    output::line(&format!(
+        "{} (URL {}): {} requests",
+        target.display(),
+        t.url_path,
+        t.requests
+    ))?;
+    if let Some(c) = t.ctime {
+        output::line(&format!("  file changed (ctime): {}", output::time(c)))?;
+    }
+    for (label, r) in [("first", &t.first), ("last", &t.last)] {
+        if let Some(r) = r {
+            output::line(&format!(
+                "  {label} request: {} {} {} {} ({})",
+                output::time(r.at),
+                r.ip,
+                r.method,
+                r.target,
+                r.status
+            ))?;
+        }
+    }
+    if let Some((m, n)) = t.peak_posts_minute {
+        output::line(&format!(
+            "  busiest minute: {n} POSTs at {}",
+            output::time(m)
+        ))?;
+    }
+    for (ip, n) in &t.clients {
+        output::line(&format!("  client {ip}: {n} requests"))?;
+    }
+    if !t.around.is_empty() {
+        output::line("  what its clients did around the time it appeared:")?;
+        for (kind, r) in &t.around {
+            output::line(&format!(
+                "    {} {:<7} {} {} {} ({})",
+                output::time(r.at),
+                kind,
+                r.ip,
+                r.method,
+                r.target,
+                r.status
+            ))?;
+        }
+    }
+    if !t.changed_files.is_empty() {
+        output::line("  files changed near its ctime:")?;
+        for (p, c) in &t.changed_files {
+            output::line(&format!("    {}  {}", output::time(*c), p.display()))?;
+        }
+    }
+    if t.lines_not_understood > 0 {
+        output::line(&format!(
+            "  {} log lines not understood",
+            t.lines_not_understood
+        ))?;
+    }
+    Ok(Exit::Clean)
+}
