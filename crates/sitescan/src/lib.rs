@@ -76,6 +76,9 @@ pub struct Options {
     pub threads: usize,
     /// Check WordPress installs' core files against this.
     pub wordpress: Option<WordPressSource>,
+    /// A vulnerability feed (Wordfence Intelligence JSON) to check plugins
+    /// and themes against.
+    pub vuln_feed: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -86,6 +89,7 @@ impl Default for Options {
                 .map(|n| n.get())
                 .unwrap_or(2),
             wordpress: None,
+            vuln_feed: None,
         }
     }
 }
@@ -101,6 +105,9 @@ pub struct WordPressSummary {
     pub verified: usize,
     /// Why it was not checked, when it was not.
     pub problem: Option<String>,
+    /// Plugins and themes with their versions (and known vulnerabilities,
+    /// with a feed).
+    pub components: Vec<wordpress::Component>,
 }
 
 /// What a scan saw besides findings.
@@ -226,12 +233,29 @@ fn wordpress_checks(
 ) -> (PreHits, std::collections::HashSet<PathBuf>) {
     let mut pre = PreHits::new();
     let mut verified = std::collections::HashSet::new();
+    let feed = match &opts.vuln_feed {
+        Some(f) => match wordpress::VulnFeed::load(f) {
+            Ok(feed) => Some(feed),
+            Err(e) => {
+                summary.errors.push(e);
+                None
+            }
+        },
+        None => None,
+    };
     for root in roots {
         for install in wordpress::find_installs(root) {
             let version = wordpress::version(&install);
+            let mut components = wordpress::components(&install);
+            if let Some(feed) = &feed {
+                for c in &mut components {
+                    c.vulnerabilities = feed.check(c);
+                }
+            }
             let mut ws = WordPressSummary {
                 root: install.clone(),
                 version: version.clone(),
+                components,
                 ..WordPressSummary::default()
             };
             let reference = match &opts.wordpress {

@@ -200,3 +200,243 @@ pub fn verify(root: &Path, reference: &Reference) -> Integrity {
     r.missing.sort();
     r
 }
+
+/// A plugin or theme of an install.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Component {
+    /// `plugin` or `theme`.
+    pub kind: &'static str,
+    pub slug: String,
+    pub name: Option<String>,
+    pub version: Option<String>,
+    /// Known vulnerabilities of this version (with a feed).
+    pub vulnerabilities: Vec<Vulnerability>,
+}
+
+/// One vulnerability of a feed that covers a component's version.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Vulnerability {
+    pub id: String,
+    pub title: String,
+    pub cve: Option<String>,
+    pub cvss: Option<String>,
+    /// Versions that fix it.
+    pub patched: Vec<String>,
+}
+
+/// `Name: value` in a plugin's or theme's header comment.
+fn header(text: &str, name: &str) -> Option<String> {
+    text.lines().take(60).find_map(|l| {
+        let l = l.trim_start_matches([' ', '*', '#', '@', '\t']).trim();
+        let (k, v) = l.split_once(':')?;
+        (k.trim().eq_ignore_ascii_case(name) && !v.trim().is_empty()).then(|| v.trim().to_string())
+    })
+}
+
+/// The plugins (`wp-content/plugins/SLUG/*.php` with a `Plugin Name:`) and
+/// themes (`wp-content/themes/SLUG/style.css`) of an install.
+pub fn components(root: &Path) -> Vec<Component> {
+    let mut out = Vec::new();
+    let listed = |dir: &Path| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map(|r| r.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    for p in listed(&root.join("wp-content/plugins")) {
+        if !p.is_dir() {
+            continue;
+        }
+        let slug = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_string();
+        let main = listed(&p).into_iter().find_map(|f| {
+            let ok = f.extension().is_some_and(|e| e == "php");
+            let text = ok.then(|| std::fs::read_to_string(&f).ok()).flatten()?;
+            header(&text, "Plugin Name").map(|name| (name, header(&text, "Version")))
+        });
+        if let Some((name, version)) = main {
+            out.push(Component {
+                kind: "plugin",
+                slug,
+                name: Some(name),
+                version,
+                vulnerabilities: Vec::new(),
+            });
+        }
+    }
+    for t in listed(&root.join("wp-content/themes")) {
+        let Ok(text) = std::fs::read_to_string(t.join("style.css")) else {
+            continue;
+        };
+        out.push(Component {
+            kind: "theme",
+            slug: t
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("")
+                .to_string(),
+            name: header(&text, "Theme Name"),
+            version: header(&text, "Version"),
+            vulnerabilities: Vec::new(),
+        });
+    }
+    out
+}
+
+/// Compares dotted versions part by part (numbers as numbers).
+pub fn cmp_versions(a: &str, b: &str) -> std::cmp::Ordering {
+    let parts = |s: &str| -> Vec<String> { s.split(['.', '-']).map(str::to_string).collect() };
+    let (pa, pb) = (parts(a), parts(b));
+    for i in 0..pa.len().max(pb.len()) {
+        let x = pa.get(i).map(String::as_str).unwrap_or("0");
+        let y = pb.get(i).map(String::as_str).unwrap_or("0");
+        let o = match (x.parse::<u64>(), y.parse::<u64>()) {
+            (Ok(m), Ok(n)) => m.cmp(&n),
+            _ => x.cmp(y),
+        };
+        if o != std::cmp::Ordering::Equal {
+            return o;
+        }
+    }
+    std::cmp::Ordering::Equal
+}
+
+#[derive(Debug, Clone)]
+struct Range {
+    from: String,
+    from_inclusive: bool,
+    to: String,
+    to_inclusive: bool,
+}
+
+impl Range {
+    fn covers(&self, v: &str) -> bool {
+        use std::cmp::Ordering::*;
+        let lower = self.from == "*"
+            || match cmp_versions(v, &self.from) {
+                Greater => true,
+                Equal => self.from_inclusive,
+                Less => false,
+            };
+        let upper = self.to == "*"
+            || match cmp_versions(v, &self.to) {
+                Less => true,
+                Equal => self.to_inclusive,
+                Greater => false,
+            };
+        lower && upper
+    }
+}
+
+/// A vulnerability feed in the Wordfence Intelligence JSON format: an
+/// object of records, each with `software` entries (`type`, `slug`,
+/// `affected_versions` ranges, `patched_versions`).
+/// (kind, slug) → the feed's vulnerabilities with their version ranges.
+type ByComponent = std::collections::HashMap<(String, String), Vec<(Vulnerability, Vec<Range>)>>;
+
+#[derive(Debug, Default)]
+pub struct VulnFeed {
+    by_component: ByComponent,
+}
+
+impl VulnFeed {
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
+        let records: Vec<&serde_json::Value> = match &v {
+            serde_json::Value::Object(o) => o.values().collect(),
+            serde_json::Value::Array(a) => a.iter().collect(),
+            _ => {
+                return Err(format!(
+                    "{} is not a feed (object or array of records)",
+                    path.display()
+                ));
+            }
+        };
+        let mut feed = VulnFeed::default();
+        for r in records {
+            let s = |v: &serde_json::Value| v.as_str().map(str::to_string);
+            let vuln = Vulnerability {
+                id: s(&r["id"]).unwrap_or_default(),
+                title: s(&r["title"]).unwrap_or_default(),
+                cve: s(&r["cve"]),
+                cvss: r["cvss"]["rating"].as_str().map(str::to_string),
+                patched: Vec::new(),
+            };
+            for sw in r["software"].as_array().into_iter().flatten() {
+                let (Some(kind), Some(slug)) = (s(&sw["type"]), s(&sw["slug"])) else {
+                    continue;
+                };
+                let ranges: Vec<Range> = sw["affected_versions"]
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|o| o.values())
+                    .map(|a| Range {
+                        from: s(&a["from_version"]).unwrap_or_else(|| "*".into()),
+                        from_inclusive: a["from_inclusive"].as_bool().unwrap_or(true),
+                        to: s(&a["to_version"]).unwrap_or_else(|| "*".into()),
+                        to_inclusive: a["to_inclusive"].as_bool().unwrap_or(true),
+                    })
+                    .collect();
+                let mut v = vuln.clone();
+                v.patched = sw["patched_versions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| p.as_str().map(str::to_string))
+                    .collect();
+                feed.by_component
+                    .entry((kind, slug))
+                    .or_default()
+                    .push((v, ranges));
+            }
+        }
+        Ok(feed)
+    }
+
+    /// The vulnerabilities that cover a component's version.
+    pub fn check(&self, c: &Component) -> Vec<Vulnerability> {
+        let Some(version) = &c.version else {
+            return Vec::new();
+        };
+        self.by_component
+            .get(&(c.kind.to_string(), c.slug.clone()))
+            .into_iter()
+            .flatten()
+            .filter(|(_, ranges)| ranges.iter().any(|r| r.covers(version)))
+            .map(|(v, _)| v.clone())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_and_ranges() {
+        use std::cmp::Ordering::*;
+        assert_eq!(cmp_versions("5.10", "5.9.3"), Greater);
+        assert_eq!(cmp_versions("5.3", "5.3.0"), Equal);
+        let r = Range {
+            from: "*".into(),
+            from_inclusive: true,
+            to: "5.3.1".into(),
+            to_inclusive: true,
+        };
+        assert!(r.covers("5.3.1") && r.covers("1.0") && !r.covers("5.3.2"));
+        let r = Range {
+            from: "2.0".into(),
+            from_inclusive: false,
+            to: "2.5".into(),
+            to_inclusive: false,
+        };
+        assert!(!r.covers("2.0") && r.covers("2.1") && !r.covers("2.5"));
+    }
+}

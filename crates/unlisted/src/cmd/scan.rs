@@ -28,6 +28,10 @@ pub(crate) struct Args {
     /// Check WordPress core files against a pristine copy of the release.
     #[arg(long, value_name = "DIR")]
     wp_pristine: Option<PathBuf>,
+    /// Check WordPress plugins' and themes' versions against this
+    /// vulnerability feed (Wordfence Intelligence JSON, saved to a file).
+    #[arg(long, value_name = "FILE")]
+    vuln_feed: Option<PathBuf>,
     /// Worker threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
@@ -67,6 +71,7 @@ pub(crate) fn run(_g: &Global, a: Args) -> Result<Exit> {
     if let Some(t) = a.threads {
         opts.threads = t.max(1);
     }
+    opts.vuln_feed = a.vuln_feed.clone();
     opts.wordpress = match (&a.wp_checksums, &a.wp_pristine) {
         (Some(f), _) => Some(sitescan::WordPressSource::Checksums(f.clone())),
         (None, Some(d)) => Some(sitescan::WordPressSource::Pristine(d.clone())),
@@ -132,6 +137,27 @@ pub(crate) fn run(_g: &Global, a: Args) -> Result<Exit> {
                 w.version.as_deref().unwrap_or("?"),
                 w.root.display()
             ))?;
+            for c in &w.components {
+                for v in &c.vulnerabilities {
+                    output::line(&format!(
+                        "  {} {} {}: {} ({}{}); fixed in {}",
+                        c.kind,
+                        c.slug,
+                        c.version.as_deref().unwrap_or("?"),
+                        v.title,
+                        v.cve.as_deref().unwrap_or("no CVE"),
+                        v.cvss
+                            .as_deref()
+                            .map(|r| format!(", {r}"))
+                            .unwrap_or_default(),
+                        if v.patched.is_empty() {
+                            "no release yet".to_string()
+                        } else {
+                            v.patched.join(", ")
+                        }
+                    ))?;
+                }
+            }
         }
         for e in summary.errors.iter().chain(&summary.skipped) {
             output::line(&format!("  {e}"))?;

@@ -350,3 +350,83 @@ fn trace_builds_the_timeline_of_a_dropped_mailer() {
     );
     assert_eq!(t["lines_not_understood"], 1);
 }
+
+#[test]
+fn plugins_and_themes_are_listed_and_checked_against_a_vulnerability_feed() {
+    let dir = TempDir::new("wp-vulns");
+    dir.write(
+        "site/wp-includes/version.php",
+        "<?php\n$wp_version = '6.4.2';\n",
+    );
+    std::fs::create_dir_all(dir.path().join("site/wp-admin")).unwrap();
+    dir.write(
+        "site/wp-content/plugins/contact-form-x/contact-form-x.php",
+        "<?php\n/*\n * Plugin Name: Contact Form X\n * Version: 5.3.1\n */\n",
+    );
+    dir.write(
+        "site/wp-content/plugins/safe-one/safe.php",
+        "<?php\n/*\nPlugin Name: Safe One\nVersion: 2.0\n*/\n",
+    );
+    dir.write(
+        "site/wp-content/themes/shop/style.css",
+        "/*\nTheme Name: Shop\nVersion: 1.2\n*/\n",
+    );
+    // A feed in the Wordfence Intelligence shape (test data, invented ids).
+    dir.write(
+        "feed.json",
+        r#"{"00000000-test-0001": {"id": "00000000-test-0001", "title": "Contact Form X <= 5.3.1 - Unauthenticated Arbitrary File Upload",
+            "software": [{"type": "plugin", "slug": "contact-form-x", "affected_versions": {"* - 5.3.1": {"from_version": "*", "from_inclusive": true, "to_version": "5.3.1", "to_inclusive": true}}, "patched": true, "patched_versions": ["5.3.2"]}],
+            "cve": "CVE-0000-00001", "cvss": {"score": 9.8, "rating": "Critical"}},
+          "00000000-test-0002": {"id": "00000000-test-0002", "title": "Safe One < 2.0 - XSS",
+            "software": [{"type": "plugin", "slug": "safe-one", "affected_versions": {"* - 2.0": {"from_version": "*", "from_inclusive": true, "to_version": "2.0", "to_inclusive": false}}, "patched_versions": ["2.0"]}]}}"#,
+    );
+    let o = unlisted(
+        dir.path(),
+        &["scan", "--json", "--vuln-feed", "feed.json", "site"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    let wp = &lines.last().unwrap()["wordpress"][0];
+    assert_eq!(wp["version"], "6.4.2");
+    let comps = wp["components"].as_array().unwrap();
+    let find = |slug: &str| comps.iter().find(|c| c["slug"] == slug).unwrap();
+    assert_eq!(find("contact-form-x")["version"], "5.3.1");
+    assert_eq!(
+        find("contact-form-x")["vulnerabilities"][0]["cve"],
+        "CVE-0000-00001"
+    );
+    assert_eq!(
+        find("contact-form-x")["vulnerabilities"][0]["patched"][0],
+        "5.3.2"
+    );
+    assert_eq!(
+        find("safe-one")["vulnerabilities"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0,
+        "2.0 is the fix"
+    );
+    assert_eq!(find("shop")["kind"], "theme");
+    assert_eq!(find("shop")["version"], "1.2");
+    let o = unlisted(dir.path(), &["scan", "--vuln-feed", "feed.json", "site"]);
+    assert!(
+        crate::stdout(&o).contains("plugin contact-form-x 5.3.1: Contact Form X <= 5.3.1"),
+        "{}",
+        crate::stdout(&o)
+    );
+    // A feed that is not JSON is reported, the scan still runs.
+    dir.write("bad.json", "not json");
+    let o = unlisted(
+        dir.path(),
+        &["scan", "--json", "--vuln-feed", "bad.json", "site"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let lines = json_lines(&o);
+    assert!(
+        lines.last().unwrap()["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("bad.json is not JSON")
+    );
+}
