@@ -1,6 +1,7 @@
 //! Weak signals no rule expresses: PHP where PHP should not be (uploads,
 //! cache, hidden directories, generated names), very long lines and high
-//! entropy in PHP files. All are `suspicious`: alone they prove nothing.
+//! entropy in PHP files, and a PHP file changed long after the files
+//! around it. All are `suspicious`: alone they prove nothing.
 
 use std::path::Path;
 
@@ -84,4 +85,96 @@ pub(crate) fn check(path: &Path, data: &[u8]) -> Vec<Hit> {
         }
     }
     out
+}
+
+/// Siblings needed before a directory's typical ctime means anything.
+const MIN_SIBLINGS: usize = 5;
+/// How much later than its siblings' median a file must have changed.
+const LATE: i64 = 30 * 86_400;
+
+/// PHP files whose ctime is far later than the median of the other files
+/// in their directory: an attacker's edit of an old plugin or core file
+/// stands out there even when mtime was forged (ctime cannot be set).
+pub(crate) fn late_ctimes(files: &[std::path::PathBuf]) -> Vec<(std::path::PathBuf, Hit)> {
+    use std::os::unix::fs::MetadataExt;
+    let with_ctime: Vec<(std::path::PathBuf, i64)> = files
+        .iter()
+        .filter_map(|f| {
+            std::fs::symlink_metadata(f)
+                .ok()
+                .map(|m| (f.clone(), m.ctime()))
+        })
+        .collect();
+    late_among(&with_ctime)
+}
+
+/// [`late_ctimes`] over known ctimes.
+fn late_among(files: &[(std::path::PathBuf, i64)]) -> Vec<(std::path::PathBuf, Hit)> {
+    use std::collections::HashMap;
+    let mut by_dir: HashMap<&Path, Vec<(&std::path::PathBuf, i64)>> = HashMap::new();
+    for (f, c) in files {
+        if let Some(dir) = f.parent() {
+            by_dir.entry(dir).or_default().push((f, *c));
+        }
+    }
+    let mut out = Vec::new();
+    for (_, mut entries) in by_dir {
+        if entries.len() < MIN_SIBLINGS {
+            continue;
+        }
+        entries.sort_by_key(|(_, c)| *c);
+        let median = entries[entries.len() / 2].1;
+        for (f, c) in entries {
+            let php = f.extension().is_some_and(|e| e.eq_ignore_ascii_case("php"));
+            if php && c - median > LATE {
+                out.push((
+                    f.clone(),
+                    hit(
+                        "late_ctime",
+                        format!(
+                            "changed {} days after most files of its directory",
+                            (c - median) / 86_400
+                        ),
+                        Vec::new(),
+                    ),
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_php_file_changed_long_after_its_siblings_stands_out() {
+        let day = 86_400;
+        let mut files: Vec<(std::path::PathBuf, i64)> = (0..6)
+            .map(|i| {
+                (
+                    format!("/site/wp-content/plugins/p/f{i}.php").into(),
+                    1_600_000_000 + i * 60,
+                )
+            })
+            .collect();
+        files.push((
+            "/site/wp-content/plugins/p/class-loader.php".into(),
+            1_600_000_000 + 200 * day,
+        ));
+        files.push((
+            "/site/wp-content/plugins/p/readme.txt".into(),
+            1_600_000_000 + 200 * day,
+        ));
+        let late = late_among(&files);
+        assert_eq!(late.len(), 1, "{late:?}");
+        assert!(late[0].0.ends_with("class-loader.php"));
+        assert_eq!(
+            late[0].1.description,
+            "changed 199 days after most files of its directory"
+        );
+        // Too few siblings: nothing to compare with.
+        assert!(late_among(&files[4..]).is_empty());
+    }
 }

@@ -134,7 +134,10 @@ pub fn scan(roots: &[PathBuf], rules: &RuleSet, opts: &Options) -> (Vec<Finding>
     for root in roots {
         walk::collect(root, opts.max_size, &mut files, &mut summary);
     }
-    let (pre, verified) = wordpress_checks(roots, opts, &mut summary);
+    let (mut pre, verified) = wordpress_checks(roots, opts, &mut summary);
+    for (path, hit) in heuristics::late_ctimes(&files) {
+        pre.entry(path).or_default().push(hit);
+    }
     files.retain(|f| !verified.contains(f));
     let queue = Mutex::new(files.into_iter());
     let results = Mutex::new((Vec::new(), 0u64, 0u64, Vec::new()));
