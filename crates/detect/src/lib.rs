@@ -528,6 +528,17 @@ fn judge(t: &Thresholds, st: &mut SenderState, sender: &Sender, at: Stamp) -> Op
     })
 }
 
+/// The severity a value reaches against two thresholds, if any.
+fn level(x: f64, suspicious: f64, spamming: f64) -> Option<Verdict> {
+    if x >= spamming {
+        Some(Verdict::Spamming)
+    } else if x >= suspicious {
+        Some(Verdict::Suspicious)
+    } else {
+        None
+    }
+}
+
 fn ratio(n: u32, d: u32) -> f64 {
     if d == 0 { 0.0 } else { n as f64 / d as f64 }
 }
@@ -565,23 +576,10 @@ fn evaluate(t: &Thresholds, st: &SenderState, describe: bool) -> Vec<Reason> {
     let finals = w.outcomes;
     if finals >= t.min_outcomes {
         let b = ratio(w.bounced, finals);
-        if b >= t.bounce_ratio_spamming {
+        if let Some(severity) = level(b, t.bounce_ratio_suspicious, t.bounce_ratio_spamming) {
             reason(
                 "bounce_ratio",
-                Verdict::Spamming,
-                &|| {
-                    format!(
-                        "{} of {finals} recipients bounced in {win} ({})",
-                        w.bounced,
-                        pct(b)
-                    )
-                },
-                &st.samples_bounce,
-            );
-        } else if b >= t.bounce_ratio_suspicious {
-            reason(
-                "bounce_ratio",
-                Verdict::Suspicious,
+                severity,
                 &|| {
                     format!(
                         "{} of {finals} recipients bounced in {win} ({})",
@@ -593,28 +591,20 @@ fn evaluate(t: &Thresholds, st: &SenderState, describe: bool) -> Vec<Reason> {
             );
         }
         let inv = ratio(w.invalid, finals);
-        if inv >= t.invalid_ratio_spamming {
+        if let Some(severity) = level(inv, t.invalid_ratio_suspicious, t.invalid_ratio_spamming) {
             reason(
                 "invalid_recipients",
-                Verdict::Spamming,
+                severity,
                 &|| {
                     format!(
-                        "{} of {finals} recipients do not exist ({}): a scraped or bought list",
+                        "{} of {finals} recipients do not exist ({}){}",
                         w.invalid,
-                        pct(inv)
-                    )
-                },
-                &st.samples_invalid,
-            );
-        } else if inv >= t.invalid_ratio_suspicious {
-            reason(
-                "invalid_recipients",
-                Verdict::Suspicious,
-                &|| {
-                    format!(
-                        "{} of {finals} recipients do not exist ({})",
-                        w.invalid,
-                        pct(inv)
+                        pct(inv),
+                        if severity == Verdict::Spamming {
+                            ": a scraped or bought list"
+                        } else {
+                            ""
+                        }
                     )
                 },
                 &st.samples_invalid,
@@ -753,15 +743,11 @@ fn evaluate(t: &Thresholds, st: &SenderState, describe: bool) -> Vec<Reason> {
         // Complaints about mail we did not see delivered (older than the
         // window, or logs not followed) still count as harm, without a rate.
         let severity = if delivered == 0 {
-            Verdict::Suspicious
-        } else if rate >= t.complaint_rate_spamming {
-            Verdict::Spamming
-        } else if rate >= t.complaint_rate_suspicious {
-            Verdict::Suspicious
+            Some(Verdict::Suspicious)
         } else {
-            Verdict::Ok
+            level(rate, t.complaint_rate_suspicious, t.complaint_rate_spamming)
         };
-        if severity != Verdict::Ok {
+        if let Some(severity) = severity {
             reason(
                 "complaints",
                 severity,

@@ -19,7 +19,6 @@
 use std::ffi::CStr;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use indymilter::{
     Actions, Callbacks, Config, ContextActions, EomContext, SetErrorReply, SocketInfo, Status,
@@ -79,15 +78,6 @@ fn request(s: &Session, sasl: Option<String>) -> Request {
     Request::from_attrs(attrs)
 }
 
-fn header_attr(name: &str) -> Option<&'static str> {
-    match name.to_ascii_lowercase().as_str() {
-        "x-php-originating-script" => Some("x_php_originating_script"),
-        "x-source-args" => Some("x_source_args"),
-        "x-source-dir" => Some("x_source_dir"),
-        _ => None,
-    }
-}
-
 /// `X-PHP-Originating-Script: 1001:mailer.php`.
 fn php_uid(value: &str) -> Option<u32> {
     value.split(':').next()?.trim().parse().ok()
@@ -107,7 +97,6 @@ async fn eom(ctx: &mut EomContext<Session>, shared: &Shared) -> Status {
     let action = match &d.outcome {
         Outcome::Pass => return Status::Continue,
         Outcome::Held { subject, action } => {
-            shared.stats.held.fetch_add(1, Ordering::Relaxed);
             tracing::info!(sender = %subject, %action, "milter: held sender refused");
             *action
         }
@@ -116,7 +105,6 @@ async fn eom(ctx: &mut EomContext<Session>, shared: &Shared) -> Status {
             limit,
             action,
         } => {
-            shared.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
             tracing::info!(%sender, %limit, %action, "milter: rate limit reached");
             *action
         }
@@ -192,7 +180,7 @@ pub async fn run(
             Box::pin(async move {
                 let (name, value) = (text(&name), text(&value));
                 if let Some(s) = ctx.data.as_mut()
-                    && let Some(attr) = header_attr(&name)
+                    && let Some(attr) = crate::policy::script_header_attr(&name)
                 {
                     let one_line = value.split_whitespace().collect::<Vec<_>>().join(" ");
                     if attr == "x_php_originating_script" {

@@ -9,6 +9,23 @@ use maillog::message::{Sender, SenderKind};
 use crate::hold::{Action, HoldSet, Identity};
 use crate::ratelimit::RateLimiter;
 
+/// The script headers PHP and cPanel add, as request attributes:
+/// (attribute, header name). The Exim snippet, the milter and the queue
+/// readers all pass them on under these names.
+pub(crate) const SCRIPT_HEADERS: [(&str, &str); 3] = [
+    ("x_php_originating_script", "X-PHP-Originating-Script"),
+    ("x_source_args", "X-Source-Args"),
+    ("x_source_dir", "X-Source-Dir"),
+];
+
+/// The attribute a script header travels as, if `name` is one.
+pub(crate) fn script_header_attr(name: &str) -> Option<&'static str> {
+    SCRIPT_HEADERS
+        .iter()
+        .find(|(_, h)| h.eq_ignore_ascii_case(name.trim()))
+        .map(|(a, _)| *a)
+}
+
 /// Bounds on what one request may hold.
 pub const MAX_LINE: usize = 8192;
 pub const MAX_ATTRIBUTES: usize = 200;
@@ -120,14 +137,10 @@ impl Request {
             id.senders
                 .push(Sender::new(SenderKind::Auth, u.to_ascii_lowercase()));
         }
-        let headers: Vec<String> = [
-            ("x_php_originating_script", "X-PHP-Originating-Script"),
-            ("x_source_args", "X-Source-Args"),
-            ("x_source_dir", "X-Source-Dir"),
-        ]
-        .iter()
-        .filter_map(|(attr, header)| self.get(attr).map(|v| format!("{header}: {v}")))
-        .collect();
+        let headers: Vec<String> = SCRIPT_HEADERS
+            .iter()
+            .filter_map(|(attr, header)| self.get(attr).map(|v| format!("{header}: {v}")))
+            .collect();
         let hints = maillog::headers::script_headers(headers.iter().map(String::as_str));
         if let Some(path) = &hints.path {
             id.senders

@@ -348,14 +348,10 @@ pub fn postcat_identity(text: &str) -> Identity {
             if line.is_empty() || line.starts_with("*** ") {
                 break;
             }
-            if let Some((name, value)) = line.split_once(':') {
-                let value = value.trim().to_string();
-                match name.to_ascii_lowercase().as_str() {
-                    "x-php-originating-script" => attrs.push(("x_php_originating_script", value)),
-                    "x-source-args" => attrs.push(("x_source_args", value)),
-                    "x-source-dir" => attrs.push(("x_source_dir", value)),
-                    _ => {}
-                }
+            if let Some((name, value)) = line.split_once(':')
+                && let Some(attr) = crate::policy::script_header_attr(name)
+            {
+                attrs.push((attr, value.trim().to_string()));
             }
             // pickup: `Received: by host (Postfix, from userid 1001)`.
             if local
@@ -490,14 +486,10 @@ pub fn exim_h_file(id: &str, text: &str) -> Queued {
     }
     let headers = maillog::headers::exim_spool_headers(text);
     for h in &headers {
-        if let Some((name, value)) = h.split_once(':') {
-            let value = value.trim().to_string();
-            match name.to_ascii_lowercase().as_str() {
-                "x-php-originating-script" => attrs.push(("x_php_originating_script", value)),
-                "x-source-args" => attrs.push(("x_source_args", value)),
-                "x-source-dir" => attrs.push(("x_source_dir", value)),
-                _ => {}
-            }
+        if let Some((name, value)) = h.split_once(':')
+            && let Some(attr) = crate::policy::script_header_attr(name)
+        {
+            attrs.push((attr, value.trim().to_string()));
         }
     }
     attrs.push(("sender", sender.clone()));

@@ -63,6 +63,21 @@ pub struct Stats {
     pub refused_connections: AtomicU64,
 }
 
+impl Stats {
+    /// Counts a decision's outcome (held or rate-limited).
+    fn count(&self, o: &Outcome) {
+        match o {
+            Outcome::Pass => {}
+            Outcome::Held { .. } => {
+                self.held.fetch_add(1, Ordering::Relaxed);
+            }
+            Outcome::RateLimited { .. } => {
+                self.rate_limited.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
 /// What every connection reads: the holds (swapped whole when they change)
 /// and the rate-limit counters.
 #[derive(Debug, Default)]
@@ -98,7 +113,9 @@ impl Shared {
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
         let mut limits = self.limits.lock().unwrap_or_else(|e| e.into_inner());
-        policy::decide(req, &holds, &mut limits, instance_seen, now)
+        let d = policy::decide(req, &holds, &mut limits, instance_seen, now);
+        self.stats.count(&d.outcome);
+        d
     }
 }
 
@@ -327,7 +344,6 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
         match &d.outcome {
             Outcome::Pass => {}
             Outcome::Held { subject, action } => {
-                shared.stats.held.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(%peer, sender = %subject, %action, queue_id = req.get("queue_id").unwrap_or(""), reply = %d.action, "policy: held sender refused");
             }
             Outcome::RateLimited {
@@ -335,7 +351,6 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
                 limit,
                 action,
             } => {
-                shared.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(%peer, %sender, %limit, %action, "policy: rate limit reached");
             }
         }

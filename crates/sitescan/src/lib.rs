@@ -199,11 +199,7 @@ fn scan_file(
     if found.is_empty() {
         return Ok((Vec::new(), data.len() as u64));
     }
-    let sha256 = {
-        use sha2::Digest;
-        let d = sha2::Sha256::digest(&data);
-        d.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    };
+    let sha256 = sha256_hex(&data);
     let out = found
         .into_iter()
         .map(|h| Finding {
@@ -325,6 +321,15 @@ pub struct Hit {
     pub description: String,
     pub author: Option<String>,
     pub matches: Vec<Excerpt>,
+}
+
+/// SHA-256 of `data`, lowercase hex.
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// A printable excerpt of `data[start..end]` with a little context.

@@ -23,12 +23,8 @@ pub struct FileMeta {
 }
 
 fn sha256_of(path: &Path) -> Result<String, String> {
-    use sha2::Digest;
     let data = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    Ok(sha2::Sha256::digest(&data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(crate::sha256_hex(&data))
 }
 
 /// The metadata of a regular file (a symlink or special file is refused).

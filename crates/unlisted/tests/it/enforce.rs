@@ -359,6 +359,26 @@ fn policy_service_answers_holds_and_limits_over_many_connections() {
     assert_eq!(n, 0, "idle connection was not closed");
 }
 
+/// Holds of the two MTA tests: bob's mailbox refused, dave's held for
+/// review, the PHP mailer under `uploads` refused.
+fn hold_bob_dave_and_uploads(d: &Path, uploads: &str) {
+    for (who, action, reason) in [
+        ("auth:bob@shop.example", "reject", "password stolen"),
+        ("auth:dave@shop.example", "hold", "under review"),
+        (
+            &*format!("script:{uploads}"),
+            "reject",
+            "PHP mailer in uploads",
+        ),
+    ] {
+        let o = unlisted(
+            d,
+            &["hold", "add", who, "--reason", reason, "--action", action],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+}
+
 /// The shipped Postfix lines, pointed at the policy service's and the
 /// milter's ports.
 fn postfix_snippet(port: u16, milter: u16) -> String {
@@ -422,21 +442,7 @@ fn real_postfix_stops_held_mailboxes_and_scripts_and_fails_open() {
         )
     };
     let uploads = "/home/erin/public_html/wp-content/uploads";
-    for (who, action, reason) in [
-        ("auth:bob@shop.example", "reject", "password stolen"),
-        ("auth:dave@shop.example", "hold", "under review"),
-        (
-            &*format!("script:{uploads}"),
-            "reject",
-            "PHP mailer in uploads",
-        ),
-    ] {
-        let o = unlisted(
-            d,
-            &["hold", "add", who, "--reason", reason, "--action", action],
-        );
-        assert!(o.status.success(), "{}", stderr(&o));
-    }
+    hold_bob_dave_and_uploads(d, uploads);
     // The service loads holds on start; these were added after it, so wait
     // for the reload.
     std::thread::sleep(Duration::from_millis(1200));
@@ -620,21 +626,7 @@ fn real_exim_refuses_held_mailboxes_and_scripts_and_fails_open() {
         )
     };
 
-    for (who, action, reason) in [
-        ("auth:bob@shop.example", "reject", "password stolen"),
-        ("auth:dave@shop.example", "hold", "under review"),
-        (
-            &*format!("script:{uploads}"),
-            "reject",
-            "PHP mailer in uploads",
-        ),
-    ] {
-        let o = unlisted(
-            d,
-            &["hold", "add", who, "--reason", reason, "--action", action],
-        );
-        assert!(o.status.success(), "{}", stderr(&o));
-    }
+    hold_bob_dave_and_uploads(d, &uploads);
     std::thread::sleep(Duration::from_millis(1200));
 
     assert!(
