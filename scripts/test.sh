@@ -39,20 +39,8 @@ if [ ! -e /usr/lib/postfix/libpostfix-global.so ]; then
   mkdir -p /usr/lib/postfix
   cp target/postfix-root/usr/lib/postfix/*.so /usr/lib/postfix/
 fi
-# Clean PHP for the scanner's false-positive gate: Debian's WordPress,
-# MediaWiki, phpMyAdmin and Roundcube, unpacked (not installed).
-if [ ! -e target/clean-php/.complete ]; then
-  echo "== unpacking clean PHP (wordpress mediawiki phpmyadmin roundcube-core) into target/clean-php"
-  rm -rf target/clean-php-deb target/clean-php
-  mkdir -p target/clean-php-deb target/clean-php
-  pkgs="wordpress mediawiki phpmyadmin roundcube-core"
-  (cd target/clean-php-deb && apt-get download $pkgs) \
-    || { apt-get update -qq && (cd target/clean-php-deb && apt-get download $pkgs); }
-  for deb in target/clean-php-deb/*.deb; do
-    dpkg -x "$deb" "target/clean-php/$(basename "$deb" .deb)"
-  done
-  touch target/clean-php/.complete
-fi
+# Clean PHP for the scanner's false-positive gate.
+scripts/clean-php.sh
 getent group postdrop >/dev/null || groupadd --system postdrop
 id postfix >/dev/null 2>&1 || useradd --system --home-dir /nonexistent --shell /usr/sbin/nologin postfix
 if ! python3 -c 'import aiosmtpd' 2>/dev/null; then

@@ -151,12 +151,14 @@ rule cron_download_and_run {
   meta:
     family = "cron"
     severity = "malicious"
-    description = "a cron line or script that downloads code and runs it"
+    description = "a cron line that downloads code and runs it"
   strings:
-    $a = /(wget|curl)\s+[^\n|;]{0,200}\|\s*(ba)?sh/ nocase
-    $b = /(wget|curl)\s+-[a-zA-Z]*[qsO]+[a-zA-Z]*\s+[^\n;]{0,200};\s*(ba)?sh\s/ nocase
-    $c = /base64\s+(-d|--decode)\s*\|\s*(ba)?sh/ nocase
-    $cron = /(^|\n)[0-9*,\/-]+[ \t]+[0-9*,\/-]+[ \t]+[0-9*,\/-]+[ \t]+[0-9*,\/-]+[ \t]+[0-9*,\/-]+[ \t]+/
+    // The schedule and the command on one line: searching for a bare
+    // schedule pattern has no literal to anchor on and made this rule
+    // cost more than all the others together.
+    $a = /(^|\n)[ \t]*(@[a-z]{4,8}|([0-9*,\/-]+[ \t]+){5})[^\n]{0,300}(wget|curl)\s+[^\n|;]{0,200}\|\s*(ba)?sh/ nocase
+    $b = /(^|\n)[ \t]*(@[a-z]{4,8}|([0-9*,\/-]+[ \t]+){5})[^\n]{0,300}(wget|curl)\s+-[a-zA-Z]*[qsO]+[a-zA-Z]*\s+[^\n;]{0,200};\s*(ba)?sh\s/ nocase
+    $c = /(^|\n)[ \t]*(@[a-z]{4,8}|([0-9*,\/-]+[ \t]+){5})[^\n]{0,300}base64\s+(-d|--decode)\s*\|\s*(ba)?sh/ nocase
   condition:
-    ($a or $b or $c) and $cron
+    any of them
 }

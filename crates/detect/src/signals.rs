@@ -99,31 +99,95 @@ pub fn odd_script_place(path: &str) -> Option<&'static str> {
     None
 }
 
-/// `9P7tiqGfhvd.php`, `fabklhqici`: mixed case with digits, or a long run
-/// of consonants.
+/// `9P7tiqGfhvd.php`, `fabklhqici`, `aBcDeFgHi`: digits woven through
+/// mixed-case letters, a word without vowels or with a long consonant run,
+/// or case flipping every letter or two. Names made of words
+/// (`AbuseFilterRightsLogFormatter`, `HTMLReCaptchaField`, `utf8_general`)
+/// are not generated.
 fn looks_generated(component: &str) -> bool {
     let stem = component.split('.').next().unwrap_or(component);
     if stem.len() < 8 {
         return false;
     }
-    let upper = stem.bytes().any(|b| b.is_ascii_uppercase());
-    let lower = stem.bytes().any(|b| b.is_ascii_lowercase());
-    let digit = stem.bytes().any(|b| b.is_ascii_digit());
-    if upper && lower && digit {
+    let b = stem.as_bytes();
+    let upper = b.iter().any(u8::is_ascii_uppercase);
+    let lower = b.iter().any(u8::is_ascii_lowercase);
+    let switches = b
+        .windows(2)
+        .filter(|w| {
+            w[0].is_ascii_alphanumeric()
+                && w[1].is_ascii_alphanumeric()
+                && w[0].is_ascii_digit() != w[1].is_ascii_digit()
+        })
+        .count();
+    if switches >= 4 || (switches >= 3 && upper && lower) {
         return true;
     }
-    let mut run = 0;
-    for b in stem.bytes() {
-        if b.is_ascii_alphabetic() && !b"aeiouyAEIOUY".contains(&b) {
-            run += 1;
-            if run >= 5 {
-                return true;
-            }
-        } else {
-            run = 0;
+    let words = camel_words(stem);
+    let short_mixed = words
+        .iter()
+        .filter(|w| w.len() <= 2 && w.bytes().any(|c| c.is_ascii_lowercase()))
+        .count();
+    if short_mixed >= 3 {
+        return true;
+    }
+    words.iter().any(|w| !wordlike(w))
+}
+
+/// `HTMLReCaptchaField2x` → `HTML`, `Re`, `Captcha`, `Field`, `x`: letters
+/// split at separators, digits and camel-case boundaries.
+fn camel_words(stem: &str) -> Vec<&str> {
+    let b = stem.as_bytes();
+    let mut out = Vec::new();
+    let mut start = None;
+    for i in 0..=b.len() {
+        let boundary = i == b.len()
+            || !b[i].is_ascii_alphabetic()
+            || (i > 0 && b[i].is_ascii_uppercase() && b[i - 1].is_ascii_lowercase())
+            || (i > 0
+                && i + 1 < b.len()
+                && b[i].is_ascii_uppercase()
+                && b[i - 1].is_ascii_uppercase()
+                && b[i + 1].is_ascii_lowercase());
+        if boundary && let Some(s) = start.take() {
+            out.push(&stem[s..i]);
+        }
+        if i < b.len() && b[i].is_ascii_alphabetic() && start.is_none() {
+            start = Some(i);
         }
     }
-    false
+    out
+}
+
+/// Vowel-less pieces of programmers' names (`htmlform`, `xmlrpc`,
+/// `washtml`), read as one vowel when counting consonant runs.
+const TECH_TOKENS: [&str; 24] = [
+    "html", "xml", "https", "http", "rpc", "sql", "json", "php", "css", "pdf", "png", "svg",
+    "smtp", "ftp", "dns", "ssl", "tls", "rss", "csv", "url", "www", "src", "cfg", "msg",
+];
+
+/// A word people would write: an acronym, or letters with vowels and no
+/// run of five consonants.
+fn wordlike(w: &str) -> bool {
+    if w.len() <= 4 && w.bytes().all(|c| c.is_ascii_uppercase()) || w.len() < 5 {
+        return true;
+    }
+    let mut w = w.to_ascii_lowercase();
+    for t in TECH_TOKENS {
+        w = w.replace(t, "a");
+    }
+    let vowel = |c: u8| b"aeiouy".contains(&c);
+    if w.len() >= 5 && !w.bytes().any(vowel) {
+        return false;
+    }
+    let mut run = 0;
+    for c in w.bytes() {
+        run = if vowel(c) { 0 } else { run + 1 };
+        if run >= 5 {
+            return false;
+        }
+    }
+    true
 }
 
 /// The network of an address, for counting where a login comes from:
@@ -186,6 +250,16 @@ mod tests {
         );
         assert!(odd_script_place("/home/m/public_html/wp-content/plugins/fabklhqici").is_some());
         assert!(odd_script_place("/home/shop/public_html/contact").is_none());
+        assert!(odd_script_place("/home/a/public_html/aBcDeFgHi.php").is_some());
+        for named in [
+            "/usr/share/mediawiki/includes/AbuseFilterRightsLogFormatter.php",
+            "/usr/share/mediawiki/includes/HTMLReCaptchaNoCaptchaField.php",
+            "/usr/share/mediawiki/includes/MathMLRdfBuilder.php",
+            "/home/a/public_html/lib/utf8_general_ci.php",
+            "/home/a/public_html/lib/Base64Url.php",
+        ] {
+            assert!(odd_script_place(named).is_none(), "{named}");
+        }
         assert!(
             odd_script_place("/home/shop/public_html/wp-content/plugins/contact-form-7").is_none()
         );

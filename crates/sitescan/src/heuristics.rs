@@ -49,12 +49,13 @@ fn hit(rule: &str, description: String, matches: Vec<Excerpt>) -> Hit {
     }
 }
 
-pub(crate) fn check(path: &Path, data: &[u8]) -> Vec<Hit> {
+/// Weak signals of one file; `place` is its path within the scanned tree.
+pub(crate) fn check(path: &Path, place: &str, data: &[u8]) -> Vec<Hit> {
     if !is_php(path, data) {
         return Vec::new();
     }
     let mut out = Vec::new();
-    if let Some(why) = detect::signals::odd_script_place(&path.to_string_lossy()) {
+    if let Some(why) = detect::signals::odd_script_place(place) {
         out.push(hit("odd_place", format!("PHP {why}"), Vec::new()));
     }
     // Very long lines: packed or generated payloads.

@@ -148,7 +148,8 @@ pub fn scan(roots: &[PathBuf], rules: &RuleSet, opts: &Options) -> (Vec<Finding>
                 loop {
                     let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
                     let Some(file) = next else { break };
-                    let outcome = scan_file(&file, rules, &mut scanner, pre.get(&file));
+                    let place = place_in_tree(roots, &file);
+                    let outcome = scan_file(&file, &place, rules, &mut scanner, pre.get(&file));
                     let mut r = results.lock().unwrap_or_else(|e| e.into_inner());
                     match outcome {
                         Ok((found, size)) => {
@@ -183,9 +184,26 @@ pub fn scan(roots: &[PathBuf], rules: &RuleSet, opts: &Options) -> (Vec<Finding>
     (findings, summary)
 }
 
+/// Where a file sits for the place heuristics: its path from the scanned
+/// root's parent, so that where the operator put the tree (a copy under
+/// /tmp, a hidden backup directory) does not count against every file,
+/// while the root's own name (`uploads`) still does.
+fn place_in_tree(roots: &[PathBuf], file: &Path) -> String {
+    let base = roots
+        .iter()
+        .filter(|r| file.starts_with(r))
+        .max_by_key(|r| r.as_os_str().len())
+        .and_then(|r| r.parent());
+    match base.and_then(|b| file.strip_prefix(b).ok()) {
+        Some(rel) => format!("/{}", rel.display()),
+        None => file.display().to_string(),
+    }
+}
+
 /// Scans one file (read once, matched in memory).
 fn scan_file(
     path: &Path,
+    place: &str,
     rules: &RuleSet,
     scanner: &mut yara_x::Scanner<'_>,
     pre: Option<&Vec<Hit>>,
@@ -194,7 +212,7 @@ fn scan_file(
     let meta = std::fs::symlink_metadata(path).map_err(|e| format!("cannot read: {e}"))?;
     let data = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
     let mut found = rules.matches(scanner, &data)?;
-    found.extend(heuristics::check(path, &data));
+    found.extend(heuristics::check(path, place, &data));
     found.extend(pre.into_iter().flatten().cloned());
     if found.is_empty() {
         return Ok((Vec::new(), data.len() as u64));
