@@ -79,6 +79,9 @@ pub struct Options {
     /// A vulnerability feed (Wordfence Intelligence JSON) to check plugins
     /// and themes against.
     pub vuln_feed: Option<PathBuf>,
+    /// A directory of plugin checksum files (downloads.wordpress.org's
+    /// `plugin-checksums/SLUG/VERSION.json`) to check plugins against.
+    pub plugin_checksums: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -90,6 +93,7 @@ impl Default for Options {
                 .unwrap_or(2),
             wordpress: None,
             vuln_feed: None,
+            plugin_checksums: None,
         }
     }
 }
@@ -260,6 +264,11 @@ fn wordpress_checks(
         },
         None => None,
     };
+    let plugin_sums = opts.plugin_checksums.as_ref().map(|dir| {
+        let (sums, errors) = wordpress::PluginChecksums::load(dir);
+        summary.errors.extend(errors);
+        sums
+    });
     for root in roots {
         for install in wordpress::find_installs(root) {
             let version = wordpress::version(&install);
@@ -267,6 +276,36 @@ fn wordpress_checks(
             if let Some(feed) = &feed {
                 for c in &mut components {
                     c.vulnerabilities = feed.check(c);
+                }
+            }
+            if let Some(sums) = &plugin_sums {
+                for c in components.iter_mut().filter(|c| c.kind == "plugin") {
+                    let dir = install.join("wp-content/plugins").join(&c.slug);
+                    let r = sums.verify(&dir, &c.slug, c.version.as_deref());
+                    let release = format!("{} {}", c.slug, c.version.as_deref().unwrap_or("?"));
+                    for m in &r.modified {
+                        // A changed PHP file of a released plugin is how
+                        // backdoors hide; a changed readme is an edit.
+                        let php = m.extension().is_some_and(|e| e == "php");
+                        pre.entry(m.clone()).or_default().push(integrity_hit(
+                            "integrity:modified_plugin_file",
+                            if php {
+                                Severity::Malicious
+                            } else {
+                                Severity::Suspicious
+                            },
+                            format!("differs from plugin {release} as released"),
+                        ));
+                    }
+                    for a in &r.added {
+                        pre.entry(a.clone()).or_default().push(integrity_hit(
+                            "integrity:added_plugin_file",
+                            Severity::Suspicious,
+                            format!("not part of plugin {release} as released"),
+                        ));
+                    }
+                    verified.extend(r.verified);
+                    c.integrity = Some(r.summary);
                 }
             }
             let mut ws = WordPressSummary {
@@ -298,26 +337,18 @@ fn wordpress_checks(
             let r = wordpress::verify(&install, &reference);
             let v = version.as_deref().unwrap_or("?");
             for m in &r.modified {
-                pre.entry(m.clone()).or_default().push(Hit {
-                    rule: "integrity:modified_core_file".into(),
-                    severity: Severity::Malicious,
-                    family: "integrity".into(),
-                    description: format!("WordPress {v} core file differs from the release"),
-                    author: None,
-                    matches: Vec::new(),
-                });
+                pre.entry(m.clone()).or_default().push(integrity_hit(
+                    "integrity:modified_core_file",
+                    Severity::Malicious,
+                    format!("WordPress {v} core file differs from the release"),
+                ));
             }
             for a in &r.added {
-                pre.entry(a.clone()).or_default().push(Hit {
-                    rule: "integrity:added_core_file".into(),
-                    severity: Severity::Suspicious,
-                    family: "integrity".into(),
-                    description: format!(
-                        "not part of WordPress {v}, yet in wp-admin/ or wp-includes/"
-                    ),
-                    author: None,
-                    matches: Vec::new(),
-                });
+                pre.entry(a.clone()).or_default().push(integrity_hit(
+                    "integrity:added_core_file",
+                    Severity::Suspicious,
+                    format!("not part of WordPress {v}, yet in wp-admin/ or wp-includes/"),
+                ));
             }
             ws.modified = r.modified.len();
             ws.added = r.added.len();
@@ -328,6 +359,18 @@ fn wordpress_checks(
         }
     }
     (pre, verified)
+}
+
+/// A finding of the WordPress integrity checks.
+fn integrity_hit(rule: &str, severity: Severity, description: String) -> Hit {
+    Hit {
+        rule: rule.into(),
+        severity,
+        family: "integrity".into(),
+        description,
+        author: None,
+        matches: Vec::new(),
+    }
 }
 
 /// A rule or heuristic hit before file metadata is added.

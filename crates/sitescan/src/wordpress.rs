@@ -4,7 +4,9 @@
 //! `core/checksums/1.0`, saved to a file) or a pristine copy of the same
 //! release on disk. Modified core files and files added to `wp-admin/` or
 //! `wp-includes/` are reported; files that match are verified clean and
-//! skip the expensive checks.
+//! skip the expensive checks. Plugins are checked the same way against
+//! the per-release checksums of downloads.wordpress.org's
+//! `plugin-checksums/SLUG/VERSION.json`, saved to a directory.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -114,14 +116,11 @@ pub fn version(root: &Path) -> Option<String> {
     Some(v.to_string())
 }
 
-fn md5_hex(path: &Path) -> Option<String> {
-    let data = std::fs::read(path).ok()?;
-    Some(
-        md5::Md5::digest(&data)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
-    )
+fn md5_hex(data: &[u8]) -> String {
+    md5::Md5::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn files_under(root: &Path, rel: &str, out: &mut Vec<String>) {
@@ -166,7 +165,9 @@ pub fn verify(root: &Path, reference: &Reference) -> Integrity {
     for rel in &core {
         let here = root.join(rel);
         let same = match reference {
-            Reference::Checksums(m) => md5_hex(&here).as_deref() == m.get(rel).map(String::as_str),
+            Reference::Checksums(m) => {
+                std::fs::read(&here).ok().map(|d| md5_hex(&d)).as_ref() == m.get(rel)
+            }
             Reference::Pristine(p) => match (std::fs::read(&here), std::fs::read(p.join(rel))) {
                 (Ok(a), Ok(b)) => a == b,
                 (Err(_), _) => {
@@ -211,6 +212,170 @@ pub struct Component {
     pub version: Option<String>,
     /// Known vulnerabilities of this version (with a feed).
     pub vulnerabilities: Vec<Vulnerability>,
+    /// How its files compared with the release's checksums (plugins, with
+    /// a checksum directory).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub integrity: Option<ComponentIntegrity>,
+}
+
+/// A plugin's files against its release's checksums.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ComponentIntegrity {
+    pub verified: usize,
+    pub modified: usize,
+    pub added: usize,
+    pub missing: usize,
+    /// Why it was not checked, when it was not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+/// Per-file checksums of plugin releases, keyed by slug and version.
+#[derive(Debug, Clone, Default)]
+pub struct PluginChecksums {
+    /// (slug, version) → relative path → accepted hashes (MD5 or SHA-256,
+    /// lowercase hex; a release can list more than one per file).
+    releases: std::collections::HashMap<(String, String), ReleaseSums>,
+}
+
+/// A release's relative path → accepted hashes.
+type ReleaseSums = BTreeMap<String, Vec<String>>;
+
+impl PluginChecksums {
+    /// Reads every `.json` file under `dir` (one level of subdirectories:
+    /// `SLUG/VERSION.json` as saved from the API, or flat files). Slug and
+    /// version come from the file's `plugin` and `version` fields, else
+    /// from its directory and name. Files that are not checksum JSON are
+    /// returned as errors; the others still load.
+    pub fn load(dir: &Path) -> (Self, Vec<String>) {
+        let mut out = PluginChecksums::default();
+        let mut errors = Vec::new();
+        let mut files = Vec::new();
+        match std::fs::read_dir(dir) {
+            Ok(entries) => {
+                for e in entries.flatten() {
+                    let p = e.path();
+                    if p.is_dir() {
+                        for f in std::fs::read_dir(&p).into_iter().flatten().flatten() {
+                            files.push(f.path());
+                        }
+                    } else {
+                        files.push(p);
+                    }
+                }
+            }
+            Err(e) => errors.push(format!("cannot read {}: {e}", dir.display())),
+        }
+        files.retain(|f| f.extension().is_some_and(|x| x == "json"));
+        files.sort();
+        for f in files {
+            match Self::read_release(&f) {
+                Ok((key, sums)) => {
+                    out.releases.insert(key, sums);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        (out, errors)
+    }
+
+    fn read_release(f: &Path) -> Result<((String, String), ReleaseSums), String> {
+        let text =
+            std::fs::read_to_string(f).map_err(|e| format!("cannot read {}: {e}", f.display()))?;
+        let v: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", f.display()))?;
+        let Some(files) = v["files"].as_object() else {
+            return Err(format!("{} has no \"files\" object", f.display()));
+        };
+        let hashes = |h: &serde_json::Value| -> Vec<String> {
+            match h {
+                serde_json::Value::String(s) => vec![s.to_ascii_lowercase()],
+                serde_json::Value::Array(a) => a
+                    .iter()
+                    .filter_map(|x| x.as_str().map(str::to_ascii_lowercase))
+                    .collect(),
+                _ => Vec::new(),
+            }
+        };
+        let sums: ReleaseSums = files
+            .iter()
+            .map(|(path, h)| {
+                let mut all = hashes(&h["sha256"]);
+                all.extend(hashes(&h["md5"]));
+                (path.clone(), all)
+            })
+            .filter(|(_, h)| !h.is_empty())
+            .collect();
+        if sums.is_empty() {
+            return Err(format!("{} holds no checksums", f.display()));
+        }
+        let slug = v["plugin"]
+            .as_str()
+            .map(str::to_string)
+            .or_else(|| {
+                f.parent()
+                    .and_then(|p| p.file_name())
+                    .map(|n| n.to_string_lossy().into_owned())
+            })
+            .unwrap_or_default();
+        let version = v["version"]
+            .as_str()
+            .map(str::to_string)
+            .or_else(|| f.file_stem().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_default();
+        Ok(((slug, version), sums))
+    }
+
+    /// Compares a plugin directory with its release, when its checksums
+    /// are here: the integrity figures plus the modified and added files
+    /// and the verified ones.
+    pub fn verify(&self, dir: &Path, slug: &str, version: Option<&str>) -> PluginIntegrity {
+        let mut r = PluginIntegrity::default();
+        let Some(version) = version else {
+            r.summary.problem = Some("no version in its header".into());
+            return r;
+        };
+        let Some(sums) = self.releases.get(&(slug.to_string(), version.to_string())) else {
+            r.summary.problem = Some(format!("no checksums for {slug} {version}"));
+            return r;
+        };
+        for (rel, accepted) in sums {
+            let here = dir.join(rel);
+            let Ok(data) = std::fs::read(&here) else {
+                r.summary.missing += 1;
+                continue;
+            };
+            let md5 = md5_hex(&data);
+            let sha = crate::sha256_hex(&data);
+            if accepted.iter().any(|h| *h == md5 || *h == sha) {
+                r.verified.insert(here);
+            } else {
+                r.modified.push(here);
+            }
+        }
+        let mut present = Vec::new();
+        files_under(dir, "", &mut present);
+        for rel in present {
+            if !sums.contains_key(&rel) {
+                r.added.push(dir.join(rel));
+            }
+        }
+        r.modified.sort();
+        r.added.sort();
+        r.summary.verified = r.verified.len();
+        r.summary.modified = r.modified.len();
+        r.summary.added = r.added.len();
+        r
+    }
+}
+
+/// One plugin's check, with the files behind the figures.
+#[derive(Debug, Clone, Default)]
+pub struct PluginIntegrity {
+    pub summary: ComponentIntegrity,
+    pub modified: Vec<PathBuf>,
+    pub added: Vec<PathBuf>,
+    pub verified: HashSet<PathBuf>,
 }
 
 /// One vulnerability of a feed that covers a component's version.
@@ -265,6 +430,7 @@ pub fn components(root: &Path) -> Vec<Component> {
                 name: Some(name),
                 version,
                 vulnerabilities: Vec::new(),
+                integrity: None,
             });
         }
     }
@@ -282,6 +448,7 @@ pub fn components(root: &Path) -> Vec<Component> {
             name: header(&text, "Theme Name"),
             version: header(&text, "Version"),
             vulnerabilities: Vec::new(),
+            integrity: None,
         });
     }
     out

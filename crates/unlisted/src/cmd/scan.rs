@@ -28,6 +28,11 @@ pub(crate) struct Args {
     /// Check WordPress core files against a pristine copy of the release.
     #[arg(long, value_name = "DIR")]
     wp_pristine: Option<PathBuf>,
+    /// Check WordPress plugins against their releases' checksums: a
+    /// directory of downloads.wordpress.org/plugin-checksums/SLUG/VERSION.json
+    /// files, saved as SLUG/VERSION.json (or flat, named anything).
+    #[arg(long, value_name = "DIR")]
+    wp_plugin_checksums: Option<PathBuf>,
     /// Check WordPress plugins' and themes' versions against this
     /// vulnerability feed (Wordfence Intelligence JSON, saved to a file).
     #[arg(long, value_name = "FILE")]
@@ -72,6 +77,7 @@ pub(crate) fn run(_g: &Global, a: Args) -> Result<Exit> {
         opts.threads = t.max(1);
     }
     opts.vuln_feed = a.vuln_feed.clone();
+    opts.plugin_checksums = a.wp_plugin_checksums.clone();
     opts.wordpress = match (&a.wp_checksums, &a.wp_pristine) {
         (Some(f), _) => Some(sitescan::WordPressSource::Checksums(f.clone())),
         (None, Some(d)) => Some(sitescan::WordPressSource::Pristine(d.clone())),
@@ -138,6 +144,21 @@ pub(crate) fn run(_g: &Global, a: Args) -> Result<Exit> {
                 w.root.display()
             ))?;
             for c in &w.components {
+                if let Some(i) = &c.integrity {
+                    let what = match &i.problem {
+                        Some(p) => format!("not checked: {p}"),
+                        None => format!(
+                            "{} files modified, {} added, {} missing, {} verified",
+                            i.modified, i.added, i.missing, i.verified
+                        ),
+                    };
+                    output::line(&format!(
+                        "  {} {} {}: {what}",
+                        c.kind,
+                        c.slug,
+                        c.version.as_deref().unwrap_or("?")
+                    ))?;
+                }
                 for v in &c.vulnerabilities {
                     output::line(&format!(
                         "  {} {} {}: {} ({}{}); fixed in {}",

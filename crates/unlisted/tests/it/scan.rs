@@ -430,3 +430,152 @@ fn plugins_and_themes_are_listed_and_checked_against_a_vulnerability_feed() {
             .contains("bad.json is not JSON")
     );
 }
+
+/// `{"plugin", "version", "files": {path: {"md5", "sha256"}}}` for every
+/// file under `dir`, as downloads.wordpress.org/plugin-checksums serves
+/// it (hashes computed here with coreutils from Debian's pristine copy).
+fn plugin_checksums_json(dir: &Path, slug: &str, version: &str) -> String {
+    let out = std::process::Command::new("find")
+        .arg(".")
+        .args(["-type", "f", "-exec", "sh", "-c"])
+        .arg(r#"for f; do printf '%s %s %s\n' "${f#./}" "$(md5sum < "$f" | cut -d' ' -f1)" "$(sha256sum < "$f" | cut -d' ' -f1)"; done"#)
+        .args(["sh", "{}", "+"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let mut files = serde_json::Map::new();
+    for (i, line) in String::from_utf8(out.stdout).unwrap().lines().enumerate() {
+        let mut f = line.split(' ');
+        let (path, md5, sha) = (f.next().unwrap(), f.next().unwrap(), f.next().unwrap());
+        // The API lists several hashes for a file rebuilt between zips.
+        let sha = if i == 0 {
+            serde_json::json!([sha, "0".repeat(64)])
+        } else {
+            serde_json::json!(sha)
+        };
+        files.insert(path.into(), serde_json::json!({"md5": md5, "sha256": sha}));
+    }
+    serde_json::json!({"plugin": slug, "version": version, "files": files}).to_string()
+}
+
+#[test]
+fn plugins_are_checked_against_their_release_checksums() {
+    let dir = TempDir::new("wp-plugin-sums");
+    let pristine = debian_wordpress().join("wp-content/plugins/akismet");
+    dir.write(
+        "site/wp-includes/version.php",
+        "<?php\n$wp_version = '6.1.9';\n",
+    );
+    std::fs::create_dir_all(dir.path().join("site/wp-admin")).unwrap();
+    std::fs::create_dir_all(dir.path().join("site/wp-content/plugins")).unwrap();
+    let plugin = dir.path().join("site/wp-content/plugins/akismet");
+    assert!(
+        std::process::Command::new("cp")
+            .arg("-a")
+            .arg(&pristine)
+            .arg(&plugin)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let version = std::fs::read_to_string(plugin.join("akismet.php"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Version: ").map(str::to_string))
+        .expect("akismet's Version header");
+    dir.write(
+        &format!("sums/akismet/{version}.json"),
+        &plugin_checksums_json(&pristine, "akismet", &version),
+    );
+    // Backdoored PHP, an edited readme, a dropped file; and a plugin
+    // nobody has checksums for.
+    let class = plugin.join("class.akismet.php");
+    let mut text = std::fs::read_to_string(&class).unwrap();
+    text.push_str("\n/* test: an injected line */ if (isset($_COOKIE['k'])) { $x = 1; }\n");
+    std::fs::write(&class, text).unwrap();
+    std::fs::write(plugin.join("readme.txt"), "edited by the site owner\n").unwrap();
+    dir.write(
+        "site/wp-content/plugins/akismet/_inc/cache-helper.php",
+        "<?php /* test: dropped file */\n",
+    );
+    dir.write(
+        "site/wp-content/plugins/in-house/in-house.php",
+        "<?php\n/*\nPlugin Name: In House\nVersion: 1.0\n*/\n",
+    );
+
+    let o = unlisted(
+        dir.path(),
+        &["scan", "--json", "--wp-plugin-checksums", "sums", "site"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    let rule_of = |path: &str| -> Vec<(String, String)> {
+        lines
+            .iter()
+            .filter(|l| l["type"] == "finding" && l["path"].as_str().unwrap().ends_with(path))
+            .map(|l| {
+                (
+                    l["rule"].as_str().unwrap().to_string(),
+                    l["severity"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    assert!(
+        rule_of("akismet/class.akismet.php")
+            .contains(&("integrity:modified_plugin_file".into(), "malicious".into())),
+        "{lines:?}"
+    );
+    assert!(
+        rule_of("akismet/readme.txt")
+            .contains(&("integrity:modified_plugin_file".into(), "suspicious".into()))
+    );
+    assert!(
+        rule_of("akismet/_inc/cache-helper.php")
+            .contains(&("integrity:added_plugin_file".into(), "suspicious".into()))
+    );
+    let summary = lines.last().unwrap();
+    let comps = summary["wordpress"][0]["components"].as_array().unwrap();
+    let akismet = comps.iter().find(|c| c["slug"] == "akismet").unwrap();
+    let files = std::fs::read_dir(&pristine).unwrap().count();
+    assert!(files > 3);
+    assert_eq!(akismet["integrity"]["modified"], 2);
+    assert_eq!(akismet["integrity"]["added"], 1);
+    assert_eq!(akismet["integrity"]["missing"], 0);
+    assert!(akismet["integrity"]["verified"].as_u64().unwrap() >= 5);
+    let in_house = comps.iter().find(|c| c["slug"] == "in-house").unwrap();
+    assert_eq!(
+        in_house["integrity"]["problem"],
+        "no checksums for in-house 1.0"
+    );
+    // Verified files are left out of the rule scan; the others are counted.
+    let scanned = summary["files"].as_u64().unwrap();
+    let verified = akismet["integrity"]["verified"].as_u64().unwrap();
+    let total = std::process::Command::new("find")
+        .args(["site", "-type", "f"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap()
+        .stdout
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count() as u64;
+    assert_eq!(scanned, total - verified);
+
+    // A checksum file that is not JSON is an error; the others still count.
+    dir.write("sums/broken.json", "not json");
+    let o = unlisted(
+        dir.path(),
+        &["scan", "--wp-plugin-checksums", "sums", "site"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let out = crate::stdout(&o);
+    assert!(out.contains("broken.json is not JSON"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "plugin akismet {version}: 2 files modified, 1 added, 0 missing"
+        )),
+        "{out}"
+    );
+}
