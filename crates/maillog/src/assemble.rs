@@ -8,7 +8,8 @@ use rustc_hash::FxHashMap as HashMap;
 
 use crate::exim::{self, EximLine};
 use crate::message::{
-    Attribution, MatchedBy, Message, Outcome, Sender, SenderKind, account_from_path, is_local_ip,
+    Attribution, MatchedBy, Message, Outcome, Sender, SenderKind, account_from_path, in_web_tree,
+    is_local_ip,
 };
 use crate::postfix::{self, PostfixLine, Status};
 use crate::time::Stamp;
@@ -207,7 +208,9 @@ impl EximAssembler {
                     }
                     match &m.attribution {
                         Some(att)
-                            if account_from_path(&att.cwd).is_some() || att.script.is_some() =>
+                            if account_from_path(&att.cwd).is_some()
+                                || in_web_tree(&att.cwd)
+                                || att.script.is_some() =>
                         {
                             if m.account.is_none() {
                                 m.account = account_from_path(&att.cwd).map(str::to_string);

@@ -249,6 +249,14 @@ pub fn account_from_path(path: &str) -> Option<&str> {
     }
 }
 
+/// A path in a web tree (`/var/www/html/...`, `.../public_html/...`,
+/// `.../htdocs`): a sendmail run from there is a site's script even
+/// outside /home (Debian's Apache, a test's temporary tree).
+pub fn in_web_tree(path: &str) -> bool {
+    path.split('/')
+        .any(|c| matches!(c, "public_html" | "www" | "htdocs" | "httpdocs" | "html"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,6 +270,10 @@ mod tests {
         );
         assert_eq!(account_from_path("/usr/home/amy/www"), Some("amy"));
         assert_eq!(account_from_path("/var/spool/exim"), None);
+        assert!(in_web_tree("/var/www/html/wp-content/uploads"));
+        assert!(in_web_tree("/srv/site/public_html"));
+        assert!(!in_web_tree("/var/spool/exim"));
+        assert!(!in_web_tree("/root"));
         assert_eq!(account_from_path("/root"), None);
     }
 

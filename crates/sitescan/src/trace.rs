@@ -25,14 +25,17 @@ pub struct Request {
     pub user_agent: String,
     /// `log:line`.
     pub place: String,
+    /// The log's zone, seconds east of UTC (`+0100` → 3600): mail logs
+    /// on the same server write this zone's local time without saying so.
+    pub utc_offset: i64,
 }
 
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
-/// `[28/Nov/2026:02:13:45 +0100]` → unix seconds.
-fn clf_time(s: &str) -> Option<i64> {
+/// `[28/Nov/2026:02:13:45 +0100]` → (unix seconds, zone offset seconds).
+fn clf_time(s: &str) -> Option<(i64, i64)> {
     let s = s.trim_start_matches('[').trim_end_matches(']');
     let (dt, zone) = s.split_once(' ')?;
     let mut p = dt.split(['/', ':']);
@@ -48,7 +51,10 @@ fn clf_time(s: &str) -> Option<i64> {
     let sign = if zone.starts_with('-') { -1 } else { 1 };
     let z = zone.trim_start_matches(['+', '-']);
     let off = z.get(0..2)?.parse::<i64>().ok()? * 3600 + z.get(2..4)?.parse::<i64>().ok()? * 60;
-    Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se - sign * off)
+    Some((
+        days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se - sign * off,
+        sign * off,
+    ))
 }
 
 /// Parses one combined-format line.
@@ -57,7 +63,7 @@ pub fn parse_line(line: &str, place: String) -> Option<Request> {
     let ip: IpAddr = ip.parse().ok()?;
     let lb = rest.find('[')?;
     let rb = rest[lb..].find(']')? + lb;
-    let at = clf_time(&rest[lb..=rb])?;
+    let (at, utc_offset) = clf_time(&rest[lb..=rb])?;
     let rest = &rest[rb + 1..];
     let q1 = rest.find('"')?;
     let q2 = rest[q1 + 1..].find('"')? + q1 + 1;
@@ -76,6 +82,7 @@ pub fn parse_line(line: &str, place: String) -> Option<Request> {
         status,
         user_agent,
         place,
+        utc_offset,
     })
 }
 
@@ -123,6 +130,65 @@ pub struct Trace {
     pub changed_files: Vec<(PathBuf, i64)>,
     pub ctime: Option<i64>,
     pub lines_not_understood: usize,
+    /// How the script's mail lines up with the POSTs to it (with a mail
+    /// log).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mail: Option<MailLineUp>,
+}
+
+/// The script's mail from the mail log beside the POSTs to it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MailLineUp {
+    pub messages: usize,
+    pub recipients: usize,
+    pub first: Option<i64>,
+    pub last: Option<i64>,
+    /// The busiest minute of mail: (minute start, messages).
+    pub peak_minute: Option<(i64, usize)>,
+    /// Messages sent in a minute with a POST to the script or the minute
+    /// after: the requests that made it send.
+    pub after_posts: usize,
+    /// The busiest minutes of either: (minute start, POSTs, messages),
+    /// in time order, at most [`MINUTES_SHOWN`].
+    pub minutes: Vec<(i64, usize, usize)>,
+}
+
+/// Minutes listed in [`MailLineUp::minutes`].
+pub const MINUTES_SHOWN: usize = 30;
+
+/// Lines up POSTs per minute with `mail` (UTC seconds, recipients).
+fn line_up(posts: &BTreeMap<i64, usize>, mail: &[(i64, usize)]) -> MailLineUp {
+    let mut per_minute: BTreeMap<i64, usize> = BTreeMap::new();
+    let mut up = MailLineUp::default();
+    for &(at, rcpts) in mail {
+        up.messages += 1;
+        up.recipients += rcpts;
+        up.first = Some(up.first.map_or(at, |f| f.min(at)));
+        up.last = Some(up.last.map_or(at, |l| l.max(at)));
+        let minute = at.div_euclid(60) * 60;
+        *per_minute.entry(minute).or_default() += 1;
+        if posts.contains_key(&minute) || posts.contains_key(&(minute - 60)) {
+            up.after_posts += 1;
+        }
+    }
+    up.peak_minute = per_minute
+        .iter()
+        .map(|(m, n)| (*m, *n))
+        .max_by_key(|(m, n)| (*n, -m));
+    let mut both: BTreeMap<i64, (usize, usize)> = BTreeMap::new();
+    for (m, n) in posts {
+        both.entry(*m).or_default().0 = *n;
+    }
+    for (m, n) in &per_minute {
+        both.entry(*m).or_default().1 = *n;
+    }
+    let mut minutes: Vec<(i64, usize, usize)> =
+        both.into_iter().map(|(m, (p, n))| (m, p, n)).collect();
+    minutes.sort_by_key(|(m, p, n)| (std::cmp::Reverse(p + n), *m));
+    minutes.truncate(MINUTES_SHOWN);
+    minutes.sort_by_key(|(m, _, _)| *m);
+    up.minutes = minutes;
+    up
 }
 
 const DOCROOT_NAMES: [&str; 4] = ["/public_html/", "/www/", "/htdocs/", "/html/"];
@@ -152,7 +218,9 @@ pub fn url_path(file: &Path, docroot: Option<&Path>) -> Option<String> {
 }
 
 /// Builds the trace of `script` from the requests; `window` seconds
-/// around the script's ctime and first request count as "around".
+/// around the script's ctime and first request count as "around". With
+/// `mail` (the script's messages: UTC seconds and recipients) the trace
+/// lines them up with the POSTs to it.
 pub fn trace(
     script: &Path,
     url: &str,
@@ -160,6 +228,7 @@ pub fn trace(
     docroot: Option<&Path>,
     window: i64,
     not_understood: usize,
+    mail: Option<&[(i64, usize)]>,
 ) -> Trace {
     use std::os::unix::fs::MetadataExt;
     let ctime = std::fs::symlink_metadata(script).ok().map(|m| m.ctime());
@@ -192,7 +261,11 @@ pub fn trace(
             *per_minute.entry(r.at.div_euclid(60) * 60).or_default() += 1;
         }
     }
-    t.peak_posts_minute = per_minute.into_iter().max_by_key(|(m, n)| (*n, -m));
+    t.peak_posts_minute = per_minute
+        .iter()
+        .map(|(m, n)| (*m, *n))
+        .max_by_key(|(m, n)| (*n, -m));
+    t.mail = mail.map(|m| line_up(&per_minute, m));
     let anchors: Vec<i64> = [ctime, t.first.as_ref().map(|f| f.at)]
         .into_iter()
         .flatten()
@@ -253,6 +326,23 @@ mod tests {
             r.at,
             days_from_civil(2026, 11, 28) * 86_400 + 3600 + 13 * 60 + 45
         );
+        assert_eq!(r.utc_offset, 3600);
         assert!(parse_line("garbage", "x".into()).is_none());
+    }
+
+    #[test]
+    fn mail_lines_up_with_the_posts_that_made_it() {
+        let posts: BTreeMap<i64, usize> = [(600, 3), (1200, 1)].into();
+        // Two in the POST minute, one the minute after, one long after.
+        let mail = [(610, 2), (650, 1), (700, 5), (5000, 1)];
+        let up = line_up(&posts, &mail);
+        assert_eq!((up.messages, up.recipients), (4, 9));
+        assert_eq!(up.after_posts, 3);
+        assert_eq!(up.peak_minute, Some((600, 2)));
+        assert_eq!((up.first, up.last), (Some(610), Some(5000)));
+        assert_eq!(
+            up.minutes,
+            [(600, 3, 2), (660, 0, 1), (1200, 1, 0), (4980, 0, 1)]
+        );
     }
 }

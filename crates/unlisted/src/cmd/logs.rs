@@ -104,7 +104,7 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-fn file_year(path: &Path) -> i64 {
+pub(crate) fn file_year(path: &Path) -> i64 {
     let t = std::fs::metadata(path)
         .and_then(|m| m.modified())
         .unwrap_or_else(|_| std::time::SystemTime::now());
@@ -133,7 +133,7 @@ fn file_year(path: &Path) -> i64 {
 
 /// Feeds every line of `path` to `parser`; lines are split in the read
 /// buffer without copying, except one carried across buffer ends.
-fn read_file(
+pub(crate) fn read_file(
     path: &Path,
     parser: &mut LogParser,
     bar: Option<indicatif::ProgressBar>,

@@ -25,8 +25,45 @@ pub(crate) struct Args {
     /// "around the time it appeared".
     #[arg(long, default_value_t = 3600)]
     window: i64,
+    /// Exim or Postfix logs of the same server: the script's messages are
+    /// lined up with the POSTs to it (the mail log's local time is read in
+    /// the access log's zone).
+    #[arg(long = "mail-log", value_name = "FILE")]
+    mail_logs: Vec<PathBuf>,
     #[arg(long)]
     json: bool,
+}
+
+/// The messages `target` sent (a script, or any script under a
+/// directory; a sender known only by its directory counts when the target
+/// is in it) as (UTC seconds, recipients), from mail logs whose local time
+/// is `offset` seconds east of UTC.
+fn script_mail(
+    target: &std::path::Path,
+    logs: &[PathBuf],
+    offset: i64,
+) -> Result<Vec<(i64, usize)>> {
+    let year = logs
+        .first()
+        .map(|p| super::logs::file_year(p))
+        .unwrap_or(2026);
+    let mut parser = maillog::LogParser::new(None, year);
+    let mut out = Vec::new();
+    let mut keep = |m: maillog::Message| {
+        if m.sender.kind != maillog::SenderKind::Script {
+            return;
+        }
+        let sender = std::path::Path::new(&m.sender.value);
+        if sender.starts_with(target) || target.parent() == Some(sender) {
+            out.push((m.received.secs - offset, m.recipients.len()));
+        }
+    };
+    for log in logs {
+        super::logs::read_file(log, &mut parser, None, &mut keep)?;
+    }
+    parser.finish(&mut keep);
+    out.sort_unstable();
+    Ok(out)
 }
 
 #[derive(Serialize)]
@@ -72,6 +109,18 @@ pub(crate) fn run(_g: &Global, a: Args) -> Result<Exit> {
             }
         }
     }
+    let mail = if a.mail_logs.is_empty() {
+        None
+    } else {
+        let offset = requests.first().map_or(0, |r| r.utc_offset);
+        match script_mail(&target, &a.mail_logs, offset) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                output::error(&format!("{e:#}"));
+                return Ok(Exit::Failed);
+            }
+        }
+    };
     let t = sitescan::trace::trace(
         &target,
         &url,
@@ -79,6 +128,7 @@ pub(crate) fn run(_g: &Global, a: Args) -> Result<Exit> {
         a.docroot.as_deref(),
         a.window,
         bad,
+        mail.as_deref(),
     );
     if a.json {
         output::json(&TraceJson { ty: "trace", t: &t })?;
@@ -110,6 +160,24 @@ pub(crate) fn run(_g: &Global, a: Args) -> Result<Exit> {
             "  busiest minute: {n} POSTs at {}",
             output::time(m)
         ))?;
+    }
+    if let Some(mail) = &t.mail {
+        output::line(&format!(
+            "  mail from it: {} messages to {} recipients{}; {} sent in a minute with a POST to it or the next",
+            mail.messages,
+            mail.recipients,
+            match (mail.first, mail.last) {
+                (Some(f), Some(l)) => format!(" from {} to {}", output::time(f), output::time(l)),
+                _ => String::new(),
+            },
+            mail.after_posts
+        ))?;
+        for (m, posts, sent) in &mail.minutes {
+            output::line(&format!(
+                "    {}  {posts:>5} POSTs  {sent:>5} messages",
+                output::time(*m)
+            ))?;
+        }
     }
     for (ip, n) in &t.clients {
         output::line(&format!("  client {ip}: {n} requests"))?;

@@ -298,16 +298,16 @@ fn trace_builds_the_timeline_of_a_dropped_mailer() {
     );
     log += "this line is not a request\n";
     dir.write("access.log", &log);
-    let o = unlisted(
-        dir.path(),
-        &[
+    let trace = |extra: &[&str]| {
+        let args = [
             "trace",
-            "--json",
             "home/bob/public_html/wp-content/uploads/2026/11/x7.php",
             "--access-log",
             "access.log",
-        ],
-    );
+        ];
+        unlisted(dir.path(), &[&args[..], extra].concat())
+    };
+    let o = trace(&["--json"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let t = &json_lines(&o)[0];
     assert_eq!(t["url_path"], "/wp-content/uploads/2026/11/x7.php");
@@ -347,6 +347,69 @@ fn trace_builds_the_timeline_of_a_dropped_mailer() {
             .unwrap()
             .iter()
             .any(|f| f[0].as_str().unwrap().ends_with("forms/upload.php"))
+    );
+
+    // The mail log of the same server: the script's messages line up with
+    // the POSTs to it; another script's mail does not count.
+    let local = |secs: i64| {
+        let out = std::process::Command::new("date")
+            .args(["-u", "-d", &format!("@{secs}"), "+%F %T"])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let uploads = dir
+        .path()
+        .join("home/bob/public_html/wp-content/uploads/2026/11");
+    let contact = dir.path().join("home/bob/public_html/contact");
+    let mut mail = String::new();
+    let sends: Vec<(i64, &Path)> = (0..30)
+        .map(|i| (minute + i, uploads.as_path()))
+        .chain((0..5).map(|i| (minute + 60 + i, uploads.as_path())))
+        .chain((0..3).map(|i| (ctime + 5000 + i, uploads.as_path())))
+        .chain((0..4).map(|i| (minute + i, contact.as_path())))
+        .collect();
+    for (n, (at, cwd)) in sends.iter().enumerate() {
+        let t = local(*at);
+        let id = crate::logs::exim_id(n);
+        mail += &format!(
+            "{t} cwd={} 4 args: /usr/sbin/sendmail -t -i -fwp@bob.example\n",
+            cwd.display()
+        );
+        mail += &format!(
+            "{t} {id} <= wp@bob.example U=bob P=local S=2100 T=\"Parcel\" for r{n}@example.net r{n}@example.org\n"
+        );
+        mail += &format!(
+            "{t} {id} => r{n}@example.net R=dnslookup T=remote_smtp H=mx.example.net [198.51.100.30] C=\"250 OK\"\n"
+        );
+        mail += &format!(
+            "{t} {id} => r{n}@example.org R=dnslookup T=remote_smtp H=mx.example.org [198.51.100.31] C=\"250 OK\"\n"
+        );
+        mail += &format!("{t} {id} Completed\n");
+    }
+    dir.write("exim_mainlog", &mail);
+    let o = trace(&["--json", "--mail-log", "exim_mainlog"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let m = &json_lines(&o)[0]["mail"];
+    assert_eq!(m["messages"], 38, "{m}");
+    assert_eq!(m["recipients"], 76);
+    assert_eq!(m["after_posts"], 35);
+    assert_eq!(m["peak_minute"], serde_json::json!([minute, 30]));
+    assert!(
+        m["minutes"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!([minute, 40, 30]))
+    );
+    let o = trace(&["--mail-log", "exim_mainlog"]);
+    let out = crate::stdout(&o);
+    assert!(
+        out.contains("mail from it: 38 messages to 76 recipients"),
+        "{out}"
+    );
+    assert!(
+        out.contains("35 sent in a minute with a POST to it"),
+        "{out}"
     );
     assert_eq!(t["lines_not_understood"], 1);
 }
