@@ -16,12 +16,12 @@ pub mod wordpress;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use rules::{RuleSet, RulesError};
 
 /// How sure a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// A weak sign: look at it.
@@ -31,7 +31,7 @@ pub enum Severity {
 }
 
 /// One place a rule matched.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Excerpt {
     pub offset: usize,
     pub length: usize,
@@ -41,7 +41,7 @@ pub struct Excerpt {
 }
 
 /// One finding in one file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     pub path: PathBuf,
     /// `unlisted:php_mass_mailer`, `PACK:RuleName`, `heuristic:…`.

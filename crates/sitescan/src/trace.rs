@@ -11,10 +11,10 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use maillog::time::days_from_civil;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One access-log request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Request {
     pub at: i64,
     pub ip: IpAddr,
@@ -112,7 +112,7 @@ pub fn kind(r: &Request) -> &'static str {
 }
 
 /// The timeline.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Trace {
     pub url_path: String,
     pub requests: usize,
@@ -137,7 +137,7 @@ pub struct Trace {
 }
 
 /// The script's mail from the mail log beside the POSTs to it.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct MailLineUp {
     pub messages: usize,
     pub recipients: usize,
@@ -217,6 +217,16 @@ pub fn url_path(file: &Path, docroot: Option<&Path>) -> Option<String> {
     None
 }
 
+/// The request is to `url` (or below it, for a directory).
+pub fn is_to(r: &Request, url: &str, is_dir: bool) -> bool {
+    let path = r.target.split('?').next().unwrap_or("");
+    if is_dir {
+        path.starts_with(url)
+    } else {
+        path == url
+    }
+}
+
 /// Builds the trace of `script` from the requests; `window` seconds
 /// around the script's ctime and first request count as "around". With
 /// `mail` (the script's messages: UTC seconds and recipients) the trace
@@ -233,14 +243,7 @@ pub fn trace(
     use std::os::unix::fs::MetadataExt;
     let ctime = std::fs::symlink_metadata(script).ok().map(|m| m.ctime());
     let is_dir = script.is_dir();
-    let hits = |r: &Request| {
-        let path = r.target.split('?').next().unwrap_or("");
-        if is_dir {
-            path.starts_with(url)
-        } else {
-            path == url
-        }
-    };
+    let hits = |r: &Request| is_to(r, url, is_dir);
     let mut t = Trace {
         url_path: url.to_string(),
         ctime,

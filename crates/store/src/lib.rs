@@ -17,11 +17,13 @@ mod holds;
 mod ingest;
 mod migrations;
 mod quarantine;
+mod scans;
 
 pub use complaints::{ComplaintCount, MessageRef, NewComplaint, SenderComplaint};
 pub use holds::{AuditRow, HoldRow};
 pub use ingest::{Batch, LogCheckpoint, NewMessage, SenderRow, VerdictChange};
 pub use quarantine::QuarantineRow;
+pub use scans::SiteScanRow;
 
 use std::path::{Path, PathBuf};
 

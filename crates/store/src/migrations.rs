@@ -184,6 +184,22 @@ const MIGRATIONS: &[(i64, &str)] = &[
         restored BIGINT
     );",
     ),
+    (
+        7,
+        "CREATE TABLE site_scans (
+        id INTEGER PRIMARY KEY,
+        sender TEXT NOT NULL,
+        target TEXT NOT NULL,
+        root TEXT NOT NULL,
+        queued BIGINT NOT NULL,
+        finished BIGINT,
+        malicious BIGINT NOT NULL DEFAULT 0,
+        suspicious BIGINT NOT NULL DEFAULT 0,
+        report TEXT NOT NULL DEFAULT '{}',
+        error TEXT
+    );
+    CREATE INDEX site_scans_pending ON site_scans (finished);",
+    ),
 ];
 
 /// The newest schema version this binary knows.

@@ -44,6 +44,50 @@ pub(crate) struct Config {
     /// Where feedback-loop complaints arrive.
     #[serde(default)]
     pub(crate) complaints: ComplaintsConfig,
+    /// Site scans the daemon runs for a script that turned spamming.
+    #[serde(default)]
+    pub(crate) scan: ScanConfig,
+}
+
+/// The daemon's site scan and trace of a script that turned `spamming`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ScanConfig {
+    /// Scan the script's site (read-only) when it turns spamming.
+    #[serde(default = "yes")]
+    pub(crate) on_spamming: bool,
+    /// Access logs (files, or directories such as cPanel's domlogs) for
+    /// the trace; empty: the usual Apache, Nginx and cPanel places here.
+    #[serde(default)]
+    pub(crate) access_logs: Vec<PathBuf>,
+    /// Extra YARA rule packs (directories), as `unlisted scan --rules`.
+    #[serde(default)]
+    pub(crate) rules: Vec<PathBuf>,
+    #[serde(default = "default_max_size")]
+    pub(crate) max_size: u64,
+    /// What counts as "around the time the script appeared".
+    #[serde(default = "default_trace_window", with = "humantime_serde")]
+    pub(crate) window: Duration,
+}
+
+impl Default for ScanConfig {
+    fn default() -> Self {
+        ScanConfig {
+            on_spamming: true,
+            access_logs: Vec::new(),
+            rules: Vec::new(),
+            max_size: default_max_size(),
+            window: default_trace_window(),
+        }
+    }
+}
+
+fn default_max_size() -> u64 {
+    16 * 1024 * 1024
+}
+
+fn default_trace_window() -> Duration {
+    Duration::from_secs(3600)
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

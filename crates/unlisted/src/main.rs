@@ -7,6 +7,7 @@ mod cmd;
 mod complaints;
 mod config;
 mod ingest;
+mod investigate;
 mod monitor;
 mod output;
 mod policy;
@@ -98,6 +99,9 @@ enum Command {
     /// Scan a site for mailers, webshells, droppers and other attacker
     /// files.
     Scan(cmd::scan::Args),
+    /// Site scans the daemon ran for scripts that turned spamming, and one
+    /// scan's findings and trace.
+    Scans(cmd::scans::Args),
     /// The point of exploit of a script: its requests and its clients'
     /// other requests around the time it appeared, from access logs.
     Trace(cmd::trace::Args),
@@ -159,6 +163,7 @@ fn main() -> ExitCode {
             Command::Scan(a) => cmd::scan::run(&cli.global, a),
             Command::Quarantine(a) => cmd::quarantine::run(&cli.global, a),
             Command::Trace(a) => cmd::trace::run(&cli.global, a),
+            Command::Scans(a) => cmd::scans::run(&cli.global, a),
             Command::Policy(a) => cmd::policy::run(&cli.global, a).await,
         }
     });

@@ -31,6 +31,8 @@ pub(crate) struct Monitor {
     pub(crate) logs: Vec<crate::ingest::LogIngest>,
     pub(crate) detector: detect::Detector,
     pub(crate) remote: crate::remote::RemoteWatch,
+    /// Site scans running in their own threads, by id.
+    pub(crate) scans: HashMap<i64, std::thread::JoinHandle<()>>,
 }
 
 /// What one sweep saw and changed.
@@ -356,6 +358,7 @@ impl Monitor {
     /// hold that would have been placed (mode `alert`, the default). A
     /// sender on the allow-list, or already held, is left as it is.
     fn contain(&mut self, s: &crate::ingest::Spamming) -> anyhow::Result<()> {
+        self.queue_site_scan(&s.sender)?;
         let cfg = &self.config.enforce;
         let subject = enforce::Subject::Sender(s.sender.clone());
         let key = subject.to_string();
@@ -408,5 +411,90 @@ impl Monitor {
             }
         }
         Ok(())
+    }
+
+    /// A script turned spamming: queue a scan of its site (read-only),
+    /// unless one is already waiting.
+    fn queue_site_scan(&mut self, sender: &maillog::Sender) -> anyhow::Result<()> {
+        if !self.config.scan.on_spamming || sender.kind != maillog::SenderKind::Script {
+            return Ok(());
+        }
+        let target = std::path::Path::new(&sender.value);
+        let root = crate::investigate::site_root(target);
+        if let Some(id) = self.store.queue_site_scan(
+            &sender.to_string(),
+            &sender.value,
+            &root.to_string_lossy(),
+            now(),
+        )? {
+            tracing::info!(id, %sender, root = %root.display(), "site scan queued");
+        }
+        Ok(())
+    }
+
+    /// Starts every queued site scan that is not running (each in its own
+    /// thread, with its own store connection), and forgets the finished
+    /// ones. With `wait`, returns when all have finished (one-shot runs).
+    pub(crate) fn run_site_scans(&mut self, wait: bool) -> anyhow::Result<()> {
+        self.scans.retain(|_, h| !h.is_finished());
+        let setup = crate::investigate::Setup {
+            rules: self.config.scan.rules.clone(),
+            max_size: self.config.scan.max_size,
+            window: self.config.scan.window.as_secs() as i64,
+            access_logs: self.config.scan.access_logs.clone(),
+            mail_logs: self.config.logs.iter().map(|l| l.path.clone()).collect(),
+        };
+        for row in self.store.pending_site_scans()? {
+            if self.scans.contains_key(&row.id) {
+                continue;
+            }
+            let path = self.store.path().to_path_buf();
+            let setup = setup.clone();
+            let id = row.id;
+            let handle = std::thread::Builder::new()
+                .name(format!("site-scan-{id}"))
+                .spawn(move || site_scan(&path, &row, &setup))?;
+            self.scans.insert(id, handle);
+        }
+        if wait {
+            for (_, h) in self.scans.drain() {
+                let _ = h.join();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs one site scan and stores its outcome; a scan that cannot run is
+/// stored with the reason, so it is not retried forever.
+fn site_scan(
+    store_path: &std::path::Path,
+    row: &store::SiteScanRow,
+    setup: &crate::investigate::Setup,
+) {
+    let outcome = crate::investigate::investigate(row, setup);
+    let finish = |store: &Store| match &outcome {
+        Ok((counts, report)) => store.finish_site_scan(row.id, now(), *counts, report, None),
+        Err(e) => store.finish_site_scan(row.id, now(), (0, 0), &serde_json::Value::Null, Some(e)),
+    };
+    match Store::open(store_path)
+        .map_err(anyhow::Error::from)
+        .and_then(|s| finish(&s).map_err(Into::into))
+    {
+        Ok(()) => match &outcome {
+            Ok(((malicious, suspicious), _)) if *malicious > 0 => {
+                tracing::warn!(id = row.id, sender = %row.sender, root = %row.root, malicious, suspicious, "site scan found malicious files: unlisted scans {}", row.id)
+            }
+            Ok(((malicious, suspicious), _)) => {
+                tracing::info!(id = row.id, sender = %row.sender, root = %row.root, malicious, suspicious, "site scan finished")
+            }
+            Err(e) => {
+                tracing::warn!(id = row.id, sender = %row.sender, error = %e, "site scan could not run")
+            }
+        },
+        // The row stays pending and runs again at the next start.
+        Err(e) => {
+            tracing::error!(id = row.id, error = %format!("{e:#}"), "cannot store a site scan")
+        }
     }
 }

@@ -11,6 +11,7 @@ pub(crate) mod logs;
 pub(crate) mod policy;
 pub(crate) mod quarantine;
 pub(crate) mod scan;
+pub(crate) mod scans;
 pub(crate) mod serve;
 pub(crate) mod status;
 pub(crate) mod trace;

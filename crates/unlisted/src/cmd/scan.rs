@@ -105,19 +105,7 @@ pub(crate) fn run(_g: &Global, a: Args) -> Result<Exit> {
             .iter()
             .filter(|f| a.all || f.severity == sitescan::Severity::Malicious)
         {
-            output::line(&format!(
-                "{}  {:<10} {}  {}",
-                f.path.display(),
-                match f.severity {
-                    sitescan::Severity::Malicious => "MALICIOUS",
-                    sitescan::Severity::Suspicious => "suspicious",
-                },
-                f.rule,
-                f.description
-            ))?;
-            if let Some(m) = f.matches.first() {
-                output::line(&format!("    at byte {}: {}", m.offset, m.text))?;
-            }
+            print_finding(f, "")?;
         }
         output::line(&format!(
             "{} files ({} bytes) in {seconds:.1} s: {} malicious findings in {} files, {} suspicious{}; {} skipped, {} unreadable",
@@ -191,4 +179,23 @@ pub(crate) fn run(_g: &Global, a: Args) -> Result<Exit> {
     } else {
         Exit::Failed
     })
+}
+
+/// One finding for people: path, severity, rule, description and where
+/// it matched; each line after `indent`.
+pub(crate) fn print_finding(f: &sitescan::Finding, indent: &str) -> Result<()> {
+    output::line(&format!(
+        "{indent}{}  {:<10} {}  {}",
+        f.path.display(),
+        match f.severity {
+            sitescan::Severity::Malicious => "MALICIOUS",
+            sitescan::Severity::Suspicious => "suspicious",
+        },
+        f.rule,
+        f.description
+    ))?;
+    if let Some(m) = f.matches.first() {
+        output::line(&format!("{indent}    at byte {}: {}", m.offset, m.text))?;
+    }
+    Ok(())
 }

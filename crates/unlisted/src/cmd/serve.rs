@@ -136,6 +136,7 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
         logs,
         detector,
         remote,
+        scans: std::collections::HashMap::new(),
     };
 
     let mut shutdown = std::pin::pin!(shutdown_signal());
@@ -166,6 +167,7 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
         if fed > 0 {
             tracing::info!(complaints = fed, "complaints fed to detection");
         }
+        monitor.run_site_scans(a.once)?;
         for h in monitor.store.expire_holds(crate::output::now())? {
             tracing::info!(sender = %h.subject, "hold expired");
         }

@@ -1,7 +1,6 @@
 //! `unlisted trace SCRIPT_OR_DIR --access-log FILE...`: how the attacker
 //! got in, from the web server's logs.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
@@ -34,38 +33,6 @@ pub(crate) struct Args {
     json: bool,
 }
 
-/// The messages `target` sent (a script, or any script under a
-/// directory; a sender known only by its directory counts when the target
-/// is in it) as (UTC seconds, recipients), from mail logs whose local time
-/// is `offset` seconds east of UTC.
-fn script_mail(
-    target: &std::path::Path,
-    logs: &[PathBuf],
-    offset: i64,
-) -> Result<Vec<(i64, usize)>> {
-    let year = logs
-        .first()
-        .map(|p| super::logs::file_year(p))
-        .unwrap_or(2026);
-    let mut parser = maillog::LogParser::new(None, year);
-    let mut out = Vec::new();
-    let mut keep = |m: maillog::Message| {
-        if m.sender.kind != maillog::SenderKind::Script {
-            return;
-        }
-        let sender = std::path::Path::new(&m.sender.value);
-        if sender.starts_with(target) || target.parent() == Some(sender) {
-            out.push((m.received.secs - offset, m.recipients.len()));
-        }
-    };
-    for log in logs {
-        super::logs::read_file(log, &mut parser, None, &mut keep)?;
-    }
-    parser.finish(&mut keep);
-    out.sort_unstable();
-    Ok(out)
-}
-
 #[derive(Serialize)]
 struct TraceJson<'a> {
     #[serde(rename = "type")]
@@ -82,38 +49,17 @@ pub(crate) fn run(_g: &Global, a: Args) -> Result<Exit> {
             target.display()
         );
     };
-    let mut requests = Vec::new();
-    let mut bad = 0;
-    for log in &a.access_logs {
-        let file = match std::fs::File::open(log) {
-            Ok(f) => f,
-            Err(e) => {
-                output::error(&format!("cannot read {}: {e}", log.display()));
-                return Ok(Exit::Failed);
-            }
-        };
-        let reader: Box<dyn BufRead> = if log.extension().is_some_and(|e| e == "gz") {
-            Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(file)))
-        } else {
-            Box::new(BufReader::new(file))
-        };
-        for (n, line) in reader.split(b'\n').enumerate() {
-            let Ok(line) = line else { break };
-            let line = String::from_utf8_lossy(&line);
-            if line.trim().is_empty() {
-                continue;
-            }
-            match sitescan::trace::parse_line(&line, format!("{}:{}", log.display(), n + 1)) {
-                Some(r) => requests.push(r),
-                None => bad += 1,
-            }
-        }
+    let read = crate::investigate::requests_for(&url, target.is_dir(), &a.access_logs);
+    if let Some(e) = read.errors.first() {
+        output::error(&format!("cannot read {e}"));
+        return Ok(Exit::Failed);
     }
+    let (requests, bad) = (read.requests, read.not_understood);
     let mail = if a.mail_logs.is_empty() {
         None
     } else {
         let offset = requests.first().map_or(0, |r| r.utc_offset);
-        match script_mail(&target, &a.mail_logs, offset) {
+        match crate::investigate::script_mail(&target, &a.mail_logs, offset) {
             Ok(m) => Some(m),
             Err(e) => {
                 output::error(&format!("{e:#}"));
@@ -134,6 +80,12 @@ pub(crate) fn run(_g: &Global, a: Args) -> Result<Exit> {
         output::json(&TraceJson { ty: "trace", t: &t })?;
         return Ok(Exit::Clean);
     }
+    print(&target, &t)?;
+    Ok(Exit::Clean)
+}
+
+/// The trace for people.
+pub(crate) fn print(target: &std::path::Path, t: &sitescan::trace::Trace) -> Result<()> {
     output::line(&format!(
         "{} (URL {}): {} requests",
         target.display(),
@@ -208,5 +160,5 @@ pub(crate) fn run(_g: &Global, a: Args) -> Result<Exit> {
             t.lines_not_understood
         ))?;
     }
-    Ok(Exit::Clean)
+    Ok(())
 }

@@ -53,10 +53,23 @@ fn compromised_mailbox(out: &mut String, base: i64) {
 /// A PHP mailer dropped in wp-content/uploads, submitting through sendmail
 /// (cPanel log_selector: +arguments, no +pid), with Exim's own -Mc noise.
 pub(crate) fn php_mailer(out: &mut String, base: i64) {
+    php_mailer_in(
+        out,
+        base,
+        "/home/bob/public_html/wp-content/uploads/2024/04",
+    );
+}
+
+/// [`php_mailer`] run from `cwd`: 80 messages, one every 20 seconds.
+pub(crate) fn php_mailer_in(out: &mut String, base: i64, cwd: &str) {
     for i in 0..80usize {
         let id = exim_id(500 + i);
         let t = ts(base, i as i64 * 20);
-        writeln!(out, "{t} cwd=/home/bob/public_html/wp-content/uploads/2024/04 4 args: /usr/sbin/sendmail -t -i -fwordpress@bob.example").unwrap();
+        writeln!(
+            out,
+            "{t} cwd={cwd} 4 args: /usr/sbin/sendmail -t -i -fwordpress@bob.example"
+        )
+        .unwrap();
         writeln!(out, "{t} {id} <= wordpress@bob.example U=bob P=local S=2100 T=\"Your parcel\" for r{i}@example.net").unwrap();
         writeln!(
             out,

@@ -8,6 +8,7 @@ mod cli;
 mod complaints;
 mod enforce;
 mod ingest;
+mod investigate;
 mod logs;
 mod monitor;
 mod mta;
