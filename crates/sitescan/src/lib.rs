@@ -153,7 +153,14 @@ pub fn scan(roots: &[PathBuf], rules: &RuleSet, opts: &Options) -> (Vec<Finding>
                     let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
                     let Some(file) = next else { break };
                     let place = place_in_tree(roots, &file);
-                    let outcome = scan_file(&file, &place, rules, &mut scanner, pre.get(&file));
+                    let outcome = scan_file(
+                        &file,
+                        &place,
+                        opts.max_size,
+                        rules,
+                        &mut scanner,
+                        pre.get(&file),
+                    );
                     let mut r = results.lock().unwrap_or_else(|e| e.into_inner());
                     match outcome {
                         Ok((found, size)) => {
@@ -204,17 +211,46 @@ fn place_in_tree(roots: &[PathBuf], file: &Path) -> String {
     }
 }
 
+/// Reads a file the walk found, checking again on the open file that it
+/// is still a regular file within the cap: between the walk and the read
+/// it may have been swapped for a symlink or a FIFO (which would block a
+/// plain read forever) or have grown.
+fn read_regular(path: &Path, max_size: u64) -> Result<(std::fs::Metadata, Vec<u8>), String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    let meta = file.metadata().map_err(|e| format!("cannot read: {e}"))?;
+    if !meta.is_file() {
+        return Err("changed into something other than a regular file; not read".into());
+    }
+    if meta.len() > max_size {
+        return Err(format!(
+            "grew to {} bytes, over the {max_size}-byte limit; not read",
+            meta.len()
+        ));
+    }
+    let mut data = Vec::with_capacity(meta.len() as usize);
+    file.take(max_size)
+        .read_to_end(&mut data)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    Ok((meta, data))
+}
+
 /// Scans one file (read once, matched in memory).
 fn scan_file(
     path: &Path,
     place: &str,
+    max_size: u64,
     rules: &RuleSet,
     scanner: &mut yara_x::Scanner<'_>,
     pre: Option<&Vec<Hit>>,
 ) -> Result<(Vec<Finding>, u64), String> {
     use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::symlink_metadata(path).map_err(|e| format!("cannot read: {e}"))?;
-    let data = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    let (meta, data) = read_regular(path, max_size)?;
     let mut found = rules.matches(scanner, &data)?;
     found.extend(heuristics::check(path, place, &data));
     found.extend(pre.into_iter().flatten().cloned());

@@ -127,19 +127,39 @@ fn debian_wordpress() -> std::path::PathBuf {
     pkg.join("usr/share/wordpress")
 }
 
-#[test]
-fn wordpress_core_integrity_finds_modified_and_added_files() {
-    let dir = TempDir::new("wp-integrity");
-    let pristine = debian_wordpress();
+/// `site/` in `dir`: a copy of Debian's WordPress, with its times.
+fn copy_of_debian_wordpress(dir: &TempDir) -> std::path::PathBuf {
     let site = dir.path().join("site");
     let ok = std::process::Command::new("cp")
-        .args(["-a"])
-        .arg(&pristine)
+        .arg("-a")
+        .arg(debian_wordpress())
         .arg(&site)
         .status()
         .unwrap()
         .success();
     assert!(ok);
+    site
+}
+
+/// `unlisted scan --json --wp-pristine DEBIAN_WORDPRESS site` in `dir`.
+fn scan_against_pristine(dir: &TempDir) -> std::process::Output {
+    let pristine = debian_wordpress();
+    unlisted(
+        dir.path(),
+        &[
+            "scan",
+            "--json",
+            "--wp-pristine",
+            pristine.to_str().unwrap(),
+            "site",
+        ],
+    )
+}
+
+#[test]
+fn wordpress_core_integrity_finds_modified_and_added_files() {
+    let dir = TempDir::new("wp-integrity");
+    let site = copy_of_debian_wordpress(&dir);
     // A backdoored core file and a file dropped into wp-includes.
     let load = site.join("wp-load.php");
     let mut text = std::fs::read_to_string(&load).unwrap();
@@ -150,16 +170,7 @@ fn wordpress_core_integrity_finds_modified_and_added_files() {
         "<?php /* test: dropped file */\n",
     );
 
-    let o = unlisted(
-        dir.path(),
-        &[
-            "scan",
-            "--json",
-            "--wp-pristine",
-            pristine.to_str().unwrap(),
-            "site",
-        ],
-    );
+    let o = scan_against_pristine(&dir);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let lines = json_lines(&o);
     let rule_of = |suffix: &str| {
@@ -192,6 +203,7 @@ fn wordpress_core_integrity_finds_modified_and_added_files() {
     assert!(summary["files"].as_u64().unwrap() < 1000, "{summary}");
 
     // The same against a checksum file in the API's format.
+    let pristine = debian_wordpress();
     let sums = dir.path().join("checksums.json");
     let py = format!(
         "import hashlib,json,os\nroot={:?}\nout={{}}\nfor d,_,fs in os.walk(root):\n  for f in fs:\n    p=os.path.join(d,f)\n    r=os.path.relpath(p,root)\n    if r.startswith('wp-content/') or r=='wp-config.php' or os.path.islink(p): continue\n    out[r]=hashlib.md5(open(p,'rb').read()).hexdigest()\njson.dump({{'checksums':{{'6.1.9':out}}}},open({:?},'w'))\n",
@@ -641,4 +653,150 @@ fn plugins_are_checked_against_their_release_checksums() {
         )),
         "{out}"
     );
+}
+
+#[test]
+fn hostile_trees_neither_hang_nor_crash_and_the_good_data_is_kept() {
+    let dir = TempDir::new("scan-hostile");
+    let site = dir.path().join("site");
+    dir.write("site/index.php", "<?php echo 'hello';\n");
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../sitescan/testdata/malicious/php_mass_mailer--leaf.php");
+    dir.write(
+        "site/wp-content/uploads/x.php",
+        &std::fs::read_to_string(sample).unwrap(),
+    );
+    // Symlink loops.
+    std::os::unix::fs::symlink(".", site.join("loop")).unwrap();
+    std::os::unix::fs::symlink("..", site.join("wp-content/up")).unwrap();
+    // A 10 GB sparse file (takes no disk).
+    std::fs::File::create(site.join("huge.sql"))
+        .unwrap()
+        .set_len(10 << 30)
+        .unwrap();
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(site.join("pipe"))
+            .status()
+            .unwrap()
+            .success()
+    );
+    // Unreadable: a file and a directory.
+    use std::os::unix::fs::PermissionsExt;
+    let secret = dir.write("site/secret.php", "<?php /* test */\n");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o000)).unwrap();
+    dir.write("site/private/a.php", "<?php /* test */\n");
+    std::fs::set_permissions(site.join("private"), std::fs::Permissions::from_mode(0o000)).unwrap();
+    // Root reads everything, so as root the scan runs as nobody (as a
+    // site's own user would); `timeout` turns a hang into a failure.
+    let mut cmd = std::process::Command::new("timeout");
+    cmd.arg("60");
+    if is_root() {
+        for p in [dir.path(), site.as_path()] {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        cmd.args([
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+        ]);
+    }
+    let o = cmd
+        .arg(env!("CARGO_BIN_EXE_unlisted"))
+        .args(["scan", "--json", "site"])
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    assert!(
+        lines.iter().any(|l| l["rule"] == "unlisted:php_mass_mailer"
+            && l["path"].as_str().unwrap().ends_with("uploads/x.php")),
+        "the mailer beside the traps was not found: {lines:?}"
+    );
+    let summary = lines.last().unwrap();
+    let skipped = summary["skipped"].to_string();
+    assert!(
+        skipped.contains("site/loop: a symlink (not followed)"),
+        "{skipped}"
+    );
+    assert!(skipped.contains("wp-content/up: a symlink"), "{skipped}");
+    assert!(
+        skipped.contains("huge.sql: 10737418240 bytes, over the 16777216-byte limit"),
+        "{skipped}"
+    );
+    assert!(skipped.contains("pipe: not a regular file"), "{skipped}");
+    let errors = summary["errors"].to_string();
+    assert!(errors.contains("secret.php: cannot read"), "{errors}");
+    assert!(errors.contains("site/private: cannot list"), "{errors}");
+    // Let the temp dir be removed.
+    std::fs::set_permissions(site.join("private"), std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+#[test]
+fn every_planted_sample_is_found_in_a_copied_wordpress_and_nothing_else() {
+    let dir = TempDir::new("wp-planted");
+    let site = copy_of_debian_wordpress(&dir);
+    // Each sample where attackers put that kind of file.
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sitescan/testdata/malicious");
+    let place = |name: &str| -> &'static str {
+        match name.split("--").next().unwrap() {
+            "htaccess_php_handler_for_images" => "wp-content/uploads/.htaccess",
+            "htaccess_or_userini_prepend" => ".user.ini",
+            "cron_download_and_run" => "wp-content/cache/crontab.txt",
+            "seo_spam_hidden_links" => "wp-content/themes/twentytwentythree/footer-links.html",
+            "php_hidden_in_image" => "wp-content/uploads/2026/11/logo.gif",
+            "php_known_webshell_markers" => "wp-includes/class-wp-locale-helper.php",
+            "php_uploader_dropper" => "wp-content/plugins/akismet/_inc/up.php",
+            _ => "wp-content/uploads/2026/11/",
+        }
+    };
+    let mut planted = Vec::new();
+    for e in std::fs::read_dir(&samples).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some((rule, _)) = name.split_once("--") else {
+            continue;
+        };
+        let mut to = place(&name).to_string();
+        if to.ends_with('/') || planted.iter().any(|(_, p): &(String, String)| *p == to) {
+            to = format!("wp-content/uploads/2026/11/{name}");
+        }
+        let dest = site.join(&to);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(e.path(), &dest).unwrap();
+        planted.push((format!("unlisted:{rule}"), to));
+    }
+    assert!(planted.len() >= 15);
+    let o = scan_against_pristine(&dir);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    let findings: Vec<&serde_json::Value> =
+        lines.iter().filter(|l| l["type"] == "finding").collect();
+    for (rule, to) in &planted {
+        let path = format!("site/{to}");
+        assert!(
+            findings
+                .iter()
+                .any(|f| f["path"] == path.as_str() && f["rule"] == rule.as_str()),
+            "{to}: {rule} did not match"
+        );
+    }
+    // Nothing of WordPress itself is malicious: every malicious finding
+    // is a planted file (or the core file that now holds a webshell).
+    for f in findings.iter().filter(|f| f["severity"] == "malicious") {
+        let p = f["path"].as_str().unwrap();
+        assert!(
+            planted.iter().any(|(_, to)| format!("site/{to}") == p),
+            "a clean WordPress file was called malicious: {f}"
+        );
+    }
 }
