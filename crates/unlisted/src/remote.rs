@@ -169,6 +169,14 @@ impl RemoteWatch {
                 entry.2.txt.push(sample);
             }
         }
+        // Replies older than the quiet period before the newest line are
+        // old news: the block has lifted by the quiet rule. Without this, a
+        // restart that reads a deferred message's lines again (its queue
+        // entry keeps the log's resume point back) would reopen an episode
+        // that already ended, or keep an open one alive forever.
+        if let Some(now) = newest {
+            seen.retain(|_, (_, last, _)| now - *last < self.quiet);
+        }
         let mut out = Vec::new();
         for (key, (first, last, ev)) in &seen {
             match self.open.get(key) {
