@@ -14,6 +14,7 @@
 
 mod complaints;
 mod holds;
+mod incidents;
 mod ingest;
 mod migrations;
 mod quarantine;
@@ -21,6 +22,7 @@ mod scans;
 
 pub use complaints::{ComplaintCount, MessageRef, NewComplaint, SenderComplaint};
 pub use holds::{AuditRow, HoldRow};
+pub use incidents::{IncidentEvent, IncidentLink, IncidentRow, OutboundProfile};
 pub use ingest::{Batch, LogCheckpoint, NewMessage, SenderRow, VerdictChange};
 pub use quarantine::QuarantineRow;
 pub use scans::SiteScanRow;
@@ -187,10 +189,10 @@ pub struct Store {
     path: PathBuf,
 }
 
-const EPISODE_COLUMNS: &str =
+pub(crate) const EPISODE_COLUMNS: &str =
     "id, server, target, list_id, zone, first_seen, last_seen, ended, codes, meanings, txt";
 
-fn episode_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Episode> {
+pub(crate) fn episode_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Episode> {
     episode_at(row, 0)
 }
 

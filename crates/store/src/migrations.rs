@@ -200,6 +200,38 @@ const MIGRATIONS: &[(i64, &str)] = &[
     );
     CREATE INDEX site_scans_pending ON site_scans (finished);",
     ),
+    (
+        8,
+        "CREATE TABLE incidents (
+        id INTEGER PRIMARY KEY,
+        server TEXT NOT NULL,
+        state TEXT NOT NULL,
+        opened BIGINT NOT NULL,
+        updated BIGINT NOT NULL,
+        cause TEXT NOT NULL,
+        title TEXT NOT NULL,
+        related BIGINT
+    );
+    CREATE INDEX incidents_server ON incidents (server, state);
+    CREATE TABLE incident_links (
+        incident_id BIGINT NOT NULL REFERENCES incidents (id),
+        kind TEXT NOT NULL,
+        ref TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        PRIMARY KEY (kind, ref, incident_id)
+    );
+    CREATE INDEX incident_links_incident ON incident_links (incident_id);
+    CREATE TABLE incident_events (
+        id INTEGER PRIMARY KEY,
+        incident_id BIGINT NOT NULL REFERENCES incidents (id),
+        at BIGINT NOT NULL,
+        kind TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        text TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX incident_events_incident ON incident_events (incident_id, id);",
+    ),
 ];
 
 /// The newest schema version this binary knows.

@@ -286,7 +286,26 @@ impl Alerter {
     }
 }
 
-fn build_mail(e: &EmailConfig, subject: &str, body: &str) -> Result<Message> {
+/// Sends a customer notice (text and HTML alternatives) through the relay
+/// of `e` to its recipients.
+pub(crate) async fn send_notice(
+    e: &EmailConfig,
+    subject: &str,
+    text: &str,
+    html: &str,
+) -> Result<()> {
+    let msg = message(e, subject)?.multipart(
+        lettre::message::MultiPart::alternative_plain_html(text.to_string(), html.to_string()),
+    )?;
+    smtp_transport(e)?
+        .send(msg)
+        .await
+        .map(|_| ())
+        .with_context(|| format!("SMTP {}", e.smtp))
+}
+
+/// A message from `e.from` to `e.to` with `subject`, to give a body.
+fn message(e: &EmailConfig, subject: &str) -> Result<lettre::message::MessageBuilder> {
     let from: Mailbox = e
         .from
         .parse()
@@ -297,7 +316,11 @@ fn build_mail(e: &EmailConfig, subject: &str, body: &str) -> Result<Message> {
             .parse()
             .with_context(|| format!("bad to address `{to}`"))?);
     }
-    Ok(b.body(body.to_string())?)
+    Ok(b)
+}
+
+fn build_mail(e: &EmailConfig, subject: &str, body: &str) -> Result<Message> {
+    Ok(message(e, subject)?.body(body.to_string())?)
 }
 
 fn smtp_transport(e: &EmailConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>> {

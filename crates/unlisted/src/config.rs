@@ -47,6 +47,88 @@ pub(crate) struct Config {
     /// Site scans the daemon runs for a script that turned spamming.
     #[serde(default)]
     pub(crate) scan: ScanConfig,
+    /// The incident workflow and customer notices.
+    #[serde(default)]
+    pub(crate) incidents: IncidentsConfig,
+}
+
+/// Incidents: how long spam must have stopped before `verified`, how far
+/// back a new listing looks for the incident it follows from, and how
+/// customer notices are written and sent.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct IncidentsConfig {
+    #[serde(default = "default_quiet", with = "humantime_serde")]
+    pub(crate) quiet: Duration,
+    #[serde(default = "default_lookback", with = "humantime_serde")]
+    pub(crate) lookback: Duration,
+    /// Edited notice templates (`KIND.txt`, `KIND.html`); default
+    /// `notices/` beside the config file.
+    #[serde(default)]
+    pub(crate) notices_dir: Option<PathBuf>,
+    /// How notices are signed.
+    #[serde(default = "default_desk")]
+    pub(crate) desk: String,
+    /// The relay notices are sent through (`unlisted incident notice
+    /// --send`).
+    #[serde(default)]
+    pub(crate) mail: Option<NoticeMail>,
+}
+
+impl Default for IncidentsConfig {
+    fn default() -> Self {
+        IncidentsConfig {
+            quiet: default_quiet(),
+            lookback: default_lookback(),
+            notices_dir: None,
+            desk: default_desk(),
+            mail: None,
+        }
+    }
+}
+
+fn default_quiet() -> Duration {
+    Duration::from_secs(24 * 3600)
+}
+
+fn default_lookback() -> Duration {
+    Duration::from_secs(14 * 86_400)
+}
+
+fn default_desk() -> String {
+    "The abuse desk".into()
+}
+
+/// Where customer notices go out: an SMTP relay, as for alerts, without
+/// fixed recipients.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NoticeMail {
+    pub(crate) smtp: String,
+    pub(crate) from: String,
+    #[serde(default)]
+    pub(crate) tls: SmtpTls,
+    #[serde(default)]
+    pub(crate) username: Option<String>,
+    #[serde(default)]
+    pub(crate) password: Option<String>,
+    #[serde(default = "default_http_timeout", with = "humantime_serde")]
+    pub(crate) timeout: Duration,
+}
+
+impl NoticeMail {
+    /// The relay settings as an alert e-mail to `to`.
+    pub(crate) fn to(&self, to: &str) -> EmailConfig {
+        EmailConfig {
+            smtp: self.smtp.clone(),
+            from: self.from.clone(),
+            to: vec![to.to_string()],
+            tls: self.tls,
+            username: self.username.clone(),
+            password: self.password.clone(),
+            timeout: self.timeout,
+        }
+    }
 }
 
 /// The daemon's site scan and trace of a script that turned `spamming`.
@@ -293,6 +375,9 @@ pub(crate) struct LogConfig {
     /// X-PHP-Originating-Script).
     #[serde(default)]
     pub(crate) exim_spool: Option<PathBuf>,
+    /// The `[[server]]` this log belongs to (default: the first one).
+    #[serde(default)]
+    pub(crate) server: Option<String>,
 }
 
 fn auto() -> String {

@@ -6,6 +6,7 @@ mod alert;
 mod cmd;
 mod complaints;
 mod config;
+mod incident;
 mod ingest;
 mod investigate;
 mod monitor;
@@ -94,6 +95,10 @@ enum Command {
     /// list and release holds, read their audit log.
     #[command(subcommand)]
     Hold(cmd::hold::Command),
+    /// Incidents: list, show, move through the workflow, note, removal
+    /// requests and evidence report, customer notices.
+    #[command(subcommand)]
+    Incident(cmd::incident::Command),
     /// Run the Postfix/Exim policy service alone.
     Policy(cmd::policy::Args),
     /// Scan a site for mailers, webshells, droppers and other attacker
@@ -164,6 +169,7 @@ fn main() -> ExitCode {
             Command::Quarantine(a) => cmd::quarantine::run(&cli.global, a),
             Command::Trace(a) => cmd::trace::run(&cli.global, a),
             Command::Scans(a) => cmd::scans::run(&cli.global, a),
+            Command::Incident(c) => cmd::incident::run(&cli.global, c).await,
             Command::Policy(a) => cmd::policy::run(&cli.global, a).await,
         }
     });

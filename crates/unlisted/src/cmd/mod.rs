@@ -6,6 +6,7 @@ pub(crate) mod check;
 pub(crate) mod complaints;
 pub(crate) mod config;
 pub(crate) mod hold;
+pub(crate) mod incident;
 pub(crate) mod lists;
 pub(crate) mod logs;
 pub(crate) mod policy;

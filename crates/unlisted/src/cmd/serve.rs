@@ -168,6 +168,7 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
             tracing::info!(complaints = fed, "complaints fed to detection");
         }
         monitor.run_site_scans(a.once)?;
+        crate::incident::sync(&monitor.store, &monitor.config, crate::output::now())?;
         for h in monitor.store.expire_holds(crate::output::now())? {
             tracing::info!(sender = %h.subject, "hold expired");
         }

@@ -20,7 +20,7 @@ fn config(hook: &WebhookReceiver, extra: &str) -> String {
 
 /// `n` honest messages from one mailbox, ids from `first`, the last one
 /// without its `Completed` line when `leave_open`.
-fn messages(first: usize, n: usize, leave_open: bool) -> String {
+pub(crate) fn messages(first: usize, n: usize, leave_open: bool) -> String {
     let mut out = String::new();
     for i in first..first + n {
         let id = exim_id(2000 + i);

@@ -32,7 +32,7 @@ pub(crate) fn exim_id(n: usize) -> String {
 
 /// A compromised mailbox: logins from 40 networks, a scraped list with a
 /// third of the addresses dead, Gmail starting to push back.
-fn compromised_mailbox(out: &mut String, base: i64) {
+pub(crate) fn compromised_mailbox(out: &mut String, base: i64) {
     for i in 0..300usize {
         let id = exim_id(i);
         let t = ts(base, i as i64 * 6);

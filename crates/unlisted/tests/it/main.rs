@@ -7,6 +7,7 @@ mod check;
 mod cli;
 mod complaints;
 mod enforce;
+mod incident;
 mod ingest;
 mod investigate;
 mod logs;
