@@ -143,6 +143,9 @@ pub struct Facts {
     pub log_clock: Option<i64>,
     /// Seconds with no spam before `verified`.
     pub quiet: i64,
+    /// The earlier incident this one follows from (a late listing), when
+    /// that one was verified: its spam was stopped and proven stopped.
+    pub related_verified: Option<i64>,
 }
 
 fn hours(secs: i64) -> String {
@@ -236,6 +239,15 @@ pub fn check_move(from: State, to: State, f: &Facts) -> Result<String, String> {
                 Err(problems.join("; "))
             }
         }
+        (Open, Verified) => match f.related_verified {
+            Some(r) if f.senders.is_empty() => Ok(format!(
+                "a late listing: the spam behind it was stopped and verified in incident {r}"
+            )),
+            _ => Err(
+                "only a late listing, whose spam was verified stopped in an earlier incident, goes straight to verified"
+                    .into(),
+            ),
+        },
         (Cleaned, Verified) => {
             let leaking: Vec<String> = f
                 .senders
@@ -329,6 +341,7 @@ mod tests {
             complaints: 2,
             log_clock: Some(2_000),
             quiet: 86_400,
+            related_verified: None,
         }
     }
 
@@ -352,7 +365,7 @@ mod tests {
         assert!(e.contains("still listed: 192.0.2.99 on spamcop"), "{e}");
         f.listings[0].ended = Some(5_000);
         assert!(check_move(State::Delisting, State::Resolved, &f).is_ok());
-        let e = check_move(State::Open, State::Verified, &f).unwrap_err();
+        let e = check_move(State::Contained, State::Delisting, &f).unwrap_err();
         assert!(e.contains("cannot move"), "{e}");
     }
 
@@ -389,6 +402,11 @@ mod tests {
         f.complaints = 0;
         assert!(check_move(State::Open, State::Unjustified, &f).is_ok());
         assert!(check_move(State::Unjustified, State::Delisting, &f).is_ok());
+        // A late listing goes straight to verified on its earlier incident.
+        assert!(check_move(State::Open, State::Verified, &f).is_err());
+        f.related_verified = Some(3);
+        let why = check_move(State::Open, State::Verified, &f).unwrap();
+        assert!(why.contains("verified in incident 3"), "{why}");
         assert_eq!("verified".parse::<State>(), Ok(State::Verified));
         assert!("done".parse::<State>().is_err());
     }

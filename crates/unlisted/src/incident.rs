@@ -25,7 +25,8 @@ fn server_of_log(config: &Config, log: &str) -> String {
         .find(|l| l.path.to_string_lossy() == log)
         .and_then(|l| l.server.clone())
         .or_else(|| config.servers.first().map(|s| s.name.clone()))
-        .unwrap_or_else(|| "this server".into())
+        // As remote refusals name a server no config names.
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// The logs of `server`.
@@ -400,11 +401,16 @@ pub(crate) fn facts(store: &Store, config: &Config, i: &IncidentRow) -> Result<F
             _ => {}
         }
     }
+    let related_verified = match i.related {
+        Some(r) => moved_to(store, r, "verified")?.map(|_| r),
+        None => None,
+    };
     Ok(Facts {
         senders,
         listings,
         complaints,
         log_clock: store.latest_received()?,
         quiet: config.incidents.quiet.as_secs() as i64,
+        related_verified,
     })
 }

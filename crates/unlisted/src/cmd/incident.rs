@@ -234,6 +234,20 @@ fn request_facts(
 ) -> Result<RequestFacts> {
     let mut stopped = Vec::new();
     let mut cleaned = Vec::new();
+    // A late listing cites the incident that stopped the spam.
+    let earlier = match (facts.senders.is_empty(), i.related) {
+        (true, Some(r)) => match store.incident(r)? {
+            Some(old) => Some((r, crate::incident::facts(store, config, &old)?)),
+            None => None,
+        },
+        _ => None,
+    };
+    if let Some((r, _)) = &earlier {
+        stopped.push(format!(
+            "this listing follows our incident {r}, where the spam was stopped and verified:"
+        ));
+    }
+    let facts = earlier.as_ref().map_or(facts, |(_, f)| f);
     for s in &facts.senders {
         match store.hold(&s.sender)? {
             Some(h) => stopped.push(format!(

@@ -160,7 +160,7 @@ Message-Id: <{mid}>
 }
 
 /// An ARF complaint from Comcast's feed about the message with `mid`.
-fn arf(mid: &str, n: usize) -> String {
+pub(crate) fn arf(mid: &str, n: usize) -> String {
     format!(
         "From: feedbackloop@comcastfbl.senderscore.net
 To: fbl@host.example

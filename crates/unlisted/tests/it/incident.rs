@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use testsupport::{Rbldnsd, SmtpSink, TempDir, Zone};
 
+use crate::complaints::arf;
 use crate::ingest::messages;
 use crate::logs::compromised_mailbox;
 use crate::{SPAMCOP, json_lines, stderr, stdout, unlisted};
@@ -33,6 +34,9 @@ ips = ["192.0.2.99"]
 [[log]]
 path = "mail.log"
 format = "exim"
+
+[complaints]
+maildirs = ["fbl"]
 
 [incidents]
 quiet = "1h"
@@ -125,6 +129,16 @@ fn a_compromised_mailbox_goes_from_listing_to_resolved_and_a_late_listing_links_
     let mut log = String::new();
     compromised_mailbox(&mut log, 0);
     dir.write("mail.log", &log);
+    // Two feedback-loop complaints about delivered messages of it.
+    for sub in ["cur", "tmp"] {
+        std::fs::create_dir_all(dir.path().join("fbl").join(sub)).unwrap();
+    }
+    for n in [1, 5] {
+        dir.write(
+            &format!("fbl/new/17000000{n}.M1P1.host"),
+            &arf(&format!("x{n}@shop.example"), n),
+        );
+    }
 
     // The listing and the spamming mailbox land in one incident.
     once(&dir);
@@ -134,6 +148,7 @@ fn a_compromised_mailbox_goes_from_listing_to_resolved_and_a_late_listing_links_
     assert_eq!(i["cause"], "listing");
     assert_eq!(i["facts"]["senders"][0]["sender"], MAILBOX);
     assert_eq!(i["facts"]["listings"][0]["list"], "spamcop");
+    assert_eq!(i["facts"]["complaints"], 2, "{i}");
     assert!(
         plan(&i, "barracuda")["not_yet"]
             .as_str()
@@ -325,11 +340,30 @@ fn a_compromised_mailbox_goes_from_listing_to_resolved_and_a_late_listing_links_
         "{late}"
     );
     assert!(late["text"].as_str().unwrap().contains("late complaints"));
+    // Its spam was proven stopped in incident 1: straight to verified, a
+    // request, and resolved when Barracuda drops it again.
+    let o = mv(&dir, 2, "verified", "late listing of incident 1");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let report = stdout(&unlisted(dir.path(), &["incident", "report", "2"]));
+    assert!(
+        report.contains("Removal request for 192.0.2.99"),
+        "{report}"
+    );
+    assert!(report.contains("follows our incident 1"), "{report}");
+    assert!(
+        report.contains(&format!("{MAILBOX} held (reject)")),
+        "{report}"
+    );
+    let o = mv(&dir, 2, "delisting", "asked again, citing incident 1");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    dns.rewrite(1, NOT_LISTED);
+    once(&dir);
+    assert_eq!(show(&dir, 2)["state"], "resolved");
 }
 
 #[test]
 fn a_listing_with_no_spam_behind_it_is_unjustified_with_an_evidence_report() {
-    let dns = lists();
+    let mut dns = lists();
     let dir = TempDir::new("story-unjustified");
     dir.write("unlisted.toml", &config(&dns, ""));
     // Only honest mail on this server.
@@ -355,4 +389,10 @@ fn a_listing_with_no_spam_behind_it_is_unjustified_with_an_evidence_report() {
     assert!(request.contains("Senders judged spamming: 0"), "{request}");
     let text = stdout(&unlisted(dir.path(), &["incident", "report", "1"]));
     assert!(text.contains("== evidence report"), "{text}");
+    // Both lists drop it: resolved by the monitor.
+    dns.rewrite(0, NOT_LISTED);
+    dns.rewrite(1, NOT_LISTED);
+    once(&dir);
+    let i = show(&dir, 1);
+    assert_eq!(i["state"], "resolved", "{i}");
 }
