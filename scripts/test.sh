@@ -47,6 +47,10 @@ if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
   echo "== installing aiosmtpd (the SMTP server alert tests send to)"
   python3 -m pip install -q --disable-pip-version-check aiosmtpd
 fi
+if ! python3 -c 'import openapi_spec_validator, jsonschema, referencing' 2>/dev/null; then
+  echo "== installing openapi-spec-validator and jsonschema (the API is checked against its OpenAPI file)"
+  python3 -m pip install -q --disable-pip-version-check openapi-spec-validator jsonschema referencing
+fi
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

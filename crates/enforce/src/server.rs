@@ -61,6 +61,9 @@ pub struct Stats {
     pub protocol_errors: AtomicU64,
     pub idle_timeouts: AtomicU64,
     pub refused_connections: AtomicU64,
+    /// Time spent in decisions (nanoseconds) and decisions timed.
+    pub decide_nanos: AtomicU64,
+    pub decisions: AtomicU64,
 }
 
 impl Stats {
@@ -107,6 +110,7 @@ impl Shared {
 
     /// Decides one request against the current holds and limits.
     pub fn decide(&self, req: &Request, instance_seen: bool) -> policy::Decision {
+        let started = std::time::Instant::now();
         let holds = self.holds();
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -115,6 +119,10 @@ impl Shared {
         let mut limits = self.limits.lock().unwrap_or_else(|e| e.into_inner());
         let d = policy::decide(req, &holds, &mut limits, instance_seen, now);
         self.stats.count(&d.outcome);
+        self.stats
+            .decide_nanos
+            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        self.stats.decisions.fetch_add(1, Ordering::Relaxed);
         d
     }
 }

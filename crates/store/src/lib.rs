@@ -19,6 +19,7 @@ mod ingest;
 mod migrations;
 mod quarantine;
 mod scans;
+mod tokens;
 
 pub use complaints::{ComplaintCount, MessageRef, NewComplaint, SenderComplaint};
 pub use holds::{AuditRow, HoldRow};
@@ -26,6 +27,7 @@ pub use incidents::{IncidentEvent, IncidentLink, IncidentRow, OutboundProfile};
 pub use ingest::{Batch, LogCheckpoint, NewMessage, SenderRow, VerdictChange};
 pub use quarantine::QuarantineRow;
 pub use scans::SiteScanRow;
+pub use tokens::TokenRow;
 
 use std::path::{Path, PathBuf};
 

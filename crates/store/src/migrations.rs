@@ -232,6 +232,18 @@ const MIGRATIONS: &[(i64, &str)] = &[
     );
     CREATE INDEX incident_events_incident ON incident_events (incident_id, id);",
     ),
+    (
+        9,
+        "CREATE TABLE tokens (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        hash TEXT NOT NULL UNIQUE,
+        created BIGINT NOT NULL,
+        last_used BIGINT,
+        revoked BIGINT
+    );",
+    ),
 ];
 
 /// The newest schema version this binary knows.

@@ -50,6 +50,31 @@ pub(crate) struct Config {
     /// The incident workflow and customer notices.
     #[serde(default)]
     pub(crate) incidents: IncidentsConfig,
+    /// The dashboard, the API and the metrics.
+    #[serde(default)]
+    pub(crate) web: WebConfig,
+}
+
+/// Where `unlisted serve` serves the dashboard, the API and `/metrics`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WebConfig {
+    /// `ADDR:PORT`; empty: no web server. Loopback by default: put a
+    /// TLS-terminating proxy in front to reach it from elsewhere.
+    #[serde(default = "default_web_listen")]
+    pub(crate) listen: String,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            listen: default_web_listen(),
+        }
+    }
+}
+
+fn default_web_listen() -> String {
+    "127.0.0.1:8427".into()
 }
 
 /// Incidents: how long spam must have stopped before `verified`, how far

@@ -13,6 +13,7 @@ mod monitor;
 mod output;
 mod policy;
 mod remote;
+mod webapi;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -99,6 +100,10 @@ enum Command {
     /// requests and evidence report, customer notices.
     #[command(subcommand)]
     Incident(cmd::incident::Command),
+    /// API and dashboard tokens: create (the token alone on the last line
+    /// of stdout), list, revoke.
+    #[command(subcommand)]
+    Token(cmd::token::Command),
     /// Run the Postfix/Exim policy service alone.
     Policy(cmd::policy::Args),
     /// Scan a site for mailers, webshells, droppers and other attacker
@@ -170,6 +175,7 @@ fn main() -> ExitCode {
             Command::Trace(a) => cmd::trace::run(&cli.global, a),
             Command::Scans(a) => cmd::scans::run(&cli.global, a),
             Command::Incident(c) => cmd::incident::run(&cli.global, c).await,
+            Command::Token(c) => cmd::token::run(&cli.global, c),
             Command::Policy(a) => cmd::policy::run(&cli.global, a).await,
         }
     });

@@ -67,6 +67,8 @@ pub(crate) struct PolicyService {
     /// Where each listens, once bound (a port 0 becomes the real one).
     pub(crate) policy: Option<Listen>,
     pub(crate) milter: Option<Listen>,
+    /// Holds, rate counters and decision counts shared by both.
+    pub(crate) shared: Arc<Shared>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -110,6 +112,7 @@ pub(crate) async fn start(
     let mut svc = PolicyService {
         policy: None,
         milter: None,
+        shared: shared.clone(),
         tasks: Vec::new(),
     };
     if let Some((listener, bound)) = policy {

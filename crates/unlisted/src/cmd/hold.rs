@@ -77,7 +77,7 @@ pub(crate) struct LogArgs {
     json: bool,
 }
 
-fn subject(s: &str) -> Result<enforce::Subject> {
+pub(crate) fn subject(s: &str) -> Result<enforce::Subject> {
     match s.parse::<enforce::Subject>() {
         Ok(s) => Ok(s),
         Err(e) => bail!("{e}"),
@@ -94,38 +94,63 @@ pub(crate) fn run(g: &Global, c: Command) -> Result<Exit> {
 }
 
 fn add(g: &Global, a: AddArgs) -> Result<Exit> {
-    let subject = subject(&a.sender)?;
-    let reason = a.reason.trim();
+    let (config, _) = super::load_config(g)?;
+    let store = store::Store::open(&g.db)?;
+    for line in place(
+        &store,
+        &config.enforce,
+        &a.sender,
+        a.action,
+        &a.reason,
+        a.duration,
+        &super::actor(),
+    )? {
+        output::line(&line)?;
+    }
+    Ok(Exit::Clean)
+}
+
+/// Holds `sender` (and its queued mail, as configured); what was done, in
+/// lines for people.
+pub(crate) fn place(
+    store: &store::Store,
+    enforce: &crate::config::EnforceConfig,
+    sender: &str,
+    action: enforce::Action,
+    reason: &str,
+    duration: Option<Duration>,
+    actor: &str,
+) -> Result<Vec<String>> {
+    let subject = subject(sender)?;
+    let reason = reason.trim();
     if reason.is_empty() {
-        bail!("--reason must say why (it is shown to the sender and kept in the audit)");
+        bail!("a hold needs a reason (--reason): it is shown to the sender and kept in the audit");
     }
     let now = output::now();
     let row = store::HoldRow {
         subject: subject.to_string(),
-        action: a.action.to_string(),
+        action: action.to_string(),
         reason: reason.to_string(),
         created: now,
-        until: a.duration.map(|d| now + d.as_secs() as i64),
-        actor: super::actor(),
+        until: duration.map(|d| now + d.as_secs() as i64),
+        actor: actor.to_string(),
         automatic: false,
     };
-    let (config, _) = super::load_config(g)?;
-    let store = store::Store::open(&g.db)?;
     let existed = store.place_hold(&row, None)?;
     let until = row
         .until
         .map(|u| format!(" until {}", output::time(u)))
         .unwrap_or_default();
-    output::line(&format!(
+    let mut out = vec![format!(
         "{} {subject}: {}{until} ({})",
         if existed { "changed hold on" } else { "held" },
         row.action,
         row.reason
-    ))?;
-    if let Some(text) = crate::policy::hold_queued(&store, &config.enforce, &row, &row.actor)? {
-        output::line(&text)?;
+    )];
+    if let Some(text) = crate::policy::hold_queued(store, enforce, &row, &row.actor)? {
+        out.push(text);
     }
-    Ok(Exit::Clean)
+    Ok(out)
 }
 
 #[derive(Serialize)]

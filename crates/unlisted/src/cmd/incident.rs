@@ -340,6 +340,32 @@ fn evidence_report(
     })
 }
 
+/// `incident show --json` of incident `id` as a value (for the API).
+pub(crate) fn show_json(
+    store: &store::Store,
+    config: &Config,
+    catalog: &blocklists::Catalog,
+    id: i64,
+) -> Result<Option<serde_json::Value>> {
+    if store.incident(id)?.is_none() {
+        return Ok(None);
+    }
+    let Loaded {
+        i, facts, plans, ..
+    } = load(store, config, catalog, id)?;
+    let links = store.incident_links(id)?;
+    let timeline = store.incident_events(id)?;
+    Ok(Some(serde_json::to_value(Show {
+        ty: "incident",
+        i: &i,
+        next_action: next_action(&i.state),
+        facts: &facts,
+        links: &links,
+        plans: &plans,
+        timeline: &timeline,
+    })?))
+}
+
 #[derive(Serialize)]
 struct Show<'a> {
     #[serde(rename = "type")]
@@ -360,23 +386,15 @@ fn show(
     id: i64,
     json: bool,
 ) -> Result<Exit> {
+    if json {
+        let shown = show_json(store, config, catalog, id)?;
+        output::json(&shown.context("no such incident")?)?;
+        return Ok(Exit::Clean);
+    }
     let Loaded {
         i, facts, plans, ..
     } = load(store, config, catalog, id)?;
-    let links = store.incident_links(id)?;
     let timeline = store.incident_events(id)?;
-    if json {
-        output::json(&Show {
-            ty: "incident",
-            i: &i,
-            next_action: next_action(&i.state),
-            facts: &facts,
-            links: &links,
-            plans: &plans,
-            timeline: &timeline,
-        })?;
-        return Ok(Exit::Clean);
-    }
     output::line(&format!("incident {}: {} ({})", i.id, i.title, i.server))?;
     output::line(&format!(
         "  state: {}; next: {}",
@@ -451,48 +469,74 @@ fn move_to(
     reason: &str,
     force: bool,
 ) -> Result<Exit> {
+    match try_move(store, config, id, state, reason, force, &super::actor())? {
+        Moved::Done(text) => {
+            output::line(&format!("incident {id}: {text}"))?;
+            Ok(Exit::Clean)
+        }
+        Moved::Forced(text) => {
+            output::warning(&format!("incident {id}: {text}"));
+            Ok(Exit::Clean)
+        }
+        Moved::Refused(text) => {
+            output::error(&format!("incident {id}: {text}"));
+            Ok(Exit::Found)
+        }
+    }
+}
+
+/// What a move did.
+pub(crate) enum Moved {
+    Done(String),
+    Forced(String),
+    Refused(String),
+}
+
+/// Moves incident `id` to `state` when the evidence supports it (or
+/// `force`), recording the move or the refusal with `actor`.
+pub(crate) fn try_move(
+    store: &store::Store,
+    config: &Config,
+    id: i64,
+    state: &str,
+    reason: &str,
+    force: bool,
+    actor: &str,
+) -> Result<Moved> {
     let i = incident(store, id)?;
     let to: State = state.parse().map_err(anyhow::Error::msg)?;
     let from: State = i.state.parse().map_err(anyhow::Error::msg)?;
+    if reason.trim().is_empty() {
+        bail!("a move needs a reason (it is kept in the timeline)");
+    }
     let facts = crate::incident::facts(store, config, &i)?;
-    let actor = super::actor();
     let now = output::now();
-    match incidents::check_move(from, to, &facts) {
-        Ok(why) => {
-            store.move_incident(
-                id,
-                from.as_str(),
-                to.as_str(),
-                now,
-                &actor,
-                &format!("{reason} (evidence: {why})"),
-            )?;
-            output::line(&format!("incident {id}: {from} → {to}: {why}"))?;
-            Ok(Exit::Clean)
+    let recorded = match incidents::check_move(from, to, &facts) {
+        Ok(why) => Ok((
+            format!("{reason} (evidence: {why})"),
+            Moved::Done(format!("{from} → {to}: {why}")),
+        )),
+        Err(refusal) if force => Ok((
+            format!("{reason} (forced; the evidence said: {refusal})"),
+            Moved::Forced(format!("{from} → {to} forced: {refusal}")),
+        )),
+        Err(refusal) => Err(format!("{from} → {to} refused: {refusal}")),
+    };
+    match recorded {
+        Ok((text, moved)) => {
+            store.move_incident(id, from.as_str(), to.as_str(), now, actor, &text)?;
+            Ok(moved)
         }
-        Err(refusal) if force => {
-            store.move_incident(
-                id,
-                from.as_str(),
-                to.as_str(),
-                now,
-                &actor,
-                &format!("{reason} (forced; the evidence said: {refusal})"),
-            )?;
-            output::warning(&format!("incident {id}: {from} → {to} forced: {refusal}"));
-            Ok(Exit::Clean)
-        }
-        Err(refusal) => {
+        Err(text) => {
             store.incident_event(
                 id,
                 now,
                 "refused",
-                &actor,
-                &format!("{from} → {to} refused: {refusal}"),
+                actor,
+                &text,
                 &serde_json::json!({"from": from.as_str(), "to": to.as_str(), "reason": reason}),
             )?;
-            output::error(&format!("incident {id}: {from} → {to} refused: {refusal}"));
-            Ok(Exit::Found)
+            Ok(Moved::Refused(text))
         }
     }
 }

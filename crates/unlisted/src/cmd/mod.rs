@@ -15,6 +15,7 @@ pub(crate) mod scan;
 pub(crate) mod scans;
 pub(crate) mod serve;
 pub(crate) mod status;
+pub(crate) mod token;
 pub(crate) mod trace;
 
 use std::path::{Path, PathBuf};

@@ -15,6 +15,10 @@ pub(crate) struct Args {
     /// (for cron or a test).
     #[arg(long)]
     once: bool,
+    /// Serve the dashboard, API and metrics here (`ADDR:PORT`; default
+    /// `web.listen`, 127.0.0.1:8427; "" for none). Not with --once.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
 }
 
 pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
@@ -75,6 +79,49 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
             )
             .await?,
         )
+    } else {
+        None
+    };
+    let check = std::sync::Arc::new(tokio::sync::Notify::new());
+    let log_lines = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let listen = a
+        .listen
+        .clone()
+        .unwrap_or_else(|| config.web.listen.clone());
+    let _web = if !a.once && !listen.trim().is_empty() {
+        let listener = tokio::net::TcpListener::bind(listen.trim())
+            .await
+            .with_context(|| format!("cannot listen on {listen} for the dashboard and API"))?;
+        let bound = listener.local_addr()?;
+        let web = std::sync::Arc::new(web::Web {
+            store: g.db.clone(),
+            servers: config
+                .servers
+                .iter()
+                .map(|s| web::ServerInfo {
+                    name: s.name.clone(),
+                    ips: s.ips.clone(),
+                })
+                .collect(),
+            actions: std::sync::Arc::new(crate::webapi::DaemonActions {
+                db: g.db.clone(),
+                config: config.clone(),
+                catalog: catalog.clone(),
+                check: check.clone(),
+                policy: _policy.as_ref().map(|p| p.shared.clone()),
+                log_lines: log_lines.clone(),
+            }),
+        });
+        // Said whatever the log level: it is where the operator goes next.
+        crate::output::hint(&format!(
+            "dashboard, API (/api/v1) and /metrics at http://{bound}/ (log in with a token from `unlisted token create --role operate`)"
+        ));
+        tracing::info!(url = %format!("http://{bound}/"), "web server listening");
+        Some(AbortOnDrop(tokio::spawn(async move {
+            if let Err(e) = web::serve(listener, web).await {
+                tracing::error!(error = %e, "the web server stopped");
+            }
+        })))
     } else {
         None
     };
@@ -158,6 +205,7 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
         }
         if !monitor.logs.is_empty() {
             let (lines, new) = monitor.ingest_logs(a.once)?;
+            log_lines.fetch_add(lines as u64, std::sync::atomic::Ordering::Relaxed);
             if lines > 0 {
                 tracing::debug!(lines, messages = new, "logs read");
             }
@@ -188,6 +236,10 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
         };
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
+            _ = check.notified() => {
+                tracing::info!("check asked for through the API: sweeping now");
+                next_sweep = tokio::time::Instant::now();
+            }
             _ = &mut shutdown => {
                 tracing::info!("shutting down");
                 return Ok(Exit::Clean);
@@ -208,5 +260,14 @@ pub(crate) async fn shutdown_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term => {}
+    }
+}
+
+/// A task stopped when the daemon returns.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -14,6 +14,7 @@ mod logs;
 mod monitor;
 mod mta;
 mod scan;
+mod web;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -1,0 +1,236 @@
+//! The daemon's HTTP side: a versioned JSON API (`/api/v1/…`, described in
+//! `openapi.json`), the operator's dashboard (server-rendered pages that
+//! work without JavaScript), and Prometheus metrics. Everything but
+//! `/healthz` needs a token: `Authorization: Bearer TOKEN` for the API and
+//! metrics, a cookie set by the login page for the dashboard. `read` tokens
+//! see; `operate` tokens also act (holds, incident moves, check now).
+//!
+//! Reads go to the store directly (a connection per request, off the async
+//! threads); actions go through [`Actions`], which the daemon implements
+//! with the same code as its CLI.
+
+mod api;
+mod metrics;
+mod pages;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode};
+use sha2::Digest;
+
+pub use metrics::Extra;
+
+/// A mail server the daemon watches.
+#[derive(Debug, Clone)]
+pub struct ServerInfo {
+    pub name: String,
+    pub ips: Vec<String>,
+}
+
+/// What the API and the dashboard can make the daemon do. Errors are
+/// messages for the operator.
+pub trait Actions: Send + Sync + 'static {
+    /// One incident with its facts, plans and timeline (`incident show
+    /// --json`).
+    fn incident(&self, id: i64) -> Result<Option<serde_json::Value>, String>;
+    /// Moves an incident: `Ok(Ok(why))`, `Ok(Err(refusal))`, or `Err` when
+    /// it could not be weighed.
+    fn move_incident(
+        &self,
+        id: i64,
+        state: &str,
+        reason: &str,
+        force: bool,
+        actor: &str,
+    ) -> Result<Result<String, String>, String>;
+    fn note_incident(&self, id: i64, text: &str, actor: &str) -> Result<(), String>;
+    /// Places a hold (and holds the sender's queued mail as the CLI does).
+    fn add_hold(
+        &self,
+        subject: &str,
+        action: &str,
+        reason: &str,
+        for_secs: Option<u64>,
+        actor: &str,
+    ) -> Result<(), String>;
+    /// Releases a hold; false when there was none.
+    fn release_hold(&self, subject: &str, note: Option<&str>, actor: &str) -> Result<bool, String>;
+    /// Asks the daemon to sweep the lists now.
+    fn check_now(&self);
+    /// Metrics only the daemon's memory has (policy decisions, lines read).
+    fn extra_metrics(&self) -> Extra;
+}
+
+/// The shared state of every handler.
+pub struct Web {
+    pub store: PathBuf,
+    pub servers: Vec<ServerInfo>,
+    pub actions: Arc<dyn Actions>,
+}
+
+/// A token's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Read,
+    Operate,
+}
+
+/// Who is asking: the token's name and role.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller {
+    pub(crate) name: String,
+    pub(crate) role: Role,
+}
+
+impl Caller {
+    pub(crate) fn actor(&self) -> String {
+        format!("web:{}", self.name)
+    }
+}
+
+/// SHA-256 of a token, lowercase hex: what the store keeps.
+pub fn hash_token(token: &str) -> String {
+    sha2::Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A new random token (`ul_` and 64 hex digits from /dev/urandom).
+pub fn new_token() -> std::io::Result<String> {
+    use std::io::Read;
+    let mut b = [0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut b)?;
+    Ok(format!(
+        "ul_{}",
+        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+    ))
+}
+
+pub(crate) const COOKIE: &str = "unlisted_token";
+
+/// The token of a request: the bearer header, else the dashboard's cookie.
+fn token_of(headers: &HeaderMap) -> Option<String> {
+    if let Some(v) = headers.get("authorization").and_then(|v| v.to_str().ok())
+        && let Some(t) = v.strip_prefix("Bearer ")
+    {
+        return Some(t.trim().to_string());
+    }
+    headers
+        .get_all("cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| {
+            c.trim()
+                .strip_prefix(&format!("{COOKIE}="))
+                .map(str::to_string)
+        })
+}
+
+/// Runs `f` with a store connection off the async threads.
+pub(crate) async fn with_store<T: Send + 'static>(
+    web: &Web,
+    f: impl FnOnce(&store::Store) -> Result<T, String> + Send + 'static,
+) -> Result<T, (StatusCode, String)> {
+    let path = web.store.clone();
+    tokio::task::spawn_blocking(move || {
+        let s = store::Store::open(&path).map_err(|e| e.to_string())?;
+        f(&s)
+    })
+    .await
+    .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e))
+}
+
+/// The caller of a request, if its token is live.
+pub(crate) async fn caller(web: &Web, headers: &HeaderMap) -> Option<Caller> {
+    let token = token_of(headers)?;
+    let hash = hash_token(&token);
+    let now = now();
+    let row = with_store(web, move |s| {
+        s.use_token(&hash, now).map_err(|e| e.to_string())
+    })
+    .await
+    .ok()??;
+    Some(Caller {
+        name: row.name,
+        role: if row.role == "operate" {
+            Role::Operate
+        } else {
+            Role::Read
+        },
+    })
+}
+
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// `2026-11-28 08:40:00` (UTC).
+pub(crate) fn time(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// Every route.
+pub fn router(web: Arc<Web>) -> Router {
+    Router::new()
+        .route(
+            "/healthz",
+            axum::routing::get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
+        )
+        .merge(api::routes())
+        .merge(pages::routes())
+        .route("/metrics", axum::routing::get(metrics::metrics))
+        .with_state(web)
+}
+
+/// Serves [`router`] on `listener` until the task is dropped.
+pub async fn serve(listener: tokio::net::TcpListener, web: Arc<Web>) -> std::io::Result<()> {
+    axum::serve(listener, router(web)).await
+}
+
+/// The OpenAPI description of `/api/v1`.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_and_tokens() {
+        assert_eq!(time(0), "1970-01-01 00:00:00");
+        assert_eq!(time(1_795_854_000), "2026-11-28 08:20:00");
+        let t = new_token().unwrap();
+        assert!(t.starts_with("ul_") && t.len() == 67);
+        assert_ne!(t, new_token().unwrap());
+        assert_eq!(hash_token("x").len(), 64);
+        let mut h = HeaderMap::new();
+        h.insert("cookie", "a=b; unlisted_token=ul_1".parse().unwrap());
+        assert_eq!(token_of(&h).as_deref(), Some("ul_1"));
+        h.insert("authorization", "Bearer ul_2".parse().unwrap());
+        assert_eq!(token_of(&h).as_deref(), Some("ul_2"));
+    }
+}
