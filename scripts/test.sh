@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of unlisted: formatting, lints, unit and integration tests
-# against real servers (rbldnsd, aiosmtpd, Exim with swaks). Installs what
+# against real servers (rbldnsd, aiosmtpd, Exim and Postfix with swaks,
+# Chromium for the dashboard). Installs what
 # is missing first (Debian packages with apt-get, Python packages with pip);
 # needs root for apt-get, as in CI.
 set -euo pipefail
@@ -19,6 +20,8 @@ have swaks || apt_missing+=(swaks)
 # SASL logins go through Cyrus sasldb.
 have saslpasswd2 || apt_missing+=(sasl2-bin)
 dpkg -s libsasl2-modules >/dev/null 2>&1 || apt_missing+=(libsasl2-modules)
+# The dashboard is tested in a real headless browser.
+have chromium || apt_missing+=(chromium)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   echo "== installing ${apt_missing[*]}"
   apt-get update -qq
@@ -47,9 +50,9 @@ if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
   echo "== installing aiosmtpd (the SMTP server alert tests send to)"
   python3 -m pip install -q --disable-pip-version-check aiosmtpd
 fi
-if ! python3 -c 'import openapi_spec_validator, jsonschema, referencing' 2>/dev/null; then
-  echo "== installing openapi-spec-validator and jsonschema (the API is checked against its OpenAPI file)"
-  python3 -m pip install -q --disable-pip-version-check openapi-spec-validator jsonschema referencing
+if ! python3 -c 'import openapi_spec_validator, jsonschema, referencing, websocket' 2>/dev/null; then
+  echo "== installing openapi-spec-validator, jsonschema (the API against its OpenAPI file) and websocket-client (Chromium's DevTools protocol)"
+  python3 -m pip install -q --disable-pip-version-check openapi-spec-validator jsonschema referencing websocket-client
 fi
 
 echo "== cargo fmt --check"

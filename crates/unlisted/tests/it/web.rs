@@ -367,3 +367,46 @@ fn the_dashboard_works_without_javascript() {
     );
     assert_eq!(st, 403);
 }
+
+#[test]
+fn a_real_browser_logs_in_sees_the_listing_and_releases_a_hold() {
+    let d = daemon("web-browser");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/tests/browser.py");
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+    let o = std::process::Command::new("timeout")
+        .arg("120")
+        .arg("python3")
+        .arg(script)
+        .arg("chromium")
+        .arg(format!("http://127.0.0.1:{}", d.port))
+        .arg(&d.operate)
+        .arg("auth:info@shop.example")
+        .arg(&shots)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for page in [
+        "login",
+        "overview",
+        "incident",
+        "sender",
+        "complaints",
+        "holds",
+        "holds-released",
+    ] {
+        let png = std::fs::read(shots.join(format!("{page}.png"))).unwrap();
+        assert!(
+            png.starts_with(b"\x89PNG") && png.len() > 5_000,
+            "{page}.png"
+        );
+    }
+    // The click went through the daemon: the hold is gone and audited.
+    let audit = stdout(&unlisted(d.dir.path(), &["hold", "log", "--json"]));
+    assert!(audit.contains("\"released\""), "{audit}");
+    assert!(audit.contains("web:operate-"), "{audit}");
+}
