@@ -19,6 +19,7 @@ mod ingest;
 mod migrations;
 mod quarantine;
 mod scans;
+mod throttle;
 mod tokens;
 
 pub use complaints::{ComplaintCount, MessageRef, NewComplaint, SenderComplaint};
@@ -27,6 +28,7 @@ pub use incidents::{IncidentEvent, IncidentLink, IncidentRow, OutboundProfile};
 pub use ingest::{Batch, LogCheckpoint, NewMessage, SenderRow, VerdictChange};
 pub use quarantine::QuarantineRow;
 pub use scans::SiteScanRow;
+pub use throttle::EventAlert;
 pub use tokens::TokenRow;
 
 use std::path::{Path, PathBuf};
@@ -174,6 +176,9 @@ pub enum Outbox {
     Listings,
     /// Senders turned spamming.
     Senders,
+    /// Everything else, rendered when queued: incidents opened and moved,
+    /// holds placed and released.
+    Events,
 }
 
 impl Outbox {
@@ -181,6 +186,7 @@ impl Outbox {
         match self {
             Outbox::Listings => "alerts",
             Outbox::Senders => "sender_alerts",
+            Outbox::Events => "event_alerts",
         }
     }
 }

@@ -244,6 +244,34 @@ const MIGRATIONS: &[(i64, &str)] = &[
         revoked BIGINT
     );",
     ),
+    (
+        10,
+        "ALTER TABLE alerts ADD COLUMN suppressed INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sender_alerts ADD COLUMN suppressed INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE event_alerts (
+        id INTEGER PRIMARY KEY,
+        event TEXT NOT NULL,
+        key TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        body TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        created BIGINT NOT NULL,
+        delivered BIGINT,
+        abandoned INTEGER NOT NULL DEFAULT 0,
+        suppressed INTEGER NOT NULL DEFAULT 0,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT
+    );
+    CREATE INDEX event_alerts_pending ON event_alerts (delivered);
+    CREATE TABLE alert_keys (
+        channel TEXT NOT NULL,
+        key TEXT NOT NULL,
+        last_sent BIGINT NOT NULL,
+        suppressed BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (channel, key)
+    );",
+    ),
 ];
 
 /// The newest schema version this binary knows.

@@ -16,6 +16,7 @@ use crate::output::time;
 
 pub(crate) const WEBHOOK: &str = "webhook";
 pub(crate) const EMAIL: &str = "email";
+pub(crate) const SLACK: &str = "slack";
 
 /// The webhook body; fields are only ever added.
 #[derive(Debug, Serialize)]
@@ -39,6 +40,8 @@ pub(crate) struct Payload<'a> {
     pub(crate) last_seen: String,
     pub(crate) ended: Option<String>,
     pub(crate) delisting: Option<&'a blocklists::catalog::Delisting>,
+    /// Alerts of the same kind held back since the last one sent.
+    pub(crate) suppressed: i64,
 }
 
 impl<'a> Payload<'a> {
@@ -67,7 +70,14 @@ impl<'a> Payload<'a> {
             last_seen: time(e.last_seen),
             ended: e.ended.map(time),
             delisting: list.map(|l| &l.delisting),
+            suppressed: 0,
         }
+    }
+
+    /// The key alerts of this listing and event are throttled by.
+    pub(crate) fn key(a: &PendingAlert) -> String {
+        let e = &a.episode;
+        format!("listing:{}:{}:{}:{}", a.event, e.server, e.target, e.list)
     }
 
     fn subject(&self) -> String {
@@ -115,6 +125,9 @@ impl<'a> Payload<'a> {
                 b.push(format!("            {n}"));
             }
         }
+        if self.suppressed > 0 {
+            b.push(held_back(self.suppressed));
+        }
         b.join("\n")
     }
 }
@@ -123,38 +136,97 @@ impl<'a> Payload<'a> {
 pub(crate) struct Alerter {
     webhook: Option<(reqwest::Client, WebhookConfig)>,
     email: Option<(AsyncSmtpTransport<Tokio1Executor>, EmailConfig)>,
+    slack: Option<(reqwest::Client, WebhookConfig)>,
+    channels: Vec<String>,
+}
+
+/// The line that says how many alerts were held back.
+pub(crate) fn held_back(n: i64) -> String {
+    format!(
+        "({n} more alerts like this one were held back since the last one sent: alerts.repeat_after)"
+    )
+}
+
+/// POSTs `body` as JSON; any 2xx is delivered.
+async fn post_json(
+    client: &reqwest::Client,
+    url: &str,
+    body: &impl Serialize,
+) -> Result<(), String> {
+    let resp = client
+        .post(url)
+        .json(body)
+        .send()
+        .await
+        .map_err(|e| format!("POST {url}: {e}"))?;
+    if resp.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("POST {url}: HTTP {}", resp.status()))
+    }
+}
+
+fn http_client(w: &WebhookConfig) -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(w.timeout)
+        .user_agent(concat!("unlisted/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .context("cannot build the webhook HTTP client")
+}
+
+/// Queues an alert about an event (an incident opened or moved, a hold
+/// placed or released) on every configured channel; the daemon delivers
+/// it. `key` throttles repeats.
+pub(crate) fn queue_event(
+    store: &store::Store,
+    cfg: &AlertsConfig,
+    event: &str,
+    key: &str,
+    subject: &str,
+    body: &str,
+    payload: serde_json::Value,
+) -> Result<()> {
+    let channels = cfg.channels();
+    if channels.is_empty() {
+        return Ok(());
+    }
+    store.queue_event_alert(
+        event,
+        key,
+        &format!("[unlisted] {subject}"),
+        body,
+        &payload,
+        &channels,
+        crate::output::now(),
+    )?;
+    Ok(())
 }
 
 impl Alerter {
     pub(crate) fn new(cfg: &AlertsConfig) -> Result<Self> {
         let webhook = match &cfg.webhook {
-            Some(w) => Some((
-                reqwest::Client::builder()
-                    .timeout(w.timeout)
-                    .user_agent(concat!("unlisted/", env!("CARGO_PKG_VERSION")))
-                    .build()
-                    .context("cannot build the webhook HTTP client")?,
-                w.clone(),
-            )),
+            Some(w) => Some((http_client(w)?, w.clone())),
+            None => None,
+        };
+        let slack = match &cfg.slack {
+            Some(w) => Some((http_client(w)?, w.clone())),
             None => None,
         };
         let email = match &cfg.email {
             Some(e) => Some((smtp_transport(e)?, e.clone())),
             None => None,
         };
-        Ok(Alerter { webhook, email })
+        Ok(Alerter {
+            webhook,
+            email,
+            slack,
+            channels: cfg.channels(),
+        })
     }
 
     /// The channel names an alert is queued on.
     pub(crate) fn channels(&self) -> Vec<String> {
-        let mut c = Vec::new();
-        if self.webhook.is_some() {
-            c.push(WEBHOOK.to_string());
-        }
-        if self.email.is_some() {
-            c.push(EMAIL.to_string());
-        }
-        c
+        self.channels.clone()
     }
 
     /// Delivers one alert on its channel.
@@ -162,8 +234,10 @@ impl Alerter {
         &self,
         alert: &PendingAlert,
         catalog: &Catalog,
+        suppressed: i64,
     ) -> Result<(), String> {
-        let payload = Payload::new(alert, catalog);
+        let mut payload = Payload::new(alert, catalog);
+        payload.suppressed = suppressed;
         self.send(
             &alert.channel,
             &payload,
@@ -181,6 +255,7 @@ impl Alerter {
         channel: &str,
         change: &store::VerdictChange,
         containment: Option<&Containment>,
+        suppressed: i64,
     ) -> Result<(), String> {
         let reasons: serde_json::Value =
             serde_json::from_str(&change.reasons).unwrap_or(serde_json::Value::Null);
@@ -242,8 +317,31 @@ impl Alerter {
             }
             None => {}
         }
+        if suppressed > 0 {
+            payload["suppressed"] = serde_json::json!(suppressed);
+            body.push(held_back(suppressed));
+        }
         self.send(channel, &payload, &subject, &body.join("\n"))
             .await
+    }
+
+    /// Delivers an event alert (rendered when it was queued).
+    pub(crate) async fn deliver_event(
+        &self,
+        a: &store::EventAlert,
+        suppressed: i64,
+    ) -> Result<(), String> {
+        let mut payload: serde_json::Value =
+            serde_json::from_str(&a.payload).unwrap_or_else(|_| serde_json::json!({}));
+        payload["alert_id"] = serde_json::json!(a.id);
+        payload["event"] = serde_json::json!(a.event);
+        let mut body = a.body.clone();
+        if suppressed > 0 {
+            payload["suppressed"] = serde_json::json!(suppressed);
+            body += "\n";
+            body += &held_back(suppressed);
+        }
+        self.send(&a.channel, &payload, &a.subject, &body).await
     }
 
     async fn send(
@@ -258,17 +356,7 @@ impl Alerter {
                 let Some((client, w)) = &self.webhook else {
                     return Err("the webhook channel is no longer configured".into());
                 };
-                let resp = client
-                    .post(&w.url)
-                    .json(payload)
-                    .send()
-                    .await
-                    .map_err(|e| format!("POST {}: {e}", w.url))?;
-                if resp.status().is_success() {
-                    Ok(())
-                } else {
-                    Err(format!("POST {}: HTTP {}", w.url, resp.status()))
-                }
+                post_json(client, &w.url, payload).await
             }
             EMAIL => {
                 let Some((transport, e)) = &self.email else {
@@ -280,6 +368,13 @@ impl Alerter {
                     .await
                     .map(|_| ())
                     .map_err(|err| format!("SMTP {}: {err}", e.smtp))
+            }
+            SLACK => {
+                let Some((client, w)) = &self.slack else {
+                    return Err("the slack channel is no longer configured".into());
+                };
+                let text = format!("*{subject}*\n```{body}```");
+                post_json(client, &w.url, &serde_json::json!({ "text": text })).await
             }
             other => Err(format!("unknown alert channel `{other}`")),
         }
@@ -340,6 +435,67 @@ fn smtp_transport(e: &EmailConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>>
         b = b.credentials(Credentials::new(u.clone(), p.clone()));
     }
     Ok(b.build())
+}
+
+/// Queues the alert of a hold change (`placed`, `changed`, `released`,
+/// `expired`).
+pub(crate) fn hold_event(
+    store: &store::Store,
+    cfg: &AlertsConfig,
+    change: &str,
+    h: &store::HoldRow,
+    actor: &str,
+) -> Result<()> {
+    let subject = match change {
+        "released" | "expired" => format!("{} {change} (was {}) by {actor}", h.subject, h.action),
+        _ => format!("{} held ({}) by {actor}", h.subject, h.action),
+    };
+    let body = format!(
+        "sender: {}\naction: {}\nreason: {}\nsince:  {}\nuntil:  {}\nby:     {actor}",
+        h.subject,
+        h.action,
+        h.reason,
+        time(h.created),
+        h.until
+            .map(time)
+            .unwrap_or_else(|| "released by hand".into())
+    );
+    queue_event(
+        store,
+        cfg,
+        &format!("hold_{change}"),
+        &format!("hold:{}:{change}", h.subject),
+        &subject,
+        &body,
+        serde_json::json!({"type": "hold", "change": change, "hold": h, "actor": actor}),
+    )
+}
+
+/// Queues the alert of an incident opened or moved.
+pub(crate) fn incident_event(
+    store: &store::Store,
+    cfg: &AlertsConfig,
+    id: i64,
+    what: &str,
+    text: &str,
+    actor: &str,
+) -> Result<()> {
+    let Some(i) = store.incident(id)? else {
+        return Ok(());
+    };
+    queue_event(
+        store,
+        cfg,
+        &format!("incident_{}", what.split(':').next().unwrap_or(what)),
+        &format!("incident:{id}:{what}"),
+        &format!("{}: incident {id} {what}: {}", i.server, i.title),
+        &format!(
+            "incident {id} ({}) on {}\nstate:  {}\nby:     {actor}\n{text}\n\nunlisted incident show {id}",
+            i.title, i.server, i.state
+        ),
+        serde_json::json!({"type": "incident", "incident": id, "server": i.server, "title": i.title,
+                           "state": i.state, "what": what, "text": text, "actor": actor}),
+    )
 }
 
 /// What was done about a spamming sender, for its alert.

@@ -543,9 +543,18 @@ pub(crate) struct AlertsConfig {
     pub(crate) webhook: Option<WebhookConfig>,
     #[serde(default)]
     pub(crate) email: Option<EmailConfig>,
+    /// A Slack-compatible incoming webhook (`{"text": ...}`; Mattermost
+    /// and Rocket.Chat take the same).
+    #[serde(default)]
+    pub(crate) slack: Option<WebhookConfig>,
     /// Delivery attempts (one per sweep) before an alert is abandoned.
     #[serde(default = "default_attempts")]
     pub(crate) max_attempts: i64,
+    /// The same alert (one listing's `listed`, one sender's `spamming`, one
+    /// hold's change, one incident's move) goes out at most once per this
+    /// on each channel; those held back are counted in the next one.
+    #[serde(default = "default_repeat_after", with = "humantime_serde")]
+    pub(crate) repeat_after: Duration,
 }
 
 impl Default for AlertsConfig {
@@ -553,9 +562,32 @@ impl Default for AlertsConfig {
         AlertsConfig {
             webhook: None,
             email: None,
+            slack: None,
             max_attempts: default_attempts(),
+            repeat_after: default_repeat_after(),
         }
     }
+}
+
+impl AlertsConfig {
+    /// The channel names alerts are queued on.
+    pub(crate) fn channels(&self) -> Vec<String> {
+        let mut c = Vec::new();
+        if self.webhook.is_some() {
+            c.push(crate::alert::WEBHOOK.to_string());
+        }
+        if self.email.is_some() {
+            c.push(crate::alert::EMAIL.to_string());
+        }
+        if self.slack.is_some() {
+            c.push(crate::alert::SLACK.to_string());
+        }
+        c
+    }
+}
+
+fn default_repeat_after() -> Duration {
+    Duration::from_secs(3600)
 }
 
 fn default_attempts() -> i64 {

@@ -107,15 +107,20 @@ fn incident_for(
         MONITOR,
         title,
     )?;
-    if let Some(text) = late {
+    if let Some(text) = &late {
         store.incident_event(
             id,
             now,
             "late",
             MONITOR,
-            &text,
+            text,
             &serde_json::json!({"related": related}),
         )?;
+    }
+    // The listing, refusal or sender that opened it has its own alert; a
+    // late listing's link to an earlier incident is news of its own.
+    if let Some(text) = &late {
+        crate::alert::incident_event(store, &config.alerts, id, "late", text, MONITOR)?;
     }
     tracing::warn!(incident = id, server, "{title}");
     Ok(id)
@@ -312,6 +317,14 @@ fn auto_move(store: &Store, config: &Config, i: &IncidentRow, now: i64) -> Resul
     }
     if let Ok(why) = incidents::check_move(from, to, &f) {
         store.move_incident(i.id, from.as_str(), to.as_str(), now, MONITOR, &why)?;
+        crate::alert::incident_event(
+            store,
+            &config.alerts,
+            i.id,
+            &format!("moved:{to}"),
+            &why,
+            MONITOR,
+        )?;
         tracing::info!(incident = i.id, from = %from, to = %to, "{why}");
     }
     Ok(())

@@ -186,29 +186,33 @@ impl Monitor {
         Ok(report)
     }
 
-    /// Tries every pending alert once; returns (delivered, failed).
+    /// Tries every pending alert once; returns (delivered, failed). The
+    /// same alert goes out at most once per `alerts.repeat_after` on a
+    /// channel: the ones in between are marked held back and counted in
+    /// the next one sent.
     pub(crate) async fn deliver_alerts(&mut self) -> Result<(usize, usize)> {
-        let (mut ok, mut failed) = (0, 0);
+        let mut tally = (0, 0);
         for alert in self.store.pending_alerts()? {
-            match self.alerter.deliver(&alert, &self.catalog).await {
-                Ok(()) => {
-                    ok += 1;
-                    self.store
-                        .alert_delivered(Outbox::Listings, alert.id, now())?;
-                }
-                Err(e) => {
-                    failed += 1;
-                    tracing::warn!(channel = %alert.channel, alert = alert.id, error = %e, "alert not delivered; will retry next sweep");
-                    self.store.alert_failed(Outbox::Listings, alert.id, &e)?;
-                    if alert.attempts + 1 >= self.config.alerts.max_attempts {
-                        tracing::error!(channel = %alert.channel, alert = alert.id, attempts = alert.attempts + 1, "alert abandoned after too many failed deliveries");
-                        self.store
-                            .alert_abandoned(Outbox::Listings, alert.id, now())?;
-                    }
-                }
-            }
+            let key = crate::alert::Payload::key(&alert);
+            let Some(n) = self.may_send(Outbox::Listings, alert.id, &alert.channel, &key)? else {
+                continue;
+            };
+            let res = self.alerter.deliver(&alert, &self.catalog, n).await;
+            self.settle(
+                Outbox::Listings,
+                alert.id,
+                &alert.channel,
+                &key,
+                alert.attempts,
+                res,
+                &mut tally,
+            )?;
         }
         for (id, channel, attempts, change) in self.store.pending_sender_alerts()? {
+            let key = format!("sender:{}:{}", change.sender, change.to);
+            let Some(n) = self.may_send(Outbox::Senders, id, &channel, &key)? else {
+                continue;
+            };
             let containment = match self.store.hold(&change.sender)? {
                 Some(h) => Some(crate::alert::Containment::Held(h)),
                 None if change.to == "spamming" => Some(crate::alert::Containment::Proposed {
@@ -220,27 +224,86 @@ impl Monitor {
                 }),
                 None => None,
             };
-            match self
+            let res = self
                 .alerter
-                .deliver_sender(id, &channel, &change, containment.as_ref())
-                .await
-            {
-                Ok(()) => {
-                    ok += 1;
-                    self.store.alert_delivered(Outbox::Senders, id, now())?;
-                }
-                Err(e) => {
-                    failed += 1;
-                    tracing::warn!(%channel, alert = id, error = %e, "sender alert not delivered; will retry");
-                    self.store.alert_failed(Outbox::Senders, id, &e)?;
-                    if attempts + 1 >= self.config.alerts.max_attempts {
-                        tracing::error!(%channel, alert = id, "sender alert abandoned after too many failed deliveries");
-                        self.store.alert_abandoned(Outbox::Senders, id, now())?;
-                    }
+                .deliver_sender(id, &channel, &change, containment.as_ref(), n)
+                .await;
+            self.settle(
+                Outbox::Senders,
+                id,
+                &channel,
+                &key,
+                attempts,
+                res,
+                &mut tally,
+            )?;
+        }
+        for a in self.store.pending_event_alerts()? {
+            let Some(n) = self.may_send(Outbox::Events, a.id, &a.channel, &a.key)? else {
+                continue;
+            };
+            let res = self.alerter.deliver_event(&a, n).await;
+            self.settle(
+                Outbox::Events,
+                a.id,
+                &a.channel,
+                &a.key,
+                a.attempts,
+                res,
+                &mut tally,
+            )?;
+        }
+        Ok(tally)
+    }
+
+    /// Whether alert `id` for `key` may go out on `channel` now: the count
+    /// held back since the last one sent, or `None` when it is held back
+    /// (and recorded so).
+    fn may_send(&self, outbox: Outbox, id: i64, channel: &str, key: &str) -> Result<Option<i64>> {
+        let every = self.config.alerts.repeat_after.as_secs() as i64;
+        let now = now();
+        match self.store.alert_key(channel, key)? {
+            Some((last, _)) if now - last < every => {
+                tracing::info!(%channel, alert = id, key, "alert held back: the same went out less than alerts.repeat_after ago");
+                self.store.alert_suppressed(outbox, id, channel, key, now)?;
+                Ok(None)
+            }
+            Some((_, n)) => Ok(Some(n)),
+            None => Ok(Some(0)),
+        }
+    }
+
+    /// Records a delivery attempt: delivered, failed (retried later), or
+    /// abandoned after `alerts.max_attempts`.
+    #[allow(clippy::too_many_arguments)]
+    fn settle(
+        &self,
+        outbox: Outbox,
+        id: i64,
+        channel: &str,
+        key: &str,
+        attempts: i64,
+        res: Result<(), String>,
+        tally: &mut (usize, usize),
+    ) -> Result<()> {
+        let now = now();
+        match res {
+            Ok(()) => {
+                tally.0 += 1;
+                self.store.alert_delivered(outbox, id, now)?;
+                self.store.alert_key_sent(channel, key, now)?;
+            }
+            Err(e) => {
+                tally.1 += 1;
+                tracing::warn!(%channel, alert = id, error = %e, "alert not delivered; will retry");
+                self.store.alert_failed(outbox, id, &e)?;
+                if attempts + 1 >= self.config.alerts.max_attempts {
+                    tracing::error!(%channel, alert = id, attempts = attempts + 1, "alert abandoned after too many failed deliveries");
+                    self.store.alert_abandoned(outbox, id, now)?;
                 }
             }
         }
-        Ok((ok, failed))
+        Ok(())
     }
 
     /// Reads what is new in every followed log. With `drain`, reads each to
@@ -402,6 +465,13 @@ impl Monitor {
                     automatic: true,
                 };
                 self.store.place_hold(&row, None)?;
+                crate::alert::hold_event(
+                    &self.store,
+                    &self.config.alerts,
+                    "placed",
+                    &row,
+                    "unlisted:detect",
+                )?;
                 tracing::warn!(sender = %key, action = %row.action, "sender held automatically");
                 if let Some(text) =
                     crate::policy::hold_queued(&self.store, cfg, &row, "unlisted:detect")?

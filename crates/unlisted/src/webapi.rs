@@ -88,7 +88,7 @@ impl web::Actions for DaemonActions {
         let action: enforce::Action = action.parse()?;
         crate::cmd::hold::place(
             &self.store()?,
-            &self.config.enforce,
+            &self.config,
             subject,
             action,
             reason,
@@ -111,6 +111,8 @@ impl web::Actions for DaemonActions {
             .map_err(|e| e.to_string())?;
         if let Some(h) = &released {
             tracing::info!(actor, sender = %h.subject, "hold released");
+            crate::alert::hold_event(&store, &self.config.alerts, "released", h, actor)
+                .map_err(msg)?;
         }
         Ok(released.is_some())
     }

@@ -98,7 +98,7 @@ fn add(g: &Global, a: AddArgs) -> Result<Exit> {
     let store = store::Store::open(&g.db)?;
     for line in place(
         &store,
-        &config.enforce,
+        &config,
         &a.sender,
         a.action,
         &a.reason,
@@ -114,7 +114,7 @@ fn add(g: &Global, a: AddArgs) -> Result<Exit> {
 /// lines for people.
 pub(crate) fn place(
     store: &store::Store,
-    enforce: &crate::config::EnforceConfig,
+    config: &crate::config::Config,
     sender: &str,
     action: enforce::Action,
     reason: &str,
@@ -137,6 +137,13 @@ pub(crate) fn place(
         automatic: false,
     };
     let existed = store.place_hold(&row, None)?;
+    crate::alert::hold_event(
+        store,
+        &config.alerts,
+        if existed { "changed" } else { "placed" },
+        &row,
+        actor,
+    )?;
     let until = row
         .until
         .map(|u| format!(" until {}", output::time(u)))
@@ -147,7 +154,7 @@ pub(crate) fn place(
         row.action,
         row.reason
     )];
-    if let Some(text) = crate::policy::hold_queued(store, enforce, &row, &row.actor)? {
+    if let Some(text) = crate::policy::hold_queued(store, &config.enforce, &row, &row.actor)? {
         out.push(text);
     }
     Ok(out)
@@ -237,6 +244,7 @@ fn release(g: &Global, a: ReleaseArgs) -> Result<Exit> {
         ));
         return Ok(Exit::Found);
     };
+    crate::alert::hold_event(&store, &config.alerts, "released", &h, &who)?;
     output::line(&format!(
         "released {} (was {}: {})",
         h.subject, h.action, h.reason

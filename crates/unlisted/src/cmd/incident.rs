@@ -525,6 +525,14 @@ pub(crate) fn try_move(
     match recorded {
         Ok((text, moved)) => {
             store.move_incident(id, from.as_str(), to.as_str(), now, actor, &text)?;
+            crate::alert::incident_event(
+                store,
+                &config.alerts,
+                id,
+                &format!("moved:{to}"),
+                &text,
+                actor,
+            )?;
             Ok(moved)
         }
         Err(text) => {

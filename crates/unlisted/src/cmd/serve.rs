@@ -218,6 +218,13 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
         monitor.run_site_scans(a.once)?;
         crate::incident::sync(&monitor.store, &monitor.config, crate::output::now())?;
         for h in monitor.store.expire_holds(crate::output::now())? {
+            crate::alert::hold_event(
+                &monitor.store,
+                &monitor.config.alerts,
+                "expired",
+                &h,
+                "unlisted",
+            )?;
             tracing::info!(sender = %h.subject, "hold expired");
         }
         let (sent, failed) = monitor.deliver_alerts().await?;

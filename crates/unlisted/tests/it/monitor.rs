@@ -428,3 +428,146 @@ fn a_remote_block_ends_after_a_quiet_spell_of_log_time() {
         .collect();
     assert_eq!(events, ["listed", "delisted"]);
 }
+
+#[test]
+fn a_flapping_listing_pages_once_per_interval_on_every_channel_and_counts_the_rest() {
+    let mut dns = spamcop_server();
+    let hook = WebhookReceiver::start();
+    let slack = WebhookReceiver::start();
+    let smtp = SmtpSink::start();
+    let dir = TempDir::new("monitor-throttle");
+    let cfg = config(&dns, &hook, &smtp, "15m").replace(
+        "[alerts.webhook]",
+        &format!(
+            "[alerts]\nrepeat_after = \"3s\"\n\n[alerts.slack]\nurl = \"{}\"\n\n[alerts.webhook]",
+            slack.url
+        ),
+    );
+    dir.write("unlisted.toml", &cfg);
+    let once = || {
+        let o = unlisted(dir.path(), &["serve", "--once"]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    };
+    // Listed, delisted, listed, delisted within the interval (clean_after
+    // is 1): one `listed` and one `delisted` page; the rest are held back.
+    for data in [
+        SPAMCOP,
+        ":127.0.0.2:Blocked\n127.0.0.2\n",
+        SPAMCOP,
+        ":127.0.0.2:Blocked\n127.0.0.2\n",
+    ] {
+        dns.rewrite(0, data);
+        once();
+    }
+    let bodies = hook.wait_for(2, Duration::from_secs(5));
+    let events: Vec<String> = bodies
+        .iter()
+        .map(|b| {
+            serde_json::from_str::<serde_json::Value>(b).unwrap()["event"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(events, ["listed", "delisted"], "{bodies:?}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        hook.wait_for(3, Duration::from_millis(200)).len(),
+        2,
+        "no third page"
+    );
+    // Slack got the same two, in its own format.
+    let s = slack.wait_for(2, Duration::from_secs(5));
+    assert_eq!(s.len(), 2, "{s:?}");
+    let text = serde_json::from_str::<serde_json::Value>(&s[0]).unwrap()["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        text.starts_with("*[unlisted] mx1: 192.0.2.99 LISTED on SpamCop"),
+        "{text}"
+    );
+    // After the interval the next one goes, saying what was held back.
+    std::thread::sleep(Duration::from_secs(3));
+    dns.rewrite(0, SPAMCOP);
+    once();
+    let bodies = hook.wait_for(3, Duration::from_secs(5));
+    assert_eq!(bodies.len(), 3, "{bodies:?}");
+    let third: serde_json::Value = serde_json::from_str(&bodies[2]).unwrap();
+    assert_eq!(third["event"], "listed");
+    assert_eq!(third["suppressed"], 1, "{third}");
+}
+
+#[test]
+fn holds_and_incidents_alert_through_the_same_channels() {
+    let dns = spamcop_server();
+    let hook = WebhookReceiver::start();
+    let smtp = SmtpSink::start();
+    let dir = TempDir::new("monitor-events");
+    dir.write("unlisted.toml", &config(&dns, &hook, &smtp, "15m"));
+    let o = unlisted(
+        dir.path(),
+        &[
+            "hold",
+            "add",
+            "auth:x@shop.example",
+            "--action",
+            "defer",
+            "--reason",
+            "checking",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = unlisted(dir.path(), &["serve", "--once"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let bodies: Vec<serde_json::Value> = hook
+        .wait_for(2, Duration::from_secs(5))
+        .iter()
+        .map(|b| serde_json::from_str(b).unwrap())
+        .collect();
+    let of = |ty: &str| {
+        bodies
+            .iter()
+            .find(|b| b["type"] == ty)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {ty} alert: {bodies:?}"))
+    };
+    let hold = of("hold");
+    assert_eq!(hold["event"], "hold_placed");
+    assert_eq!(hold["hold"]["subject"], "auth:x@shop.example");
+    of("listing");
+    // Moving the incident the listing opened alerts too.
+    let o = unlisted(
+        dir.path(),
+        &[
+            "incident",
+            "move",
+            "1",
+            "unjustified",
+            "--reason",
+            "no spam from us",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = unlisted(dir.path(), &["serve", "--once"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let bodies: Vec<serde_json::Value> = hook
+        .wait_for(3, Duration::from_secs(5))
+        .iter()
+        .map(|b| serde_json::from_str(b).unwrap())
+        .collect();
+    let incident = bodies
+        .iter()
+        .find(|b| b["type"] == "incident")
+        .unwrap_or_else(|| panic!("no incident alert: {bodies:?}"));
+    assert_eq!(incident["event"], "incident_moved");
+    assert_eq!(incident["state"], "unjustified");
+    assert_eq!(incident["server"], "mx1");
+    let mails = smtp.wait_for(3, Duration::from_secs(5));
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.contains("auth:x@shop.example held (defer)")),
+        "{mails:?}"
+    );
+}
