@@ -25,6 +25,8 @@ pub(crate) fn routes() -> Router<Arc<Web>> {
         .route("/sender", get(sender))
         .route("/holds", get(holds))
         .route("/holds/release", post(release))
+        .route("/holds/add", post(add_hold))
+        .route("/check", post(check))
         .route("/complaints", get(complaints))
 }
 
@@ -217,7 +219,11 @@ fn bars(points: &[(String, i64)], width: u32, height: u32, title: &str) -> Strin
     svg + "</svg>"
 }
 
-async fn overview(State(web): State<Arc<Web>>, headers: HeaderMap) -> Response {
+async fn overview(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+    Query(m): Query<Msg>,
+) -> Response {
     let c = match who(&web, &headers).await {
         Ok(c) => c,
         Err(r) => return r,
@@ -240,7 +246,7 @@ async fn overview(State(web): State<Arc<Web>>, headers: HeaderMap) -> Response {
         Ok(r) => r,
         Err(e) => return failed(e, &c),
     };
-    let mut body = String::new();
+    let mut body = banner(&m);
     for s in &servers {
         let status = if s.listed {
             "<span class=\"listed\">LISTED</span>"
@@ -289,8 +295,12 @@ async fn overview(State(web): State<Arc<Web>>, headers: HeaderMap) -> Response {
         .filter(|v| v.verdict == "suspicious")
         .count();
     body += &format!(
-        "<p><a href=\"/senders\">{spamming} spamming and {suspicious} suspicious senders</a> · <a href=\"/holds\">{holds} holds</a></p><h2>Active incidents</h2>"
+        "<p><a href=\"/senders\">{spamming} spamming and {suspicious} suspicious senders</a> · <a href=\"/holds\">{holds} holds</a></p>"
     );
+    if c.role == Role::Operate {
+        body += "<form method=\"post\" action=\"/check\"><button type=\"submit\" class=\"check\">Check every list now</button></form>";
+    }
+    body += "<h2>Active incidents</h2>";
     body += &incident_table(&incidents);
     page("Overview", Some(&c), &body)
 }
@@ -577,6 +587,9 @@ async fn holds(State(web): State<Arc<Web>>, headers: HeaderMap, Query(m): Query<
         Err(e) => return failed(e, &c),
     };
     let mut b = banner(&m);
+    if c.role == Role::Operate {
+        b += "<form method=\"post\" action=\"/holds/add\">Hold <input name=\"subject\" placeholder=\"auth:user@example.com or script:/home/...\" size=\"40\" required> <select name=\"action\"><option>hold</option><option>reject</option><option>defer</option></select> because <input name=\"reason\" size=\"30\" required> <button type=\"submit\">Hold</button></form>";
+    }
     if rows.is_empty() {
         b += "<p>No holds.</p>";
     } else {
@@ -686,4 +699,48 @@ async fn complaints(State(web): State<Arc<Web>>, headers: HeaderMap) -> Response
         );
     }
     page("Complaints and refusals", Some(&c), &(b + "</table>"))
+}
+
+#[derive(Deserialize)]
+struct AddHoldForm {
+    subject: String,
+    action: String,
+    reason: String,
+}
+
+async fn add_hold(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+    Form(f): Form<AddHoldForm>,
+) -> Response {
+    let c = match operator(&web, &headers, "place holds").await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let actions = web.actions.clone();
+    let actor = c.actor();
+    let subject = f.subject.clone();
+    let res = tokio::task::spawn_blocking(move || {
+        actions.add_hold(&f.subject, &f.action, &f.reason, None, &actor)
+    })
+    .await
+    .map_err(|e| e.to_string())
+    .and_then(|r| r);
+    let q = match res {
+        Ok(()) => format!("msg={}", enc(&format!("{subject} held"))),
+        Err(e) => format!("err={}", enc(&e)),
+    };
+    Redirect::to(&format!("/holds?{q}")).into_response()
+}
+
+async fn check(State(web): State<Arc<Web>>, headers: HeaderMap) -> Response {
+    if let Err(r) = operator(&web, &headers, "start a check").await {
+        return r;
+    }
+    web.actions.check_now();
+    Redirect::to(&format!(
+        "/?msg={}",
+        enc("a check of every list was started")
+    ))
+    .into_response()
 }

@@ -325,6 +325,33 @@ fn the_dashboard_works_without_javascript() {
     );
     let (_, _, page) = get("/complaints");
     assert!(page.contains("Remote refusals"), "{page}");
+    // Place a hold with the form, and ask for a check now.
+    let (st, _, _) = http(
+        d.port,
+        "POST",
+        "/holds/add",
+        &[
+            ("Cookie", &cookie),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        "subject=ip%3A203.0.113.9&action=defer&reason=probing",
+    );
+    assert_eq!(st, 303);
+    let (_, _, page) = get("/holds?msg=x");
+    assert!(page.contains("ip:203.0.113.9"), "{page}");
+    let (st, head, _) = http(d.port, "POST", "/check", &[("Cookie", &cookie)], "");
+    assert_eq!(st, 303, "{head}");
+    let (st, _, _) = http(
+        d.port,
+        "POST",
+        "/holds/release",
+        &[
+            ("Cookie", &cookie),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        "subject=ip%3A203.0.113.9",
+    );
+    assert_eq!(st, 303);
     // Release the hold with the form.
     let (_, _, page) = get("/holds");
     assert!(page.contains("class=\"release\""), "{page}");
