@@ -155,6 +155,36 @@ impl Store {
         rows.collect::<rusqlite::Result<_>>().map_err(self.err())
     }
 
+    /// Ties again, by Message-ID, complaints that were stored before the
+    /// message they are about (a bounced or deferred message is stored
+    /// when it completes) and so were tied by a weaker clue or not at all;
+    /// returns them with their new sender.
+    pub fn relink_complaints(&self) -> Result<Vec<SenderComplaint>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "UPDATE complaints SET sender = m.sender, account = m.account, linked_by = 'message-id'
+                 FROM messages m
+                 WHERE complaints.original_message_id IS NOT NULL
+                   AND m.message_id = complaints.original_message_id
+                   AND (complaints.linked_by IS NULL OR complaints.linked_by != 'message-id')
+                 RETURNING complaints.id, complaints.sender, complaints.account,
+                           COALESCE(complaints.arrival, complaints.ingested)",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(SenderComplaint {
+                    id: r.get(0)?,
+                    sender: r.get(1)?,
+                    account: r.get(2)?,
+                    at: r.get(3)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
     /// A named position the daemon keeps across restarts (0 when unset).
     pub fn cursor(&self, name: &str) -> Result<i64> {
         self.conn

@@ -355,19 +355,33 @@ impl Monitor {
         for dir in &self.config.complaints.maildirs {
             crate::complaints::watch_maildir(&self.store, dir, now)?;
         }
+        // Complaints that arrived before their message completed in the
+        // log are tied to it now, and count against its real sender.
+        let relinked = self.store.relink_complaints()?;
+        for c in &relinked {
+            tracing::info!(complaint = c.id, sender = %c.sender, "complaint tied to its message now that the message is stored");
+        }
         let cursor = self.store.cursor(COMPLAINTS_CURSOR)?;
         let new = self.store.complaints_after(cursor)?;
-        let Some(last) = new.last().map(|c| c.id) else {
+        let last = new.last().map(|c| c.id);
+        if last.is_none() && relinked.is_empty() {
             return Ok(0);
-        };
+        }
         let channels = self.alerter.channels();
         let mut spamming = Vec::new();
+        // Relinked ones already fed are fed again under their new sender;
+        // new ones that were just relinked are fed once.
+        let fed: Vec<&store::SenderComplaint> = relinked
+            .iter()
+            .filter(|c| c.id <= cursor)
+            .chain(new.iter())
+            .collect();
         for store::SenderComplaint {
             sender,
             account,
             at,
             ..
-        } in &new
+        } in fed
         {
             let Ok(s) = sender.parse::<maillog::Sender>() else {
                 continue;
@@ -410,11 +424,13 @@ impl Monitor {
                 });
             }
         }
-        self.store.set_cursor(COMPLAINTS_CURSOR, last)?;
+        if let Some(last) = last {
+            self.store.set_cursor(COMPLAINTS_CURSOR, last)?;
+        }
         for s in &spamming {
             self.contain(s)?;
         }
-        Ok(new.len())
+        Ok(new.len() + relinked.len())
     }
 
     /// A sender turned `spamming`: hold it (mode `enforce`), or record the

@@ -294,3 +294,49 @@ fn the_daemon_reads_complaints_from_a_maildir_and_they_turn_a_sender_spamming() 
         .count();
     assert_eq!(senders_alerts, 1);
 }
+
+#[test]
+fn a_complaint_that_arrives_before_its_message_completes_is_tied_to_it_later() {
+    let dir = TempDir::new("complaint-relink");
+    // A message still open in the log: bounced for one recipient, not
+    // completed yet.
+    let id = crate::logs::exim_id(3);
+    dir.write(
+        "mail.log",
+        &format!(
+            "2026-03-02 10:00:00 {id} <= info@shop.example H=(pc) [203.0.113.5]:50000 P=esmtpsa A=dovecot_plain:info@shop.example S=900 id=late3@shop.example for a@example.net\n\
+             2026-03-02 10:00:01 {id} ** a@example.net R=dnslookup T=remote_smtp H=mx.example.net [198.51.100.25]: SMTP error from remote mail server after RCPT TO:<a@example.net>: 550 5.1.1 User unknown\n"
+        ),
+    );
+    for sub in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(dir.path().join("fbl").join(sub)).unwrap();
+    }
+    dir.write(
+        "fbl/new/1700000001.M1P1.host",
+        &arf("late3@shop.example", 1),
+    );
+    dir.write(
+        "unlisted.toml",
+        "[[log]]\npath = \"mail.log\"\nformat = \"exim\"\n\n[complaints]\nmaildirs = [\"fbl\"]\n",
+    );
+    let senders = |dir: &TempDir| {
+        json_lines(&unlisted(dir.path(), &["complaints", "senders", "--json"]))
+            .iter()
+            .map(|l| l["sender"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let o = unlisted(dir.path(), &["serve", "--once"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        senders(&dir),
+        ["from:news@shop.example"],
+        "only the envelope to go by"
+    );
+    // The message completes; the complaint now counts against the mailbox.
+    let mut log = std::fs::read_to_string(dir.path().join("mail.log")).unwrap();
+    log += &format!("2026-03-02 10:05:00 {id} Completed\n");
+    std::fs::write(dir.path().join("mail.log"), log).unwrap();
+    let o = unlisted(dir.path(), &["serve", "--once"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(senders(&dir), ["auth:info@shop.example"]);
+}
