@@ -444,4 +444,22 @@ impl Store {
             .optional()
             .map_err(self.err())
     }
+
+    /// The accounts that sent mail through the logs `logs` (all when
+    /// empty) at or after `since` (log clock).
+    pub fn accounts_of_logs(&self, logs: &[String], since: i64) -> Result<Vec<String>> {
+        let all = logs.is_empty();
+        let logs = serde_json::to_string(logs).unwrap_or_else(|_| "[]".into());
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT DISTINCT account FROM messages WHERE account IS NOT NULL AND received >= ?1
+                 AND (?2 OR log IN (SELECT value FROM json_each(?3))) ORDER BY account",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map(params![since, all, logs], |r| r.get(0))
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
 }

@@ -98,6 +98,44 @@ pub(crate) struct IncidentsConfig {
     /// --send`).
     #[serde(default)]
     pub(crate) mail: Option<NoticeMail>,
+    /// Where customers' addresses are: a directory in cPanel's
+    /// /var/cpanel/users format (`CONTACTEMAIL=` in the file named after
+    /// the account; the default when it exists), or a file of
+    /// `account address` lines.
+    #[serde(default)]
+    pub(crate) contacts: Option<PathBuf>,
+}
+
+impl IncidentsConfig {
+    /// The address of customer `account`, from `contacts`.
+    pub(crate) fn contact(&self, account: &str) -> Option<String> {
+        let source = self
+            .contacts
+            .clone()
+            .or_else(|| Some(PathBuf::from("/var/cpanel/users")).filter(|p| p.is_dir()))?;
+        if source.is_dir() {
+            if account.contains('/') || account.starts_with('.') {
+                return None;
+            }
+            let text = std::fs::read_to_string(source.join(account)).ok()?;
+            return text
+                .lines()
+                .find_map(|l| l.strip_prefix("CONTACTEMAIL="))
+                .map(|a| a.trim().to_string())
+                .filter(|a| a.contains('@'));
+        }
+        let text = std::fs::read_to_string(&source).ok()?;
+        text.lines().find_map(|l| {
+            let l = l.trim();
+            if l.starts_with('#') {
+                return None;
+            }
+            let (who, addr) = l.split_once([' ', '\t', ':', '='])?;
+            (who.trim() == account)
+                .then(|| addr.trim_matches([' ', '\t', ':', '=']).trim().to_string())
+                .filter(|a| a.contains('@'))
+        })
+    }
 }
 
 impl Default for IncidentsConfig {
@@ -108,6 +146,7 @@ impl Default for IncidentsConfig {
             notices_dir: None,
             desk: default_desk(),
             mail: None,
+            contacts: None,
         }
     }
 }

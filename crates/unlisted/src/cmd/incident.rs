@@ -61,9 +61,14 @@ pub(crate) enum Command {
         /// The sender the notice is about (default: the incident's first).
         #[arg(long)]
         sender: Option<String>,
-        /// The customer's address (needed with --send).
+        /// The customer's address (default: from `incidents.contacts`,
+        /// cPanel's /var/cpanel/users where it exists).
         #[arg(long)]
         to: Option<String>,
+        /// `listed` only: one notice to every customer who sent mail
+        /// through this server's logs in `incidents.lookback`.
+        #[arg(long, conflicts_with_all = ["account", "to"])]
+        all_accounts: bool,
         #[arg(long)]
         send: bool,
         #[arg(long)]
@@ -103,6 +108,7 @@ pub(crate) async fn run(g: &Global, c: Command) -> Result<Exit> {
             account,
             sender,
             to,
+            all_accounts,
             send,
             json,
         } => {
@@ -117,6 +123,7 @@ pub(crate) async fn run(g: &Global, c: Command) -> Result<Exit> {
                 account,
                 sender,
                 to,
+                all_accounts,
                 send,
                 json,
             };
@@ -619,6 +626,7 @@ struct NoticeArgs {
     account: Option<String>,
     sender: Option<String>,
     to: Option<String>,
+    all_accounts: bool,
     send: bool,
     json: bool,
 }
@@ -737,6 +745,12 @@ async fn notice(
             );
         }
     }
+    if a.all_accounts {
+        if kind != incidents::notice::Kind::Listed {
+            bail!("--all-accounts is for the `listed` notice");
+        }
+        return notice_everyone(store, config, &i, dir, vars, a.send).await;
+    }
     let rendered = incidents::notice::notice(kind, dir, &vars).map_err(anyhow::Error::msg)?;
     if a.json {
         output::json(&rendered)?;
@@ -749,9 +763,27 @@ async fn notice(
     if !a.send {
         return Ok(Exit::Clean);
     }
-    let Some(to) = &a.to else {
-        bail!("--send needs --to ADDRESS");
+    let to = match a.to.clone().or_else(|| config.incidents.contact(&customer)) {
+        Some(to) => to,
+        None => bail!(
+            "no address for customer {customer}: give --to, or set incidents.contacts (a cPanel users directory or a file of `account address` lines)"
+        ),
     };
+    send_notice(store, config, &i, kind, &rendered, &customer, &to).await?;
+    output::line(&format!("sent to {to}"))?;
+    Ok(Exit::Clean)
+}
+
+/// Mails a rendered notice and records it in the incident.
+async fn send_notice(
+    store: &store::Store,
+    config: &Config,
+    i: &store::IncidentRow,
+    kind: incidents::notice::Kind,
+    rendered: &incidents::notice::Rendered,
+    customer: &str,
+    to: &str,
+) -> Result<()> {
     let Some(mail) = &config.incidents.mail else {
         bail!("--send needs [incidents.mail] in the config (smtp, from)");
     };
@@ -765,13 +797,77 @@ async fn notice(
     store.link_incident(
         i.id,
         "notice",
-        &format!("{}:{to}:{}", kind.as_str(), output::now()),
+        // Unique per sending, even two in one second.
+        &format!(
+            "{}:{to}:{}",
+            kind.as_str(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        ),
         output::now(),
         &super::actor(),
         &format!("notice \"{}\" sent to {customer} <{to}>", rendered.subject),
     )?;
-    output::line(&format!("sent to {to}"))?;
-    Ok(Exit::Clean)
+    Ok(())
+}
+
+/// The `listed` notice to every customer of the incident's server.
+async fn notice_everyone(
+    store: &store::Store,
+    config: &Config,
+    i: &store::IncidentRow,
+    dir: Option<&std::path::Path>,
+    mut vars: BTreeMap<&str, String>,
+    send: bool,
+) -> Result<Exit> {
+    let logs = crate::incident::logs_of(config, &i.server);
+    let since = store.latest_received()?.unwrap_or(0) - config.incidents.lookback.as_secs() as i64;
+    let accounts = store.accounts_of_logs(&logs, since)?;
+    let (mut sent, mut missing) = (0, Vec::new());
+    for account in &accounts {
+        let Some(to) = config.incidents.contact(account) else {
+            missing.push(account.clone());
+            continue;
+        };
+        vars.insert("customer", account.clone());
+        let rendered = incidents::notice::notice(incidents::notice::Kind::Listed, dir, &vars)
+            .map_err(anyhow::Error::msg)?;
+        if send {
+            send_notice(
+                store,
+                config,
+                i,
+                incidents::notice::Kind::Listed,
+                &rendered,
+                account,
+                &to,
+            )
+            .await?;
+            sent += 1;
+        }
+        output::line(&format!(
+            "{account} <{to}>{}",
+            if send { ": sent" } else { "" }
+        ))?;
+    }
+    if !missing.is_empty() {
+        output::warning(&format!(
+            "no address for {} of {} customers: {}",
+            missing.len(),
+            accounts.len(),
+            missing.join(", ")
+        ));
+    }
+    if send {
+        output::line(&format!("{sent} notices sent"))?;
+    }
+    Ok(if missing.is_empty() {
+        Exit::Clean
+    } else {
+        Exit::Found
+    })
 }
 
 /// The account a sender's messages belong to.

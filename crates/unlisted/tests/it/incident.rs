@@ -396,3 +396,104 @@ fn a_listing_with_no_spam_behind_it_is_unjustified_with_an_evidence_report() {
     let i = show(&dir, 1);
     assert_eq!(i["state"], "resolved", "{i}");
 }
+
+/// `incident notice 1 listed --all-accounts --send`.
+fn notify_all(dir: &TempDir) -> std::process::Output {
+    unlisted(
+        dir.path(),
+        &[
+            "incident",
+            "notice",
+            "1",
+            "listed",
+            "--all-accounts",
+            "--send",
+        ],
+    )
+}
+
+#[test]
+fn every_customer_of_a_listed_server_gets_the_listed_notice() {
+    let dns = lists();
+    let smtp = SmtpSink::start();
+    let dir = TempDir::new("story-notices");
+    let mut log = String::new();
+    crate::logs::contact_form(&mut log, 0);
+    crate::logs::php_mailer_in(
+        &mut log,
+        4000,
+        "/home/bob/public_html/wp-content/uploads/2024/04",
+    );
+    dir.write("mail.log", &log);
+    dir.write(
+        "contacts.txt",
+        "# account address\nshop owner@shop.example\n",
+    );
+    let mail = format!(
+        "[incidents.mail]\nsmtp = \"127.0.0.1:{}\"\nfrom = \"abuse@example.net\"\ntls = \"none\"\n",
+        smtp.port
+    );
+    dir.write(
+        "unlisted.toml",
+        &config(&dns, &format!("contacts = \"contacts.txt\"\n{mail}")),
+    );
+    once(&dir);
+    // bob has no address on file: said, and the exit code says so.
+    let o = notify_all(&dir);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("shop <owner@shop.example>: sent"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stderr(&o).contains("no address for 1 of 2 customers: bob"),
+        "{}",
+        stderr(&o)
+    );
+    let got = smtp.wait_for(1, Duration::from_secs(10));
+    assert_eq!(got.len(), 1);
+    assert!(got[0].contains("Hello shop"), "{}", got[0]);
+    // cPanel's users directory: CONTACTEMAIL= in the account's file.
+    dir.write(
+        "cpusers/shop",
+        "USER=shop\nCONTACTEMAIL=owner@shop.example\n",
+    );
+    dir.write("cpusers/bob", "USER=bob\nCONTACTEMAIL=bob@bob.example\n");
+    dir.write(
+        "unlisted.toml",
+        &config(&dns, &format!("contacts = \"cpusers\"\n{mail}")),
+    );
+    let o = notify_all(&dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let got = smtp.wait_for(3, Duration::from_secs(10));
+    assert_eq!(got.len(), 3);
+    assert!(got.iter().any(|m| m.contains("Hello bob")));
+    // One customer, addressed from the same source.
+    let o = unlisted(
+        dir.path(),
+        &[
+            "incident",
+            "notice",
+            "1",
+            "listed",
+            "--account",
+            "bob",
+            "--send",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("sent to bob@bob.example"),
+        "{}",
+        stdout(&o)
+    );
+    let shown = show(&dir, 1);
+    let notices = shown["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["kind"] == "notice")
+        .count();
+    assert_eq!(notices, 4, "each notice sent is in the incident");
+}
