@@ -285,6 +285,26 @@ pub(crate) fn migrate(conn: &Connection, path: &Path) -> Result<()> {
             source,
         }
     };
+    // Already current (every open but the first after an upgrade): a
+    // plain read, so opening the store (the dashboard does it for each
+    // request) never waits for the daemon's write transactions.
+    let current: rusqlite::Result<i64> = conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    );
+    if let Ok(v) = current {
+        if v == LATEST {
+            return Ok(());
+        }
+        if v > LATEST {
+            return Err(StoreError::TooNew {
+                path: path.to_path_buf(),
+                found: v,
+                known: LATEST,
+            });
+        }
+    }
     // One write transaction taken up front: two processes opening a new
     // store at once (the daemon and `status`) must not both migrate it. The
     // second waits (busy_timeout), then sees the version the first wrote.

@@ -25,6 +25,19 @@ fn creates_migrates_and_reopens() {
 }
 
 #[test]
+fn opening_a_current_store_does_not_wait_for_a_writer() {
+    let dir = TempDir::new("open-while-writing");
+    let path = dir.path().join("u.db");
+    let writer = Store::open(&path).unwrap();
+    writer.conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+    // A reader that needed the write lock would wait busy_timeout (5 s)
+    // and then fail with BUSY.
+    let reader = Store::open(&path).unwrap();
+    assert!(reader.holds().unwrap().is_empty());
+    writer.conn.execute_batch("COMMIT").unwrap();
+}
+
+#[test]
 fn refuses_a_newer_schema() {
     let dir = TempDir::new("newer");
     let path = dir.path().join("u.db");
