@@ -59,13 +59,16 @@ pub(crate) struct ListingJson {
     pub(crate) meanings: Vec<String>,
 }
 
-/// A server and its listings.
+/// A server, its blocklist listings, and the refusals remote servers gave
+/// its mail (from the logs; a rate limit is not a listing).
 #[derive(Serialize)]
 pub(crate) struct ServerJson {
     pub(crate) name: String,
     pub(crate) ips: Vec<String>,
+    /// On at least one blocklist.
     pub(crate) listed: bool,
     pub(crate) listings: Vec<ListingJson>,
+    pub(crate) refusals: Vec<ListingJson>,
 }
 
 pub(crate) async fn server_list(web: &Web) -> Result<Vec<ServerJson>, (StatusCode, String)> {
@@ -75,7 +78,7 @@ pub(crate) async fn server_list(web: &Web) -> Result<Vec<ServerJson>, (StatusCod
         Ok(servers
             .into_iter()
             .map(|srv| {
-                let listings: Vec<ListingJson> = open
+                let (refusals, listings): (Vec<ListingJson>, Vec<ListingJson>) = open
                     .iter()
                     .filter(|e| e.server == srv.name)
                     .map(|e| ListingJson {
@@ -85,12 +88,13 @@ pub(crate) async fn server_list(web: &Web) -> Result<Vec<ServerJson>, (StatusCod
                         codes: e.codes.clone(),
                         meanings: e.meanings.clone(),
                     })
-                    .collect();
+                    .partition(|l| l.list.starts_with("remote:"));
                 ServerJson {
                     name: srv.name,
                     ips: srv.ips,
                     listed: !listings.is_empty(),
                     listings,
+                    refusals,
                 }
             })
             .collect())

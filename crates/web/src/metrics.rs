@@ -85,12 +85,15 @@ pub(crate) async fn metrics(State(web): State<Arc<Web>>, headers: HeaderMap) -> 
     );
     let listed = servers
         .iter()
-        .filter(|name| open.iter().any(|e| &e.server == *name))
+        .filter(|name| {
+            open.iter()
+                .any(|e| &e.server == *name && !e.list.starts_with("remote:"))
+        })
         .count();
     out.metric(
         "unlisted_servers_listed",
         "gauge",
-        "Configured servers with at least one open listing.",
+        "Configured servers on at least one blocklist (remote refusals not counted).",
         &[(String::new(), listed as f64)],
     );
     out.metric(

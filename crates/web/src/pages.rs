@@ -262,6 +262,14 @@ async fn overview(
                 time(l.since)
             );
         }
+        for r in &s.refusals {
+            lines += &format!(
+                "<li>mail refused by <b>{}</b> since {}: {}</li>",
+                esc(r.list.trim_start_matches("remote:")),
+                time(r.since),
+                esc(&r.meanings.join("; "))
+            );
+        }
         // Trend: listings opened per day over the last 30 days.
         let now = crate::now();
         let mut per_day = vec![0i64; 30];
@@ -378,9 +386,20 @@ async fn incident(
         esc(&s(&v["next_action"]))
     );
     if c.role == Role::Operate {
+        let next = match s(&v["state"]).as_str() {
+            "open" => "contained",
+            "contained" => "cleaned",
+            "cleaned" => "verified",
+            "verified" => "delisting",
+            "delisting" | "unjustified" => "resolved",
+            _ => "open",
+        };
         let options: String = incidents::State::ALL
             .iter()
-            .map(|st| format!("<option>{st}</option>"))
+            .map(|st| {
+                let sel = if st.as_str() == next { " selected" } else { "" };
+                format!("<option{sel}>{st}</option>")
+            })
             .collect();
         b += &format!(
             "<form method=\"post\" action=\"/incidents/{id}/move\">Move to <select name=\"state\">{options}</select> because <input name=\"reason\" size=\"50\" required> <button type=\"submit\">Move</button></form>"

@@ -181,7 +181,8 @@ fn the_api_answers_with_tokens_and_as_its_openapi_file_says() {
         .iter()
         .map(|l| l["list"].as_str().unwrap())
         .collect();
-    assert!(lists.contains(&"spamcop"), "{lists:?}");
+    assert_eq!(lists, ["spamcop"], "remote refusals are not listings");
+    assert_eq!(servers[0]["refusals"][0]["list"], "remote:google");
 
     // Acting needs an operate token.
     let hold = r#"{"subject":"ip:203.0.113.9","action":"defer","reason":"open relay probe"}"#;
