@@ -113,6 +113,36 @@ impl Store {
         tx.commit().map_err(self.err())
     }
 
+    /// Alerts by outcome over the three outboxes: (pending, delivered,
+    /// held back, abandoned).
+    pub fn alert_counts(&self) -> Result<(i64, i64, i64, i64)> {
+        self.conn
+            .query_row(
+                "SELECT
+                   COALESCE(SUM(delivered IS NULL), 0),
+                   COALESCE(SUM(delivered IS NOT NULL AND suppressed = 0 AND abandoned = 0), 0),
+                   COALESCE(SUM(suppressed = 1), 0),
+                   COALESCE(SUM(abandoned = 1), 0)
+                 FROM (SELECT delivered, suppressed, abandoned FROM alerts
+                       UNION ALL SELECT delivered, suppressed, abandoned FROM sender_alerts
+                       UNION ALL SELECT delivered, suppressed, abandoned FROM event_alerts)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .map_err(self.err())
+    }
+
+    /// Finished sweeps.
+    pub fn sweep_count(&self) -> Result<i64> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM sweeps WHERE finished IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(self.err())
+    }
+
     /// Records that an alert for `key` went out on `channel` now.
     pub fn alert_key_sent(&self, channel: &str, key: &str, now: i64) -> Result<()> {
         self.conn
@@ -161,6 +191,7 @@ mod tests {
             Some((100, 2))
         );
         assert!(s.pending_event_alerts().unwrap().is_empty());
+        assert_eq!(s.alert_counts().unwrap(), (0, 1, 2, 0));
         s.alert_key_sent("webhook", "hold:auth:x", 5000).unwrap();
         assert_eq!(
             s.alert_key("webhook", "hold:auth:x").unwrap(),

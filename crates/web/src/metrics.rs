@@ -60,15 +60,17 @@ pub(crate) async fn metrics(State(web): State<Arc<Web>>, headers: HeaderMap) -> 
         let complaints = s.complaint_total().map_err(e)?;
         let messages = s.message_count(None).map_err(e)?;
         let sweep = s.last_sweep().map_err(e)?;
+        let counts = (s.sweep_count().map_err(e)?, s.alert_counts().map_err(e)?);
         Ok((
-            open, verdicts, holds, incidents, complaints, messages, sweep, servers,
+            open, verdicts, holds, incidents, complaints, messages, sweep, servers, counts,
         ))
     })
     .await;
-    let (open, verdicts, holds, incidents, complaints, messages, sweep, servers) = match gathered {
-        Ok(g) => g,
-        Err((status, msg)) => return (status, msg).into_response(),
-    };
+    let (open, verdicts, holds, incidents, complaints, messages, sweep, servers, counts) =
+        match gathered {
+            Ok(g) => g,
+            Err((status, msg)) => return (status, msg).into_response(),
+        };
     let mut out = Out(String::new());
     let mut per_list: BTreeMap<String, f64> = BTreeMap::new();
     for e in &open {
@@ -168,6 +170,24 @@ pub(crate) async fn metrics(State(web): State<Arc<Web>>, headers: HeaderMap) -> 
             &[(String::new(), sw.started as f64)],
         );
     }
+    let (sweeps, (pending, delivered, held_back, abandoned)) = counts;
+    out.metric(
+        "unlisted_sweeps_total",
+        "counter",
+        "Sweeps of the lists finished (checks).",
+        &[(String::new(), sweeps as f64)],
+    );
+    out.metric(
+        "unlisted_alerts",
+        "gauge",
+        "Alerts by outcome: pending delivery, delivered, held back as repeats, abandoned.",
+        &[
+            (label("outcome", "pending"), pending as f64),
+            (label("outcome", "delivered"), delivered as f64),
+            (label("outcome", "held_back"), held_back as f64),
+            (label("outcome", "abandoned"), abandoned as f64),
+        ],
+    );
     let x = web.actions.extra_metrics();
     out.metric(
         "unlisted_log_lines_read_total",

@@ -248,6 +248,8 @@ fn the_api_answers_with_tokens_and_as_its_openapi_file_says() {
         "{m}"
     );
     assert!(m.contains("unlisted_servers_listed 1"), "{m}");
+    assert!(m.contains("unlisted_sweeps_total 1"), "{m}");
+    assert!(m.contains("unlisted_alerts{outcome=\"pending\"}"), "{m}");
     assert!(
         !m.contains("192.0.2.99") && !m.contains("shop.example"),
         "{m}"
