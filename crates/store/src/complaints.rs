@@ -47,6 +47,16 @@ pub struct SenderComplaint {
     pub at: i64,
 }
 
+/// A `SenderComplaint` from `id, sender, account, at` columns.
+fn sender_complaint(r: &rusqlite::Row<'_>) -> rusqlite::Result<SenderComplaint> {
+    Ok(SenderComplaint {
+        id: r.get(0)?,
+        sender: r.get(1)?,
+        account: r.get(2)?,
+        at: r.get(3)?,
+    })
+}
+
 /// Complaints against one sender.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ComplaintCount {
@@ -143,14 +153,7 @@ impl Store {
             )
             .map_err(self.err())?;
         let rows = stmt
-            .query_map([after], |r| {
-                Ok(SenderComplaint {
-                    id: r.get(0)?,
-                    sender: r.get(1)?,
-                    account: r.get(2)?,
-                    at: r.get(3)?,
-                })
-            })
+            .query_map([after], sender_complaint)
             .map_err(self.err())?;
         rows.collect::<rusqlite::Result<_>>().map_err(self.err())
     }
@@ -172,16 +175,7 @@ impl Store {
                            COALESCE(complaints.arrival, complaints.ingested)",
             )
             .map_err(self.err())?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(SenderComplaint {
-                    id: r.get(0)?,
-                    sender: r.get(1)?,
-                    account: r.get(2)?,
-                    at: r.get(3)?,
-                })
-            })
-            .map_err(self.err())?;
+        let rows = stmt.query_map([], sender_complaint).map_err(self.err())?;
         rows.collect::<rusqlite::Result<_>>().map_err(self.err())
     }
 

@@ -414,11 +414,7 @@ impl Store {
 
     /// Site scans asked for by `sender`, newest first.
     pub fn site_scans_for(&self, sender: &str) -> Result<Vec<crate::SiteScanRow>> {
-        Ok(self
-            .site_scans(i64::MAX)?
-            .into_iter()
-            .filter(|s| s.sender == sender)
-            .collect())
+        self.site_scans_where(Some(sender), i64::MAX)
     }
 
     /// Quarantined files (not restored) whose original path is under

@@ -122,13 +122,26 @@ impl Store {
 
     /// The newest scans first.
     pub fn site_scans(&self, limit: i64) -> Result<Vec<SiteScanRow>> {
+        self.site_scans_where(None, limit)
+    }
+
+    /// The newest scans first, of one sender when given (the daemon asks
+    /// this for every incident's senders on each loop: filtered in SQL,
+    /// not by reading every report).
+    pub(crate) fn site_scans_where(
+        &self,
+        sender: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<SiteScanRow>> {
         let mut stmt = self
             .conn
             .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM site_scans ORDER BY id DESC LIMIT ?1"
+                "SELECT {COLUMNS} FROM site_scans WHERE (?1 IS NULL OR sender = ?1) ORDER BY id DESC LIMIT ?2"
             ))
             .map_err(self.err())?;
-        let rows = stmt.query_map([limit], row).map_err(self.err())?;
+        let rows = stmt
+            .query_map(params![sender, limit], row)
+            .map_err(self.err())?;
         rows.collect::<rusqlite::Result<_>>().map_err(self.err())
     }
 }

@@ -310,11 +310,31 @@ fn auto_move(store: &Store, config: &Config, i: &IncidentRow, now: i64) -> Resul
         State::Delisting | State::Unjustified | State::Verified => State::Resolved,
         _ => return Ok(()),
     };
-    let f = facts(store, config, i)?;
-    // Resolving needs listings that ended, not merely none at all.
-    if to == State::Resolved && f.listings.is_empty() {
+    // Most loops nothing can move: tell that from the links alone before
+    // weighing the full facts (which read every sender's messages).
+    let links = store.incident_links(i.id)?;
+    let refs = |kind: &str| -> Vec<&str> {
+        links
+            .iter()
+            .filter(|l| l.kind == kind)
+            .map(|l| l.reference.as_str())
+            .collect()
+    };
+    let possible = if to == State::Contained {
+        let senders = refs("sender");
+        !senders.is_empty()
+            && senders
+                .iter()
+                .all(|s| store.hold(s).is_ok_and(|h| h.is_some()))
+    } else {
+        // Resolving needs listings that ended, not merely none at all.
+        let (episodes, ended) = (refs("episode"), refs("ended"));
+        !episodes.is_empty() && episodes.iter().all(|e| ended.contains(e))
+    };
+    if !possible {
         return Ok(());
     }
+    let f = facts(store, config, i)?;
     if let Ok(why) = incidents::check_move(from, to, &f) {
         store.move_incident(i.id, from.as_str(), to.as_str(), now, MONITOR, &why)?;
         crate::alert::incident_event(

@@ -52,28 +52,7 @@ pub(crate) enum Command {
     },
     /// Render a customer notice (suspended, compromised, listed) with the
     /// incident's facts; --send mails it through `[incidents.mail]`.
-    Notice {
-        id: i64,
-        kind: String,
-        /// The customer (account) it is for, as the notice names them.
-        #[arg(long)]
-        account: Option<String>,
-        /// The sender the notice is about (default: the incident's first).
-        #[arg(long)]
-        sender: Option<String>,
-        /// The customer's address (default: from `incidents.contacts`,
-        /// cPanel's /var/cpanel/users where it exists).
-        #[arg(long)]
-        to: Option<String>,
-        /// `listed` only: one notice to every customer who sent mail
-        /// through this server's logs in `incidents.lookback`.
-        #[arg(long, conflicts_with_all = ["account", "to"])]
-        all_accounts: bool,
-        #[arg(long)]
-        send: bool,
-        #[arg(long)]
-        json: bool,
-    },
+    Notice(NoticeArgs),
 }
 
 pub(crate) async fn run(g: &Global, c: Command) -> Result<Exit> {
@@ -102,31 +81,12 @@ pub(crate) async fn run(g: &Global, c: Command) -> Result<Exit> {
             Ok(Exit::Clean)
         }
         Command::Report { id, json } => report(&store, &config, &catalog, id, json),
-        Command::Notice {
-            id,
-            kind,
-            account,
-            sender,
-            to,
-            all_accounts,
-            send,
-            json,
-        } => {
+        Command::Notice(n) => {
             let notices_dir = config.incidents.notices_dir.clone().or_else(|| {
                 path.as_deref()
                     .and_then(|p| p.parent())
                     .map(|d| d.join("notices"))
             });
-            let n = NoticeArgs {
-                id,
-                kind,
-                account,
-                sender,
-                to,
-                all_accounts,
-                send,
-                json,
-            };
             notice(&store, &config, &catalog, notices_dir.as_deref(), n).await
         }
     }
@@ -620,14 +580,27 @@ fn report(
     Ok(Exit::Clean)
 }
 
-struct NoticeArgs {
+#[derive(Debug, clap::Args)]
+pub(crate) struct NoticeArgs {
     id: i64,
     kind: String,
+    /// The customer (account) it is for, as the notice names them.
+    #[arg(long)]
     account: Option<String>,
+    /// The sender the notice is about (default: the incident's first).
+    #[arg(long)]
     sender: Option<String>,
+    /// The customer's address (default: from `incidents.contacts`,
+    /// cPanel's /var/cpanel/users where it exists).
+    #[arg(long)]
     to: Option<String>,
+    /// `listed` only: one notice to every customer who sent mail through
+    /// this server's logs in `incidents.lookback`.
+    #[arg(long, conflicts_with_all = ["account", "to"])]
     all_accounts: bool,
+    #[arg(long)]
     send: bool,
+    #[arg(long)]
     json: bool,
 }
 
