@@ -84,6 +84,13 @@ fn is_exim_internal(args: &str) -> bool {
     })
 }
 
+/// A submission from the server itself (sendmail, `P=local`), not over
+/// SMTP: it may have a `cwd=` line.
+fn is_local_submission(a: &exim::Arrival<'_>) -> bool {
+    a.protocol.is_some_and(|p| p.starts_with("local"))
+        || (a.ip.is_none() && a.user.is_some() && a.auth.is_none())
+}
+
 /// The script named in the arguments (`php /home/x/y.php`), if any.
 fn script_in_args(args: &str) -> Option<&str> {
     args.split_ascii_whitespace()
@@ -103,6 +110,14 @@ fn take_stale<T>(open: &mut HashMap<String, (T, Stamp)>, now: Stamp) -> Vec<T> {
         .collect()
 }
 
+/// Puts messages handed out together in one order that does not depend on
+/// hash order: oldest first, then by first line, then by id. A run split
+/// across threads ([`crate::shard`]) merges its shards' messages in this
+/// same order.
+pub fn oldest_first(v: &mut [Message]) {
+    v.sort_unstable_by(|a, b| (a.received, a.offset, &a.id).cmp(&(b.received, b.offset, &b.id)));
+}
+
 /// Empties `open` into `out`, oldest message first; returns how many.
 fn drain_oldest_first<T>(
     open: &mut HashMap<String, (T, Stamp)>,
@@ -110,7 +125,7 @@ fn drain_oldest_first<T>(
     out: &mut impl FnMut(Message),
 ) -> u64 {
     let mut rest: Vec<Message> = open.drain().map(|(_, (t, _))| to_message(t)).collect();
-    rest.sort_by_key(|m| m.received);
+    oldest_first(&mut rest);
     let n = rest.len() as u64;
     rest.into_iter().for_each(out);
     n
@@ -132,7 +147,6 @@ pub struct EximAssembler {
     pub attempts: Vec<crate::message::Attempt>,
     pub track_attempts: bool,
     pub stats: AssemblyStats,
-    last_sweep: i64,
 }
 
 impl EximAssembler {
@@ -162,22 +176,7 @@ impl EximAssembler {
                 if is_exim_internal(args) {
                     return;
                 }
-                let p = PendingCwd {
-                    at: l.at,
-                    cwd: cwd.to_string(),
-                    args: args.to_string(),
-                };
-                match l.pid {
-                    Some(pid) => {
-                        self.cwd_by_pid.insert(pid, p);
-                    }
-                    None => {
-                        if self.cwd_recent.len() >= CWD_KEEP {
-                            self.cwd_recent.pop_front();
-                        }
-                        self.cwd_recent.push_back(p);
-                    }
-                }
+                self.note_cwd(l, cwd, args);
             }
             E::Arrival(a) => {
                 let mut m = new_message(a.id, l.at, raw, offset);
@@ -191,8 +190,7 @@ impl EximAssembler {
                 for r in &a.recipients {
                     m.recipient(r, l.at);
                 }
-                let local = a.protocol.is_some_and(|p| p.starts_with("local"))
-                    || (a.ip.is_none() && a.user.is_some() && a.auth.is_none());
+                let local = is_local_submission(a);
                 m.sender = if let Some(auth) = a.auth {
                     match auth.split_once(':') {
                         Some((_, id)) if !id.is_empty() => Sender::new(SenderKind::Auth, id),
@@ -315,7 +313,48 @@ impl EximAssembler {
             }
             E::AuthFailed { .. } | E::Connection { .. } => {}
         }
-        self.sweep_stale(l.at, out);
+    }
+
+    fn note_cwd(&mut self, l: &EximLine<'_>, cwd: &str, args: &str) {
+        let p = PendingCwd {
+            at: l.at,
+            cwd: cwd.to_string(),
+            args: args.to_string(),
+        };
+        match l.pid {
+            Some(pid) => {
+                self.cwd_by_pid.insert(pid, p);
+            }
+            None => {
+                if self.cwd_recent.len() >= CWD_KEEP {
+                    self.cwd_recent.pop_front();
+                }
+                self.cwd_recent.push_back(p);
+            }
+        }
+    }
+
+    /// Is a `cwd=` line waiting for its submission? Only then can another
+    /// shard's arrival change this one's state (see [`EximAssembler::peek`]).
+    pub fn waits_for_arrival(&self) -> bool {
+        !self.cwd_recent.is_empty() || !self.cwd_by_pid.is_empty()
+    }
+
+    /// A line that belongs to another shard's message ([`crate::shard`]):
+    /// only what every shard must share is applied. A `cwd=` line is
+    /// remembered, and a local submission claims its `cwd=` line here too,
+    /// so the next submission of this shard is matched as a single thread
+    /// would match it. Nothing is counted.
+    pub fn peek(&mut self, l: &EximLine<'_>) {
+        match &l.event {
+            exim::Event::Cwd { cwd, args } if !is_exim_internal(args) => {
+                self.note_cwd(l, cwd, args)
+            }
+            exim::Event::Arrival(a) if a.auth.is_none() && is_local_submission(a) => {
+                self.take_cwd(l.pid, l.at);
+            }
+            _ => {}
+        }
     }
 
     fn take_cwd(&mut self, pid: Option<u32>, at: Stamp) -> Option<Attribution> {
@@ -347,15 +386,14 @@ impl EximAssembler {
         Some(attribution(p, MatchedBy::Order, ambiguous))
     }
 
-    fn sweep_stale(&mut self, now: Stamp, out: &mut impl FnMut(Message)) {
-        if now.secs - self.last_sweep < 3600 {
-            return;
-        }
-        self.last_sweep = now.secs;
-        for m in take_stale(&mut self.open, now) {
-            self.stats.incomplete += 1;
-            out(m);
-        }
+    /// Hands out the messages with no line for [`STALE_SECS`] before `now`
+    /// as incomplete, and forgets `cwd=` lines nothing claimed.
+    /// [`crate::LogParser`] calls it once an hour of log time.
+    pub fn sweep(&mut self, now: Stamp, out: &mut impl FnMut(Message)) {
+        let mut stale = take_stale(&mut self.open, now);
+        oldest_first(&mut stale);
+        self.stats.incomplete += stale.len() as u64;
+        stale.into_iter().for_each(out);
         self.cwd_by_pid
             .retain(|_, p| now.secs - p.at.secs <= CWD_WINDOW_SECS * 6);
     }
@@ -385,7 +423,6 @@ pub struct PostfixAssembler {
     pub attempts: Vec<crate::message::Attempt>,
     pub track_attempts: bool,
     pub stats: AssemblyStats,
-    last_sweep: i64,
 }
 
 struct Partial {
@@ -532,18 +569,19 @@ impl PostfixAssembler {
             },
             E::Note { .. } | E::NoQueueReject { .. } | E::AuthFailed { .. } | E::Daemon { .. } => {}
         }
-        self.sweep_stale(l.at, out);
     }
 
-    fn sweep_stale(&mut self, now: Stamp, out: &mut impl FnMut(Message)) {
-        if now.secs - self.last_sweep < 3600 {
-            return;
-        }
-        self.last_sweep = now.secs;
-        for p in take_stale(&mut self.open, now) {
-            self.stats.incomplete += 1;
-            out(finalize(p));
-        }
+    /// Hands out the messages with no line for [`STALE_SECS`] before `now`
+    /// as incomplete. [`crate::LogParser`] calls it once an hour of log
+    /// time.
+    pub fn sweep(&mut self, now: Stamp, out: &mut impl FnMut(Message)) {
+        let mut stale: Vec<Message> = take_stale(&mut self.open, now)
+            .into_iter()
+            .map(finalize)
+            .collect();
+        oldest_first(&mut stale);
+        self.stats.incomplete += stale.len() as u64;
+        stale.into_iter().for_each(out);
     }
 
     /// Hands out every message still open (the input ended).

@@ -85,17 +85,19 @@ pub struct EximLine<'a> {
 
 /// Is `s` an Exim message id: 16 chars `6-6-2` or (4.97+) 23 chars `6-11-4`?
 pub fn is_message_id(s: &str) -> bool {
-    let b = s.as_bytes();
-    let ok = |r: &[u8]| r.iter().all(u8::is_ascii_alphanumeric);
-    match b.len() {
-        16 => b[6] == b'-' && b[13] == b'-' && ok(&b[..6]) && ok(&b[7..13]) && ok(&b[14..]),
-        23 => b[6] == b'-' && b[18] == b'-' && ok(&b[..6]) && ok(&b[7..18]) && ok(&b[19..]),
-        _ => false,
-    }
+    crate::shard::is_exim_id(s.as_bytes())
 }
 
 /// Parses one line; `None` when it is not an Exim main log line.
 pub fn parse(line: &str) -> Option<EximLine<'_>> {
+    let (at, pid, rest) = parse_head(line)?;
+    let event = parse_event(rest)?;
+    Some(EximLine { at, pid, event })
+}
+
+/// The stamp and `[pid]` of a line, and the rest after them. Every line
+/// with a valid head parses, except a `cwd=` line without its `args:`.
+pub fn parse_head(line: &str) -> Option<(Stamp, Option<u32>, &str)> {
     let (at, used) = parse_exim(line.as_bytes())?;
     let mut rest = line[used..].strip_prefix(' ')?;
     let mut pid = None;
@@ -104,8 +106,7 @@ pub fn parse(line: &str) -> Option<EximLine<'_>> {
         pid = Some(r[..end].parse().ok()?);
         rest = &r[end + 2..];
     }
-    let event = parse_event(rest)?;
-    Some(EximLine { at, pid, event })
+    Some((at, pid, rest))
 }
 
 fn parse_event(rest: &str) -> Option<Event<'_>> {

@@ -8,6 +8,7 @@
 //! - [`message`]: the assembled record and the sender vocabulary.
 //! - [`assemble`]: folding events into messages, and tying script
 //!   submissions to their `cwd=` lines.
+//! - [`shard`]: cutting one log by message id across threads.
 //! - [`tail`]: following a log across rotation, with checkpoints.
 //! - this module: [`LogParser`], which detects the format, feeds the
 //!   assembler and counts every line as understood, ignored or not.
@@ -18,6 +19,7 @@ pub mod fields;
 pub mod headers;
 pub mod message;
 pub mod postfix;
+pub mod shard;
 pub mod tail;
 pub mod time;
 
@@ -53,16 +55,36 @@ pub struct LineStats {
     pub last: Option<Stamp>,
 }
 
+/// A line as text. Nearly every line is valid UTF-8; the lossy path only
+/// for the rest (`from_utf8_lossy` is slower on valid text).
+fn utf8(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(t) => Cow::Borrowed(t),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
+
 /// Parses lines of one log stream and hands out assembled messages.
 pub struct LogParser {
     format: Option<Format>,
     year: i64,
     exim: assemble::EximAssembler,
     postfix: assemble::PostfixAssembler,
+    /// The latest time of a line: the log's clock.
     last: Option<Stamp>,
+    /// The hour of log time of the last sweep of stale messages.
+    swept_hour: i64,
+    /// The first bytes of the line that last moved the clock.
+    clock_key: [u8; CLOCK_KEY],
     offset: u64,
+    stamped: u64,
     pub stats: LineStats,
 }
+
+/// A line that starts with these many bytes of the line that last moved
+/// the clock has the same time, to the second (`2026-01-01 10:00:00`,
+/// `Jan  1 10:00:00 host`).
+const CLOCK_KEY: usize = 19;
 
 impl LogParser {
     /// `format: None` detects it from the first line that parses; `year`
@@ -74,7 +96,10 @@ impl LogParser {
             exim: Default::default(),
             postfix: Default::default(),
             last: None,
+            swept_hour: i64::MIN,
+            clock_key: [0; CLOCK_KEY],
             offset: 0,
+            stamped: 0,
             stats: LineStats::default(),
         }
     }
@@ -160,11 +185,7 @@ impl LogParser {
     ) {
         self.offset = offset;
         self.stats.lines += 1;
-        // Nearly every line is valid UTF-8; the lossy path only for the rest.
-        let text: Cow<'_, str> = match std::str::from_utf8(bytes) {
-            Ok(t) => Cow::Borrowed(t),
-            Err(_) => String::from_utf8_lossy(bytes),
-        };
+        let text = utf8(bytes);
         let line = text.trim_end_matches('\r');
         if line.trim().is_empty() {
             self.stats.ignored += 1;
@@ -201,10 +222,70 @@ impl LogParser {
         }
     }
 
+    /// A line another shard owns, or a `cwd=` line shard 0 counts (see
+    /// [`shard`]): applies what every shard must share, counts nothing.
+    /// The line moves the clock as it would for a single thread, so every
+    /// shard sweeps stale messages at the same line. `route` is what the
+    /// router said of it: an Exim `<=` line matters only while a `cwd=`
+    /// line waits; a line in the same second as the clock is not parsed.
+    pub fn peek(&mut self, bytes: &[u8], route: shard::Route, out: &mut impl FnMut(Message)) {
+        let exim_state = self.format == Some(Format::Exim)
+            && match route {
+                shard::Route::Every => true,
+                shard::Route::Shard { arrival, .. } => arrival && self.exim.waits_for_arrival(),
+                shard::Route::First => false,
+            };
+        if !exim_state && bytes.get(..CLOCK_KEY) == Some(&self.clock_key[..]) {
+            return; // the same second as the clock: nothing to do
+        }
+        let text = utf8(bytes);
+        let line = text.trim_end_matches('\r');
+        match self.format {
+            Some(Format::Exim) if exim_state => {
+                if let Some(l) = exim::parse(line) {
+                    self.exim.peek(&l);
+                    self.tick(l.at, line, out);
+                }
+            }
+            // Lines other than `cwd=` parse when their head does.
+            Some(Format::Exim) => {
+                if let Some((at, _, _)) = exim::parse_head(line) {
+                    self.tick(at, line, out);
+                }
+            }
+            Some(Format::Postfix) => {
+                if let Ok(h) = self.postfix_head(line) {
+                    self.tick(h.at, line, out);
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// How many lines carried a time so far (each sets `stats.last`).
+    pub fn stamped_lines(&self) -> u64 {
+        self.stamped
+    }
+
     fn seen(&mut self, at: Stamp) {
+        self.stamped += 1;
         self.stats.first.get_or_insert(at);
         self.stats.last = Some(at);
+    }
+
+    /// Moves the log's clock to the time of `line`; once an hour of log
+    /// time, sweeps out messages stale for days.
+    fn tick(&mut self, at: Stamp, line: &str, out: &mut impl FnMut(Message)) {
         self.last = Some(at);
+        if let Some(key) = line.as_bytes().get(..CLOCK_KEY) {
+            self.clock_key.copy_from_slice(key);
+        }
+        let hour = at.secs.div_euclid(3600);
+        if hour > self.swept_hour {
+            self.swept_hour = hour;
+            self.exim.sweep(at, out);
+            self.postfix.sweep(at, out);
+        }
     }
 
     fn exim_line(&mut self, line: &str, out: &mut impl FnMut(Message)) -> bool {
@@ -214,23 +295,34 @@ impl LogParser {
         self.stats.understood += 1;
         self.seen(l.at);
         self.exim.feed(&l, line, self.offset, out);
+        self.tick(l.at, line, out);
         true
     }
 
-    fn postfix_line(&mut self, line: &str, out: &mut impl FnMut(Message)) -> bool {
-        let mut parsed = postfix::parse(line, self.year);
-        // Syslog has no year: a jump back of months is the new year.
-        if let (Ok(l), Some(last)) = (&parsed, self.last)
-            && last.secs - l.at.secs > 180 * 86_400
+    /// The syslog part of a Postfix line. Syslog has no year: a jump back
+    /// of months is the new year.
+    fn postfix_head<'a>(
+        &mut self,
+        line: &'a str,
+    ) -> Result<postfix::Head<'a>, postfix::NotPostfix> {
+        let head = postfix::parse_head(line, self.year)?;
+        if let Some(last) = self.last
+            && last.secs - head.at.secs > 180 * 86_400
         {
             self.year += 1;
-            parsed = postfix::parse(line, self.year);
+            return postfix::parse_head(line, self.year);
         }
-        match parsed {
-            Ok(l) => {
+        Ok(head)
+    }
+
+    fn postfix_line(&mut self, line: &str, out: &mut impl FnMut(Message)) -> bool {
+        match self.postfix_head(line) {
+            Ok(h) => {
+                let l = postfix::from_head(h);
                 self.stats.understood += 1;
                 self.seen(l.at);
                 self.postfix.feed(&l, line, self.offset, out);
+                self.tick(l.at, line, out);
                 true
             }
             Err(postfix::NotPostfix::OtherProgram) => {
@@ -279,6 +371,33 @@ mod tests {
             ("t:1".to_string(), "garbage before anything".to_string())
         );
         assert_eq!(msgs.len(), 1);
+    }
+
+    #[test]
+    fn messages_silent_for_days_are_handed_out_once_an_hour() {
+        let mut p = LogParser::new(Some(Format::Exim), 2026);
+        let mut out = Vec::new();
+        let lines = [
+            "2024-01-01 10:00:00 1rK000-000000-00 <= a@b.example U=a P=local S=1 for c@d.example",
+            "2024-01-01 10:00:01 1rK000-000000-00 == c@d.example R=x T=remote_smtp defer (-44): 421 later",
+            "2024-01-04 10:00:01 1rK000-000001-01 <= a@b.example U=a P=local S=1 for c@d.example",
+            "2024-01-04 10:59:59 1rK000-000001-01 Completed",
+            "2024-01-04 11:00:02 1rK000-000002-02 <= a@b.example U=a P=local S=1 for c@d.example",
+        ];
+        let mut when = Vec::new();
+        for (i, l) in lines.iter().enumerate() {
+            p.line(l.as_bytes(), String::new, &mut |m| {
+                when.push(i);
+                out.push(m)
+            });
+        }
+        // Three days and a second after its last line, at the first line
+        // of a new hour: the deferred message, incomplete.
+        assert_eq!(when, [3, 4]);
+        assert_eq!(out[1].id, "1rK000-000000-00");
+        assert!(!out[1].complete);
+        assert_eq!(p.assembly().incomplete, 1);
+        assert_eq!(p.open_messages(), 1);
     }
 
     #[test]

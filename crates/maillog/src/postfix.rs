@@ -96,8 +96,20 @@ pub enum NotPostfix {
     Garbage,
 }
 
-/// Parses one line; `year` fills in syslog's missing year.
-pub fn parse(line: &str, year: i64) -> Result<PostfixLine<'_>, NotPostfix> {
+/// The syslog part of a Postfix line: when, where, which daemon, and the
+/// text after the tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head<'a> {
+    pub at: Stamp,
+    pub host: &'a str,
+    pub daemon: &'a str,
+    pub pid: Option<u32>,
+    pub text: &'a str,
+}
+
+/// Parses the syslog part of a line; `year` fills in syslog's missing
+/// year.
+pub fn parse_head(line: &str, year: i64) -> Result<Head<'_>, NotPostfix> {
     let (at, used) = parse_syslog(line.as_bytes(), year).ok_or(NotPostfix::Garbage)?;
     let rest = line[used..].strip_prefix(' ').ok_or(NotPostfix::Garbage)?;
     let (host, rest) = rest.split_once(' ').ok_or(NotPostfix::Garbage)?;
@@ -112,13 +124,29 @@ pub fn parse(line: &str, year: i64) -> Result<PostfixLine<'_>, NotPostfix> {
         return Err(NotPostfix::OtherProgram);
     }
     let daemon = program.rsplit('/').next().unwrap_or(program);
-    Ok(PostfixLine {
+    Ok(Head {
         at,
         host,
         daemon,
         pid,
-        event: event(daemon, text),
+        text,
     })
+}
+
+/// Parses one line; `year` fills in syslog's missing year.
+pub fn parse(line: &str, year: i64) -> Result<PostfixLine<'_>, NotPostfix> {
+    Ok(from_head(parse_head(line, year)?))
+}
+
+/// The event of a line whose syslog part is parsed.
+pub fn from_head(h: Head<'_>) -> PostfixLine<'_> {
+    PostfixLine {
+        at: h.at,
+        host: h.host,
+        daemon: h.daemon,
+        pid: h.pid,
+        event: event(h.daemon, h.text),
+    }
 }
 
 /// The first `": "`: memchr for the colon, which is much cheaper than a

@@ -71,6 +71,29 @@ fn hms(b: &[u8]) -> Option<i64> {
     (h < 24 && m < 60 && s < 61).then_some((h * 3600 + m * 60 + s) as i64)
 }
 
+/// How many bytes an Exim stamp at the start of `b` takes, by its shape
+/// only (the digits are not read): what [`parse_exim`] would use when the
+/// stamp is valid. For routing lines cheaply ([`crate::shard`]).
+pub fn exim_stamp_len(b: &[u8]) -> Option<usize> {
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b' '
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let mut used = 19;
+    if b.len() >= 23 && b[19] == b'.' {
+        used = 23;
+    }
+    if offset(&b[used..]).is_some() {
+        used += 6;
+    }
+    Some(used)
+}
+
 /// `YYYY-MM-DD HH:MM:SS[.mmm]`; returns the stamp and the bytes used.
 /// A following ` +hhmm`/` -hhmm` offset is applied and consumed too.
 pub fn parse_exim(b: &[u8]) -> Option<(Stamp, usize)> {

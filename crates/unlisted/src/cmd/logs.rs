@@ -45,7 +45,15 @@ pub(crate) struct AnalyzeArgs {
     /// -H file to name the script itself, not just its directory.
     #[arg(long, value_name = "DIR")]
     exim_spool: Option<PathBuf>,
+    /// Threads that parse (messages are split among them by id); 0 = one
+    /// per core, 1 = everything on one thread. The result is the same.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    threads: usize,
 }
+
+/// More shards than this only add the cost of every shard reading every
+/// line.
+const MAX_THREADS: usize = 8;
 
 pub(crate) fn run(g: &Global, c: Command) -> Result<Exit> {
     match c {
@@ -131,6 +139,25 @@ pub(crate) fn file_year(path: &Path) -> i64 {
     }
 }
 
+/// Opens a log for reading: plain, or `.gz` (every member, as logrotate
+/// and `cat a.gz b.gz` write them), counting bytes on `bar`.
+pub(crate) fn open_log(
+    path: &Path,
+    bar: Option<indicatif::ProgressBar>,
+) -> Result<Box<dyn Read + Send>> {
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let counted = Counting { inner: file, bar };
+    let gz = path.extension().is_some_and(|e| e == "gz");
+    Ok(if gz {
+        Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
+            1 << 16,
+            counted,
+        )))
+    } else {
+        Box::new(counted)
+    })
+}
+
 /// Feeds every line of `path` to `parser`; lines are split in the read
 /// buffer without copying, except one carried across buffer ends.
 pub(crate) fn read_file(
@@ -139,20 +166,11 @@ pub(crate) fn read_file(
     bar: Option<indicatif::ProgressBar>,
     on_message: &mut impl FnMut(maillog::Message),
 ) -> Result<()> {
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let counted = Counting { inner: file, bar };
-    let gz = path.extension().is_some_and(|e| e == "gz");
-    let inner: Box<dyn Read> = if gz {
-        Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
-            1 << 16,
-            counted,
-        )))
-    } else {
-        Box::new(counted)
-    };
+    let inner = open_log(path, bar)?;
     let mut reader = BufReader::with_capacity(1 << 20, inner);
     let name = path.display().to_string();
     let mut lineno: u64 = 0;
+    let mut offset: u64 = 0;
     let mut carry: Vec<u8> = Vec::new();
     loop {
         let buf = reader
@@ -166,22 +184,26 @@ pub(crate) fn read_file(
             lineno += 1;
             let n = lineno;
             if carry.is_empty() {
-                parser.line(&buf[start..nl], || format!("{name}:{n}"), on_message);
+                let at = offset + start as u64;
+                parser.line_at(&buf[start..nl], at, || format!("{name}:{n}"), on_message);
             } else {
+                let at = offset - carry.len() as u64;
                 carry.extend_from_slice(&buf[start..nl]);
-                parser.line(&carry, || format!("{name}:{n}"), on_message);
+                parser.line_at(&carry, at, || format!("{name}:{n}"), on_message);
                 carry.clear();
             }
             start = nl + 1;
         }
         carry.extend_from_slice(&buf[start..]);
         let len = buf.len();
+        offset += len as u64;
         reader.consume(len);
     }
     if !carry.is_empty() {
         lineno += 1;
         let n = lineno;
-        parser.line(&carry, || format!("{name}:{n}"), on_message);
+        let at = offset - carry.len() as u64;
+        parser.line_at(&carry, at, || format!("{name}:{n}"), on_message);
     }
     Ok(())
 }
@@ -209,36 +231,67 @@ fn enrich(m: &mut maillog::Message, spool: Option<&Path>) {
     }
 }
 
-fn analyze(g: &Global, a: AnalyzeArgs) -> Result<Exit> {
-    let (config, _) = super::load_config(g)?;
-    let format = match a.format {
-        FormatArg::Auto => None,
-        FormatArg::Exim => Some(Format::Exim),
-        FormatArg::Postfix => Some(Format::Postfix),
-    };
-    let year = a.files.first().map(|p| file_year(p)).unwrap_or(2026);
-    let mut parser = LogParser::new(format, year);
-    let mut detector = Detector::new(config.detect.clone());
-    let mut errors = Vec::new();
-    let show_bar = !a.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
+/// What reading the files saw, however many threads read them.
+struct ReadTotals {
+    format: Option<Format>,
+    stats: maillog::LineStats,
+    assembly: maillog::assemble::AssemblyStats,
+    errors: Vec<FileError>,
+}
 
+pub(crate) fn progress_bar(path: &Path) -> indicatif::ProgressBar {
+    let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let b = indicatif::ProgressBar::new(len);
+    b.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} {bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    b.set_message(path.display().to_string());
+    b
+}
+
+/// The format of the first lines of the first readable file, for a run
+/// split across threads, which must know it before it starts.
+fn sniff(files: &[PathBuf], year: i64) -> Option<Format> {
+    const LINES: usize = 1000;
+    for path in files {
+        let Ok(r) = open_log(path, None) else {
+            continue;
+        };
+        let mut parser = LogParser::new(None, year);
+        let mut r = BufReader::new(r);
+        let mut line = Vec::new();
+        for _ in 0..LINES {
+            line.clear();
+            match r.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            let l = line.strip_suffix(b"\n").unwrap_or(&line);
+            parser.line(l, String::new, &mut |_| {});
+            if parser.format().is_some() {
+                return parser.format();
+            }
+        }
+    }
+    None
+}
+
+/// One thread: the files in turn through one [`LogParser`].
+fn read_sequential(
+    a: &AnalyzeArgs,
+    format: Option<Format>,
+    year: i64,
+    show_bar: bool,
+    observe: &mut dyn FnMut(maillog::Message),
+) -> ReadTotals {
+    let mut parser = LogParser::new(format, year);
+    let mut errors = Vec::new();
     for path in &a.files {
-        let bar = show_bar.then(|| {
-            let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-            let b = indicatif::ProgressBar::new(len);
-            b.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{msg} {bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-            b.set_message(path.display().to_string());
-            b
-        });
-        let res = read_file(path, &mut parser, bar.clone(), &mut |mut m| {
-            enrich(&mut m, a.exim_spool.as_deref());
-            detector.observe(&m);
-        });
+        let bar = show_bar.then(|| progress_bar(path));
+        let res = read_file(path, &mut parser, bar.clone(), &mut |m| observe(m));
         if let Some(b) = bar {
             b.finish_and_clear();
         }
@@ -250,21 +303,67 @@ fn analyze(g: &Global, a: AnalyzeArgs) -> Result<Exit> {
             });
         }
     }
-    parser.finish(&mut |mut m| {
-        enrich(&mut m, a.exim_spool.as_deref());
+    parser.finish(&mut |m| observe(m));
+    ReadTotals {
+        format: parser.format(),
+        assembly: parser.assembly(),
+        stats: std::mem::take(&mut parser.stats),
+        errors,
+    }
+}
+
+fn analyze(g: &Global, a: AnalyzeArgs) -> Result<Exit> {
+    let (config, _) = super::load_config(g)?;
+    let format = match a.format {
+        FormatArg::Auto => None,
+        FormatArg::Exim => Some(Format::Exim),
+        FormatArg::Postfix => Some(Format::Postfix),
+    };
+    let year = a.files.first().map(|p| file_year(p)).unwrap_or(2026);
+    let mut detector = Detector::new(config.detect.clone());
+    let show_bar = !a.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let threads = match a.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS)),
+        n => n,
+    };
+    let spool = a.exim_spool.clone();
+    let mut observe = |mut m: maillog::Message| {
+        enrich(&mut m, spool.as_deref());
         detector.observe(&m);
-    });
+    };
+    let sharded_format = if threads > 1 {
+        format.or_else(|| sniff(&a.files, year))
+    } else {
+        None
+    };
+    let read = match sharded_format {
+        Some(f) => {
+            let t = super::logs_sharded::run(&a.files, f, year, threads, show_bar, &mut observe)?;
+            ReadTotals {
+                format: Some(f),
+                stats: t.stats,
+                assembly: t.assembly,
+                errors: t
+                    .errors
+                    .into_iter()
+                    .map(|(file, error)| FileError { file, error })
+                    .collect(),
+            }
+        }
+        None => read_sequential(&a, format, year, show_bar, &mut observe),
+    };
+    let errors = read.errors;
     if errors.len() == a.files.len() {
         bail!("no log file could be read");
     }
 
     let reports = detector.reports();
     let count = |v: Verdict| reports.iter().filter(|r| r.verdict == v).count();
-    let asm = parser.assembly();
-    let st = &parser.stats;
+    let asm = read.assembly;
+    let st = &read.stats;
     let summary = Summary {
         ty: "summary",
-        format: parser.format(),
+        format: read.format,
         files: a.files.len(),
         lines: st.lines,
         understood: st.understood,

@@ -8,7 +8,7 @@ use std::io::Write as _;
 
 use testsupport::TempDir;
 
-use crate::{json_lines, stderr, stdout, unlisted};
+use crate::{analyze_both_ways, json_lines, stderr, stdout, unlisted};
 
 pub(crate) fn ts(base: i64, secs: i64) -> String {
     // 2024-05-01 00:00:00 + base + secs, written as Exim does.
@@ -103,9 +103,9 @@ pub(crate) fn contact_form(out: &mut String, base: i64) {
 }
 
 fn analyze(dir: &TempDir, files: &[&str]) -> (std::process::Output, Vec<serde_json::Value>) {
-    let mut args = vec!["logs", "analyze", "--json"];
+    let mut args = vec!["--json"];
     args.extend_from_slice(files);
-    let o = unlisted(dir.path(), &args);
+    let o = analyze_both_ways(dir.path(), &args);
     let lines = json_lines(&o);
     (o, lines)
 }
@@ -297,4 +297,93 @@ fn unreadable_file_is_reported_and_the_rest_still_analyzed() {
     assert_eq!(summary["messages"], 1);
     let o = unlisted(dir.path(), &["logs", "analyze", "missing.log"]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+/// Five days of an Exim log, written so that a run split across threads
+/// has every chance to differ from one thread: submissions without `+pid`
+/// whose `cwd=` lines interleave (the match is by order, across
+/// messages that land in different shards), messages deferred once and
+/// never heard of again (swept out as stale after three days, in the
+/// middle of the run), connection lines, continuation lines, garbage
+/// and a line cut in half.
+#[test]
+fn split_run_matches_one_thread_over_days_with_stale_messages() {
+    let dir = TempDir::new("logs");
+    let stamp = |secs: i64| {
+        format!(
+            "2024-05-{:02} {:02}:{:02}:{:02}",
+            1 + secs / 86_400,
+            secs / 3600 % 24,
+            secs / 60 % 60,
+            secs % 60
+        )
+    };
+    let mut log = String::new();
+    let (mut messages, mut stuck, mut garbage) = (0u64, 0u64, 0u64);
+    for n in 0..1440usize {
+        let t = stamp(n as i64 * 300);
+        let (a, b) = (exim_id(2 * n), exim_id(2 * n + 1));
+        let (ua, ub) = (n % 40, (n + 7) % 40);
+        // Two sendmail calls whose lines interleave.
+        writeln!(
+            log,
+            "{t} cwd=/home/user{ua}/public_html/wp-content/uploads 3 args: /usr/sbin/sendmail -t -i"
+        )
+        .unwrap();
+        writeln!(
+            log,
+            "{t} cwd=/home/user{ub}/public_html/contact 3 args: /usr/sbin/sendmail -t -i"
+        )
+        .unwrap();
+        writeln!(log, "{t} {b} <= user{ub}@site.example U=user{ub} P=local S=900 T=\"Contact => form\" for r{n}@dest{}.example", n % 97).unwrap();
+        writeln!(log, "{t} {a} <= user{ua}@site.example U=user{ua} P=local S=1200 T=\"Invoice\" for x{n}@dest{}.example", n % 13).unwrap();
+        writeln!(
+            log,
+            "{t} cwd=/var/spool/exim 3 args: /usr/sbin/exim -Mc {a}"
+        )
+        .unwrap();
+        messages += 2;
+        if n % 9 == 0 {
+            // Deferred once, then never a line again.
+            writeln!(log, "{t} {a} == x{n}@dest{}.example R=dnslookup T=remote_smtp defer (-44) H=mx.example.net [203.0.113.5]: SMTP error from remote mail server after RCPT TO:<x{n}@dest.example>: 421 4.7.0 Try again later", n % 13).unwrap();
+            stuck += 1;
+        } else {
+            writeln!(log, "{t} {a} => x{n}@dest{}.example R=dnslookup T=remote_smtp H=mx.example.net [203.0.113.5] C=\"250 OK\"", n % 13).unwrap();
+            writeln!(log, "{t} {a} Completed").unwrap();
+        }
+        writeln!(log, "{t} {b} ** r{n}@dest{}.example R=dnslookup T=remote_smtp H=mx.example.net [203.0.113.6]: SMTP error from remote mail server after RCPT TO:<r{n}@dest.example>: 550 5.1.1 User unknown", n % 97).unwrap();
+        writeln!(log, "{t} {b} Completed").unwrap();
+        if n % 50 == 0 {
+            writeln!(
+                log,
+                "{t} SMTP connection from [198.51.100.{}]:4000 lost",
+                n % 200
+            )
+            .unwrap();
+            writeln!(log, "{t} exim 4.96 daemon started: pid=1, no queue runs").unwrap();
+            writeln!(log, "  Suggested action: use keep_environment.").unwrap();
+            writeln!(log, "garbage {n} that is no log line").unwrap();
+            writeln!(log, "{}", &format!("{t} {a} => cut")[..12]).unwrap();
+            garbage += 2;
+        }
+    }
+    dir.write("mainlog", &log);
+    let o = analyze_both_ways(dir.path(), &["--json", "mainlog"]);
+    let lines = json_lines(&o);
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["messages"].as_u64(), Some(messages), "{summary:#}");
+    assert_eq!(summary["incomplete"].as_u64(), Some(stuck), "{summary:#}");
+    assert_eq!(
+        summary["not_understood"].as_u64(),
+        Some(garbage),
+        "{summary:#}"
+    );
+    assert_eq!(summary["not_understood_samples"][0]["where"], "mainlog:12");
+    assert_eq!(summary["first"], "2024-05-01T00:00:00");
+    assert_eq!(summary["last"], "2024-05-05T23:55:00");
+    // The scripts in uploads were matched by order, each to its own line.
+    let uploads = sender(&lines, "script:/home/user0/public_html/wp-content/uploads");
+    assert_eq!(uploads["messages"], 36, "{uploads:#}");
+    // And the human report agrees as well.
+    analyze_both_ways(dir.path(), &["mainlog", "--all"]);
 }

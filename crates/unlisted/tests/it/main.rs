@@ -36,6 +36,26 @@ pub fn unlisted(dir: &Path, args: &[&str]) -> Output {
         .expect("run unlisted")
 }
 
+/// `unlisted logs analyze ARGS` on one thread and split across three (by
+/// message id): the two must print the same, byte for byte. Returns the
+/// split run's output.
+pub fn analyze_both_ways(dir: &Path, args: &[&str]) -> Output {
+    let run = |threads: &str| {
+        let mut a = vec!["logs", "analyze", "--threads", threads];
+        a.extend_from_slice(args);
+        unlisted(dir, &a)
+    };
+    let (one, three) = (run("1"), run("3"));
+    assert_eq!(one.status.code(), three.status.code(), "{}", stderr(&three));
+    assert!(
+        one.stdout == three.stdout,
+        "one thread and three disagree:\n{}\n---\n{}",
+        stdout(&one),
+        stdout(&three)
+    );
+    three
+}
+
 /// Starts `unlisted ARGS` in `dir` as a daemon (stderr discarded).
 pub fn spawn(dir: &Path, args: &[&str]) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_unlisted"))

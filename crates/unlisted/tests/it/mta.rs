@@ -72,10 +72,7 @@ fn analyze_real(
     raw: &str,
 ) -> Vec<serde_json::Value> {
     let dir = TempDir::new("mta");
-    let o = unlisted(
-        dir.path(),
-        &["logs", "analyze", "--json", log.to_str().unwrap()],
-    );
+    let o = crate::analyze_both_ways(dir.path(), &["--json", log.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let lines = json_lines(&o);
     let summary = lines.last().unwrap();

@@ -1,0 +1,298 @@
+//! `logs analyze` on several threads: one reads the files, `n` shards parse
+//! and assemble the messages whose ids hash to them ([`maillog::shard`]),
+//! and the calling thread merges their messages back into the order one
+//! thread would hand them out and runs the detector on them.
+//!
+//! The threads move in step, chunk by chunk (a few MiB of whole lines), so
+//! memory stays bounded by the chunks in flight and the open messages.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+use anyhow::{Result, anyhow};
+use maillog::assemble::AssemblyStats;
+use maillog::shard::{Route, Router, order_key};
+use maillog::{Format, LineStats, LogParser, Message, SAMPLES, Stamp};
+
+/// Bytes per chunk: big enough that the per-chunk hand-over between
+/// threads costs nothing, small enough that a few in flight are cheap.
+const CHUNK: usize = 256 << 10;
+/// Chunks queued ahead per shard.
+const AHEAD: usize = 16;
+
+/// Whole lines of one file.
+struct Chunk {
+    file: usize,
+    data: Vec<u8>,
+}
+
+enum Batch {
+    /// Messages handed out while reading one chunk, with the global line
+    /// number that handed each out.
+    Chunk(Vec<(u64, Message)>),
+    /// The input ended: the messages still open, and the shard's counts.
+    Done(Vec<(u64, Message)>, Box<ShardEnd>),
+}
+
+struct ShardEnd {
+    stats: LineStats,
+    assembly: AssemblyStats,
+    /// Global line numbers of `stats.samples`, in order.
+    sample_lines: Vec<u64>,
+    first: Option<(u64, Stamp)>,
+    last: Option<(u64, Stamp)>,
+}
+
+/// What the sharded run saw, merged as one thread would have counted it.
+pub(crate) struct Totals {
+    pub(crate) stats: LineStats,
+    pub(crate) assembly: AssemblyStats,
+    /// `(file, error)` of files that could not be read (whole or in part).
+    pub(crate) errors: Vec<(String, String)>,
+}
+
+/// Reads `files` with `shards` shard threads; `observe` sees every message
+/// in the order a single [`LogParser`] would have handed them out.
+pub(crate) fn run(
+    files: &[PathBuf],
+    format: Format,
+    year: i64,
+    shards: usize,
+    show_bar: bool,
+    observe: &mut dyn FnMut(Message),
+) -> Result<Totals> {
+    let router = Router::new(format, shards);
+    let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    let names = &names;
+    std::thread::scope(|scope| {
+        let mut to_shards = Vec::with_capacity(shards);
+        let mut from_shards = Vec::with_capacity(shards);
+        for k in 0..shards {
+            let (tx, rx) = sync_channel::<Arc<Chunk>>(AHEAD);
+            let (btx, brx) = sync_channel::<Batch>(AHEAD);
+            to_shards.push(tx);
+            from_shards.push(brx);
+            scope.spawn(move || shard(k, router, format, year, names, rx, btx));
+        }
+        let reader = scope.spawn(move || read_all(files, show_bar, to_shards));
+        let merged = merge(&mut from_shards, observe);
+        // Unblocks any thread still sending if the merge stopped early.
+        drop(from_shards);
+        let errors = reader
+            .join()
+            .map_err(|_| anyhow!("the log reader thread stopped"))?;
+        let (stats, assembly) = merged?;
+        Ok(Totals {
+            stats,
+            assembly,
+            errors,
+        })
+    })
+}
+
+fn read_all(
+    files: &[PathBuf],
+    show_bar: bool,
+    to: Vec<SyncSender<Arc<Chunk>>>,
+) -> Vec<(String, String)> {
+    let mut errors = Vec::new();
+    let send = |c: Chunk| {
+        let c = Arc::new(c);
+        to.iter().all(|t| t.send(c.clone()).is_ok())
+    };
+    for (i, path) in files.iter().enumerate() {
+        let b = show_bar.then(|| super::logs::progress_bar(path));
+        let res = super::logs::open_log(path, b.clone()).and_then(|r| read_one(i, r, &send));
+        if let Some(b) = b {
+            b.finish_and_clear();
+        }
+        match res {
+            Ok(true) => {}
+            Ok(false) => break, // a shard is gone; the merge reports it
+            Err(e) => {
+                crate::output::error(&format!("{e:#}"));
+                errors.push((path.display().to_string(), format!("{e:#}")));
+            }
+        }
+    }
+    errors
+}
+
+/// Sends one file as chunks of whole lines (the last may lack its
+/// newline). A read error keeps the lines read before it, like a single
+/// thread. `false` when a shard stopped listening.
+fn read_one(file: usize, mut r: Box<dyn Read>, send: &impl Fn(Chunk) -> bool) -> Result<bool> {
+    let mut lines: u64 = 0;
+    let mut carry: Vec<u8> = Vec::new();
+    loop {
+        let mut data = Vec::with_capacity(CHUNK + carry.len() + 4096);
+        data.append(&mut carry);
+        let want = CHUNK.saturating_sub(data.len()).max(4096) as u64;
+        let got = r.by_ref().take(want).read_to_end(&mut data);
+        let eof = matches!(got, Ok(0));
+        let cut = match memchr::memrchr(b'\n', &data) {
+            Some(nl) if !eof => nl + 1,
+            _ if eof => data.len(),
+            _ => 0, // one line longer than a chunk: keep reading
+        };
+        carry.extend_from_slice(&data[cut..]);
+        data.truncate(cut);
+        if !data.is_empty() {
+            lines += memchr::memchr_iter(b'\n', &data).count() as u64;
+            if !send(Chunk { file, data }) {
+                return Ok(false);
+            }
+        }
+        if let Err(e) = got {
+            return Err(anyhow::Error::new(e).context(format!("cannot read after line {lines}")));
+        }
+        if eof {
+            return Ok(true);
+        }
+    }
+}
+
+fn shard(
+    k: usize,
+    router: Router,
+    format: Format,
+    year: i64,
+    names: &[String],
+    rx: Receiver<Arc<Chunk>>,
+    tx: SyncSender<Batch>,
+) {
+    let mut parser = LogParser::new(Some(format), year);
+    let mut end = ShardEnd {
+        stats: LineStats::default(),
+        assembly: AssemblyStats::default(),
+        sample_lines: Vec::new(),
+        first: None,
+        last: None,
+    };
+    let mut global: u64 = 0;
+    let (mut file, mut lineno, mut offset) = (usize::MAX, 0u64, 0u64);
+    for chunk in rx {
+        if chunk.file != file {
+            (file, lineno, offset) = (chunk.file, 0, 0);
+        }
+        let name = names.get(file).map(String::as_str).unwrap_or("");
+        let mut out = Vec::new();
+        let data = &chunk.data;
+        let mut start = 0;
+        let ends = memchr::memchr_iter(b'\n', data).chain(
+            // A last line without its newline.
+            (!data.ends_with(b"\n")).then_some(data.len()),
+        );
+        for nl in ends {
+            let line = &data[start..nl];
+            let at = offset + start as u64;
+            start = nl + 1;
+            lineno += 1;
+            global += 1;
+            let route = router.route(line);
+            let own = match route {
+                Route::Shard { shard, .. } => shard == k,
+                Route::Every | Route::First => k == 0,
+            };
+            if !own {
+                parser.peek(line, route, &mut |m| out.push((global, m)));
+                continue;
+            }
+            let (samples, stamped) = (parser.stats.samples.len(), parser.stamped_lines());
+            let n = lineno;
+            parser.line_at(line, at, || format!("{name}:{n}"), &mut |m| {
+                out.push((global, m))
+            });
+            if parser.stats.samples.len() > samples {
+                end.sample_lines.push(global);
+            }
+            if parser.stamped_lines() > stamped
+                && let Some(last) = parser.stats.last
+            {
+                end.first.get_or_insert((global, last));
+                end.last = Some((global, last));
+            }
+        }
+        offset += data.len() as u64;
+        if tx.send(Batch::Chunk(out)).is_err() {
+            return;
+        }
+    }
+    let mut out = Vec::new();
+    parser.finish(&mut |m| out.push((u64::MAX, m)));
+    end.stats = std::mem::take(&mut parser.stats);
+    end.assembly = parser.assembly();
+    let _ = tx.send(Batch::Done(out, Box::new(end)));
+}
+
+/// Takes one batch from every shard in turn, merges them in
+/// [`order_key`] order and hands the messages to `observe`; then adds up
+/// the shards' counts.
+fn merge(
+    from: &mut [Receiver<Batch>],
+    observe: &mut dyn FnMut(Message),
+) -> Result<(LineStats, AssemblyStats)> {
+    let gone = || anyhow!("a log shard thread stopped");
+    let mut ends: Vec<ShardEnd> = Vec::new();
+    while ends.is_empty() {
+        let mut heads = Vec::with_capacity(from.len());
+        for rx in from.iter() {
+            match rx.recv().map_err(|_| gone())? {
+                Batch::Chunk(v) => heads.push(v.into_iter()),
+                Batch::Done(v, e) => {
+                    heads.push(v.into_iter());
+                    ends.push(*e);
+                }
+            }
+        }
+        if !ends.is_empty() && ends.len() != from.len() {
+            return Err(gone());
+        }
+        // Each shard's batch is in order already: take the least head
+        // until all are empty, moving every message once.
+        loop {
+            let mut best: Option<(usize, _)> = None;
+            for (i, h) in heads.iter().enumerate() {
+                if let Some((at, m)) = h.as_slice().first() {
+                    let key = order_key(*at, m);
+                    if best.as_ref().is_none_or(|(_, b)| key < *b) {
+                        best = Some((i, key));
+                    }
+                }
+            }
+            let Some((i, _)) = best else { break };
+            if let Some((_, m)) = heads[i].next() {
+                observe(m);
+            }
+        }
+    }
+    let mut stats = LineStats::default();
+    let mut assembly = AssemblyStats::default();
+    let mut samples: Vec<(u64, (String, String))> = Vec::new();
+    for e in &mut ends {
+        let s = &mut e.stats;
+        stats.lines += s.lines;
+        stats.understood += s.understood;
+        stats.ignored += s.ignored;
+        stats.not_understood += s.not_understood;
+        samples.extend(e.sample_lines.iter().copied().zip(s.samples.drain(..)));
+        assembly.messages += e.assembly.messages;
+        assembly.orphan_lines += e.assembly.orphan_lines;
+        assembly.incomplete += e.assembly.incomplete;
+    }
+    samples.sort_by_key(|(at, _)| *at);
+    stats.samples = samples.into_iter().take(SAMPLES).map(|(_, s)| s).collect();
+    stats.first = ends
+        .iter()
+        .filter_map(|e| e.first)
+        .min_by_key(|f| f.0)
+        .map(|f| f.1);
+    stats.last = ends
+        .iter()
+        .filter_map(|e| e.last)
+        .max_by_key(|f| f.0)
+        .map(|f| f.1);
+    Ok((stats, assembly))
+}
