@@ -323,10 +323,14 @@ impl Detector {
             .max(m.received);
         let minute = at.secs.div_euclid(60);
         // Look up before inserting, so a known sender's key is not cloned.
-        let st = self
-            .senders
-            .entry_ref(&m.sender)
-            .or_insert_with(|| SenderState::new(m.received));
+        let st = self.senders.entry_ref(&m.sender).or_insert_with(|| {
+            let mut st = SenderState::new(m.received);
+            // A script's place is its name: judged once per sender.
+            if m.sender.kind == SenderKind::Script {
+                st.odd_place = signals::odd_script_place(&m.sender.value);
+            }
+            st
+        });
         if m.account.is_some() {
             st.account = m.account.clone();
         }
@@ -396,10 +400,6 @@ impl Detector {
                 st.logins.insert(signals::network(ip), minute);
             }
         }
-        if m.sender.kind == SenderKind::Script {
-            st.odd_place = signals::odd_script_place(&m.sender.value);
-        }
-
         match st.buckets.back_mut() {
             Some((mm, b)) if *mm == minute => b.add(&c, 1),
             _ => st.buckets.push_back((minute, c)),

@@ -78,8 +78,18 @@ impl<'a> Iterator for Fields<'a> {
                 self.rest = "";
                 return None;
             }
-            let word_end = s.find(' ').unwrap_or(s.len());
-            let Some(eq) = s[..word_end].find('=') else {
+            // One pass over the word for its end and its first `=`: words
+            // are short, so a plain loop beats a vectorized search here.
+            let b = s.as_bytes();
+            let mut word_end = 0;
+            let mut first_eq = None;
+            while word_end < b.len() && b[word_end] != b' ' {
+                if b[word_end] == b'=' && first_eq.is_none() {
+                    first_eq = Some(word_end);
+                }
+                word_end += 1;
+            }
+            let Some(eq) = first_eq else {
                 // A bare word (`from <x>`, `defer (-44)`): skip it.
                 self.rest = &s[word_end..];
                 continue;
@@ -107,7 +117,7 @@ impl<'a> Iterator for Fields<'a> {
                     },
                 ));
             }
-            let mut end = v.find(' ').unwrap_or(v.len());
+            let mut end = word_end - eq - 1;
             if key == "H" {
                 // `H=name (helo with spaces) [ip]:port`: take following
                 // `(…)` and `[…]` parts too.

@@ -22,10 +22,19 @@ const CHUNK: usize = 256 << 10;
 /// Chunks queued ahead per shard.
 const AHEAD: usize = 16;
 
-/// Whole lines of one file.
+/// Whole lines of one file. Its buffer goes back to the reader when the
+/// last shard is done with it: fresh 256 KiB buffers would cost a page
+/// fault per 4 KiB each time.
 struct Chunk {
     file: usize,
     data: Vec<u8>,
+    pool: std::sync::mpsc::Sender<Vec<u8>>,
+}
+
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        let _ = self.pool.send(std::mem::take(&mut self.data));
+    }
 }
 
 enum Batch {
@@ -98,13 +107,24 @@ fn read_all(
     to: Vec<SyncSender<Arc<Chunk>>>,
 ) -> Vec<(String, String)> {
     let mut errors = Vec::new();
-    let send = |c: Chunk| {
-        let c = Arc::new(c);
+    let (pool, recycled) = std::sync::mpsc::channel::<Vec<u8>>();
+    let buffer = || {
+        let mut b = recycled.try_recv().unwrap_or_default();
+        b.clear();
+        b
+    };
+    let send = |file: usize, data: Vec<u8>| {
+        let c = Arc::new(Chunk {
+            file,
+            data,
+            pool: pool.clone(),
+        });
         to.iter().all(|t| t.send(c.clone()).is_ok())
     };
     for (i, path) in files.iter().enumerate() {
         let b = show_bar.then(|| super::logs::progress_bar(path));
-        let res = super::logs::open_log(path, b.clone()).and_then(|r| read_one(i, r, &send));
+        let res =
+            super::logs::open_log(path, b.clone()).and_then(|r| read_one(i, r, &buffer, &send));
         if let Some(b) = b {
             b.finish_and_clear();
         }
@@ -123,11 +143,17 @@ fn read_all(
 /// Sends one file as chunks of whole lines (the last may lack its
 /// newline). A read error keeps the lines read before it, like a single
 /// thread. `false` when a shard stopped listening.
-fn read_one(file: usize, mut r: Box<dyn Read>, send: &impl Fn(Chunk) -> bool) -> Result<bool> {
+fn read_one(
+    file: usize,
+    mut r: Box<dyn Read>,
+    buffer: &impl Fn() -> Vec<u8>,
+    send: &impl Fn(usize, Vec<u8>) -> bool,
+) -> Result<bool> {
     let mut lines: u64 = 0;
     let mut carry: Vec<u8> = Vec::new();
     loop {
-        let mut data = Vec::with_capacity(CHUNK + carry.len() + 4096);
+        let mut data = buffer();
+        data.reserve(CHUNK + carry.len() + 4096);
         data.append(&mut carry);
         let want = CHUNK.saturating_sub(data.len()).max(4096) as u64;
         let got = r.by_ref().take(want).read_to_end(&mut data);
@@ -141,7 +167,7 @@ fn read_one(file: usize, mut r: Box<dyn Read>, send: &impl Fn(Chunk) -> bool) ->
         data.truncate(cut);
         if !data.is_empty() {
             lines += memchr::memchr_iter(b'\n', &data).count() as u64;
-            if !send(Chunk { file, data }) {
+            if !send(file, data) {
                 return Ok(false);
             }
         }
