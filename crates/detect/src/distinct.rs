@@ -37,6 +37,19 @@ fn hash<T: Hash + ?Sized>(v: &T) -> u64 {
     z ^ (z >> 31)
 }
 
+/// The hash of a name ignoring ASCII case (domains), without copying it.
+pub fn hash_ci(name: &str) -> u64 {
+    struct Lower<'a>(&'a str);
+    impl Hash for Lower<'_> {
+        fn hash<H: Hasher>(&self, h: &mut H) {
+            for b in self.0.bytes() {
+                h.write_u8(b.to_ascii_lowercase());
+            }
+        }
+    }
+    hash(&Lower(name))
+}
+
 fn add_hash(regs: &mut [u8; M], h: u64) {
     let idx = (h >> (64 - P)) as usize;
     let rest = h << P;
@@ -48,7 +61,11 @@ fn add_hash(regs: &mut [u8; M], h: u64) {
 
 impl Distinct {
     pub fn insert<T: Hash + ?Sized>(&mut self, v: &T) {
-        let h = hash(v);
+        self.insert_hashed(hash(v));
+    }
+
+    /// Inserts a value by its hash ([`hash_ci`]), worked out elsewhere.
+    pub fn insert_hashed(&mut self, h: u64) {
         match self {
             Distinct::Exact(set) => {
                 if set.len() < EXACT || set.contains(&h) {
@@ -68,15 +85,7 @@ impl Distinct {
 
     /// Inserts a name ignoring ASCII case (domains), without copying it.
     pub fn insert_ci(&mut self, name: &str) {
-        struct Lower<'a>(&'a str);
-        impl Hash for Lower<'_> {
-            fn hash<H: Hasher>(&self, h: &mut H) {
-                for b in self.0.bytes() {
-                    h.write_u8(b.to_ascii_lowercase());
-                }
-            }
-        }
-        self.insert(&Lower(name));
+        self.insert_hashed(hash_ci(name));
     }
 
     /// The count: exact below [`EXACT`], an estimate above.

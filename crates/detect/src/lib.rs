@@ -165,7 +165,8 @@ struct SenderState {
     account: Option<String>,
     buckets: VecDeque<(i64, Counts)>,
     window: Counts,
-    domains: HashMap<String, i64>,
+    /// Recipient domains in the window, by [`distinct::hash_ci`].
+    domains: HashMap<u64, i64>,
     logins: HashMap<std::net::IpAddr, i64>,
     odd_place: Option<&'static str>,
     total: Counts,
@@ -262,6 +263,120 @@ pub struct Change {
     pub reasons: Vec<Reason>,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SampleKind {
+    Bounce,
+    Invalid,
+    Spam,
+}
+
+/// What one message tells about its sender, worked out without the
+/// sender's state: a run split across threads works it out next to the
+/// message, and only this small record crosses to the detector.
+#[derive(Debug, Clone)]
+pub struct Observation {
+    pub sender: Sender,
+    account: Option<String>,
+    received: Stamp,
+    /// The message's latest time (its last recipient's outcome).
+    at: Stamp,
+    counts: Counts,
+    /// Each recipient's domain, by [`distinct::hash_ci`].
+    domains: Vec<u64>,
+    client_ip: Option<std::net::IpAddr>,
+    /// Evidence candidates, in the order the message gives them (no more
+    /// of a kind than a sender keeps).
+    samples: Vec<(SampleKind, String)>,
+    line: String,
+}
+
+impl Observation {
+    /// `None` when the message does not count for its sender
+    /// ([`Detector::counts`]).
+    pub fn of(m: &Message) -> Option<Observation> {
+        Self::build(m, m.sender.clone(), m.account.clone(), m.line.clone())
+    }
+
+    /// As [`Observation::of`], keeping the message's strings instead of
+    /// copying them.
+    pub fn from_message(mut m: Message) -> Option<Observation> {
+        let sender = std::mem::replace(&mut m.sender, Sender::new(SenderKind::From, ""));
+        let (account, line) = (m.account.take(), std::mem::take(&mut m.line));
+        let keep = Detector::counts_as(&m, &sender);
+        keep.then(|| Self::build_counted(&m, sender, account, line))
+    }
+
+    fn build(m: &Message, sender: Sender, account: Option<String>, line: String) -> Option<Self> {
+        Detector::counts(m).then(|| Self::build_counted(m, sender, account, line))
+    }
+
+    fn build_counted(m: &Message, sender: Sender, account: Option<String>, line: String) -> Self {
+        let at = m
+            .recipients
+            .iter()
+            .map(|r| r.at)
+            .max()
+            .unwrap_or(m.received)
+            .max(m.received);
+        let mut c = Counts {
+            messages: 1,
+            recipients: m.recipients.len() as u32,
+            ..Counts::default()
+        };
+        let mut domains = Vec::with_capacity(m.recipients.len());
+        let mut samples = Vec::new();
+        let mut sample = |kind: SampleKind, make: &dyn Fn() -> String| {
+            if samples.iter().filter(|(k, _)| *k == kind).count() < SAMPLES {
+                samples.push((kind, make()));
+            }
+        };
+        for r in &m.recipients {
+            if let Some((_, d)) = r.address.rsplit_once('@') {
+                domains.push(distinct::hash_ci(d));
+            }
+            let reply = r.reply.as_deref().unwrap_or("");
+            match r.outcome {
+                Outcome::Delivered => c.outcomes += 1,
+                Outcome::Bounced => {
+                    c.outcomes += 1;
+                    c.bounced += 1;
+                    sample(SampleKind::Bounce, &|| format!("{}: {reply}", r.address));
+                    if signals::invalid_recipient(reply) {
+                        c.invalid += 1;
+                        sample(SampleKind::Invalid, &|| format!("{}: {reply}", r.address));
+                    }
+                }
+                Outcome::Deferred => c.deferred += 1,
+                Outcome::Pending => {}
+            }
+            if r.deferrals > 0 && r.outcome != Outcome::Deferred {
+                c.deferred += 1;
+            }
+            if !reply.is_empty() && r.outcome != Outcome::Delivered && signals::cites_spam(reply) {
+                c.spam_replies += 1;
+                sample(SampleKind::Spam, &|| format!("{}: {reply}", r.address));
+            }
+        }
+        if let Some(rej) = &m.rejected
+            && signals::cites_spam(rej)
+        {
+            c.spam_replies += 1;
+            sample(SampleKind::Spam, &|| rej.clone());
+        }
+        Observation {
+            sender,
+            account,
+            received: m.received,
+            at,
+            counts: c,
+            domains,
+            client_ip: m.client_ip,
+            samples,
+            line,
+        }
+    }
+}
+
 /// All senders and the rules.
 pub struct Detector {
     t: Thresholds,
@@ -297,13 +412,16 @@ impl Detector {
     /// script mail always; unauthenticated mail only when it leaves the
     /// server (inbound mail to local mailboxes is not ours to judge).
     pub fn counts(m: &Message) -> bool {
+        Self::counts_as(m, &m.sender)
+    }
+
+    fn counts_as(m: &Message, sender: &Sender) -> bool {
         // The MTA's own bounces are not anyone's sending.
-        if m.bounce_of.is_some()
-            || (m.envelope_from.is_empty() && m.sender.kind == SenderKind::Local)
+        if m.bounce_of.is_some() || (m.envelope_from.is_empty() && sender.kind == SenderKind::Local)
         {
             return false;
         }
-        match m.sender.kind {
+        match sender.kind {
             SenderKind::Auth | SenderKind::Script | SenderKind::Local => true,
             SenderKind::Ip | SenderKind::From => m.outbound(),
         }
@@ -311,30 +429,27 @@ impl Detector {
 
     /// Folds one assembled message in; returns the verdict change it caused.
     pub fn observe(&mut self, m: &Message) -> Option<Change> {
-        if !Self::counts(m) {
-            return None;
-        }
-        let at = m
-            .recipients
-            .iter()
-            .map(|r| r.at)
-            .max()
-            .unwrap_or(m.received)
-            .max(m.received);
+        self.apply(Observation::of(m)?)
+    }
+
+    /// Folds in what one message told ([`Observation`]); the same as
+    /// [`Detector::observe`] on that message.
+    pub fn apply(&mut self, o: Observation) -> Option<Change> {
+        let at = o.at;
         let minute = at.secs.div_euclid(60);
         // Look up before inserting, so a known sender's key is not cloned.
-        let st = self.senders.entry_ref(&m.sender).or_insert_with(|| {
-            let mut st = SenderState::new(m.received);
+        let st = self.senders.entry_ref(&o.sender).or_insert_with(|| {
+            let mut st = SenderState::new(o.received);
             // A script's place is its name: judged once per sender.
-            if m.sender.kind == SenderKind::Script {
-                st.odd_place = signals::odd_script_place(&m.sender.value);
+            if o.sender.kind == SenderKind::Script {
+                st.odd_place = signals::odd_script_place(&o.sender.value);
             }
             st
         });
-        if m.account.is_some() {
-            st.account = m.account.clone();
+        if o.account.is_some() {
+            st.account = o.account;
         }
-        st.first_seen = st.first_seen.min(m.received);
+        st.first_seen = st.first_seen.min(o.received);
         st.last_seen = st.last_seen.max(at);
 
         // The sender's own history: its busiest window before this hour.
@@ -344,59 +459,31 @@ impl Detector {
             st.history_hour = hour;
         }
 
-        let mut c = Counts {
-            messages: 1,
-            recipients: m.recipients.len() as u32,
-            ..Counts::default()
-        };
-        for r in &m.recipients {
-            if let Some((_, d)) = r.address.rsplit_once('@') {
-                // Most domains repeat: update in place, allocate only new ones.
-                let room = st.domains.len() < MAX_DOMAINS;
-                match st.domains.get_mut(d) {
-                    Some(seen) => *seen = minute,
-                    None if room => {
-                        st.domains.insert(d.to_ascii_lowercase(), minute);
-                    }
-                    None => {}
+        let c = o.counts;
+        for h in o.domains {
+            // Most domains repeat: update in place.
+            let room = st.domains.len() < MAX_DOMAINS;
+            match st.domains.get_mut(&h) {
+                Some(seen) => *seen = minute,
+                None if room => {
+                    st.domains.insert(h, minute);
                 }
-                st.all_domains.insert_ci(d);
+                None => {}
             }
-            let reply = r.reply.as_deref().unwrap_or("");
-            match r.outcome {
-                Outcome::Delivered => c.outcomes += 1,
-                Outcome::Bounced => {
-                    c.outcomes += 1;
-                    c.bounced += 1;
-                    push_sample(&mut st.samples_bounce, || format!("{}: {reply}", r.address));
-                    if signals::invalid_recipient(reply) {
-                        c.invalid += 1;
-                        push_sample(&mut st.samples_invalid, || {
-                            format!("{}: {reply}", r.address)
-                        });
-                    }
-                }
-                Outcome::Deferred => c.deferred += 1,
-                Outcome::Pending => {}
-            }
-            if r.deferrals > 0 && r.outcome != Outcome::Deferred {
-                c.deferred += 1;
-            }
-            if !reply.is_empty() && r.outcome != Outcome::Delivered && signals::cites_spam(reply) {
-                c.spam_replies += 1;
-                push_sample(&mut st.samples_spam, || format!("{}: {reply}", r.address));
-            }
+            st.all_domains.insert_hashed(h);
         }
-        if let Some(rej) = &m.rejected
-            && signals::cites_spam(rej)
-        {
-            c.spam_replies += 1;
-            push_sample(&mut st.samples_spam, || rej.clone());
+        for (kind, text) in o.samples {
+            let v = match kind {
+                SampleKind::Bounce => &mut st.samples_bounce,
+                SampleKind::Invalid => &mut st.samples_invalid,
+                SampleKind::Spam => &mut st.samples_spam,
+            };
+            push_sample(v, || text);
         }
-        push_sample(&mut st.samples_msg, || m.line.clone());
-        if let Some(ip) = m.client_ip {
+        push_sample(&mut st.samples_msg, || o.line);
+        if let Some(ip) = o.client_ip {
             st.client_ips.insert(&ip);
-            if m.sender.kind == SenderKind::Auth {
+            if o.sender.kind == SenderKind::Auth {
                 st.logins.insert(signals::network(ip), minute);
             }
         }
@@ -438,7 +525,7 @@ impl Detector {
             st.logins.retain(|_, seen| minute - *seen < login_min);
         }
 
-        judge(&self.t, st, &m.sender, at)
+        judge(&self.t, st, &o.sender, at)
     }
 
     /// Folds in a feedback-loop complaint about `sender` (arrived at

@@ -327,9 +327,14 @@ fn analyze(g: &Global, a: AnalyzeArgs) -> Result<Exit> {
         n => n,
     };
     let spool = a.exim_spool.clone();
-    let mut observe = |mut m: maillog::Message| {
+    // What the detector needs of a message, worked out on the thread that
+    // assembled it.
+    let prepare = |mut m: maillog::Message| {
         enrich(&mut m, spool.as_deref());
-        detector.observe(&m);
+        detect::Observation::from_message(m)
+    };
+    let mut consume = |o: detect::Observation| {
+        detector.apply(o);
     };
     let sharded_format = if threads > 1 {
         format.or_else(|| sniff(&a.files, year))
@@ -338,7 +343,15 @@ fn analyze(g: &Global, a: AnalyzeArgs) -> Result<Exit> {
     };
     let read = match sharded_format {
         Some(f) => {
-            let t = super::logs_sharded::run(&a.files, f, year, threads, show_bar, &mut observe)?;
+            let t = super::logs_sharded::run(
+                &a.files,
+                f,
+                year,
+                threads,
+                show_bar,
+                &prepare,
+                &mut consume,
+            )?;
             ReadTotals {
                 format: Some(f),
                 stats: t.stats,
@@ -350,7 +363,11 @@ fn analyze(g: &Global, a: AnalyzeArgs) -> Result<Exit> {
                     .collect(),
             }
         }
-        None => read_sequential(&a, format, year, show_bar, &mut observe),
+        None => read_sequential(&a, format, year, show_bar, &mut |m| {
+            if let Some(o) = prepare(m) {
+                consume(o);
+            }
+        }),
     };
     let errors = read.errors;
     if errors.len() == a.files.len() {

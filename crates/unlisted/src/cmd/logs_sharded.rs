@@ -13,7 +13,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use anyhow::{Result, anyhow};
 use maillog::assemble::AssemblyStats;
-use maillog::shard::{Route, Router, order_key};
+use maillog::shard::{OrderKey, Route, Router, order_key};
 use maillog::{Format, LineStats, LogParser, Message, SAMPLES, Stamp};
 
 /// Bytes per chunk: big enough that the per-chunk hand-over between
@@ -37,12 +37,12 @@ impl Drop for Chunk {
     }
 }
 
-enum Batch {
-    /// Messages handed out while reading one chunk, with the global line
-    /// number that handed each out.
-    Chunk(Vec<(u64, Message)>),
+enum Batch<T> {
+    /// What the messages handed out while reading one chunk became, with
+    /// their place in the single-thread order.
+    Chunk(Vec<(OrderKey, T)>),
     /// The input ended: the messages still open, and the shard's counts.
-    Done(Vec<(u64, Message)>, Box<ShardEnd>),
+    Done(Vec<(OrderKey, T)>, Box<ShardEnd>),
 }
 
 struct ShardEnd {
@@ -62,15 +62,18 @@ pub(crate) struct Totals {
     pub(crate) errors: Vec<(String, String)>,
 }
 
-/// Reads `files` with `shards` shard threads; `observe` sees every message
-/// in the order a single [`LogParser`] would have handed them out.
-pub(crate) fn run(
+/// Reads `files` with `shards` shard threads. Each message is turned into
+/// a `T` by `prepare` on its shard's thread (next to the message, which is
+/// dropped there); `consume` sees every `T` in the order a single
+/// [`LogParser`] would have handed the messages out.
+pub(crate) fn run<T: Send>(
     files: &[PathBuf],
     format: Format,
     year: i64,
     shards: usize,
     show_bar: bool,
-    observe: &mut dyn FnMut(Message),
+    prepare: &(dyn Fn(Message) -> Option<T> + Sync),
+    consume: &mut dyn FnMut(T),
 ) -> Result<Totals> {
     let router = Router::new(format, shards);
     let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
@@ -80,13 +83,19 @@ pub(crate) fn run(
         let mut from_shards = Vec::with_capacity(shards);
         for k in 0..shards {
             let (tx, rx) = sync_channel::<Arc<Chunk>>(AHEAD);
-            let (btx, brx) = sync_channel::<Batch>(AHEAD);
+            let (btx, brx) = sync_channel::<Batch<T>>(AHEAD);
             to_shards.push(tx);
             from_shards.push(brx);
-            scope.spawn(move || shard(k, router, format, year, names, rx, btx));
+            std::thread::Builder::new()
+                .name(format!("log-shard-{k}"))
+                .spawn_scoped(scope, move || {
+                    shard(k, router, format, year, names, rx, btx, prepare)
+                })?;
         }
-        let reader = scope.spawn(move || read_all(files, show_bar, to_shards));
-        let merged = merge(&mut from_shards, observe);
+        let reader = std::thread::Builder::new()
+            .name("log-reader".into())
+            .spawn_scoped(scope, move || read_all(files, show_bar, to_shards))?;
+        let merged = merge(&mut from_shards, consume);
         // Unblocks any thread still sending if the merge stopped early.
         drop(from_shards);
         let errors = reader
@@ -180,14 +189,16 @@ fn read_one(
     }
 }
 
-fn shard(
+#[allow(clippy::too_many_arguments)] // one thread's whole context
+fn shard<T>(
     k: usize,
     router: Router,
     format: Format,
     year: i64,
     names: &[String],
     rx: Receiver<Arc<Chunk>>,
-    tx: SyncSender<Batch>,
+    tx: SyncSender<Batch<T>>,
+    prepare: &(dyn Fn(Message) -> Option<T> + Sync),
 ) {
     let mut parser = LogParser::new(Some(format), year);
     let mut end = ShardEnd {
@@ -205,6 +216,12 @@ fn shard(
         }
         let name = names.get(file).map(String::as_str).unwrap_or("");
         let mut out = Vec::new();
+        let mut emit = |at: u64, m: Message| {
+            let key = order_key(at, &m);
+            if let Some(t) = prepare(m) {
+                out.push((key, t));
+            }
+        };
         let data = &chunk.data;
         let mut start = 0;
         let ends = memchr::memchr_iter(b'\n', data).chain(
@@ -223,14 +240,12 @@ fn shard(
                 Route::Every | Route::First => k == 0,
             };
             if !own {
-                parser.peek(line, route, &mut |m| out.push((global, m)));
+                parser.peek(line, route, &mut |m| emit(global, m));
                 continue;
             }
             let (samples, stamped) = (parser.stats.samples.len(), parser.stamped_lines());
             let n = lineno;
-            parser.line_at(line, at, || format!("{name}:{n}"), &mut |m| {
-                out.push((global, m))
-            });
+            parser.line_at(line, at, || format!("{name}:{n}"), &mut |m| emit(global, m));
             if parser.stats.samples.len() > samples {
                 end.sample_lines.push(global);
             }
@@ -247,7 +262,12 @@ fn shard(
         }
     }
     let mut out = Vec::new();
-    parser.finish(&mut |m| out.push((u64::MAX, m)));
+    parser.finish(&mut |m| {
+        let key = order_key(u64::MAX, &m);
+        if let Some(t) = prepare(m) {
+            out.push((key, t));
+        }
+    });
     end.stats = std::mem::take(&mut parser.stats);
     end.assembly = parser.assembly();
     let _ = tx.send(Batch::Done(out, Box::new(end)));
@@ -256,9 +276,9 @@ fn shard(
 /// Takes one batch from every shard in turn, merges them in
 /// [`order_key`] order and hands the messages to `observe`; then adds up
 /// the shards' counts.
-fn merge(
-    from: &mut [Receiver<Batch>],
-    observe: &mut dyn FnMut(Message),
+fn merge<T>(
+    from: &mut [Receiver<Batch<T>>],
+    consume: &mut dyn FnMut(T),
 ) -> Result<(LineStats, AssemblyStats)> {
     let gone = || anyhow!("a log shard thread stopped");
     let mut ends: Vec<ShardEnd> = Vec::new();
@@ -281,16 +301,15 @@ fn merge(
         loop {
             let mut best: Option<(usize, _)> = None;
             for (i, h) in heads.iter().enumerate() {
-                if let Some((at, m)) = h.as_slice().first() {
-                    let key = order_key(*at, m);
-                    if best.as_ref().is_none_or(|(_, b)| key < *b) {
-                        best = Some((i, key));
-                    }
+                if let Some((key, _)) = h.as_slice().first()
+                    && best.is_none_or(|(_, b)| key < b)
+                {
+                    best = Some((i, key));
                 }
             }
             let Some((i, _)) = best else { break };
-            if let Some((_, m)) = heads[i].next() {
-                observe(m);
+            if let Some((_, t)) = heads[i].next() {
+                consume(t);
             }
         }
     }
