@@ -97,17 +97,94 @@ fn script_in_args(args: &str) -> Option<&str> {
         .find(|w| w.ends_with(".php") && w.starts_with('/'))
 }
 
-/// Removes and returns the open messages with no line for [`STALE_SECS`].
-fn take_stale<T>(open: &mut HashMap<String, (T, Stamp)>, now: Stamp) -> Vec<T> {
-    let stale: Vec<String> = open
-        .iter()
-        .filter(|(_, (_, last))| now.secs - last.secs > STALE_SECS)
-        .map(|(k, _)| k.clone())
-        .collect();
-    stale
-        .into_iter()
-        .filter_map(|k| open.remove(&k).map(|(m, _)| m))
-        .collect()
+/// A message id as a map key, without an allocation: ids are at most 23
+/// bytes (Exim 4.97+; Postfix's long queue ids are shorter). Longer words
+/// are cut at 32 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Id([u8; 32]);
+
+impl Id {
+    fn of(s: &str) -> Id {
+        let mut b = [0u8; 32];
+        let n = s.len().min(32);
+        b[..n].copy_from_slice(&s.as_bytes()[..n]);
+        Id(b)
+    }
+}
+
+/// The open messages by id. Each sits in its own box: a message is a few
+/// hundred bytes, which the map would otherwise move on every insert,
+/// removal and growth.
+struct Open<T>(HashMap<Id, Box<(T, Stamp)>>);
+
+impl<T> Default for Open<T> {
+    fn default() -> Self {
+        Open(HashMap::default())
+    }
+}
+
+impl<T> Open<T> {
+    fn get_mut(&mut self, id: &str) -> Option<&mut (T, Stamp)> {
+        self.0.get_mut(&Id::of(id)).map(|b| &mut **b)
+    }
+
+    fn remove(&mut self, id: &str) -> Option<(T, Stamp)> {
+        self.0.remove(&Id::of(id)).map(|b| *b)
+    }
+
+    fn insert(&mut self, id: &str, v: (T, Stamp)) {
+        self.0.insert(Id::of(id), Box::new(v));
+    }
+
+    /// The entry of `id`, made by `new` when missing; whether it was.
+    fn get_or_insert_with(
+        &mut self,
+        id: &str,
+        new: impl FnOnce() -> (T, Stamp),
+    ) -> (&mut (T, Stamp), bool) {
+        let mut made = false;
+        let b = self.0.entry(Id::of(id)).or_insert_with(|| {
+            made = true;
+            Box::new(new())
+        });
+        (&mut **b, made)
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn values(&self) -> impl Iterator<Item = &(T, Stamp)> {
+        self.0.values().map(|b| &**b)
+    }
+
+    /// Removes and returns the open messages with no line for
+    /// [`STALE_SECS`].
+    fn take_stale(&mut self, now: Stamp) -> Vec<T> {
+        let stale: Vec<Id> = self
+            .0
+            .iter()
+            .filter(|(_, b)| now.secs - b.1.secs > STALE_SECS)
+            .map(|(k, _)| *k)
+            .collect();
+        stale
+            .into_iter()
+            .filter_map(|k| self.0.remove(&k).map(|b| b.0))
+            .collect()
+    }
+
+    /// Empties the map into `out`, oldest message first; returns how many.
+    fn drain_oldest_first(
+        &mut self,
+        to_message: impl Fn(T) -> Message,
+        out: &mut impl FnMut(Message),
+    ) -> u64 {
+        let mut rest: Vec<Message> = self.0.drain().map(|(_, b)| to_message(b.0)).collect();
+        oldest_first(&mut rest);
+        let n = rest.len() as u64;
+        rest.into_iter().for_each(out);
+        n
+    }
 }
 
 /// Puts messages handed out together in one order that does not depend on
@@ -118,23 +195,10 @@ pub fn oldest_first(v: &mut [Message]) {
     v.sort_unstable_by(|a, b| (a.received, a.offset, &a.id).cmp(&(b.received, b.offset, &b.id)));
 }
 
-/// Empties `open` into `out`, oldest message first; returns how many.
-fn drain_oldest_first<T>(
-    open: &mut HashMap<String, (T, Stamp)>,
-    to_message: impl Fn(T) -> Message,
-    out: &mut impl FnMut(Message),
-) -> u64 {
-    let mut rest: Vec<Message> = open.drain().map(|(_, (t, _))| to_message(t)).collect();
-    oldest_first(&mut rest);
-    let n = rest.len() as u64;
-    rest.into_iter().for_each(out);
-    n
-}
-
 /// Folds Exim lines into messages.
 #[derive(Default)]
 pub struct EximAssembler {
-    open: HashMap<String, (Message, Stamp)>,
+    open: Open<Message>,
     cwd_by_pid: HashMap<u32, PendingCwd>,
     cwd_recent: VecDeque<PendingCwd>,
     sender_ids: HashMap<String, String>,
@@ -230,7 +294,7 @@ impl EximAssembler {
                     self.arrivals.push(a.id.to_string());
                 }
                 self.stats.messages += 1;
-                self.open.insert(a.id.to_string(), (m, l.at));
+                self.open.insert(a.id, (m, l.at));
             }
             E::Delivery(o) | E::Bounce(o) | E::Defer(o) => {
                 let Some((m, last)) = self.open.get_mut(o.id) else {
@@ -286,7 +350,7 @@ impl EximAssembler {
                     rcpt.remote = true;
                 }
             }
-            E::Completed { id } => match self.open.remove(*id) {
+            E::Completed { id } => match self.open.remove(id) {
                 Some((mut m, _)) => {
                     m.complete = true;
                     out(m);
@@ -295,7 +359,7 @@ impl EximAssembler {
             },
             E::SenderId { id, user, .. } => {
                 if let Some(u) = user {
-                    match self.open.get_mut(*id) {
+                    match self.open.get_mut(id) {
                         Some((m, _)) => m.account = Some(u.to_string()),
                         None => {
                             self.sender_ids.insert(id.to_string(), u.to_string());
@@ -304,7 +368,7 @@ impl EximAssembler {
                 }
             }
             E::MessageNote { id, text } => {
-                if let Some((m, last)) = self.open.get_mut(*id) {
+                if let Some((m, last)) = self.open.get_mut(id) {
                     *last = l.at;
                     if text.contains("rejected after DATA") {
                         m.rejected = Some(text.to_string());
@@ -390,7 +454,7 @@ impl EximAssembler {
     /// as incomplete, and forgets `cwd=` lines nothing claimed.
     /// [`crate::LogParser`] calls it once an hour of log time.
     pub fn sweep(&mut self, now: Stamp, out: &mut impl FnMut(Message)) {
-        let mut stale = take_stale(&mut self.open, now);
+        let mut stale = self.open.take_stale(now);
         oldest_first(&mut stale);
         self.stats.incomplete += stale.len() as u64;
         stale.into_iter().for_each(out);
@@ -400,7 +464,7 @@ impl EximAssembler {
 
     /// Hands out every message still open (the input ended).
     pub fn finish(&mut self, out: &mut impl FnMut(Message)) {
-        self.stats.incomplete += drain_oldest_first(&mut self.open, |m| m, out);
+        self.stats.incomplete += self.open.drain_oldest_first(|m| m, out);
     }
 
     /// Messages still waiting for their last line.
@@ -417,7 +481,7 @@ impl EximAssembler {
 /// Folds Postfix lines into messages.
 #[derive(Default)]
 pub struct PostfixAssembler {
-    open: HashMap<String, (Partial, Stamp)>,
+    open: Open<Partial>,
     /// Failed remote attempts since the last take, kept only when
     /// `track_attempts` is set.
     pub attempts: Vec<crate::message::Attempt>,
@@ -435,10 +499,7 @@ struct Partial {
 
 impl PostfixAssembler {
     fn entry(&mut self, qid: &str, at: Stamp, raw: &str, offset: u64) -> &mut (Partial, Stamp) {
-        if !self.open.contains_key(qid) {
-            self.stats.messages += 1;
-        }
-        self.open.entry(qid.to_string()).or_insert_with(|| {
+        let (e, made) = self.open.get_or_insert_with(qid, || {
             (
                 Partial {
                     msg: new_message(qid, at, raw, offset),
@@ -448,7 +509,11 @@ impl PostfixAssembler {
                 },
                 at,
             )
-        })
+        });
+        if made {
+            self.stats.messages += 1;
+        }
+        e
     }
 
     pub fn feed(
@@ -484,17 +549,17 @@ impl PostfixAssembler {
                 p.msg.envelope_from = from.to_string();
             }
             E::MessageId { qid, message_id } => {
-                if let Some((p, _)) = self.open.get_mut(*qid) {
+                if let Some((p, _)) = self.open.get_mut(qid) {
                     p.msg.message_id = Some(message_id.to_string());
                 }
             }
             E::Subject { qid, subject } => {
-                if let Some((p, _)) = self.open.get_mut(*qid) {
+                if let Some((p, _)) = self.open.get_mut(qid) {
                     p.msg.subject = Some(subject.to_string());
                 }
             }
             E::Header { qid, header } => {
-                if let Some((p, _)) = self.open.get_mut(*qid) {
+                if let Some((p, _)) = self.open.get_mut(qid) {
                     p.headers.push(header.to_string());
                 }
             }
@@ -519,7 +584,7 @@ impl PostfixAssembler {
                 relay,
                 ..
             } => {
-                let Some((p, last)) = self.open.get_mut(*qid) else {
+                let Some((p, last)) = self.open.get_mut(qid) else {
                     self.stats.orphan_lines += 1;
                     return;
                 };
@@ -554,13 +619,13 @@ impl PostfixAssembler {
                 }
             }
             E::Rejected { qid, reason } => {
-                if let Some((mut p, _)) = self.open.remove(*qid) {
+                if let Some((mut p, _)) = self.open.remove(qid) {
                     p.msg.rejected = Some(reason.to_string());
                     p.msg.complete = true;
                     out(finalize(p));
                 }
             }
-            E::Removed { qid } => match self.open.remove(*qid) {
+            E::Removed { qid } => match self.open.remove(qid) {
                 Some((mut p, _)) => {
                     p.msg.complete = true;
                     out(finalize(p));
@@ -575,7 +640,9 @@ impl PostfixAssembler {
     /// as incomplete. [`crate::LogParser`] calls it once an hour of log
     /// time.
     pub fn sweep(&mut self, now: Stamp, out: &mut impl FnMut(Message)) {
-        let mut stale: Vec<Message> = take_stale(&mut self.open, now)
+        let mut stale: Vec<Message> = self
+            .open
+            .take_stale(now)
             .into_iter()
             .map(finalize)
             .collect();
@@ -586,7 +653,7 @@ impl PostfixAssembler {
 
     /// Hands out every message still open (the input ended).
     pub fn finish(&mut self, out: &mut impl FnMut(Message)) {
-        self.stats.incomplete += drain_oldest_first(&mut self.open, finalize, out);
+        self.stats.incomplete += self.open.drain_oldest_first(finalize, out);
     }
 
     pub fn open_messages(&self) -> usize {
