@@ -27,7 +27,9 @@ const AHEAD: usize = 16;
 /// fault per 4 KiB each time.
 struct Chunk {
     file: usize,
+    /// The buffer; its first `len` bytes are the lines.
     data: Vec<u8>,
+    len: usize,
     pool: std::sync::mpsc::Sender<Vec<u8>>,
 }
 
@@ -117,15 +119,12 @@ fn read_all(
 ) -> Vec<(String, String)> {
     let mut errors = Vec::new();
     let (pool, recycled) = std::sync::mpsc::channel::<Vec<u8>>();
-    let buffer = || {
-        let mut b = recycled.try_recv().unwrap_or_default();
-        b.clear();
-        b
-    };
-    let send = |file: usize, data: Vec<u8>| {
+    let buffer = || recycled.try_recv().unwrap_or_default();
+    let send = |file: usize, data: Vec<u8>, len: usize| {
         let c = Arc::new(Chunk {
             file,
             data,
+            len,
             pool: pool.clone(),
         });
         to.iter().all(|t| t.send(c.clone()).is_ok())
@@ -156,31 +155,51 @@ fn read_one(
     file: usize,
     mut r: Box<dyn Read>,
     buffer: &impl Fn() -> Vec<u8>,
-    send: &impl Fn(usize, Vec<u8>) -> bool,
+    send: &impl Fn(usize, Vec<u8>, usize) -> bool,
 ) -> Result<bool> {
     let mut lines: u64 = 0;
     let mut carry: Vec<u8> = Vec::new();
     loop {
+        // Buffers come back initialized: reading into them needs no
+        // zeroing, unlike `read_to_end` into spare capacity.
         let mut data = buffer();
-        data.reserve(CHUNK + carry.len() + 4096);
-        data.append(&mut carry);
-        let want = CHUNK.saturating_sub(data.len()).max(4096) as u64;
-        let got = r.by_ref().take(want).read_to_end(&mut data);
-        let eof = matches!(got, Ok(0));
-        let cut = match memchr::memrchr(b'\n', &data) {
-            Some(nl) if !eof => nl + 1,
-            _ if eof => data.len(),
-            _ => 0, // one line longer than a chunk: keep reading
+        let need = carry.len() + CHUNK;
+        if data.len() < need {
+            data.resize(need, 0);
+        }
+        data[..carry.len()].copy_from_slice(&carry);
+        let mut filled = carry.len();
+        carry.clear();
+        let (mut eof, mut failed) = (false, None);
+        while filled < need {
+            match r.read(&mut data[filled..need]) {
+                Ok(0) => {
+                    eof = true;
+                    break;
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        let cut = match memchr::memrchr(b'\n', &data[..filled]) {
+            _ if eof => filled,
+            Some(nl) => nl + 1,
+            // One line longer than a chunk: keep reading (or, on an error,
+            // drop the part of a line, as one thread does).
+            None => 0,
         };
-        carry.extend_from_slice(&data[cut..]);
-        data.truncate(cut);
-        if !data.is_empty() {
-            lines += memchr::memchr_iter(b'\n', &data).count() as u64;
-            if !send(file, data) {
+        carry.extend_from_slice(&data[cut..filled]);
+        if cut > 0 {
+            lines += memchr::memchr_iter(b'\n', &data[..cut]).count() as u64;
+            if !send(file, data, cut) {
                 return Ok(false);
             }
         }
-        if let Err(e) = got {
+        if let Some(e) = failed {
             return Err(anyhow::Error::new(e).context(format!("cannot read after line {lines}")));
         }
         if eof {
@@ -222,7 +241,7 @@ fn shard<T>(
                 out.push((key, t));
             }
         };
-        let data = &chunk.data;
+        let data = &chunk.data[..chunk.len];
         let mut start = 0;
         let ends = memchr::memchr_iter(b'\n', data).chain(
             // A last line without its newline.

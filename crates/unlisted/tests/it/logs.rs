@@ -387,3 +387,35 @@ fn split_run_matches_one_thread_over_days_with_stale_messages() {
     // And the human report agrees as well.
     analyze_both_ways(dir.path(), &["mainlog", "--all"]);
 }
+
+/// A line longer than a split run's read chunk (256 KiB), and a last line
+/// without its newline, read the same on one thread and on three.
+#[test]
+fn split_run_reads_giant_lines_and_a_last_line_without_newline() {
+    let dir = TempDir::new("logs");
+    let mut log = String::new();
+    for n in 0..3000usize {
+        let (t, id) = (ts(0, n as i64), exim_id(n));
+        writeln!(log, "{t} {id} <= a{}@example.org H=(x) [198.51.100.{}]:4000 P=esmtpa A=dovecot_login:a{}@example.org S=10 for r{n}@example.net", n % 7, n % 200, n % 7).unwrap();
+        if n == 1500 {
+            writeln!(log, "garbage {} and on", "x".repeat(600_000)).unwrap();
+        }
+        writeln!(log, "{t} {id} => r{n}@example.net R=dnslookup T=remote_smtp H=mx.example.net [203.0.113.5] C=\"250 OK\"").unwrap();
+        write!(log, "{t} {id} Completed").unwrap();
+        if n < 2999 {
+            log.push('\n');
+        }
+    }
+    dir.write("mainlog", &log);
+    let o = analyze_both_ways(dir.path(), &["--json", "mainlog"]);
+    let lines = json_lines(&o);
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["lines"], 9001, "{summary:#}");
+    assert_eq!(summary["messages"], 3000);
+    assert_eq!(summary["incomplete"], 0, "the last Completed counts");
+    assert_eq!(summary["not_understood"], 1);
+    assert_eq!(
+        summary["not_understood_samples"][0]["where"],
+        "mainlog:4502"
+    );
+}
