@@ -19,6 +19,8 @@ pub mod signals;
 
 use std::collections::VecDeque;
 
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
+
 use rustc_hash::FxHashMap as HashMap;
 use std::time::Duration;
 
@@ -275,7 +277,8 @@ enum SampleKind {
 /// message, and only this small record crosses to the detector.
 #[derive(Debug, Clone)]
 pub struct Observation {
-    pub sender: Sender,
+    sender: Sender,
+    sender_hash: u64,
     account: Option<String>,
     received: Stamp,
     /// The message's latest time (its last recipient's outcome).
@@ -364,6 +367,7 @@ impl Observation {
             sample(SampleKind::Spam, &|| rej.clone());
         }
         Observation {
+            sender_hash: sender_hash(&sender),
             sender,
             account,
             received: m.received,
@@ -377,12 +381,74 @@ impl Observation {
     }
 }
 
+/// A sender as the detector's key, with its hash worked out once: a split
+/// run works it out next to the message ([`Observation`]).
+#[derive(Debug, Clone)]
+struct SenderKey {
+    hash: u64,
+    sender: Sender,
+}
+
+/// A borrowed [`SenderKey`], to look up without a copy.
+struct SenderRef<'a> {
+    hash: u64,
+    sender: &'a Sender,
+}
+
+impl<'a> SenderRef<'a> {
+    fn of(sender: &'a Sender) -> Self {
+        SenderRef {
+            hash: sender_hash(sender),
+            sender,
+        }
+    }
+}
+
+fn sender_hash(s: &Sender) -> u64 {
+    rustc_hash::FxBuildHasher.hash_one(s)
+}
+
+impl PartialEq for SenderKey {
+    fn eq(&self, o: &Self) -> bool {
+        self.hash == o.hash && self.sender == o.sender
+    }
+}
+
+impl Eq for SenderKey {}
+
+impl Hash for SenderKey {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        h.write_u64(self.hash);
+    }
+}
+
+impl Hash for SenderRef<'_> {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        h.write_u64(self.hash);
+    }
+}
+
+impl hashbrown::Equivalent<SenderKey> for SenderRef<'_> {
+    fn equivalent(&self, k: &SenderKey) -> bool {
+        self.hash == k.hash && *self.sender == k.sender
+    }
+}
+
+impl From<&SenderRef<'_>> for SenderKey {
+    fn from(r: &SenderRef<'_>) -> Self {
+        SenderKey {
+            hash: r.hash,
+            sender: r.sender.clone(),
+        }
+    }
+}
+
 /// All senders and the rules.
 pub struct Detector {
     t: Thresholds,
     /// hashbrown for `entry_ref`: one lookup per message, and the key is
     /// cloned only for a new sender.
-    senders: hashbrown::HashMap<Sender, SenderState, rustc_hash::FxBuildHasher>,
+    senders: hashbrown::HashMap<SenderKey, SenderState, BuildHasherDefault<rustc_hash::FxHasher>>,
 }
 
 /// Keeps the first few samples; `make` runs only when one is kept.
@@ -438,7 +504,11 @@ impl Detector {
         let at = o.at;
         let minute = at.secs.div_euclid(60);
         // Look up before inserting, so a known sender's key is not cloned.
-        let st = self.senders.entry_ref(&o.sender).or_insert_with(|| {
+        let key = SenderRef {
+            hash: o.sender_hash,
+            sender: &o.sender,
+        };
+        let st = self.senders.entry_ref(&key).or_insert_with(|| {
             let mut st = SenderState::new(o.received);
             // A script's place is its name: judged once per sender.
             if o.sender.kind == SenderKind::Script {
@@ -539,7 +609,7 @@ impl Detector {
     ) -> Option<Change> {
         let st = self
             .senders
-            .entry_ref(sender)
+            .entry_ref(&SenderRef::of(sender))
             .or_insert_with(|| SenderState::new(at));
         if st.account.is_none() {
             st.account = account.map(str::to_string);
@@ -557,9 +627,9 @@ impl Detector {
         let mut v: Vec<SenderReport> = self
             .senders
             .iter()
-            .map(|(s, st)| SenderReport {
+            .map(|(k, st)| SenderReport {
                 ty: "sender",
-                sender: s.clone(),
+                sender: k.sender.clone(),
                 account: st.account.clone(),
                 verdict: st.peak,
                 reasons: st.peak_reasons.clone(),

@@ -306,7 +306,7 @@ fn complaints_count_against_what_was_delivered() {
             d.complaint(&s, Some("shop"), at);
         }
         // The complaint rule alone (volume rules may fire on their own).
-        let st = d.senders.get(&s).unwrap();
+        let st = d.senders.get(&SenderRef::of(&s)).unwrap();
         let reasons: Vec<Reason> = evaluate(&d.t, st, true)
             .into_iter()
             .filter(|r| r.code == "complaints")
