@@ -3,8 +3,9 @@
 //! and the calling thread merges their messages back into the order one
 //! thread would hand them out and runs the detector on them.
 //!
-//! The threads move in step, chunk by chunk (a few MiB of whole lines), so
-//! memory stays bounded by the chunks in flight and the open messages.
+//! The threads move in step, chunk by chunk (256 KiB of whole lines, at
+//! most [`AHEAD`] queued per shard), so memory stays bounded by the chunks
+//! in flight and the open messages, whatever the size of the log.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -131,8 +132,8 @@ fn read_all(
     };
     for (i, path) in files.iter().enumerate() {
         let b = show_bar.then(|| super::logs::progress_bar(path));
-        let res =
-            super::logs::open_log(path, b.clone()).and_then(|r| read_one(i, r, &buffer, &send));
+        let res = super::logs::open_log(path, b.clone())
+            .and_then(|r| read_one(i, path, r, &buffer, &send));
         if let Some(b) = b {
             b.finish_and_clear();
         }
@@ -153,6 +154,7 @@ fn read_all(
 /// thread. `false` when a shard stopped listening.
 fn read_one(
     file: usize,
+    path: &std::path::Path,
     mut r: Box<dyn Read>,
     buffer: &impl Fn() -> Vec<u8>,
     send: &impl Fn(usize, Vec<u8>, usize) -> bool,
@@ -200,7 +202,8 @@ fn read_one(
             }
         }
         if let Some(e) = failed {
-            return Err(anyhow::Error::new(e).context(format!("cannot read after line {lines}")));
+            return Err(anyhow::Error::new(e)
+                .context(format!("cannot read {} after line {lines}", path.display())));
         }
         if eof {
             return Ok(true);

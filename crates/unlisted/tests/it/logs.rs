@@ -419,3 +419,62 @@ fn split_run_reads_giant_lines_and_a_last_line_without_newline() {
         "mainlog:4502"
     );
 }
+
+/// A .gz file corrupt in the middle: both ways of reading report it with
+/// the file's name and the line after which it broke, keep the messages
+/// read before it, and go on with the next file.
+#[test]
+fn corrupt_gz_mid_file_is_reported_and_the_lines_before_it_kept() {
+    let dir = TempDir::new("logs");
+    let mut log = String::new();
+    for n in 0..20_000usize {
+        let (t, id) = (ts(0, n as i64 / 10), exim_id(n));
+        writeln!(log, "{t} {id} <= a{}@example.org H=(x) [198.51.100.{}]:4000 P=esmtpa A=dovecot_login:a{}@example.org S=10 for r{n}@example.net", n % 7, n % 200, n % 7).unwrap();
+        writeln!(log, "{t} {id} Completed").unwrap();
+    }
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(log.as_bytes()).unwrap();
+    let mut gz = enc.finish().unwrap();
+    let mid = gz.len() / 2;
+    for b in &mut gz[mid..mid + 64] {
+        *b = !*b;
+    }
+    std::fs::write(dir.path().join("broken.log.gz"), &gz).unwrap();
+    dir.write(
+        "next.log",
+        "2024-05-01 00:00:00 1rK999-000999-99 <= z@example.org U=z P=local S=1 for b@example.net\n",
+    );
+    for threads in ["1", "3"] {
+        let o = unlisted(
+            dir.path(),
+            &[
+                "logs",
+                "analyze",
+                "--json",
+                "--threads",
+                threads,
+                "broken.log.gz",
+                "next.log",
+            ],
+        );
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        let lines = json_lines(&o);
+        let summary = lines.last().unwrap();
+        let err = summary["errors"][0]["error"].as_str().unwrap();
+        assert!(
+            err.starts_with("cannot read broken.log.gz after line "),
+            "{err}"
+        );
+        let read: u64 = err["cannot read broken.log.gz after line ".len()..]
+            .split(':')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(read > 1000 && read < 40_000, "{err}");
+        // The lines before the break were read, and next.log after it.
+        assert!(summary["lines"].as_u64().unwrap() >= read, "{summary:#}");
+        assert!(summary["messages"].as_u64().unwrap() > 500, "{summary:#}");
+        sender(&lines, "local:z");
+    }
+}
