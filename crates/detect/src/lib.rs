@@ -297,7 +297,8 @@ impl Observation {
     /// `None` when the message does not count for its sender
     /// ([`Detector::counts`]).
     pub fn of(m: &Message) -> Option<Observation> {
-        Self::build(m, m.sender.clone(), m.account.clone(), m.line.clone())
+        Detector::counts(m)
+            .then(|| Self::build(m, m.sender.clone(), m.account.clone(), m.line.clone()))
     }
 
     /// As [`Observation::of`], keeping the message's strings instead of
@@ -305,15 +306,10 @@ impl Observation {
     pub fn from_message(mut m: Message) -> Option<Observation> {
         let sender = std::mem::replace(&mut m.sender, Sender::new(SenderKind::From, ""));
         let (account, line) = (m.account.take(), std::mem::take(&mut m.line));
-        let keep = Detector::counts_as(&m, &sender);
-        keep.then(|| Self::build_counted(&m, sender, account, line))
+        Detector::counts_as(&m, &sender).then(|| Self::build(&m, sender, account, line))
     }
 
-    fn build(m: &Message, sender: Sender, account: Option<String>, line: String) -> Option<Self> {
-        Detector::counts(m).then(|| Self::build_counted(m, sender, account, line))
-    }
-
-    fn build_counted(m: &Message, sender: Sender, account: Option<String>, line: String) -> Self {
+    fn build(m: &Message, sender: Sender, account: Option<String>, line: String) -> Self {
         let at = m
             .recipients
             .iter()

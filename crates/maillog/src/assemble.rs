@@ -99,20 +99,21 @@ fn script_in_args(args: &str) -> Option<&str> {
 
 /// A message id as a map key, without an allocation: ids are at most 23
 /// bytes (Exim 4.97+; Postfix's long queue ids are shorter). Longer words
-/// are cut at 32 bytes.
-/// Held as four words, which compare and hash without a call to memcmp.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct Id([u64; 4]);
+/// are cut at 32 bytes. Held as four big-endian words, which compare and
+/// hash without a call to memcmp and order as the id's text does (the
+/// merge of a split run orders by it, [`crate::shard::OrderKey`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct Id([u64; 4]);
 
 impl Id {
-    fn of(s: &str) -> Id {
+    pub(crate) fn of(s: &str) -> Id {
         let mut b = [0u8; 32];
         let n = s.len().min(32);
         b[..n].copy_from_slice(&s.as_bytes()[..n]);
         let word = |i: usize| {
             let mut w = [0u8; 8];
             w.copy_from_slice(&b[i * 8..i * 8 + 8]);
-            u64::from_le_bytes(w)
+            u64::from_be_bytes(w)
         };
         Id([word(0), word(1), word(2), word(3)])
     }

@@ -152,20 +152,16 @@ pub struct OrderKey {
     incomplete: bool,
     received: crate::Stamp,
     offset: u64,
-    /// The id, zero-padded: compares as the string does.
-    id: [u8; 32],
+    id: crate::assemble::Id,
 }
 
 pub fn order_key(emitted_at: u64, m: &Message) -> OrderKey {
-    let mut id = [0u8; 32];
-    let n = m.id.len().min(id.len());
-    id[..n].copy_from_slice(&m.id.as_bytes()[..n]);
     OrderKey {
         emitted_at,
         incomplete: !m.complete,
         received: m.received,
         offset: m.offset,
-        id,
+        id: crate::assemble::Id::of(&m.id),
     }
 }
 

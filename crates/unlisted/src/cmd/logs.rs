@@ -68,9 +68,21 @@ struct Sample {
 }
 
 #[derive(Serialize)]
-struct FileError {
+pub(crate) struct FileError {
     file: String,
     error: String,
+}
+
+impl FileError {
+    /// Says on stderr that `path` could not be read, and keeps it for the
+    /// summary.
+    pub(crate) fn report(path: &Path, e: &anyhow::Error) -> Self {
+        output::error(&format!("{e:#}"));
+        FileError {
+            file: path.display().to_string(),
+            error: format!("{e:#}"),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -296,11 +308,7 @@ fn read_sequential(
             b.finish_and_clear();
         }
         if let Err(e) = res {
-            output::error(&format!("{e:#}"));
-            errors.push(FileError {
-                file: path.display().to_string(),
-                error: format!("{e:#}"),
-            });
+            errors.push(FileError::report(path, &e));
         }
     }
     parser.finish(&mut |m| observe(m));
@@ -356,11 +364,7 @@ fn analyze(g: &Global, a: AnalyzeArgs) -> Result<Exit> {
                 format: Some(f),
                 stats: t.stats,
                 assembly: t.assembly,
-                errors: t
-                    .errors
-                    .into_iter()
-                    .map(|(file, error)| FileError { file, error })
-                    .collect(),
+                errors: t.errors,
             }
         }
         None => read_sequential(&a, format, year, show_bar, &mut |m| {

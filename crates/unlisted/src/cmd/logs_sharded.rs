@@ -61,8 +61,8 @@ struct ShardEnd {
 pub(crate) struct Totals {
     pub(crate) stats: LineStats,
     pub(crate) assembly: AssemblyStats,
-    /// `(file, error)` of files that could not be read (whole or in part).
-    pub(crate) errors: Vec<(String, String)>,
+    /// Files that could not be read (whole or in part).
+    pub(crate) errors: Vec<super::logs::FileError>,
 }
 
 /// Reads `files` with `shards` shard threads. Each message is turned into
@@ -117,7 +117,7 @@ fn read_all(
     files: &[PathBuf],
     show_bar: bool,
     to: Vec<SyncSender<Arc<Chunk>>>,
-) -> Vec<(String, String)> {
+) -> Vec<super::logs::FileError> {
     let mut errors = Vec::new();
     let (pool, recycled) = std::sync::mpsc::channel::<Vec<u8>>();
     let buffer = || recycled.try_recv().unwrap_or_default();
@@ -140,10 +140,7 @@ fn read_all(
         match res {
             Ok(true) => {}
             Ok(false) => break, // a shard is gone; the merge reports it
-            Err(e) => {
-                crate::output::error(&format!("{e:#}"));
-                errors.push((path.display().to_string(), format!("{e:#}")));
-            }
+            Err(e) => errors.push(super::logs::FileError::report(path, &e)),
         }
     }
     errors
@@ -238,12 +235,7 @@ fn shard<T>(
         }
         let name = names.get(file).map(String::as_str).unwrap_or("");
         let mut out = Vec::new();
-        let mut emit = |at: u64, m: Message| {
-            let key = order_key(at, &m);
-            if let Some(t) = prepare(m) {
-                out.push((key, t));
-            }
-        };
+        let mut emit = |at: u64, m: Message| keep(&mut out, prepare, at, m);
         let data = &chunk.data[..chunk.len];
         let mut start = 0;
         let ends = memchr::memchr_iter(b'\n', data).chain(
@@ -284,15 +276,24 @@ fn shard<T>(
         }
     }
     let mut out = Vec::new();
-    parser.finish(&mut |m| {
-        let key = order_key(u64::MAX, &m);
-        if let Some(t) = prepare(m) {
-            out.push((key, t));
-        }
-    });
+    parser.finish(&mut |m| keep(&mut out, prepare, u64::MAX, m));
     end.stats = std::mem::take(&mut parser.stats);
     end.assembly = parser.assembly();
     let _ = tx.send(Batch::Done(out, Box::new(end)));
+}
+
+/// What `m`, handed out by the line `at`, became, with its place in the
+/// merge; nothing when `prepare` drops it.
+fn keep<T>(
+    out: &mut Vec<(OrderKey, T)>,
+    prepare: &(dyn Fn(Message) -> Option<T> + Sync),
+    at: u64,
+    m: Message,
+) {
+    let key = order_key(at, &m);
+    if let Some(t) = prepare(m) {
+        out.push((key, t));
+    }
 }
 
 /// Takes one batch from every shard in turn, merges them in
