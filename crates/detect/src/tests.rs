@@ -370,3 +370,63 @@ fn old_complaints_leave_the_window() {
     );
     assert_eq!(report(&d, &s.to_string()).current, Verdict::Ok);
 }
+
+/// Reports as JSON, to compare two detectors field by field.
+fn all_reports(d: &Detector) -> String {
+    d.reports()
+        .iter()
+        .map(|r| serde_json::to_string(r).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn batches_judge_as_one_message_at_a_time() {
+    let (mut one, mut batched) = (
+        Detector::new(Thresholds::default()),
+        Detector::new(Thresholds::default()),
+    );
+    let mut g = Gen::new();
+    let mut batch = Vec::new();
+    for i in 0..900u32 {
+        // Three senders interleaved, one of them turning bad half-way.
+        let (s, ip) = match i % 3 {
+            0 => (auth("a@shop.example"), format!("203.0.{}.7", i / 30)),
+            1 => (script("/home/b/public_html/contact.php"), String::new()),
+            _ => (auth("news@club.example"), "198.51.100.2".to_string()),
+        };
+        let rcpt = format!("r{i}@d{}.example", i % 50);
+        let (o, reply) = if i > 450 && i % 3 == 0 && i % 2 == 0 {
+            (Outcome::Bounced, UNKNOWN)
+        } else {
+            (Outcome::Delivered, OK)
+        };
+        let mut m = g.msg(s, (!ip.is_empty()).then_some(&ip), &[(&rcpt, o, reply)], 5);
+        // A line long enough to be cut, with a character of two bytes.
+        m.line = format!("é{}", "x".repeat(500));
+        one.observe(&m);
+        batch.push(Observation::of(&m).unwrap());
+        // Batches of every size, not only full ones.
+        if batch.len() == (i % 7 + 1) as usize {
+            batched.apply_all(&mut batch);
+            assert!(batch.is_empty());
+        }
+    }
+    batched.apply_all(&mut batch);
+    assert_eq!(all_reports(&one), all_reports(&batched));
+    let r = report(&batched, "auth:a@shop.example");
+    assert_eq!(r.verdict, Verdict::Spamming);
+    let samples = &r
+        .reasons
+        .iter()
+        .find(|x| x.code == "bounce_ratio")
+        .unwrap()
+        .samples;
+    assert!(!samples.is_empty());
+    let st = batched
+        .senders
+        .get(&SenderRef::of(&auth("a@shop.example")))
+        .unwrap();
+    assert_eq!(st.samples_msg[0].chars().count(), 400);
+    assert!(st.samples_msg[0].starts_with("éx"));
+}

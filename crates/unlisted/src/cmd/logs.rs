@@ -320,6 +320,9 @@ fn read_sequential(
     }
 }
 
+/// Observations handed to the detector at once.
+const BATCH: usize = 64;
+
 fn analyze(g: &Global, a: AnalyzeArgs) -> Result<Exit> {
     let (config, _) = super::load_config(g)?;
     let format = match a.format {
@@ -341,8 +344,14 @@ fn analyze(g: &Global, a: AnalyzeArgs) -> Result<Exit> {
         enrich(&mut m, spool.as_deref());
         detect::Observation::from_message(m)
     };
+    // Observations go to the detector in small batches, so it can load
+    // the senders' states of a batch together (`Detector::apply_all`).
+    let mut batch = Vec::with_capacity(BATCH);
     let mut consume = |o: detect::Observation| {
-        detector.apply(o);
+        batch.push(o);
+        if batch.len() == BATCH {
+            detector.apply_all(&mut batch);
+        }
     };
     let sharded_format = if threads > 1 {
         format.or_else(|| sniff(&a.files, year))
@@ -373,6 +382,7 @@ fn analyze(g: &Global, a: AnalyzeArgs) -> Result<Exit> {
             }
         }),
     };
+    detector.apply_all(&mut batch);
     let errors = read.errors;
     if errors.len() == a.files.len() {
         bail!("no log file could be read");
