@@ -224,41 +224,58 @@ impl LogParser {
 
     /// A line another shard owns, or a `cwd=` line shard 0 counts (see
     /// [`shard`]): applies what every shard must share, counts nothing.
-    /// The line moves the clock as it would for a single thread, so every
-    /// shard sweeps stale messages at the same line. `route` is what the
-    /// router said of it: an Exim `<=` line matters only while a `cwd=`
-    /// line waits; a line in the same second as the clock is not parsed.
+    /// `route` is what the router said of it: an Exim `<=` line matters
+    /// only while a `cwd=` line waits. (The clock moves at the lines the
+    /// reader marks: [`LogParser::sweep_at`].)
     pub fn peek(&mut self, bytes: &[u8], route: shard::Route, out: &mut impl FnMut(Message)) {
-        let exim_state = self.format == Some(Format::Exim)
+        let shared = self.format == Some(Format::Exim)
             && match route {
                 shard::Route::Every => true,
                 shard::Route::Shard { arrival, .. } => arrival && self.exim.waits_for_arrival(),
                 shard::Route::First => false,
             };
-        if !exim_state && bytes.get(..CLOCK_KEY) == Some(&self.clock_key[..]) {
-            return; // the same second as the clock: nothing to do
+        if !shared {
+            return;
         }
         let text = utf8(bytes);
         let line = text.trim_end_matches('\r');
-        match self.format {
-            Some(Format::Exim) if exim_state => {
-                if let Some(l) = exim::parse(line) {
-                    self.exim.peek(&l);
-                    self.tick(l.at, line, out);
-                }
-            }
-            // Lines other than `cwd=` parse when their head does.
-            Some(Format::Exim) => {
-                if let Some((at, _, _)) = exim::parse_head(line) {
-                    self.tick(at, line, out);
-                }
-            }
-            Some(Format::Postfix) => {
-                if let Ok(h) = self.postfix_head(line) {
-                    self.tick(h.at, line, out);
-                }
-            }
-            None => {}
+        if let Some(l) = exim::parse(line) {
+            self.exim.peek(&l);
+            self.tick(l.at, line, out);
+        }
+    }
+
+    /// Moves the clock on a line as one thread would, and nothing else:
+    /// for the reader of a split run, which routes lines and parses none
+    /// ([`shard::Tagger`]). Returns the line's time when it starts a new hour of log time:
+    /// every shard sweeps stale messages there ([`LogParser::sweep_at`]).
+    pub fn clock(&mut self, bytes: &[u8], route: shard::Route) -> Option<Stamp> {
+        if bytes.get(..CLOCK_KEY) == Some(&self.clock_key[..]) {
+            return None; // the same second as the clock
+        }
+        let text = utf8(bytes);
+        let line = text.trim_end_matches('\r');
+        let at = match self.format? {
+            // A `cwd=` line without its `args:` moves no clock.
+            Format::Exim if route == shard::Route::Every => exim::parse(line)?.at,
+            Format::Exim => exim::parse_head(line)?.0,
+            Format::Postfix => self.postfix_head(line).ok()?.at,
+        };
+        let hour = self.swept_hour;
+        self.tick(at, line, &mut |_| {});
+        (self.swept_hour != hour).then_some(at)
+    }
+
+    /// The sweep [`LogParser::clock`] found due at a line this parser is
+    /// not given: stale messages are handed out as if that line had been
+    /// read here. Nothing happens when this hour was swept already.
+    pub fn sweep_at(&mut self, at: Stamp, out: &mut impl FnMut(Message)) {
+        self.last = Some(at);
+        let hour = at.secs.div_euclid(3600);
+        if hour > self.swept_hour {
+            self.swept_hour = hour;
+            self.exim.sweep(at, out);
+            self.postfix.sweep(at, out);
         }
     }
 
@@ -276,16 +293,10 @@ impl LogParser {
     /// Moves the log's clock to the time of `line`; once an hour of log
     /// time, sweeps out messages stale for days.
     fn tick(&mut self, at: Stamp, line: &str, out: &mut impl FnMut(Message)) {
-        self.last = Some(at);
         if let Some(key) = line.as_bytes().get(..CLOCK_KEY) {
             self.clock_key.copy_from_slice(key);
         }
-        let hour = at.secs.div_euclid(3600);
-        if hour > self.swept_hour {
-            self.swept_hour = hour;
-            self.exim.sweep(at, out);
-            self.postfix.sweep(at, out);
-        }
+        self.sweep_at(at, out);
     }
 
     fn exim_line(&mut self, line: &str, out: &mut impl FnMut(Message)) -> bool {

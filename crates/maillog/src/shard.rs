@@ -2,9 +2,9 @@
 //!
 //! Every line that says something about a message names it by its id, so a
 //! log can be cut by message: shard `k` of `n` assembles the messages whose
-//! id hashes to `k` and skips the rest. Each shard reads every line, but
-//! finding a line's id is a few byte comparisons while parsing and
-//! assembling it is the real work.
+//! id hashes to `k` and skips the rest. One reader finds each line's id
+//! (a few byte comparisons, [`Tagger`]); a shard reads only the lines
+//! routed to it ([`Routed::steps`]).
 //!
 //! What a single thread would share between messages is given to every
 //! shard: Exim's `cwd=` lines (a submission without `+pid` takes the latest
@@ -14,9 +14,10 @@
 //! other programs, garbage) are counted by shard 0 alone, so the shards'
 //! counts add up to a single thread's.
 //!
-//! Every shard also moves its clock on every line, as one thread would,
-//! so all sweep out stale messages (three days without a line) at the same
-//! line. The shards' messages are merged back in the order one thread
+//! The reader also keeps the log's clock, as one thread would, and marks
+//! the lines where a new hour of log time starts: every shard sweeps out
+//! stale messages (three days without a line) at those lines, as one
+//! thread does, even at a line it does not read. The shards' messages are merged back in the order one thread
 //! hands them out with [`order_key`]: the result is the same, byte for
 //! byte, as a single thread's.
 
@@ -24,8 +25,8 @@ use std::hash::{BuildHasher, BuildHasherDefault};
 
 use rustc_hash::FxHasher;
 
-use crate::Format;
 use crate::message::Message;
+use crate::{Format, LogParser, Stamp};
 
 /// Where a line goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,6 +142,143 @@ fn colon_space(b: &[u8]) -> Option<usize> {
     memchr::memchr_iter(b':', b).find(|&i| b.get(i + 1) == Some(&b' '))
 }
 
+/// The reader's side of a split run: routes every line of a chunk and
+/// keeps the log's clock.
+pub struct Tagger {
+    router: Router,
+    clock: LogParser,
+}
+
+/// The lines of one chunk of whole lines, as [`Tagger::tag`] found them.
+#[derive(Debug, Default, Clone)]
+pub struct Routed {
+    /// Each line's end (its newline, or the chunk's end for a last line
+    /// without one) and where it goes.
+    lines: Vec<(u32, Route)>,
+    /// Lines (by index) that start a new hour of log time, with its time.
+    hours: Vec<(u32, Stamp)>,
+}
+
+impl Tagger {
+    /// `year` as for [`LogParser::new`].
+    pub fn new(format: Format, shards: usize, year: i64) -> Self {
+        Tagger {
+            router: Router::new(format, shards),
+            clock: LogParser::new(Some(format), year),
+        }
+    }
+
+    /// Splits `data` (whole lines; the last may lack its newline) into
+    /// lines, routes each, and marks the new hours.
+    pub fn tag(&mut self, data: &[u8], into: &mut Routed) {
+        into.lines.clear();
+        into.hours.clear();
+        let mut start = 0;
+        let ends = memchr::memchr_iter(b'\n', data)
+            .chain((!data.is_empty() && !data.ends_with(b"\n")).then_some(data.len()));
+        for end in ends {
+            let line = &data[start..end];
+            start = end + 1;
+            let route = self.router.route(line);
+            if let Some(at) = self.clock.clock(line, route) {
+                into.hours.push((into.lines.len() as u32, at));
+            }
+            into.lines.push((end as u32, route));
+        }
+    }
+}
+
+/// One thing shard `k` does with a chunk ([`Routed::steps`]). `line` is
+/// the line's index in the chunk; `start..end` its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// A line of this shard: [`LogParser::line_at`].
+    Own {
+        line: usize,
+        start: usize,
+        end: usize,
+    },
+    /// A line every shard glances at: [`LogParser::peek`].
+    Peek {
+        line: usize,
+        start: usize,
+        end: usize,
+        route: Route,
+    },
+    /// A new hour of log time starts at `line`: [`LogParser::sweep_at`],
+    /// after that line and before the next.
+    Sweep { line: usize, at: Stamp },
+}
+
+impl Routed {
+    /// Lines in the chunk.
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// What shard `k` does with the chunk, in order.
+    pub fn steps(&self, k: usize) -> Steps<'_> {
+        Steps {
+            r: self,
+            k,
+            line: 0,
+            start: 0,
+            hour: 0,
+        }
+    }
+}
+
+/// The iterator of [`Routed::steps`].
+pub struct Steps<'a> {
+    r: &'a Routed,
+    k: usize,
+    line: usize,
+    start: usize,
+    hour: usize,
+}
+
+impl Iterator for Steps<'_> {
+    type Item = Step;
+
+    fn next(&mut self) -> Option<Step> {
+        loop {
+            // A new hour at an earlier line (or any left after the last).
+            if let Some(&(h, at)) = self.r.hours.get(self.hour)
+                && (h as usize) < self.line
+            {
+                self.hour += 1;
+                return Some(Step::Sweep {
+                    line: h as usize,
+                    at,
+                });
+            }
+            let &(end, route) = self.r.lines.get(self.line)?;
+            let (line, start, end) = (self.line, self.start, end as usize);
+            self.line += 1;
+            self.start = end + 1;
+            let own = match route {
+                Route::Shard { shard, .. } => shard == self.k,
+                Route::Every | Route::First => self.k == 0,
+            };
+            if own {
+                return Some(Step::Own { line, start, end });
+            }
+            if matches!(route, Route::Every | Route::Shard { arrival: true, .. }) {
+                return Some(Step::Peek {
+                    line,
+                    start,
+                    end,
+                    route,
+                });
+            }
+        }
+    }
+}
+
 /// The order in which messages handed out by several shards are merged:
 /// by the line that handed them out (`emitted_at`, its position in the
 /// input; `u64::MAX` for the end of input), a message completed by that
@@ -234,5 +372,153 @@ mod tests {
             n[shard(r.route(l.as_bytes())).unwrap().0] += 1;
         }
         assert!(n.iter().all(|&c| c > 4_500), "{n:?}");
+    }
+
+    /// The messages handed out by one parser and by `n` shards fed by a
+    /// tagger (in two chunks, as a reader sends them), each with the line
+    /// that handed it out, in merge order.
+    type Out = Vec<(u64, String, bool)>;
+
+    fn one_and_split(format: Format, log: &str, n: usize) -> (Out, Out) {
+        let mut one = Vec::new();
+        let mut p = LogParser::new(Some(format), 2024);
+        let mut offset = 0;
+        for (i, l) in log.lines().enumerate() {
+            let at = i as u64 + 1;
+            p.line_at(l.as_bytes(), offset, String::new, &mut |m| {
+                one.push((at, m.id, m.complete))
+            });
+            offset += l.len() as u64 + 1;
+        }
+        p.finish(&mut |m| one.push((u64::MAX, m.id, m.complete)));
+
+        let half = log[..log.len() / 2].rfind('\n').unwrap() + 1;
+        let mut tagger = Tagger::new(format, n, 2024);
+        let chunks: Vec<(usize, Routed)> = [&log[..half], &log[half..]]
+            .iter()
+            .scan(0, |before, c| {
+                let mut r = Routed::default();
+                tagger.tag(c.as_bytes(), &mut r);
+                let first = *before;
+                *before += r.len();
+                Some((first, r))
+            })
+            .collect();
+        let mut split = Vec::new();
+        for k in 0..n {
+            let mut p = LogParser::new(Some(format), 2024);
+            let mut base = 0;
+            for (c, (first, routed)) in chunks.iter().enumerate() {
+                let data = if c == 0 { &log[..half] } else { &log[half..] }.as_bytes();
+                let global = |j: usize| (first + j) as u64 + 1;
+                let mut out =
+                    |at: u64, m: Message| split.push((order_key(at, &m), (at, m.id, m.complete)));
+                for step in routed.steps(k) {
+                    match step {
+                        Step::Sweep { line, at } => p.sweep_at(at, &mut |m| out(global(line), m)),
+                        Step::Peek {
+                            line,
+                            start,
+                            end,
+                            route,
+                        } => p.peek(&data[start..end], route, &mut |m| out(global(line), m)),
+                        Step::Own { line, start, end } => p.line_at(
+                            &data[start..end],
+                            base + start as u64,
+                            String::new,
+                            &mut |m| out(global(line), m),
+                        ),
+                    }
+                }
+                base += data.len() as u64;
+            }
+            p.finish(&mut |m| split.push((order_key(u64::MAX, &m), (u64::MAX, m.id, m.complete))));
+        }
+        split.sort_by_key(|(key, _)| *key);
+        (one, split.into_iter().map(|(_, m)| m).collect())
+    }
+
+    /// Messages left open for days (deferred, never completed) next to
+    /// busy ones, a line every 17 minutes over six days.
+    fn days_of(format: Format) -> String {
+        let mut log = String::new();
+        for i in 0..500u32 {
+            let t = 1_704_067_200 + i as i64 * 17 * 60;
+            let stamp = crate::Stamp { secs: t, millis: 0 }.iso();
+            let (date, time) = (&stamp[..10], &stamp[11..19]);
+            // Deliveries eight minutes later: a new hour may start at any
+            // kind of line.
+            let later = crate::Stamp {
+                secs: t + 8 * 60,
+                millis: 0,
+            }
+            .iso()
+            .replace('T', " ");
+            let line = match format {
+                Format::Exim => {
+                    let id = format!("1r{:04}-{:06}-{:02}", i, i * 7, i % 100);
+                    let mut l = format!(
+                        "{date} {time} {id} <= a{}@b.example U=a{} P=local S=1 for c@d.example\n",
+                        i % 9,
+                        i % 9
+                    );
+                    l += &if i % 4 == 0 {
+                        format!(
+                            "{later} {id} == c@d.example R=x T=remote_smtp defer (-44): 421 later\n"
+                        )
+                    } else {
+                        format!(
+                            "{later} {id} => c@d.example R=x T=remote_smtp\n{later} {id} Completed\n"
+                        )
+                    };
+                    l
+                }
+                Format::Postfix => {
+                    const MONTHS: [&str; 12] = [
+                        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
+                        "Nov", "Dec",
+                    ];
+                    let month = MONTHS[date[5..7].parse::<usize>().unwrap() - 1];
+                    let head = format!(
+                        "{month} {:>2} {time} mx",
+                        date[8..10].parse::<u32>().unwrap()
+                    );
+                    let q = format!("{:X}", 0x1000_0000 + i);
+                    let mut l = format!(
+                        "{head} postfix/pickup[1]: {q}: uid=100{} from=<a@b.example>\n{head} postfix/qmgr[2]: {q}: from=<a@b.example>, size=1, nrcpt=1 (queue active)\n",
+                        i % 9
+                    );
+                    l += &if i % 4 == 0 {
+                        format!(
+                            "{head} postfix/smtp[3]: {q}: to=<c@d.example>, relay=none, delay=1, dsn=4.4.1, status=deferred (connect timed out)\n"
+                        )
+                    } else {
+                        format!(
+                            "{head} postfix/smtp[3]: {q}: to=<c@d.example>, relay=x[192.0.2.1]:25, delay=1, dsn=2.0.0, status=sent (250 ok)\n{head} postfix/qmgr[2]: {q}: removed\n"
+                        )
+                    };
+                    l
+                }
+            };
+            log += &line;
+        }
+        log
+    }
+
+    #[test]
+    fn shards_hand_out_what_one_parser_does_at_the_same_lines() {
+        for format in [Format::Exim, Format::Postfix] {
+            let log = days_of(format);
+            let (one, split) = one_and_split(format, &log, 3);
+            // Most deferred messages go stale days later, swept at lines
+            // of other shards.
+            let swept = one
+                .iter()
+                .filter(|(at, _, done)| !done && *at != u64::MAX)
+                .count();
+            assert!(swept > 50, "{format:?}: {swept} swept");
+            assert_eq!(one.len(), 500, "{format:?}");
+            assert_eq!(one, split, "{format:?}");
+        }
     }
 }

@@ -1,7 +1,8 @@
-//! `logs analyze` on several threads: one reads the files, `n` shards parse
-//! and assemble the messages whose ids hash to them ([`maillog::shard`]),
-//! and the calling thread merges their messages back into the order one
-//! thread would hand them out and runs the detector on them.
+//! `logs analyze` on several threads: one reads the files and routes each
+//! line, `n` shards parse and assemble the messages whose ids hash to them
+//! ([`maillog::shard`]), and the calling thread merges their messages back
+//! into the order one thread would hand them out and runs the detector on
+//! them.
 //!
 //! The threads move in step, chunk by chunk (256 KiB of whole lines, at
 //! most [`AHEAD`] queued per shard), so memory stays bounded by the chunks
@@ -14,7 +15,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use anyhow::{Result, anyhow};
 use maillog::assemble::AssemblyStats;
-use maillog::shard::{OrderKey, Route, Router, order_key};
+use maillog::shard::{OrderKey, Routed, Step, Tagger, order_key};
 use maillog::{Format, LineStats, LogParser, Message, SAMPLES, Stamp};
 
 /// Bytes per chunk: big enough that the per-chunk hand-over between
@@ -23,20 +24,34 @@ const CHUNK: usize = 256 << 10;
 /// Chunks queued ahead per shard.
 const AHEAD: usize = 16;
 
-/// Whole lines of one file. Its buffer goes back to the reader when the
-/// last shard is done with it: fresh 256 KiB buffers would cost a page
-/// fault per 4 KiB each time.
+/// Whole lines of one file, routed. Its buffers go back to the reader
+/// when the last shard is done with it: fresh 256 KiB buffers would cost
+/// a page fault per 4 KiB each time.
 struct Chunk {
     file: usize,
-    /// The buffer; its first `len` bytes are the lines.
+    /// Where it starts in its file, and the lines of all files before it.
+    offset: u64,
+    lineno: u64,
+    global: u64,
+    /// The bytes: the lines are the first `len`.
     data: Vec<u8>,
     len: usize,
-    pool: std::sync::mpsc::Sender<Vec<u8>>,
+    routed: Routed,
+    pool: std::sync::mpsc::Sender<Buffers>,
+}
+
+#[derive(Default)]
+struct Buffers {
+    data: Vec<u8>,
+    routed: Routed,
 }
 
 impl Drop for Chunk {
     fn drop(&mut self) {
-        let _ = self.pool.send(std::mem::take(&mut self.data));
+        let _ = self.pool.send(Buffers {
+            data: std::mem::take(&mut self.data),
+            routed: std::mem::take(&mut self.routed),
+        });
     }
 }
 
@@ -78,7 +93,6 @@ pub(crate) fn run<T: Send>(
     prepare: &(dyn Fn(Message) -> Option<T> + Sync),
     consume: &mut dyn FnMut(T),
 ) -> Result<Totals> {
-    let router = Router::new(format, shards);
     let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
     let names = &names;
     std::thread::scope(|scope| {
@@ -92,12 +106,19 @@ pub(crate) fn run<T: Send>(
             std::thread::Builder::new()
                 .name(format!("log-shard-{k}"))
                 .spawn_scoped(scope, move || {
-                    shard(k, router, format, year, names, rx, btx, prepare)
+                    shard(k, format, year, names, rx, btx, prepare)
                 })?;
         }
         let reader = std::thread::Builder::new()
             .name("log-reader".into())
-            .spawn_scoped(scope, move || read_all(files, show_bar, to_shards))?;
+            .spawn_scoped(scope, move || {
+                read_all(
+                    files,
+                    show_bar,
+                    Tagger::new(format, shards, year),
+                    to_shards,
+                )
+            })?;
         let merged = merge(&mut from_shards, consume);
         // Unblocks any thread still sending if the merge stopped early.
         drop(from_shards);
@@ -116,24 +137,35 @@ pub(crate) fn run<T: Send>(
 fn read_all(
     files: &[PathBuf],
     show_bar: bool,
+    mut tagger: Tagger,
     to: Vec<SyncSender<Arc<Chunk>>>,
 ) -> Vec<super::logs::FileError> {
     let mut errors = Vec::new();
-    let (pool, recycled) = std::sync::mpsc::channel::<Vec<u8>>();
-    let buffer = || recycled.try_recv().unwrap_or_default();
-    let send = |file: usize, data: Vec<u8>, len: usize| {
+    let (pool, recycled) = std::sync::mpsc::channel::<Buffers>();
+    let buffers = || recycled.try_recv().unwrap_or_default();
+    let mut global = 0;
+    let mut send = |file: usize, offset: u64, lineno: u64, mut b: Buffers, len: usize| {
+        tagger.tag(&b.data[..len], &mut b.routed);
+        let lines = b.routed.len() as u64;
         let c = Arc::new(Chunk {
             file,
-            data,
+            offset,
+            lineno,
+            global,
+            data: b.data,
             len,
+            routed: b.routed,
             pool: pool.clone(),
         });
-        to.iter().all(|t| t.send(c.clone()).is_ok())
+        global += lines;
+        to.iter()
+            .all(|t| t.send(c.clone()).is_ok())
+            .then_some(lines)
     };
     for (i, path) in files.iter().enumerate() {
         let b = show_bar.then(|| super::logs::progress_bar(path));
         let res = super::logs::open_log(path, b.clone())
-            .and_then(|r| read_one(i, path, r, &buffer, &send));
+            .and_then(|r| read_one(i, path, r, &buffers, &mut send));
         if let Some(b) = b {
             b.finish_and_clear();
         }
@@ -153,15 +185,16 @@ fn read_one(
     file: usize,
     path: &std::path::Path,
     mut r: Box<dyn Read>,
-    buffer: &impl Fn() -> Vec<u8>,
-    send: &impl Fn(usize, Vec<u8>, usize) -> bool,
+    buffers: &impl Fn() -> Buffers,
+    send: &mut impl FnMut(usize, u64, u64, Buffers, usize) -> Option<u64>,
 ) -> Result<bool> {
-    let mut lines: u64 = 0;
+    let (mut lines, mut offset) = (0u64, 0u64);
     let mut carry: Vec<u8> = Vec::new();
     loop {
         // Buffers come back initialized: reading into them needs no
         // zeroing, unlike `read_to_end` into spare capacity.
-        let mut data = buffer();
+        let mut b = buffers();
+        let data = &mut b.data;
         let need = carry.len() + CHUNK;
         if data.len() < need {
             data.resize(need, 0);
@@ -193,10 +226,11 @@ fn read_one(
         };
         carry.extend_from_slice(&data[cut..filled]);
         if cut > 0 {
-            lines += memchr::memchr_iter(b'\n', &data[..cut]).count() as u64;
-            if !send(file, data, cut) {
-                return Ok(false);
+            match send(file, offset, lines, b, cut) {
+                Some(n) => lines += n,
+                None => return Ok(false),
             }
+            offset += cut as u64;
         }
         if let Some(e) = failed {
             return Err(anyhow::Error::new(e)
@@ -208,10 +242,10 @@ fn read_one(
     }
 }
 
-#[allow(clippy::too_many_arguments)] // one thread's whole context
+/// Parses the lines routed to shard `k`, and the Exim lines every shard
+/// glances at; sweeps where the reader marked a new hour.
 fn shard<T>(
     k: usize,
-    router: Router,
     format: Format,
     year: i64,
     names: &[String],
@@ -220,66 +254,56 @@ fn shard<T>(
     prepare: &(dyn Fn(Message) -> Option<T> + Sync),
 ) {
     let mut parser = LogParser::new(Some(format), year);
-    let mut end = ShardEnd {
+    let mut tally = ShardEnd {
         stats: LineStats::default(),
         assembly: AssemblyStats::default(),
         sample_lines: Vec::new(),
         first: None,
         last: None,
     };
-    let mut global: u64 = 0;
-    let (mut file, mut lineno, mut offset) = (usize::MAX, 0u64, 0u64);
     for chunk in rx {
-        if chunk.file != file {
-            (file, lineno, offset) = (chunk.file, 0, 0);
-        }
-        let name = names.get(file).map(String::as_str).unwrap_or("");
+        let name = names.get(chunk.file).map(String::as_str).unwrap_or("");
         let mut out = Vec::new();
         let mut emit = |at: u64, m: Message| keep(&mut out, prepare, at, m);
         let data = &chunk.data[..chunk.len];
-        let mut start = 0;
-        let ends = memchr::memchr_iter(b'\n', data).chain(
-            // A last line without its newline.
-            (!data.ends_with(b"\n")).then_some(data.len()),
-        );
-        for nl in ends {
-            let line = &data[start..nl];
-            let at = offset + start as u64;
-            start = nl + 1;
-            lineno += 1;
-            global += 1;
-            let route = router.route(line);
-            let own = match route {
-                Route::Shard { shard, .. } => shard == k,
-                Route::Every | Route::First => k == 0,
-            };
-            if !own {
-                parser.peek(line, route, &mut |m| emit(global, m));
-                continue;
-            }
-            let (samples, stamped) = (parser.stats.samples.len(), parser.stamped_lines());
-            let n = lineno;
-            parser.line_at(line, at, || format!("{name}:{n}"), &mut |m| emit(global, m));
-            if parser.stats.samples.len() > samples {
-                end.sample_lines.push(global);
-            }
-            if parser.stamped_lines() > stamped
-                && let Some(last) = parser.stats.last
-            {
-                end.first.get_or_insert((global, last));
-                end.last = Some((global, last));
+        // Global line numbers count from 1.
+        let global = |j: usize| chunk.global + j as u64 + 1;
+        for step in chunk.routed.steps(k) {
+            match step {
+                Step::Sweep { line, at } => parser.sweep_at(at, &mut |m| emit(global(line), m)),
+                Step::Peek {
+                    line,
+                    start,
+                    end,
+                    route,
+                } => parser.peek(&data[start..end], route, &mut |m| emit(global(line), m)),
+                Step::Own { line, start, end } => {
+                    let (samples, stamped) = (parser.stats.samples.len(), parser.stamped_lines());
+                    let (at, n) = (chunk.offset + start as u64, chunk.lineno + line as u64 + 1);
+                    parser.line_at(&data[start..end], at, || format!("{name}:{n}"), &mut |m| {
+                        emit(global(line), m)
+                    });
+                    if parser.stats.samples.len() > samples {
+                        tally.sample_lines.push(global(line));
+                    }
+                    if parser.stamped_lines() > stamped
+                        && let Some(last) = parser.stats.last
+                    {
+                        tally.first.get_or_insert((global(line), last));
+                        tally.last = Some((global(line), last));
+                    }
+                }
             }
         }
-        offset += data.len() as u64;
         if tx.send(Batch::Chunk(out)).is_err() {
             return;
         }
     }
     let mut out = Vec::new();
     parser.finish(&mut |m| keep(&mut out, prepare, u64::MAX, m));
-    end.stats = std::mem::take(&mut parser.stats);
-    end.assembly = parser.assembly();
-    let _ = tx.send(Batch::Done(out, Box::new(end)));
+    tally.stats = std::mem::take(&mut parser.stats);
+    tally.assembly = parser.assembly();
+    let _ = tx.send(Batch::Done(out, Box::new(tally)));
 }
 
 /// What `m`, handed out by the line `at`, became, with its place in the
