@@ -165,6 +165,9 @@ const SAMPLES: usize = 3;
 #[derive(Debug, Clone)]
 struct SenderState {
     account: Option<String>,
+    /// [`text_hash`] of `account`: a message for the same account leaves
+    /// the string alone (it is seldom in the cache).
+    account_hash: u64,
     buckets: VecDeque<(i64, Counts)>,
     window: Counts,
     /// Recipient domains in the window, by [`distinct::hash_ci`].
@@ -197,6 +200,7 @@ impl SenderState {
     fn new(at: Stamp) -> Self {
         SenderState {
             account: None,
+            account_hash: 0,
             buckets: VecDeque::new(),
             window: Counts::default(),
             domains: HashMap::default(),
@@ -280,6 +284,7 @@ pub struct Observation {
     sender: Sender,
     sender_hash: u64,
     account: Option<String>,
+    account_hash: u64,
     received: Stamp,
     /// The message's latest time (its last recipient's outcome).
     at: Stamp,
@@ -365,6 +370,7 @@ impl Observation {
         Observation {
             sender_hash: sender_hash(&sender),
             sender,
+            account_hash: account.as_deref().map_or(0, text_hash),
             account,
             received: m.received,
             at,
@@ -398,6 +404,11 @@ impl<'a> SenderRef<'a> {
             sender,
         }
     }
+}
+
+/// A string's hash, never 0 (0 stands for no string).
+fn text_hash(s: &str) -> u64 {
+    rustc_hash::FxBuildHasher.hash_one(s) | 1
 }
 
 fn sender_hash(s: &Sender) -> u64 {
@@ -519,8 +530,9 @@ impl Detector {
             }
             st
         });
-        if o.account.is_some() {
+        if o.account.is_some() && o.account_hash != st.account_hash {
             st.account = o.account;
+            st.account_hash = o.account_hash;
         }
         st.first_seen = st.first_seen.min(o.received);
         st.last_seen = st.last_seen.max(at);
@@ -639,8 +651,11 @@ impl Detector {
             .senders
             .entry_ref(&SenderRef::of(sender))
             .or_insert_with(|| SenderState::new(at));
-        if st.account.is_none() {
-            st.account = account.map(str::to_string);
+        if st.account.is_none()
+            && let Some(a) = account
+        {
+            st.account = Some(a.to_string());
+            st.account_hash = text_hash(a);
         }
         st.last_seen = st.last_seen.max(at);
         let window = self.t.complaint_window.as_secs() as i64;
