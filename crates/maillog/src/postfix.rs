@@ -180,8 +180,10 @@ fn is_qid(s: &str) -> bool {
 fn attr<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     let b = text.as_bytes();
     let k = key.as_bytes();
+    let last = *k.last()?;
     for eq in memchr::memchr_iter(b'=', b) {
-        if eq < k.len() || &b[eq - k.len()..eq] != k {
+        // The byte before `=` first: a whole-key compare is a call.
+        if eq < k.len() || b[eq - 1] != last || &b[eq - k.len()..eq] != k {
             continue;
         }
         let at = eq - k.len();
