@@ -41,6 +41,14 @@ pub enum Format {
 /// How many not-understood lines are quoted in the summary.
 pub const SAMPLES: usize = 5;
 
+/// The longest line parsed: of a longer one only the first `MAX_LINE`
+/// bytes are ([`LineStats::cut_lines`]), and readers keep no more than
+/// `MAX_LINE + 1` bytes of any line, so a run of NUL bytes left by a crash
+/// or a file of binary junk cannot make memory grow with its length.
+/// Real lines are far shorter (an Exim `<=` line naming ten thousand
+/// recipients is about 300 KB).
+pub const MAX_LINE: usize = 1 << 20;
+
 /// Line counts, and the first lines that were not understood.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct LineStats {
@@ -49,6 +57,8 @@ pub struct LineStats {
     /// Valid lines of other programs (a shared syslog file), blank lines.
     pub ignored: u64,
     pub not_understood: u64,
+    /// Lines longer than [`MAX_LINE`], parsed from their first bytes.
+    pub cut_lines: u64,
     /// `(where, line)` of the first few not understood.
     pub samples: Vec<(String, String)>,
     pub first: Option<Stamp>,
@@ -185,6 +195,13 @@ impl LogParser {
     ) {
         self.offset = offset;
         self.stats.lines += 1;
+        let bytes = match bytes.get(..MAX_LINE) {
+            Some(head) if bytes.len() > MAX_LINE => {
+                self.stats.cut_lines += 1;
+                head
+            }
+            _ => bytes,
+        };
         let text = utf8(bytes);
         let line = text.trim_end_matches('\r');
         if line.trim().is_empty() {
@@ -409,6 +426,31 @@ mod tests {
         assert!(!out[1].complete);
         assert_eq!(p.assembly().incomplete, 1);
         assert_eq!(p.open_messages(), 1);
+    }
+
+    #[test]
+    fn a_line_longer_than_max_line_is_parsed_from_its_start() {
+        let mut p = LogParser::new(Some(Format::Exim), 2026);
+        let mut msgs = Vec::new();
+        // A `<=` line naming more recipients than fit: read up to the cut.
+        let rcpts: String = (0..20)
+            .map(|i| format!(" r{i}{}@example.net", "x".repeat(60_000)))
+            .collect();
+        let arrival = format!(
+            "2024-01-01 10:00:00 1rK000-000000-00 <= a@b.example U=a P=local S=1 for{rcpts}"
+        );
+        assert!(arrival.len() > MAX_LINE);
+        for l in [
+            arrival.as_str(),
+            "2024-01-01 10:00:01 1rK000-000000-00 Completed",
+            &"\0".repeat(MAX_LINE + 1),
+        ] {
+            p.line(l.as_bytes(), String::new, &mut |m| msgs.push(m));
+        }
+        assert_eq!(p.stats.cut_lines, 2);
+        assert_eq!((p.stats.understood, p.stats.not_understood), (2, 1));
+        let got = msgs[0].recipients.len();
+        assert!(got > 10 && got < 20, "{got} recipients");
     }
 
     #[test]

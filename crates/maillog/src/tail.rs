@@ -312,7 +312,7 @@ fn read_lines(
     let mut n = 0;
     while n < max {
         buf.clear();
-        let got = r.read_until(b'\n', &mut buf)?;
+        let got = read_line(&mut r, &mut buf)?;
         if got == 0 {
             note_head(o);
             return Ok((n, true));
@@ -341,6 +341,37 @@ fn read_lines(
     }
     note_head(o);
     Ok((n, false))
+}
+
+/// Reads one line with its newline into `buf`, as `read_until` does, but
+/// keeps no more than `MAX_LINE + 1` bytes of it (the parser reads
+/// [`crate::MAX_LINE`]); returns the bytes consumed.
+fn read_line(r: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    let mut got = 0;
+    loop {
+        let avail = match r.fill_buf() {
+            Ok(a) => a,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if avail.is_empty() {
+            return Ok(got);
+        }
+        let (take, ends) = match memchr::memchr(b'\n', avail) {
+            Some(nl) => (nl + 1, true),
+            None => (avail.len(), false),
+        };
+        let room = (crate::MAX_LINE + 1).saturating_sub(buf.len());
+        buf.extend_from_slice(&avail[..take.min(room)]);
+        r.consume(take);
+        got += take;
+        if ends {
+            if buf.last() != Some(&b'\n') {
+                buf.push(b'\n');
+            }
+            return Ok(got);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -383,6 +414,26 @@ mod tests {
         append(&p, "o\nthree\n");
         assert_eq!(read(&mut t), ["two", "three"]);
         assert_eq!(t.checkpoint(None).read_to, 14);
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn a_giant_line_is_kept_to_its_first_mib() {
+        let d = dir("giant");
+        let p = d.join("log");
+        append(&p, &"\0".repeat(3 << 20));
+        let mut t = Tailer::open(&p, None);
+        // Still being written: nothing yet, and not all of it in memory.
+        assert!(read(&mut t).is_empty());
+        append(&p, "\nnext\n");
+        let mut lines = Vec::new();
+        t.poll(0, |l, at| lines.push((l.len(), l.to_vec(), at)))
+            .unwrap();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].0, crate::MAX_LINE + 1);
+        assert_eq!(lines[1].1, b"next");
+        assert_eq!(Position::unpack(lines[1].2).offset, (3 << 20) + 1);
+        assert_eq!(t.checkpoint(None).read_to, (3 << 20) + 6);
         std::fs::remove_dir_all(d).unwrap();
     }
 

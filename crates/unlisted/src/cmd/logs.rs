@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use detect::{Detector, SenderReport, Verdict};
-use maillog::{Format, LogParser};
+use maillog::{Format, LogParser, MAX_LINE};
 use serde::Serialize;
 
 use crate::Global;
@@ -96,6 +96,8 @@ struct Summary {
     ignored: u64,
     not_understood: u64,
     not_understood_samples: Vec<Sample>,
+    /// Lines longer than maillog::MAX_LINE, parsed from their start.
+    cut_lines: u64,
     messages: u64,
     incomplete: u64,
     orphan_lines: u64,
@@ -183,7 +185,13 @@ pub(crate) fn read_file(
     let name = path.display().to_string();
     let mut lineno: u64 = 0;
     let mut offset: u64 = 0;
-    let mut carry: Vec<u8> = Vec::new();
+    // A line split across reads: its start, and its first bytes (no more
+    // than the parser reads: see maillog::MAX_LINE).
+    let (mut carry, mut carry_at): (Vec<u8>, u64) = (Vec::new(), 0);
+    let keep = |carry: &mut Vec<u8>, more: &[u8]| {
+        let room = (MAX_LINE + 1).saturating_sub(carry.len());
+        carry.extend_from_slice(&more[..more.len().min(room)]);
+    };
     loop {
         let buf = reader
             .fill_buf()
@@ -195,27 +203,26 @@ pub(crate) fn read_file(
         for nl in memchr::memchr_iter(b'\n', buf) {
             lineno += 1;
             let n = lineno;
-            if carry.is_empty() {
+            if start == 0 && offset > carry_at {
+                keep(&mut carry, &buf[..nl]);
+                parser.line_at(&carry, carry_at, || format!("{name}:{n}"), on_message);
+                carry.clear();
+            } else {
                 let at = offset + start as u64;
                 parser.line_at(&buf[start..nl], at, || format!("{name}:{n}"), on_message);
-            } else {
-                let at = offset - carry.len() as u64;
-                carry.extend_from_slice(&buf[start..nl]);
-                parser.line_at(&carry, at, || format!("{name}:{n}"), on_message);
-                carry.clear();
             }
             start = nl + 1;
+            carry_at = offset + start as u64;
         }
-        carry.extend_from_slice(&buf[start..]);
+        keep(&mut carry, &buf[start..]);
         let len = buf.len();
         offset += len as u64;
         reader.consume(len);
     }
-    if !carry.is_empty() {
+    if offset > carry_at {
         lineno += 1;
         let n = lineno;
-        let at = offset - carry.len() as u64;
-        parser.line_at(&carry, at, || format!("{name}:{n}"), on_message);
+        parser.line_at(&carry, carry_at, || format!("{name}:{n}"), on_message);
     }
     Ok(())
 }
@@ -408,6 +415,7 @@ fn analyze(g: &Global, a: AnalyzeArgs) -> Result<Exit> {
                 line: l.clone(),
             })
             .collect(),
+        cut_lines: st.cut_lines,
         messages: asm.messages,
         incomplete: asm.incomplete,
         orphan_lines: asm.orphan_lines,
@@ -506,6 +514,14 @@ fn print_human(reports: &[SenderReport], s: &Summary, all: bool) -> Result<()> {
             _ => String::new(),
         }
     ))?;
+    if s.cut_lines > 0 {
+        output::warning(&format!(
+            "{} lines longer than {} KiB were read from their first {} KiB only",
+            s.cut_lines,
+            maillog::MAX_LINE >> 10,
+            maillog::MAX_LINE >> 10
+        ));
+    }
     for sample in &s.not_understood_samples {
         output::warning(&format!(
             "not understood at {}: {}",

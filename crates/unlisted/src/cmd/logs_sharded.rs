@@ -16,7 +16,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use anyhow::{Result, anyhow};
 use maillog::assemble::AssemblyStats;
 use maillog::shard::{OrderKey, Routed, Step, Tagger, order_key};
-use maillog::{Format, LineStats, LogParser, Message, SAMPLES, Stamp};
+use maillog::{Format, LineStats, LogParser, MAX_LINE, Message, SAMPLES, Stamp};
 
 /// Bytes per chunk: big enough that the per-chunk hand-over between
 /// threads costs nothing, small enough that a few in flight are cheap.
@@ -188,8 +188,13 @@ fn read_one(
     buffers: &impl Fn() -> Buffers,
     send: &mut impl FnMut(usize, u64, u64, Buffers, usize) -> Option<u64>,
 ) -> Result<bool> {
+    // `offset`: where `data` (the carried part of a line, then what is
+    // read after it) starts in the file.
     let (mut lines, mut offset) = (0u64, 0u64);
     let mut carry: Vec<u8> = Vec::new();
+    // The rest of a line longer than MAX_LINE, whose first bytes were
+    // sent, is skipped up to its newline.
+    let mut skipping = false;
     loop {
         // Buffers come back initialized: reading into them needs no
         // zeroing, unlike `read_to_end` into spare capacity.
@@ -217,6 +222,18 @@ fn read_one(
                 }
             }
         }
+        if skipping {
+            let skip = match memchr::memchr(b'\n', &data[..filled]) {
+                Some(nl) => {
+                    skipping = false;
+                    nl + 1
+                }
+                None => filled,
+            };
+            data.copy_within(skip..filled, 0);
+            filled -= skip;
+            offset += skip as u64;
+        }
         let cut = match memchr::memrchr(b'\n', &data[..filled]) {
             _ if eof => filled,
             Some(nl) => nl + 1,
@@ -224,13 +241,25 @@ fn read_one(
             // drop the part of a line, as one thread does).
             None => 0,
         };
-        carry.extend_from_slice(&data[cut..filled]);
-        if cut > 0 {
-            match send(file, offset, lines, b, cut) {
+        if cut == 0 && filled > MAX_LINE + 1 {
+            // No end in sight: send as much of it as the parser reads
+            // (one thread keeps as much), skip the rest.
+            data[MAX_LINE + 1] = b'\n';
+            match send(file, offset, lines, b, MAX_LINE + 2) {
                 Some(n) => lines += n,
                 None => return Ok(false),
             }
-            offset += cut as u64;
+            offset += filled as u64;
+            skipping = true;
+        } else {
+            carry.extend_from_slice(&data[cut..filled]);
+            if cut > 0 {
+                match send(file, offset, lines, b, cut) {
+                    Some(n) => lines += n,
+                    None => return Ok(false),
+                }
+                offset += cut as u64;
+            }
         }
         if let Some(e) = failed {
             return Err(anyhow::Error::new(e)
@@ -369,6 +398,7 @@ fn merge<T>(
         stats.understood += s.understood;
         stats.ignored += s.ignored;
         stats.not_understood += s.not_understood;
+        stats.cut_lines += s.cut_lines;
         samples.extend(e.sample_lines.iter().copied().zip(s.samples.drain(..)));
         assembly.messages += e.assembly.messages;
         assembly.orphan_lines += e.assembly.orphan_lines;

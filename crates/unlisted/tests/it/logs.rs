@@ -420,6 +420,48 @@ fn split_run_reads_giant_lines_and_a_last_line_without_newline() {
     );
 }
 
+/// Runs of NUL bytes with no newline (a crash leaves them in a log) and a
+/// long line of junk: each is one line, read from its first MiB only, and
+/// the messages around them are all there, one thread or three. The last
+/// run has no newline at all.
+#[test]
+fn lines_longer_than_a_mib_are_cut_and_counted() {
+    let dir = TempDir::new("logs");
+    let mut log: Vec<u8> = Vec::new();
+    for n in 0..2000usize {
+        let (t, id) = (ts(0, n as i64), exim_id(n));
+        writeln!(log, "{t} {id} <= a@example.org H=(x) [198.51.100.7]:4000 P=esmtpa A=dovecot_login:a@example.org S=10 for r{n}@example.net").unwrap();
+        match n {
+            500 => log.extend(std::iter::repeat_n(0u8, 5 << 20).chain([b'\n'])),
+            1000 => writeln!(log, "{}", "junk ".repeat(300_000)).unwrap(),
+            _ => {}
+        }
+        writeln!(log, "{t} {id} => r{n}@example.net R=dnslookup T=remote_smtp H=mx.example.net [203.0.113.5] C=\"250 OK\"").unwrap();
+        writeln!(log, "{t} {id} Completed").unwrap();
+    }
+    log.extend(std::iter::repeat_n(0u8, 3 << 20));
+    std::fs::write(dir.path().join("mainlog"), &log).unwrap();
+    let o = analyze_both_ways(dir.path(), &["--json", "mainlog"]);
+    let lines = json_lines(&o);
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["lines"], 6003, "{summary:#}");
+    assert_eq!(summary["cut_lines"], 3);
+    assert_eq!(summary["messages"], 2000);
+    assert_eq!(summary["incomplete"], 0);
+    assert_eq!(summary["not_understood"], 3);
+    let samples = &summary["not_understood_samples"];
+    assert_eq!(samples[0]["where"], "mainlog:1502");
+    assert_eq!(samples[1]["where"], "mainlog:3003");
+    assert_eq!(samples[2]["where"], "mainlog:6003");
+    let human = unlisted(dir.path(), &["logs", "analyze", "mainlog"]);
+    assert!(
+        stderr(&human)
+            .contains("3 lines longer than 1024 KiB were read from their first 1024 KiB only"),
+        "{}",
+        stderr(&human)
+    );
+}
+
 /// A .gz file corrupt in the middle: both ways of reading report it with
 /// the file's name and the line after which it broke, keep the messages
 /// read before it, and go on with the next file.
