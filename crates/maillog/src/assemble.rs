@@ -8,8 +8,8 @@ use rustc_hash::FxHashMap as HashMap;
 
 use crate::exim::{self, EximLine};
 use crate::message::{
-    Attribution, MatchedBy, Message, Outcome, Sender, SenderKind, account_from_path, in_web_tree,
-    is_local_ip,
+    Attribution, MatchedBy, Message, Outcome, RecipientIndex, Sender, SenderKind,
+    account_from_path, in_web_tree, is_local_ip,
 };
 use crate::postfix::{self, PostfixLine, Status};
 use crate::time::Stamp;
@@ -37,7 +37,7 @@ pub struct AssemblyStats {
     pub incomplete: u64,
 }
 
-fn new_message(id: &str, at: Stamp, line: &str, offset: u64) -> Message {
+pub(crate) fn new_message(id: &str, at: Stamp, line: &str, offset: u64) -> Message {
     Message {
         id: id.to_string(),
         received: at,
@@ -119,10 +119,17 @@ impl Id {
     }
 }
 
-/// The open messages by id. Each sits in its own box: a message is a few
+/// The open messages by id, each with the time of its latest line and the
+/// index of its recipients. Each sits in its own box: a message is a few
 /// hundred bytes, which the map would otherwise move on every insert,
 /// removal and growth.
-struct Open<T>(HashMap<Id, Box<(T, Stamp)>>);
+struct Open<T>(HashMap<Id, Box<Slot<T>>>);
+
+struct Slot<T> {
+    value: T,
+    last: Stamp,
+    recipients: RecipientIndex,
+}
 
 impl<T> Default for Open<T> {
     fn default() -> Self {
@@ -131,16 +138,30 @@ impl<T> Default for Open<T> {
 }
 
 impl<T> Open<T> {
-    fn get_mut(&mut self, id: &str) -> Option<&mut (T, Stamp)> {
-        self.0.get_mut(&Id::of(id)).map(|b| &mut **b)
+    fn get_mut(&mut self, id: &str) -> Option<(&mut T, &mut Stamp)> {
+        self.indexed(id).map(|(v, last, _)| (v, last))
+    }
+
+    /// As [`Open::get_mut`], with the message's recipient index.
+    fn indexed(&mut self, id: &str) -> Option<(&mut T, &mut Stamp, &mut RecipientIndex)> {
+        self.0
+            .get_mut(&Id::of(id))
+            .map(|b| (&mut b.value, &mut b.last, &mut b.recipients))
     }
 
     fn remove(&mut self, id: &str) -> Option<(T, Stamp)> {
-        self.0.remove(&Id::of(id)).map(|b| *b)
+        self.0.remove(&Id::of(id)).map(|b| (b.value, b.last))
     }
 
-    fn insert(&mut self, id: &str, v: (T, Stamp)) {
-        self.0.insert(Id::of(id), Box::new(v));
+    fn insert(&mut self, id: &str, (value, last): (T, Stamp), recipients: RecipientIndex) {
+        self.0.insert(
+            Id::of(id),
+            Box::new(Slot {
+                value,
+                last,
+                recipients,
+            }),
+        );
     }
 
     /// The entry of `id`, made by `new` when missing; whether it was.
@@ -148,21 +169,26 @@ impl<T> Open<T> {
         &mut self,
         id: &str,
         new: impl FnOnce() -> (T, Stamp),
-    ) -> (&mut (T, Stamp), bool) {
+    ) -> ((&mut T, &mut Stamp), bool) {
         let mut made = false;
         let b = self.0.entry(Id::of(id)).or_insert_with(|| {
             made = true;
-            Box::new(new())
+            let (value, last) = new();
+            Box::new(Slot {
+                value,
+                last,
+                recipients: RecipientIndex::default(),
+            })
         });
-        (&mut **b, made)
+        ((&mut b.value, &mut b.last), made)
     }
 
     fn len(&self) -> usize {
         self.0.len()
     }
 
-    fn values(&self) -> impl Iterator<Item = &(T, Stamp)> {
-        self.0.values().map(|b| &**b)
+    fn values(&self) -> impl Iterator<Item = &T> {
+        self.0.values().map(|b| &b.value)
     }
 
     /// Removes and returns the open messages with no line for
@@ -171,12 +197,12 @@ impl<T> Open<T> {
         let stale: Vec<Id> = self
             .0
             .iter()
-            .filter(|(_, b)| now.secs - b.1.secs > STALE_SECS)
+            .filter(|(_, b)| now.secs - b.last.secs > STALE_SECS)
             .map(|(k, _)| *k)
             .collect();
         stale
             .into_iter()
-            .filter_map(|k| self.0.remove(&k).map(|b| b.0))
+            .filter_map(|k| self.0.remove(&k).map(|b| b.value))
             .collect()
     }
 
@@ -186,7 +212,7 @@ impl<T> Open<T> {
         to_message: impl Fn(T) -> Message,
         out: &mut impl FnMut(Message),
     ) -> u64 {
-        let mut rest: Vec<Message> = self.0.drain().map(|(_, b)| to_message(b.0)).collect();
+        let mut rest: Vec<Message> = self.0.drain().map(|(_, b)| to_message(b.value)).collect();
         oldest_first(&mut rest);
         let n = rest.len() as u64;
         rest.into_iter().for_each(out);
@@ -258,8 +284,9 @@ impl EximAssembler {
                 m.subject = a.subject.as_deref().map(str::to_string);
                 m.message_id = a.message_id.map(str::to_string);
                 m.bounce_of = a.bounce_of.map(str::to_string);
+                let mut recipients = RecipientIndex::default();
                 for r in &a.recipients {
-                    m.recipient(r, l.at);
+                    recipients.recipient(&mut m, r, l.at);
                 }
                 let local = is_local_submission(a);
                 m.sender = if let Some(auth) = a.auth {
@@ -301,15 +328,15 @@ impl EximAssembler {
                     self.arrivals.push(a.id.to_string());
                 }
                 self.stats.messages += 1;
-                self.open.insert(a.id, (m, l.at));
+                self.open.insert(a.id, (m, l.at), recipients);
             }
             E::Delivery(o) | E::Bounce(o) | E::Defer(o) => {
-                let Some((m, last)) = self.open.get_mut(o.id) else {
+                let Some((m, last, recipients)) = self.open.indexed(o.id) else {
                     self.stats.orphan_lines += 1;
                     return;
                 };
                 *last = l.at;
-                let rcpt = m.recipient(o.recipient, l.at);
+                let rcpt = recipients.recipient(m, o.recipient, l.at);
                 rcpt.at = l.at;
                 let remote = o.ip.is_some_and(|ip| !is_local_ip(ip))
                     && !o.transport.is_some_and(|t| t.contains("lmtp"));
@@ -481,7 +508,7 @@ impl EximAssembler {
 
     /// The smallest offset of a message still open.
     pub fn oldest_open(&self) -> Option<u64> {
-        self.open.values().map(|(m, _)| m.offset).min()
+        self.open.values().map(|m| m.offset).min()
     }
 }
 
@@ -505,7 +532,13 @@ struct Partial {
 }
 
 impl PostfixAssembler {
-    fn entry(&mut self, qid: &str, at: Stamp, raw: &str, offset: u64) -> &mut (Partial, Stamp) {
+    fn entry(
+        &mut self,
+        qid: &str,
+        at: Stamp,
+        raw: &str,
+        offset: u64,
+    ) -> (&mut Partial, &mut Stamp) {
         let (e, made) = self.open.get_or_insert_with(qid, || {
             (
                 Partial {
@@ -591,12 +624,12 @@ impl PostfixAssembler {
                 relay,
                 ..
             } => {
-                let Some((p, last)) = self.open.get_mut(qid) else {
+                let Some((p, last, recipients)) = self.open.indexed(qid) else {
                     self.stats.orphan_lines += 1;
                     return;
                 };
                 *last = l.at;
-                let rcpt = p.msg.recipient(to, l.at);
+                let rcpt = recipients.recipient(&mut p.msg, to, l.at);
                 rcpt.at = l.at;
                 rcpt.remote |= *daemon == "smtp" && relay_ip.is_some_and(|ip| !is_local_ip(ip));
                 rcpt.host = relay.map(str::to_string);
@@ -669,7 +702,7 @@ impl PostfixAssembler {
 
     /// The smallest offset of a message still open.
     pub fn oldest_open(&self) -> Option<u64> {
-        self.open.values().map(|(p, _)| p.msg.offset).min()
+        self.open.values().map(|p| p.msg.offset).min()
     }
 }
 
@@ -710,6 +743,37 @@ mod tests {
         }
         a.finish(&mut |m| out.push(m));
         out
+    }
+
+    #[test]
+    fn a_message_to_many_recipients_keeps_each_once() {
+        let rcpts: Vec<String> = (0..300).map(|i| format!("r{i}@example.net")).collect();
+        let mut log = format!(
+            "2024-01-01 10:00:00 1rK000-000000-00 <= a@b.example U=a P=local S=1 for {}\n",
+            rcpts.join(" ")
+        );
+        for (i, r) in rcpts.iter().enumerate() {
+            // Some twice, once in capitals: the same recipient.
+            log += &format!(
+                "2024-01-01 10:00:01 1rK000-000000-00 => {r} R=x T=remote_smtp H=mx [192.0.2.1]\n"
+            );
+            if i % 3 == 0 {
+                let upper = r.to_uppercase();
+                log += &format!(
+                    "2024-01-01 10:00:02 1rK000-000000-00 ** {upper} R=x T=remote_smtp H=mx [192.0.2.1]: 550 gone\n"
+                );
+            }
+        }
+        log += "2024-01-01 10:00:03 1rK000-000000-00 Completed\n";
+        let m = exim(&log);
+        assert_eq!(m.len(), 1);
+        let r = &m[0].recipients;
+        assert_eq!(r.len(), 300);
+        assert_eq!(
+            r.iter().filter(|r| r.outcome == Outcome::Bounced).count(),
+            100
+        );
+        assert_eq!(r[299].address, "r299@example.net");
     }
 
     #[test]

@@ -202,7 +202,8 @@ impl Message {
         self.recipients.iter().any(|r| r.remote)
     }
 
-    /// The recipient with `address`, created when new.
+    /// The recipient with `address`, created when new. A scan of the
+    /// list: [`RecipientIndex`] finds one among many without it.
     pub fn recipient(&mut self, address: &str, at: Stamp) -> &mut Recipient {
         let i = match self
             .recipients
@@ -211,19 +212,62 @@ impl Message {
         {
             Some(i) => i,
             None => {
-                self.recipients.push(Recipient {
-                    address: address.to_string(),
-                    outcome: Outcome::Pending,
-                    remote: false,
-                    reply: None,
-                    host: None,
-                    deferrals: 0,
-                    at,
-                });
+                self.recipients.push(Recipient::new(address, at));
                 self.recipients.len() - 1
             }
         };
         &mut self.recipients[i]
+    }
+}
+
+impl Recipient {
+    /// A recipient with no outcome yet.
+    pub fn new(address: &str, at: Stamp) -> Self {
+        Recipient {
+            address: address.to_string(),
+            outcome: Outcome::Pending,
+            remote: false,
+            reply: None,
+            host: None,
+            deferrals: 0,
+            at,
+        }
+    }
+}
+
+/// Recipients found by address (ignoring ASCII case) through a map once a
+/// message has many: a mailer's blast to 100,000 addresses would otherwise
+/// cost a scan of the list per recipient, minutes for one message. Every
+/// recipient of the message must be added through it.
+#[derive(Debug, Default)]
+pub struct RecipientIndex(Option<rustc_hash::FxHashMap<String, usize>>);
+
+/// Recipients a scan goes through before the map is built.
+const SCAN: usize = 32;
+
+impl RecipientIndex {
+    /// As [`Message::recipient`].
+    pub fn recipient<'m>(
+        &mut self,
+        m: &'m mut Message,
+        address: &str,
+        at: Stamp,
+    ) -> &'m mut Recipient {
+        if self.0.is_none() && m.recipients.len() < SCAN {
+            return m.recipient(address, at);
+        }
+        let map = self.0.get_or_insert_with(|| {
+            let mut map = rustc_hash::FxHashMap::default();
+            for (i, r) in m.recipients.iter().enumerate() {
+                map.entry(r.address.to_ascii_lowercase()).or_insert(i);
+            }
+            map
+        });
+        let i = *map.entry(address.to_ascii_lowercase()).or_insert_with(|| {
+            m.recipients.push(Recipient::new(address, at));
+            m.recipients.len() - 1
+        });
+        &mut m.recipients[i]
     }
 }
 
@@ -275,6 +319,26 @@ mod tests {
         assert!(!in_web_tree("/var/spool/exim"));
         assert!(!in_web_tree("/root"));
         assert_eq!(account_from_path("/root"), None);
+    }
+
+    #[test]
+    fn the_index_finds_what_a_scan_finds() {
+        let at = Stamp { secs: 0, millis: 0 };
+        let mut m = crate::assemble::new_message("x", at, "", 0);
+        let mut scanned = m.clone();
+        let mut index = RecipientIndex::default();
+        for i in 0..200 {
+            // New ones, then again in another case.
+            for a in [
+                format!("r{}@Example.NET", i % 120),
+                format!("R{}@example.net", i % 90),
+            ] {
+                index.recipient(&mut m, &a, at).deferrals += 1;
+                scanned.recipient(&a, at).deferrals += 1;
+            }
+        }
+        assert_eq!(m.recipients.len(), 120);
+        assert_eq!(m.recipients, scanned.recipients);
     }
 
     #[test]
