@@ -456,6 +456,11 @@ pub struct Detector {
     /// hashbrown for `entry_ref`: one lookup per message, and the key is
     /// cloned only for a new sender.
     senders: hashbrown::HashMap<SenderKey, SenderState, BuildHasherDefault<rustc_hash::FxHasher>>,
+    /// The latest time seen (messages and complaints): the clock of
+    /// [`Detector::forget_idle`].
+    newest: i64,
+    /// The hour of that clock when idle senders were last forgotten.
+    forgot_hour: i64,
 }
 
 /// Keeps the first few samples; `make` runs only when one is kept.
@@ -477,6 +482,8 @@ impl Detector {
         Detector {
             t,
             senders: hashbrown::HashMap::default(),
+            newest: i64::MIN,
+            forgot_hour: i64::MIN,
         }
     }
 
@@ -516,6 +523,7 @@ impl Detector {
     /// [`Detector::observe`] on that message.
     pub fn apply(&mut self, o: Observation) -> Option<Change> {
         let at = o.at;
+        self.newest = self.newest.max(at.secs);
         let minute = at.secs.div_euclid(60);
         // Look up before inserting, so a known sender's key is not cloned.
         let key = SenderRef {
@@ -658,11 +666,41 @@ impl Detector {
             st.account_hash = text_hash(a);
         }
         st.last_seen = st.last_seen.max(at);
+        self.newest = self.newest.max(at.secs);
         let window = self.t.complaint_window.as_secs() as i64;
         st.complaints.push_back(at.secs);
         let newest = st.complaints.iter().copied().max().unwrap_or(at.secs);
         st.complaints.retain(|t| newest - t < window);
         judge(&self.t, st, sender, at)
+    }
+
+    /// Forgets the senders that sent nothing for a day longer than every
+    /// window (rate, logins, complaints): their counts have all expired,
+    /// so what goes is their history (the busiest hour before, the first
+    /// samples) and their report totals. The daemon calls it, so its
+    /// memory follows the senders active lately, not every sender it ever
+    /// saw (forwarded mail alone brings a new one per outside address);
+    /// `logs analyze` keeps them all for its report. The clock is the
+    /// latest time the detector was given; this runs at most once an hour
+    /// of it. Returns how many senders were forgotten.
+    pub fn forget_idle(&mut self) -> usize {
+        let hour = self.newest.div_euclid(3600);
+        if hour <= self.forgot_hour {
+            return 0;
+        }
+        self.forgot_hour = hour;
+        let t = &self.t;
+        let idle = [t.window, t.login_window, t.complaint_window]
+            .into_iter()
+            .max()
+            .unwrap_or_default()
+            .as_secs() as i64
+            + 86_400;
+        let before = self.senders.len();
+        let newest = self.newest;
+        self.senders
+            .retain(|_, st| newest - st.last_seen.secs <= idle);
+        before - self.senders.len()
     }
 
     /// Every sender's report, spamming first, then by volume.

@@ -430,3 +430,36 @@ fn batches_judge_as_one_message_at_a_time() {
     assert_eq!(st.samples_msg[0].chars().count(), 400);
     assert!(st.samples_msg[0].starts_with("éx"));
 }
+
+#[test]
+fn senders_idle_past_every_window_are_forgotten_once_an_hour() {
+    let mut d = Detector::new(Thresholds::default());
+    let mut g = Gen::new();
+    let (quiet, busy) = (auth("quiet@example.org"), auth("busy@example.org"));
+    let mut send = |d: &mut Detector, s: &Sender, gap| {
+        d.observe(&g.msg(
+            s.clone(),
+            None,
+            &[("r@example.net", Outcome::Delivered, OK)],
+            gap,
+        ));
+    };
+    send(&mut d, &quiet, 0);
+    // A week and a day (the complaint window and a margin) later: kept.
+    send(&mut d, &busy, 8 * 86_400);
+    assert_eq!(d.forget_idle(), 0);
+    assert_eq!(d.senders(), 2);
+    // A minute past that, in the same hour of the clock: not looked at.
+    send(&mut d, &busy, 60);
+    assert_eq!(d.forget_idle(), 0);
+    assert_eq!(d.senders(), 2);
+    // The next hour: the quiet one goes, once.
+    send(&mut d, &busy, 3600);
+    assert_eq!(d.forget_idle(), 1);
+    assert_eq!(d.forget_idle(), 0);
+    assert_eq!(d.senders(), 1);
+    assert_eq!(report(&d, "auth:busy@example.org").messages, 3);
+    // Back again: a new record.
+    send(&mut d, &quiet, 10);
+    assert_eq!(report(&d, "auth:quiet@example.org").messages, 1);
+}

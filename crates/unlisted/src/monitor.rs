@@ -343,6 +343,15 @@ impl Monitor {
         for s in &spamming {
             self.contain(s)?;
         }
+        // Memory follows the senders active lately, not all ever seen.
+        let forgotten = self.detector.forget_idle();
+        if forgotten > 0 {
+            tracing::debug!(
+                forgotten,
+                tracked = self.detector.senders(),
+                "idle senders forgotten"
+            );
+        }
         Ok((lines, new))
     }
 
