@@ -20,6 +20,9 @@ const STALE_SECS: i64 = 3 * 86_400;
 /// `cwd=` lines waiting for their `<=` line (without `+pid`).
 const CWD_WINDOW_SECS: i64 = 10;
 const CWD_KEEP: usize = 64;
+/// How long a `Sender identification` line waits for its `<=` line (they
+/// are written moments apart, in either order).
+const SENDER_ID_SECS: i64 = 3600;
 
 #[derive(Debug, Clone)]
 struct PendingCwd {
@@ -234,7 +237,10 @@ pub struct EximAssembler {
     open: Open<Message>,
     cwd_by_pid: HashMap<u32, PendingCwd>,
     cwd_recent: VecDeque<PendingCwd>,
-    sender_ids: HashMap<String, String>,
+    /// cPanel's `Sender identification` user for ids not open yet (it can
+    /// come before the `<=` line), with when it was seen: forgotten by
+    /// the hourly sweep, as a message rejected after it never arrives.
+    sender_ids: HashMap<String, (Stamp, String)>,
     /// Local submissions seen since [`EximAssembler::take_local_arrivals`],
     /// kept only when `track_arrivals` is set (someone takes them).
     arrivals: Vec<String>,
@@ -321,7 +327,7 @@ impl EximAssembler {
                 } else {
                     Sender::new(SenderKind::From, m.envelope_from.clone())
                 };
-                if let Some(user) = self.sender_ids.remove(a.id) {
+                if let Some((_, user)) = self.sender_ids.remove(a.id) {
                     m.account = Some(user);
                 }
                 if self.track_arrivals && local && m.bounce_of.is_none() {
@@ -396,7 +402,8 @@ impl EximAssembler {
                     match self.open.get_mut(id) {
                         Some((m, _)) => m.account = Some(u.to_string()),
                         None => {
-                            self.sender_ids.insert(id.to_string(), u.to_string());
+                            self.sender_ids
+                                .insert(id.to_string(), (l.at, u.to_string()));
                         }
                     }
                 }
@@ -494,6 +501,8 @@ impl EximAssembler {
         stale.into_iter().for_each(out);
         self.cwd_by_pid
             .retain(|_, p| now.secs - p.at.secs <= CWD_WINDOW_SECS * 6);
+        self.sender_ids
+            .retain(|_, (at, _)| now.secs - at.secs <= SENDER_ID_SECS);
     }
 
     /// Hands out every message still open (the input ended).
@@ -743,6 +752,29 @@ mod tests {
         }
         a.finish(&mut |m| out.push(m));
         out
+    }
+
+    #[test]
+    fn a_sender_identification_with_no_message_is_forgotten() {
+        let mut a = EximAssembler::default();
+        let mut out = Vec::new();
+        for l in [
+            "2024-01-01 10:00:00 1rK000-000000-01 Sender identification U=bob D=bob.example S=bob@bob.example",
+            "2024-01-01 10:00:00 1rK000-000000-02 Sender identification U=amy D=amy.example S=amy@amy.example",
+            "2024-01-01 10:00:01 1rK000-000000-02 <= amy@amy.example U=amy P=local S=1 for r@example.net",
+        ] {
+            a.feed(&exim::parse(l).unwrap(), l, 0, &mut |m| out.push(m));
+        }
+        // Bob's message was rejected: its line waits, then goes.
+        assert_eq!(a.sender_ids.len(), 1);
+        let at = |secs| Stamp { secs, millis: 0 };
+        let t0 = exim::parse("2024-01-01 10:00:00 x").unwrap().at.secs;
+        a.sweep(at(t0 + 1800), &mut |m| out.push(m));
+        assert_eq!(a.sender_ids.len(), 1);
+        a.sweep(at(t0 + 3601), &mut |m| out.push(m));
+        assert!(a.sender_ids.is_empty());
+        a.finish(&mut |m| out.push(m));
+        assert_eq!(out[0].account.as_deref(), Some("amy"));
     }
 
     #[test]
