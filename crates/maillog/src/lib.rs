@@ -65,6 +65,37 @@ pub struct LineStats {
     pub last: Option<Stamp>,
 }
 
+/// Reads one line with its newline into `buf`, as `read_until` does, but
+/// keeps no more than `MAX_LINE + 1` bytes of it (the parser reads
+/// [`MAX_LINE`]); returns the bytes consumed (0 at the end).
+pub fn read_line(r: &mut impl std::io::BufRead, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    let mut got = 0;
+    loop {
+        let avail = match r.fill_buf() {
+            Ok(a) => a,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if avail.is_empty() {
+            return Ok(got);
+        }
+        let (take, ends) = match memchr::memchr(b'\n', avail) {
+            Some(nl) => (nl + 1, true),
+            None => (avail.len(), false),
+        };
+        let room = (MAX_LINE + 1).saturating_sub(buf.len());
+        buf.extend_from_slice(&avail[..take.min(room)]);
+        r.consume(take);
+        got += take;
+        if ends {
+            if buf.last() != Some(&b'\n') {
+                buf.push(b'\n');
+            }
+            return Ok(got);
+        }
+    }
+}
+
 /// A line as text. Nearly every line is valid UTF-8; the lossy path only
 /// for the rest (`from_utf8_lossy` is slower on valid text).
 fn utf8(bytes: &[u8]) -> Cow<'_, str> {

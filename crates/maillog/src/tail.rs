@@ -9,7 +9,7 @@
 //! message's first line can be compared across a rotation.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::io::{BufReader, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -312,7 +312,7 @@ fn read_lines(
     let mut n = 0;
     while n < max {
         buf.clear();
-        let got = read_line(&mut r, &mut buf)?;
+        let got = crate::read_line(&mut r, &mut buf)?;
         if got == 0 {
             note_head(o);
             return Ok((n, true));
@@ -341,37 +341,6 @@ fn read_lines(
     }
     note_head(o);
     Ok((n, false))
-}
-
-/// Reads one line with its newline into `buf`, as `read_until` does, but
-/// keeps no more than `MAX_LINE + 1` bytes of it (the parser reads
-/// [`crate::MAX_LINE`]); returns the bytes consumed.
-fn read_line(r: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<usize> {
-    let mut got = 0;
-    loop {
-        let avail = match r.fill_buf() {
-            Ok(a) => a,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if avail.is_empty() {
-            return Ok(got);
-        }
-        let (take, ends) = match memchr::memchr(b'\n', avail) {
-            Some(nl) => (nl + 1, true),
-            None => (avail.len(), false),
-        };
-        let room = (crate::MAX_LINE + 1).saturating_sub(buf.len());
-        buf.extend_from_slice(&avail[..take.min(room)]);
-        r.consume(take);
-        got += take;
-        if ends {
-            if buf.last() != Some(&b'\n') {
-                buf.push(b'\n');
-            }
-            return Ok(got);
-        }
-    }
 }
 
 #[cfg(test)]

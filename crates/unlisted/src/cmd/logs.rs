@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use detect::{Detector, SenderReport, Verdict};
-use maillog::{Format, LogParser, MAX_LINE};
+use maillog::{Format, LogParser, MAX_LINE, Stamp};
 use serde::Serialize;
 
 use crate::Global;
@@ -28,7 +28,8 @@ enum FormatArg {
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct AnalyzeArgs {
-    /// Log files, oldest first (rotated `.gz` files are read as they are).
+    /// Log files (rotated `.gz` files are read as they are), in any order:
+    /// they are read oldest first, by the time of their first lines.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
     /// The log format; `auto` detects it from the first lines.
@@ -91,6 +92,10 @@ struct Summary {
     ty: &'static str,
     format: Option<Format>,
     files: usize,
+    /// The files in the order they were read (oldest first).
+    read_order: Vec<String>,
+    /// Whether that is not the order they were given in.
+    reordered: bool,
     lines: u64,
     understood: u64,
     ignored: u64,
@@ -276,6 +281,9 @@ pub(crate) fn progress_bar(path: &Path) -> indicatif::ProgressBar {
 fn sniff(files: &[PathBuf], year: i64) -> Option<Format> {
     const LINES: usize = 1000;
     for path in files {
+        if !is_plain_file(path) {
+            return None; // a pipe read ahead would lose those lines
+        }
         let Ok(r) = open_log(path, None) else {
             continue;
         };
@@ -284,7 +292,7 @@ fn sniff(files: &[PathBuf], year: i64) -> Option<Format> {
         let mut line = Vec::new();
         for _ in 0..LINES {
             line.clear();
-            match r.read_until(b'\n', &mut line) {
+            match maillog::read_line(&mut r, &mut line) {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {}
             }
@@ -296,6 +304,67 @@ fn sniff(files: &[PathBuf], year: i64) -> Option<Format> {
         }
     }
     None
+}
+
+/// Puts `files` in the order their lines were written, by the time of
+/// each one's first line: a shell's `mainlog*` lists the live file first
+/// and then `.1`, `.2.gz`..., newest first, and one stream read out of
+/// order would cut messages at every file's edge. Files with no time in
+/// their first lines keep their order, after the others. Returns whether
+/// the order changed, and the year of the oldest file's syslog dates.
+fn oldest_first(files: &mut [PathBuf], format: Option<Format>) -> (bool, i64) {
+    let keyed: Vec<(Option<Stamp>, i64)> = files.iter().map(|f| first_stamp(f, format)).collect();
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    order.sort_by_key(|&i| (keyed[i].0.is_none(), keyed[i].0));
+    let year = order.first().map_or(2026, |&i| keyed[i].1);
+    let changed = order.iter().enumerate().any(|(k, &i)| k != i);
+    let sorted: Vec<PathBuf> = order.iter().map(|&i| files[i].clone()).collect();
+    files.clone_from_slice(&sorted);
+    (changed, year)
+}
+
+/// The time of the first of a file's first 1000 lines that carries one,
+/// and the year its syslog dates are in: that of its last change, or the
+/// year before when its first date would then be after that change
+/// (a file rotated early in January).
+fn first_stamp(path: &Path, format: Option<Format>) -> (Option<Stamp>, i64) {
+    const LINES: usize = 1000;
+    if !is_plain_file(path) {
+        // A pipe read ahead would lose those lines.
+        return (None, file_year(path));
+    }
+    let modified = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs() as i64);
+    let year = file_year(path);
+    let read = |year: i64| {
+        let mut parser = LogParser::new(format, year);
+        let mut r = BufReader::new(open_log(path, None).ok()?);
+        let mut line = Vec::new();
+        for _ in 0..LINES {
+            line.clear();
+            if maillog::read_line(&mut r, &mut line).ok()? == 0 {
+                break;
+            }
+            let l = line.strip_suffix(b"\n").unwrap_or(&line);
+            parser.line(l, String::new, &mut |_| {});
+            if parser.stats.first.is_some() {
+                break;
+            }
+        }
+        parser.stats.first
+    };
+    match (read(year), modified) {
+        (Some(first), Some(m)) if first.secs > m + 86_400 => (read(year - 1), year - 1),
+        (first, _) => (first, year),
+    }
+}
+
+/// A regular file, which can be read twice (not a pipe or a device).
+fn is_plain_file(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file())
 }
 
 /// One thread: the files in turn through one [`LogParser`].
@@ -330,14 +399,14 @@ fn read_sequential(
 /// Observations handed to the detector at once.
 const BATCH: usize = 64;
 
-fn analyze(g: &Global, a: AnalyzeArgs) -> Result<Exit> {
+fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
     let (config, _) = super::load_config(g)?;
     let format = match a.format {
         FormatArg::Auto => None,
         FormatArg::Exim => Some(Format::Exim),
         FormatArg::Postfix => Some(Format::Postfix),
     };
-    let year = a.files.first().map(|p| file_year(p)).unwrap_or(2026);
+    let (reordered, year) = oldest_first(&mut a.files, format);
     let mut detector = Detector::new(config.detect.clone());
     let show_bar = !a.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let threads = match a.threads {
@@ -403,6 +472,8 @@ fn analyze(g: &Global, a: AnalyzeArgs) -> Result<Exit> {
         ty: "summary",
         format: read.format,
         files: a.files.len(),
+        read_order: a.files.iter().map(|f| f.display().to_string()).collect(),
+        reordered,
         lines: st.lines,
         understood: st.understood,
         ignored: st.ignored,
@@ -514,6 +585,12 @@ fn print_human(reports: &[SenderReport], s: &Summary, all: bool) -> Result<()> {
             _ => String::new(),
         }
     ))?;
+    if s.reordered {
+        output::warning(&format!(
+            "read the files oldest first (by their first lines): {}",
+            s.read_order.join(", ")
+        ));
+    }
     if s.cut_lines > 0 {
         output::warning(&format!(
             "{} lines longer than {} KiB were read from their first {} KiB only",

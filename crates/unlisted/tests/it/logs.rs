@@ -462,6 +462,118 @@ fn lines_longer_than_a_mib_are_cut_and_counted() {
     );
 }
 
+/// Rotated logs as a shell lists `mainlog*` (the live file first, then
+/// `.1` and `.2.gz`: newest first) are read oldest first, so the messages
+/// that cross from one file into the next are whole: the report is the
+/// one of the same lines in one file.
+#[test]
+fn rotated_files_given_newest_first_are_read_oldest_first() {
+    let dir = TempDir::new("logs");
+    let mut parts = [String::new(), String::new(), String::new()];
+    let mut whole = String::new();
+    for n in 0..900usize {
+        let (t, id) = (ts(0, n as i64 * 20), exim_id(n));
+        let lines = [
+            format!(
+                "{t} {id} <= a{}@example.org H=(x) [198.51.100.{}]:4000 P=esmtpa A=dovecot_login:a{}@example.org S=10 for r{n}@example.net",
+                n % 5,
+                n % 50,
+                n % 5
+            ),
+            format!(
+                "{t} {id} => r{n}@example.net R=dnslookup T=remote_smtp H=mx.example.net [203.0.113.5] C=\"250 OK\""
+            ),
+            format!("{t} {id} Completed"),
+        ];
+        for (k, l) in lines.iter().enumerate() {
+            // Each file ends inside a message: its last lines are in the next.
+            let part = (n * 3 + k) / 900;
+            writeln!(parts[part], "{l}").unwrap();
+            writeln!(whole, "{l}").unwrap();
+        }
+    }
+    let gz = std::fs::File::create(dir.path().join("mainlog.2.gz")).unwrap();
+    let mut enc = flate2::write::GzEncoder::new(gz, flate2::Compression::fast());
+    enc.write_all(parts[0].as_bytes()).unwrap();
+    enc.finish().unwrap();
+    dir.write("mainlog.1", &parts[1]);
+    dir.write("mainlog", &parts[2]);
+    dir.write("one", &whole);
+    let o = analyze_both_ways(
+        dir.path(),
+        &["--json", "mainlog", "mainlog.1", "mainlog.2.gz"],
+    );
+    let lines = json_lines(&o);
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["reordered"], true);
+    assert_eq!(
+        summary["read_order"],
+        serde_json::json!(["mainlog.2.gz", "mainlog.1", "mainlog"])
+    );
+    assert_eq!(summary["messages"], 900, "{summary:#}");
+    assert_eq!(summary["orphan_lines"], 0);
+    assert_eq!(summary["incomplete"], 0);
+    let one = json_lines(&unlisted(dir.path(), &["logs", "analyze", "--json", "one"]));
+    assert_eq!(lines[..lines.len() - 1], one[..one.len() - 1]);
+    assert_eq!(one.last().unwrap()["reordered"], false);
+    let human = unlisted(
+        dir.path(),
+        &["logs", "analyze", "mainlog", "mainlog.1", "mainlog.2.gz"],
+    );
+    assert!(
+        stderr(&human).contains(
+            "read the files oldest first (by their first lines): mainlog.2.gz, mainlog.1, mainlog"
+        ),
+        "{}",
+        stderr(&human)
+    );
+}
+
+/// A log from a pipe (`zcat old.gz | unlisted logs analyze /dev/stdin`)
+/// is not read ahead to detect its format or its first time: every line
+/// counts, one thread or three.
+#[test]
+fn a_pipe_loses_no_line() {
+    let dir = TempDir::new("logs");
+    let mut log = String::new();
+    for n in 0..3000usize {
+        let (t, id) = (ts(0, n as i64), exim_id(n));
+        writeln!(
+            log,
+            "{t} {id} <= a@example.org U=a P=local S=10 for r{n}@example.net"
+        )
+        .unwrap();
+        writeln!(log, "{t} {id} Completed").unwrap();
+    }
+    for threads in ["1", "3"] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_unlisted"))
+            .args([
+                "logs",
+                "analyze",
+                "--json",
+                "--threads",
+                threads,
+                "/dev/stdin",
+            ])
+            .current_dir(dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let input = log.clone();
+        let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+        let o = child.wait_with_output().unwrap();
+        writer.join().unwrap().unwrap();
+        let lines = json_lines(&o);
+        let summary = lines.last().unwrap();
+        assert_eq!(summary["lines"], 6000, "{threads} threads: {summary:#}");
+        assert_eq!(summary["messages"], 3000);
+        assert_eq!(summary["orphan_lines"], 0);
+    }
+}
+
 /// A .gz file corrupt in the middle: both ways of reading report it with
 /// the file's name and the line after which it broke, keep the messages
 /// read before it, and go on with the next file.
