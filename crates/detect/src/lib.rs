@@ -289,8 +289,11 @@ pub struct Observation {
     /// The message's latest time (its last recipient's outcome).
     at: Stamp,
     counts: Counts,
-    /// Each recipient's domain, by [`distinct::hash_ci`].
-    domains: Vec<u64>,
+    /// Each recipient's domain, by [`distinct::hash_ci`]: the first
+    /// inline (most messages have one recipient, and this record crosses
+    /// threads), the others after it.
+    domain: Option<u64>,
+    more_domains: Vec<u64>,
     client_ip: Option<std::net::IpAddr>,
     /// Evidence candidates, in the order the message gives them (no more
     /// of a kind than a sender keeps).
@@ -327,7 +330,7 @@ impl Observation {
             recipients: m.recipients.len() as u32,
             ..Counts::default()
         };
-        let mut domains = Vec::with_capacity(m.recipients.len());
+        let (mut domain, mut more_domains) = (None, Vec::new());
         let mut samples = Vec::new();
         let mut sample = |kind: SampleKind, make: &dyn Fn() -> String| {
             if samples.iter().filter(|(k, _)| *k == kind).count() < SAMPLES {
@@ -336,7 +339,11 @@ impl Observation {
         };
         for r in &m.recipients {
             if let Some((_, d)) = r.address.rsplit_once('@') {
-                domains.push(distinct::hash_ci(d));
+                let h = distinct::hash_ci(d);
+                match domain {
+                    None => domain = Some(h),
+                    Some(_) => more_domains.push(h),
+                }
             }
             let reply = r.reply.as_deref().unwrap_or("");
             match r.outcome {
@@ -375,7 +382,8 @@ impl Observation {
             received: m.received,
             at,
             counts: c,
-            domains,
+            domain,
+            more_domains,
             client_ip: m.client_ip,
             samples,
             line,
@@ -553,7 +561,7 @@ impl Detector {
         }
 
         let c = o.counts;
-        for h in o.domains {
+        for h in o.domain.into_iter().chain(o.more_domains) {
             // Most domains repeat: update in place.
             let room = st.domains.len() < MAX_DOMAINS;
             match st.domains.get_mut(&h) {
