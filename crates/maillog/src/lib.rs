@@ -295,8 +295,9 @@ impl LogParser {
 
     /// Moves the clock on a line as one thread would, and nothing else:
     /// for the reader of a split run, which routes lines and parses none
-    /// ([`shard::Tagger`]). Returns the line's time when it starts a new hour of log time:
-    /// every shard sweeps stale messages there ([`LogParser::sweep_at`]).
+    /// ([`shard::Tagger`]). Returns the line's time when it starts a new
+    /// hour of log time: every shard sweeps stale messages there
+    /// ([`LogParser::sweep_at`]).
     pub fn clock(&mut self, bytes: &[u8], route: shard::Route) -> Option<Stamp> {
         if bytes.get(..CLOCK_KEY) == Some(&self.clock_key[..]) {
             return None; // the same second as the clock
