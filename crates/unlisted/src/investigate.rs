@@ -91,10 +91,9 @@ pub(crate) fn script_mail(
     logs: &[PathBuf],
     offset: i64,
 ) -> Result<Vec<(i64, usize)>> {
-    let year = logs
-        .first()
-        .map(|p| crate::cmd::logs::file_year(p))
-        .unwrap_or(2026);
+    // Oldest first, whatever order they were given in.
+    let mut logs = logs.to_vec();
+    let (_, year) = crate::cmd::logs::oldest_first(&mut logs, None);
     let mut parser = maillog::LogParser::new(None, year);
     let mut out = Vec::new();
     let mut keep = |m: maillog::Message| {
@@ -106,7 +105,7 @@ pub(crate) fn script_mail(
             out.push((m.received.secs - offset, m.recipients.len()));
         }
     };
-    for log in logs {
+    for log in &logs {
         crate::cmd::logs::read_file(log, &mut parser, None, &mut keep)?;
     }
     parser.finish(&mut keep);

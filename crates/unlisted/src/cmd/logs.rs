@@ -131,7 +131,7 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-pub(crate) fn file_year(path: &Path) -> i64 {
+fn file_year(path: &Path) -> i64 {
     let t = std::fs::metadata(path)
         .and_then(|m| m.modified())
         .unwrap_or_else(|_| std::time::SystemTime::now());
@@ -312,7 +312,7 @@ fn sniff(files: &[PathBuf], year: i64) -> Option<Format> {
 /// order would cut messages at every file's edge. Files with no time in
 /// their first lines keep their order, after the others. Returns whether
 /// the order changed, and the year of the oldest file's syslog dates.
-fn oldest_first(files: &mut [PathBuf], format: Option<Format>) -> (bool, i64) {
+pub(crate) fn oldest_first(files: &mut [PathBuf], format: Option<Format>) -> (bool, i64) {
     let keyed: Vec<(Option<Stamp>, i64)> = files.iter().map(|f| first_stamp(f, format)).collect();
     let mut order: Vec<usize> = (0..files.len()).collect();
     order.sort_by_key(|&i| (keyed[i].0.is_none(), keyed[i].0));
