@@ -273,9 +273,9 @@ impl LogParser {
     /// A line another shard owns, or a `cwd=` line shard 0 counts (see
     /// [`shard`]): applies what every shard must share, counts nothing.
     /// `route` is what the router said of it: an Exim `<=` line matters
-    /// only while a `cwd=` line waits. (The clock moves at the lines the
-    /// reader marks: [`LogParser::sweep_at`].)
-    pub fn peek(&mut self, bytes: &[u8], route: shard::Route, out: &mut impl FnMut(Message)) {
+    /// only while a `cwd=` line waits. The clock does not move here: a
+    /// shard sweeps at the lines the reader marks ([`LogParser::sweep_at`]).
+    pub fn peek(&mut self, bytes: &[u8], route: shard::Route) {
         let shared = self.format == Some(Format::Exim)
             && match route {
                 shard::Route::Every => true,
@@ -289,7 +289,6 @@ impl LogParser {
         let line = text.trim_end_matches('\r');
         if let Some(l) = exim::parse(line) {
             self.exim.peek(&l);
-            self.tick(l.at, line, out);
         }
     }
 

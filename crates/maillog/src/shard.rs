@@ -417,11 +417,8 @@ mod tests {
                     match step {
                         Step::Sweep { line, at } => p.sweep_at(at, &mut |m| out(global(line), m)),
                         Step::Peek {
-                            line,
-                            start,
-                            end,
-                            route,
-                        } => p.peek(&data[start..end], route, &mut |m| out(global(line), m)),
+                            start, end, route, ..
+                        } => p.peek(&data[start..end], route),
                         Step::Own { line, start, end } => p.line_at(
                             &data[start..end],
                             base + start as u64,

@@ -276,69 +276,62 @@ pub(crate) fn progress_bar(path: &Path) -> indicatif::ProgressBar {
     b
 }
 
-/// The format of the first lines of the first readable file, for a run
-/// split across threads, which must know it before it starts.
-fn sniff(files: &[PathBuf], year: i64) -> Option<Format> {
-    const LINES: usize = 1000;
-    for path in files {
-        if !is_plain_file(path) {
-            return None; // a pipe read ahead would lose those lines
-        }
-        let Ok(r) = open_log(path, None) else {
-            continue;
-        };
-        let mut parser = LogParser::new(None, year);
-        let mut r = BufReader::new(r);
-        let mut line = Vec::new();
-        for _ in 0..LINES {
-            line.clear();
-            match maillog::read_line(&mut r, &mut line) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-            let l = line.strip_suffix(b"\n").unwrap_or(&line);
-            parser.line(l, String::new, &mut |_| {});
-            if parser.format().is_some() {
-                return parser.format();
-            }
-        }
-    }
-    None
-}
-
 /// Puts `files` in the order their lines were written, by the time of
 /// each one's first line: a shell's `mainlog*` lists the live file first
 /// and then `.1`, `.2.gz`..., newest first, and one stream read out of
 /// order would cut messages at every file's edge. Files with no time in
-/// their first lines keep their order, after the others. Returns whether
-/// the order changed, and the year of the oldest file's syslog dates.
-pub(crate) fn oldest_first(files: &mut [PathBuf], format: Option<Format>) -> (bool, i64) {
-    let keyed: Vec<(Option<Stamp>, i64)> = files.iter().map(|f| first_stamp(f, format)).collect();
+/// their first lines keep their order, after the others.
+pub(crate) fn oldest_first(files: &mut [PathBuf], format: Option<Format>) -> Order {
+    let starts: Vec<FileStart> = files.iter().map(|f| first_stamp(f, format)).collect();
     let mut order: Vec<usize> = (0..files.len()).collect();
-    order.sort_by_key(|&i| (keyed[i].0.is_none(), keyed[i].0));
-    let year = order.first().map_or(2026, |&i| keyed[i].1);
-    let changed = order.iter().enumerate().any(|(k, &i)| k != i);
+    order.sort_by_key(|&i| (starts[i].first.is_none(), starts[i].first));
     let sorted: Vec<PathBuf> = order.iter().map(|&i| files[i].clone()).collect();
     files.clone_from_slice(&sorted);
-    (changed, year)
+    Order {
+        changed: order.iter().enumerate().any(|(k, &i)| k != i),
+        year: order.first().map_or(2026, |&i| starts[i].year),
+        format: order.iter().find_map(|&i| starts[i].format),
+    }
 }
 
-/// The time of the first of a file's first 1000 lines that carries one,
-/// and the year its syslog dates are in: that of its last change, or the
-/// year before when its first date would then be after that change
-/// (a file rotated early in January).
-fn first_stamp(path: &Path, format: Option<Format>) -> (Option<Stamp>, i64) {
+/// What [`oldest_first`] found.
+pub(crate) struct Order {
+    /// The files were not given oldest first.
+    pub(crate) changed: bool,
+    /// The year of the oldest file's syslog dates.
+    pub(crate) year: i64,
+    /// The format of the first file whose first lines tell it: a run
+    /// split across threads must know it before it starts.
+    pub(crate) format: Option<Format>,
+}
+
+/// The start of one file, from its first lines.
+struct FileStart {
+    first: Option<Stamp>,
+    year: i64,
+    format: Option<Format>,
+}
+
+/// The time of the first of a file's first 1000 lines that carries one
+/// (and the format that line is in), and the year its syslog dates are
+/// in: that of its last change, or the year before when its first date
+/// would then be after that change (a file rotated early in January).
+fn first_stamp(path: &Path, format: Option<Format>) -> FileStart {
     const LINES: usize = 1000;
+    let year = file_year(path);
     if !is_plain_file(path) {
         // A pipe read ahead would lose those lines.
-        return (None, file_year(path));
+        return FileStart {
+            first: None,
+            year,
+            format: None,
+        };
     }
     let modified = std::fs::metadata(path)
         .and_then(|m| m.modified())
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| d.as_secs() as i64);
-    let year = file_year(path);
     let read = |year: i64| {
         let mut parser = LogParser::new(format, year);
         let mut r = BufReader::new(open_log(path, None).ok()?);
@@ -354,11 +347,16 @@ fn first_stamp(path: &Path, format: Option<Format>) -> (Option<Stamp>, i64) {
                 break;
             }
         }
-        parser.stats.first
+        Some((parser.stats.first?, parser.format()))
     };
-    match (read(year), modified) {
-        (Some(first), Some(m)) if first.secs > m + 86_400 => (read(year - 1), year - 1),
-        (first, _) => (first, year),
+    let (year, found) = match (read(year), modified) {
+        (Some((first, _)), Some(m)) if first.secs > m + 86_400 => (year - 1, read(year - 1)),
+        (found, _) => (year, found),
+    };
+    FileStart {
+        first: found.map(|f| f.0),
+        year,
+        format: found.and_then(|f| f.1),
     }
 }
 
@@ -406,7 +404,8 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
         FormatArg::Exim => Some(Format::Exim),
         FormatArg::Postfix => Some(Format::Postfix),
     };
-    let (reordered, year) = oldest_first(&mut a.files, format);
+    let order = oldest_first(&mut a.files, format);
+    let (reordered, year) = (order.changed, order.year);
     let mut detector = Detector::new(config.detect.clone());
     let show_bar = !a.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let threads = match a.threads {
@@ -430,7 +429,7 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
         }
     };
     let sharded_format = if threads > 1 {
-        format.or_else(|| sniff(&a.files, year))
+        format.or(order.format)
     } else {
         None
     };

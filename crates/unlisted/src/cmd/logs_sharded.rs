@@ -301,11 +301,8 @@ fn shard<T>(
             match step {
                 Step::Sweep { line, at } => parser.sweep_at(at, &mut |m| emit(global(line), m)),
                 Step::Peek {
-                    line,
-                    start,
-                    end,
-                    route,
-                } => parser.peek(&data[start..end], route, &mut |m| emit(global(line), m)),
+                    start, end, route, ..
+                } => parser.peek(&data[start..end], route),
                 Step::Own { line, start, end } => {
                     let (samples, stamped) = (parser.stats.samples.len(), parser.stamped_lines());
                     let (at, n) = (chunk.offset + start as u64, chunk.lineno + line as u64 + 1);
