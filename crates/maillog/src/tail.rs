@@ -49,6 +49,11 @@ struct Open {
     /// The first bytes seen: copytruncate can leave a file as long as
     /// before, but not with the same beginning.
     head: Vec<u8>,
+    /// The line at `pos` is longer than the parser reads and had no
+    /// newline up to here: the next poll looks for its end from here
+    /// instead of reading it all again (a crash can leave hundreds of MB
+    /// of NUL bytes at a log's end).
+    unfinished: Option<u64>,
 }
 
 const HEAD: usize = 64;
@@ -84,6 +89,8 @@ pub struct Tailer {
     generation: u16,
     /// Things worth telling the operator (rotations, possible losses).
     pub notes: Vec<String>,
+    /// Bytes taken from the files so far: what the polls cost.
+    pub bytes_read: u64,
 }
 
 /// The outcome of one poll.
@@ -102,6 +109,7 @@ fn open_at(path: &Path, pos: u64) -> std::io::Result<Open> {
         inode,
         pos,
         head: Vec::new(),
+        unfinished: None,
     })
 }
 
@@ -126,6 +134,7 @@ impl Tailer {
             draining: None,
             generation: 0,
             notes: Vec::new(),
+            bytes_read: 0,
         };
         let current = open_at(path, 0).ok();
         match (resume, current) {
@@ -224,7 +233,14 @@ impl Tailer {
         loop {
             if let Some(mut d) = self.draining.take() {
                 let generation = self.generation;
-                let (n, done) = read_lines(&mut d, true, limit - polled.lines, generation, &mut f)?;
+                let (n, done) = read_lines(
+                    &mut d,
+                    true,
+                    limit - polled.lines,
+                    generation,
+                    &mut self.bytes_read,
+                    &mut f,
+                )?;
                 polled.lines += n;
                 if !done {
                     self.draining = Some(d);
@@ -246,7 +262,14 @@ impl Tailer {
                     }
                 }
             };
-            let (n, done) = read_lines(main, false, limit - polled.lines, self.generation, &mut f)?;
+            let (n, done) = read_lines(
+                main,
+                false,
+                limit - polled.lines,
+                self.generation,
+                &mut self.bytes_read,
+                &mut f,
+            )?;
             polled.lines += n;
             if !done {
                 return Ok(polled);
@@ -274,6 +297,7 @@ impl Tailer {
                     if let Some(m) = self.main.as_mut() {
                         m.pos = 0;
                         m.head.clear();
+                        m.unfinished = None;
                     }
                     continue;
                 }
@@ -298,28 +322,43 @@ fn note_head(o: &mut Open) {
 
 /// Reads lines of `o` from its position. Returns the lines read and whether
 /// the end was reached. A final line without a newline is read only when
-/// `finished` (the file will not grow any more).
+/// `finished` (the file will not grow any more). `read` counts the bytes
+/// taken from the file.
 fn read_lines(
     o: &mut Open,
     finished: bool,
     max: usize,
     generation: u16,
+    read: &mut u64,
     f: &mut impl FnMut(&[u8], u64),
 ) -> std::io::Result<(usize, bool)> {
+    let mut n = 0;
+    if max > 0 && o.unfinished.is_some() {
+        match end_long_line(o, finished, generation, read, f)? {
+            Some(true) => n += 1,
+            Some(false) => return Ok((0, true)),
+            None => {}
+        }
+    }
     o.file.seek(SeekFrom::Start(o.pos))?;
     let mut r = BufReader::with_capacity(1 << 16, &o.file);
     let mut buf = Vec::new();
-    let mut n = 0;
     while n < max {
         buf.clear();
         let got = crate::read_line(&mut r, &mut buf)?;
+        *read += got as u64;
         if got == 0 {
             note_head(o);
             return Ok((n, true));
         }
         let complete = buf.last() == Some(&b'\n');
         if !complete && !finished {
-            // A line still being written: leave it for the next poll.
+            // A line still being written: leave it for the next poll, and
+            // when it is already longer than the parser reads, remember
+            // how far it was searched.
+            if got > crate::MAX_LINE {
+                o.unfinished = Some(o.pos + got as u64);
+            }
             note_head(o);
             return Ok((n, true));
         }
@@ -341,6 +380,72 @@ fn read_lines(
     }
     note_head(o);
     Ok((n, false))
+}
+
+/// Looks for the end of the long line at `o.pos` from where the last poll
+/// stopped, reading only what was written since (and the line's first
+/// bytes once it ends). `Some(true)` when the line was handed to `f`,
+/// `Some(false)` when it is still being written, `None` when the file
+/// shrank under it and must be read afresh.
+fn end_long_line(
+    o: &mut Open,
+    finished: bool,
+    generation: u16,
+    read: &mut u64,
+    f: &mut impl FnMut(&[u8], u64),
+) -> std::io::Result<Option<bool>> {
+    use std::io::BufRead;
+    use std::os::unix::fs::FileExt;
+    let Some(from) = o.unfinished.take() else {
+        return Ok(None);
+    };
+    if o.file.metadata()?.len() < from {
+        // Shorter than what was searched: truncated. Read it afresh (the
+        // truncation check after this poll sees it too).
+        return Ok(None);
+    }
+    o.file.seek(SeekFrom::Start(from))?;
+    let mut r = BufReader::with_capacity(1 << 16, &o.file);
+    let mut end = from;
+    let ended = loop {
+        let avail = r.fill_buf()?;
+        if avail.is_empty() {
+            break false;
+        }
+        *read += avail.len() as u64;
+        if let Some(nl) = memchr::memchr(b'\n', avail) {
+            end += nl as u64 + 1;
+            break true;
+        }
+        end += avail.len() as u64;
+        let len = avail.len();
+        r.consume(len);
+    };
+    if !ended && !finished {
+        o.unfinished = Some(end);
+        return Ok(Some(false));
+    }
+    // The first bytes, as `read_line` keeps them.
+    let mut head = vec![0u8; crate::MAX_LINE + 1];
+    let mut got = 0;
+    while got < head.len() {
+        match o.file.read_at(&mut head[got..], o.pos + got as u64)? {
+            0 => break,
+            k => got += k,
+        }
+    }
+    head.truncate(got);
+    *read += got as u64;
+    f(
+        &head,
+        Position {
+            generation,
+            offset: o.pos,
+        }
+        .pack(),
+    );
+    o.pos = end;
+    Ok(Some(true))
 }
 
 #[cfg(test)]
@@ -403,6 +508,47 @@ mod tests {
         assert_eq!(lines[1].1, b"next");
         assert_eq!(Position::unpack(lines[1].2).offset, (3 << 20) + 1);
         assert_eq!(t.checkpoint(None).read_to, (3 << 20) + 6);
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn a_giant_unfinished_line_is_not_read_again_each_poll() {
+        let d = dir("giant-polls");
+        let p = d.join("log");
+        append(&p, "before\n");
+        append(&p, &"\0".repeat(3 << 20));
+        let mut t = Tailer::open(&p, None);
+        assert_eq!(read(&mut t), ["before"]);
+        let first = t.bytes_read;
+        assert!(first > 3 << 20);
+        // The line grows a little between polls: each poll reads the new
+        // bytes, not the 3 MiB before them.
+        for _ in 0..5 {
+            append(&p, "\0\0\0\0");
+            assert!(read(&mut t).is_empty());
+        }
+        assert!(t.bytes_read - first < 1024, "{}", t.bytes_read - first);
+        append(&p, "\nnext\n");
+        let mut lines = Vec::new();
+        t.poll(0, |l, at| {
+            lines.push((l.to_vec(), Position::unpack(at).offset))
+        })
+        .unwrap();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].0.len(), crate::MAX_LINE + 1);
+        assert_eq!(lines[0].1, 7);
+        assert_eq!(lines[1], (b"next".to_vec(), 7 + (3 << 20) + 20 + 1));
+        // Rotated away while still unfinished: its first bytes are read
+        // as its last line.
+        append(&p, &"x".repeat(2 << 20));
+        assert!(read(&mut t).is_empty());
+        std::fs::rename(&p, d.join("log.1")).unwrap();
+        append(&p, "new\n");
+        let mut lines = Vec::new();
+        t.poll(0, |l, _| lines.push(l.to_vec())).unwrap();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0], vec![b'x'; crate::MAX_LINE + 1]);
+        assert_eq!(lines[1], b"new");
         std::fs::remove_dir_all(d).unwrap();
     }
 
