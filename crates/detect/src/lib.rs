@@ -190,8 +190,8 @@ struct SenderState {
     peak_reasons: Vec<Reason>,
     peak_at: Stamp,
     last_minute: i64,
-    /// Complaint times (unix seconds) within the complaint window.
-    complaints: VecDeque<i64>,
+    /// Complaint times within the complaint window.
+    complaints: Complaints,
     /// Delivered recipients per day (day number), for complaint rates.
     delivered_days: VecDeque<(i64, u32)>,
 }
@@ -222,7 +222,7 @@ impl SenderState {
             peak_reasons: Vec::new(),
             peak_at: at,
             last_minute: i64::MIN,
-            complaints: VecDeque::new(),
+            complaints: Complaints::default(),
             delivered_days: VecDeque::new(),
         }
     }
@@ -471,6 +471,30 @@ pub struct Detector {
     forgot_hour: i64,
 }
 
+/// Complaint times (unix seconds) counted per second. Reports arrive late
+/// and out of order, and a flood of them must not cost a scan each.
+#[derive(Debug, Clone, Default)]
+struct Complaints {
+    at: std::collections::BTreeMap<i64, u32>,
+    count: u32,
+}
+
+impl Complaints {
+    /// Adds one at `secs` and drops those `window` or more before the
+    /// newest.
+    fn add(&mut self, secs: i64, window: i64) {
+        *self.at.entry(secs).or_default() += 1;
+        self.count += 1;
+        let newest = self.at.last_key_value().map_or(secs, |(t, _)| *t);
+        while let Some(e) = self.at.first_entry() {
+            if newest - *e.key() < window {
+                break;
+            }
+            self.count -= e.remove();
+        }
+    }
+}
+
 /// Keeps the first few samples; `make` runs only when one is kept.
 fn push_sample(v: &mut Vec<String>, make: impl FnOnce() -> String) {
     if v.len() < SAMPLES {
@@ -676,9 +700,7 @@ impl Detector {
         st.last_seen = st.last_seen.max(at);
         self.newest = self.newest.max(at.secs);
         let window = self.t.complaint_window.as_secs() as i64;
-        st.complaints.push_back(at.secs);
-        let newest = st.complaints.iter().copied().max().unwrap_or(at.secs);
-        st.complaints.retain(|t| newest - t < window);
+        st.complaints.add(at.secs, window);
         judge(&self.t, st, sender, at)
     }
 
@@ -976,7 +998,7 @@ fn evaluate(t: &Thresholds, st: &SenderState, describe: bool) -> Vec<Reason> {
             &[],
         );
     }
-    let complaints = st.complaints.len() as u32;
+    let complaints = st.complaints.count;
     if complaints >= t.complaints_min {
         let days = (t.complaint_window.as_secs() / 86_400).max(1) as i64;
         let delivered = st.delivered_since(st.last_seen.secs.div_euclid(86_400), days);

@@ -463,3 +463,30 @@ fn senders_idle_past_every_window_are_forgotten_once_an_hour() {
     send(&mut d, &quiet, 10);
     assert_eq!(report(&d, "auth:quiet@example.org").messages, 1);
 }
+
+#[test]
+fn a_flood_of_late_complaints_counts_the_window() {
+    // 6,000 complaints over ten days, arriving out of order (feedback
+    // loops batch and delay their reports), against the plain list the
+    // count once was: after each, those less than a window before the
+    // newest.
+    let window = Thresholds::default().complaint_window.as_secs() as i64;
+    let (base, span, n) = (1_700_000_000i64, 10 * 86_400i64, 6_000i64);
+    let mut c = super::Complaints::default();
+    let mut plain: Vec<i64> = Vec::new();
+    let mut dropped = 0;
+    for i in 0..n {
+        // A fixed permutation of the spread times.
+        let t = base + (i * 7_919 % n) * span / n;
+        c.add(t, window);
+        plain.push(t);
+        let newest = *plain.iter().max().unwrap();
+        let before = plain.len();
+        plain.retain(|x| newest - x < window);
+        dropped += before - plain.len();
+        if i % 250 == 0 || i == n - 1 {
+            assert_eq!(c.count as usize, plain.len(), "after {i}");
+        }
+    }
+    assert!(dropped > 1_000 && !plain.is_empty(), "{dropped}");
+}
