@@ -249,6 +249,8 @@ pub struct EximAssembler {
     /// `track_attempts` is set.
     pub attempts: Vec<crate::message::Attempt>,
     pub track_attempts: bool,
+    /// See [`crate::LogParser::skip_details`].
+    pub skip_details: bool,
     pub stats: AssemblyStats,
 }
 
@@ -285,10 +287,12 @@ impl EximAssembler {
                 let mut m = new_message(a.id, l.at, raw, offset);
                 m.envelope_from = a.sender.trim_matches(['<', '>']).to_string();
                 m.client_ip = a.ip.and_then(|i| i.parse().ok());
-                m.protocol = a.protocol.map(str::to_string);
                 m.size = a.size;
-                m.subject = a.subject.as_deref().map(str::to_string);
-                m.message_id = a.message_id.map(str::to_string);
+                if !self.skip_details {
+                    m.protocol = a.protocol.map(str::to_string);
+                    m.subject = a.subject.as_deref().map(str::to_string);
+                    m.message_id = a.message_id.map(str::to_string);
+                }
                 m.bounce_of = a.bounce_of.map(str::to_string);
                 let mut recipients = RecipientIndex::default();
                 for r in &a.recipients {
@@ -347,7 +351,9 @@ impl EximAssembler {
                 let remote = o.ip.is_some_and(|ip| !is_local_ip(ip))
                     && !o.transport.is_some_and(|t| t.contains("lmtp"));
                 rcpt.remote |= remote;
-                if o.host.is_some() {
+                // Without details, a delivery keeps neither host nor reply.
+                let keep = !(self.skip_details && matches!(l.event, E::Delivery(_)));
+                if o.host.is_some() && keep {
                     rcpt.host = o.host.map(str::to_string);
                 }
                 let reply = o.reply.as_deref();
@@ -363,7 +369,9 @@ impl EximAssembler {
                         rcpt.deferrals += 1;
                     }
                 }
-                if let Some(r) = reply {
+                if let Some(r) = reply
+                    && keep
+                {
                     rcpt.reply = Some(r.to_string());
                 }
                 if self.track_attempts
@@ -529,6 +537,8 @@ pub struct PostfixAssembler {
     /// `track_attempts` is set.
     pub attempts: Vec<crate::message::Attempt>,
     pub track_attempts: bool,
+    /// See [`crate::LogParser::skip_details`].
+    pub skip_details: bool,
     pub stats: AssemblyStats,
 }
 
@@ -573,6 +583,7 @@ impl PostfixAssembler {
         out: &mut impl FnMut(Message),
     ) {
         use postfix::Event as E;
+        let details = !self.skip_details;
         match &l.event {
             E::Client {
                 qid,
@@ -581,22 +592,25 @@ impl PostfixAssembler {
             } => {
                 let (p, _) = self.entry(qid, l.at, raw, offset);
                 p.msg.client_ip = ip.and_then(|i| i.parse().ok());
-                p.msg.protocol = Some(
-                    if sasl_username.is_some() {
+                if details {
+                    let protocol = if sasl_username.is_some() {
                         "esmtpa"
                     } else {
                         "esmtp"
-                    }
-                    .into(),
-                );
+                    };
+                    p.msg.protocol = Some(protocol.into());
+                }
                 p.sasl = sasl_username.map(str::to_string);
             }
             E::Pickup { qid, uid, from } => {
                 let (p, _) = self.entry(qid, l.at, raw, offset);
                 p.uid = *uid;
-                p.msg.protocol = Some("local".into());
+                if details {
+                    p.msg.protocol = Some("local".into());
+                }
                 p.msg.envelope_from = from.to_string();
             }
+            E::MessageId { .. } | E::Subject { .. } if !details => {}
             E::MessageId { qid, message_id } => {
                 if let Some((p, _)) = self.open.get_mut(qid) {
                     p.msg.message_id = Some(message_id.to_string());
@@ -641,8 +655,10 @@ impl PostfixAssembler {
                 let rcpt = recipients.recipient(&mut p.msg, to, l.at);
                 rcpt.at = l.at;
                 rcpt.remote |= *daemon == "smtp" && relay_ip.is_some_and(|ip| !is_local_ip(ip));
-                rcpt.host = relay.map(str::to_string);
-                rcpt.reply = Some(reply.to_string());
+                if details || !matches!(status, Status::Sent) {
+                    rcpt.host = relay.map(str::to_string);
+                    rcpt.reply = Some(reply.to_string());
+                }
                 if self.track_attempts
                     && matches!(status, Status::Bounced | Status::Deferred)
                     && !reply.is_empty()

@@ -160,6 +160,15 @@ impl LogParser {
         self.exim.track_arrivals = true;
     }
 
+    /// Drops what only a reader of whole messages uses: subjects,
+    /// Message-IDs, protocols, and the relay host and reply of a delivered
+    /// recipient (a failed one keeps them). `logs analyze` sets it: the
+    /// detector reads none of them, and copying them cost 3-6% of its time.
+    pub fn skip_details(&mut self) {
+        self.exim.skip_details = true;
+        self.postfix.skip_details = true;
+    }
+
     /// Starts keeping failed remote delivery attempts for
     /// [`LogParser::take_attempts`].
     pub fn track_attempts(&mut self) {
@@ -402,6 +411,70 @@ impl LogParser {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every message of `lines`, from a parser with or without details.
+    fn messages(lines: &[&str], skip: bool) -> Vec<Message> {
+        let mut p = LogParser::new(None, 2026);
+        if skip {
+            p.skip_details();
+        }
+        let mut out = Vec::new();
+        for l in lines {
+            p.line(l.as_bytes(), String::new, &mut |m| out.push(m));
+        }
+        p.finish(&mut |m| out.push(m));
+        out
+    }
+
+    #[test]
+    fn skipped_details_change_nothing_else() {
+        let exim = [
+            "2026-03-01 10:00:00 1rK000-000000-01 <= a@shop.example H=(x) [203.0.113.5]:5000 P=esmtpa A=login:a@shop.example S=900 id=m1@shop.example T=\"Offer \\\"now\\\"\" for r1@gmail.example r2@yahoo.example r3@local.example",
+            "2026-03-01 10:00:01 1rK000-000000-01 == r1@gmail.example R=lookuphost T=remote_smtp defer (-44) H=mx.gmail.example [198.51.100.1]: SMTP error from remote mail server after RCPT TO:<r1@gmail.example>: 421-4.7.28 unusual rate of unsolicited mail",
+            "2026-03-01 10:00:02 1rK000-000000-01 ** r2@yahoo.example R=lookuphost T=remote_smtp H=mx.yahoo.example [198.51.100.2]: SMTP error from remote mail server after RCPT TO:<r2@yahoo.example>: 550 5.1.1 user unknown",
+            "2026-03-01 10:00:03 1rK000-000000-01 => r3@local.example R=local_user T=local_delivery",
+            "2026-03-01 10:05:00 1rK000-000000-01 => r1@gmail.example R=lookuphost T=remote_smtp H=mx.gmail.example [198.51.100.1] C=\"250 2.0.0 OK\"",
+            "2026-03-01 10:05:00 1rK000-000000-01 Completed",
+        ];
+        let postfix = [
+            "Mar  1 10:00:00 mx postfix/smtpd[9]: 1DBB4A7FD: client=x[203.0.113.5], sasl_method=LOGIN, sasl_username=a@shop.example",
+            "Mar  1 10:00:00 mx postfix/cleanup[8]: 1DBB4A7FD: message-id=<m1@shop.example>",
+            "Mar  1 10:00:00 mx postfix/qmgr[3]: 1DBB4A7FD: from=<a@shop.example>, size=900, nrcpt=3 (queue active)",
+            "Mar  1 10:00:01 mx postfix/smtp[7]: 1DBB4A7FD: to=<r1@gmail.example>, relay=mx.gmail.example[198.51.100.1]:25, delay=1, delays=0/0/0/1, dsn=4.7.28, status=deferred (host mx.gmail.example[198.51.100.1] said: 421-4.7.28 unusual rate of unsolicited mail)",
+            "Mar  1 10:00:02 mx postfix/smtp[7]: 1DBB4A7FD: to=<r2@yahoo.example>, relay=mx.yahoo.example[198.51.100.2]:25, delay=1, delays=0/0/0/1, dsn=5.1.1, status=bounced (host mx.yahoo.example[198.51.100.2] said: 550 5.1.1 user unknown)",
+            "Mar  1 10:05:00 mx postfix/smtp[7]: 1DBB4A7FD: to=<r1@gmail.example>, relay=mx.gmail.example[198.51.100.1]:25, delay=300, delays=0/0/0/1, dsn=2.0.0, status=sent (250 2.0.0 OK)",
+            "Mar  1 10:05:00 mx postfix/qmgr[3]: 1DBB4A7FD: removed",
+        ];
+        for lines in [&exim[..], &postfix[..]] {
+            let (full, lean) = (messages(lines, false), messages(lines, true));
+            assert_eq!(full.len(), 1);
+            assert!(full[0].subject.is_some() || full[0].message_id.is_some());
+            assert!(
+                full[0]
+                    .recipients
+                    .iter()
+                    .any(|r| r.outcome == Outcome::Delivered)
+            );
+            // What the skip drops, dropped from the full messages too.
+            let cleared = |mut m: Message| {
+                (m.protocol, m.subject, m.message_id) = (None, None, None);
+                for r in &mut m.recipients {
+                    if r.outcome == Outcome::Delivered {
+                        (r.host, r.reply) = (None, None);
+                    }
+                }
+                m
+            };
+            let lean: Vec<Message> = lean.into_iter().map(cleared).collect();
+            assert_eq!(full.into_iter().map(cleared).collect::<Vec<_>>(), lean);
+            // A failure keeps its reply and host.
+            let bounced = lean[0]
+                .recipients
+                .iter()
+                .find(|r| r.outcome == Outcome::Bounced);
+            assert!(bounced.unwrap().reply.as_deref().unwrap().contains("5.1.1"));
+        }
+    }
 
     #[test]
     fn detects_format_and_quotes_garbage() {

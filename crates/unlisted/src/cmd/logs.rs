@@ -374,6 +374,7 @@ fn read_sequential(
     observe: &mut dyn FnMut(maillog::Message),
 ) -> ReadTotals {
     let mut parser = LogParser::new(format, year);
+    parser.skip_details();
     let mut errors = Vec::new();
     for path in &a.files {
         let bar = show_bar.then(|| progress_bar(path));

@@ -283,6 +283,7 @@ fn shard<T>(
     prepare: &(dyn Fn(Message) -> Option<T> + Sync),
 ) {
     let mut parser = LogParser::new(Some(format), year);
+    parser.skip_details();
     let mut tally = ShardEnd {
         stats: LineStats::default(),
         assembly: AssemblyStats::default(),
