@@ -5,7 +5,8 @@
 //! (without the details it skips; the messages are then dropped). The
 //! detector's work is what `logs analyze --threads 1` adds after that.
 //!
-//! usage: cargo run --release -p maillog --example stages -- exim|postfix FILE
+//! usage: cargo run --release -p maillog --example stages -- exim|postfix FILE [STAGE]
+//! (one stage alone, for a profiler)
 
 use std::io::Read;
 use std::time::Instant;
@@ -14,10 +15,15 @@ use maillog::{Format, LogParser};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let [_, format, path] = &args[..] else {
-        eprintln!("usage: stages exim|postfix FILE");
-        std::process::exit(2);
+    let (format, path, only) = match &args[..] {
+        [_, f, p] => (f, p, None),
+        [_, f, p, s] => (f, p, Some(s.as_str())),
+        _ => {
+            eprintln!("usage: stages exim|postfix FILE [split|parse|assemble]");
+            std::process::exit(2);
+        }
     };
+    let run = |stage: &str| only.is_none_or(|o| o == stage);
     let format = match format.as_str() {
         "exim" => Format::Exim,
         "postfix" => Format::Postfix,
@@ -49,32 +55,36 @@ fn main() {
         println!("{name}\t{s:.3}\t{:.0}\t{n}", mb / s);
     };
 
-    let t = Instant::now();
-    let n = lines().map(|l| l.len() as u64 & 1).sum();
-    report("split", t, n);
-
-    let t = Instant::now();
-    let mut parsed = 0u64;
-    for l in lines() {
-        let Ok(s) = std::str::from_utf8(l) else {
-            continue;
-        };
-        let ok = match format {
-            Format::Exim => maillog::exim::parse(s).is_some(),
-            Format::Postfix => maillog::postfix::parse(s, 2024).is_ok(),
-        };
-        parsed += ok as u64;
+    if run("split") {
+        let t = Instant::now();
+        let n = lines().map(|l| l.len() as u64 & 1).sum();
+        report("split", t, n);
     }
-    report("parse", t, parsed);
-
-    let t = Instant::now();
-    let mut parser = LogParser::new(Some(format), 2024);
-    parser.skip_details();
-    let mut messages = 0u64;
-    let mut count = |_m: maillog::Message| messages += 1;
-    for l in lines() {
-        parser.line(l, String::new, &mut count);
+    if run("parse") {
+        let t = Instant::now();
+        let mut parsed = 0u64;
+        for l in lines() {
+            let Ok(s) = std::str::from_utf8(l) else {
+                continue;
+            };
+            let ok = match format {
+                Format::Exim => maillog::exim::parse(s).is_some(),
+                Format::Postfix => maillog::postfix::parse(s, 2024).is_ok(),
+            };
+            parsed += ok as u64;
+        }
+        report("parse", t, parsed);
     }
-    parser.finish(&mut count);
-    report("assemble", t, messages);
+    if run("assemble") {
+        let t = Instant::now();
+        let mut parser = LogParser::new(Some(format), 2024);
+        parser.skip_details();
+        let mut messages = 0u64;
+        let mut count = |_m: maillog::Message| messages += 1;
+        for l in lines() {
+            parser.line(l, String::new, &mut count);
+        }
+        parser.finish(&mut count);
+        report("assemble", t, messages);
+    }
 }
