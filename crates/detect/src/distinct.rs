@@ -8,6 +8,7 @@
 use std::hash::{Hash, Hasher};
 
 use rustc_hash::{FxHashSet, FxHasher};
+use serde::{Deserialize, Serialize};
 
 /// Values kept exactly before switching to the sketch.
 pub const EXACT: usize = 64;
@@ -17,7 +18,7 @@ const M: usize = 1 << P;
 /// Values kept inline: most senders mail a few domains from a few IPs.
 pub const FEW: usize = 4;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Distinct {
     /// The first `len` hashes.
     Few {
@@ -25,7 +26,26 @@ pub enum Distinct {
         len: u8,
     },
     Exact(FxHashSet<u64>),
-    Sketch(Box<[u8; M]>),
+    Sketch(#[serde(with = "registers")] Box<[u8; M]>),
+}
+
+/// The sketch's registers as a byte string (serde's arrays stop at 32).
+mod registers {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    use super::M;
+
+    pub(super) fn serialize<S: Serializer>(r: &[u8; M], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(r)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Box<[u8; M]>, D::Error> {
+        let v: Vec<u8> = Deserialize::deserialize(d)?;
+        let n = v.len();
+        v.into_boxed_slice()
+            .try_into()
+            .map_err(|_| D::Error::invalid_length(n, &"256 registers"))
+    }
 }
 
 impl Default for Distinct {

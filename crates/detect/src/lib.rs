@@ -15,6 +15,7 @@
 //! the number of live senders, not with their volume.
 
 pub mod distinct;
+mod retire;
 pub mod signals;
 
 use std::collections::VecDeque;
@@ -134,7 +135,63 @@ pub struct Reason {
     pub samples: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+/// The reason codes [`evaluate`] gives.
+const CODES: &[&str] = &[
+    "bounce_ratio",
+    "invalid_recipients",
+    "defer_ratio",
+    "spam_replies",
+    "rate",
+    "recipient_domains",
+    "login_networks",
+    "script_location",
+    "history_jump",
+    "complaints",
+    "combined",
+];
+
+/// Reasons written out and read back with a retired sender ([`retire`]):
+/// their codes are one of [`CODES`] again.
+mod reasons {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::{CODES, Reason, Verdict};
+
+    #[derive(Serialize, Deserialize)]
+    struct Owned {
+        code: String,
+        severity: Verdict,
+        detail: String,
+        samples: Vec<String>,
+    }
+
+    pub(super) fn serialize<S: Serializer>(v: &[Reason], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Reason>, D::Error> {
+        let v: Vec<Owned> = Deserialize::deserialize(d)?;
+        v.into_iter()
+            .map(|r| {
+                let code = CODES
+                    .iter()
+                    .find(|c| **c == r.code)
+                    .copied()
+                    .ok_or_else(|| {
+                        serde::de::Error::custom(format!("unknown reason code `{}`", r.code))
+                    })?;
+                Ok(Reason {
+                    code,
+                    severity: r.severity,
+                    detail: r.detail,
+                    samples: r.samples,
+                })
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 struct Counts {
     messages: u32,
     recipients: u32,
@@ -162,7 +219,7 @@ const MAX_DOMAINS: usize = 4096;
 const SAMPLES: usize = 3;
 
 /// Everything known about one sender.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct SenderState {
     account: Option<String>,
     /// [`text_hash`] of `account`: a message for the same account leaves
@@ -173,6 +230,8 @@ struct SenderState {
     /// Recipient domains in the window, by [`distinct::hash_ci`].
     domains: HashMap<u64, i64>,
     logins: HashMap<std::net::IpAddr, i64>,
+    /// Judged from the sender's name (again when read back).
+    #[serde(skip)]
     odd_place: Option<&'static str>,
     total: Counts,
     all_domains: distinct::Distinct,
@@ -187,6 +246,7 @@ struct SenderState {
     samples_msg: Vec<String>,
     current: Verdict,
     peak: Verdict,
+    #[serde(with = "reasons")]
     peak_reasons: Vec<Reason>,
     peak_at: Stamp,
     last_minute: i64,
@@ -224,6 +284,33 @@ impl SenderState {
             last_minute: i64::MIN,
             complaints: Complaints::default(),
             delivered_days: VecDeque::new(),
+        }
+    }
+
+    /// Drops the window counts of a sender silent past every window: the
+    /// next message would expire all of them first. Its busiest window
+    /// goes into its history now, as that message would put it.
+    fn retire(&mut self) {
+        self.history_peak = self.history_peak.max(self.window.messages);
+        self.window = Counts::default();
+        self.buckets = VecDeque::new();
+        self.domains = HashMap::default();
+        self.logins = HashMap::default();
+        self.delivered_days = VecDeque::new();
+        for v in [
+            &mut self.samples_bounce,
+            &mut self.samples_invalid,
+            &mut self.samples_spam,
+            &mut self.samples_msg,
+        ] {
+            v.shrink_to_fit();
+        }
+    }
+
+    /// What is not written out with a retired sender, worked out again.
+    fn revived(&mut self, sender: &Sender) {
+        if sender.kind == SenderKind::Script {
+            self.odd_place = signals::odd_script_place(&sender.value);
         }
     }
 
@@ -463,17 +550,29 @@ pub struct Detector {
     t: Thresholds,
     /// hashbrown for `entry_ref`: one lookup per message, and the key is
     /// cloned only for a new sender.
-    senders: hashbrown::HashMap<SenderKey, SenderState, BuildHasherDefault<rustc_hash::FxHasher>>,
+    senders: Senders<SenderState>,
+    /// Senders silent past every window, in a scratch file
+    /// ([`Detector::retire_idle`]).
+    spill: Option<retire::Spill>,
     /// The latest time seen (messages and complaints): the clock of
-    /// [`Detector::forget_idle`].
+    /// [`Detector::forget_idle`] and [`Detector::retire_idle`].
     newest: i64,
     /// The hour of that clock when idle senders were last forgotten.
     forgot_hour: i64,
+    /// The day of that clock when idle senders were last retired.
+    retired_day: i64,
 }
+
+type Senders<V> = hashbrown::HashMap<SenderKey, V, BuildHasherDefault<rustc_hash::FxHasher>>;
+
+/// How far out of time order messages reach the detector, at most: a
+/// message swept as stale after three days (maillog's sweep, hourly)
+/// comes after messages that ended later.
+const OUT_OF_ORDER_SECS: i64 = 3 * 86_400 + 3_600;
 
 /// Complaint times (unix seconds) counted per second. Reports arrive late
 /// and out of order, and a flood of them must not cost a scan each.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Complaints {
     at: std::collections::BTreeMap<i64, u32>,
     count: u32,
@@ -495,6 +594,13 @@ impl Complaints {
     }
 }
 
+/// A retired sender back in the live table, if `key` is one.
+fn revive(spill: &mut Option<retire::Spill>, key: &SenderRef<'_>) -> Option<SenderState> {
+    let mut st = spill.as_mut()?.take(key)?;
+    st.revived(key.sender);
+    Some(st)
+}
+
 /// Keeps the first few samples; `make` runs only when one is kept.
 fn push_sample(v: &mut Vec<String>, make: impl FnOnce() -> String) {
     if v.len() < SAMPLES {
@@ -513,9 +619,11 @@ impl Detector {
     pub fn new(t: Thresholds) -> Self {
         Detector {
             t,
-            senders: hashbrown::HashMap::default(),
+            senders: Senders::default(),
+            spill: None,
             newest: i64::MIN,
             forgot_hour: i64::MIN,
+            retired_day: i64::MIN,
         }
     }
 
@@ -523,8 +631,34 @@ impl Detector {
         &self.t
     }
 
+    /// Senders in the scratch file of [`Detector::retire_to`].
+    pub fn retired(&self) -> usize {
+        self.spill.as_ref().map_or(0, |s| s.index.len())
+    }
+
+    /// Senders tracked, retired ones included.
     pub fn senders(&self) -> usize {
-        self.senders.len()
+        self.senders.len() + self.spill.as_ref().map_or(0, |s| s.index.len())
+    }
+
+    /// Lets [`Detector::retire_idle`] move long-silent senders to a
+    /// scratch file in `dir` (removed at once; it goes with the process).
+    pub fn retire_to(&mut self, dir: &std::path::Path) -> std::io::Result<()> {
+        self.spill = Some(retire::Spill::create(dir)?);
+        Ok(())
+    }
+
+    /// The first failure to write a retired sender out or read one back:
+    /// after it, senders stay in memory.
+    pub fn retire_error(&self) -> Option<&str> {
+        self.spill.as_ref().and_then(|s| s.error.as_deref())
+    }
+
+    /// Retired senders that could not be read back when they sent again:
+    /// they started again from nothing (their reports lack what came
+    /// before).
+    pub fn retire_lost(&self) -> u64 {
+        self.spill.as_ref().map_or(0, |s| s.lost)
     }
 
     /// Does this message count for its sender? Authenticated, local and
@@ -562,7 +696,11 @@ impl Detector {
             hash: o.sender_hash,
             sender: &o.sender,
         };
+        let spill = &mut self.spill;
         let st = self.senders.entry_ref(&key).or_insert_with(|| {
+            if let Some(st) = revive(spill, &key) {
+                return st;
+            }
             let mut st = SenderState::new(o.received);
             // A script's place is its name: judged once per sender.
             if o.sender.kind == SenderKind::Script {
@@ -687,10 +825,12 @@ impl Detector {
         account: Option<&str>,
         at: Stamp,
     ) -> Option<Change> {
+        let key = SenderRef::of(sender);
+        let spill = &mut self.spill;
         let st = self
             .senders
-            .entry_ref(&SenderRef::of(sender))
-            .or_insert_with(|| SenderState::new(at));
+            .entry_ref(&key)
+            .or_insert_with(|| revive(spill, &key).unwrap_or_else(|| SenderState::new(at)));
         if st.account.is_none()
             && let Some(a) = account
         {
@@ -719,13 +859,7 @@ impl Detector {
             return 0;
         }
         self.forgot_hour = hour;
-        let t = &self.t;
-        let idle = [t.window, t.login_window, t.complaint_window]
-            .into_iter()
-            .max()
-            .unwrap_or_default()
-            .as_secs() as i64
-            + 86_400;
+        let idle = self.idle_secs();
         let before = self.senders.len();
         let newest = self.newest;
         self.senders
@@ -733,36 +867,131 @@ impl Detector {
         before - self.senders.len()
     }
 
+    /// Moves the senders that sent nothing for [`OUT_OF_ORDER_SECS`]
+    /// longer than [`Detector::forget_idle`] waits out of memory, into the
+    /// scratch file of [`Detector::retire_to`] (nothing happens without
+    /// one). Their window counts, all expired, are dropped; their totals,
+    /// verdicts and evidence are read back for the reports, and a sender
+    /// that sends again is taken back as it was. `logs analyze` calls it,
+    /// so its memory follows the senders active lately, not every sender
+    /// in the log (a forwarding server meets a new outside sender with
+    /// nearly every message). Runs once a day of log time; returns how
+    /// many were retired.
+    pub fn retire_idle(&mut self) -> usize {
+        let day = self.newest.div_euclid(86_400);
+        let usable = self.spill.as_ref().is_some_and(|s| s.error.is_none());
+        if day <= self.retired_day || !usable {
+            return 0;
+        }
+        self.retired_day = day;
+        let idle = self.idle_secs() + OUT_OF_ORDER_SECS;
+        let newest = self.newest;
+        let Some(spill) = self.spill.as_mut() else {
+            return 0;
+        };
+        let before = self.senders.len();
+        let gone = self
+            .senders
+            .extract_if(|_, st| newest - st.last_seen.secs > idle)
+            .map(|(k, mut st)| {
+                st.retire();
+                (k, st)
+            });
+        let back = spill.put(gone);
+        self.senders.extend(back);
+        let n = before - self.senders.len();
+        // A table that held many more senders than it does now.
+        if self.senders.capacity() > 4 * self.senders.len().max(1024) {
+            self.senders.shrink_to_fit();
+        }
+        n
+    }
+
+    /// How long a sender must be silent to be forgotten or retired: a day
+    /// past every window.
+    fn idle_secs(&self) -> i64 {
+        let t = &self.t;
+        let windows = [t.window, t.login_window, t.complaint_window];
+        windows.into_iter().max().unwrap_or_default().as_secs() as i64 + 86_400
+    }
+
     /// Every sender's report, spamming first, then by volume.
-    pub fn reports(&self) -> Vec<SenderReport> {
-        let mut v: Vec<SenderReport> = self
+    /// Every sender's verdict (the worst it reached), retired ones included,
+    /// in no order.
+    pub fn verdicts(&self) -> Vec<Verdict> {
+        let live = self.senders.values().map(|st| st.peak);
+        let retired = self
+            .spill
+            .iter()
+            .flat_map(|s| s.index.values().map(|e| e.verdict));
+        live.chain(retired).collect()
+    }
+
+    pub fn reports(&self) -> std::io::Result<Vec<SenderReport>> {
+        let mut v = Vec::with_capacity(self.senders());
+        self.each_report(&mut |r| {
+            v.push(r);
+            Ok(())
+        })?;
+        Ok(v)
+    }
+
+    /// Hands every sender's report to `f` in the order of
+    /// [`Detector::reports`], building one at a time (retired senders are
+    /// read back as they come). Fails when a retired sender cannot be read
+    /// back, or with `f`'s error.
+    pub fn each_report(
+        &self,
+        f: &mut dyn FnMut(SenderReport) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        enum Src<'a> {
+            Live(&'a SenderState),
+            Retired(retire::Entry),
+        }
+        let live = self
             .senders
             .iter()
-            .map(|(k, st)| SenderReport {
-                ty: "sender",
-                sender: k.sender.clone(),
-                account: st.account.clone(),
-                verdict: st.peak,
-                reasons: st.peak_reasons.clone(),
-                current: st.current,
-                messages: st.total.messages as u64,
-                recipients: st.total.recipients as u64,
-                recipient_domains: st.all_domains.count(),
-                bounced: st.total.bounced as u64,
-                deferred: st.total.deferred as u64,
-                client_ips: st.client_ips.count(),
-                first_seen: st.first_seen.iso(),
-                last_seen: st.last_seen.iso(),
-                verdict_at: (st.peak != Verdict::Ok).then(|| st.peak_at.iso()),
-            })
-            .collect();
-        v.sort_by(|a, b| {
-            b.verdict
-                .cmp(&a.verdict)
-                .then(b.messages.cmp(&a.messages))
-                .then(a.sender.cmp(&b.sender))
+            .map(|(k, st)| (st.peak, st.total.messages, &k.sender, Src::Live(st)));
+        let retired = self.spill.iter().flat_map(|s| {
+            s.index
+                .iter()
+                .map(|(k, e)| (e.verdict, e.messages, &k.sender, Src::Retired(*e)))
         });
-        v
+        let mut order: Vec<_> = live.chain(retired).collect();
+        // Senders are unique: an unstable sort gives the one order.
+        order.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(b.2)));
+        for (_, _, sender, src) in order {
+            let r = match src {
+                Src::Live(st) => report(sender, st),
+                Src::Retired(e) => {
+                    let spill = self.spill.as_ref().expect("retired senders have a spill");
+                    report(sender, &spill.read(&e)?)
+                }
+            };
+            f(r)?;
+        }
+        Ok(())
+    }
+}
+
+/// One sender's report.
+fn report(sender: &Sender, st: &SenderState) -> SenderReport {
+    SenderReport {
+        ty: "sender",
+        sender: sender.clone(),
+        account: st.account.clone(),
+        verdict: st.peak,
+        reasons: st.peak_reasons.clone(),
+        current: st.current,
+        messages: st.total.messages as u64,
+        recipients: st.total.recipients as u64,
+        recipient_domains: st.all_domains.count(),
+        bounced: st.total.bounced as u64,
+        deferred: st.total.deferred as u64,
+        client_ips: st.client_ips.count(),
+        first_seen: st.first_seen.iso(),
+        last_seen: st.last_seen.iso(),
+        verdict_at: (st.peak != Verdict::Ok).then(|| st.peak_at.iso()),
     }
 }
 

@@ -107,6 +107,9 @@ struct Summary {
     incomplete: u64,
     orphan_lines: u64,
     senders: usize,
+    /// Of those, the ones silent for weeks that wait in a scratch file
+    /// (memory follows the senders active lately).
+    retired_senders: usize,
     spamming: usize,
     suspicious: usize,
     first: Option<String>,
@@ -408,6 +411,14 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
     let order = oldest_first(&mut a.files, format);
     let (reordered, year) = (order.changed, order.year);
     let mut detector = Detector::new(config.detect.clone());
+    // Senders silent for weeks go to a scratch file (`retire_idle`).
+    let scratch = std::env::temp_dir();
+    if let Err(e) = detector.retire_to(&scratch) {
+        output::warning(&format!(
+            "cannot make a scratch file in {}: {e}; every sender stays in memory",
+            scratch.display()
+        ));
+    }
     let show_bar = !a.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let threads = match a.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS)),
@@ -427,6 +438,9 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
         batch.push(o);
         if batch.len() == BATCH {
             detector.apply_all(&mut batch);
+            // Senders silent for weeks leave memory (once a day of log
+            // time): it follows the active senders, not the log's size.
+            detector.retire_idle();
         }
     };
     let sharded_format = if threads > 1 {
@@ -459,13 +473,30 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
         }),
     };
     detector.apply_all(&mut batch);
-    let errors = read.errors;
+    let mut errors = read.errors;
     if errors.len() == a.files.len() {
         bail!("no log file could be read");
     }
+    // A scratch file that failed only kept senders in memory; one that
+    // lost a sender's history is an error.
+    match (detector.retire_error(), detector.retire_lost()) {
+        (Some(e), 0) => output::warning(&format!("{e}; the senders stayed in memory")),
+        (e, lost) if lost > 0 => {
+            let e = format!(
+                "{lost} senders could not be read back from the scratch file: {}",
+                e.unwrap_or("")
+            );
+            output::error(&e);
+            errors.push(FileError {
+                file: scratch.display().to_string(),
+                error: e,
+            });
+        }
+        _ => {}
+    }
 
-    let reports = detector.reports();
-    let count = |v: Verdict| reports.iter().filter(|r| r.verdict == v).count();
+    let verdicts = detector.verdicts();
+    let count = |v: Verdict| verdicts.iter().filter(|x| **x == v).count();
     let asm = read.assembly;
     let st = &read.stats;
     let summary = Summary {
@@ -490,20 +521,40 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
         messages: asm.messages,
         incomplete: asm.incomplete,
         orphan_lines: asm.orphan_lines,
-        senders: reports.len(),
+        senders: verdicts.len(),
+        retired_senders: detector.retired(),
         spamming: count(Verdict::Spamming),
         suspicious: count(Verdict::Suspicious),
         first: st.first.map(|s| s.iso()),
         last: st.last.map(|s| s.iso()),
         errors,
     };
-    if a.json {
-        for r in &reports {
-            output::json(r)?;
+    // One report at a time (a retired sender is read back for its own).
+    let each = |f: &mut dyn FnMut(SenderReport) -> Result<()>| {
+        let mut failed = None;
+        let read = detector.each_report(&mut |r| {
+            f(r).map_err(|e| {
+                failed = Some(e);
+                std::io::Error::other("stopped")
+            })
+        });
+        match (failed, read) {
+            (Some(e), _) => Err(e),
+            (None, r) => r.context("cannot read back the senders retired to a scratch file"),
         }
+    };
+    if a.json {
+        each(&mut |r| output::json(&r))?;
         output::json(&summary)?;
     } else {
-        print_human(&reports, &summary, a.all)?;
+        let mut shown = Vec::new();
+        each(&mut |r| {
+            if a.all || r.verdict != Verdict::Ok {
+                shown.push(r);
+            }
+            Ok(())
+        })?;
+        print_human(&shown, &summary)?;
     }
     Ok(if summary.spamming > 0 {
         Exit::Found
@@ -514,11 +565,8 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
     })
 }
 
-fn print_human(reports: &[SenderReport], s: &Summary, all: bool) -> Result<()> {
-    let shown: Vec<&SenderReport> = reports
-        .iter()
-        .filter(|r| all || r.verdict != Verdict::Ok)
-        .collect();
+/// `shown`: the senders to list (those not `ok`, or all with `--all`).
+fn print_human(shown: &[SenderReport], s: &Summary) -> Result<()> {
     // The sender column is as wide as the widest sender shown (at most 60).
     let w = shown
         .iter()
@@ -537,7 +585,7 @@ fn print_human(reports: &[SenderReport], s: &Summary, all: bool) -> Result<()> {
             "VERDICT", "SENDER", "ACCOUNT", "MSGS", "RCPTS", "BOUNCED", "DEFER", "IPS",
         ]))?;
     }
-    for r in &shown {
+    for r in shown {
         output::line(&row([
             r.verdict.as_str(),
             &r.sender.to_string(),

@@ -632,3 +632,106 @@ fn corrupt_gz_mid_file_is_reported_and_the_lines_before_it_kept() {
         sender(&lines, "local:z");
     }
 }
+
+/// Forty days of a forwarding server's log: a new outside sender with
+/// every message, and one mailbox that sends on the first day and again
+/// on the thirtieth.
+fn forty_days() -> String {
+    let stamp = |secs: i64| {
+        let day = secs / 86_400;
+        let (month, d) = if day < 31 {
+            (5, day + 1)
+        } else {
+            (6, day - 30)
+        };
+        format!(
+            "2024-{month:02}-{d:02} {:02}:{:02}:{:02}",
+            secs / 3600 % 24,
+            secs / 60 % 60,
+            secs % 60
+        )
+    };
+    let mut log = String::new();
+    let mut n = 0;
+    let mut message = |log: &mut String, secs: i64, from: &str, via: &str| {
+        let (t, id) = (stamp(secs), exim_id(n));
+        n += 1;
+        writeln!(log, "{t} {id} <= {from} {via} S=2000 for fwd@local.example").unwrap();
+        writeln!(log, "{t} {id} => real@gmail.example <fwd@local.example> R=dnslookup T=remote_smtp H=gmail-smtp-in.l.google.com [198.51.100.27] C=\"250 2.0.0 OK\"").unwrap();
+        writeln!(log, "{t} {id} Completed").unwrap();
+    };
+    let mailbox = "H=(pc) [203.0.113.5]:50000 P=esmtpsa A=dovecot_login:back@shop.example";
+    for day in 0..40i64 {
+        if day == 0 || day == 29 {
+            for k in 0..5 {
+                message(
+                    &mut log,
+                    day * 86_400 + 100 + k,
+                    "back@shop.example",
+                    mailbox,
+                );
+            }
+        }
+        for k in 0..10i64 {
+            let i = day * 10 + k;
+            // Documentation addresses, 400 of them.
+            let net = if i < 200 { "192.0.2" } else { "198.51.100" };
+            let via = format!("H=mx{i}.outside.example [{net}.{}]:25 P=esmtps", i % 200);
+            let from = format!("s{i}@outside{i}.example");
+            message(&mut log, day * 86_400 + 3600 + k * 600, &from, &via);
+        }
+    }
+    log
+}
+
+#[test]
+fn senders_silent_for_weeks_wait_on_disk_and_come_back_whole() {
+    let dir = TempDir::new("logs");
+    std::fs::write(dir.path().join("mainlog"), forty_days()).unwrap();
+    let scratch = dir.path().join("tmp");
+    std::fs::create_dir(&scratch).unwrap();
+    let run = |tmp: &std::path::Path, threads: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_unlisted"))
+            .args(["logs", "analyze", "--json", "--threads", threads, "mainlog"])
+            .current_dir(dir.path())
+            .env("TMPDIR", tmp)
+            .env_remove("UNLISTED_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let out = run(&scratch, "1");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&run(&scratch, "3")), stdout(&out));
+    let lines = json_lines(&out);
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["senders"], 401);
+    // Outside senders of all but the last eleven days or so.
+    let retired = summary["retired_senders"].as_u64().unwrap();
+    assert!((250..=300).contains(&retired), "{summary}");
+    // The mailbox went to disk after the first day and came back.
+    let back = sender(&lines, "auth:back@shop.example");
+    assert_eq!(back["messages"], 10);
+    assert!(
+        back["first_seen"]
+            .as_str()
+            .unwrap()
+            .starts_with("2024-05-01")
+    );
+    assert!(
+        back["last_seen"]
+            .as_str()
+            .unwrap()
+            .starts_with("2024-05-30")
+    );
+    // Nothing left behind in the scratch directory.
+    assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 0);
+
+    // No scratch directory: a warning, every sender in memory, the same
+    // report.
+    let none = run(&dir.path().join("missing"), "1");
+    assert_eq!(none.status.code(), Some(0));
+    assert!(stderr(&none).contains("scratch file"), "{}", stderr(&none));
+    let mut want = lines.clone();
+    want.last_mut().unwrap()["retired_senders"] = 0.into();
+    assert_eq!(json_lines(&none), want);
+}
