@@ -5,7 +5,7 @@
 
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
 
 use crate::{SenderKey, SenderRef, SenderState, Senders, Verdict};
@@ -39,10 +39,12 @@ impl Spill {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
         let path = dir.join(format!(".unlisted-senders-{}-{nanos}", std::process::id()));
+        // Senders' addresses and log lines: for our eyes only.
         let file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .create_new(true)
+            .mode(0o600)
             .open(&path)?;
         std::fs::remove_file(&path)?;
         Ok(Self::on(file))

@@ -411,8 +411,14 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
     let order = oldest_first(&mut a.files, format);
     let (reordered, year) = (order.changed, order.year);
     let mut detector = Detector::new(config.detect.clone());
-    // Senders silent for weeks go to a scratch file (`retire_idle`).
-    let scratch = std::env::temp_dir();
+    // Senders silent for weeks go to a scratch file (`retire_idle`): in
+    // $TMPDIR when set, else /var/tmp, which is on disk where /tmp may be
+    // memory (tmpfs, Debian's default since 13).
+    let scratch = match std::env::var_os("TMPDIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ if Path::new("/var/tmp").is_dir() => PathBuf::from("/var/tmp"),
+        _ => std::env::temp_dir(),
+    };
     if let Err(e) = detector.retire_to(&scratch) {
         output::warning(&format!(
             "cannot make a scratch file in {}: {e}; every sender stays in memory",
