@@ -549,8 +549,10 @@ impl From<&SenderRef<'_>> for SenderKey {
 pub struct Detector {
     t: Thresholds,
     /// hashbrown for `entry_ref`: one lookup per message, and the key is
-    /// cloned only for a new sender.
-    senders: Senders<SenderState>,
+    /// cloned only for a new sender. Boxed: the table stays small, so
+    /// growing it costs little (a forwarding log's 80,000 live senders:
+    /// 376 -> 244 MB), and the batches of `apply_all` load the states.
+    senders: Senders<Box<SenderState>>,
     /// Senders silent past every window, in a scratch file
     /// ([`Detector::retire_idle`]).
     spill: Option<retire::Spill>,
@@ -699,14 +701,14 @@ impl Detector {
         let spill = &mut self.spill;
         let st = self.senders.entry_ref(&key).or_insert_with(|| {
             if let Some(st) = revive(spill, &key) {
-                return st;
+                return Box::new(st);
             }
             let mut st = SenderState::new(o.received);
             // A script's place is its name: judged once per sender.
             if o.sender.kind == SenderKind::Script {
                 st.odd_place = signals::odd_script_place(&o.sender.value);
             }
-            st
+            Box::new(st)
         });
         if o.account.is_some() && o.account_hash != st.account_hash {
             st.account = o.account;
@@ -827,10 +829,9 @@ impl Detector {
     ) -> Option<Change> {
         let key = SenderRef::of(sender);
         let spill = &mut self.spill;
-        let st = self
-            .senders
-            .entry_ref(&key)
-            .or_insert_with(|| revive(spill, &key).unwrap_or_else(|| SenderState::new(at)));
+        let st = self.senders.entry_ref(&key).or_insert_with(|| {
+            Box::new(revive(spill, &key).unwrap_or_else(|| SenderState::new(at)))
+        });
         if st.account.is_none()
             && let Some(a) = account
         {
@@ -895,10 +896,11 @@ impl Detector {
             .extract_if(|_, st| newest - st.last_seen.secs > idle)
             .map(|(k, mut st)| {
                 st.retire();
-                (k, st)
+                (k, *st)
             });
         let back = spill.put(gone);
-        self.senders.extend(back);
+        self.senders
+            .extend(back.into_iter().map(|(k, st)| (k, Box::new(st))));
         let n = before - self.senders.len();
         // A table that held many more senders than it does now.
         if self.senders.capacity() > 4 * self.senders.len().max(1024) {

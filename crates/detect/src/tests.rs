@@ -576,7 +576,7 @@ fn retired_senders_come_back_as_they_were() {
                 .iter()
                 .map(|(k, e)| (k.clone(), s.read(e).expect("read back")))
         });
-        let live = d.senders.iter().map(|(k, st)| (k.clone(), st.clone()));
+        let live = d.senders.iter().map(|(k, st)| (k.clone(), (**st).clone()));
         let mut v: Vec<String> = live
             .chain(retired)
             .map(|(k, st)| {
