@@ -12,8 +12,9 @@ use crate::time::{Stamp, parse_exim};
 pub enum Event<'a> {
     /// `cwd=/path N args: …` (log_selector `+arguments`).
     Cwd { cwd: &'a str, args: &'a str },
-    /// `<=` message arrival.
-    Arrival(Arrival<'a>),
+    /// `<=` message arrival (boxed: the biggest line record by far, and
+    /// every line's record is moved a few times).
+    Arrival(Box<Arrival<'a>>),
     /// `=>`, `->`, `>>`, `*>`: a delivery.
     Delivery(Outcome<'a>),
     /// `**`: a permanent failure (bounce).
@@ -128,7 +129,7 @@ fn parse_event(rest: &str) -> Option<Event<'_>> {
     let id = first;
     let (flag, body) = after.split_once(' ').unwrap_or((after, ""));
     Some(match flag {
-        "<=" | "(=" => Event::Arrival(arrival(id, body)),
+        "<=" | "(=" => Event::Arrival(Box::new(arrival(id, body))),
         "=>" | "->" | ">>" | "*>" => Event::Delivery(outcome(id, body, false)),
         "**" => Event::Bounce(outcome(id, body, true)),
         "==" => Event::Defer(outcome(id, body, true)),
