@@ -346,7 +346,9 @@ impl EximAssembler {
                     return;
                 };
                 *last = l.at;
-                let rcpt = recipients.recipient(m, o.recipient, l.at);
+                // The envelope recipient, as the `for` list names it: an
+                // alias or forward may deliver it elsewhere, or to several.
+                let rcpt = recipients.recipient(m, o.original.unwrap_or(o.recipient), l.at);
                 rcpt.at = l.at;
                 let remote = o.ip.is_some_and(|ip| !is_local_ip(ip))
                     && !o.transport.is_some_and(|t| t.contains("lmtp"));
@@ -641,6 +643,7 @@ impl PostfixAssembler {
                 qid,
                 daemon,
                 to,
+                orig_to,
                 relay_ip,
                 status,
                 reply,
@@ -652,7 +655,8 @@ impl PostfixAssembler {
                     return;
                 };
                 *last = l.at;
-                let rcpt = recipients.recipient(&mut p.msg, to, l.at);
+                // The envelope recipient, as with Exim's `<original>`.
+                let rcpt = recipients.recipient(&mut p.msg, orig_to.unwrap_or(to), l.at);
                 rcpt.at = l.at;
                 rcpt.remote |= *daemon == "smtp" && relay_ip.is_some_and(|ip| !is_local_ip(ip));
                 if details || !matches!(status, Status::Sent) {
@@ -791,6 +795,34 @@ mod tests {
         assert!(a.sender_ids.is_empty());
         a.finish(&mut |m| out.push(m));
         assert_eq!(out[0].account.as_deref(), Some("amy"));
+    }
+
+    #[test]
+    fn a_delivery_is_counted_against_its_envelope_recipient() {
+        // A local delivery (`=> owner <owner@…>`), an autoresponder pipe
+        // for the same mailbox, and an alias that expands to two outside
+        // addresses: two envelope recipients, both delivered.
+        let out = exim(concat!(
+            "2024-05-01 10:00:00 1rK000-000000-01 <= shop@shop.example U=shop P=local S=900 for owner@shop.example team@shop.example\n",
+            "2024-05-01 10:00:00 1rK000-000000-01 => owner <owner@shop.example> R=virtual_user T=dovecot_virtual_delivery C=\"250 2.0.0 Saved\"\n",
+            "2024-05-01 10:00:00 1rK000-000000-01 => |/usr/local/cpanel/bin/autorespond owner@shop.example /home/shop/.autorespond (owner@shop.example) <owner@shop.example> R=virtual_aliases_nostar T=cagefs_virtual_address_pipe\n",
+            "2024-05-01 10:00:01 1rK000-000000-01 => ann@example.net <team@shop.example> R=dnslookup T=remote_smtp H=mx.example.net [198.51.100.9] C=\"250 OK\"\n",
+            "2024-05-01 10:00:01 1rK000-000000-01 -> bob@example.org <team@shop.example> R=dnslookup T=remote_smtp H=mx.example.org [198.51.100.10] C=\"250 OK\"\n",
+            "2024-05-01 10:00:01 1rK000-000000-01 Completed\n",
+        ));
+        assert_eq!(out.len(), 1);
+        let r = &out[0].recipients;
+        let got: Vec<(&str, Outcome, bool)> = r
+            .iter()
+            .map(|r| (r.address.as_str(), r.outcome, r.remote))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("owner@shop.example", Outcome::Delivered, false),
+                ("team@shop.example", Outcome::Delivered, true),
+            ]
+        );
     }
 
     #[test]

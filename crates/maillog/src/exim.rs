@@ -67,7 +67,13 @@ pub struct Arrival<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Outcome<'a> {
     pub id: &'a str,
+    /// The address delivered to, as logged first: a local part, an
+    /// address, a file or a pipe command (`|/usr/bin/prog args`).
     pub recipient: &'a str,
+    /// `<original>`: the envelope recipient it was made from by an alias,
+    /// a forward or a local delivery (`=> owner <owner@shop.example>`),
+    /// which is the one the `<=` line's `for` list names.
+    pub original: Option<&'a str>,
     pub router: Option<&'a str>,
     pub transport: Option<&'a str>,
     pub host: Option<&'a str>,
@@ -206,11 +212,43 @@ fn arrival<'a>(id: &'a str, body: &'a str) -> Arrival<'a> {
     a
 }
 
+/// The addresses a delivery line starts with: the final one (a pipe
+/// command may hold spaces), any `(intermediate)` ones, and the
+/// `<original>`; then the rest of the line.
+fn addresses(body: &str) -> (&str, Option<&str>, &str) {
+    let end = if body.starts_with('|') {
+        [" (", " <", " R=", " T="]
+            .iter()
+            .filter_map(|m| body.find(m))
+            .min()
+            .unwrap_or(body.len())
+    } else {
+        body.find(' ').unwrap_or(body.len())
+    };
+    let (recipient, mut rest) = body.split_at(end);
+    let mut original = None;
+    loop {
+        let r = rest.trim_start_matches(' ');
+        let (open, close) = match r.as_bytes().first() {
+            Some(b'(') => ('(', ')'),
+            Some(b'<') if original.is_none() => ('<', '>'),
+            _ => break,
+        };
+        let Some(end) = r.find(close) else { break };
+        if open == '<' {
+            original = Some(&r[1..end]).filter(|o| !o.is_empty());
+        }
+        rest = &r[end + 1..];
+    }
+    (recipient, original, rest)
+}
+
 fn outcome<'a>(id: &'a str, body: &'a str, failure: bool) -> Outcome<'a> {
-    let (recipient, fields) = body.split_once(' ').unwrap_or((body, ""));
+    let (recipient, original, fields) = addresses(body);
     let mut o = Outcome {
         id,
         recipient,
+        original,
         ..Outcome::default()
     };
     // On `**` and `==` the fields end at the first ": "; the rest is the
@@ -335,7 +373,73 @@ mod tests {
             panic!()
         };
         assert_eq!(d.ip, Some("192.178.211.26"));
+        assert_eq!(
+            (d.recipient, d.original),
+            ("fishingnetcruise@gmail.com", Some("info@fishingnet.gr"))
+        );
         assert!(d.reply.unwrap().contains("4.7.28"));
+    }
+
+    #[test]
+    fn deliveries_name_the_envelope_recipient_they_came_from() {
+        // cPanel's local deliveries, a forward, an autoresponder pipe with
+        // spaces in it, a file, and a bounce of an alias.
+        let cases = [
+            (
+                "=> owner <owner@shop.example> R=virtual_user T=dovecot_virtual_delivery C=\"250 2.0.0 <owner@shop.example> Saved\"",
+                "owner",
+                Some("owner@shop.example"),
+                Some("dovecot_virtual_delivery"),
+            ),
+            (
+                "-> real@gmail.example <fwd@shop.example> R=dnslookup T=remote_smtp H=mx.gmail.example [198.51.100.27] C=\"250 OK\"",
+                "real@gmail.example",
+                Some("fwd@shop.example"),
+                Some("remote_smtp"),
+            ),
+            (
+                "=> |/usr/local/cpanel/bin/autorespond owner@shop.example /home/shop/.autorespond (owner@shop.example) <owner@shop.example> R=virtual_aliases_nostar T=cagefs_virtual_address_pipe",
+                "|/usr/local/cpanel/bin/autorespond owner@shop.example /home/shop/.autorespond",
+                Some("owner@shop.example"),
+                Some("cagefs_virtual_address_pipe"),
+            ),
+            (
+                "=> /home/shop/mail/archive <archive@shop.example> R=local_file T=address_file",
+                "/home/shop/mail/archive",
+                Some("archive@shop.example"),
+                Some("address_file"),
+            ),
+            (
+                "** a@gone.example <team@shop.example>: Unrouteable address",
+                "a@gone.example",
+                Some("team@shop.example"),
+                None,
+            ),
+            (
+                "=> plain@example.net R=dnslookup T=remote_smtp H=mx.example.net [198.51.100.9]",
+                "plain@example.net",
+                None,
+                Some("remote_smtp"),
+            ),
+        ];
+        for (tail, recipient, original, transport) in cases {
+            let l = format!("2024-05-01 10:00:00 1rK000-000000-01 {tail}");
+            let o = match ev(&l) {
+                Event::Delivery(o) | Event::Bounce(o) => o,
+                e => panic!("{e:?}"),
+            };
+            assert_eq!(
+                (o.recipient, o.original, o.transport),
+                (recipient, original, transport),
+                "{tail}"
+            );
+        }
+        let Event::Bounce(b) = ev(
+            "2024-05-01 10:00:00 1rK000-000000-01 ** a@gone.example <team@shop.example>: Unrouteable address",
+        ) else {
+            panic!()
+        };
+        assert_eq!(b.reply.as_deref(), Some("Unrouteable address"));
     }
 
     #[test]

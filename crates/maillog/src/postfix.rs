@@ -55,6 +55,9 @@ pub enum Event<'a> {
         qid: &'a str,
         daemon: &'a str,
         to: &'a str,
+        /// `orig_to=<…>`: the envelope recipient `to` was made from by an
+        /// alias or a forward.
+        orig_to: Option<&'a str>,
         relay: Option<&'a str>,
         relay_ip: Option<&'a str>,
         dsn: Option<&'a str>,
@@ -307,6 +310,7 @@ fn delivery<'a>(qid: &'a str, daemon: &'a str, body: &'a str) -> Event<'a> {
         qid,
         daemon,
         to,
+        orig_to: attr(body, "orig_to").map(angle).filter(|o| !o.is_empty()),
         relay,
         relay_ip: relay.and_then(host_ip),
         dsn: attr(body, "dsn"),
@@ -396,6 +400,23 @@ mod tests {
             ev("Mar  1 10:00:02 mx postfix/qmgr[3280]: 1DBB4A7FD: removed"),
             Event::Removed { qid: "1DBB4A7FD" }
         );
+    }
+
+    #[test]
+    fn an_aliased_delivery_names_its_envelope_recipient() {
+        let l = "Mar  1 10:00:00 mx postfix/smtp[7]: 1DBB4A7FD: to=<real@gmail.example>, orig_to=<fwd@shop.example>, relay=mx.gmail.example[198.51.100.27]:25, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 2.0.0 OK)";
+        let Event::Delivery { to, orig_to, .. } = parse(l, 2026).unwrap().event else {
+            panic!()
+        };
+        assert_eq!(
+            (to, orig_to),
+            ("real@gmail.example", Some("fwd@shop.example"))
+        );
+        let l = "Mar  1 10:00:00 mx postfix/local[7]: 1DBB4A7FD: to=<owner@shop.example>, relay=local, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (delivered to mailbox)";
+        let Event::Delivery { orig_to, .. } = parse(l, 2026).unwrap().event else {
+            panic!()
+        };
+        assert_eq!(orig_to, None);
     }
 
     #[test]
