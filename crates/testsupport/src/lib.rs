@@ -475,6 +475,13 @@ acl_rcpt:
 {acls}
 
 begin routers
+# owner@alias.example is forwarded off the server, as a customer's
+# forwarder would: its deliveries are logged `=> final <original>`.
+aliases:
+  driver = redirect
+  domains = alias.example
+  data = ${{if eq{{$local_part}}{{owner}}{{owner@dest.example}}{{}}}}
+
 smarthost:
   driver = manualroute
   route_list = * 127.0.0.1

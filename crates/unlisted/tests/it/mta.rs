@@ -129,11 +129,12 @@ fn real_exim_log_is_fully_understood_and_names_the_senders() {
         );
         completed += 1;
     }
+    // The form writes to the owner's address here, which forwards it on.
     for _ in 0..3 {
         exim.sendmail(
             &contact,
             "shop@shop.example",
-            "To: owner@dest.example\nSubject: Contact form\n\nhello\n",
+            "To: owner@alias.example\nSubject: Contact form\n\nhello\n",
         );
         completed += 1;
     }
@@ -150,6 +151,16 @@ fn real_exim_log_is_fully_understood_and_names_the_senders() {
 
     let form = find(&format!("script:{}", contact.display()));
     assert_eq!(form["verdict"], "ok");
+    // Logged `=> owner@dest.example <owner@alias.example>`: one recipient
+    // a message, delivered, not the forward's target besides.
+    assert!(
+        log.contains("=> owner@dest.example <owner@alias.example>"),
+        "{log}"
+    );
+    assert_eq!(
+        (form["recipients"].as_u64(), form["bounced"].as_u64()),
+        (Some(3), Some(0))
+    );
     assert_eq!(form["account"], format!("unlisted-test-{pid}-shop"));
 
     // Exim's own bounces are nobody's sending.
