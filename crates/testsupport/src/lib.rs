@@ -475,12 +475,13 @@ acl_rcpt:
 {acls}
 
 begin routers
-# owner@alias.example is forwarded off the server, as a customer's
-# forwarder would: its deliveries are logged `=> final <original>`.
+# owner@alias.example is forwarded off the server to two addresses, as a
+# customer's forwarder would: its deliveries are logged
+# `=> final <original>`.
 aliases:
   driver = redirect
   domains = alias.example
-  data = ${{if eq{{$local_part}}{{owner}}{{owner@dest.example}}{{}}}}
+  data = ${{if eq{{$local_part}}{{owner}}{{owner@dest.example, backup@dest.example}}{{}}}}
 
 smarthost:
   driver = manualroute
@@ -733,6 +734,9 @@ cyrus_sasl_config_path = {dd}/sasl
 smtpd_relay_restrictions = permit_mynetworks permit_sasl_authenticated reject_unauth_destination
 alias_maps =
 alias_database =
+# owner@alias.example is forwarded off the server to two addresses, as a
+# customer's forwarder would: its deliveries are logged with `orig_to=`.
+virtual_alias_maps = inline:{{ {{ owner@alias.example = owner@dest.example, backup@dest.example }} }}
 local_recipient_maps =
 biff = no
 header_checks = regexp:{dd}/header_checks

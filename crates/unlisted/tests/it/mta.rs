@@ -151,8 +151,9 @@ fn real_exim_log_is_fully_understood_and_names_the_senders() {
 
     let form = find(&format!("script:{}", contact.display()));
     assert_eq!(form["verdict"], "ok");
-    // Logged `=> owner@dest.example <owner@alias.example>`: one recipient
-    // a message, delivered, not the forward's target besides.
+    // Logged `=> owner@dest.example <owner@alias.example>` and
+    // `-> backup@dest.example <owner@alias.example>`: one recipient a
+    // message, delivered, not the forward's two targets besides.
     assert!(
         log.contains("=> owner@dest.example <owner@alias.example>"),
         "{log}"
@@ -209,6 +210,14 @@ fn real_postfix_log_is_fully_understood_and_names_the_senders() {
             removed += 1;
         }
     }
+    // A contact form writing to the owner's address, which forwards it on.
+    for _ in 0..3 {
+        postfix.sendmail(
+            "shop@shop.example",
+            "X-PHP-Originating-Script: 0:contact.php\nTo: owner@alias.example\nSubject: Contact form\n\nhello\n",
+        );
+        removed += 1;
+    }
     let log = postfix.wait_removed(removed, Duration::from_secs(30));
     assert_eq!(log.matches(": removed\n").count(), removed, "{log}");
 
@@ -221,6 +230,15 @@ fn real_postfix_log_is_fully_understood_and_names_the_senders() {
     assert_eq!(php["messages"], 30);
     assert_eq!(php["bounced"], 12);
     assert!(php["reasons"].to_string().contains("bounce_ratio"));
+    // Logged `to=<owner@dest.example>, orig_to=<owner@alias.example>` and
+    // the same for backup@: one recipient a message, not two.
+    assert!(log.contains("orig_to=<owner@alias.example>"), "{log}");
+    let form = find("script:contact.php");
+    assert_eq!(
+        (form["messages"].as_u64(), form["recipients"].as_u64()),
+        (Some(3), Some(3))
+    );
+    assert_eq!(form["verdict"], "ok");
 }
 
 #[test]
