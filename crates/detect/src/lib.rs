@@ -15,6 +15,7 @@
 //! the number of live senders, not with their volume.
 
 pub mod distinct;
+pub mod relink;
 mod retire;
 pub mod signals;
 
@@ -386,6 +387,9 @@ pub struct Observation {
     /// of a kind than a sender keeps).
     samples: Vec<(SampleKind, String)>,
     line: String,
+    /// The message's id when it may be a content filter's copy of another
+    /// sender's mail ([`relink`]).
+    id: Option<Box<str>>,
 }
 
 impl Observation {
@@ -462,6 +466,7 @@ impl Observation {
             sample(SampleKind::Spam, &|| rej.clone());
         }
         Observation {
+            id: relink::id_for(m, &sender),
             sender_hash: sender_hash(&sender),
             sender,
             account_hash: account.as_deref().map_or(0, text_hash),
@@ -671,8 +676,11 @@ impl Detector {
     }
 
     fn counts_as(m: &Message, sender: &Sender) -> bool {
-        // The MTA's own bounces are not anyone's sending.
-        if m.bounce_of.is_some() || (m.envelope_from.is_empty() && sender.kind == SenderKind::Local)
+        // The MTA's own bounces are not anyone's sending; mail a content
+        // filter took counts as the copy it queued again ([`relink`]).
+        if m.bounce_of.is_some()
+            || m.relayed_as.is_some()
+            || (m.envelope_from.is_empty() && sender.kind == SenderKind::Local)
         {
             return false;
         }

@@ -59,6 +59,7 @@ impl Gen {
             attribution: None,
             rejected: None,
             bounce_of: None,
+            relayed_as: None,
             complete: true,
             line: format!("line of m{}", self.n),
             offset: 0,

@@ -56,6 +56,7 @@ pub(crate) fn new_message(id: &str, at: Stamp, line: &str, offset: u64) -> Messa
         attribution: None,
         rejected: None,
         bounce_of: None,
+        relayed_as: None,
         complete: false,
         line: line.to_string(),
         offset,
@@ -655,6 +656,14 @@ impl PostfixAssembler {
                     return;
                 };
                 *last = l.at;
+                // Handed to a content filter on this server, which queued
+                // it again under a new id.
+                if matches!(status, Status::Sent)
+                    && relay_ip.is_some_and(is_local_ip)
+                    && let Some(q) = postfix::queued_as(reply)
+                {
+                    p.msg.relayed_as = Some(q.to_string());
+                }
                 // The envelope recipient, as with Exim's `<original>`.
                 let rcpt = recipients.recipient(&mut p.msg, orig_to.unwrap_or(to), l.at);
                 rcpt.at = l.at;

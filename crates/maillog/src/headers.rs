@@ -189,6 +189,7 @@ mod tests {
             }),
             rejected: None,
             bounce_of: None,
+            relayed_as: None,
             complete: true,
             line: String::new(),
             offset: 0,

@@ -427,6 +427,28 @@ mod tests {
     }
 
     #[test]
+    fn a_content_filters_queue_id_is_kept_and_a_remote_ones_is_not() {
+        let lines = [
+            "Mar  1 10:00:00 mx postfix/qmgr[3]: C00001: from=<a@shop.example>, size=1, nrcpt=1 (queue active)",
+            "Mar  1 10:00:00 mx postfix/smtp[7]: C00001: to=<r@dest.example>, relay=127.0.0.1[127.0.0.1]:10024, delay=0.4, delays=0.1/0/0/0.3, dsn=2.0.0, status=sent (250 2.0.0 from MTA(smtp:[127.0.0.1]:10025): 250 2.0.0 Ok: queued as D00001)",
+            "Mar  1 10:00:00 mx postfix/qmgr[3]: C00001: removed",
+            "Mar  1 10:00:01 mx postfix/qmgr[3]: C00002: from=<a@shop.example>, size=1, nrcpt=1 (queue active)",
+            "Mar  1 10:00:01 mx postfix/smtp[7]: C00002: to=<r@dest.example>, relay=mx.dest.example[198.51.100.4]:25, delay=0.4, delays=0.1/0/0/0.3, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 9EFE470001)",
+            "Mar  1 10:00:01 mx postfix/qmgr[3]: C00002: removed",
+        ];
+        let got: Vec<Option<String>> = messages(&lines, true)
+            .into_iter()
+            .map(|m| m.relayed_as)
+            .collect();
+        assert_eq!(got, [Some("D00001".to_string()), None]);
+        assert_eq!(
+            postfix::queued_as("250 2.0.0 Ok: queued as 3F4C52C1C5"),
+            Some("3F4C52C1C5")
+        );
+        assert_eq!(postfix::queued_as("250 2.0.0 Ok"), None);
+    }
+
+    #[test]
     fn skipped_details_change_nothing_else() {
         let exim = [
             "2026-03-01 10:00:00 1rK000-000000-01 <= a@shop.example H=(x) [203.0.113.5]:5000 P=esmtpa A=login:a@shop.example S=900 id=m1@shop.example T=\"Offer \\\"now\\\"\" for r1@gmail.example r2@yahoo.example r3@local.example",

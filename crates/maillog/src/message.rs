@@ -186,6 +186,11 @@ pub struct Message {
     /// A bounce the MTA wrote itself, about this message id (Exim `R=` on
     /// `<= <>` lines).
     pub bounce_of: Option<String>,
+    /// The queue id a content filter on this server (amavis and the like,
+    /// reached over loopback) re-injected it as: its recipients' fate is
+    /// that message's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relayed_as: Option<String>,
     /// The log showed the message leave the queue.
     pub complete: bool,
     /// The first log line of the message, for evidence.

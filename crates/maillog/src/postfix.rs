@@ -319,6 +319,17 @@ fn delivery<'a>(qid: &'a str, daemon: &'a str, body: &'a str) -> Event<'a> {
     }
 }
 
+/// The queue id in a next hop's `… queued as 3F4C52C1C5` reply (amavis
+/// passes on its own MTA's: `250 2.0.0 from MTA(smtp:[127.0.0.1]:10025):
+/// 250 2.0.0 Ok: queued as 3F4C52C1C5`).
+pub fn queued_as(reply: &str) -> Option<&str> {
+    let (_, rest) = reply.rsplit_once("queued as ")?;
+    let end = rest
+        .find(|c: char| !c.is_ascii_alphanumeric())
+        .unwrap_or(rest.len());
+    Some(&rest[..end]).filter(|q| is_qid(q))
+}
+
 fn daemon_event(text: &str) -> Event<'_> {
     if text.contains("SASL") && text.contains("authentication failed") {
         // `warning: unknown[198.51.100.7]: SASL LOGIN authentication failed: …, sasl_username=x`

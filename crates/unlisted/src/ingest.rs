@@ -24,6 +24,8 @@ pub(crate) struct LogIngest {
     key: String,
     tailer: Tailer,
     parser: LogParser,
+    /// Mail a content filter took, waiting for its re-injected copy.
+    relink: detect::relink::Relink,
 }
 
 impl LogIngest {
@@ -54,6 +56,7 @@ impl LogIngest {
             spool: cfg.exim_spool.clone(),
             key,
             parser,
+            relink: Default::default(),
         })
     }
 
@@ -94,6 +97,9 @@ impl LogIngest {
         for note in self.tailer.notes.drain(..) {
             tracing::warn!(log = %self.path.display(), "{note}");
         }
+        // A message a content filter took is stored as the copy it queued
+        // again, under its own sender.
+        messages.retain_mut(|m| self.relink.message(m));
         let cp = self.tailer.checkpoint(self.parser.oldest_open());
         let attempts = self.parser.take_attempts();
         if polled.lines == 0 && messages.is_empty() && attempts.is_empty() {

@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use detect::relink::{Parent, Relink};
 use detect::{Detector, SenderReport, Verdict};
 use maillog::{Format, LogParser, MAX_LINE, Stamp};
 use serde::Serialize;
@@ -258,6 +259,15 @@ fn enrich(m: &mut maillog::Message, spool: Option<&Path>) {
     }
 }
 
+/// What a message becomes for the detector, next to where it was
+/// assembled.
+enum Item {
+    Counted(detect::Observation),
+    /// Taken by a content filter, which queued it again as this id: the
+    /// copy counts, as this sender's (`detect::relink`).
+    Filtered(Box<str>, Parent, maillog::Stamp),
+}
+
 /// What reading the files saw, however many threads read them.
 struct ReadTotals {
     format: Option<Format>,
@@ -435,12 +445,21 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
     // assembled it.
     let prepare = |mut m: maillog::Message| {
         enrich(&mut m, spool.as_deref());
-        detect::Observation::from_message(m)
+        if let Some((child, p)) = Parent::of(&m) {
+            return Some(Item::Filtered(child, p, m.received));
+        }
+        detect::Observation::from_message(m).map(Item::Counted)
     };
     // Observations go to the detector in small batches, so it can load
     // the senders' states of a batch together (`Detector::apply_all`).
     let mut batch = Vec::with_capacity(BATCH);
-    let mut consume = |o: detect::Observation| {
+    let mut relink = Relink::default();
+    let mut consume = |item: Item| {
+        let mut o = match item {
+            Item::Filtered(child, p, at) => return relink.parent(child, p, at),
+            Item::Counted(o) => o,
+        };
+        relink.observation(&mut o);
         batch.push(o);
         if batch.len() == BATCH {
             detector.apply_all(&mut batch);
@@ -473,8 +492,8 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
             }
         }
         None => read_sequential(&a, format, year, show_bar, &mut |m| {
-            if let Some(o) = prepare(m) {
-                consume(o);
+            if let Some(item) = prepare(m) {
+                consume(item);
             }
         }),
     };

@@ -735,3 +735,51 @@ fn senders_silent_for_weeks_wait_on_disk_and_come_back_whole() {
     want.last_mut().unwrap()["retired_senders"] = 0.into();
     assert_eq!(json_lines(&none), want);
 }
+
+/// A Postfix server with amavis as its content filter (Postfix's
+/// `content_filter`: every message goes to 127.0.0.1:10024 and comes back
+/// through 127.0.0.1:10025 under a new queue id). amavis itself is not
+/// installed here: these lines follow the shape its re-injection logs.
+#[test]
+fn mail_through_a_content_filter_stays_its_senders() {
+    let dir = TempDir::new("logs");
+    let mut log = String::new();
+    for i in 0..90usize {
+        let (q1, q2) = (format!("{:X}", 0xC00000 + i), format!("{:X}", 0xD00000 + i));
+        let t = format!("May  1 12:{:02}:{:02}", i / 3 % 60, i % 3 * 20);
+        let rcpt = format!("r{i}@dest{}.example", i % 40);
+        // The stolen mailbox submits from its thief's address...
+        writeln!(log, "{t} mx postfix/submission/smtpd[100]: {q1}: client=unknown[203.0.113.{}], sasl_method=LOGIN, sasl_username=info@shop.example", 10 + i % 30).unwrap();
+        writeln!(log, "{t} mx postfix/qmgr[102]: {q1}: from=<info@shop.example>, size=4000, nrcpt=1 (queue active)").unwrap();
+        // ... amavis takes it and queues it again ...
+        writeln!(
+            log,
+            "{t} mx postfix/smtpd[300]: {q2}: client=localhost[127.0.0.1]"
+        )
+        .unwrap();
+        writeln!(log, "{t} mx postfix/qmgr[102]: {q2}: from=<info@shop.example>, size=4600, nrcpt=1 (queue active)").unwrap();
+        writeln!(log, "{t} mx postfix/smtp[301]: {q1}: to=<{rcpt}>, relay=127.0.0.1[127.0.0.1]:10024, delay=0.4, delays=0.1/0/0/0.3, dsn=2.0.0, status=sent (250 2.0.0 from MTA(smtp:[127.0.0.1]:10025): 250 2.0.0 Ok: queued as {q2})").unwrap();
+        writeln!(log, "{t} mx postfix/qmgr[102]: {q1}: removed").unwrap();
+        // ... and the copy meets the world: a third of the list is dead.
+        let status = if i % 3 == 0 {
+            "bounced (host mx.dest.example[198.51.100.40] said: 550 5.1.1 user unknown (in reply to RCPT TO command))"
+        } else {
+            "sent (250 2.0.0 Ok)"
+        };
+        writeln!(log, "{t} mx postfix/smtp[302]: {q2}: to=<{rcpt}>, relay=mx.dest.example[198.51.100.40]:25, delay=0.5, delays=0.1/0/0.2/0.2, dsn=2.0.0, status={status}").unwrap();
+        writeln!(log, "{t} mx postfix/qmgr[102]: {q2}: removed").unwrap();
+    }
+    std::fs::write(dir.path().join("maillog"), log).unwrap();
+    let (out, lines) = analyze(&dir, &["--format", "postfix", "maillog"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let mailbox = sender(&lines, "auth:info@shop.example");
+    assert_eq!(mailbox["verdict"], "spamming", "{mailbox:#}");
+    assert_eq!(
+        (mailbox["messages"].as_u64(), mailbox["bounced"].as_u64()),
+        (Some(90), Some(30))
+    );
+    assert_eq!(mailbox["client_ips"], 30);
+    // The filter's re-injection is nobody's sending.
+    let senders: Vec<&str> = lines.iter().filter_map(|l| l["sender"].as_str()).collect();
+    assert_eq!(senders, ["auth:info@shop.example"], "{lines:#?}");
+}
