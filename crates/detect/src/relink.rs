@@ -116,27 +116,11 @@ mod tests {
     use super::*;
 
     fn message(id: &str, sender: Sender, secs: i64) -> Message {
-        let at = Stamp { secs, millis: 0 };
-        Message {
-            id: id.into(),
-            received: at,
-            sender,
-            envelope_from: "info@shop.example".into(),
-            account: None,
-            client_ip: None,
-            protocol: None,
-            size: None,
-            subject: None,
-            message_id: None,
-            recipients: Vec::new(),
-            attribution: None,
-            rejected: None,
-            bounce_of: None,
-            relayed_as: None,
-            complete: true,
-            line: String::new(),
-            offset: 0,
-        }
+        let mut m = Message::new(id, Stamp { secs, millis: 0 }, "", 0);
+        m.sender = sender;
+        m.envelope_from = "info@shop.example".into();
+        m.complete = true;
+        m
     }
 
     #[test]

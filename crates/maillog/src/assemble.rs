@@ -41,26 +41,7 @@ pub struct AssemblyStats {
 }
 
 pub(crate) fn new_message(id: &str, at: Stamp, line: &str, offset: u64) -> Message {
-    Message {
-        id: id.to_string(),
-        received: at,
-        sender: Sender::new(SenderKind::From, ""),
-        envelope_from: String::new(),
-        account: None,
-        client_ip: None,
-        protocol: None,
-        size: None,
-        subject: None,
-        message_id: None,
-        recipients: Vec::new(),
-        attribution: None,
-        rejected: None,
-        bounce_of: None,
-        relayed_as: None,
-        complete: false,
-        line: line.to_string(),
-        offset,
-    }
+    Message::new(id, at, line, offset)
 }
 
 /// Is this `cwd=` line Exim running itself (queue runner, delivery of a

@@ -167,33 +167,19 @@ mod tests {
     #[test]
     fn apply_names_the_script_and_keeps_the_visitor() {
         use crate::time::Stamp;
-        let mut m = Message {
-            id: "1rK000-000000-00".into(),
-            received: Stamp::default(),
-            sender: Sender::new(SenderKind::Script, "/home/shop/public_html"),
-            envelope_from: "a@shop.example".into(),
-            account: None,
-            client_ip: None,
-            protocol: Some("local".into()),
-            size: None,
-            subject: None,
-            message_id: None,
-            recipients: vec![],
-            attribution: Some(Attribution {
-                cwd: "/home/shop/public_html".into(),
-                args: "sendmail -t -i".into(),
-                matched_by: MatchedBy::Order,
-                ambiguous: true,
-                script: None,
-                visitor_ip: None,
-            }),
-            rejected: None,
-            bounce_of: None,
-            relayed_as: None,
-            complete: true,
-            line: String::new(),
-            offset: 0,
-        };
+        let mut m = Message::new("1rK000-000000-00", Stamp::default(), "", 0);
+        m.sender = Sender::new(SenderKind::Script, "/home/shop/public_html");
+        m.envelope_from = "a@shop.example".into();
+        m.protocol = Some("local".into());
+        m.complete = true;
+        m.attribution = Some(Attribution {
+            cwd: "/home/shop/public_html".into(),
+            args: "sendmail -t -i".into(),
+            matched_by: MatchedBy::Order,
+            ambiguous: true,
+            script: None,
+            visitor_ip: None,
+        });
         let h = script_headers([
             "X-PHP-Script: shop.example/contact.php for 198.51.100.99, 203.0.113.1",
             "X-PHP-Originating-Script: 1004:contact.php",

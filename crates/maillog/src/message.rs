@@ -202,6 +202,31 @@ pub struct Message {
 }
 
 impl Message {
+    /// A message first seen at `at` on `line` (at `offset`), with nothing
+    /// known of it yet.
+    pub fn new(id: &str, at: Stamp, line: &str, offset: u64) -> Message {
+        Message {
+            id: id.to_string(),
+            received: at,
+            sender: Sender::new(SenderKind::From, ""),
+            envelope_from: String::new(),
+            account: None,
+            client_ip: None,
+            protocol: None,
+            size: None,
+            subject: None,
+            message_id: None,
+            recipients: Vec::new(),
+            attribution: None,
+            rejected: None,
+            bounce_of: None,
+            relayed_as: None,
+            complete: false,
+            line: line.to_string(),
+            offset,
+        }
+    }
+
     /// At least one recipient went, or was tried, off this server.
     pub fn outbound(&self) -> bool {
         self.recipients.iter().any(|r| r.remote)
