@@ -744,6 +744,12 @@ fn finalize(p: Partial) -> Message {
     } else if let Some(ip) = m.client_ip.filter(|ip| !ip.is_loopback()) {
         Sender::new(SenderKind::Ip, ip.to_string())
     } else {
+        // No client, no submitter, no envelope sender: a notice Postfix's
+        // bounce daemon wrote itself (a bounce, a delay warning), as
+        // Exim's `<= <> R=id` lines are.
+        if m.envelope_from.is_empty() && m.client_ip.is_none() {
+            m.bounce_of = Some(String::new());
+        }
         Sender::new(SenderKind::From, m.envelope_from.clone())
     };
     m

@@ -427,6 +427,37 @@ mod tests {
     }
 
     #[test]
+    fn postfixs_own_notices_are_marked_as_bounces() {
+        let lines = [
+            "Mar  1 10:00:00 mx postfix/smtpd[9]: AAA111: client=unknown[203.0.113.5]",
+            "Mar  1 10:00:00 mx postfix/qmgr[3]: AAA111: from=<forged@victim.example>, size=100, nrcpt=1 (queue active)",
+            "Mar  1 10:00:00 mx postfix/local[5]: AAA111: to=<nobody@shop.example>, relay=local, delay=0.1, delays=0/0/0/0.1, dsn=5.1.1, status=bounced (unknown user: \"nobody\")",
+            "Mar  1 10:00:00 mx postfix/cleanup[4]: BBB222: message-id=<20240301100000.BBB222@mx.shop.example>",
+            "Mar  1 10:00:00 mx postfix/bounce[6]: AAA111: sender non-delivery notification: BBB222",
+            "Mar  1 10:00:00 mx postfix/qmgr[3]: BBB222: from=<>, size=2000, nrcpt=1 (queue active)",
+            "Mar  1 10:00:00 mx postfix/qmgr[3]: AAA111: removed",
+            "Mar  1 10:00:01 mx postfix/smtp[7]: BBB222: to=<forged@victim.example>, relay=mx.victim.example[198.51.100.7]:25, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 OK)",
+            "Mar  1 10:00:01 mx postfix/qmgr[3]: BBB222: removed",
+            // A null sender from a client is someone's mail.
+            "Mar  1 10:00:02 mx postfix/smtpd[9]: CCC333: client=mx.other.example[198.51.100.8]",
+            "Mar  1 10:00:02 mx postfix/qmgr[3]: CCC333: from=<>, size=100, nrcpt=1 (queue active)",
+            "Mar  1 10:00:02 mx postfix/qmgr[3]: CCC333: removed",
+        ];
+        let got: Vec<(String, Option<String>)> = messages(&lines, true)
+            .into_iter()
+            .map(|m| (m.id, m.bounce_of))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("AAA111".into(), None),
+                ("BBB222".into(), Some(String::new())),
+                ("CCC333".into(), None)
+            ]
+        );
+    }
+
+    #[test]
     fn a_content_filters_queue_id_is_kept_and_a_remote_ones_is_not() {
         let lines = [
             "Mar  1 10:00:00 mx postfix/qmgr[3]: C00001: from=<a@shop.example>, size=1, nrcpt=1 (queue active)",

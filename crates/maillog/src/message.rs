@@ -184,7 +184,8 @@ pub struct Message {
     /// Rejected by a filter before queueing (milter, header_checks, ACL).
     pub rejected: Option<String>,
     /// A bounce the MTA wrote itself, about this message id (Exim `R=` on
-    /// `<= <>` lines).
+    /// `<= <>` lines; empty when the log does not say which, as with
+    /// Postfix's notices, whose own lines do not name it).
     pub bounce_of: Option<String>,
     /// The queue id a content filter on this server (amavis and the like,
     /// reached over loopback) re-injected it as: its recipients' fate is
