@@ -74,6 +74,11 @@ pub struct Thresholds {
     /// Yahoo start refusing mail).
     pub complaint_rate_suspicious: f64,
     pub complaint_rate_spamming: f64,
+    /// Recipients the server's own hourly limits held back or discarded
+    /// in a window (cPanel's "max emails per hour") that make a sender
+    /// suspicious. They are neither bounces nor deferrals: the remote
+    /// side never saw them.
+    pub held_by_limits_suspicious: u32,
 }
 
 impl Default for Thresholds {
@@ -102,6 +107,7 @@ impl Default for Thresholds {
             complaints_min: 3,
             complaint_rate_suspicious: 0.001,
             complaint_rate_spamming: 0.003,
+            held_by_limits_suspicious: 1,
         }
     }
 }
@@ -148,6 +154,7 @@ const CODES: &[&str] = &[
     "script_location",
     "history_jump",
     "complaints",
+    "held_by_limits",
     "combined",
 ];
 
@@ -201,6 +208,8 @@ struct Counts {
     deferred: u32,
     invalid: u32,
     spam_replies: u32,
+    /// Held back or discarded by the server's own hourly limits.
+    held: u32,
 }
 
 impl Counts {
@@ -213,6 +222,7 @@ impl Counts {
         f(&mut self.deferred, o.deferred);
         f(&mut self.invalid, o.invalid);
         f(&mut self.spam_replies, o.spam_replies);
+        f(&mut self.held, o.held);
     }
 }
 
@@ -244,6 +254,8 @@ struct SenderState {
     samples_bounce: Vec<String>,
     samples_invalid: Vec<String>,
     samples_spam: Vec<String>,
+    #[serde(default)]
+    samples_held: Vec<String>,
     samples_msg: Vec<String>,
     current: Verdict,
     peak: Verdict,
@@ -277,6 +289,7 @@ impl SenderState {
             samples_bounce: Vec::new(),
             samples_invalid: Vec::new(),
             samples_spam: Vec::new(),
+            samples_held: Vec::new(),
             samples_msg: Vec::new(),
             current: Verdict::Ok,
             peak: Verdict::Ok,
@@ -302,6 +315,7 @@ impl SenderState {
             &mut self.samples_bounce,
             &mut self.samples_invalid,
             &mut self.samples_spam,
+            &mut self.samples_held,
             &mut self.samples_msg,
         ] {
             v.shrink_to_fit();
@@ -362,6 +376,7 @@ enum SampleKind {
     Bounce,
     Invalid,
     Spam,
+    Held,
 }
 
 /// What one message tells about its sender, worked out without the
@@ -437,6 +452,12 @@ impl Observation {
                 }
             }
             let reply = r.reply.as_deref().unwrap_or("");
+            if r.outcome != Outcome::Delivered && signals::held_by_limits(reply) {
+                // Our own limit, not the recipient's answer.
+                c.held += 1;
+                sample(SampleKind::Held, &|| format!("{}: {reply}", r.address));
+                continue;
+            }
             match r.outcome {
                 Outcome::Delivered => c.outcomes += 1,
                 Outcome::Bounced => {
@@ -750,6 +771,7 @@ impl Detector {
                 SampleKind::Bounce => &mut st.samples_bounce,
                 SampleKind::Invalid => &mut st.samples_invalid,
                 SampleKind::Spam => &mut st.samples_spam,
+                SampleKind::Held => &mut st.samples_held,
             };
             push_sample(v, || text);
         }
@@ -1157,6 +1179,19 @@ fn evaluate(t: &Thresholds, st: &SenderState, describe: bool) -> Vec<Reason> {
             &st.samples_spam,
         );
     }
+    if w.held >= t.held_by_limits_suspicious.max(1) {
+        reason(
+            "held_by_limits",
+            Verdict::Suspicious,
+            &|| {
+                format!(
+                    "{} recipients in {win} held back or discarded by this server's hourly limits",
+                    w.held
+                )
+            },
+            &st.samples_held,
+        );
+    }
     if w.messages >= t.messages_per_window || w.recipients >= t.recipients_per_window {
         reason(
             "rate",
@@ -1277,7 +1312,13 @@ fn evaluate(t: &Thresholds, st: &SenderState, describe: bool) -> Vec<Reason> {
     // Several independent signs of harm at once are worse than any one;
     // volume signs (rate, domains, a jump) only count alongside harm, so a
     // big honest mailing never adds up to spamming by size alone.
-    const VOLUME: &[&str] = &["rate", "recipient_domains", "history_jump"];
+    // Our own hourly limits holding mail back say the same as the rate.
+    const VOLUME: &[&str] = &[
+        "rate",
+        "recipient_domains",
+        "history_jump",
+        "held_by_limits",
+    ];
     let harm = out
         .iter()
         .filter(|r| r.severity == Verdict::Suspicious && !VOLUME.contains(&r.code))

@@ -47,6 +47,15 @@ pub fn cites_spam(reply: &str) -> bool {
     SPAM.is_match(reply)
 }
 
+/// The server's own sending limits, as cPanel's Exim words them when it
+/// holds back or discards mail (`Domain x has exceeded the max emails per
+/// hour (500/500 (100%)) allowed.`, `… the max defers and failures per
+/// hour …`).
+pub fn held_by_limits(reply: &str) -> bool {
+    reply.contains("has exceeded the max emails per hour")
+        || reply.contains("has exceeded the max defers and failures per hour")
+}
+
 /// Replies that say the recipient does not exist (the mark of a scraped
 /// or bought list).
 const INVALID_MARKERS: &[&str] = &[

@@ -667,3 +667,41 @@ fn a_scratch_file_that_cannot_be_written_keeps_senders_in_memory() {
     assert_eq!(all_reports(&d), all_reports(&kept));
     assert_eq!(report(&d, "auth:a@x.example").messages, 2);
 }
+
+#[test]
+fn a_newsletter_over_cpanels_hourly_limit_is_held_not_bouncing() {
+    // 1,000 subscribers in an hour on a cPanel server capped at 500 an
+    // hour: half the recipients are discarded by the server's own limit.
+    // Those are not bounces (the bounce ratio would say 50%), only a sign.
+    const CAP: &str = "Domain shop.example has exceeded the max emails per hour (500/500 (100%)) allowed. Message discarded.";
+    let mut d = Detector::new(Thresholds::default());
+    let mut g = Gen::new();
+    let s = auth("news@shop.example");
+    for i in 0..1000u32 {
+        let rcpt = format!("sub{i}@isp{}.example", i % 40);
+        let (o, reply) = if i >= 500 {
+            (Outcome::Bounced, CAP)
+        } else if i % 100 == 0 {
+            (Outcome::Bounced, UNKNOWN)
+        } else {
+            (Outcome::Delivered, OK)
+        };
+        d.observe(&g.msg(s.clone(), Some("198.51.100.10"), &[(&rcpt, o, reply)], 3));
+    }
+    let r = report(&d, &s.to_string());
+    assert_eq!(r.verdict, Verdict::Suspicious, "{:?}", r.reasons);
+    let codes: Vec<&str> = r.reasons.iter().map(|x| x.code).collect();
+    assert!(codes.contains(&"held_by_limits"), "{codes:?}");
+    assert!(!codes.contains(&"bounce_ratio"), "{codes:?}");
+    let held = r
+        .reasons
+        .iter()
+        .find(|x| x.code == "held_by_limits")
+        .unwrap();
+    assert!(
+        held.detail
+            .contains("held back or discarded by this server's hourly limits")
+    );
+    assert!(held.samples[0].contains("max emails per hour"));
+    assert_eq!(r.bounced, 5);
+}
