@@ -244,3 +244,19 @@ fn a_spamming_sender_gets_a_proposed_hold_by_default_and_a_hold_in_enforce_mode(
     let audit = json_lines(&unlisted(dir.path(), &["hold", "log", "--json"]));
     assert_eq!(audit[0]["change"], "allowed");
 }
+
+#[test]
+fn the_daemon_stores_a_content_filters_copy_as_its_senders_mail() {
+    // Postfix with amavis: the stolen mailbox's mail comes back from the
+    // filter as unauthenticated loopback mail carrying the bounces. The
+    // daemon stores each message once, as the copy, under the mailbox.
+    let hook = WebhookReceiver::start();
+    let dir = TempDir::new("ingest-amavis");
+    let cfg = config(&hook, "").replace("format = \"exim\"", "format = \"postfix\"");
+    dir.write("unlisted.toml", &cfg);
+    append(&dir, "mail.log", &crate::logs::through_amavis());
+    once(&dir);
+    assert_eq!(stored(&dir), 90);
+    let alert = sender_alert(&hook);
+    assert_eq!(alert["sender"], "auth:info@shop.example", "{alert:#}");
+}
