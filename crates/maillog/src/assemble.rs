@@ -308,9 +308,13 @@ impl EximAssembler {
                         }
                         _ => Sender::new(SenderKind::Local, user),
                     }
-                } else if let Some(ip) = a.ip {
+                } else if let Some(ip) = a.ip.filter(|ip| !is_local_ip(ip)) {
                     Sender::new(SenderKind::Ip, ip)
                 } else {
+                    // Unauthenticated SMTP from this server itself (webmail,
+                    // a WordPress SMTP plugin, a content filter) is every
+                    // site's at once as `ip:127.0.0.1`: the envelope sender
+                    // tells them apart, as for Postfix.
                     Sender::new(SenderKind::From, m.envelope_from.clone())
                 };
                 if let Some((_, user)) = self.sender_ids.remove(a.id) {
@@ -791,6 +795,27 @@ mod tests {
         assert!(a.sender_ids.is_empty());
         a.finish(&mut |m| out.push(m));
         assert_eq!(out[0].account.as_deref(), Some("amy"));
+    }
+
+    #[test]
+    fn unauthenticated_smtp_from_this_server_is_named_by_its_envelope() {
+        let out = exim(concat!(
+            "2024-05-01 10:00:00 1rK000-000000-01 <= wordpress@one.example H=localhost (one.example) [127.0.0.1]:40000 P=esmtp S=900 for a@dest.example\n",
+            "2024-05-01 10:00:00 1rK000-000000-01 Completed\n",
+            "2024-05-01 10:00:01 1rK000-000000-02 <= wordpress@two.example H=localhost [::1]:40001 P=esmtp S=900 for b@dest.example\n",
+            "2024-05-01 10:00:01 1rK000-000000-02 Completed\n",
+            "2024-05-01 10:00:02 1rK000-000000-03 <= x@outside.example H=mx.outside.example [198.51.100.5]:25 P=esmtp S=900 for c@dest.example\n",
+            "2024-05-01 10:00:02 1rK000-000000-03 Completed\n",
+        ));
+        let senders: Vec<String> = out.iter().map(|m| m.sender.to_string()).collect();
+        assert_eq!(
+            senders,
+            [
+                "from:wordpress@one.example",
+                "from:wordpress@two.example",
+                "ip:198.51.100.5"
+            ]
+        );
     }
 
     #[test]
