@@ -961,7 +961,7 @@ impl Detector {
 
     pub fn reports(&self) -> std::io::Result<Vec<SenderReport>> {
         let mut v = Vec::with_capacity(self.senders());
-        self.each_report(&mut |r| {
+        self.each_report(&mut |r| -> std::io::Result<()> {
             v.push(r);
             Ok(())
         })?;
@@ -970,15 +970,15 @@ impl Detector {
 
     /// Hands every sender's report to `f` in the order of
     /// [`Detector::reports`], building one at a time (retired senders are
-    /// read back as they come). Fails when a retired sender cannot be read
-    /// back, or with `f`'s error.
-    pub fn each_report(
+    /// read back as they come). Stops at `f`'s first error, or when a
+    /// retired sender cannot be read back.
+    pub fn each_report<E: From<std::io::Error>>(
         &self,
-        f: &mut dyn FnMut(SenderReport) -> std::io::Result<()>,
-    ) -> std::io::Result<()> {
+        f: &mut dyn FnMut(SenderReport) -> Result<(), E>,
+    ) -> Result<(), E> {
         enum Src<'a> {
             Live(&'a SenderState),
-            Retired(retire::Entry),
+            Retired(&'a retire::Spill, retire::Entry),
         }
         let live = self
             .senders
@@ -987,7 +987,7 @@ impl Detector {
         let retired = self.spill.iter().flat_map(|s| {
             s.index
                 .iter()
-                .map(|(k, e)| (e.verdict, e.messages, &k.sender, Src::Retired(*e)))
+                .map(move |(k, e)| (e.verdict, e.messages, &k.sender, Src::Retired(s, *e)))
         });
         let mut order: Vec<_> = live.chain(retired).collect();
         // Senders are unique: an unstable sort gives the one order.
@@ -995,9 +995,13 @@ impl Detector {
         for (_, _, sender, src) in order {
             let r = match src {
                 Src::Live(st) => report(sender, st),
-                Src::Retired(e) => {
-                    let spill = self.spill.as_ref().expect("retired senders have a spill");
-                    report(sender, &spill.read(&e)?)
+                Src::Retired(spill, e) => {
+                    let st = spill.read(&e).map_err(|err| {
+                        std::io::Error::other(format!(
+                            "cannot read {sender} back from the scratch file: {err}"
+                        ))
+                    })?;
+                    report(sender, &st)
                 }
             };
             f(r)?;

@@ -555,25 +555,12 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
         errors,
     };
     // One report at a time (a retired sender is read back for its own).
-    let each = |f: &mut dyn FnMut(SenderReport) -> Result<()>| {
-        let mut failed = None;
-        let read = detector.each_report(&mut |r| {
-            f(r).map_err(|e| {
-                failed = Some(e);
-                std::io::Error::other("stopped")
-            })
-        });
-        match (failed, read) {
-            (Some(e), _) => Err(e),
-            (None, r) => r.context("cannot read back the senders retired to a scratch file"),
-        }
-    };
     if a.json {
-        each(&mut |r| output::json(&r))?;
+        detector.each_report(&mut |r| output::json(&r))?;
         output::json(&summary)?;
     } else {
         let mut shown = Vec::new();
-        each(&mut |r| {
+        detector.each_report(&mut |r| -> Result<()> {
             if a.all || r.verdict != Verdict::Ok {
                 shown.push(r);
             }
