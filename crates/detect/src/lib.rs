@@ -267,6 +267,9 @@ struct SenderState {
     complaints: Complaints,
     /// Delivered recipients per day (day number), for complaint rates.
     delivered_days: VecDeque<(i64, u32)>,
+    /// Changed since [`Detector::take_changed`] last saw it.
+    #[serde(skip)]
+    changed: bool,
 }
 
 impl SenderState {
@@ -298,6 +301,7 @@ impl SenderState {
             last_minute: i64::MIN,
             complaints: Complaints::default(),
             delivered_days: VecDeque::new(),
+            changed: true,
         }
     }
 
@@ -589,9 +593,19 @@ pub struct Detector {
     forgot_hour: i64,
     /// The day of that clock when idle senders were last retired.
     retired_day: i64,
+    /// Someone saves the changed senders ([`Detector::take_changed`]):
+    /// [`Detector::forget_idle`] keeps those not saved yet.
+    saved: bool,
 }
 
 type Senders<V> = hashbrown::HashMap<SenderKey, V, BuildHasherDefault<rustc_hash::FxHasher>>;
+
+/// The version of a sender's saved state ([`Detector::take_changed`]):
+/// bump it whenever `SenderState` or a type in it changes shape (the test
+/// `saved_state_format_is_pinned` fails until then). A store that saved
+/// another version is not read back; the daemon rebuilds from its
+/// messages instead.
+pub const STATE_FORMAT: i64 = 1;
 
 /// How far out of time order messages reach the detector, at most: a
 /// message swept as stale after three days (maillog's sweep, hourly)
@@ -652,6 +666,7 @@ impl Detector {
             newest: i64::MIN,
             forgot_hour: i64::MIN,
             retired_day: i64::MIN,
+            saved: false,
         }
     }
 
@@ -743,6 +758,7 @@ impl Detector {
             st.account = o.account;
             st.account_hash = o.account_hash;
         }
+        st.changed = true;
         st.first_seen = st.first_seen.min(o.received);
         st.last_seen = st.last_seen.max(at);
 
@@ -869,6 +885,7 @@ impl Detector {
             st.account_hash = text_hash(a);
         }
         st.last_seen = st.last_seen.max(at);
+        st.changed = true;
         self.newest = self.newest.max(at.secs);
         let window = self.t.complaint_window.as_secs() as i64;
         st.complaints.add(at.secs, window);
@@ -892,10 +909,75 @@ impl Detector {
         self.forgot_hour = hour;
         let idle = self.idle_secs();
         let before = self.senders.len();
-        let newest = self.newest;
+        let (newest, saved) = (self.newest, self.saved);
         self.senders
-            .retain(|_, st| newest - st.last_seen.secs <= idle);
+            .retain(|_, st| newest - st.last_seen.secs <= idle || (saved && st.changed));
         before - self.senders.len()
+    }
+
+    /// Someone will save the senders ([`Detector::take_changed`]): from now
+    /// on [`Detector::forget_idle`] forgets only senders handed out since
+    /// they last changed.
+    pub fn saving_changes(&mut self) {
+        self.saved = true;
+    }
+
+    /// Hands each sender changed since the last call to `save` as its
+    /// latest time and its whole state in [`STATE_FORMAT`], so the daemon
+    /// can keep its senders across a restart and take one back after
+    /// [`Detector::forget_idle`] ([`Detector::restore`]). Stops at the
+    /// first error of `save` (the senders not handed out yet stay
+    /// changed).
+    pub fn take_changed<E>(
+        &mut self,
+        mut save: impl FnMut(&Sender, Stamp, &[u8]) -> Result<(), E>,
+    ) -> Result<usize, E> {
+        let mut n = 0;
+        let mut buf = Vec::new();
+        for (k, st) in self.senders.iter_mut().filter(|(_, st)| st.changed) {
+            buf.clear();
+            // Every field serialises (maps, sets, strings): it cannot fail
+            // short of memory, and a state that did would only be kept.
+            buf = match postcard::to_extend(&**st, std::mem::take(&mut buf)) {
+                Ok(b) => b,
+                Err(_) => continue,
+            };
+            save(&k.sender, st.last_seen, &buf)?;
+            st.changed = false;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// The latest time the detector was given (messages and complaints),
+    /// if any.
+    pub fn newest(&self) -> Option<i64> {
+        (self.newest != i64::MIN).then_some(self.newest)
+    }
+
+    /// Is `sender` in memory?
+    pub fn knows(&self, sender: &Sender) -> bool {
+        self.senders.contains_key(&SenderRef::of(sender))
+    }
+
+    /// Takes back a sender [`Detector::take_changed`] handed out, as it
+    /// was (a sender already in memory is left as it is). Fails when the
+    /// bytes are not a state of this [`STATE_FORMAT`].
+    pub fn restore(&mut self, sender: &Sender, bytes: &[u8]) -> Result<(), postcard::Error> {
+        if self.knows(sender) {
+            return Ok(());
+        }
+        let mut st: SenderState = postcard::from_bytes(bytes)?;
+        st.revived(sender);
+        self.newest = self.newest.max(st.last_seen.secs);
+        self.senders.insert(
+            SenderKey {
+                hash: sender_hash(sender),
+                sender: sender.clone(),
+            },
+            Box::new(st),
+        );
+        Ok(())
     }
 
     /// Moves the senders that sent nothing for [`OUT_OF_ORDER_SECS`]
@@ -941,7 +1023,7 @@ impl Detector {
 
     /// How long a sender must be silent to be forgotten or retired: a day
     /// past every window.
-    fn idle_secs(&self) -> i64 {
+    pub fn idle_secs(&self) -> i64 {
         let t = &self.t;
         let windows = [t.window, t.login_window, t.complaint_window];
         windows.into_iter().max().unwrap_or_default().as_secs() as i64 + 86_400

@@ -19,6 +19,7 @@ mod ingest;
 mod migrations;
 mod quarantine;
 mod scans;
+mod senders;
 mod throttle;
 mod tokens;
 
@@ -28,6 +29,7 @@ pub use incidents::{IncidentEvent, IncidentLink, IncidentRow, OutboundProfile};
 pub use ingest::{Batch, LogCheckpoint, NewMessage, SenderRow, VerdictChange};
 pub use quarantine::QuarantineRow;
 pub use scans::SiteScanRow;
+pub use senders::{SavedDetector, SenderState};
 pub use throttle::EventAlert;
 pub use tokens::TokenRow;
 
@@ -290,6 +292,15 @@ impl Store {
     fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
         |source| StoreError::Query {
             path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// As [`Store::err`], not borrowing the store (for a transaction).
+    fn err_owned(&self) -> impl Fn(rusqlite::Error) -> StoreError + use<> {
+        let path = self.path.clone();
+        move |source| StoreError::Query {
+            path: path.clone(),
             source,
         }
     }

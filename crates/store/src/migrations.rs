@@ -272,6 +272,15 @@ const MIGRATIONS: &[(i64, &str)] = &[
         PRIMARY KEY (channel, key)
     );",
     ),
+    (
+        11,
+        "CREATE TABLE sender_states (
+        sender TEXT PRIMARY KEY,
+        last_seen BIGINT NOT NULL,
+        state BLOB NOT NULL
+    );
+    CREATE INDEX sender_states_seen ON sender_states (last_seen);",
+    ),
 ];
 
 /// The newest schema version this binary knows.

@@ -400,3 +400,67 @@ fn complaints_are_stored_once_and_find_their_message() {
         (2, Some(100), Some(200))
     );
 }
+
+#[test]
+fn sender_states_are_saved_as_of_the_messages_stored() {
+    let dir = TempDir::new("sender-states");
+    let path = dir.path().join("u.db");
+    let mut s = Store::open(&path).unwrap();
+    assert_eq!(s.saved_detector().unwrap(), None);
+    let cp = LogCheckpoint::default();
+    let first = [msg("a", "auth:amy@example.org"), msg("b", "local:bob")];
+    s.ingest(b("/var/log/mail", cp, &first, &[], 1), |_| None)
+        .unwrap();
+    let state = |sender: &str, last_seen, byte| SenderState {
+        sender: sender.into(),
+        last_seen,
+        state: vec![byte; 3],
+    };
+    s.save_sender_states(
+        &[
+            state("auth:amy@example.org", 500, 1),
+            state("local:bob", 100, 2),
+        ],
+        1,
+        7,
+        0,
+    )
+    .unwrap();
+    // Saved as of both messages and complaint 7.
+    assert_eq!(
+        s.saved_detector().unwrap(),
+        Some(SavedDetector {
+            format: 1,
+            messages: 2,
+            complaints: 7
+        })
+    );
+    let later = [msg("c", "local:bob"), msg("d", "auth:amy@example.org")];
+    s.ingest(b("/var/log/mail", cp, &later, &[], 2), |_| None)
+        .unwrap();
+    // The replay after the saved states: what came later, in stored order.
+    assert_eq!(
+        s.messages_after(2).unwrap(),
+        ["{\"id\":\"c\"}", "{\"id\":\"d\"}"]
+    );
+    // A newer save replaces a sender's state, and drops senders silent
+    // since before the cut.
+    s.save_sender_states(&[state("auth:amy@example.org", 900, 9)], 1, 8, 200)
+        .unwrap();
+    drop(s);
+    let s = Store::open(&path).unwrap();
+    assert_eq!(
+        s.sender_state("auth:amy@example.org").unwrap(),
+        Some(vec![9; 3])
+    );
+    assert_eq!(s.sender_state("local:bob").unwrap(), None);
+    let since: Vec<_> = s
+        .sender_states_since(600)
+        .unwrap()
+        .into_iter()
+        .map(|x| (x.sender, x.last_seen))
+        .collect();
+    assert_eq!(since, [("auth:amy@example.org".to_string(), 900)]);
+    assert!(s.sender_states_since(901).unwrap().is_empty());
+    assert_eq!(s.saved_detector().unwrap().unwrap().messages, 4);
+}

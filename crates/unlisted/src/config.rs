@@ -458,6 +458,16 @@ pub(crate) struct IngestConfig {
     /// backlog from hogging a busy server's CPU.
     #[serde(default)]
     pub(crate) max_lines: usize,
+    /// How often each sender's changed detector state (windows, history,
+    /// complaints) is written to the store. A restart reads them back and
+    /// replays the messages stored since, so this only trades writes
+    /// against the replay at start.
+    #[serde(default = "default_save_senders", with = "humantime_serde")]
+    pub(crate) save_senders: Duration,
+    /// How long the state of a sender that stopped sending is kept in the
+    /// store, so its history counts when it comes back.
+    #[serde(default = "default_keep_senders", with = "humantime_serde")]
+    pub(crate) keep_senders: Duration,
 }
 
 impl Default for IngestConfig {
@@ -465,8 +475,18 @@ impl Default for IngestConfig {
         IngestConfig {
             poll: default_poll(),
             max_lines: 0,
+            save_senders: default_save_senders(),
+            keep_senders: default_keep_senders(),
         }
     }
+}
+
+fn default_save_senders() -> Duration {
+    Duration::from_secs(60)
+}
+
+fn default_keep_senders() -> Duration {
+    Duration::from_secs(90 * 86_400)
 }
 
 fn default_poll() -> Duration {

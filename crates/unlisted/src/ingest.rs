@@ -100,6 +100,9 @@ impl LogIngest {
         // A message a content filter took is stored as the copy it queued
         // again, under its own sender.
         messages.retain_mut(|m| self.relink.message(m));
+        for m in &messages {
+            recall(store, detector, &m.sender)?;
+        }
         let cp = self.tailer.checkpoint(self.parser.oldest_open());
         let attempts = self.parser.take_attempts();
         if polled.lines == 0 && messages.is_empty() && attempts.is_empty() {
@@ -192,21 +195,94 @@ fn spool_headers(spool: &std::path::Path, id: &str) -> Option<maillog::headers::
     ))
 }
 
-/// Rebuilds the detector's windows from the messages stored in the last
-/// `window` before the newest one, so a restart does not forget a burst.
-pub(crate) fn warm_up(store: &Store, detector: &mut Detector, window: i64) -> Result<usize> {
-    let Some(newest) = store.latest_received()? else {
-        return Ok(0);
+/// How the detector was rebuilt at start ([`restore_detector`]).
+#[derive(Debug, Default)]
+pub(crate) struct Restored {
+    /// Sender states read back.
+    pub(crate) senders: usize,
+    /// Stored messages replayed after them.
+    pub(crate) messages: usize,
+    /// The last complaint (its id) the states include; later ones are fed
+    /// again.
+    pub(crate) complaints: i64,
+}
+
+/// Rebuilds the detector as the daemon left it: the sender states it saved
+/// (those seen lately enough to be in memory) and the messages stored
+/// after them. Without saved states of this detector's format (a first
+/// start, an upgrade), the messages of the last `window` before the newest
+/// are replayed instead, so a restart forgets neither a burst nor the mail
+/// complaints are counted against.
+pub(crate) fn restore_detector(
+    store: &Store,
+    detector: &mut Detector,
+    window: i64,
+) -> Result<Restored> {
+    detector.saving_changes();
+    let newest = store.latest_received()?;
+    let mut done = Restored::default();
+    let replay = match store.saved_detector()? {
+        Some(saved) if saved.format == detect::STATE_FORMAT => {
+            let since = newest.map_or(i64::MIN, |n| n - detector.idle_secs());
+            for s in store.sender_states_since(since)? {
+                match s.sender.parse::<maillog::Sender>() {
+                    Ok(sender) => match detector.restore(&sender, &s.state) {
+                        Ok(()) => done.senders += 1,
+                        Err(e) => {
+                            tracing::warn!(sender = %s.sender, error = %e, "a saved sender state does not read back; it starts again")
+                        }
+                    },
+                    Err(e) => {
+                        tracing::warn!(sender = %s.sender, error = %e, "a saved sender name does not parse")
+                    }
+                }
+            }
+            done.complaints = saved.complaints;
+            store.messages_after(saved.messages)?
+        }
+        other => {
+            if let Some(saved) = other {
+                let dropped = store.clear_sender_states()?;
+                tracing::warn!(
+                    found = saved.format,
+                    known = detect::STATE_FORMAT,
+                    dropped,
+                    "saved sender states are of another format; rebuilding from the stored messages"
+                );
+            }
+            match newest {
+                Some(n) => store.recent_messages(n - window)?,
+                None => Vec::new(),
+            }
+        }
     };
-    let mut n = 0;
-    for r in store.recent_messages(newest - window)? {
+    for r in replay {
         match serde_json::from_str::<Message>(&r) {
             Ok(m) => {
+                recall(store, detector, &m.sender)?;
                 detector.observe(&m);
-                n += 1;
+                done.messages += 1;
             }
             Err(e) => tracing::warn!(error = %e, "skipping a stored message that does not parse"),
         }
     }
-    Ok(n)
+    Ok(done)
+}
+
+/// Takes a sender the detector forgot (silent for a week and more) back
+/// from the store, so its history counts when it sends again.
+pub(crate) fn recall(
+    store: &Store,
+    detector: &mut Detector,
+    sender: &maillog::Sender,
+) -> Result<()> {
+    if detector.knows(sender) {
+        return Ok(());
+    }
+    if let Some(state) = store.sender_state(&sender.to_string())?
+        && let Err(e) = detector.restore(sender, &state)
+    {
+        tracing::warn!(%sender, error = %e, "a saved sender state does not read back; it starts again");
+    }
+    Ok(())
 }

@@ -33,6 +33,8 @@ pub(crate) struct Monitor {
     pub(crate) remote: crate::remote::RemoteWatch,
     /// Site scans running in their own threads, by id.
     pub(crate) scans: HashMap<i64, std::thread::JoinHandle<()>>,
+    /// When the detector's changed senders were last saved.
+    pub(crate) senders_saved: Option<std::time::Instant>,
 }
 
 /// What one sweep saw and changed.
@@ -355,6 +357,40 @@ impl Monitor {
         Ok((lines, new))
     }
 
+    /// Saves the senders the detector changed since the last save, once
+    /// per `[ingest] save_senders` (or now, with `now`), as of everything
+    /// stored so far; drops those silent past `[ingest] keep_senders`.
+    /// Returns how many were saved.
+    pub(crate) fn save_senders(&mut self, now: bool) -> anyhow::Result<usize> {
+        let every = self.config.ingest.save_senders;
+        if !now && self.senders_saved.is_some_and(|t| t.elapsed() < every) {
+            return Ok(0);
+        }
+        self.senders_saved = Some(std::time::Instant::now());
+        let mut states = Vec::new();
+        let saved = self.detector.take_changed(
+            |s, last_seen, bytes| -> Result<(), std::convert::Infallible> {
+                states.push(store::SenderState {
+                    sender: s.to_string(),
+                    last_seen: last_seen.secs,
+                    state: bytes.to_vec(),
+                });
+                Ok(())
+            },
+        );
+        let Ok(_) = saved;
+        let complaints = self.store.cursor(COMPLAINTS_CURSOR)?;
+        // By the logs' clock: a backlog of old logs keeps its senders.
+        let keep = self.config.ingest.keep_senders.as_secs() as i64;
+        let forget_before = self.detector.newest().map_or(i64::MIN, |n| n - keep);
+        self.store
+            .save_sender_states(&states, detect::STATE_FORMAT, complaints, forget_before)?;
+        if !states.is_empty() {
+            tracing::debug!(senders = states.len(), "detector state saved");
+        }
+        Ok(states.len())
+    }
+
     /// Reads the complaint Maildirs, then feeds every complaint stored since
     /// the last call (by this daemon or `unlisted complaints ingest`) to
     /// the detector; a verdict change is recorded and alerted like one from
@@ -395,6 +431,7 @@ impl Monitor {
             let Ok(s) = sender.parse::<maillog::Sender>() else {
                 continue;
             };
+            crate::ingest::recall(&self.store, &mut self.detector, &s)?;
             let Some(change) = self.detector.complaint(
                 &s,
                 account.as_deref(),

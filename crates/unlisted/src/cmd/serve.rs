@@ -143,16 +143,22 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
         .detect
         .window
         .max(config.detect.login_window)
+        .max(config.detect.complaint_window)
         .as_secs() as i64;
-    let warmed = crate::ingest::warm_up(&store, &mut detector, window)?;
-    if warmed > 0 {
-        tracing::info!(messages = warmed, "detector windows rebuilt from the store");
+    let restored = crate::ingest::restore_detector(&store, &mut detector, window)?;
+    if restored.senders + restored.messages > 0 {
+        tracing::info!(
+            senders = restored.senders,
+            messages = restored.messages,
+            "detector rebuilt from the store"
+        );
     }
-    // Complaints already fed before a restart go back in without alerting
-    // again; newer ones are fed (and alerted) by the loop.
+    // Complaints fed before a restart and not in the saved states go back
+    // in without alerting again; newer ones are fed (and alerted) by the
+    // loop.
     let fed = store.cursor(crate::monitor::COMPLAINTS_CURSOR)?;
     let since = crate::output::now() - config.detect.complaint_window.as_secs() as i64;
-    for c in store.complaints_after(0)? {
+    for c in store.complaints_after(restored.complaints)? {
         if c.id > fed {
             break;
         }
@@ -163,6 +169,7 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
                 secs: c.at,
                 millis: 0,
             };
+            crate::ingest::recall(&store, &mut detector, &s)?;
             detector.complaint(&s, c.account.as_deref(), at);
         }
     }
@@ -184,6 +191,7 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
         detector,
         remote,
         scans: std::collections::HashMap::new(),
+        senders_saved: None,
     };
 
     let mut shutdown = std::pin::pin!(shutdown_signal());
@@ -198,6 +206,7 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
             },
                 _ = &mut shutdown => {
                     tracing::info!("shutting down during a sweep; nothing of it was written");
+                    monitor.save_senders(true)?;
                     return Ok(Exit::Clean);
                 }
             }
@@ -215,6 +224,7 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
         if fed > 0 {
             tracing::info!(complaints = fed, "complaints fed to detection");
         }
+        monitor.save_senders(a.once)?;
         monitor.run_site_scans(a.once)?;
         crate::incident::sync(&monitor.store, &monitor.config, crate::output::now())?;
         for h in monitor.store.expire_holds(crate::output::now())? {
@@ -249,6 +259,7 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
             }
             _ = &mut shutdown => {
                 tracing::info!("shutting down");
+                monitor.save_senders(true)?;
                 return Ok(Exit::Clean);
             }
         }

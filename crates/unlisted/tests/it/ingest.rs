@@ -260,3 +260,151 @@ fn the_daemon_stores_a_content_filters_copy_as_its_senders_mail() {
     let alert = sender_alert(&hook);
     assert_eq!(alert["sender"], "auth:info@shop.example", "{alert:#}");
 }
+
+/// Exim lines of one delivered SMTP AUTH message from `user`, `secs`
+/// after 2024-05-01 00:00:00 (any number of days on).
+fn auth_message(out: &mut String, n: usize, user: &str, secs: i64) {
+    let t = format!(
+        "2024-05-{:02} {:02}:{:02}:{:02}",
+        1 + secs / 86_400,
+        secs / 3600 % 24,
+        secs / 60 % 60,
+        secs % 60
+    );
+    let id = exim_id(5000 + n);
+    writeln!(out, "{t} {id} <= {user} H=(pc) [198.51.100.7]:50000 P=esmtpa A=dovecot_login:{user} S=900 for r{n}@example.net").unwrap();
+    writeln!(out, "{t} {id} => r{n}@example.net R=dnslookup T=remote_smtp H=mx.example.net [198.51.100.8] C=\"250 OK\"").unwrap();
+    writeln!(out, "{t} {id} Completed").unwrap();
+}
+
+const NEWS: &str = "news@shop.example";
+
+/// Eight messages of [`NEWS`] in an hour, and nine days on one of someone
+/// else (the clock moves past the mailbox's memory); then 110 of `NEWS`
+/// in an hour.
+fn quiet_then_burst() -> (String, String) {
+    let mut before = String::new();
+    for i in 0..8 {
+        auth_message(&mut before, i, NEWS, 8 * 3600 + i as i64 * 300);
+    }
+    auth_message(
+        &mut before,
+        100,
+        "clock@shop.example",
+        9 * 86_400 + 6 * 3600,
+    );
+    let mut burst = String::new();
+    for i in 0..110 {
+        auth_message(
+            &mut burst,
+            200 + i,
+            NEWS,
+            9 * 86_400 + 7 * 3600 + i as i64 * 30,
+        );
+    }
+    (before, burst)
+}
+
+#[test]
+fn a_restart_keeps_each_senders_history() {
+    // A mailbox that sent eight messages in an hour nine days ago sends 110
+    // in an hour now: ten times its busiest hour before is a warning sign.
+    // The daemon stops in between (its memory of the mailbox was nine days
+    // old, past every window, so it had also forgotten it): only the
+    // sender states it saved can tell the jump.
+    let hook = WebhookReceiver::start();
+    let dir = TempDir::new("ingest-history");
+    dir.write("unlisted.toml", &config(&hook, "poll = \"1s\""));
+    let (before, burst) = quiet_then_burst();
+    append(&dir, "mail.log", &before);
+    once(&dir);
+    assert_eq!(stored(&dir), 9);
+    append(&dir, "mail.log", &burst);
+    once(&dir);
+    assert_eq!(stored(&dir), 119);
+
+    let store = store::Store::open(&dir.path().join("unlisted.db")).unwrap();
+    let history = store.sender_history(&format!("auth:{NEWS}")).unwrap();
+    let last = history.first().expect("a verdict change for the mailbox");
+    assert_eq!(last.2, "suspicious", "{history:?}");
+    assert!(last.3.contains("\"history_jump\""), "{history:?}");
+    assert!(last.3.contains("its busiest before was 8"), "{history:?}");
+    // The same as one run over the whole log.
+    std::fs::write(dir.path().join("whole.log"), before + &burst).unwrap();
+    let o = unlisted(dir.path(), &["logs", "analyze", "--json", "whole.log"]);
+    let whole = json_lines(&o);
+    let r = whole
+        .iter()
+        .find(|l| l["sender"] == format!("auth:{NEWS}"))
+        .unwrap();
+    assert_eq!(r["verdict"], "suspicious");
+    assert_eq!(r["reasons"][0]["code"], "history_jump");
+}
+
+#[test]
+fn a_kill_9_between_saves_replays_the_rest_once() {
+    // As above, with the daemon killed in the middle of the burst, long
+    // after its last save: what it had judged since is replayed from the
+    // stored messages, once, so the jump is seen at the same message as
+    // in one pass over the whole log.
+    let hook = WebhookReceiver::start();
+    let dir = TempDir::new("ingest-history-kill");
+    dir.write(
+        "unlisted.toml",
+        &config(
+            &hook,
+            "poll = \"100ms\"\nmax_lines = 30\nsave_senders = \"1h\"",
+        ),
+    );
+    let (before, burst) = quiet_then_burst();
+    append(&dir, "mail.log", &before);
+    let db = dir.path().join("unlisted.db");
+    let saved = || {
+        store::Store::open(&db)
+            .ok()?
+            .saved_detector()
+            .ok()
+            .flatten()
+            .map(|s| s.messages)
+    };
+    let mut child = crate::spawn(dir.path(), &["serve"]);
+    // Its first save (at once, then not for an hour) covers the nine.
+    let first = wait_for(Duration::from_secs(20), || saved().filter(|&n| n == 9));
+    assert!(first.is_some(), "the daemon did not save its senders");
+    append(&dir, "mail.log", &burst);
+    let mid = wait_for(Duration::from_secs(20), || {
+        let n = stored(&dir);
+        (n > 20).then_some(n)
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mid = mid.expect("the daemon stored nothing of the burst");
+    assert!(mid < 100, "the kill came too late ({mid})");
+    assert_eq!(saved(), Some(9), "saved again before the kill");
+
+    let mut child = crate::spawn(dir.path(), &["serve"]);
+    let done = wait_for(Duration::from_secs(20), || {
+        (stored(&dir) == 119).then_some(())
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(done.is_some(), "the daemon did not finish the log");
+    let store = store::Store::open(&db).unwrap();
+    let history = store.sender_history(&format!("auth:{NEWS}")).unwrap();
+    assert_eq!(history.len(), 1, "{history:?}");
+    let (at, _, to, reasons) = &history[0];
+    assert_eq!(to, "suspicious", "{reasons}");
+    // One pass: the jump at the hundredth message of the hour.
+    std::fs::write(dir.path().join("whole.log"), before + &burst).unwrap();
+    let o = unlisted(dir.path(), &["logs", "analyze", "--json", "whole.log"]);
+    let whole = json_lines(&o);
+    let r = whole
+        .iter()
+        .find(|l| l["sender"] == format!("auth:{NEWS}"))
+        .unwrap();
+    let stamp = maillog::Stamp {
+        secs: *at,
+        millis: 0,
+    };
+    assert_eq!(r["verdict_at"], stamp.iso(), "{reasons}");
+}

@@ -58,8 +58,17 @@ pub fn analyze_both_ways(dir: &Path, args: &[&str]) -> Output {
 
 /// Starts `unlisted ARGS` in `dir` as a daemon (stderr discarded).
 pub fn spawn(dir: &Path, args: &[&str]) -> std::process::Child {
+    // Daemons of tests running at once would all want the dashboard's
+    // default port: the second would not start. Tests of the web give
+    // their own.
+    let no_web: &[&str] = if args.first() == Some(&"serve") && !args.contains(&"--listen") {
+        &["--listen", ""]
+    } else {
+        &[]
+    };
     Command::new(env!("CARGO_BIN_EXE_unlisted"))
         .args(args)
+        .args(no_web)
         .current_dir(dir)
         .env_remove("RUST_LOG")
         .stderr(std::process::Stdio::null())

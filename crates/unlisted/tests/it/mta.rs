@@ -297,7 +297,7 @@ fn the_daemon_reads_a_queued_php_mailers_headers_before_the_mail_leaves() {
     );
     let daemon_log = std::fs::File::create(dir.path().join("daemon.log")).unwrap();
     let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_unlisted"))
-        .args(["serve", "--db", "d.db"])
+        .args(["serve", "--db", "d.db", "--listen", ""])
         .current_dir(dir.path())
         .env("RUST_LOG", "debug")
         .stderr(daemon_log)
