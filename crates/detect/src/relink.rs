@@ -65,6 +65,11 @@ impl Relink {
         self.by_child.insert(child, p);
     }
 
+    /// Is a parent waiting for the copy queued as `child`?
+    pub fn waits_for(&self, child: &str) -> bool {
+        self.by_child.contains_key(child)
+    }
+
     /// Copies waiting for their re-injected message.
     pub fn waiting(&self) -> usize {
         self.by_child.len()

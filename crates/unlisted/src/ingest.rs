@@ -26,6 +26,10 @@ pub(crate) struct LogIngest {
     parser: LogParser,
     /// Mail a content filter took, waiting for its re-injected copy.
     relink: detect::relink::Relink,
+    /// Where each message waiting in `relink` starts (by the queue id of
+    /// its copy): the checkpoint stays before it, so a restart reads it
+    /// again and the copy still finds its sender.
+    waiting_at: std::collections::HashMap<Box<str>, u64>,
 }
 
 impl LogIngest {
@@ -57,6 +61,7 @@ impl LogIngest {
             key,
             parser,
             relink: Default::default(),
+            waiting_at: Default::default(),
         })
     }
 
@@ -99,11 +104,29 @@ impl LogIngest {
         }
         // A message a content filter took is stored as the copy it queued
         // again, under its own sender.
+        for m in &messages {
+            match m.relayed_as.as_deref() {
+                Some(child) => {
+                    self.waiting_at.insert(child.into(), m.offset);
+                }
+                None => {
+                    self.waiting_at.remove(m.id.as_str());
+                }
+            }
+        }
         messages.retain_mut(|m| self.relink.message(m));
+        let relink = &self.relink;
+        self.waiting_at.retain(|child, _| relink.waits_for(child));
         for m in &messages {
             recall(store, detector, &m.sender)?;
         }
-        let cp = self.tailer.checkpoint(self.parser.oldest_open());
+        let oldest = self
+            .parser
+            .oldest_open()
+            .into_iter()
+            .chain(self.waiting_at.values().copied())
+            .min();
+        let cp = self.tailer.checkpoint(oldest);
         let attempts = self.parser.take_attempts();
         if polled.lines == 0 && messages.is_empty() && attempts.is_empty() {
             return Ok((0, 0, polled.at_end));

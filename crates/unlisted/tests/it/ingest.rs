@@ -261,6 +261,39 @@ fn the_daemon_stores_a_content_filters_copy_as_its_senders_mail() {
     assert_eq!(alert["sender"], "auth:info@shop.example", "{alert:#}");
 }
 
+#[test]
+fn a_restart_between_a_filtered_message_and_its_copy_keeps_the_copy_its_senders() {
+    // The daemon stops three times just after amavis took a message and
+    // before its copy came back: the copy is still the mailbox's.
+    let hook = WebhookReceiver::start();
+    let dir = TempDir::new("ingest-amavis-restart");
+    let cfg = config(&hook, "").replace("format = \"exim\"", "format = \"postfix\"");
+    dir.write("unlisted.toml", &cfg);
+    let log = crate::logs::through_amavis();
+    let lines: Vec<&str> = log.lines().collect();
+    // Eight lines a message; the sixth is the original's `removed`.
+    assert_eq!(lines.len(), 90 * 8);
+    let mut from = 0;
+    for k in [10, 40, 70] {
+        let cut = 8 * k + 6;
+        assert!(lines[cut - 1].ends_with(": removed") && lines[cut].contains("to=<"));
+        append(&dir, "mail.log", &(lines[from..cut].join("\n") + "\n"));
+        once(&dir);
+        from = cut;
+    }
+    append(&dir, "mail.log", &(lines[from..].join("\n") + "\n"));
+    once(&dir);
+    assert_eq!(stored(&dir), 90);
+    let o = unlisted(dir.path(), &["status", "--json"]);
+    let senders: Vec<_> = json_lines(&o)
+        .into_iter()
+        .filter(|l| l["type"] == "sender")
+        .collect();
+    assert_eq!(senders.len(), 1, "{senders:#?}");
+    assert_eq!(senders[0]["sender"], "auth:info@shop.example");
+    assert_eq!(senders[0]["messages"], 90, "{senders:#?}");
+}
+
 /// Exim lines of one delivered SMTP AUTH message from `user`, `secs`
 /// after 2024-05-01 00:00:00 (any number of days on).
 fn auth_message(out: &mut String, n: usize, user: &str, secs: i64) {
