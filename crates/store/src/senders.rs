@@ -142,6 +142,19 @@ impl Store {
             .map_err(self.err())
     }
 
+    /// Deletes up to `limit` of the oldest stored messages received before
+    /// `before`; returns how many went. A little at a time, so a store
+    /// full of old mail never holds the daemon's writes up for long.
+    pub fn prune_messages(&self, before: i64, limit: i64) -> Result<usize> {
+        self.conn
+            .execute(
+                "DELETE FROM messages WHERE id IN
+                   (SELECT id FROM messages WHERE received < ?1 ORDER BY received LIMIT ?2)",
+                params![before, limit],
+            )
+            .map_err(self.err())
+    }
+
     /// Stored message records after message `id`, in the order they were
     /// stored (the order the detector saw them).
     pub fn messages_after(&self, id: i64) -> Result<Vec<String>> {

@@ -463,4 +463,14 @@ fn sender_states_are_saved_as_of_the_messages_stored() {
     assert_eq!(since, [("auth:amy@example.org".to_string(), 900)]);
     assert!(s.sender_states_since(901).unwrap().is_empty());
     assert_eq!(s.saved_detector().unwrap().unwrap().messages, 4);
+    // Old messages go a batch at a time, oldest first.
+    let old = [msg("e", "local:bob"), msg("f", "local:bob")];
+    let mut s = s;
+    s.ingest(b("/var/log/mail", cp, &old, &[], 3), |_| None)
+        .unwrap();
+    assert_eq!(s.message_count(None).unwrap(), 6);
+    assert_eq!(s.prune_messages(100, 10).unwrap(), 0, "none before 100");
+    assert_eq!(s.prune_messages(101, 4).unwrap(), 4);
+    assert_eq!(s.prune_messages(101, 4).unwrap(), 2);
+    assert_eq!(s.message_count(None).unwrap(), 0);
 }

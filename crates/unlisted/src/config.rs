@@ -468,6 +468,11 @@ pub(crate) struct IngestConfig {
     /// store, so its history counts when it comes back.
     #[serde(default = "default_keep_senders", with = "humantime_serde")]
     pub(crate) keep_senders: Duration,
+    /// How long stored messages are kept (by the logs' clock): the
+    /// evidence behind verdicts and incidents, and what complaints are
+    /// matched to. Older ones are deleted a batch at a time.
+    #[serde(default = "default_keep_messages", with = "humantime_serde")]
+    pub(crate) keep_messages: Duration,
 }
 
 impl Default for IngestConfig {
@@ -477,6 +482,7 @@ impl Default for IngestConfig {
             max_lines: 0,
             save_senders: default_save_senders(),
             keep_senders: default_keep_senders(),
+            keep_messages: default_keep_messages(),
         }
     }
 }
@@ -487,6 +493,10 @@ fn default_save_senders() -> Duration {
 
 fn default_keep_senders() -> Duration {
     Duration::from_secs(90 * 86_400)
+}
+
+fn default_keep_messages() -> Duration {
+    Duration::from_secs(30 * 86_400)
 }
 
 fn default_poll() -> Duration {
@@ -754,6 +764,22 @@ impl Config {
                 out.push(format!("enforce.allow: {e}"));
             }
         }
+        // The detector looks this far back; a restart without saved
+        // sender states rebuilds from the messages of that span.
+        let d = &self.detect;
+        let memory =
+            d.window.max(d.login_window).max(d.complaint_window) + Duration::from_secs(86_400);
+        for (key, value) in [
+            ("keep_senders", self.ingest.keep_senders),
+            ("keep_messages", self.ingest.keep_messages),
+        ] {
+            if value < memory {
+                out.push(format!(
+                    "ingest.{key}: must be at least {} (the longest detect window and a day)",
+                    humantime::format_duration(memory)
+                ));
+            }
+        }
         if self.monitor.interval < Duration::from_secs(1) {
             out.push("monitor.interval: must be at least 1s".into());
         }
@@ -946,6 +972,8 @@ mod tests {
             smtp = "127.0.0.1"
             from = "not an address"
             to = []
+            [ingest]
+            keep_messages = "2d"
             "#,
         )
         .unwrap();
@@ -962,6 +990,7 @@ mod tests {
             "nothing to watch",
             "no recipients",
             "not an e-mail address",
+            "ingest.keep_messages: must be at least 8days",
         ] {
             assert!(all.contains(needle), "missing {needle} in:\n{all}");
         }

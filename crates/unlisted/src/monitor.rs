@@ -21,6 +21,9 @@ use crate::output::now;
 /// How far the daemon has fed stored complaints to the detector.
 pub(crate) const COMPLAINTS_CURSOR: &str = "complaints";
 
+/// Old messages deleted per save at most.
+const PRUNE_BATCH: i64 = 20_000;
+
 pub(crate) struct Monitor {
     pub(crate) config: Config,
     pub(crate) catalog: Catalog,
@@ -359,8 +362,9 @@ impl Monitor {
 
     /// Saves the senders the detector changed since the last save, once
     /// per `[ingest] save_senders` (or now, with `now`), as of everything
-    /// stored so far; drops those silent past `[ingest] keep_senders`.
-    /// Returns how many were saved.
+    /// stored so far; drops those silent past `[ingest] keep_senders`, and
+    /// a batch of the messages older than `[ingest] keep_messages`.
+    /// Returns how many senders were saved.
     pub(crate) fn save_senders(&mut self, now: bool) -> anyhow::Result<usize> {
         let every = self.config.ingest.save_senders;
         if !now && self.senders_saved.is_some_and(|t| t.elapsed() < every) {
@@ -385,6 +389,16 @@ impl Monitor {
         let forget_before = self.detector.newest().map_or(i64::MIN, |n| n - keep);
         self.store
             .save_sender_states(&states, detect::STATE_FORMAT, complaints, forget_before)?;
+        if let Some(newest) = self.detector.newest() {
+            let keep = self.config.ingest.keep_messages.as_secs() as i64;
+            let pruned = self.store.prune_messages(newest - keep, PRUNE_BATCH)?;
+            if pruned > 0 {
+                tracing::info!(
+                    messages = pruned,
+                    "old stored messages deleted (ingest.keep_messages)"
+                );
+            }
+        }
         if !states.is_empty() {
             tracing::debug!(senders = states.len(), "detector state saved");
         }

@@ -441,3 +441,25 @@ fn a_kill_9_between_saves_replays_the_rest_once() {
     };
     assert_eq!(r["verdict_at"], stamp.iso(), "{reasons}");
 }
+
+#[test]
+fn messages_older_than_keep_messages_are_deleted_and_the_sender_kept() {
+    // One message a day for 25 days, kept 8 days (by the log's clock): the
+    // last nine stay; the sender's saved state does not go with them.
+    let hook = WebhookReceiver::start();
+    let dir = TempDir::new("ingest-prune");
+    dir.write("unlisted.toml", &config(&hook, "keep_messages = \"8d\""));
+    let mut log = String::new();
+    for day in 0..25 {
+        auth_message(&mut log, day, NEWS, day as i64 * 86_400 + 9 * 3600);
+    }
+    append(&dir, "mail.log", &log);
+    once(&dir);
+    assert_eq!(stored(&dir), 9);
+    let store = store::Store::open(&dir.path().join("unlisted.db")).unwrap();
+    let state = store.sender_state(&format!("auth:{NEWS}")).unwrap();
+    assert!(state.is_some(), "the sender's state was not saved");
+    // Read again, nothing changes.
+    once(&dir);
+    assert_eq!(stored(&dir), 9);
+}
