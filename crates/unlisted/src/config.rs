@@ -268,8 +268,10 @@ pub(crate) struct EnforceConfig {
     #[serde(default, with = "humantime_serde")]
     pub(crate) auto_for: Option<Duration>,
     /// Domain owners (`domain: account` lines, cPanel's format), so an
-    /// `account:` hold stops that customer's mailboxes too. Unset: cPanel's
-    /// /etc/userdomains when it exists.
+    /// `account:` hold stops that customer's mailboxes too, and mailboxes
+    /// in the logs are tied to their account. Unset: cPanel's
+    /// /etc/userdomains, else DirectAdmin's /etc/virtual/domainowners,
+    /// when it exists.
     #[serde(default)]
     pub(crate) userdomains: Option<PathBuf>,
     /// Senders (`auth:…`, `script:/dir`, `account:NAME`, …) never held

@@ -30,10 +30,16 @@ pub(crate) struct LogIngest {
     /// its copy): the checkpoint stays before it, so a restart reads it
     /// again and the copy still finds its sender.
     waiting_at: std::collections::HashMap<Box<str>, u64>,
+    /// Domain owners, for mailboxes the log gives no account.
+    owners: std::sync::Arc<enforce::hold::Accounts>,
 }
 
 impl LogIngest {
-    pub(crate) fn open(cfg: &LogConfig, store: &Store) -> Result<Self> {
+    pub(crate) fn open(
+        cfg: &LogConfig,
+        store: &Store,
+        owners: std::sync::Arc<enforce::hold::Accounts>,
+    ) -> Result<Self> {
         let key = cfg.path.display().to_string();
         let resume = store.log_checkpoint(&key)?.map(|c| Resume {
             inode: c.inode,
@@ -62,6 +68,7 @@ impl LogIngest {
             parser,
             relink: Default::default(),
             waiting_at: Default::default(),
+            owners,
         })
     }
 
@@ -104,7 +111,8 @@ impl LogIngest {
         }
         // A message a content filter took is stored as the copy it queued
         // again, under its own sender.
-        for m in &messages {
+        for m in &mut messages {
+            crate::policy::own(m, &self.owners);
             match m.relayed_as.as_deref() {
                 Some(child) => {
                     self.waiting_at.insert(child.into(), m.offset);

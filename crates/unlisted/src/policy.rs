@@ -29,13 +29,19 @@ pub(crate) fn hold_set(rows: &[store::HoldRow], accounts: &Arc<Accounts>) -> Hol
     .with_accounts(accounts.clone())
 }
 
-/// The domain → account map (`enforce.userdomains`, else cPanel's
-/// /etc/userdomains when present). A file that cannot be read is reported
+/// Where the control panels keep their domain owners, in the same
+/// `domain: account` form: cPanel, DirectAdmin.
+const DOMAIN_OWNERS: [&str; 2] = ["/etc/userdomains", "/etc/virtual/domainowners"];
+
+/// The domain → account map (`enforce.userdomains`, else the control
+/// panel's file when present). A file that cannot be read is reported
 /// and left out: account holds then reach scripts and local users only.
 pub(crate) fn accounts(cfg: &EnforceConfig) -> Arc<Accounts> {
     let path = cfg.userdomains.clone().or_else(|| {
-        let p = std::path::PathBuf::from("/etc/userdomains");
-        p.exists().then_some(p)
+        DOMAIN_OWNERS
+            .iter()
+            .map(std::path::PathBuf::from)
+            .find(|p| p.exists())
     });
     let Some(path) = path else {
         return Arc::new(Accounts::default());
@@ -264,4 +270,21 @@ pub(crate) fn release_queued(
     };
     store.audit_hold(&row.subject, "queue", actor, Some(&text), now)?;
     Ok(Some(text))
+}
+
+/// Ties a mailbox (`auth:`) or an envelope sender (`from:`) the log gave
+/// no account to the account owning its domain.
+pub(crate) fn own(m: &mut maillog::Message, accounts: &Accounts) {
+    if m.account.is_some()
+        || accounts.is_empty()
+        || !matches!(
+            m.sender.kind,
+            maillog::SenderKind::Auth | maillog::SenderKind::From
+        )
+    {
+        return;
+    }
+    if let Some((_, domain)) = m.sender.value.rsplit_once('@') {
+        m.account = accounts.of_domain(domain).map(str::to_string);
+    }
 }

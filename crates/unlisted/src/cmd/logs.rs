@@ -238,7 +238,8 @@ pub(crate) fn read_file(
 
 /// Names a queued local submission's script from its spool headers. A
 /// message no longer queued has no -H file; it keeps what the log said.
-fn enrich(m: &mut maillog::Message, spool: Option<&Path>) {
+fn enrich(m: &mut maillog::Message, spool: Option<&Path>, owners: &enforce::hold::Accounts) {
+    crate::policy::own(m, owners);
     let Some(spool) = spool else { return };
     if !matches!(
         m.sender.kind,
@@ -443,8 +444,9 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
     let spool = a.exim_spool.clone();
     // What the detector needs of a message, worked out on the thread that
     // assembled it.
+    let owners = crate::policy::accounts(&config.enforce);
     let prepare = |mut m: maillog::Message| {
-        enrich(&mut m, spool.as_deref());
+        enrich(&mut m, spool.as_deref(), &owners);
         if let Some((child, p)) = Parent::of(&m) {
             return Some(Item::Filtered(child, p, m.received));
         }

@@ -173,10 +173,11 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
             detector.complaint(&s, c.account.as_deref(), at);
         }
     }
+    let owners = crate::policy::accounts(&config.enforce);
     let logs = config
         .logs
         .iter()
-        .map(|l| crate::ingest::LogIngest::open(l, &store))
+        .map(|l| crate::ingest::LogIngest::open(l, &store, owners.clone()))
         .collect::<Result<Vec<_>>>()?;
     let poll = config.ingest.poll;
     let remote = crate::remote::RemoteWatch::new(&config, &catalog, &store)?;

@@ -268,7 +268,12 @@ fn a_restart_between_a_filtered_message_and_its_copy_keeps_the_copy_its_senders(
     let hook = WebhookReceiver::start();
     let dir = TempDir::new("ingest-amavis-restart");
     let cfg = config(&hook, "").replace("format = \"exim\"", "format = \"postfix\"");
-    dir.write("unlisted.toml", &cfg);
+    // The mailbox's account from the domain owners (cPanel's form).
+    dir.write("owners", "shop.example: carol\n");
+    dir.write(
+        "unlisted.toml",
+        &format!("{cfg}\n[enforce]\nuserdomains = \"owners\"\n"),
+    );
     let log = crate::logs::through_amavis();
     let lines: Vec<&str> = log.lines().collect();
     // Eight lines a message; the sixth is the original's `removed`.
@@ -292,6 +297,7 @@ fn a_restart_between_a_filtered_message_and_its_copy_keeps_the_copy_its_senders(
     assert_eq!(senders.len(), 1, "{senders:#?}");
     assert_eq!(senders[0]["sender"], "auth:info@shop.example");
     assert_eq!(senders[0]["messages"], 90, "{senders:#?}");
+    assert_eq!(senders[0]["account"], "carol");
 }
 
 /// Exim lines of one delivered SMTP AUTH message from `user`, `secs`

@@ -789,4 +789,11 @@ fn mail_through_a_content_filter_stays_its_senders() {
     // The filter's re-injection is nobody's sending.
     let senders: Vec<&str> = lines.iter().filter_map(|l| l["sender"].as_str()).collect();
     assert_eq!(senders, ["auth:info@shop.example"], "{lines:#?}");
+    // Postfix logs no account for a mailbox: the control panel's domain
+    // owners give it (here in cPanel's /etc/userdomains form).
+    assert_eq!(mailbox["account"], serde_json::Value::Null);
+    dir.write("owners", "shop.example: carol\n*: nobody\n");
+    dir.write("unlisted.toml", "[enforce]\nuserdomains = \"owners\"\n");
+    let (_, lines) = analyze(&dir, &["--format", "postfix", "maillog"]);
+    assert_eq!(sender(&lines, "auth:info@shop.example")["account"], "carol");
 }
