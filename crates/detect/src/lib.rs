@@ -949,12 +949,6 @@ impl Detector {
         Ok(n)
     }
 
-    /// The latest time the detector was given (messages and complaints),
-    /// if any.
-    pub fn newest(&self) -> Option<i64> {
-        (self.newest != i64::MIN).then_some(self.newest)
-    }
-
     /// Is `sender` in memory?
     pub fn knows(&self, sender: &Sender) -> bool {
         self.senders.contains_key(&SenderRef::of(sender))

@@ -384,12 +384,15 @@ impl Monitor {
         );
         let Ok(_) = saved;
         let complaints = self.store.cursor(COMPLAINTS_CURSOR)?;
-        // By the logs' clock: a backlog of old logs keeps its senders.
+        // By the logs' clock (the newest message stored), so a backlog of
+        // old logs keeps its senders and messages, and a complaint dated
+        // far from them moves nothing.
+        let newest = self.store.latest_received()?;
         let keep = self.config.ingest.keep_senders.as_secs() as i64;
-        let forget_before = self.detector.newest().map_or(i64::MIN, |n| n - keep);
+        let forget_before = newest.map_or(i64::MIN, |n| n - keep);
         self.store
             .save_sender_states(&states, detect::STATE_FORMAT, complaints, forget_before)?;
-        if let Some(newest) = self.detector.newest() {
+        if let Some(newest) = newest {
             let keep = self.config.ingest.keep_messages.as_secs() as i64;
             let pruned = self.store.prune_messages(newest - keep, PRUNE_BATCH)?;
             if pruned > 0 {
