@@ -161,11 +161,16 @@ Message-Id: <{mid}>
 
 /// An ARF complaint from Comcast's feed about the message with `mid`.
 pub(crate) fn arf(mid: &str, n: usize) -> String {
+    arf_at(mid, &format!("Mon, 02 Mar 2026 20:{n:02}:00 +0000"))
+}
+
+/// As [`arf`], arriving at `date` (RFC 5322 form).
+fn arf_at(mid: &str, date: &str) -> String {
     format!(
         "From: feedbackloop@comcastfbl.senderscore.net
 To: fbl@host.example
 Subject: Comcast Abuse Report
-Date: Mon, 02 Mar 2026 20:{n:02}:00 +0000
+Date: {date}
 MIME-Version: 1.0
 Content-Type: multipart/report; report-type=feedback-report; boundary=\"b\"
 
@@ -178,7 +183,7 @@ Content-Type: message/feedback-report
 
 User-Agent: ReturnPathFBL/1.0
 Abuse-Type: complaint
-Arrival-Date: Mon, 02 Mar 2026 20:{n:02}:00 +0000
+Arrival-Date: {date}
 Feedback-Type: abuse
 Version: 1
 Source-IP: 198.51.100.25
@@ -339,4 +344,106 @@ fn a_complaint_that_arrives_before_its_message_completes_is_tied_to_it_later() {
     let o = unlisted(dir.path(), &["serve", "--once"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(senders(&dir), ["auth:info@shop.example"]);
+}
+
+/// `secs` as Exim writes it (UTC here).
+fn exim_time(secs: i64) -> String {
+    maillog::Stamp { secs, millis: 0 }.iso().replace('T', " ")
+}
+
+#[test]
+fn a_restart_counts_complaints_against_the_whole_weeks_mail() {
+    // A newsletter mails 300 a day for a week and draws three complaints:
+    // 1.4 per thousand delivered, suspicious, not spamming. After a
+    // restart the rate must be the same: counted against the week's mail,
+    // not the last day's (which made it 10 per thousand: spamming, held
+    // silently, so that when the list then went bad, nobody was told).
+    let hook = testsupport::WebhookReceiver::start();
+    let dir = TempDir::new("complaint-restart");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let start = now - 7 * 86_400 + 3_600;
+    let message = |i: i64, t: i64| {
+        let id = format!("1rK{:03}-000{:03}-{:02}", i % 1000, i / 1000, i % 100);
+        let ts = exim_time(t);
+        format!(
+            "{ts} {id} <= news@shop.example H=(office) [198.51.100.7] P=esmtpa A=login:news@shop.example S=900 id=n{i}@shop.example for sub{i}@comcast.example\n\
+             {ts} {id} => sub{i}@comcast.example R=dnslookup T=remote_smtp H=mx.comcast.example [192.0.2.5] C=\"250 OK\"\n\
+             {ts} {id} Completed\n"
+        )
+    };
+    let bounced = |i: i64, t: i64| {
+        let id = format!("1rK{:03}-000{:03}-{:02}", i % 1000, i / 1000, i % 100);
+        let ts = exim_time(t);
+        format!(
+            "{ts} {id} <= news@shop.example H=(office) [198.51.100.7] P=esmtpa A=login:news@shop.example S=900 id=n{i}@shop.example for dead{i}@comcast.example\n\
+             {ts} {id} ** dead{i}@comcast.example R=dnslookup T=remote_smtp H=mx.comcast.example [192.0.2.5]: SMTP error from remote mail server after RCPT TO:<dead{i}@comcast.example>: 550 5.1.1 User unknown\n\
+             {ts} {id} Completed\n"
+        )
+    };
+    let log: String = (0..2100).map(|i| message(i, start + i * 288)).collect();
+    dir.write("mail.log", &log);
+    for sub in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(dir.path().join("fbl").join(sub)).unwrap();
+    }
+    // Complaints about mail of the first, fourth and last day, arriving
+    // an hour ago.
+    let date = std::process::Command::new("date")
+        .args(["-R", "-u", "-d", &format!("@{}", now - 3_600)])
+        .output()
+        .unwrap();
+    let date = String::from_utf8(date.stdout).unwrap();
+    for (k, n) in [10, 1000, 2000].into_iter().enumerate() {
+        dir.write(
+            &format!("fbl/new/17000000{k}.M1P1.host"),
+            &arf_at(&format!("n{n}@shop.example"), date.trim()),
+        );
+    }
+    dir.write(
+        "unlisted.toml",
+        &format!(
+            "[[log]]\npath = \"mail.log\"\nformat = \"exim\"\n\n[complaints]\nmaildirs = [\"fbl\"]\n\n[alerts.webhook]\nurl = \"{}\"\n",
+            hook.url
+        ),
+    );
+    let verdict = || {
+        json_lines(&unlisted(dir.path(), &["status", "--json"]))
+            .into_iter()
+            .find(|l| l["type"] == "sender" && l["sender"] == "auth:news@shop.example")
+            .map(|l| l["verdict"].as_str().unwrap().to_string())
+    };
+    let o = unlisted(dir.path(), &["serve", "--once"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(verdict().as_deref(), Some("suspicious"));
+    let add = |text: String| {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.path().join("mail.log"))
+            .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
+            .unwrap();
+    };
+    let alerts = || {
+        std::thread::sleep(Duration::from_millis(300));
+        hook.bodies()
+            .iter()
+            .filter(|b| b.contains("\"sender\"") && b.contains("\"spamming\""))
+            .count()
+    };
+    // Restarted, one more message: the same rate, no alert.
+    add(message(2100, now - 1_800));
+    let o = unlisted(dir.path(), &["serve", "--once"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(verdict().as_deref(), Some("suspicious"));
+    assert_eq!(alerts(), 0, "{:?}", hook.bodies());
+    // Then the list goes bad (thirty dead addresses in half an hour): it
+    // turns spamming now, and that is said.
+    add((0..30)
+        .map(|k| bounced(2101 + k, now - 1_700 + k * 50))
+        .collect());
+    let o = unlisted(dir.path(), &["serve", "--once"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(verdict().as_deref(), Some("spamming"));
+    assert_eq!(alerts(), 1, "{:?}", hook.bodies());
 }
