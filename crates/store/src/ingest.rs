@@ -210,21 +210,6 @@ impl Store {
         Ok(new)
     }
 
-    /// Stored message records received at or after `since`, oldest first
-    /// (to rebuild the detector's windows after a restart).
-    pub fn recent_messages(&self, since: i64) -> Result<Vec<String>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT record FROM messages WHERE received >= ?1 ORDER BY received, id",
-            )
-            .map_err(self.err())?;
-        let rows = stmt
-            .query_map(params![since], |r| r.get(0))
-            .map_err(self.err())?;
-        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
-    }
-
     /// Every followed log with its checkpoint and stored message count.
     pub fn logs(&self) -> Result<Vec<(String, LogCheckpoint, i64)>> {
         let mut stmt = self

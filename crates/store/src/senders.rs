@@ -11,7 +11,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use crate::{Result, Store};
+use crate::{Result, Store, StoreError};
 
 const FORMAT: &str = "detector.format";
 const MESSAGES: &str = "detector.messages";
@@ -155,14 +155,47 @@ impl Store {
             .map_err(self.err())
     }
 
-    /// Stored message records after message `id`, in the order they were
-    /// stored (the order the detector saw them).
-    pub fn messages_after(&self, id: i64) -> Result<Vec<String>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT record FROM messages WHERE id > ?1 ORDER BY id")
-            .map_err(self.err())?;
-        let rows = stmt.query_map([id], |r| r.get(0)).map_err(self.err())?;
-        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    /// Hands `f` each stored message record after message `id`, in the
+    /// order they were stored (the order the detector saw them), one at a
+    /// time.
+    pub fn messages_after<E: From<StoreError>>(
+        &self,
+        id: i64,
+        f: impl FnMut(String) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        self.each_record(
+            "SELECT record FROM messages WHERE id > ?1 ORDER BY id",
+            id,
+            f,
+        )
+    }
+
+    /// Hands `f` each stored message record received at or after `since`,
+    /// oldest first, one at a time (a week of a busy server's mail is
+    /// more than memory should hold at once).
+    pub fn messages_since<E: From<StoreError>>(
+        &self,
+        since: i64,
+        f: impl FnMut(String) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        self.each_record(
+            "SELECT record FROM messages WHERE received >= ?1 ORDER BY received, id",
+            since,
+            f,
+        )
+    }
+
+    fn each_record<E: From<StoreError>>(
+        &self,
+        sql: &str,
+        arg: i64,
+        mut f: impl FnMut(String) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        let mut stmt = self.conn.prepare(sql).map_err(self.err())?;
+        let mut rows = stmt.query([arg]).map_err(self.err())?;
+        while let Some(row) = rows.next().map_err(self.err())? {
+            f(row.get(0).map_err(self.err())?)?;
+        }
+        Ok(())
     }
 }

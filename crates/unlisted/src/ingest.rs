@@ -252,7 +252,19 @@ pub(crate) fn restore_detector(
     detector.saving_changes();
     let newest = store.latest_received()?;
     let mut done = Restored::default();
-    let replay = match store.saved_detector()? {
+    // One stored message, as the detector saw it the first time.
+    fn replay(store: &Store, detector: &mut Detector, r: &str, n: &mut usize) -> Result<()> {
+        match serde_json::from_str::<Message>(r) {
+            Ok(m) => {
+                recall(store, detector, &m.sender)?;
+                detector.observe(&m);
+                *n += 1;
+            }
+            Err(e) => tracing::warn!(error = %e, "skipping a stored message that does not parse"),
+        }
+        Ok(())
+    }
+    match store.saved_detector()? {
         Some(saved) if saved.format == detect::STATE_FORMAT => {
             let since = newest.map_or(i64::MIN, |n| n - detector.idle_secs());
             for s in store.sender_states_since(since)? {
@@ -269,7 +281,9 @@ pub(crate) fn restore_detector(
                 }
             }
             done.complaints = saved.complaints;
-            store.messages_after(saved.messages)?
+            store.messages_after(saved.messages, |r| {
+                replay(store, detector, &r, &mut done.messages)
+            })?;
         }
         other => {
             if let Some(saved) = other {
@@ -281,20 +295,11 @@ pub(crate) fn restore_detector(
                     "saved sender states are of another format; rebuilding from the stored messages"
                 );
             }
-            match newest {
-                Some(n) => store.recent_messages(n - window)?,
-                None => Vec::new(),
+            if let Some(n) = newest {
+                store.messages_since(n - window, |r| {
+                    replay(store, detector, &r, &mut done.messages)
+                })?;
             }
-        }
-    };
-    for r in replay {
-        match serde_json::from_str::<Message>(&r) {
-            Ok(m) => {
-                recall(store, detector, &m.sender)?;
-                detector.observe(&m);
-                done.messages += 1;
-            }
-            Err(e) => tracing::warn!(error = %e, "skipping a stored message that does not parse"),
         }
     }
     Ok(done)
