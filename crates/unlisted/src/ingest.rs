@@ -26,13 +26,18 @@ pub(crate) struct LogIngest {
     parser: LogParser,
     /// Mail a content filter took, waiting for its re-injected copy.
     relink: detect::relink::Relink,
-    /// Where each message waiting in `relink` starts (by the queue id of
-    /// its copy): the checkpoint stays before it, so a restart reads it
-    /// again and the copy still finds its sender.
-    waiting_at: std::collections::HashMap<Box<str>, u64>,
+    /// Where each message waiting in `relink` starts, and when it was
+    /// received (by the queue id of its copy): for [`HOLD_FOR_COPY_SECS`]
+    /// the checkpoint stays before it, so a restart reads it again and the
+    /// copy still finds its sender.
+    waiting_at: std::collections::HashMap<Box<str>, (u64, i64)>,
     /// Domain owners, for mailboxes the log gives no account.
     owners: std::sync::Arc<enforce::hold::Accounts>,
 }
+
+/// How long a message a content filter took holds the checkpoint while
+/// its copy is awaited: filters hand mail back within seconds.
+const HOLD_FOR_COPY_SECS: i64 = 3_600;
 
 impl LogIngest {
     pub(crate) fn open(
@@ -109,22 +114,28 @@ impl LogIngest {
         for note in self.tailer.notes.drain(..) {
             tracing::warn!(log = %self.path.display(), "{note}");
         }
-        // A message a content filter took is stored as the copy it queued
-        // again, under its own sender.
         for m in &mut messages {
             crate::policy::own(m, &self.owners);
             match m.relayed_as.as_deref() {
                 Some(child) => {
-                    self.waiting_at.insert(child.into(), m.offset);
+                    self.waiting_at
+                        .insert(child.into(), (m.offset, m.received.secs));
                 }
                 None => {
                     self.waiting_at.remove(m.id.as_str());
                 }
             }
         }
+        // A message a content filter took is stored as the copy it queued
+        // again, under its own sender.
         messages.retain_mut(|m| self.relink.message(m));
         let relink = &self.relink;
-        self.waiting_at.retain(|child, _| relink.waits_for(child));
+        // A copy that has not come back soon (the filter discarded the
+        // message) no longer holds the checkpoint; the link waits on.
+        let now = self.parser.stats.last.map_or(i64::MIN, |s| s.secs);
+        self.waiting_at.retain(|child, (_, at)| {
+            relink.waits_for(child) && now.saturating_sub(*at) <= HOLD_FOR_COPY_SECS
+        });
         for m in &messages {
             recall(store, detector, &m.sender)?;
         }
@@ -132,7 +143,7 @@ impl LogIngest {
             .parser
             .oldest_open()
             .into_iter()
-            .chain(self.waiting_at.values().copied())
+            .chain(self.waiting_at.values().map(|(offset, _)| *offset))
             .min();
         let cp = self.tailer.checkpoint(oldest);
         let attempts = self.parser.take_attempts();
