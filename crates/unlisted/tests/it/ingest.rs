@@ -469,3 +469,41 @@ fn messages_older_than_keep_messages_are_deleted_and_the_sender_kept() {
     once(&dir);
     assert_eq!(stored(&dir), 9);
 }
+
+#[test]
+fn a_filtered_message_whose_copy_never_comes_holds_the_checkpoint_an_hour() {
+    let hook = WebhookReceiver::start();
+    let dir = TempDir::new("ingest-amavis-lost");
+    let cfg = config(&hook, "").replace("format = \"exim\"", "format = \"postfix\"");
+    dir.write("unlisted.toml", &cfg);
+    // The original's four lines: the filter answered `queued as`, but the
+    // copy is logged elsewhere (another instance's log) or not at all.
+    let log = crate::logs::through_amavis();
+    let first: Vec<&str> = log.lines().take(6).collect();
+    let original = [first[0], first[1], first[4], first[5]];
+    assert!(original[2].contains("queued as") && original[3].ends_with(": removed"));
+    append(&dir, "mail.log", &(original.join("\n") + "\n"));
+    let checkpoint = || {
+        let o = unlisted(dir.path(), &["status", "--json"]);
+        let log = json_lines(&o)
+            .into_iter()
+            .find(|l| l["type"] == "log")
+            .unwrap();
+        (
+            log["resume_at"].as_u64().unwrap(),
+            log["read_to"].as_u64().unwrap(),
+        )
+    };
+    once(&dir);
+    // Held before the original, in case a restart must read it again...
+    assert_eq!(checkpoint().0, 0);
+    // ... until an hour of log time has passed without the copy.
+    let later = "May  1 13:30:00 mx postfix/pickup[9]: AAA111: uid=1000 from=<bob>\n\
+                 May  1 13:30:00 mx postfix/qmgr[102]: AAA111: from=<bob@shop.example>, size=300, nrcpt=1 (queue active)\n\
+                 May  1 13:30:00 mx postfix/local[5]: AAA111: to=<bob@shop.example>, relay=local, delay=0, delays=0/0/0/0, dsn=2.0.0, status=sent (delivered to mailbox)\n\
+                 May  1 13:30:00 mx postfix/qmgr[102]: AAA111: removed\n";
+    append(&dir, "mail.log", later);
+    once(&dir);
+    let (resume_at, read_to) = checkpoint();
+    assert_eq!(resume_at, read_to);
+}
