@@ -423,6 +423,11 @@ impl Monitor {
         for c in &relinked {
             tracing::info!(complaint = c.id, sender = %c.sender, "complaint tied to its message now that the message is stored");
         }
+        if !relinked.is_empty() {
+            // A restart re-feeds only complaints after the saved states:
+            // save right after this one, which moves older complaints.
+            self.senders_saved = None;
+        }
         let cursor = self.store.cursor(COMPLAINTS_CURSOR)?;
         let new = self.store.complaints_after(cursor)?;
         let last = new.last().map(|c| c.id);
