@@ -11,7 +11,7 @@
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use crate::{Result, Store, StoreError};
+use crate::{Result, Store};
 
 /// Where a tail stands in its file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -153,12 +153,8 @@ impl Store {
             now,
             updates,
         } = batch;
-        let db = self.path.clone();
-        let err = |source| StoreError::Query {
-            path: db.clone(),
-            source,
-        };
-        let tx = self.conn.transaction().map_err(err)?;
+        let err = self.err_owned();
+        let tx = self.conn.transaction().map_err(&err)?;
         let mut new = 0;
         {
             let mut insert = tx
@@ -167,7 +163,7 @@ impl Store {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, json_extract(?8, '$.message_id'))
                      ON CONFLICT (log, msg_id, received) DO NOTHING",
                 )
-                .map_err(err)?;
+                .map_err(&err)?;
             for (i, m) in messages.iter().enumerate() {
                 let added = insert
                     .execute(params![
@@ -180,13 +176,13 @@ impl Store {
                         m.outbound as i64,
                         m.record
                     ])
-                    .map_err(err)?;
+                    .map_err(&err)?;
                 if added == 0 {
                     continue;
                 }
                 new += 1;
                 if let Some(c) = decide(i) {
-                    record_change(&tx, &c, channels, now).map_err(err)?;
+                    record_change(&tx, &c, channels, now).map_err(&err)?;
                 }
             }
         }
@@ -202,11 +198,11 @@ impl Store {
                 now
             ],
         )
-        .map_err(err)?;
+        .map_err(&err)?;
         for (at, u) in updates {
-            crate::apply(&tx, u, *at).map_err(err)?;
+            crate::apply(&tx, u, *at).map_err(&err)?;
         }
-        tx.commit().map_err(err)?;
+        tx.commit().map_err(&err)?;
         Ok(new)
     }
 

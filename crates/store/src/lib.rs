@@ -383,14 +383,10 @@ impl Store {
         health: &[ZoneHealthRow],
         stats: SweepStats,
     ) -> Result<()> {
-        let path = self.path.clone();
-        let err = |source| StoreError::Query {
-            path: path.clone(),
-            source,
-        };
-        let tx = self.conn.transaction().map_err(err)?;
+        let err = self.err_owned();
+        let tx = self.conn.transaction().map_err(&err)?;
         for u in updates {
-            apply(&tx, u, now).map_err(err)?;
+            apply(&tx, u, now).map_err(&err)?;
         }
         for h in health {
             tx.execute(
@@ -398,7 +394,7 @@ impl Store {
                  ON CONFLICT (list_id, kind) DO UPDATE SET problem = excluded.problem, checked = excluded.checked",
                 params![h.list, h.kind, h.problem, h.checked],
             )
-            .map_err(err)?;
+            .map_err(&err)?;
         }
         tx.execute(
             "UPDATE sweeps SET finished = ?2, lookups = ?3, listed = ?4, clean = ?5, errors = ?6, unknown = ?7, zones_failed = ?8 WHERE id = ?1",
@@ -413,8 +409,8 @@ impl Store {
                 stats.zones_failed
             ],
         )
-        .map_err(err)?;
-        tx.commit().map_err(err)
+        .map_err(&err)?;
+        tx.commit().map_err(&err)
     }
 
     /// The latest finished sweep.

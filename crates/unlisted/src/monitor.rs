@@ -372,7 +372,8 @@ impl Monitor {
         }
         self.senders_saved = Some(std::time::Instant::now());
         let mut states = Vec::new();
-        let saved = self.detector.take_changed(
+        // Saving into a Vec cannot fail.
+        let Ok(_) = self.detector.take_changed(
             |s, last_seen, bytes| -> Result<(), std::convert::Infallible> {
                 states.push(store::SenderState {
                     sender: s.to_string(),
@@ -382,7 +383,6 @@ impl Monitor {
                 Ok(())
             },
         );
-        let Ok(_) = saved;
         let complaints = self.store.cursor(COMPLAINTS_CURSOR)?;
         // By the logs' clock (the newest message stored), so a backlog of
         // old logs keeps its senders and messages, and a complaint dated
