@@ -13,6 +13,8 @@ have rbldnsd || apt_missing+=(rbldnsd)
 have pkg-config || apt_missing+=(pkg-config)
 dpkg -s libssl-dev >/dev/null 2>&1 || apt_missing+=(libssl-dev)
 have python3 || apt_missing+=(python3 python3-pip)
+# Logs in local time are read through the system's zone database.
+[ -f /usr/share/zoneinfo/America/Chicago ] || apt_missing+=(tzdata)
 # A real Exim writes the logs the parsers are tested on; swaks talks SMTP to it.
 have exim4 || apt_missing+=(exim4-daemon-light)
 have swaks || apt_missing+=(swaks)

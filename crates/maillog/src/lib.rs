@@ -119,6 +119,16 @@ pub struct LogParser {
     clock_key: [u8; CLOCK_KEY],
     offset: u64,
     stamped: u64,
+    /// Turns wall-clock stamps into UTC ([`LogParser::set_zone`]).
+    zone: time::Zone,
+    /// The UTC time a split run's reader settled for the next line, in a
+    /// repeated hour ([`LogParser::fold_hint`]).
+    hint: Option<Stamp>,
+    /// The time of the line that last moved the clock, when its wall time
+    /// lay in a repeated hour; and the same for the last line
+    /// [`LogParser::clock`] read ([`LogParser::fold`]).
+    clock_fold: Option<Stamp>,
+    line_fold: Option<Stamp>,
     pub stats: LineStats,
 }
 
@@ -141,8 +151,51 @@ impl LogParser {
             clock_key: [0; CLOCK_KEY],
             offset: 0,
             stamped: 0,
+            zone: time::Zone::as_written(),
+            hint: None,
+            clock_fold: None,
+            line_fold: None,
             stats: LineStats::default(),
         }
+    }
+
+    /// Reads stamps without an offset as wall-clock times of `zone` and
+    /// turns them into UTC (stamps with one are UTC already). Without it
+    /// they stay as written.
+    pub fn set_zone(&mut self, zone: time::Zone) {
+        self.zone = zone;
+    }
+
+    /// The zone stamps are read in.
+    pub fn zone(&self) -> &time::Zone {
+        &self.zone
+    }
+
+    /// The UTC time of the next line, as the reader of a split run settled
+    /// it in a repeated hour ([`Tagger`](shard::Tagger)): a shard that
+    /// does not see every line could settle it otherwise.
+    pub fn fold_hint(&mut self, at: Stamp) {
+        self.hint = Some(at);
+    }
+
+    /// The UTC time of the last line [`LogParser::clock`] read, when its
+    /// wall time lay in a repeated hour (see [`time::Zone`]).
+    pub fn fold(&self) -> Option<Stamp> {
+        self.line_fold
+    }
+
+    /// The UTC time of a line's stamp `at`; `zoned` when the line wrote
+    /// its offset.
+    fn utc(&mut self, at: Stamp, zoned: bool) -> Stamp {
+        if let Some(h) = self.hint.take() {
+            self.zone.saw(h.secs);
+            return h;
+        }
+        if zoned {
+            self.zone.saw(at.secs);
+            return at;
+        }
+        self.zone.to_utc(at)
     }
 
     pub fn format(&self) -> Option<Format> {
@@ -269,6 +322,7 @@ impl LogParser {
                 }
             }
         };
+        self.hint = None;
         if !understood {
             self.stats.not_understood += 1;
             if self.stats.samples.len() < SAMPLES {
@@ -296,9 +350,11 @@ impl LogParser {
         }
         let text = utf8(bytes);
         let line = text.trim_end_matches('\r');
-        if let Some(l) = exim::parse(line) {
+        if let Some(mut l) = exim::parse(line) {
+            l.at = self.utc(l.at, time::exim_zoned(line.as_bytes()));
             self.exim.peek(&l);
         }
+        self.hint = None;
     }
 
     /// Moves the clock on a line as one thread would, and nothing else:
@@ -307,17 +363,27 @@ impl LogParser {
     /// hour of log time: every shard sweeps stale messages there
     /// ([`LogParser::sweep_at`]).
     pub fn clock(&mut self, bytes: &[u8], route: shard::Route) -> Option<Stamp> {
+        self.line_fold = None;
         if bytes.get(..CLOCK_KEY) == Some(&self.clock_key[..]) {
+            self.line_fold = self.clock_fold;
             return None; // the same second as the clock
         }
         let text = utf8(bytes);
         let line = text.trim_end_matches('\r');
-        let at = match self.format? {
+        let (at, zoned) = match self.format? {
             // A `cwd=` line without its `args:` moves no clock.
-            Format::Exim if route == shard::Route::Every => exim::parse(line)?.at,
-            Format::Exim => exim::parse_head(line)?.0,
-            Format::Postfix => self.postfix_head(line).ok()?.at,
+            Format::Exim if route == shard::Route::Every => {
+                (exim::parse(line)?.at, time::exim_zoned(line.as_bytes()))
+            }
+            Format::Exim => (exim::parse_head(line)?.0, time::exim_zoned(line.as_bytes())),
+            Format::Postfix => (
+                self.postfix_head(line).ok()?.at,
+                time::syslog_zoned(line.as_bytes()),
+            ),
         };
+        let at = self.utc(at, zoned);
+        self.clock_fold = (!zoned && self.zone.folded()).then_some(at);
+        self.line_fold = self.clock_fold;
         let hour = self.swept_hour;
         self.tick(at, line, &mut |_| {});
         (self.swept_hour != hour).then_some(at)
@@ -328,6 +394,7 @@ impl LogParser {
     /// read here. Nothing happens when this hour was swept already.
     pub fn sweep_at(&mut self, at: Stamp, out: &mut impl FnMut(Message)) {
         self.last = Some(at);
+        self.zone.saw(at.secs);
         let hour = at.secs.div_euclid(3600);
         if hour > self.swept_hour {
             self.swept_hour = hour;
@@ -357,9 +424,10 @@ impl LogParser {
     }
 
     fn exim_line(&mut self, line: &str, out: &mut impl FnMut(Message)) -> bool {
-        let Some(l) = exim::parse(line) else {
+        let Some(mut l) = exim::parse(line) else {
             return false;
         };
+        l.at = self.utc(l.at, time::exim_zoned(line.as_bytes()));
         self.stats.understood += 1;
         self.seen(l.at);
         self.exim.feed(&l, line, self.offset, out);
@@ -385,7 +453,8 @@ impl LogParser {
 
     fn postfix_line(&mut self, line: &str, out: &mut impl FnMut(Message)) -> bool {
         match self.postfix_head(line) {
-            Ok(h) => {
+            Ok(mut h) => {
+                h.at = self.utc(h.at, time::syslog_zoned(line.as_bytes()));
                 let l = postfix::from_head(h);
                 self.stats.understood += 1;
                 self.seen(l.at);

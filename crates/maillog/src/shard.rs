@@ -157,14 +157,20 @@ pub struct Routed {
     lines: Vec<(u32, Route)>,
     /// Lines (by index) that start a new hour of log time, with its time.
     hours: Vec<(u32, Stamp)>,
+    /// Lines (by index) whose wall time lies in an hour the zone repeats,
+    /// with the UTC time the reader settled ([`LogParser::fold_hint`]).
+    folds: Vec<(u32, Stamp)>,
 }
 
 impl Tagger {
-    /// `year` as for [`LogParser::new`].
-    pub fn new(format: Format, shards: usize, year: i64) -> Self {
+    /// `year` as for [`LogParser::new`]; `zone` as the shards'
+    /// [`LogParser::set_zone`].
+    pub fn new(format: Format, shards: usize, year: i64, zone: crate::time::Zone) -> Self {
+        let mut clock = LogParser::new(Some(format), year);
+        clock.set_zone(zone);
         Tagger {
             router: Router::new(format, shards),
-            clock: LogParser::new(Some(format), year),
+            clock,
         }
     }
 
@@ -173,6 +179,7 @@ impl Tagger {
     pub fn tag(&mut self, data: &[u8], into: &mut Routed) {
         into.lines.clear();
         into.hours.clear();
+        into.folds.clear();
         let mut start = 0;
         let ends = memchr::memchr_iter(b'\n', data)
             .chain((!data.is_empty() && !data.ends_with(b"\n")).then_some(data.len()));
@@ -182,6 +189,9 @@ impl Tagger {
             let route = self.router.route(line);
             if let Some(at) = self.clock.clock(line, route) {
                 into.hours.push((into.lines.len() as u32, at));
+            }
+            if let Some(at) = self.clock.fold() {
+                into.folds.push((into.lines.len() as u32, at));
             }
             into.lines.push((end as u32, route));
         }
@@ -218,6 +228,20 @@ impl Routed {
 
     pub fn is_empty(&self) -> bool {
         self.lines.is_empty()
+    }
+
+    /// The UTC time the reader settled for line `line` when its wall time
+    /// lies in a repeated hour: give it to [`LogParser::fold_hint`] before
+    /// the line.
+    pub fn fold_at(&self, line: usize) -> Option<Stamp> {
+        if self.folds.is_empty() {
+            return None;
+        }
+        let i = self
+            .folds
+            .binary_search_by_key(&(line as u32), |f| f.0)
+            .ok()?;
+        Some(self.folds[i].1)
     }
 
     /// What shard `k` does with the chunk, in order.
@@ -377,23 +401,29 @@ mod tests {
     /// The messages handed out by one parser and by `n` shards fed by a
     /// tagger (in two chunks, as a reader sends them), each with the line
     /// that handed it out, in merge order.
-    type Out = Vec<(u64, String, bool)>;
+    type Out = Vec<(u64, String, bool, i64)>;
 
     fn one_and_split(format: Format, log: &str, n: usize) -> (Out, Out) {
+        split_in(format, log, n, crate::time::Zone::as_written())
+    }
+
+    /// [`one_and_split`] reading wall times in `zone`.
+    fn split_in(format: Format, log: &str, n: usize, zone: crate::time::Zone) -> (Out, Out) {
         let mut one = Vec::new();
         let mut p = LogParser::new(Some(format), 2024);
+        p.set_zone(zone.clone());
         let mut offset = 0;
         for (i, l) in log.lines().enumerate() {
             let at = i as u64 + 1;
             p.line_at(l.as_bytes(), offset, String::new, &mut |m| {
-                one.push((at, m.id, m.complete))
+                one.push((at, m.id, m.complete, m.received.secs))
             });
             offset += l.len() as u64 + 1;
         }
-        p.finish(&mut |m| one.push((u64::MAX, m.id, m.complete)));
+        p.finish(&mut |m| one.push((u64::MAX, m.id, m.complete, m.received.secs)));
 
         let half = log[..log.len() / 2].rfind('\n').unwrap() + 1;
-        let mut tagger = Tagger::new(format, n, 2024);
+        let mut tagger = Tagger::new(format, n, 2024, zone.clone());
         let chunks: Vec<(usize, Routed)> = [&log[..half], &log[half..]]
             .iter()
             .scan(0, |before, c| {
@@ -407,29 +437,49 @@ mod tests {
         let mut split = Vec::new();
         for k in 0..n {
             let mut p = LogParser::new(Some(format), 2024);
+            p.set_zone(zone.clone());
             let mut base = 0;
             for (c, (first, routed)) in chunks.iter().enumerate() {
                 let data = if c == 0 { &log[..half] } else { &log[half..] }.as_bytes();
                 let global = |j: usize| (first + j) as u64 + 1;
-                let mut out =
-                    |at: u64, m: Message| split.push((order_key(at, &m), (at, m.id, m.complete)));
+                let mut out = |at: u64, m: Message| {
+                    split.push((order_key(at, &m), (at, m.id, m.complete, m.received.secs)))
+                };
                 for step in routed.steps(k) {
                     match step {
                         Step::Sweep { line, at } => p.sweep_at(at, &mut |m| out(global(line), m)),
                         Step::Peek {
-                            start, end, route, ..
-                        } => p.peek(&data[start..end], route),
-                        Step::Own { line, start, end } => p.line_at(
-                            &data[start..end],
-                            base + start as u64,
-                            String::new,
-                            &mut |m| out(global(line), m),
-                        ),
+                            line,
+                            start,
+                            end,
+                            route,
+                        } => {
+                            if let Some(at) = routed.fold_at(line) {
+                                p.fold_hint(at);
+                            }
+                            p.peek(&data[start..end], route)
+                        }
+                        Step::Own { line, start, end } => {
+                            if let Some(at) = routed.fold_at(line) {
+                                p.fold_hint(at);
+                            }
+                            p.line_at(
+                                &data[start..end],
+                                base + start as u64,
+                                String::new,
+                                &mut |m| out(global(line), m),
+                            )
+                        }
                     }
                 }
                 base += data.len() as u64;
             }
-            p.finish(&mut |m| split.push((order_key(u64::MAX, &m), (u64::MAX, m.id, m.complete))));
+            p.finish(&mut |m| {
+                split.push((
+                    order_key(u64::MAX, &m),
+                    (u64::MAX, m.id, m.complete, m.received.secs),
+                ))
+            });
         }
         split.sort_by_key(|(key, _)| *key);
         (one, split.into_iter().map(|(_, m)| m).collect())
@@ -511,11 +561,60 @@ mod tests {
             // of other shards.
             let swept = one
                 .iter()
-                .filter(|(at, _, done)| !done && *at != u64::MAX)
+                .filter(|(at, _, done, _)| !done && *at != u64::MAX)
                 .count();
             assert!(swept > 50, "{format:?}: {swept} swept");
             assert_eq!(one.len(), 500, "{format:?}");
             assert_eq!(one, split, "{format:?}");
         }
+    }
+
+    #[test]
+    fn shards_read_a_repeated_hour_as_one_parser_does() {
+        // Chicago, 2 November 2025: 01:00-01:59 is written twice (summer
+        // time, then standard). A message every 9 minutes from 23:00 to
+        // 04:00 local, each third one delivered 40 minutes later (many
+        // cross from one pass into the other): a shard sees a line of its
+        // own only now and then, too seldom to tell the passes apart
+        // without the reader.
+        let back = 1_762_066_800; // 2025-11-02 07:00:00 UTC
+        let wall = |utc: i64| utc - if utc < back { 5 * 3600 } else { 6 * 3600 };
+        let mut lines = Vec::new();
+        let mut truth = Vec::new();
+        for i in 0..40i64 {
+            let t = back - 8 * 3600 + 3 * 3600 + i * 9 * 60;
+            let id = format!("1u{:04}-000000-AB", i);
+            truth.push((id.clone(), t));
+            let stamp = |t: i64| {
+                crate::Stamp {
+                    secs: wall(t),
+                    millis: 0,
+                }
+                .iso()
+                .replace('T', " ")
+            };
+            lines.push((
+                t,
+                format!(
+                    "{} {id} <= a{}@site.example U=a{} P=local S=900 for r{i}@dest.example",
+                    stamp(t),
+                    i % 7,
+                    i % 7
+                ),
+            ));
+            let done = t + if i % 3 == 0 { 40 * 60 } else { 0 };
+            lines.push((done, format!("{} {id} => r{i}@dest.example R=dnslookup T=remote_smtp H=mx.dest.example [198.51.100.9] C=\"250 OK\"", stamp(done))));
+            lines.push((done, format!("{} {id} Completed", stamp(done))));
+        }
+        lines.sort_by_key(|(t, _)| *t);
+        let log: String = lines.iter().map(|(_, l)| format!("{l}\n")).collect();
+        let zone = crate::time::Zone::named("America/Chicago").unwrap();
+        let (one, split) = split_in(Format::Exim, &log, 3, zone);
+        assert_eq!(one.len(), 40);
+        let mut got: Vec<(String, i64)> =
+            one.iter().map(|(_, id, _, at)| (id.clone(), *at)).collect();
+        got.sort();
+        assert_eq!(got, truth);
+        assert_eq!(one, split);
     }
 }

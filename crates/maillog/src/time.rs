@@ -31,6 +31,196 @@ impl Stamp {
     }
 }
 
+/// The time zone a log writes its local times in, turning them into UTC.
+///
+/// Exim (without `log_timezone`) and traditional syslog write the server's
+/// wall clock with no offset; blocklist listings, complaints and alerts are
+/// in UTC, so a log read without its zone is hours off them. The offset of
+/// each local hour is looked up once and kept.
+///
+/// Twice a year a zone with summer time repeats an hour: its wall times
+/// name two instants. A log is in order, so the earlier instant is taken
+/// unless it lies more than half an hour before the latest time converted
+/// so far (the repeated hour has begun); see [`Zone::folded`].
+#[derive(Debug, Clone)]
+pub struct Zone {
+    /// `None`: stamps stay as written.
+    tz: Option<jiff::tz::TimeZone>,
+    name: String,
+    /// The local hour (seconds / 3600) whose offset is kept, and that
+    /// offset in seconds east of UTC.
+    hour: i64,
+    offset: i64,
+    /// The latest UTC second converted so far.
+    latest: i64,
+    /// Whether the last stamp converted was in a repeated hour.
+    folded: bool,
+}
+
+/// How far back from the latest time a repeated hour's earlier instant may
+/// lie and still be taken.
+const FOLD_SLACK: i64 = 1800;
+
+impl Zone {
+    /// Stamps stay as written (no conversion).
+    pub fn as_written() -> Self {
+        Zone {
+            tz: None,
+            name: "as written".into(),
+            hour: i64::MIN,
+            offset: 0,
+            latest: i64::MIN,
+            folded: false,
+        }
+    }
+
+    fn of(tz: jiff::tz::TimeZone, name: String) -> Self {
+        Zone {
+            tz: Some(tz),
+            name,
+            ..Zone::as_written()
+        }
+    }
+
+    /// An IANA zone (`America/Chicago`, `UTC`) from the system's tzdb.
+    pub fn named(name: &str) -> Result<Self, String> {
+        let tz = jiff::tz::TimeZone::get(name)
+            .map_err(|e| format!("unknown time zone {name:?}: {e}"))?;
+        Ok(Zone::of(tz, name.to_string()))
+    }
+
+    /// This machine's zone (`TZ`, else `/etc/localtime`); UTC when it
+    /// cannot be told.
+    pub fn system() -> Self {
+        match jiff::tz::TimeZone::try_system() {
+            Ok(tz) => {
+                let name = tz.iana_name().unwrap_or("system").to_string();
+                Zone::of(tz, name)
+            }
+            Err(_) => Zone::of(jiff::tz::TimeZone::UTC, "UTC".into()),
+        }
+    }
+
+    /// A fixed offset, seconds east of UTC (an access log's `+0100`).
+    pub fn fixed(seconds: i64) -> Self {
+        let off = i32::try_from(seconds)
+            .ok()
+            .and_then(|s| jiff::tz::Offset::from_seconds(s).ok())
+            .unwrap_or(jiff::tz::Offset::UTC);
+        Zone::of(
+            jiff::tz::TimeZone::fixed(off),
+            format!(
+                "UTC{}{:02}:{:02}",
+                if seconds < 0 { '-' } else { '+' },
+                seconds.abs() / 3600,
+                seconds.abs() % 3600 / 60
+            ),
+        )
+    }
+
+    /// The zone's name, for messages.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether the last [`Zone::to_utc`] met a repeated hour (and had to
+    /// choose).
+    pub fn folded(&self) -> bool {
+        self.folded
+    }
+
+    /// Takes `utc` as the latest time seen: a reader that does not convert
+    /// every line itself (a shard of a split run) learns the log's clock.
+    pub fn saw(&mut self, utc: i64) {
+        self.latest = self.latest.max(utc);
+    }
+
+    /// The UTC time of a wall-clock stamp.
+    pub fn to_utc(&mut self, local: Stamp) -> Stamp {
+        let Some(tz) = &self.tz else {
+            return local;
+        };
+        let hour = local.secs.div_euclid(3600);
+        self.folded = false;
+        let secs = if hour == self.hour {
+            local.secs - self.offset
+        } else {
+            let start = hour * 3600;
+            match (offset_at(tz, start), offset_at(tz, start + 3599)) {
+                (Choice::One(a), Choice::One(b)) if a == b => {
+                    (self.hour, self.offset) = (hour, a);
+                    local.secs - a
+                }
+                _ => match offset_at(tz, local.secs) {
+                    Choice::One(o) => local.secs - o,
+                    Choice::Gap(before) => local.secs - before,
+                    Choice::Fold(before, after) => {
+                        self.folded = true;
+                        let earlier = local.secs - before;
+                        if self.latest != i64::MIN && earlier < self.latest - FOLD_SLACK {
+                            local.secs - after
+                        } else {
+                            earlier
+                        }
+                    }
+                },
+            }
+        };
+        self.latest = self.latest.max(secs);
+        Stamp {
+            secs,
+            millis: local.millis,
+        }
+    }
+}
+
+enum Choice {
+    One(i64),
+    /// A wall time skipped (clocks went forward): the offset before.
+    Gap(i64),
+    /// A wall time repeated: the offsets before and after.
+    Fold(i64, i64),
+}
+
+/// The offset (seconds east) of wall time `local` in `tz`.
+fn offset_at(tz: &jiff::tz::TimeZone, local: i64) -> Choice {
+    use jiff::tz::AmbiguousOffset;
+    let Ok(ts) = jiff::Timestamp::from_second(local) else {
+        return Choice::One(0);
+    };
+    let civil = jiff::tz::Offset::UTC.to_datetime(ts);
+    match tz.to_ambiguous_timestamp(civil).offset() {
+        AmbiguousOffset::Unambiguous { offset } => Choice::One(offset.seconds() as i64),
+        AmbiguousOffset::Gap { before, .. } => Choice::Gap(before.seconds() as i64),
+        AmbiguousOffset::Fold { before, after } => {
+            Choice::Fold(before.seconds() as i64, after.seconds() as i64)
+        }
+    }
+}
+
+/// Whether an Exim line's stamp carries its offset (`log_timezone`):
+/// `YYYY-MM-DD HH:MM:SS[.mmm] +hhmm`.
+pub fn exim_zoned(b: &[u8]) -> bool {
+    let used = if b.get(19) == Some(&b'.') { 23 } else { 19 };
+    b.get(used..).is_some_and(|r| offset(r).is_some())
+}
+
+/// Whether a syslog line's stamp carries its offset: RFC 3339 with `Z` or
+/// `±hh:mm` (traditional `Mmm dd HH:MM:SS` never does).
+pub fn syslog_zoned(b: &[u8]) -> bool {
+    if b.len() < 20 || b[10] != b'T' {
+        return false;
+    }
+    let mut i = 19;
+    if b[i] == b'.' {
+        i += 1;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+    }
+    matches!(b.get(i), Some(b'Z' | b'+' | b'-'))
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
 /// algorithm).
 pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
@@ -209,6 +399,89 @@ mod tests {
         );
         let (s, used) = parse_syslog(b"2025-02-14T18:12:33Z host", 0).unwrap();
         assert_eq!((s.iso().as_str(), used), ("2025-02-14T18:12:33", 20));
+    }
+
+    /// A UTC stamp from a `YYYY-MM-DD HH:MM:SS` text.
+    fn at(text: &str) -> Stamp {
+        parse_exim(text.as_bytes()).unwrap().0
+    }
+
+    #[test]
+    fn wall_times_become_utc_in_their_zone() {
+        let mut z = Zone::named("America/Chicago").unwrap();
+        // Standard time is six hours behind UTC, summer time five.
+        assert_eq!(
+            z.to_utc(at("2025-01-15 10:00:00")),
+            at("2025-01-15 16:00:00")
+        );
+        assert_eq!(
+            z.to_utc(at("2025-07-15 10:00:07")),
+            at("2025-07-15 15:00:07")
+        );
+        // The hour clocks skip (02:30 on 9 March does not exist) is read
+        // as standard time, 03:30 summer time.
+        assert_eq!(
+            z.to_utc(at("2025-03-09 02:30:00")),
+            at("2025-03-09 08:30:00")
+        );
+        assert!(!z.folded());
+        let mut same = Zone::as_written();
+        assert_eq!(
+            same.to_utc(at("2025-01-15 10:00:00")),
+            at("2025-01-15 10:00:00")
+        );
+        let mut fixed = Zone::fixed(3600);
+        assert_eq!(fixed.name(), "UTC+01:00");
+        assert_eq!(
+            fixed.to_utc(at("2025-07-15 10:00:00")),
+            at("2025-07-15 09:00:00")
+        );
+        assert_eq!(Zone::fixed(-1800).name(), "UTC-00:30");
+        assert!(Zone::named("Mars/Olympus_Mons").is_err());
+    }
+
+    #[test]
+    fn a_repeated_hour_is_read_in_log_order() {
+        // On 2 November 2025 Chicago's clocks went from 01:59:59 summer
+        // time back to 01:00:00 standard time: a log shows 01:00-01:59
+        // twice. Lines a little out of order stay in their pass.
+        let wall = [
+            "00:50:00", "01:10:00", "01:40:00", "01:55:00", "01:54:30", "01:05:00", "01:30:00",
+            "01:29:40", "01:59:00", "02:10:00",
+        ];
+        let utc = [
+            "05:50:00", "06:10:00", "06:40:00", "06:55:00", "06:54:30", "07:05:00", "07:30:00",
+            "07:29:40", "07:59:00", "08:10:00",
+        ];
+        let mut z = Zone::named("America/Chicago").unwrap();
+        let mut folded = Vec::new();
+        for (w, u) in wall.iter().zip(utc) {
+            let got = z.to_utc(at(&format!("2025-11-02 {w}")));
+            assert_eq!(got, at(&format!("2025-11-02 {u}")), "{w}");
+            folded.push(z.folded());
+        }
+        let expect = [false, true, true, true, true, true, true, true, true, false];
+        assert_eq!(folded, expect);
+        // Told the log's clock by another reader, it settles the second
+        // pass by that clock.
+        let mut told = Zone::named("America/Chicago").unwrap();
+        told.saw(at("2025-11-02 07:00:00").secs);
+        assert_eq!(
+            told.to_utc(at("2025-11-02 01:20:00")),
+            at("2025-11-02 07:20:00")
+        );
+    }
+
+    #[test]
+    fn stamps_that_carry_their_offset_are_told_apart() {
+        assert!(exim_zoned(b"2025-02-14 18:12:33 +0100 1abc"));
+        assert!(exim_zoned(b"2025-02-14 18:12:33.461 -0500 1abc"));
+        assert!(!exim_zoned(b"2025-02-14 18:12:33 1abcde-000001-AB <= x"));
+        assert!(!exim_zoned(b"2025-02-14 18:12:33.461 [46483] cwd=/"));
+        assert!(syslog_zoned(b"2025-02-14T18:12:33.461+01:00 host"));
+        assert!(syslog_zoned(b"2025-02-14T18:12:33Z host"));
+        assert!(!syslog_zoned(b"2025-02-14T18:12:33 host"));
+        assert!(!syslog_zoned(b"Feb 14 18:12:33 host postfix/smtpd[1]:"));
     }
 
     #[test]

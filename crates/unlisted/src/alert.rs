@@ -286,10 +286,7 @@ impl Alerter {
         let mut body = vec![
             format!("sender:  {}", change.sender),
             format!("account: {}", change.account.as_deref().unwrap_or("-")),
-            format!(
-                "verdict: {} (was {}) at {at} (log time)",
-                change.to, change.from
-            ),
+            format!("verdict: {} (was {}) at {at} UTC", change.to, change.from),
         ];
         for r in reasons.as_array().into_iter().flatten() {
             body.push(format!(

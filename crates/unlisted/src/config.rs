@@ -444,6 +444,10 @@ pub(crate) struct LogConfig {
     /// The `[[server]]` this log belongs to (default: the first one).
     #[serde(default)]
     pub(crate) server: Option<String>,
+    /// The time zone this log writes its times in, when it is not
+    /// `[ingest] timezone` (a log of another server).
+    #[serde(default)]
+    pub(crate) timezone: Option<String>,
 }
 
 fn auto() -> String {
@@ -475,6 +479,11 @@ pub(crate) struct IngestConfig {
     /// matched to. Older ones are deleted a batch at a time.
     #[serde(default = "default_keep_messages", with = "humantime_serde")]
     pub(crate) keep_messages: Duration,
+    /// The IANA time zone (`America/Chicago`) the mail logs write their
+    /// wall-clock times in; default: this machine's. Times are kept in
+    /// UTC, like listings and complaints.
+    #[serde(default)]
+    pub(crate) timezone: Option<String>,
 }
 
 impl Default for IngestConfig {
@@ -485,6 +494,7 @@ impl Default for IngestConfig {
             save_senders: default_save_senders(),
             keep_senders: default_keep_senders(),
             keep_messages: default_keep_messages(),
+            timezone: None,
         }
     }
 }
@@ -721,6 +731,18 @@ impl EmailConfig {
 }
 
 impl Config {
+    /// The zone mail logs write their wall-clock times in: `log`'s own,
+    /// else `[ingest] timezone`, else this machine's.
+    pub(crate) fn log_zone(&self, log: Option<&LogConfig>) -> Result<maillog::time::Zone> {
+        match log
+            .and_then(|l| l.timezone.as_deref())
+            .or(self.ingest.timezone.as_deref())
+        {
+            Some(name) => maillog::time::Zone::named(name).map_err(anyhow::Error::msg),
+            None => Ok(maillog::time::Zone::system()),
+        }
+    }
+
     /// Reads and parses a config file (syntax and types only).
     pub(crate) fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
@@ -764,6 +786,14 @@ impl Config {
         for a in &self.enforce.allow {
             if let Err(e) = a.parse::<enforce::Subject>() {
                 out.push(format!("enforce.allow: {e}"));
+            }
+        }
+        for zone in std::iter::once(&self.ingest.timezone)
+            .chain(self.logs.iter().map(|l| &l.timezone))
+            .flatten()
+        {
+            if let Err(e) = maillog::time::Zone::named(zone) {
+                out.push(format!("timezone: {e}"));
             }
         }
         // The detector looks this far back; a restart without saved

@@ -42,6 +42,7 @@ const HOLD_FOR_COPY_SECS: i64 = 3_600;
 impl LogIngest {
     pub(crate) fn open(
         cfg: &LogConfig,
+        zone: maillog::time::Zone,
         store: &Store,
         owners: std::sync::Arc<enforce::hold::Accounts>,
     ) -> Result<Self> {
@@ -61,6 +62,7 @@ impl LogIngest {
             _ => None,
         };
         let mut parser = LogParser::new(format, year);
+        parser.set_zone(zone);
         if cfg.exim_spool.is_some() {
             parser.track_local_arrivals();
         }

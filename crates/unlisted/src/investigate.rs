@@ -84,17 +84,18 @@ pub(crate) fn requests_for(url: &str, is_dir: bool, logs: &[PathBuf]) -> Request
 
 /// The messages `target` sent (a script, or any script under a
 /// directory; a sender known only by the script's directory counts) as
-/// (UTC seconds, recipients), from mail logs whose local time is `offset`
-/// seconds east of UTC.
+/// (UTC seconds, recipients), from mail logs that write their times in
+/// `zone`.
 pub(crate) fn script_mail(
     target: &Path,
     logs: &[PathBuf],
-    offset: i64,
+    zone: maillog::time::Zone,
 ) -> Result<Vec<(i64, usize)>> {
     // Oldest first, whatever order they were given in.
     let mut logs = logs.to_vec();
     let year = crate::cmd::logs::oldest_first(&mut logs, None).year;
     let mut parser = maillog::LogParser::new(None, year);
+    parser.set_zone(zone);
     let mut out = Vec::new();
     let mut keep = |m: maillog::Message| {
         if m.sender.kind != maillog::SenderKind::Script {
@@ -102,7 +103,7 @@ pub(crate) fn script_mail(
         }
         let sender = Path::new(&m.sender.value);
         if sender.starts_with(target) || target.parent() == Some(sender) {
-            out.push((m.received.secs - offset, m.recipients.len()));
+            out.push((m.received.secs, m.recipients.len()));
         }
     };
     for log in &logs {
@@ -168,6 +169,18 @@ pub(crate) struct Setup {
     pub(crate) window: i64,
     pub(crate) access_logs: Vec<PathBuf>,
     pub(crate) mail_logs: Vec<PathBuf>,
+    /// The zone the mail logs write their times in, when the config names
+    /// it; else they are read in the access log's offset.
+    pub(crate) mail_zone: Option<String>,
+}
+
+/// The zone of mail logs for lining them up with access logs: `named`
+/// when given, else the fixed offset the access log writes (`+0100`).
+pub(crate) fn mail_zone(named: Option<&str>, access_offset: i64) -> Result<maillog::time::Zone> {
+    match named {
+        Some(n) => maillog::time::Zone::named(n).map_err(anyhow::Error::msg),
+        None => Ok(maillog::time::Zone::fixed(access_offset)),
+    }
 }
 
 /// The tree to scan for a script (or a script's directory): its site's
@@ -205,7 +218,9 @@ pub(crate) fn investigate(
         let logs = access_logs(&setup.access_logs);
         let read = requests_for(&url, target.is_dir(), &logs);
         let offset = read.requests.first().map_or(0, |r| r.utc_offset);
-        let mail = script_mail(&target, &setup.mail_logs, offset).ok();
+        let mail = mail_zone(setup.mail_zone.as_deref(), offset)
+            .and_then(|zone| script_mail(&target, &setup.mail_logs, zone))
+            .ok();
         let t = sitescan::trace::trace(
             &target,
             &url,

@@ -597,6 +597,9 @@ impl Monitor {
             window: self.config.scan.window.as_secs() as i64,
             access_logs: self.config.scan.access_logs.clone(),
             mail_logs: self.config.logs.iter().map(|l| l.path.clone()).collect(),
+            mail_zone: (self.config.logs.iter())
+                .find_map(|l| l.timezone.clone())
+                .or_else(|| self.config.ingest.timezone.clone()),
         };
         for row in self.store.pending_site_scans()? {
             if self.scans.contains_key(&row.id) {

@@ -572,7 +572,7 @@ async fn sender(
             &format!("messages per hour from {}", q.s)
         )
     );
-    b += "<h2>Verdicts and their reasons</h2><table><tr><th>When (log time)</th><th>Change</th><th>Reasons</th></tr>";
+    b += "<h2>Verdicts and their reasons</h2><table><tr><th>When (UTC)</th><th>Change</th><th>Reasons</th></tr>";
     for (at, from, to, reasons) in &history {
         let rs: Vec<Value> = serde_json::from_str(reasons).unwrap_or_default();
         let text: Vec<String> = rs

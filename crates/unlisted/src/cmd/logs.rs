@@ -51,6 +51,11 @@ pub(crate) struct AnalyzeArgs {
     /// per core, 1 = everything on one thread. The result is the same.
     #[arg(long, default_value_t = 0, value_name = "N")]
     threads: usize,
+    /// The IANA time zone the logs write their times in (`America/Chicago`)
+    /// when they were written on another machine; default: `[ingest]
+    /// timezone`, else this machine's. Times are shown in UTC.
+    #[arg(long, value_name = "ZONE")]
+    timezone: Option<String>,
 }
 
 /// More shards than this only add the cost of every shard reading every
@@ -113,6 +118,8 @@ struct Summary {
     retired_senders: usize,
     spamming: usize,
     suspicious: usize,
+    /// Times are UTC; lines without an offset were read in this zone.
+    timezone: String,
     first: Option<String>,
     last: Option<String>,
     errors: Vec<FileError>,
@@ -384,10 +391,12 @@ fn read_sequential(
     a: &AnalyzeArgs,
     format: Option<Format>,
     year: i64,
+    zone: &maillog::time::Zone,
     show_bar: bool,
     observe: &mut dyn FnMut(maillog::Message),
 ) -> ReadTotals {
     let mut parser = LogParser::new(format, year);
+    parser.set_zone(zone.clone());
     parser.skip_details();
     let mut errors = Vec::new();
     for path in &a.files {
@@ -418,6 +427,10 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
         FormatArg::Auto => None,
         FormatArg::Exim => Some(Format::Exim),
         FormatArg::Postfix => Some(Format::Postfix),
+    };
+    let zone = match &a.timezone {
+        Some(name) => maillog::time::Zone::named(name).map_err(anyhow::Error::msg)?,
+        None => config.log_zone(None)?,
     };
     let order = oldest_first(&mut a.files, format);
     let (reordered, year) = (order.changed, order.year);
@@ -479,8 +492,11 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
         Some(f) => {
             let t = super::logs_sharded::run(
                 &a.files,
-                f,
-                year,
+                &super::logs_sharded::Reading {
+                    format: f,
+                    year,
+                    zone: &zone,
+                },
                 threads,
                 show_bar,
                 &prepare,
@@ -493,7 +509,7 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
                 errors: t.errors,
             }
         }
-        None => read_sequential(&a, format, year, show_bar, &mut |m| {
+        None => read_sequential(&a, format, year, &zone, show_bar, &mut |m| {
             if let Some(item) = prepare(m) {
                 consume(item);
             }
@@ -552,6 +568,7 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
         retired_senders: detector.retired(),
         spamming: count(Verdict::Spamming),
         suspicious: count(Verdict::Suspicious),
+        timezone: zone.name().to_string(),
         first: st.first.map(|s| s.iso()),
         last: st.last.map(|s| s.iso()),
         errors,
@@ -643,7 +660,7 @@ fn print_human(shown: &[SenderReport], s: &Summary) -> Result<()> {
         s.suspicious,
         ok,
         match (&s.first, &s.last) {
-            (Some(f), Some(l)) => format!("; {f} .. {l}"),
+            (Some(f), Some(l)) => format!("; {f} .. {l} UTC (logs in {})", s.timezone),
             _ => String::new(),
         }
     ))?;

@@ -72,6 +72,14 @@ struct ShardEnd {
     last: Option<(u64, Stamp)>,
 }
 
+/// How a log is read: its format, the year of its syslog dates and the
+/// zone of its wall-clock times.
+pub(crate) struct Reading<'a> {
+    pub(crate) format: Format,
+    pub(crate) year: i64,
+    pub(crate) zone: &'a maillog::time::Zone,
+}
+
 /// What the sharded run saw, merged as one thread would have counted it.
 pub(crate) struct Totals {
     pub(crate) stats: LineStats,
@@ -86,8 +94,7 @@ pub(crate) struct Totals {
 /// [`LogParser`] would have handed the messages out.
 pub(crate) fn run<T: Send>(
     files: &[PathBuf],
-    format: Format,
-    year: i64,
+    how: &Reading<'_>,
     shards: usize,
     show_bar: bool,
     prepare: &(dyn Fn(Message) -> Option<T> + Sync),
@@ -105,9 +112,7 @@ pub(crate) fn run<T: Send>(
             from_shards.push(brx);
             std::thread::Builder::new()
                 .name(format!("log-shard-{k}"))
-                .spawn_scoped(scope, move || {
-                    shard(k, format, year, names, rx, btx, prepare)
-                })?;
+                .spawn_scoped(scope, move || shard(k, how, names, rx, btx, prepare))?;
         }
         let reader = std::thread::Builder::new()
             .name("log-reader".into())
@@ -115,7 +120,7 @@ pub(crate) fn run<T: Send>(
                 read_all(
                     files,
                     show_bar,
-                    Tagger::new(format, shards, year),
+                    Tagger::new(how.format, shards, how.year, how.zone.clone()),
                     to_shards,
                 )
             })?;
@@ -275,14 +280,14 @@ fn read_one(
 /// glances at; sweeps where the reader marked a new hour.
 fn shard<T>(
     k: usize,
-    format: Format,
-    year: i64,
+    how: &Reading<'_>,
     names: &[String],
     rx: Receiver<Arc<Chunk>>,
     tx: SyncSender<Batch<T>>,
     prepare: &(dyn Fn(Message) -> Option<T> + Sync),
 ) {
-    let mut parser = LogParser::new(Some(format), year);
+    let mut parser = LogParser::new(Some(how.format), how.year);
+    parser.set_zone(how.zone.clone());
     parser.skip_details();
     let mut tally = ShardEnd {
         stats: LineStats::default(),
@@ -302,9 +307,20 @@ fn shard<T>(
             match step {
                 Step::Sweep { line, at } => parser.sweep_at(at, &mut |m| emit(global(line), m)),
                 Step::Peek {
-                    start, end, route, ..
-                } => parser.peek(&data[start..end], route),
+                    line,
+                    start,
+                    end,
+                    route,
+                } => {
+                    if let Some(at) = chunk.routed.fold_at(line) {
+                        parser.fold_hint(at);
+                    }
+                    parser.peek(&data[start..end], route)
+                }
                 Step::Own { line, start, end } => {
+                    if let Some(at) = chunk.routed.fold_at(line) {
+                        parser.fold_hint(at);
+                    }
                     let (samples, stamped) = (parser.stats.samples.len(), parser.stamped_lines());
                     let (at, n) = (chunk.offset + start as u64, chunk.lineno + line as u64 + 1);
                     parser.line_at(&data[start..end], at, || format!("{name}:{n}"), &mut |m| {

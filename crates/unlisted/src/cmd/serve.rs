@@ -177,7 +177,10 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
     let logs = config
         .logs
         .iter()
-        .map(|l| crate::ingest::LogIngest::open(l, &store, owners.clone()))
+        .map(|l| {
+            let zone = config.log_zone(Some(l))?;
+            crate::ingest::LogIngest::open(l, zone, &store, owners.clone())
+        })
         .collect::<Result<Vec<_>>>()?;
     let poll = config.ingest.poll;
     let remote = crate::remote::RemoteWatch::new(&config, &catalog, &store)?;

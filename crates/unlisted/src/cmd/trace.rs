@@ -25,10 +25,13 @@ pub(crate) struct Args {
     #[arg(long, default_value_t = 3600)]
     window: i64,
     /// Exim or Postfix logs of the same server: the script's messages are
-    /// lined up with the POSTs to it (the mail log's local time is read in
-    /// the access log's zone).
+    /// lined up with the POSTs to it.
     #[arg(long = "mail-log", value_name = "FILE")]
     mail_logs: Vec<PathBuf>,
+    /// The IANA time zone the mail logs write their times in
+    /// (`Europe/Berlin`); default: the offset the access log writes.
+    #[arg(long, value_name = "ZONE")]
+    timezone: Option<String>,
     #[arg(long)]
     json: bool,
 }
@@ -59,7 +62,8 @@ pub(crate) fn run(_g: &Global, a: Args) -> Result<Exit> {
         None
     } else {
         let offset = requests.first().map_or(0, |r| r.utc_offset);
-        match crate::investigate::script_mail(&target, &a.mail_logs, offset) {
+        let zone = crate::investigate::mail_zone(a.timezone.as_deref(), offset)?;
+        match crate::investigate::script_mail(&target, &a.mail_logs, zone) {
             Ok(m) => Some(m),
             Err(e) => {
                 output::error(&format!("{e:#}"));

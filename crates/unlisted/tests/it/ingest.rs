@@ -507,3 +507,28 @@ fn a_filtered_message_whose_copy_never_comes_holds_the_checkpoint_an_hour() {
     let (resume_at, read_to) = checkpoint();
     assert_eq!(resume_at, read_to);
 }
+
+#[test]
+fn the_daemon_keeps_a_local_time_log_in_utc() {
+    // The same PHP mailer on a server whose Exim writes Chicago's wall
+    // clock (00:00-00:26 on 1 May, summer time: 05:00-05:26 UTC) and on
+    // one in UTC: alerts and status speak UTC, like listings.
+    for (zone, hour) in [("timezone = \"America/Chicago\"", "05"), ("", "00")] {
+        let hook = WebhookReceiver::start();
+        let dir = TempDir::new("zone-daemon");
+        dir.write("unlisted.toml", &config(&hook, zone));
+        let mut log = String::new();
+        php_mailer(&mut log, 0);
+        append(&dir, "mail.log", &log);
+        once(&dir);
+        let alert = sender_alert(&hook);
+        let prefix = format!("2024-05-01T{hour}:");
+        assert!(
+            alert["at"].as_str().unwrap().starts_with(&prefix),
+            "{zone}: {alert}"
+        );
+        let status = json_lines(&unlisted(dir.path(), &["status", "--json"]));
+        let s = status.iter().find(|l| l["sender"] == PHP_SENDER).unwrap();
+        assert!(s["since"].as_str().unwrap().starts_with(&prefix), "{s}");
+    }
+}

@@ -278,6 +278,108 @@ fn quiet_server_is_clean_with_exit_0_and_human_output() {
     assert!(out.contains("15 lines (15 understood, 0 ignored, 0 not understood); 5 messages; 1 senders: 0 spamming"), "{out}");
 }
 
+/// `logs analyze --json ARGS` with this machine's zone set to `tz`.
+fn analyze_in(dir: &TempDir, tz: &str, args: &[&str]) -> Vec<serde_json::Value> {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_unlisted"))
+        .args(["logs", "analyze", "--json"])
+        .args(args)
+        .current_dir(dir.path())
+        .env_remove("UNLISTED_CONFIG")
+        .env("TZ", tz)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    json_lines(&o)
+}
+
+#[test]
+fn wall_clock_logs_are_read_in_the_servers_zone_and_reported_in_utc() {
+    // Exim writes the server's wall clock without an offset. In Chicago on
+    // 1 May (summer time) that is five hours behind UTC, the clock of
+    // listings and complaints.
+    let dir = TempDir::new("zone");
+    let mut log = String::new();
+    php_mailer(&mut log, 0);
+    dir.write("exim_mainlog", &log);
+    let php = "script:/home/bob/public_html/wp-content/uploads/2024/04";
+    let times = |lines: &[serde_json::Value]| {
+        let s = sender(lines, php);
+        let sum = lines.last().unwrap();
+        assert_eq!(sum["type"], "summary");
+        [
+            s["first_seen"].clone(),
+            s["last_seen"].clone(),
+            sum["first"].clone(),
+            sum["timezone"].clone(),
+        ]
+    };
+    let (_, utc) = analyze(&dir, &["--timezone", "UTC", "exim_mainlog"]);
+    assert_eq!(
+        times(&utc),
+        [
+            "2024-05-01T00:00:00",
+            "2024-05-01T00:26:20",
+            "2024-05-01T00:00:00",
+            "UTC"
+        ]
+    );
+    let (_, chicago) = analyze(&dir, &["--timezone", "America/Chicago", "exim_mainlog"]);
+    let expect = [
+        "2024-05-01T05:00:00",
+        "2024-05-01T05:26:20",
+        "2024-05-01T05:00:00",
+        "America/Chicago",
+    ];
+    assert_eq!(times(&chicago), expect);
+    // The verdict does not depend on the clock.
+    assert_eq!(
+        sender(&chicago, php)["verdict"],
+        sender(&utc, php)["verdict"]
+    );
+    // By default the machine's own zone, unless the config names one.
+    assert_eq!(
+        times(&analyze_in(&dir, "America/Chicago", &["exim_mainlog"])),
+        expect
+    );
+    dir.write("unlisted.toml", "[ingest]\ntimezone = \"Europe/Berlin\"\n");
+    let berlin = analyze_in(&dir, "America/Chicago", &["exim_mainlog"]);
+    assert_eq!(
+        times(&berlin),
+        [
+            "2024-04-30T22:00:00",
+            "2024-04-30T22:26:20",
+            "2024-04-30T22:00:00",
+            "Europe/Berlin"
+        ]
+    );
+    // Lines that carry their offset (Exim's log_timezone) are UTC once
+    // read, whatever the zone.
+    let zoned: String = log
+        .lines()
+        .map(|l| format!("{} -0500{}\n", &l[..19], &l[19..]))
+        .collect();
+    dir.write("zoned_mainlog", &zoned);
+    let (_, z) = analyze(&dir, &["--timezone", "Asia/Tokyo", "zoned_mainlog"]);
+    assert_eq!(times(&z)[..3], expect[..3]);
+    // An unknown zone is an error, not a guess.
+    let o = unlisted(
+        dir.path(),
+        &[
+            "logs",
+            "analyze",
+            "--timezone",
+            "Mars/Olympus",
+            "exim_mainlog",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("unknown time zone \"Mars/Olympus\""),
+        "{}",
+        stderr(&o)
+    );
+}
+
 #[test]
 fn unreadable_file_is_reported_and_the_rest_still_analyzed() {
     let dir = TempDir::new("logs");

@@ -32,6 +32,9 @@ pub fn unlisted(dir: &Path, args: &[&str]) -> Output {
         .env_remove("UNLISTED_NAMESERVER")
         .env_remove("RUST_LOG")
         .env("NO_COLOR", "1")
+        // Logs are read in this machine's zone by default: the same on
+        // every machine.
+        .env("TZ", "UTC")
         .output()
         .expect("run unlisted")
 }
@@ -71,6 +74,7 @@ pub fn spawn(dir: &Path, args: &[&str]) -> std::process::Child {
         .args(no_web)
         .current_dir(dir)
         .env_remove("RUST_LOG")
+        .env("TZ", "UTC")
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn unlisted")
