@@ -327,7 +327,9 @@ const MONTHS: [&[u8; 3]; 12] = [
 ];
 
 /// Syslog time: `Mmm dd HH:MM:SS` (year from `year`) or RFC 3339
-/// `YYYY-MM-DDTHH:MM:SS[.frac][Z|±hh:mm]`. Returns the stamp and bytes used.
+/// `YYYY-MM-DDTHH:MM:SS[.frac][Z|±hh:mm|±hhmm]` (rsyslog's high-precision
+/// format, `journalctl -o short-iso[-precise]`). Returns the stamp and
+/// bytes used.
 pub fn parse_syslog(b: &[u8], year: i64) -> Option<(Stamp, usize)> {
     if b.len() >= 15 && b[3] == b' ' && b[6] == b' ' {
         let mo = MONTHS.iter().position(|m| &b[0..3] == *m)? as u32 + 1;
@@ -360,6 +362,13 @@ pub fn parse_syslog(b: &[u8], year: i64) -> Option<(Stamp, usize)> {
                     (num(&b[i + 1..i + 3])? as i64 * 3600) + num(&b[i + 4..i + 6])? as i64 * 60;
                 secs -= if *s == b'-' { -off } else { off };
                 i += 6;
+            }
+            // `±hhmm`: older journalctl's `-o short-iso` (strftime's %z).
+            Some(s @ (b'+' | b'-')) if b.len() >= i + 5 => {
+                let off =
+                    (num(&b[i + 1..i + 3])? as i64 * 3600) + num(&b[i + 3..i + 5])? as i64 * 60;
+                secs -= if *s == b'-' { -off } else { off };
+                i += 5;
             }
             _ => {}
         }
@@ -399,6 +408,11 @@ mod tests {
         );
         let (s, used) = parse_syslog(b"2025-02-14T18:12:33Z host", 0).unwrap();
         assert_eq!((s.iso().as_str(), used), ("2025-02-14T18:12:33", 20));
+        // journalctl -o short-iso, older and newer systemd.
+        let (s, used) = parse_syslog(b"2025-02-14T18:12:33+0100 host", 0).unwrap();
+        assert_eq!((s.iso().as_str(), used), ("2025-02-14T17:12:33", 24));
+        let (s, used) = parse_syslog(b"2025-02-14T18:12:33.000123-05:00 host", 0).unwrap();
+        assert_eq!((s.iso().as_str(), used), ("2025-02-14T23:12:33", 32));
     }
 
     /// A UTC stamp from a `YYYY-MM-DD HH:MM:SS` text.

@@ -381,6 +381,36 @@ fn wall_clock_logs_are_read_in_the_servers_zone_and_reported_in_utc() {
 }
 
 #[test]
+fn a_postfix_journal_export_is_read_with_its_offsets() {
+    // `journalctl -u postfix -o short-iso` on a Debian without rsyslog:
+    // older systemd writes the offset as +0100, newer as +01:00, and
+    // short-iso-precise adds microseconds.
+    let dir = TempDir::new("journal");
+    let lines = [
+        "2026-11-28T10:00:00+0100 mx postfix/submission/smtpd[2001]: connect from unknown[198.51.100.7]",
+        "2026-11-28T10:00:01+0100 mx postfix/submission/smtpd[2001]: 4ABC123DEF: client=unknown[198.51.100.7], sasl_method=PLAIN, sasl_username=amy@example.org",
+        "2026-11-28T10:00:01+01:00 mx postfix/cleanup[2002]: 4ABC123DEF: message-id=<1@example.org>",
+        "2026-11-28T10:00:01.250000+01:00 mx postfix/qmgr[999]: 4ABC123DEF: from=<amy@example.org>, size=900, nrcpt=1 (queue active)",
+        "2026-11-28T10:00:02.123456+0100 mx postfix/smtp[2003]: 4ABC123DEF: to=<f@example.net>, relay=mx.example.net[198.51.100.8]:25, delay=0.5, delays=0.1/0/0.2/0.2, dsn=2.0.0, status=sent (250 2.0.0 OK)",
+        "2026-11-28T10:00:02+0100 mx postfix/qmgr[999]: 4ABC123DEF: removed",
+    ];
+    dir.write("postfix.journal", &(lines.join("\n") + "\n"));
+    // The zone does not matter: every line says its offset.
+    let (o, out) = analyze(
+        &dir,
+        &["--all", "--timezone", "Asia/Tokyo", "postfix.journal"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let sum = out.last().unwrap();
+    assert_eq!(sum["not_understood"], 0, "{sum}");
+    assert_eq!(sum["messages"], 1);
+    let amy = sender(&out, "auth:amy@example.org");
+    assert_eq!(amy["client_ips"], 1);
+    assert_eq!(amy["first_seen"], "2026-11-28T09:00:01");
+    assert_eq!(amy["last_seen"], "2026-11-28T09:00:02");
+}
+
+#[test]
 fn unreadable_file_is_reported_and_the_rest_still_analyzed() {
     let dir = TempDir::new("logs");
     dir.write(
