@@ -91,6 +91,11 @@ pub struct Tailer {
     pub notes: Vec<String>,
     /// Bytes taken from the files so far: what the polls cost.
     pub bytes_read: u64,
+    /// Why the file cannot be followed now ([`Tailer::problem`]).
+    problem: Option<String>,
+    /// Whether the file was ever there to follow: a log missing after
+    /// that was rotated away and is not written again yet.
+    seen: bool,
 }
 
 /// The outcome of one poll.
@@ -135,8 +140,11 @@ impl Tailer {
             generation: 0,
             notes: Vec::new(),
             bytes_read: 0,
+            problem: None,
+            // A checkpoint means the file was followed before.
+            seen: resume.is_some(),
         };
-        let current = open_at(path, 0).ok();
+        let current = t.opened(open_at(path, 0));
         match (resume, current) {
             (None, cur) => t.main = cur,
             (Some(r), Some(mut cur)) if cur.inode == r.inode => {
@@ -171,6 +179,42 @@ impl Tailer {
             }
         }
         t
+    }
+
+    /// Why the file cannot be followed, while that lasts: it cannot be
+    /// opened (no read permission), or it never existed. A file missing
+    /// once it was followed was rotated away and waits to be written
+    /// again, which is no problem.
+    pub fn problem(&self) -> Option<&str> {
+        self.problem.as_deref()
+    }
+
+    /// Keeps what opening the file said for [`Tailer::problem`] (with a
+    /// note when that changes).
+    fn opened(&mut self, r: std::io::Result<Open>) -> Option<Open> {
+        let problem = match &r {
+            Ok(_) => None,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.seen => None,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Some(format!("{} does not exist", self.path.display()))
+            }
+            Err(e) => Some(format!("cannot open {}: {e}", self.path.display())),
+        };
+        self.seen |= r.is_ok();
+        if problem != self.problem {
+            match &problem {
+                Some(p) => self
+                    .notes
+                    .push(format!("{p}; it is not followed until it can be read")),
+                None if self.problem.is_some() => self.notes.push(format!(
+                    "{} can be read now; following it",
+                    self.path.display()
+                )),
+                None => {}
+            }
+            self.problem = problem;
+        }
+        r.ok()
     }
 
     fn drain_copy(&mut self, from: u64, at_least: u64) {
@@ -250,13 +294,15 @@ impl Tailer {
                 continue;
             }
             let Some(main) = self.main.as_mut() else {
-                // Not there yet (rotated away, not yet recreated).
-                match open_at(&self.path, 0) {
-                    Ok(o) => {
+                // Not there yet (rotated away, not yet recreated), or
+                // not readable.
+                let r = open_at(&self.path, 0);
+                match self.opened(r) {
+                    Some(o) => {
                         self.main = Some(o);
                         continue;
                     }
-                    Err(_) => {
+                    None => {
                         polled.at_end = true;
                         return Ok(polled);
                     }

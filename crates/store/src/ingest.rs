@@ -116,6 +116,36 @@ impl Store {
         tx.commit().map_err(self.err())
     }
 
+    /// Records why the log `path` cannot be followed (`None`: it can);
+    /// `since` stays that of the first time the same problem was seen.
+    pub fn set_log_problem(&self, path: &str, problem: Option<&str>, now: i64) -> Result<()> {
+        match problem {
+            Some(p) => self.conn.execute(
+                "INSERT INTO log_problems (path, problem, since) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (path) DO UPDATE SET problem = excluded.problem,
+                 since = CASE WHEN problem = excluded.problem THEN since ELSE excluded.since END",
+                params![path, p, now],
+            ),
+            None => self
+                .conn
+                .execute("DELETE FROM log_problems WHERE path = ?1", params![path]),
+        }
+        .map(drop)
+        .map_err(self.err())
+    }
+
+    /// Logs that cannot be followed: (path, why, since), by path.
+    pub fn log_problems(&self) -> Result<Vec<(String, String, i64)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT path, problem, since FROM log_problems ORDER BY path")
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
     /// The checkpoint of the tail of `path`.
     pub fn log_checkpoint(&self, path: &str) -> Result<Option<LogCheckpoint>> {
         self.conn

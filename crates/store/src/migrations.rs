@@ -281,6 +281,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
     );
     CREATE INDEX sender_states_seen ON sender_states (last_seen);",
     ),
+    (
+        12,
+        "CREATE TABLE log_problems (
+        path TEXT PRIMARY KEY,
+        problem TEXT NOT NULL,
+        since BIGINT NOT NULL
+    );",
+    ),
 ];
 
 /// The newest schema version this binary knows.

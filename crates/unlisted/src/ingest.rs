@@ -33,6 +33,9 @@ pub(crate) struct LogIngest {
     waiting_at: std::collections::HashMap<Box<str>, (u64, i64)>,
     /// Domain owners, for mailboxes the log gives no account.
     owners: std::sync::Arc<enforce::hold::Accounts>,
+    /// What the store says of the log's [`Tailer::problem`] (`None`: not
+    /// told yet this run).
+    told_problem: Option<Option<String>>,
 }
 
 /// How long a message a content filter took holds the checkpoint while
@@ -76,6 +79,7 @@ impl LogIngest {
             relink: Default::default(),
             waiting_at: Default::default(),
             owners,
+            told_problem: None,
         })
     }
 
@@ -115,6 +119,12 @@ impl LogIngest {
             .with_context(|| format!("cannot read {}", self.path.display()))?;
         for note in self.tailer.notes.drain(..) {
             tracing::warn!(log = %self.path.display(), "{note}");
+        }
+        // Why the log cannot be read, for `status` (once per change).
+        let problem = self.tailer.problem().map(str::to_string);
+        if self.told_problem.as_ref() != Some(&problem) {
+            store.set_log_problem(&self.key, problem.as_deref(), crate::output::now())?;
+            self.told_problem = Some(problem);
         }
         for m in &mut messages {
             crate::policy::own(m, &self.owners);

@@ -50,6 +50,22 @@ fn check(g: &Global) -> Result<Exit> {
     if let Some(catalog) = &catalog {
         problems.extend(config.problems(catalog));
     }
+    // A log that cannot be read yet is no error (the daemon waits for it),
+    // but a wrong path or missing permission would go unnoticed.
+    for (i, l) in config.logs.iter().enumerate() {
+        if let Err(e) = std::fs::File::open(&l.path) {
+            let mut w = format!(
+                "log[{i}] {}: {e}; the daemon reads nothing from it until it can",
+                l.path.display()
+            );
+            if e.kind() == std::io::ErrorKind::NotFound && l.format != "exim" {
+                w += ". Where no syslog daemon runs, Postfix logs only to the journal: \
+                      set `maillog_file = /var/log/postfix.log` in main.cf (Postfix 3.4+) \
+                      and follow that file";
+            }
+            output::warning(&w);
+        }
+    }
     if problems.is_empty() {
         let targets = config.targets().len();
         output::line(&format!(

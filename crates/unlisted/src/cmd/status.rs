@@ -48,6 +48,7 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<Exit> {
     let failing = store.failing_zones()?;
     let senders = store.sender_verdicts()?;
     let logs = store.logs()?;
+    let unread = store.log_problems()?;
     let spamming = senders.iter().any(|s| s.verdict == "spamming");
     let delisting = |list: &str| {
         catalog
@@ -87,6 +88,11 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<Exit> {
         for (path, cp, messages) in &logs {
             output::json(&serde_json::json!({
                 "type": "log", "path": path, "read_to": cp.read_to, "resume_at": cp.resume_at, "messages": messages,
+            }))?;
+        }
+        for (path, problem, since) in &unread {
+            output::json(&serde_json::json!({
+                "type": "log_problem", "path": path, "problem": problem, "since": output::time(*since),
             }))?;
         }
     } else {
@@ -172,6 +178,12 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<Exit> {
             output::warning(&format!(
                 "{} zones failed their last self-test (the first {SHOWN} follow; `status --json` lists all)",
                 failing.len()
+            ));
+        }
+        for (_, problem, since) in &unread {
+            output::warning(&format!(
+                "{problem} (since {}): no mail is read from it",
+                output::time(*since)
             ));
         }
         for z in failing.iter().take(SHOWN) {

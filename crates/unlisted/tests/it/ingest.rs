@@ -532,3 +532,44 @@ fn the_daemon_keeps_a_local_time_log_in_utc() {
         assert!(s["since"].as_str().unwrap().starts_with(&prefix), "{s}");
     }
 }
+
+#[test]
+fn a_log_that_is_not_there_is_reported_until_it_is() {
+    // A wrong path (/var/log/maillog for /var/log/mail.log) used to be
+    // followed silently forever. Now `config check` warns, `status` says
+    // so while it lasts, and the log is read once it appears.
+    let hook = WebhookReceiver::start();
+    let dir = TempDir::new("missing-log");
+    dir.write("unlisted.toml", &config(&hook, ""));
+    let o = unlisted(dir.path(), &["config", "check"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("log[0] mail.log: No such file or directory"),
+        "{}",
+        stderr(&o)
+    );
+    once(&dir);
+    let problem = |dir: &TempDir| {
+        json_lines(&unlisted(dir.path(), &["status", "--json"]))
+            .into_iter()
+            .find(|l| l["type"] == "log_problem")
+    };
+    let p = problem(&dir).expect("no log problem in status");
+    assert_eq!(p["path"], "mail.log");
+    assert_eq!(p["problem"], "mail.log does not exist");
+    let o = unlisted(dir.path(), &["status"]);
+    assert!(
+        stderr(&o).contains("mail.log does not exist (since "),
+        "{}",
+        stderr(&o)
+    );
+    append(&dir, "mail.log", &messages(0, 3, false));
+    once(&dir);
+    assert_eq!(stored(&dir), 3);
+    assert!(problem(&dir).is_none());
+    // Rotated away (by rename, Exim writes the new file with its next
+    // line): waiting for it is no problem.
+    std::fs::rename(dir.path().join("mail.log"), dir.path().join("mail.log.1")).unwrap();
+    once(&dir);
+    assert!(problem(&dir).is_none());
+}
