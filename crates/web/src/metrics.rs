@@ -60,7 +60,11 @@ pub(crate) async fn metrics(State(web): State<Arc<Web>>, headers: HeaderMap) -> 
         let complaints = s.complaint_total().map_err(e)?;
         let messages = s.message_count(None).map_err(e)?;
         let sweep = s.last_sweep().map_err(e)?;
-        let counts = (s.sweep_count().map_err(e)?, s.alert_counts().map_err(e)?);
+        let counts = (
+            s.sweep_count().map_err(e)?,
+            s.alert_counts().map_err(e)?,
+            s.log_problems().map_err(e)?.len(),
+        );
         Ok((
             open, verdicts, holds, incidents, complaints, messages, sweep, servers, counts,
         ))
@@ -170,7 +174,7 @@ pub(crate) async fn metrics(State(web): State<Arc<Web>>, headers: HeaderMap) -> 
             &[(String::new(), sw.started as f64)],
         );
     }
-    let (sweeps, (pending, delivered, held_back, abandoned)) = counts;
+    let (sweeps, (pending, delivered, held_back, abandoned), unreadable) = counts;
     out.metric(
         "unlisted_sweeps_total",
         "counter",
@@ -187,6 +191,12 @@ pub(crate) async fn metrics(State(web): State<Arc<Web>>, headers: HeaderMap) -> 
             (label("outcome", "held_back"), held_back as f64),
             (label("outcome", "abandoned"), abandoned as f64),
         ],
+    );
+    out.metric(
+        "unlisted_logs_unreadable",
+        "gauge",
+        "Followed mail logs that cannot be read now (missing, no permission): `unlisted status` says why.",
+        &[(String::new(), unreadable as f64)],
     );
     let x = web.actions.extra_metrics();
     out.metric(

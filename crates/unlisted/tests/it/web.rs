@@ -250,6 +250,8 @@ fn the_api_answers_with_tokens_and_as_its_openapi_file_says() {
     assert!(m.contains("unlisted_servers_listed 1"), "{m}");
     assert!(m.contains("unlisted_sweeps_total 1"), "{m}");
     assert!(m.contains("unlisted_alerts{outcome=\"pending\"}"), "{m}");
+    // The followed log is there and read.
+    assert!(m.contains("unlisted_logs_unreadable 0"), "{m}");
     assert!(
         !m.contains("192.0.2.99") && !m.contains("shop.example"),
         "{m}"
