@@ -123,6 +123,29 @@ impl Zone {
         &self.name
     }
 
+    /// Whether `other` gives every wall time the same UTC time, as far as
+    /// can be told: the same offset on the 1st and 15th of every month
+    /// from 1990 to 2050 (`Etc/UTC` and `UTC` are one clock; stamps kept
+    /// as written count as UTC).
+    pub fn same_clock(&self, other: &Zone) -> bool {
+        if self.name == other.name {
+            return true;
+        }
+        let offset = |z: &Zone, at: i64| {
+            z.tz.as_ref().map_or(0, |tz| {
+                jiff::Timestamp::from_second(at).map_or(0, |t| tz.to_offset(t).seconds() as i64)
+            })
+        };
+        (1990..2050).all(|y| {
+            (1..=12).all(|m| {
+                [1, 15].iter().all(|&d| {
+                    let at = days_from_civil(y, m, d) * 86_400 + 43_200;
+                    offset(self, at) == offset(other, at)
+                })
+            })
+        })
+    }
+
     /// Whether the last [`Zone::to_utc`] met a repeated hour (and had to
     /// choose).
     pub fn folded(&self) -> bool {
@@ -452,6 +475,18 @@ mod tests {
         );
         assert_eq!(Zone::fixed(-1800).name(), "UTC-00:30");
         assert!(Zone::named("Mars/Olympus_Mons").is_err());
+    }
+
+    #[test]
+    fn zones_with_one_clock_are_told_apart_from_others() {
+        let utc = Zone::named("UTC").unwrap();
+        assert!(utc.same_clock(&Zone::named("Etc/UTC").unwrap()));
+        assert!(utc.same_clock(&Zone::as_written()));
+        assert!(utc.same_clock(&Zone::fixed(0)));
+        assert!(!utc.same_clock(&Zone::named("Europe/London").unwrap()));
+        let chicago = Zone::named("America/Chicago").unwrap();
+        assert!(chicago.same_clock(&Zone::named("America/Chicago").unwrap()));
+        assert!(!chicago.same_clock(&Zone::fixed(-6 * 3600)));
     }
 
     #[test]

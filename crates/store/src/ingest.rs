@@ -134,6 +134,31 @@ impl Store {
         .map_err(self.err())
     }
 
+    /// The time zone the log `path` was last read in (none before zones
+    /// were kept: its times were stored as written).
+    pub fn log_zone(&self, path: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row(
+                "SELECT zone FROM log_zones WHERE path = ?1",
+                params![path],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Records the time zone the log `path` is read in.
+    pub fn set_log_zone(&self, path: &str, zone: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO log_zones (path, zone) VALUES (?1, ?2)
+                 ON CONFLICT (path) DO UPDATE SET zone = excluded.zone",
+                params![path, zone],
+            )
+            .map(drop)
+            .map_err(self.err())
+    }
+
     /// Logs that cannot be followed: (path, why, since), by path.
     pub fn log_problems(&self) -> Result<Vec<(String, String, i64)>> {
         let mut stmt = self

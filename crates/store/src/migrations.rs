@@ -287,6 +287,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         path TEXT PRIMARY KEY,
         problem TEXT NOT NULL,
         since BIGINT NOT NULL
+    );
+    CREATE TABLE log_zones (
+        path TEXT PRIMARY KEY,
+        zone TEXT NOT NULL
     );",
     ),
 ];

@@ -50,11 +50,31 @@ impl LogIngest {
         owners: std::sync::Arc<enforce::hold::Accounts>,
     ) -> Result<Self> {
         let key = cfg.path.display().to_string();
-        let resume = store.log_checkpoint(&key)?.map(|c| Resume {
+        let mut resume = store.log_checkpoint(&key)?.map(|c| Resume {
             inode: c.inode,
             read_to: c.read_to,
             resume_at: c.resume_at,
         });
+        // Messages are stored once by (log, id, time): read again in
+        // another zone, the lines of the messages open at the last stop
+        // would store their neighbours a second time. Start where the
+        // reading stopped instead; those few messages are lost.
+        let before = store.log_zone(&key)?;
+        let same = match before.as_deref() {
+            None => zone.same_clock(&maillog::time::Zone::as_written()),
+            Some(name) => maillog::time::Zone::named(name).is_ok_and(|z| z.same_clock(&zone)),
+        };
+        if let Some(r) = resume.as_mut().filter(|r| !same && r.resume_at < r.read_to) {
+            tracing::warn!(
+                log = %cfg.path.display(),
+                "the log's time zone changed from {} to {}: reading on from byte {} (messages still open at the last stop lose their earlier lines, which are not read again so that nothing is stored twice)",
+                before.as_deref().unwrap_or("UTC"),
+                zone.name(),
+                r.read_to
+            );
+            r.resume_at = r.read_to;
+        }
+        store.set_log_zone(&key, zone.name())?;
         let year = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| 1970 + d.as_secs() as i64 / 31_556_952)

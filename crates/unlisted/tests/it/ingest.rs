@@ -573,3 +573,44 @@ fn a_log_that_is_not_there_is_reported_until_it_is() {
     once(&dir);
     assert!(problem(&dir).is_none());
 }
+
+#[test]
+fn a_new_time_zone_stores_nothing_twice() {
+    // The daemon stops while a message is open (its first line before
+    // three that completed); the admin then sets the server's zone. Read
+    // again from the open message in the new zone, the three would be
+    // stored a second time under other times.
+    let hook = WebhookReceiver::start();
+    let dir = TempDir::new("zone-change");
+    dir.write("unlisted.toml", &config(&hook, ""));
+    let open = exim_id(1999);
+    let t = ts(8 * 3600, -30);
+    let mut log = format!(
+        "{t} {open} <= amy@example.org H=(laptop) [198.51.100.7]:50000 P=esmtpa A=dovecot_login:amy@example.org S=900 for late@example.net\n"
+    );
+    log += &messages(0, 3, false);
+    append(&dir, "mail.log", &log);
+    once(&dir);
+    assert_eq!(stored(&dir), 3);
+    dir.write(
+        "unlisted.toml",
+        &config(&hook, "timezone = \"America/Chicago\""),
+    );
+    append(
+        &dir,
+        "mail.log",
+        &format!("{} {open} Completed\n", ts(8 * 3600, 600)),
+    );
+    let o = unlisted(dir.path(), &["serve", "--once", "--listen", ""]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("time zone changed from UTC to America/Chicago"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(stored(&dir), 3);
+    // From then on the new zone holds: a restart re-reads as before.
+    append(&dir, "mail.log", &messages(3, 2, false));
+    once(&dir);
+    assert_eq!(stored(&dir), 5);
+}
