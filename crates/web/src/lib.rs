@@ -194,6 +194,49 @@ pub(crate) fn time(secs: i64) -> String {
     )
 }
 
+/// Whether a request that changes something comes from another site
+/// while riding on the dashboard's cookie (cross-site request forgery).
+/// The cookie is `SameSite=Strict` already; this also refuses what a
+/// browser says is cross-site (`Sec-Fetch-Site`) or whose `Origin` is not
+/// this host. A bearer token is never sent by a browser on its own, and a
+/// client that sends neither header (curl) is no browser.
+fn cross_site(method: &axum::http::Method, headers: &HeaderMap) -> bool {
+    use axum::http::Method;
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+        || headers.contains_key("authorization")
+        || !headers.contains_key("cookie")
+    {
+        return false;
+    }
+    let header = |k: &str| headers.get(k).and_then(|v| v.to_str().ok());
+    if let Some(site) = header("sec-fetch-site") {
+        return !matches!(site, "same-origin" | "none");
+    }
+    match (header("origin"), header("host")) {
+        (Some(origin), Some(host)) => {
+            let authority = origin.split_once("://").map_or(origin, |(_, a)| a);
+            !authority.eq_ignore_ascii_case(host)
+        }
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
+}
+
+async fn refuse_cross_site(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if cross_site(req.method(), req.headers()) {
+        return (
+            StatusCode::FORBIDDEN,
+            "refused: a request from another site may not act with the dashboard's cookie",
+        )
+            .into_response();
+    }
+    next.run(req).await
+}
+
 /// Every route.
 pub fn router(web: Arc<Web>) -> Router {
     Router::new()
@@ -204,6 +247,7 @@ pub fn router(web: Arc<Web>) -> Router {
         .merge(api::routes())
         .merge(pages::routes())
         .route("/metrics", axum::routing::get(metrics::metrics))
+        .layer(axum::middleware::from_fn(refuse_cross_site))
         .with_state(web)
 }
 
@@ -218,6 +262,63 @@ pub const OPENAPI: &str = include_str!("../openapi.json");
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cookie_writes_from_other_sites_are_told_apart() {
+        use axum::http::Method;
+        let req = |pairs: &[(&'static str, &'static str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(*k, v.parse().unwrap());
+            }
+            h
+        };
+        let cookie = ("cookie", "unlisted_token=ul_1");
+        let host = ("host", "mail.example.net:8427");
+        // Reading never; a bearer token or no cookie never.
+        assert!(!cross_site(
+            &Method::GET,
+            &req(&[cookie, ("origin", "https://evil.example")])
+        ));
+        assert!(!cross_site(
+            &Method::POST,
+            &req(&[
+                ("authorization", "Bearer ul_1"),
+                ("origin", "https://evil.example")
+            ])
+        ));
+        assert!(!cross_site(
+            &Method::POST,
+            &req(&[host, ("origin", "https://evil.example")])
+        ));
+        // The browser's word first, then the origin against the host.
+        assert!(cross_site(
+            &Method::POST,
+            &req(&[cookie, ("sec-fetch-site", "cross-site")])
+        ));
+        assert!(cross_site(
+            &Method::POST,
+            &req(&[cookie, ("sec-fetch-site", "same-site")])
+        ));
+        assert!(!cross_site(
+            &Method::POST,
+            &req(&[cookie, ("sec-fetch-site", "same-origin")])
+        ));
+        assert!(cross_site(
+            &Method::POST,
+            &req(&[cookie, host, ("origin", "https://evil.example")])
+        ));
+        assert!(cross_site(
+            &Method::POST,
+            &req(&[cookie, host, ("origin", "null")])
+        ));
+        assert!(!cross_site(
+            &Method::POST,
+            &req(&[cookie, host, ("origin", "http://mail.example.net:8427")])
+        ));
+        // Neither header: not a browser (curl with a saved cookie).
+        assert!(!cross_site(&Method::POST, &req(&[cookie, host])));
+    }
 
     #[test]
     fn times_and_tokens() {

@@ -346,6 +346,23 @@ fn the_dashboard_works_without_javascript() {
     assert!(page.contains("ip:203.0.113.9"), "{page}");
     let (st, head, _) = http(d.port, "POST", "/check", &[("Cookie", &cookie)], "");
     assert_eq!(st, 303, "{head}");
+    // The same form posted from another site with the cookie is refused
+    // (as the browser names it, or by its Origin); from this host it acts.
+    for (k, v) in [
+        ("Sec-Fetch-Site", "cross-site"),
+        ("Origin", "https://evil.example"),
+    ] {
+        let (st, _, body) = http(d.port, "POST", "/check", &[("Cookie", &cookie), (k, v)], "");
+        assert_eq!(st, 403, "{k}: {body}");
+    }
+    let (st, head, _) = http(
+        d.port,
+        "POST",
+        "/check",
+        &[("Cookie", &cookie), ("Origin", "http://127.0.0.1")],
+        "",
+    );
+    assert_eq!(st, 303, "{head}");
     let (st, _, _) = http(
         d.port,
         "POST",
