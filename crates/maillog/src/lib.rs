@@ -299,12 +299,14 @@ impl LogParser {
         let line = text.trim_end_matches('\r');
         if line.trim().is_empty() {
             self.stats.ignored += 1;
+            self.hint = None;
             return;
         }
         // Exim continues a multi-line entry on lines that start with
         // whitespace (" Suggested action: use keep_environment.").
         if matches!(line.as_bytes()[0], b' ' | b'\t') && self.format == Some(Format::Exim) {
             self.stats.understood += 1;
+            self.hint = None;
             return;
         }
         let understood = match self.format {
