@@ -13,6 +13,10 @@ have rbldnsd || apt_missing+=(rbldnsd)
 have pkg-config || apt_missing+=(pkg-config)
 dpkg -s libssl-dev >/dev/null 2>&1 || apt_missing+=(libssl-dev)
 have python3 || apt_missing+=(python3 python3-pip)
+# Postfix logs kept only in the systemd journal: journalctl reads journal
+# files that systemd-journal-remote writes (no journald runs here).
+have journalctl || apt_missing+=(systemd)
+[ -x /lib/systemd/systemd-journal-remote ] || apt_missing+=(systemd-journal-remote)
 # Logs in local time are read through the system's zone database.
 [ -f /usr/share/zoneinfo/America/Chicago ] || apt_missing+=(tzdata)
 # A real Exim writes the logs the parsers are tested on; swaks talks SMTP to it.

@@ -268,11 +268,7 @@ impl Tailer {
         max_lines: usize,
         mut f: impl FnMut(&[u8], u64),
     ) -> std::io::Result<Polled> {
-        let limit = if max_lines == 0 {
-            usize::MAX
-        } else {
-            max_lines
-        };
+        let limit = line_limit(max_lines);
         let mut polled = Polled::default();
         loop {
             if let Some(mut d) = self.draining.take() {
@@ -353,6 +349,15 @@ impl Tailer {
                 }
             }
         }
+    }
+}
+
+/// The lines one poll may read: `max_lines`, 0 for no limit.
+pub fn line_limit(max_lines: usize) -> usize {
+    if max_lines == 0 {
+        usize::MAX
+    } else {
+        max_lines
     }
 }
 

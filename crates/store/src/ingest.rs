@@ -159,6 +159,31 @@ impl Store {
             .map_err(self.err())
     }
 
+    /// The sequence-number id of the journal followed as `path` (its
+    /// checkpoint's positions are numbers in it).
+    pub fn journal_id(&self, path: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row(
+                "SELECT seqnum_id FROM journal_ids WHERE path = ?1",
+                params![path],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Records the sequence-number id of the journal followed as `path`.
+    pub fn set_journal_id(&self, path: &str, id: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO journal_ids (path, seqnum_id) VALUES (?1, ?2)
+                 ON CONFLICT (path) DO UPDATE SET seqnum_id = excluded.seqnum_id",
+                params![path, id],
+            )
+            .map(drop)
+            .map_err(self.err())
+    }
+
     /// Logs that cannot be followed: (path, why, since), by path.
     pub fn log_problems(&self) -> Result<Vec<(String, String, i64)>> {
         let mut stmt = self

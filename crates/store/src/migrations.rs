@@ -291,6 +291,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     CREATE TABLE log_zones (
         path TEXT PRIMARY KEY,
         zone TEXT NOT NULL
+    );
+    CREATE TABLE journal_ids (
+        path TEXT PRIMARY KEY,
+        seqnum_id TEXT NOT NULL
     );",
     ),
 ];

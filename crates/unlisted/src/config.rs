@@ -432,7 +432,18 @@ fn default_max_connections() -> usize {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LogConfig {
+    /// The log file (unless `journal` is given).
+    #[serde(default)]
     pub(crate) path: PathBuf,
+    /// Units whose systemd journal entries to follow instead of a file
+    /// (`postfix*`, as `journalctl --unit` takes it): where no syslog
+    /// daemon writes the mail log.
+    #[serde(default)]
+    pub(crate) journal: Option<String>,
+    /// Journal files to read instead of the system journal (`journalctl
+    /// --directory`): a container's, or another machine's.
+    #[serde(default)]
+    pub(crate) journal_directory: Option<PathBuf>,
     /// `exim`, `postfix` or `auto`.
     #[serde(default = "auto")]
     pub(crate) format: String,
@@ -452,6 +463,17 @@ pub(crate) struct LogConfig {
 
 fn auto() -> String {
     "auto".into()
+}
+
+impl LogConfig {
+    /// What the store and status call this log: its path, or
+    /// `journal:UNITS`.
+    pub(crate) fn key(&self) -> String {
+        match &self.journal {
+            Some(units) => format!("journal:{units}"),
+            None => self.path.display().to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -892,8 +914,18 @@ impl Config {
                     l.path.display()
                 ));
             }
-            if l.path.as_os_str().is_empty() {
-                out.push(format!("log[{i}]: path is empty"));
+            match (&l.journal, l.path.as_os_str().is_empty()) {
+                (None, true) => out.push(format!("log[{i}]: give a path or a journal")),
+                (Some(_), false) => {
+                    out.push(format!("log[{i}]: give a path or a journal, not both"))
+                }
+                (Some(u), true) if u.trim().is_empty() => {
+                    out.push(format!("log[{i}]: journal names no unit"))
+                }
+                _ => {}
+            }
+            if l.journal_directory.is_some() && l.journal.is_none() {
+                out.push(format!("log[{i}]: journal_directory needs journal"));
             }
         }
         if self.ingest.poll.is_zero() {

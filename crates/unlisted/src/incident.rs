@@ -22,7 +22,7 @@ fn server_of_log(config: &Config, log: &str) -> String {
     config
         .logs
         .iter()
-        .find(|l| l.path.to_string_lossy() == log)
+        .find(|l| l.key() == log)
         .and_then(|l| l.server.clone())
         .or_else(|| config.servers.first().map(|s| s.name.clone()))
         // As remote refusals name a server no config names.
@@ -34,7 +34,7 @@ pub(crate) fn logs_of(config: &Config, server: &str) -> Vec<String> {
     config
         .logs
         .iter()
-        .map(|l| l.path.to_string_lossy().into_owned())
+        .map(|l| l.key())
         .filter(|p| server_of_log(config, p) == server)
         .collect()
 }

@@ -17,12 +17,64 @@ use store::{LogCheckpoint, NewMessage, Store, VerdictChange};
 
 use crate::config::LogConfig;
 
+/// Where a followed log's lines come from.
+enum Source {
+    File(Tailer),
+    Journal(crate::journal::JournalTail),
+}
+
+impl Source {
+    fn poll(
+        &mut self,
+        max_lines: usize,
+        f: impl FnMut(&[u8], u64),
+    ) -> std::io::Result<maillog::tail::Polled> {
+        match self {
+            Source::File(t) => t.poll(max_lines, f),
+            Source::Journal(j) => j.poll(max_lines, f),
+        }
+    }
+
+    fn notes(&mut self) -> Vec<String> {
+        match self {
+            Source::File(t) => std::mem::take(&mut t.notes),
+            Source::Journal(j) => std::mem::take(&mut j.notes),
+        }
+    }
+
+    fn problem(&self) -> Option<&str> {
+        match self {
+            Source::File(t) => t.problem(),
+            Source::Journal(j) => j.problem(),
+        }
+    }
+
+    fn checkpoint(&self, oldest_open: Option<u64>) -> Resume {
+        match self {
+            Source::File(t) => t.checkpoint(oldest_open),
+            Source::Journal(j) => j.checkpoint(oldest_open),
+        }
+    }
+
+    /// Where a line was, for the summary of lines not understood.
+    fn place(&self, name: &str, pos: u64) -> String {
+        let p = maillog::tail::Position::unpack(pos);
+        match self {
+            Source::File(_) => format!("{name} at byte {}", p.offset),
+            Source::Journal(_) => format!("{name} entry {}", p.offset),
+        }
+    }
+}
+
 /// One followed log.
 pub(crate) struct LogIngest {
-    pub(crate) path: PathBuf,
+    /// Its name in messages: the path, or `journal:UNITS`.
+    pub(crate) name: String,
     spool: Option<PathBuf>,
     key: String,
-    tailer: Tailer,
+    source: Source,
+    /// The journal's sequence-number id as the store has it.
+    told_journal: Option<String>,
     parser: LogParser,
     /// Mail a content filter took, waiting for its re-injected copy.
     relink: detect::relink::Relink,
@@ -49,7 +101,7 @@ impl LogIngest {
         store: &Store,
         owners: std::sync::Arc<enforce::hold::Accounts>,
     ) -> Result<Self> {
-        let key = cfg.path.display().to_string();
+        let key = cfg.key();
         let mut resume = store.log_checkpoint(&key)?.map(|c| Resume {
             inode: c.inode,
             read_to: c.read_to,
@@ -66,7 +118,7 @@ impl LogIngest {
         };
         if let Some(r) = resume.as_mut().filter(|r| !same && r.resume_at < r.read_to) {
             tracing::warn!(
-                log = %cfg.path.display(),
+                log = %key,
                 "the log's time zone changed from {} to {}: reading on from byte {} (messages still open at the last stop lose their earlier lines, which are not read again so that nothing is stored twice)",
                 before.as_deref().unwrap_or("UTC"),
                 zone.name(),
@@ -90,9 +142,23 @@ impl LogIngest {
             parser.track_local_arrivals();
         }
         parser.track_attempts();
+        let told_journal = match cfg.journal {
+            Some(_) => store.journal_id(&key)?,
+            None => None,
+        };
+        let source = match &cfg.journal {
+            Some(units) => Source::Journal(crate::journal::JournalTail::open(
+                units,
+                cfg.journal_directory.clone(),
+                resume,
+                told_journal.clone(),
+            )),
+            None => Source::File(Tailer::open(&cfg.path, resume)),
+        };
         Ok(LogIngest {
-            tailer: Tailer::open(&cfg.path, resume),
-            path: cfg.path.clone(),
+            source,
+            told_journal,
+            name: key.clone(),
             spool: cfg.exim_spool.clone(),
             key,
             parser,
@@ -119,14 +185,16 @@ impl LogIngest {
         let parser = &mut self.parser;
         let name = &self.key;
         let spool = self.spool.as_deref();
-        let polled = self
-            .tailer
+        let source = &mut self.source;
+        let mut places = Vec::new();
+        let polled = source
             .poll(max_lines, |line, pos| {
-                let at = || {
-                    let p = maillog::tail::Position::unpack(pos);
-                    format!("{name} at byte {}", p.offset)
-                };
+                let samples = parser.stats.samples.len();
+                let at = String::new;
                 parser.line_at(line, pos, at, &mut |m| messages.push(m));
+                if parser.stats.samples.len() > samples {
+                    places.push((samples, pos));
+                }
                 // Read a local submission's headers now, while it is queued.
                 if let Some(spool) = spool {
                     for id in parser.take_local_arrivals() {
@@ -136,12 +204,22 @@ impl LogIngest {
                     }
                 }
             })
-            .with_context(|| format!("cannot read {}", self.path.display()))?;
-        for note in self.tailer.notes.drain(..) {
-            tracing::warn!(log = %self.path.display(), "{note}");
+            .with_context(|| format!("cannot read {}", self.name))?;
+        for (i, pos) in places {
+            self.parser.stats.samples[i].0 = self.source.place(name, pos);
+        }
+        for note in self.source.notes() {
+            tracing::warn!(log = %self.name, "{note}");
+        }
+        if let Source::Journal(j) = &self.source
+            && j.seqnum_id() != self.told_journal.as_deref()
+            && let Some(id) = j.seqnum_id()
+        {
+            store.set_journal_id(&self.key, id)?;
+            self.told_journal = Some(id.to_string());
         }
         // Why the log cannot be read, for `status` (once per change).
-        let problem = self.tailer.problem().map(str::to_string);
+        let problem = self.source.problem().map(str::to_string);
         if self.told_problem.as_ref() != Some(&problem) {
             store.set_log_problem(&self.key, problem.as_deref(), crate::output::now())?;
             self.told_problem = Some(problem);
@@ -177,7 +255,7 @@ impl LogIngest {
             .into_iter()
             .chain(self.waiting_at.values().map(|(offset, _)| *offset))
             .min();
-        let cp = self.tailer.checkpoint(oldest);
+        let cp = self.source.checkpoint(oldest);
         let attempts = self.parser.take_attempts();
         if polled.lines == 0 && messages.is_empty() && attempts.is_empty() {
             return Ok((0, 0, polled.at_end));

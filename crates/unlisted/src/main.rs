@@ -9,6 +9,7 @@ mod config;
 mod incident;
 mod ingest;
 mod investigate;
+mod journal;
 mod monitor;
 mod output;
 mod policy;

@@ -339,7 +339,7 @@ impl Monitor {
                     // daemon; a log that cannot be read is reported and retried.
                     Err(e) if e.downcast_ref::<store::StoreError>().is_some() => return Err(e),
                     Err(e) => {
-                        tracing::error!(log = %log.path.display(), error = %format!("{e:#}"), "cannot read log; will retry");
+                        tracing::error!(log = %log.name, error = %format!("{e:#}"), "cannot read log; will retry");
                         break;
                     }
                 }
@@ -596,7 +596,11 @@ impl Monitor {
             max_size: self.config.scan.max_size,
             window: self.config.scan.window.as_secs() as i64,
             access_logs: self.config.scan.access_logs.clone(),
-            mail_logs: self.config.logs.iter().map(|l| l.path.clone()).collect(),
+            // Journals are not read for traces (files only).
+            mail_logs: (self.config.logs.iter())
+                .filter(|l| l.journal.is_none())
+                .map(|l| l.path.clone())
+                .collect(),
             mail_zone: (self.config.logs.iter())
                 .find_map(|l| l.timezone.clone())
                 .or_else(|| self.config.ingest.timezone.clone()),

@@ -53,6 +53,9 @@ fn check(g: &Global) -> Result<Exit> {
     // A log that cannot be read yet is no error (the daemon waits for it),
     // but a wrong path or missing permission would go unnoticed.
     for (i, l) in config.logs.iter().enumerate() {
+        if l.journal.is_some() {
+            continue;
+        }
         if let Err(e) = std::fs::File::open(&l.path) {
             let mut w = format!(
                 "log[{i}] {}: {e}; the daemon reads nothing from it until it can",

@@ -614,3 +614,191 @@ fn a_new_time_zone_stores_nothing_twice() {
     once(&dir);
     assert_eq!(stored(&dir), 5);
 }
+
+/// Appends `entries` (UTC seconds, program, pid, message) to the journal
+/// file `journal/mail.journal` of `dir` as journald stores them:
+/// systemd-journal-remote writes journal files from the export format (no
+/// journald runs here).
+fn journal_append(dir: &TempDir, entries: &[(i64, &str, u32, String)]) {
+    let mut export = String::new();
+    for (secs, program, pid, message) in entries {
+        let us = secs * 1_000_000;
+        write!(
+            export,
+            "__REALTIME_TIMESTAMP={us}\n__MONOTONIC_TIMESTAMP={us}\n_BOOT_ID=6b1d0c3e5f7a49d2a1b2c3d4e5f60718\n_HOSTNAME=mx\nSYSLOG_IDENTIFIER={program}\n_PID={pid}\n_SYSTEMD_UNIT=postfix@-.service\nPRIORITY=6\nMESSAGE={message}\n\n"
+        )
+        .unwrap();
+    }
+    dir.write("entries.export", &export);
+    std::fs::create_dir_all(dir.path().join("journal")).unwrap();
+    let o = std::process::Command::new("/lib/systemd/systemd-journal-remote")
+        .arg(format!(
+            "--output={}",
+            dir.path().join("journal/mail.journal").display()
+        ))
+        .arg(dir.path().join("entries.export"))
+        .output()
+        .expect("run systemd-journal-remote (package systemd-journal-remote)");
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+/// A Postfix submission by `user` to `to`, as journal entries: `done`
+/// adds the delivery (bounced when `bounce`) and the queue removal.
+fn postfix_entries(
+    at: i64,
+    queue_id: &str,
+    user: &str,
+    to: &str,
+    bounce: bool,
+    done: bool,
+) -> Vec<(i64, &'static str, u32, String)> {
+    let mut e = vec![
+        (
+            at,
+            "postfix/submission/smtpd",
+            2001,
+            format!(
+                "{queue_id}: client=unknown[198.51.100.7], sasl_method=PLAIN, sasl_username={user}"
+            ),
+        ),
+        (
+            at,
+            "postfix/cleanup",
+            2002,
+            format!("{queue_id}: message-id=<{queue_id}@shop.example>"),
+        ),
+        (
+            at,
+            "postfix/qmgr",
+            999,
+            format!("{queue_id}: from=<{user}>, size=900, nrcpt=1 (queue active)"),
+        ),
+    ];
+    if done {
+        e.extend(delivery_entries(at + 1, queue_id, to, bounce));
+    }
+    e
+}
+
+fn delivery_entries(
+    at: i64,
+    queue_id: &str,
+    to: &str,
+    bounce: bool,
+) -> Vec<(i64, &'static str, u32, String)> {
+    let status = if bounce {
+        format!(
+            "dsn=5.1.1, status=bounced (host mx.example.net[198.51.100.8] said: 550 5.1.1 <{to}>: Recipient address rejected: User unknown (in reply to RCPT TO command))"
+        )
+    } else {
+        "dsn=2.0.0, status=sent (250 2.0.0 OK)".to_string()
+    };
+    vec![
+        (
+            at,
+            "postfix/smtp",
+            2003,
+            format!(
+                "{queue_id}: to=<{to}>, relay=mx.example.net[198.51.100.8]:25, delay=0.5, delays=0.1/0/0.2/0.2, {status}"
+            ),
+        ),
+        (at, "postfix/qmgr", 999, format!("{queue_id}: removed")),
+    ]
+}
+
+#[test]
+fn a_postfix_log_kept_only_in_the_journal_is_followed_with_its_cursor() {
+    // No syslog daemon: Postfix's log is in the systemd journal alone.
+    // The daemon reads it through journalctl, a message open at a stop is
+    // whole after it, and nothing is stored twice.
+    let hook = WebhookReceiver::start();
+    let dir = TempDir::new("journal");
+    dir.write(
+        "unlisted.toml",
+        &format!(
+            "[[log]]\njournal = \"postfix*\"\njournal_directory = \"journal\"\nformat = \"postfix\"\n\n[ingest]\nmax_lines = 7\n\n[alerts.webhook]\nurl = \"{}\"\n",
+            hook.url
+        ),
+    );
+    // Recent enough for the first read (the last seven days).
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        - 3 * 3600;
+    let mut entries = Vec::new();
+    for i in 0..30usize {
+        let done = i < 29;
+        entries.extend(postfix_entries(
+            start + i as i64 * 30,
+            &format!("4B{i:08X}"),
+            "bad@shop.example",
+            &format!("r{i}@example.net"),
+            i % 2 == 0,
+            done,
+        ));
+    }
+    journal_append(&dir, &entries);
+    once(&dir);
+    let status = json_lines(&unlisted(dir.path(), &["status", "--json"]));
+    let log = status.iter().find(|l| l["type"] == "log").expect("a log");
+    assert_eq!(log["path"], "journal:postfix*");
+    assert_eq!(log["messages"], 29, "{log}");
+    assert!(
+        !status.iter().any(|l| l["type"] == "log_problem"),
+        "{status:?}"
+    );
+    let alert = sender_alert(&hook);
+    assert_eq!(alert["sender"], "auth:bad@shop.example");
+    // The open message completes after the stop, and others follow. The
+    // journal keeps entries in the order they came; these carry times
+    // nine days old (a sender's clock), which only the cursor reaches: a
+    // reader that asked for the last seven days again would miss them.
+    let old = start - 9 * 86_400;
+    let mut more = delivery_entries(old, "4B0000001D", "r29@example.net", false);
+    for i in 0..3usize {
+        more.extend(postfix_entries(
+            old + 100 + i as i64 * 30,
+            &format!("4C{i:08X}"),
+            "amy@shop.example",
+            &format!("f{i}@example.org"),
+            false,
+            true,
+        ));
+    }
+    journal_append(&dir, &more);
+    once(&dir);
+    once(&dir);
+    assert_eq!(stored(&dir), 33);
+    let o = unlisted(dir.path(), &["status", "--json"]);
+    let bad = json_lines(&o)
+        .into_iter()
+        .find(|l| l["sender"] == "auth:bad@shop.example")
+        .unwrap();
+    assert_eq!(bad["messages"], 30, "{bad}");
+}
+
+#[test]
+fn a_journal_that_cannot_be_read_is_reported() {
+    let hook = WebhookReceiver::start();
+    let dir = TempDir::new("journal-missing");
+    dir.write(
+        "unlisted.toml",
+        &format!(
+            "[[log]]\njournal = \"postfix*\"\njournal_directory = \"no-such-dir\"\nformat = \"postfix\"\n\n[alerts.webhook]\nurl = \"{}\"\n",
+            hook.url
+        ),
+    );
+    once(&dir);
+    let status = json_lines(&unlisted(dir.path(), &["status", "--json"]));
+    let p = status
+        .iter()
+        .find(|l| l["type"] == "log_problem")
+        .expect("no log problem");
+    assert_eq!(p["path"], "journal:postfix*");
+    let why = p["problem"].as_str().unwrap();
+    assert!(
+        why.starts_with("journalctl failed") && why.contains("no-such-dir"),
+        "{why}"
+    );
+}
