@@ -181,10 +181,16 @@ impl JournalTail {
                 self.seqnum_id = None;
                 self.read_to = 0;
             }
-            self.set_problem(Some(format!(
-                "journalctl failed ({status}): {}",
-                if why.is_empty() { "no message" } else { why }
-            )));
+            let problem = if why.contains("filter for units") {
+                // A unit pattern that matches nothing journalctl knows.
+                format!("the journal has no entries of units {} (yet)", self.units)
+            } else {
+                format!(
+                    "journalctl failed ({status}): {}",
+                    if why.is_empty() { "no message" } else { why }
+                )
+            };
+            self.set_problem(Some(problem));
         }
         Ok(polled)
     }

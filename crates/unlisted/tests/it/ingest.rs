@@ -802,3 +802,38 @@ fn a_journal_that_cannot_be_read_is_reported() {
         "{why}"
     );
 }
+
+#[test]
+fn a_journal_without_the_units_says_so() {
+    // Postfix has not logged yet, or the pattern names no unit there.
+    let hook = WebhookReceiver::start();
+    let dir = TempDir::new("journal-no-unit");
+    journal_append(
+        &dir,
+        &postfix_entries(
+            1_764_324_000,
+            "4D00000001",
+            "amy@shop.example",
+            "f@example.org",
+            false,
+            true,
+        ),
+    );
+    dir.write(
+        "unlisted.toml",
+        &format!(
+            "[[log]]\njournal = \"exim*\"\njournal_directory = \"journal\"\nformat = \"exim\"\n\n[alerts.webhook]\nurl = \"{}\"\n",
+            hook.url
+        ),
+    );
+    once(&dir);
+    let status = json_lines(&unlisted(dir.path(), &["status", "--json"]));
+    let p = status
+        .iter()
+        .find(|l| l["type"] == "log_problem")
+        .expect("no log problem");
+    assert_eq!(
+        p["problem"],
+        "the journal has no entries of units exim* (yet)"
+    );
+}
