@@ -68,10 +68,10 @@ impl Source {
 
 /// One followed log.
 pub(crate) struct LogIngest {
-    /// Its name in messages: the path, or `journal:UNITS`.
-    pub(crate) name: String,
     spool: Option<PathBuf>,
-    key: String,
+    /// Its name in the store and in messages: the path, or
+    /// `journal:UNITS`.
+    pub(crate) key: String,
     source: Source,
     /// The journal's sequence-number id as the store has it.
     told_journal: Option<String>,
@@ -110,13 +110,15 @@ impl LogIngest {
         // Messages are stored once by (log, id, time): read again in
         // another zone, the lines of the messages open at the last stop
         // would store their neighbours a second time. Start where the
-        // reading stopped instead; those few messages are lost.
+        // reading stopped instead; those few messages are lost. (A
+        // journal's entries carry UTC times: no zone applies.)
         let before = store.log_zone(&key)?;
         let same = match before.as_deref() {
             None => zone.same_clock(&maillog::time::Zone::as_written()),
             Some(name) => maillog::time::Zone::named(name).is_ok_and(|z| z.same_clock(&zone)),
         };
-        if let Some(r) = resume.as_mut().filter(|r| !same && r.resume_at < r.read_to) {
+        let file = cfg.journal.is_none();
+        if let Some(r) = (resume.as_mut()).filter(|r| file && !same && r.resume_at < r.read_to) {
             tracing::warn!(
                 log = %key,
                 "the log's time zone changed from {} to {}: reading on from byte {} (messages still open at the last stop lose their earlier lines, which are not read again so that nothing is stored twice)",
@@ -158,7 +160,6 @@ impl LogIngest {
         Ok(LogIngest {
             source,
             told_journal,
-            name: key.clone(),
             spool: cfg.exim_spool.clone(),
             key,
             parser,
@@ -204,12 +205,12 @@ impl LogIngest {
                     }
                 }
             })
-            .with_context(|| format!("cannot read {}", self.name))?;
+            .with_context(|| format!("cannot read {}", self.key))?;
         for (i, pos) in places {
             self.parser.stats.samples[i].0 = self.source.place(name, pos);
         }
         for note in self.source.notes() {
-            tracing::warn!(log = %self.name, "{note}");
+            tracing::warn!(log = %self.key, "{note}");
         }
         if let Source::Journal(j) = &self.source
             && j.seqnum_id() != self.told_journal.as_deref()

@@ -339,7 +339,7 @@ impl Monitor {
                     // daemon; a log that cannot be read is reported and retried.
                     Err(e) if e.downcast_ref::<store::StoreError>().is_some() => return Err(e),
                     Err(e) => {
-                        tracing::error!(log = %log.name, error = %format!("{e:#}"), "cannot read log; will retry");
+                        tracing::error!(log = %log.key, error = %format!("{e:#}"), "cannot read log; will retry");
                         break;
                     }
                 }
