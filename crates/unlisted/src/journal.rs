@@ -91,7 +91,9 @@ impl JournalTail {
     ) -> std::io::Result<Polled> {
         let limit = maillog::tail::line_limit(max_lines);
         let mut cmd = Command::new("journalctl");
-        cmd.args(["--output=json", "--all", "--no-pager", "--quiet"])
+        // Not --quiet: that also hides the warning that this user may not
+        // see the system's entries ([`problem_of`]).
+        cmd.args(["--output=json", "--all", "--no-pager"])
             .arg(format!("--unit={}", self.units));
         if let Some(d) = &self.directory {
             cmd.arg(format!("--directory={}", d.display()));
@@ -167,11 +169,11 @@ impl JournalTail {
         }
         let status = child.wait()?;
         polled.at_end = !stopped;
-        if status.success() || stopped {
+        let why = err.trim();
+        if stopped {
             self.set_problem(None);
         } else {
-            let why = err.trim();
-            if why.contains("cursor") && self.read_to > 0 {
+            if !status.success() && why.contains("cursor") && self.read_to > 0 {
                 // The entry to start after is gone (vacuumed): read the
                 // recent entries again; stored messages are kept once.
                 self.notes.push(format!(
@@ -181,16 +183,13 @@ impl JournalTail {
                 self.seqnum_id = None;
                 self.read_to = 0;
             }
-            let problem = if why.contains("filter for units") {
-                // A unit pattern that matches nothing journalctl knows.
-                format!("the journal has no entries of units {} (yet)", self.units)
+            let ended = if status.success() {
+                Ok(())
             } else {
-                format!(
-                    "journalctl failed ({status}): {}",
-                    if why.is_empty() { "no message" } else { why }
-                )
+                Err(status)
             };
-            self.set_problem(Some(problem));
+            let problem = problem_of(ended, why, &self.units);
+            self.set_problem(problem);
         }
         Ok(polled)
     }
@@ -206,6 +205,30 @@ impl JournalTail {
             }
             self.problem = p;
         }
+    }
+}
+
+/// What is wrong when journalctl ended as `status` (`Err` with its exit
+/// status when it failed) saying `why` on stderr, reading `units`.
+fn problem_of(
+    status: Result<(), std::process::ExitStatus>,
+    why: &str,
+    units: &str,
+) -> Option<String> {
+    match status {
+        // It exits 0 when the user may read only its own entries.
+        Ok(()) if why.contains("not seeing messages from other users") => Some(
+            "the daemon's user may not read the system journal: run it as root or add the user to the systemd-journal group".into(),
+        ),
+        Ok(()) => None,
+        // A unit pattern that matches nothing journalctl knows.
+        Err(_) if why.contains("filter for units") => {
+            Some(format!("the journal has no entries of units {units} (yet)"))
+        }
+        Err(status) => Some(format!(
+            "journalctl failed ({status}): {}",
+            if why.is_empty() { "no message" } else { why }
+        )),
     }
 }
 
@@ -268,6 +291,38 @@ fn syslog_line(e: &serde_json::Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_journalctl_says_becomes_a_problem() {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(problem_of(Ok(()), "", "postfix*"), None);
+        // journalctl's hint to a user outside systemd-journal and adm.
+        let hint = "Hint: You are currently not seeing messages from other users and the system.\n      Users in groups 'adm', 'systemd-journal' can see all messages.";
+        assert!(
+            problem_of(Ok(()), hint, "postfix*")
+                .unwrap()
+                .contains("systemd-journal group")
+        );
+        let failed = std::process::ExitStatus::from_raw(1 << 8);
+        assert_eq!(
+            problem_of(
+                Err(failed),
+                "Failed to add filter for units: No data available",
+                "exim*"
+            )
+            .unwrap(),
+            "the journal has no entries of units exim* (yet)"
+        );
+        assert_eq!(
+            problem_of(
+                Err(failed),
+                "Failed to seek to cursor: Invalid argument",
+                "postfix*"
+            )
+            .unwrap(),
+            "journalctl failed (exit status: 1): Failed to seek to cursor: Invalid argument"
+        );
+    }
 
     #[test]
     fn cursors_and_entries_become_positions_and_syslog_lines() {
