@@ -31,6 +31,8 @@ pub(crate) struct JournalTail {
     /// Things worth telling the operator.
     pub(crate) notes: Vec<String>,
     problem: Option<String>,
+    /// Where a read without a cursor starts (`journalctl --since`).
+    since: String,
 }
 
 impl JournalTail {
@@ -54,7 +56,15 @@ impl JournalTail {
             read_to,
             notes: Vec::new(),
             problem: None,
+            since: FIRST_READ.into(),
         }
+    }
+
+    /// Reads from `since` (as `journalctl --since` takes it) when there is
+    /// no cursor to follow; `None`: the whole journal.
+    pub(crate) fn since(mut self, since: Option<&str>) -> Self {
+        self.since = since.unwrap_or("").to_string();
+        self
     }
 
     /// Why the journal cannot be read now (journalctl missing or failing).
@@ -102,7 +112,8 @@ impl JournalTail {
             Some(id) if self.read_to > 0 => {
                 cmd.arg(format!("--after-cursor=s={id};i={:x}", self.read_to))
             }
-            _ => cmd.arg(format!("--since={FIRST_READ}")),
+            _ if self.since.is_empty() => &mut cmd,
+            _ => cmd.arg(format!("--since={}", self.since)),
         };
         let mut child = match cmd
             .stdin(Stdio::null())

@@ -31,8 +31,25 @@ enum FormatArg {
 pub(crate) struct AnalyzeArgs {
     /// Log files (rotated `.gz` files are read as they are), in any order:
     /// they are read oldest first, by the time of their first lines.
-    #[arg(required = true, value_name = "FILE")]
+    #[arg(
+        required_unless_present = "journal",
+        conflicts_with = "journal",
+        value_name = "FILE"
+    )]
     files: Vec<PathBuf>,
+    /// Read the systemd journal's entries of these units instead of files
+    /// (`postfix*`, as `journalctl --unit` takes it): where no syslog
+    /// daemon writes the mail log.
+    #[arg(long, value_name = "UNITS")]
+    journal: Option<String>,
+    /// With --journal: the journal files of this directory, not the
+    /// system's (`journalctl --directory`).
+    #[arg(long, value_name = "DIR", requires = "journal")]
+    journal_directory: Option<PathBuf>,
+    /// With --journal: from this time on (`journalctl --since`: `-2h`,
+    /// `2026-11-28 10:00`, `today`); default the whole journal.
+    #[arg(long, value_name = "WHEN", requires = "journal")]
+    since: Option<String>,
     /// The log format; `auto` detects it from the first lines.
     #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
     format: FormatArg,
@@ -409,13 +426,55 @@ fn read_sequential(
             errors.push(FileError::report(path, &e));
         }
     }
+    finish(parser, errors, observe)
+}
+
+/// Hands out the messages `parser` still holds; what the reading saw.
+fn finish(
+    mut parser: LogParser,
+    errors: Vec<FileError>,
+    observe: &mut dyn FnMut(maillog::Message),
+) -> ReadTotals {
     parser.finish(&mut |m| observe(m));
     ReadTotals {
         format: parser.format(),
         assembly: parser.assembly(),
-        stats: std::mem::take(&mut parser.stats),
+        stats: parser.stats,
         errors,
     }
+}
+
+/// One thread: the journal's entries of `units` through one [`LogParser`].
+fn read_journal(
+    a: &AnalyzeArgs,
+    units: &str,
+    format: Option<Format>,
+    observe: &mut dyn FnMut(maillog::Message),
+) -> ReadTotals {
+    let mut parser = LogParser::new(format, 1970);
+    parser.skip_details();
+    let mut journal =
+        crate::journal::JournalTail::open(units, a.journal_directory.clone(), None, None)
+            .since(a.since.as_deref());
+    let mut errors = Vec::new();
+    let res = journal.poll(0, |line, pos| {
+        let seq = maillog::tail::Position::unpack(pos).offset;
+        parser.line(line, || format!("journal:{units} entry {seq}"), &mut |m| {
+            observe(m)
+        });
+    });
+    let problem = match res {
+        Err(e) => Some(e.to_string()),
+        Ok(_) => journal.problem().map(str::to_string),
+    };
+    if let Some(error) = problem {
+        output::error(&format!("journal:{units}: {error}"));
+        errors.push(FileError {
+            file: format!("journal:{units}"),
+            error,
+        });
+    }
+    finish(parser, errors, observe)
 }
 
 /// Observations handed to the detector at once.
@@ -483,7 +542,7 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
             detector.retire_idle();
         }
     };
-    let sharded_format = if threads > 1 {
+    let sharded_format = if threads > 1 && a.journal.is_none() {
         format.or(order.format)
     } else {
         None
@@ -509,16 +568,27 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
                 errors: t.errors,
             }
         }
-        None => read_sequential(&a, format, year, &zone, show_bar, &mut |m| {
-            if let Some(item) = prepare(m) {
-                consume(item);
+        None => {
+            let mut observe = |m| {
+                if let Some(item) = prepare(m) {
+                    consume(item);
+                }
+            };
+            match &a.journal {
+                Some(units) => read_journal(&a, units, format, &mut observe),
+                None => read_sequential(&a, format, year, &zone, show_bar, &mut observe),
             }
-        }),
+        }
     };
     detector.apply_all(&mut batch);
     let mut errors = read.errors;
-    if errors.len() == a.files.len() {
-        bail!("no log file could be read");
+    // What was read: the files, or the journal.
+    let sources: Vec<String> = match &a.journal {
+        Some(units) => vec![format!("journal:{units}")],
+        None => a.files.iter().map(|f| f.display().to_string()).collect(),
+    };
+    if errors.len() == sources.len() {
+        bail!("no log could be read");
     }
     // A scratch file that failed only kept senders in memory; one that
     // lost a sender's history is an error.
@@ -545,8 +615,8 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
     let summary = Summary {
         ty: "summary",
         format: read.format,
-        files: a.files.len(),
-        read_order: a.files.iter().map(|f| f.display().to_string()).collect(),
+        files: sources.len(),
+        read_order: sources,
         reordered,
         lines: st.lines,
         understood: st.understood,

@@ -619,7 +619,7 @@ fn a_new_time_zone_stores_nothing_twice() {
 /// file `journal/mail.journal` of `dir` as journald stores them:
 /// systemd-journal-remote writes journal files from the export format (no
 /// journald runs here).
-fn journal_append(dir: &TempDir, entries: &[(i64, &str, u32, String)]) {
+pub(crate) fn journal_append(dir: &TempDir, entries: &[(i64, &str, u32, String)]) {
     let mut export = String::new();
     for (secs, program, pid, message) in entries {
         let us = secs * 1_000_000;
@@ -644,7 +644,7 @@ fn journal_append(dir: &TempDir, entries: &[(i64, &str, u32, String)]) {
 
 /// A Postfix submission by `user` to `to`, as journal entries: `done`
 /// adds the delivery (bounced when `bounce`) and the queue removal.
-fn postfix_entries(
+pub(crate) fn postfix_entries(
     at: i64,
     queue_id: &str,
     user: &str,

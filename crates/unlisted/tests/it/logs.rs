@@ -929,3 +929,73 @@ fn mail_through_a_content_filter_stays_its_senders() {
     let (_, lines) = analyze(&dir, &["--format", "postfix", "maillog"]);
     assert_eq!(sender(&lines, "auth:info@shop.example")["account"], "carol");
 }
+
+#[test]
+fn logs_analyze_reads_postfix_from_the_journal() {
+    // Where Postfix logs only to the journal: `--journal` instead of files
+    // (real journal files, written by systemd-journal-remote, read by
+    // journalctl).
+    let dir = TempDir::new("analyze-journal");
+    let start = 1_764_324_000; // 2025-11-28 10:00:00 UTC
+    let mut entries = Vec::new();
+    for i in 0..40usize {
+        entries.extend(crate::ingest::postfix_entries(
+            start + i as i64 * 30,
+            &format!("4E{i:08X}"),
+            "bad@shop.example",
+            &format!("r{i}@example.net"),
+            i % 2 == 0,
+            true,
+        ));
+    }
+    crate::ingest::journal_append(&dir, &entries);
+    let args = [
+        "logs",
+        "analyze",
+        "--json",
+        "--journal",
+        "postfix*",
+        "--journal-directory",
+        "journal",
+    ];
+    let o = unlisted(dir.path(), &args);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = json_lines(&o);
+    let bad = sender(&out, "auth:bad@shop.example");
+    assert_eq!(bad["verdict"], "spamming", "{bad}");
+    assert_eq!(bad["messages"], 40);
+    assert_eq!(bad["bounced"], 20);
+    assert_eq!(bad["first_seen"], "2025-11-28T10:00:00");
+    let sum = out.last().unwrap();
+    assert_eq!(sum["read_order"], serde_json::json!(["journal:postfix*"]));
+    assert_eq!(sum["not_understood"], 0, "{sum}");
+    // From a time on (journalctl's --since, in this machine's zone).
+    let mut since = args.to_vec();
+    since.extend(["--since", "2025-11-28 10:10:00"]);
+    let out = json_lines(&unlisted(dir.path(), &since));
+    assert_eq!(sender(&out, "auth:bad@shop.example")["messages"], 20);
+    // Files and the journal at once are refused.
+    let o = unlisted(
+        dir.path(),
+        &["logs", "analyze", "--journal", "postfix*", "mail.log"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    // A journal that cannot be read is an error, not a quiet server.
+    let o = unlisted(
+        dir.path(),
+        &[
+            "logs",
+            "analyze",
+            "--journal",
+            "postfix*",
+            "--journal-directory",
+            "nowhere",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("journal:postfix*: journalctl failed"),
+        "{}",
+        stderr(&o)
+    );
+}
