@@ -166,11 +166,6 @@ impl LogParser {
         self.zone = zone;
     }
 
-    /// The zone stamps are read in.
-    pub fn zone(&self) -> &time::Zone {
-        &self.zone
-    }
-
     /// The UTC time of the next line, as the reader of a split run settled
     /// it in a repeated hour ([`Tagger`](shard::Tagger)): a shard that
     /// does not see every line could settle it otherwise.

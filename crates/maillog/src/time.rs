@@ -89,16 +89,18 @@ impl Zone {
         Ok(Zone::of(tz, name.to_string()))
     }
 
-    /// This machine's zone (`TZ`, else `/etc/localtime`); UTC when it
-    /// cannot be told.
-    pub fn system() -> Self {
-        match jiff::tz::TimeZone::try_system() {
-            Ok(tz) => {
-                let name = tz.iana_name().unwrap_or("system").to_string();
-                Zone::of(tz, name)
-            }
-            Err(_) => Zone::of(jiff::tz::TimeZone::UTC, "UTC".into()),
-        }
+    /// This machine's zone (`TZ`, else `/etc/localtime`); why it cannot
+    /// be told (a `TZ` that names no zone).
+    pub fn system() -> Result<Self, String> {
+        let tz = jiff::tz::TimeZone::try_system()
+            .map_err(|e| format!("cannot tell this machine's time zone: {e}"))?;
+        let name = tz.iana_name().unwrap_or("system").to_string();
+        Ok(Zone::of(tz, name))
+    }
+
+    /// UTC.
+    pub fn utc() -> Self {
+        Zone::of(jiff::tz::TimeZone::UTC, "UTC".into())
     }
 
     /// A fixed offset, seconds east of UTC (an access log's `+0100`).

@@ -761,7 +761,10 @@ impl Config {
             .or(self.ingest.timezone.as_deref())
         {
             Some(name) => maillog::time::Zone::named(name).map_err(anyhow::Error::msg),
-            None => Ok(maillog::time::Zone::system()),
+            None => Ok(maillog::time::Zone::system().unwrap_or_else(|e| {
+                tracing::warn!("{e}; logs without an offset are read as UTC (set ingest.timezone)");
+                maillog::time::Zone::utc()
+            })),
         }
     }
 

@@ -341,6 +341,19 @@ fn wall_clock_logs_are_read_in_the_servers_zone_and_reported_in_utc() {
         times(&analyze_in(&dir, "America/Chicago", &["exim_mainlog"])),
         expect
     );
+    // A machine zone that cannot be told is said, and UTC assumed.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_unlisted"))
+        .args(["logs", "analyze", "--json", "exim_mainlog"])
+        .current_dir(dir.path())
+        .env("TZ", "Nowhere/Atlantis")
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&o).contains("cannot tell this machine's time zone"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(times(&json_lines(&o))[3], "UTC");
     dir.write("unlisted.toml", "[ingest]\ntimezone = \"Europe/Berlin\"\n");
     let berlin = analyze_in(&dir, "America/Chicago", &["exim_mainlog"]);
     assert_eq!(
