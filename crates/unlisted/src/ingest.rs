@@ -56,12 +56,11 @@ impl Source {
         }
     }
 
-    /// Where a line was, for the summary of lines not understood.
-    fn place(&self, name: &str, pos: u64) -> String {
-        let p = maillog::tail::Position::unpack(pos);
+    /// What a line's position counts, for naming where a line was.
+    fn unit(&self) -> &'static str {
         match self {
-            Source::File(_) => format!("{name} at byte {}", p.offset),
-            Source::Journal(_) => format!("{name} entry {}", p.offset),
+            Source::File(_) => "at byte",
+            Source::Journal(_) => "entry",
         }
     }
 }
@@ -186,16 +185,15 @@ impl LogIngest {
         let parser = &mut self.parser;
         let name = &self.key;
         let spool = self.spool.as_deref();
-        let source = &mut self.source;
-        let mut places = Vec::new();
-        let polled = source
+        let unit = self.source.unit();
+        let polled = self
+            .source
             .poll(max_lines, |line, pos| {
-                let samples = parser.stats.samples.len();
-                let at = String::new;
+                let at = || {
+                    let p = maillog::tail::Position::unpack(pos);
+                    format!("{name} {unit} {}", p.offset)
+                };
                 parser.line_at(line, pos, at, &mut |m| messages.push(m));
-                if parser.stats.samples.len() > samples {
-                    places.push((samples, pos));
-                }
                 // Read a local submission's headers now, while it is queued.
                 if let Some(spool) = spool {
                     for id in parser.take_local_arrivals() {
@@ -206,9 +204,6 @@ impl LogIngest {
                 }
             })
             .with_context(|| format!("cannot read {}", self.key))?;
-        for (i, pos) in places {
-            self.parser.stats.samples[i].0 = self.source.place(name, pos);
-        }
         for note in self.source.notes() {
             tracing::warn!(log = %self.key, "{note}");
         }

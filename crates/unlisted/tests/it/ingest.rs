@@ -61,6 +61,27 @@ fn stored(dir: &TempDir) -> i64 {
         .unwrap_or(0)
 }
 
+/// What `status` says is wrong with a followed log, if anything.
+fn log_problem(dir: &TempDir) -> Option<serde_json::Value> {
+    json_lines(&unlisted(dir.path(), &["status", "--json"]))
+        .into_iter()
+        .find(|l| l["type"] == "log_problem")
+}
+
+/// A config following the journal entries of `units` in `directory`.
+fn journal_config(
+    hook: &WebhookReceiver,
+    units: &str,
+    directory: &str,
+    format: &str,
+    extra: &str,
+) -> String {
+    format!(
+        "[[log]]\njournal = \"{units}\"\njournal_directory = \"{directory}\"\nformat = \"{format}\"\n\n[ingest]\n{extra}\n\n[alerts.webhook]\nurl = \"{}\"\n",
+        hook.url
+    )
+}
+
 fn once(dir: &TempDir) {
     let o = unlisted(dir.path(), &["serve", "--once"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -549,12 +570,7 @@ fn a_log_that_is_not_there_is_reported_until_it_is() {
         stderr(&o)
     );
     once(&dir);
-    let problem = |dir: &TempDir| {
-        json_lines(&unlisted(dir.path(), &["status", "--json"]))
-            .into_iter()
-            .find(|l| l["type"] == "log_problem")
-    };
-    let p = problem(&dir).expect("no log problem in status");
+    let p = log_problem(&dir).expect("no log problem in status");
     assert_eq!(p["path"], "mail.log");
     assert_eq!(p["problem"], "mail.log does not exist");
     let o = unlisted(dir.path(), &["status"]);
@@ -566,12 +582,12 @@ fn a_log_that_is_not_there_is_reported_until_it_is() {
     append(&dir, "mail.log", &messages(0, 3, false));
     once(&dir);
     assert_eq!(stored(&dir), 3);
-    assert!(problem(&dir).is_none());
+    assert!(log_problem(&dir).is_none());
     // Rotated away (by rename, Exim writes the new file with its next
     // line): waiting for it is no problem.
     std::fs::rename(dir.path().join("mail.log"), dir.path().join("mail.log.1")).unwrap();
     once(&dir);
-    assert!(problem(&dir).is_none());
+    assert!(log_problem(&dir).is_none());
 }
 
 #[test]
@@ -715,10 +731,7 @@ fn a_postfix_log_kept_only_in_the_journal_is_followed_with_its_cursor() {
     let dir = TempDir::new("journal");
     dir.write(
         "unlisted.toml",
-        &format!(
-            "[[log]]\njournal = \"postfix*\"\njournal_directory = \"journal\"\nformat = \"postfix\"\n\n[ingest]\nmax_lines = 7\n\n[alerts.webhook]\nurl = \"{}\"\n",
-            hook.url
-        ),
+        &journal_config(&hook, "postfix*", "journal", "postfix", "max_lines = 7"),
     );
     // Recent enough for the first read (the last seven days).
     let start = std::time::SystemTime::now()
@@ -784,17 +797,10 @@ fn a_journal_that_cannot_be_read_is_reported() {
     let dir = TempDir::new("journal-missing");
     dir.write(
         "unlisted.toml",
-        &format!(
-            "[[log]]\njournal = \"postfix*\"\njournal_directory = \"no-such-dir\"\nformat = \"postfix\"\n\n[alerts.webhook]\nurl = \"{}\"\n",
-            hook.url
-        ),
+        &journal_config(&hook, "postfix*", "no-such-dir", "postfix", ""),
     );
     once(&dir);
-    let status = json_lines(&unlisted(dir.path(), &["status", "--json"]));
-    let p = status
-        .iter()
-        .find(|l| l["type"] == "log_problem")
-        .expect("no log problem");
+    let p = log_problem(&dir).expect("no log problem");
     assert_eq!(p["path"], "journal:postfix*");
     let why = p["problem"].as_str().unwrap();
     assert!(
@@ -821,17 +827,10 @@ fn a_journal_without_the_units_says_so() {
     );
     dir.write(
         "unlisted.toml",
-        &format!(
-            "[[log]]\njournal = \"exim*\"\njournal_directory = \"journal\"\nformat = \"exim\"\n\n[alerts.webhook]\nurl = \"{}\"\n",
-            hook.url
-        ),
+        &journal_config(&hook, "exim*", "journal", "exim", ""),
     );
     once(&dir);
-    let status = json_lines(&unlisted(dir.path(), &["status", "--json"]));
-    let p = status
-        .iter()
-        .find(|l| l["type"] == "log_problem")
-        .expect("no log problem");
+    let p = log_problem(&dir).expect("no log problem");
     assert_eq!(
         p["problem"],
         "the journal has no entries of units exim* (yet)"
