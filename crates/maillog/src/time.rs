@@ -199,6 +199,67 @@ impl Zone {
     }
 }
 
+/// A moment a person typed (`--since`, `--until`), in UTC seconds:
+/// `now`; `today` or `yesterday` (midnight on `zone`'s clock); a span
+/// back from `now` (`2h`, `-90m`, `2 hours ago`, `3d`); a date, or a
+/// date and time, on `zone`'s clock (`2026-11-28`, `2026-11-28 10:00`);
+/// an instant with its offset (`2026-11-28T10:00:00Z`, `…+01:00`); or
+/// `@SECONDS` since 1970.
+pub fn moment(text: &str, now: i64, zone: &Zone) -> Result<i64, String> {
+    use jiff::{SignedDuration, Timestamp, civil};
+    let t = text.trim();
+    let tz = zone.tz.clone().unwrap_or(jiff::tz::TimeZone::UTC);
+    let bad = |why: String| {
+        format!(
+            "cannot read the time {t:?}{why} (give `2026-11-28 10:00`, `today`, `yesterday`, `2h` back from now, or `2026-11-28T10:00:00Z`)"
+        )
+    };
+    // A wall time skipped or repeated by summer time is read as the
+    // offset before the change would have it.
+    let on_clock = |dt: civil::DateTime| -> Result<i64, String> {
+        let ts = tz
+            .to_ambiguous_timestamp(dt)
+            .compatible()
+            .map_err(|e| bad(format!(": {e}")))?;
+        Ok(ts.as_second())
+    };
+    let midnight = |back: i64| -> Result<i64, String> {
+        let now = Timestamp::from_second(now).map_err(|e| bad(format!(": {e}")))?;
+        let day = tz.to_datetime(now).date();
+        let day = day
+            .checked_sub(jiff::Span::new().days(back))
+            .map_err(|e| bad(format!(": {e}")))?;
+        on_clock(day.to_datetime(civil::Time::midnight()))
+    };
+    match t {
+        "now" => return Ok(now),
+        "today" => return midnight(0),
+        "yesterday" => return midnight(1),
+        _ => {}
+    }
+    if let Some(secs) = t.strip_prefix('@') {
+        return secs
+            .parse()
+            .map_err(|_| bad(": not a number of seconds".into()));
+    }
+    if let Ok(ts) = t.parse::<Timestamp>() {
+        return Ok(ts.as_second());
+    }
+    if let Ok(dt) = t.parse::<civil::DateTime>() {
+        return on_clock(dt);
+    }
+    // A span: always back from now, whichever way it is written.
+    let span = t.strip_prefix('-').unwrap_or(t);
+    let span = span.strip_suffix("ago").unwrap_or(span).trim();
+    // Days and weeks are 24 hours and 7 of them (months have no length).
+    let d: SignedDuration = span
+        .parse::<jiff::Span>()
+        .and_then(|s| s.to_duration(jiff::SpanRelativeTo::days_are_24_hours()))
+        // Not one of the forms: which one was meant cannot be told.
+        .map_err(|_| bad(String::new()))?;
+    Ok(now - d.as_secs().abs())
+}
+
 enum Choice {
     One(i64),
     /// A wall time skipped (clocks went forward): the offset before.
@@ -405,6 +466,42 @@ pub fn parse_syslog(b: &[u8], year: i64) -> Option<(Stamp, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typed_moments_are_read_on_the_logs_clock() {
+        let chicago = Zone::named("America/Chicago").unwrap();
+        // 2026-11-28 16:30:00 UTC is 10:30 in Chicago (UTC-6 in winter).
+        let now = days_from_civil(2026, 11, 28) * 86_400 + 16 * 3600 + 1800;
+        let at = |t: &str| moment(t, now, &chicago);
+        let utc = |h: i64, m: i64| days_from_civil(2026, 11, 28) * 86_400 + h * 3600 + m * 60;
+        assert_eq!(at("now"), Ok(now));
+        assert_eq!(at("today"), Ok(utc(6, 0)));
+        assert_eq!(at("yesterday"), Ok(utc(6, 0) - 86_400));
+        assert_eq!(at("2026-11-28 09:15"), Ok(utc(15, 15)));
+        assert_eq!(at("2026-11-28T09:15:30"), Ok(utc(15, 15) + 30));
+        assert_eq!(at("2026-11-28"), Ok(utc(6, 0)));
+        assert_eq!(at("2026-11-28T09:15:00Z"), Ok(utc(9, 15)));
+        assert_eq!(at("2026-11-28T09:15:00+01:00"), Ok(utc(8, 15)));
+        assert_eq!(at("@1000"), Ok(1000));
+        for back in ["2h", "-2h", "2 hours ago", "2h ago", " 120m "] {
+            assert_eq!(at(back), Ok(now - 7200), "{back}");
+        }
+        assert_eq!(at("1d"), Ok(now - 86_400));
+        // Summer time: 2026-07-01 09:00 in Chicago is UTC-5.
+        assert_eq!(
+            at("2026-07-01 09:00"),
+            Ok(days_from_civil(2026, 7, 1) * 86_400 + 14 * 3600)
+        );
+        for garbage in ["", "soon", "2026-13-01", "@x", "5 parsecs"] {
+            let e = at(garbage).unwrap_err();
+            assert!(e.contains("cannot read the time"), "{garbage}: {e}");
+        }
+        // Stamps kept as written are read as UTC.
+        assert_eq!(
+            moment("2026-11-28 09:15", now, &Zone::as_written()),
+            Ok(utc(9, 15))
+        );
+    }
 
     #[test]
     fn exim_stamps() {

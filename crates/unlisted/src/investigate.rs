@@ -93,7 +93,7 @@ pub(crate) fn script_mail(
 ) -> Result<Vec<(i64, usize)>> {
     // Oldest first, whatever order they were given in.
     let mut logs = logs.to_vec();
-    let year = crate::cmd::logs::oldest_first(&mut logs, None).year;
+    let year = crate::cmd::logs::oldest_first(&mut logs, None, &zone).year;
     let mut parser = maillog::LogParser::new(None, year);
     parser.set_zone(zone);
     let mut out = Vec::new();

@@ -33,6 +33,8 @@ pub(crate) struct JournalTail {
     problem: Option<String>,
     /// Where a read without a cursor starts (`journalctl --since`).
     since: String,
+    /// Where a one-shot read stops (`journalctl --until`).
+    until: Option<String>,
 }
 
 impl JournalTail {
@@ -57,6 +59,7 @@ impl JournalTail {
             notes: Vec::new(),
             problem: None,
             since: FIRST_READ.into(),
+            until: None,
         }
     }
 
@@ -64,6 +67,13 @@ impl JournalTail {
     /// no cursor to follow; `None`: the whole journal.
     pub(crate) fn since(mut self, since: Option<&str>) -> Self {
         self.since = since.unwrap_or("").to_string();
+        self
+    }
+
+    /// Reads the entries before `until` only (as `journalctl --until`
+    /// takes it).
+    pub(crate) fn until(mut self, until: Option<String>) -> Self {
+        self.until = until;
         self
     }
 
@@ -115,6 +125,9 @@ impl JournalTail {
             _ if self.since.is_empty() => &mut cmd,
             _ => cmd.arg(format!("--since={}", self.since)),
         };
+        if let Some(u) = &self.until {
+            cmd.arg(format!("--until={u}"));
+        }
         let mut child = match cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

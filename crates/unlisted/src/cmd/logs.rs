@@ -46,10 +46,16 @@ pub(crate) struct AnalyzeArgs {
     /// system's (`journalctl --directory`).
     #[arg(long, value_name = "DIR", requires = "journal")]
     journal_directory: Option<PathBuf>,
-    /// With --journal: from this time on (`journalctl --since`: `-2h`,
-    /// `2026-11-28 10:00`, `today`); default the whole journal.
-    #[arg(long, value_name = "WHEN", requires = "journal")]
+    /// Count only the messages received from this time on: `2h` (back
+    /// from now), `today`, `yesterday`, `2026-11-28 10:00` (on the logs'
+    /// clock, see --timezone) or `2026-11-28T10:00:00Z`. Rotated files
+    /// that end before it are not read.
+    #[arg(long, value_name = "WHEN")]
     since: Option<String>,
+    /// Count only the messages received before this time (same forms as
+    /// --since).
+    #[arg(long, value_name = "WHEN")]
+    until: Option<String>,
     /// The log format; `auto` detects it from the first lines.
     #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
     format: FormatArg,
@@ -137,6 +143,13 @@ struct Summary {
     suspicious: usize,
     /// Times are UTC; lines without an offset were read in this zone.
     timezone: String,
+    /// --since and --until, when given (UTC).
+    since: Option<String>,
+    until: Option<String>,
+    /// Messages received outside them: read, not counted.
+    outside_window: u64,
+    /// Files not read because all their lines lie outside them.
+    skipped_files: Vec<String>,
     first: Option<String>,
     last: Option<String>,
     errors: Vec<FileError>,
@@ -319,8 +332,12 @@ pub(crate) fn progress_bar(path: &Path) -> indicatif::ProgressBar {
 /// and then `.1`, `.2.gz`..., newest first, and one stream read out of
 /// order would cut messages at every file's edge. Files with no time in
 /// their first lines keep their order, after the others.
-pub(crate) fn oldest_first(files: &mut [PathBuf], format: Option<Format>) -> Order {
-    let starts: Vec<FileStart> = files.iter().map(|f| first_stamp(f, format)).collect();
+pub(crate) fn oldest_first(
+    files: &mut [PathBuf],
+    format: Option<Format>,
+    zone: &maillog::time::Zone,
+) -> Order {
+    let starts: Vec<FileStart> = files.iter().map(|f| first_stamp(f, format, zone)).collect();
     let mut order: Vec<usize> = (0..files.len()).collect();
     order.sort_by_key(|&i| (starts[i].first.is_none(), starts[i].first));
     let sorted: Vec<PathBuf> = order.iter().map(|&i| files[i].clone()).collect();
@@ -329,6 +346,10 @@ pub(crate) fn oldest_first(files: &mut [PathBuf], format: Option<Format>) -> Ord
         changed: order.iter().enumerate().any(|(k, &i)| k != i),
         year: order.first().map_or(2026, |&i| starts[i].year),
         format: order.iter().find_map(|&i| starts[i].format),
+        starts: order
+            .iter()
+            .map(|&i| (starts[i].first, starts[i].year))
+            .collect(),
     }
 }
 
@@ -341,6 +362,85 @@ pub(crate) struct Order {
     /// The format of the first file whose first lines tell it: a run
     /// split across threads must know it before it starts.
     pub(crate) format: Option<Format>,
+    /// Each file's first time (UTC) and year, oldest first.
+    starts: Vec<(Option<Stamp>, i64)>,
+}
+
+impl Order {
+    /// Leaves out of `files` (as sorted) those with no line inside `w`:
+    /// a file's lines come after its own first line and before the next
+    /// file's, so a file whose successor starts before `w.since` ends
+    /// before it, and one that starts at `w.until` or later is after it.
+    /// Returns the files left out; `year` becomes that of the first kept.
+    fn leave_out(&mut self, files: &mut Vec<PathBuf>, w: &Window) -> Vec<PathBuf> {
+        let before = |k: usize| {
+            let next = self.starts.get(k + 1).and_then(|s| s.0);
+            matches!((w.since, next), (Some(since), Some(n)) if n.secs < since)
+        };
+        let after =
+            |k: usize| matches!((w.until, self.starts[k].0), (Some(u), Some(f)) if f.secs >= u);
+        let keep: Vec<bool> = (0..files.len()).map(|k| !before(k) && !after(k)).collect();
+        if let Some(k) = keep.iter().position(|&k| k) {
+            self.year = self.starts[k].1;
+        }
+        let mut out = Vec::new();
+        let mut kept = keep.iter();
+        files.retain(|f| {
+            let k = *kept.next().unwrap_or(&true);
+            if !k {
+                out.push(f.clone());
+            }
+            k
+        });
+        out
+    }
+}
+
+/// `--since` and `--until`: the messages counted are those received in
+/// `[since, until)` (UTC seconds).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Window {
+    since: Option<i64>,
+    until: Option<i64>,
+}
+
+impl Window {
+    /// Reads `--since` and `--until` on `zone`'s clock, relative forms
+    /// from `now`.
+    fn read(
+        since: Option<&str>,
+        until: Option<&str>,
+        now: i64,
+        zone: &maillog::time::Zone,
+    ) -> Result<Self> {
+        let at = |t: Option<&str>| {
+            t.map(|t| maillog::time::moment(t, now, zone))
+                .transpose()
+                .map_err(anyhow::Error::msg)
+        };
+        let w = Window {
+            since: at(since)?,
+            until: at(until)?,
+        };
+        if let (Some(s), Some(u)) = (w.since, w.until)
+            && s >= u
+        {
+            bail!(
+                "--since ({} UTC) is not before --until ({} UTC)",
+                iso(s),
+                iso(u)
+            );
+        }
+        Ok(w)
+    }
+
+    fn holds(&self, secs: i64) -> bool {
+        self.since.is_none_or(|s| secs >= s) && self.until.is_none_or(|u| secs < u)
+    }
+}
+
+fn iso(secs: i64) -> String {
+    Stamp { secs, millis: 0 }.iso()
 }
 
 /// The start of one file, from its first lines.
@@ -354,7 +454,7 @@ struct FileStart {
 /// (and the format that line is in), and the year its syslog dates are
 /// in: that of its last change, or the year before when its first date
 /// would then be after that change (a file rotated early in January).
-fn first_stamp(path: &Path, format: Option<Format>) -> FileStart {
+fn first_stamp(path: &Path, format: Option<Format>, zone: &maillog::time::Zone) -> FileStart {
     const LINES: usize = 1000;
     let year = file_year(path);
     if !is_plain_file(path) {
@@ -372,6 +472,7 @@ fn first_stamp(path: &Path, format: Option<Format>) -> FileStart {
         .map(|d| d.as_secs() as i64);
     let read = |year: i64| {
         let mut parser = LogParser::new(format, year);
+        parser.set_zone(zone.clone());
         let mut r = BufReader::new(open_log(path, None).ok()?);
         let mut line = Vec::new();
         for _ in 0..LINES {
@@ -449,13 +550,17 @@ fn read_journal(
     a: &AnalyzeArgs,
     units: &str,
     format: Option<Format>,
+    window: &Window,
     observe: &mut dyn FnMut(maillog::Message),
 ) -> ReadTotals {
     let mut parser = LogParser::new(format, 1970);
     parser.skip_details();
+    // journalctl takes `@SECONDS` for an instant.
+    let at = |t: Option<i64>| t.map(|t| format!("@{t}"));
     let mut journal =
         crate::journal::JournalTail::open(units, a.journal_directory.clone(), None, None)
-            .since(a.since.as_deref());
+            .since(at(window.since).as_deref())
+            .until(at(window.until));
     let mut errors = Vec::new();
     let res = journal.poll(0, |line, pos| {
         let seq = maillog::tail::Position::unpack(pos).offset;
@@ -491,7 +596,12 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
         Some(name) => maillog::time::Zone::named(name).map_err(anyhow::Error::msg)?,
         None => config.log_zone(None)?,
     };
-    let order = oldest_first(&mut a.files, format);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let window = Window::read(a.since.as_deref(), a.until.as_deref(), now, &zone)?;
+    let mut order = oldest_first(&mut a.files, format, &zone);
+    let skipped = order.leave_out(&mut a.files, &window);
     let (reordered, year) = (order.changed, order.year);
     let mut detector = Detector::new(config.detect.clone());
     // Senders silent for weeks go to a scratch file (`retire_idle`): in
@@ -517,10 +627,17 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
     // What the detector needs of a message, worked out on the thread that
     // assembled it.
     let owners = crate::policy::accounts(&config.enforce);
+    let outside = std::sync::atomic::AtomicU64::new(0);
     let prepare = |mut m: maillog::Message| {
         enrich(&mut m, spool.as_deref(), &owners);
+        // A content filter's hand-over links its copy to the sender,
+        // wherever the window starts.
         if let Some((child, p)) = Parent::of(&m) {
             return Some(Item::Filtered(child, p, m.received));
+        }
+        if !window.holds(m.received.secs) {
+            outside.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return None;
         }
         detect::Observation::from_message(m).map(Item::Counted)
     };
@@ -575,7 +692,7 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
                 }
             };
             match &a.journal {
-                Some(units) => read_journal(&a, units, format, &mut observe),
+                Some(units) => read_journal(&a, units, format, &window, &mut observe),
                 None => read_sequential(&a, format, year, &zone, show_bar, &mut observe),
             }
         }
@@ -587,7 +704,7 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
         Some(units) => vec![format!("journal:{units}")],
         None => a.files.iter().map(|f| f.display().to_string()).collect(),
     };
-    if errors.len() == sources.len() {
+    if errors.len() == sources.len() && !sources.is_empty() {
         bail!("no log could be read");
     }
     // A scratch file that failed only kept senders in memory; one that
@@ -639,6 +756,10 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
         spamming: count(Verdict::Spamming),
         suspicious: count(Verdict::Suspicious),
         timezone: zone.name().to_string(),
+        since: window.since.map(iso),
+        until: window.until.map(iso),
+        outside_window: outside.into_inner(),
+        skipped_files: skipped.iter().map(|f| f.display().to_string()).collect(),
         first: st.first.map(|s| s.iso()),
         last: st.last.map(|s| s.iso()),
         errors,
@@ -734,6 +855,22 @@ fn print_human(shown: &[SenderReport], s: &Summary) -> Result<()> {
             _ => String::new(),
         }
     ))?;
+    if s.since.is_some() || s.until.is_some() {
+        output::line(&format!(
+            "counted the messages received {} .. {} UTC; {} outside were read and left out{}",
+            s.since.as_deref().unwrap_or("(start)"),
+            s.until.as_deref().unwrap_or("(end)"),
+            s.outside_window,
+            match s.skipped_files.len() {
+                0 => String::new(),
+                n => format!(
+                    "; {n} file{} wholly outside not read: {}",
+                    if n == 1 { "" } else { "s" },
+                    s.skipped_files.join(", ")
+                ),
+            }
+        ))?;
+    }
     if s.reordered {
         output::warning(&format!(
             "read the files oldest first (by their first lines): {}",

@@ -982,11 +982,16 @@ fn logs_analyze_reads_postfix_from_the_journal() {
     let sum = out.last().unwrap();
     assert_eq!(sum["read_order"], serde_json::json!(["journal:postfix*"]));
     assert_eq!(sum["not_understood"], 0, "{sum}");
-    // From a time on (journalctl's --since, in this machine's zone).
+    // From a time on (on this machine's clock: the helpers set UTC),
+    // and up to one.
     let mut since = args.to_vec();
     since.extend(["--since", "2025-11-28 10:10:00"]);
     let out = json_lines(&unlisted(dir.path(), &since));
     assert_eq!(sender(&out, "auth:bad@shop.example")["messages"], 20);
+    since.extend(["--until", "2025-11-28T10:15:00Z"]);
+    let out = json_lines(&unlisted(dir.path(), &since));
+    assert_eq!(sender(&out, "auth:bad@shop.example")["messages"], 10);
+    assert_eq!(out.last().unwrap()["until"], "2025-11-28T10:15:00");
     // Files and the journal at once are refused.
     let o = unlisted(
         dir.path(),
@@ -1011,4 +1016,163 @@ fn logs_analyze_reads_postfix_from_the_journal() {
         "{}",
         stderr(&o)
     );
+}
+
+#[test]
+fn a_time_window_counts_its_messages_and_leaves_files_outside_it_unread() {
+    // "Is it spamming right now?" on a server whose rotated logs hold
+    // an old compromise: --since/--until count the messages received in
+    // the window; a rotated file wholly outside it is not read (its
+    // garbage line would otherwise be counted).
+    let dir = TempDir::new("logs-window");
+    let (mut old, mut mid, mut new) = (String::new(), String::new(), String::new());
+    compromised_mailbox(&mut old, 0); // 00:00-00:30
+    old.push_str("garbage in the oldest file\n");
+    contact_form(&mut mid, 7200); // 02:00-03:00, one every 30 s
+    php_mailer(&mut new, 14_400); // 04:00-04:27
+    new.push_str("garbage in the live file\n");
+    dir.write("mainlog.2", &old);
+    dir.write("mainlog.1", &mid);
+    dir.write("mainlog", &new);
+    let files = ["mainlog", "mainlog.1", "mainlog.2"];
+    let run = |window: &[&str]| {
+        let mut args = vec!["--json"];
+        args.extend_from_slice(window);
+        args.extend_from_slice(&files);
+        let o = analyze_both_ways(dir.path(), &args);
+        (o.status.code(), json_lines(&o))
+    };
+    let php = "script:/home/bob/public_html/wp-content/uploads/2024/04";
+    let has = |out: &[serde_json::Value], s: &str| out.iter().any(|l| l["sender"] == s);
+
+    let (code, out) = run(&["--since", "2024-05-01 02:30"]);
+    assert_eq!(code, Some(1));
+    let sum = out.last().unwrap();
+    assert_eq!(
+        sum["skipped_files"],
+        serde_json::json!(["mainlog.2"]),
+        "{sum}"
+    );
+    assert_eq!(
+        sum["read_order"],
+        serde_json::json!(["mainlog.1", "mainlog"])
+    );
+    assert_eq!(
+        sum["not_understood"], 1,
+        "only the live file's garbage: {sum}"
+    );
+    assert_eq!(sum["since"], "2024-05-01T02:30:00");
+    assert_eq!(sum["until"], serde_json::Value::Null);
+    assert_eq!(sum["outside_window"], 60, "the form's first hour: {sum}");
+    assert!(!has(&out, "auth:info@shop.example"));
+    assert_eq!(sender(&out, php)["verdict"], "spamming");
+    assert_eq!(sender(&out, php)["messages"], 80);
+    let form = "script:/home/shop/public_html/contact";
+    assert_eq!(sender(&out, form)["messages"], 60);
+    assert_eq!(sender(&out, form)["first_seen"], "2024-05-01T02:30:00");
+
+    let (code, out) = run(&["--until", "2024-05-01 02:30"]);
+    assert_eq!(code, Some(1));
+    let sum = out.last().unwrap();
+    assert_eq!(
+        sum["skipped_files"],
+        serde_json::json!(["mainlog"]),
+        "{sum}"
+    );
+    assert_eq!(sum["not_understood"], 1, "only the oldest file's garbage");
+    assert_eq!(
+        sender(&out, "auth:info@shop.example")["verdict"],
+        "spamming"
+    );
+    assert_eq!(sender(&out, form)["messages"], 60);
+    assert!(!has(&out, php));
+
+    // A quiet half hour between the form and the mailer.
+    let (code, out) = run(&["--since", "2024-05-01 03:30", "--until", "2024-05-01 04:00"]);
+    assert_eq!(code, Some(0));
+    let sum = out.last().unwrap();
+    assert_eq!(
+        sum["skipped_files"],
+        serde_json::json!(["mainlog.2", "mainlog"]),
+        "{sum}"
+    );
+    assert_eq!(
+        (sum["senders"].clone(), sum["outside_window"].clone()),
+        (0.into(), 120.into())
+    );
+
+    // The human summary says what was left out.
+    let o = unlisted(
+        dir.path(),
+        &[
+            "logs",
+            "analyze",
+            "--since",
+            "2024-05-01 02:30",
+            "mainlog",
+            "mainlog.1",
+            "mainlog.2",
+        ],
+    );
+    assert!(
+        stdout(&o).contains("counted the messages received 2024-05-01T02:30:00 .. (end) UTC; 60 outside were read and left out; 1 file wholly outside not read: mainlog.2"),
+        "{}",
+        stdout(&o)
+    );
+    // Nonsense, and a window that ends before it starts, are refused.
+    for bad in [
+        &["--since", "soon"][..],
+        &["--since", "2024-05-01 04:00", "--until", "2024-05-01 03:00"],
+    ] {
+        let mut args = vec!["logs", "analyze"];
+        args.extend_from_slice(bad);
+        args.push("mainlog");
+        let o = unlisted(dir.path(), &args);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("--since") || stderr(&o).contains("cannot read the time \"soon\""),
+            "{}",
+            stderr(&o)
+        );
+    }
+}
+
+#[test]
+fn since_a_span_back_counts_from_now() {
+    // `--since 1h`: a burst three hours ago is left out, the last
+    // half hour's mail is counted. Times are written from this moment.
+    let dir = TempDir::new("logs-since-span");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let stamp = |secs: i64| {
+        let o = std::process::Command::new("date")
+            .args(["-u", "-d", &format!("@{secs}"), "+%F %T"])
+            .output()
+            .unwrap();
+        String::from_utf8(o.stdout).unwrap().trim().to_string()
+    };
+    let mut log = String::new();
+    for (n, back) in [
+        (0usize, 3 * 3600),
+        (1, 3 * 3600 - 60),
+        (2, 1800),
+        (3, 1200),
+        (4, 600),
+    ] {
+        let (t, id) = (stamp(now - back), exim_id(n));
+        writeln!(log, "{t} {id} <= a@example.org H=(x) [198.51.100.7]:4000 P=esmtpa A=dovecot_login:a@example.org S=10 for r{n}@example.net").unwrap();
+        writeln!(log, "{t} {id} => r{n}@example.net R=dnslookup T=remote_smtp H=mx.example.net [203.0.113.5] C=\"250 OK\"").unwrap();
+        writeln!(log, "{t} {id} Completed").unwrap();
+    }
+    dir.write("mainlog", &log);
+    let o = analyze_both_ways(dir.path(), &["--json", "--all", "--since", "1h", "mainlog"]);
+    let out = json_lines(&o);
+    assert_eq!(
+        sender(&out, "auth:a@example.org")["messages"],
+        3,
+        "{out:#?}"
+    );
+    assert_eq!(out.last().unwrap()["outside_window"], 2);
 }
