@@ -18,6 +18,9 @@ use crate::output::{self, Exit};
 pub(crate) enum Command {
     /// Analyze log files (plain or .gz) in one pass.
     Analyze(AnalyzeArgs),
+    /// What a sender sent: its messages, each with the subject, the
+    /// recipients, what became of each and the remote replies.
+    Messages(super::logs_messages::Args),
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -27,8 +30,9 @@ enum FormatArg {
     Postfix,
 }
 
+/// The logs to read, and how: shared by the `logs` commands.
 #[derive(Debug, clap::Args)]
-pub(crate) struct AnalyzeArgs {
+pub(crate) struct Inputs {
     /// Log files (rotated `.gz` files are read as they are), in any order:
     /// they are read oldest first, by the time of their first lines.
     #[arg(
@@ -46,39 +50,105 @@ pub(crate) struct AnalyzeArgs {
     /// system's (`journalctl --directory`).
     #[arg(long, value_name = "DIR", requires = "journal")]
     journal_directory: Option<PathBuf>,
-    /// Count only the messages received from this time on: `2h` (back
+    /// Only the messages received from this time on: `2h` (back
     /// from now), `today`, `yesterday`, `2026-11-28 10:00` (on the logs'
     /// clock, see --timezone) or `2026-11-28T10:00:00Z`. Rotated files
     /// that end before it are not read.
     #[arg(long, value_name = "WHEN")]
     since: Option<String>,
-    /// Count only the messages received before this time (same forms as
+    /// Only the messages received before this time (same forms as
     /// --since).
     #[arg(long, value_name = "WHEN")]
     until: Option<String>,
     /// The log format; `auto` detects it from the first lines.
     #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
     format: FormatArg,
+    /// Exim's spool directory (e.g. /var/spool/exim): for local submissions
+    /// still queued, read X-PHP-Originating-Script / X-Source-Args from the
+    /// -H file to name the script itself, not just its directory.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) exim_spool: Option<PathBuf>,
+    /// The IANA time zone the logs write their times in (`America/Chicago`)
+    /// when they were written on another machine; default: `[ingest]
+    /// timezone`, else this machine's. Times are shown in UTC.
+    #[arg(long, value_name = "ZONE")]
+    timezone: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct AnalyzeArgs {
+    #[command(flatten)]
+    input: Inputs,
     /// JSON Lines: one object per sender (spamming first), then a summary.
     #[arg(long)]
     json: bool,
     /// Show every sender, not only the spamming and suspicious ones.
     #[arg(long)]
     all: bool,
-    /// Exim's spool directory (e.g. /var/spool/exim): for local submissions
-    /// still queued, read X-PHP-Originating-Script / X-Source-Args from the
-    /// -H file to name the script itself, not just its directory.
-    #[arg(long, value_name = "DIR")]
-    exim_spool: Option<PathBuf>,
     /// Threads that parse (messages are split among them by id); 0 = one
     /// per core, 1 = everything on one thread. The result is the same.
     #[arg(long, default_value_t = 0, value_name = "N")]
     threads: usize,
-    /// The IANA time zone the logs write their times in (`America/Chicago`)
-    /// when they were written on another machine; default: `[ingest]
-    /// timezone`, else this machine's. Times are shown in UTC.
-    #[arg(long, value_name = "ZONE")]
-    timezone: Option<String>,
+}
+
+/// [`Inputs`] made ready to read: the files oldest first, without those
+/// outside the window.
+pub(crate) struct Ready {
+    pub(crate) format: Option<Format>,
+    pub(crate) zone: maillog::time::Zone,
+    pub(crate) window: Window,
+    pub(crate) order: Order,
+    /// Files left unread: wholly outside the window.
+    pub(crate) skipped: Vec<PathBuf>,
+}
+
+impl Inputs {
+    /// Reads the format, zone and window, and puts the files in order.
+    pub(crate) fn ready(&mut self, config: &crate::config::Config) -> Result<Ready> {
+        let format = match self.format {
+            FormatArg::Auto => None,
+            FormatArg::Exim => Some(Format::Exim),
+            FormatArg::Postfix => Some(Format::Postfix),
+        };
+        let zone = match &self.timezone {
+            Some(name) => maillog::time::Zone::named(name).map_err(anyhow::Error::msg)?,
+            None => config.log_zone(None)?,
+        };
+        let now = output::now();
+        let window = Window::read(self.since.as_deref(), self.until.as_deref(), now, &zone)?;
+        let mut order = oldest_first(&mut self.files, format, &zone);
+        let skipped = order.leave_out(&mut self.files, &window);
+        Ok(Ready {
+            format,
+            zone,
+            window,
+            order,
+            skipped,
+        })
+    }
+
+    /// What is read: the files, or the journal.
+    pub(crate) fn sources(&self) -> Vec<String> {
+        match &self.journal {
+            Some(units) => vec![format!("journal:{units}")],
+            None => self.files.iter().map(|f| f.display().to_string()).collect(),
+        }
+    }
+
+    /// Reads the files (or the journal) on this thread, handing out each
+    /// message; `details` keeps subjects and replies.
+    pub(crate) fn read(
+        &self,
+        r: &Ready,
+        details: bool,
+        show_bar: bool,
+        observe: &mut dyn FnMut(maillog::Message),
+    ) -> ReadTotals {
+        match &self.journal {
+            Some(units) => read_journal(self, units, r, details, observe),
+            None => read_sequential(self, r, details, show_bar, observe),
+        }
+    }
 }
 
 /// More shards than this only add the cost of every shard reading every
@@ -88,13 +158,35 @@ const MAX_THREADS: usize = 8;
 pub(crate) fn run(g: &Global, c: Command) -> Result<Exit> {
     match c {
         Command::Analyze(a) => analyze(g, a),
+        Command::Messages(a) => super::logs_messages::run(g, a),
     }
 }
 
 #[derive(Serialize)]
-struct Sample {
+pub(crate) struct Sample {
     r#where: String,
     line: String,
+}
+
+/// The first lines not understood, and where they were.
+pub(crate) fn samples(st: &maillog::LineStats) -> Vec<Sample> {
+    st.samples
+        .iter()
+        .map(|(w, l)| Sample {
+            r#where: w.clone(),
+            line: l.clone(),
+        })
+        .collect()
+}
+
+/// Says on stderr which lines were not understood.
+pub(crate) fn warn_not_understood(samples: &[Sample]) {
+    for sample in samples {
+        output::warning(&format!(
+            "not understood at {}: {}",
+            sample.r#where, sample.line
+        ));
+    }
 }
 
 #[derive(Serialize)]
@@ -275,7 +367,11 @@ pub(crate) fn read_file(
 
 /// Names a queued local submission's script from its spool headers. A
 /// message no longer queued has no -H file; it keeps what the log said.
-fn enrich(m: &mut maillog::Message, spool: Option<&Path>, owners: &enforce::hold::Accounts) {
+pub(crate) fn enrich(
+    m: &mut maillog::Message,
+    spool: Option<&Path>,
+    owners: &enforce::hold::Accounts,
+) {
     crate::policy::own(m, owners);
     let Some(spool) = spool else { return };
     if !matches!(
@@ -307,11 +403,11 @@ enum Item {
 }
 
 /// What reading the files saw, however many threads read them.
-struct ReadTotals {
-    format: Option<Format>,
-    stats: maillog::LineStats,
-    assembly: maillog::assemble::AssemblyStats,
-    errors: Vec<FileError>,
+pub(crate) struct ReadTotals {
+    pub(crate) format: Option<Format>,
+    pub(crate) stats: maillog::LineStats,
+    pub(crate) assembly: maillog::assemble::AssemblyStats,
+    pub(crate) errors: Vec<FileError>,
 }
 
 pub(crate) fn progress_bar(path: &Path) -> indicatif::ProgressBar {
@@ -400,8 +496,8 @@ impl Order {
 /// `[since, until)` (UTC seconds).
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Window {
-    since: Option<i64>,
-    until: Option<i64>,
+    pub(crate) since: Option<i64>,
+    pub(crate) until: Option<i64>,
 }
 
 impl Window {
@@ -434,12 +530,12 @@ impl Window {
         Ok(w)
     }
 
-    fn holds(&self, secs: i64) -> bool {
+    pub(crate) fn holds(&self, secs: i64) -> bool {
         self.since.is_none_or(|s| secs >= s) && self.until.is_none_or(|u| secs < u)
     }
 }
 
-fn iso(secs: i64) -> String {
+pub(crate) fn iso(secs: i64) -> String {
     Stamp { secs, millis: 0 }.iso()
 }
 
@@ -506,16 +602,17 @@ fn is_plain_file(path: &Path) -> bool {
 
 /// One thread: the files in turn through one [`LogParser`].
 fn read_sequential(
-    a: &AnalyzeArgs,
-    format: Option<Format>,
-    year: i64,
-    zone: &maillog::time::Zone,
+    a: &Inputs,
+    r: &Ready,
+    details: bool,
     show_bar: bool,
     observe: &mut dyn FnMut(maillog::Message),
 ) -> ReadTotals {
-    let mut parser = LogParser::new(format, year);
-    parser.set_zone(zone.clone());
-    parser.skip_details();
+    let mut parser = LogParser::new(r.format, r.order.year);
+    parser.set_zone(r.zone.clone());
+    if !details {
+        parser.skip_details();
+    }
     let mut errors = Vec::new();
     for path in &a.files {
         let bar = show_bar.then(|| progress_bar(path));
@@ -547,14 +644,17 @@ fn finish(
 
 /// One thread: the journal's entries of `units` through one [`LogParser`].
 fn read_journal(
-    a: &AnalyzeArgs,
+    a: &Inputs,
     units: &str,
-    format: Option<Format>,
-    window: &Window,
+    r: &Ready,
+    details: bool,
     observe: &mut dyn FnMut(maillog::Message),
 ) -> ReadTotals {
-    let mut parser = LogParser::new(format, 1970);
-    parser.skip_details();
+    let mut parser = LogParser::new(r.format, 1970);
+    if !details {
+        parser.skip_details();
+    }
+    let window = &r.window;
     // journalctl takes `@SECONDS` for an instant.
     let at = |t: Option<i64>| t.map(|t| format!("@{t}"));
     let mut journal =
@@ -587,22 +687,9 @@ const BATCH: usize = 64;
 
 fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
     let (config, _) = super::load_config(g)?;
-    let format = match a.format {
-        FormatArg::Auto => None,
-        FormatArg::Exim => Some(Format::Exim),
-        FormatArg::Postfix => Some(Format::Postfix),
-    };
-    let zone = match &a.timezone {
-        Some(name) => maillog::time::Zone::named(name).map_err(anyhow::Error::msg)?,
-        None => config.log_zone(None)?,
-    };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let window = Window::read(a.since.as_deref(), a.until.as_deref(), now, &zone)?;
-    let mut order = oldest_first(&mut a.files, format, &zone);
-    let skipped = order.leave_out(&mut a.files, &window);
-    let (reordered, year) = (order.changed, order.year);
+    let ready = a.input.ready(&config)?;
+    let (format, zone, window) = (ready.format, &ready.zone, ready.window);
+    let (reordered, year) = (ready.order.changed, ready.order.year);
     let mut detector = Detector::new(config.detect.clone());
     // Senders silent for weeks go to a scratch file (`retire_idle`): in
     // $TMPDIR when set, else /var/tmp, which is on disk where /tmp may be
@@ -623,7 +710,7 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS)),
         n => n,
     };
-    let spool = a.exim_spool.clone();
+    let spool = a.input.exim_spool.clone();
     // What the detector needs of a message, worked out on the thread that
     // assembled it.
     let owners = crate::policy::accounts(&config.enforce);
@@ -659,19 +746,19 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
             detector.retire_idle();
         }
     };
-    let sharded_format = if threads > 1 && a.journal.is_none() {
-        format.or(order.format)
+    let sharded_format = if threads > 1 && a.input.journal.is_none() {
+        format.or(ready.order.format)
     } else {
         None
     };
     let read = match sharded_format {
         Some(f) => {
             let t = super::logs_sharded::run(
-                &a.files,
+                &a.input.files,
                 &super::logs_sharded::Reading {
                     format: f,
                     year,
-                    zone: &zone,
+                    zone,
                 },
                 threads,
                 show_bar,
@@ -691,19 +778,12 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
                     consume(item);
                 }
             };
-            match &a.journal {
-                Some(units) => read_journal(&a, units, format, &window, &mut observe),
-                None => read_sequential(&a, format, year, &zone, show_bar, &mut observe),
-            }
+            a.input.read(&ready, false, show_bar, &mut observe)
         }
     };
     detector.apply_all(&mut batch);
     let mut errors = read.errors;
-    // What was read: the files, or the journal.
-    let sources: Vec<String> = match &a.journal {
-        Some(units) => vec![format!("journal:{units}")],
-        None => a.files.iter().map(|f| f.display().to_string()).collect(),
-    };
+    let sources = a.input.sources();
     if errors.len() == sources.len() && !sources.is_empty() {
         bail!("no log could be read");
     }
@@ -739,14 +819,7 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
         understood: st.understood,
         ignored: st.ignored,
         not_understood: st.not_understood,
-        not_understood_samples: st
-            .samples
-            .iter()
-            .map(|(w, l)| Sample {
-                r#where: w.clone(),
-                line: l.clone(),
-            })
-            .collect(),
+        not_understood_samples: samples(st),
         cut_lines: st.cut_lines,
         messages: asm.messages,
         incomplete: asm.incomplete,
@@ -759,7 +832,11 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
         since: window.since.map(iso),
         until: window.until.map(iso),
         outside_window: outside.into_inner(),
-        skipped_files: skipped.iter().map(|f| f.display().to_string()).collect(),
+        skipped_files: ready
+            .skipped
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect(),
         first: st.first.map(|s| s.iso()),
         last: st.last.map(|s| s.iso()),
         errors,
@@ -885,11 +962,6 @@ fn print_human(shown: &[SenderReport], s: &Summary) -> Result<()> {
             maillog::MAX_LINE >> 10
         ));
     }
-    for sample in &s.not_understood_samples {
-        output::warning(&format!(
-            "not understood at {}: {}",
-            sample.r#where, sample.line
-        ));
-    }
+    warn_not_understood(&s.not_understood_samples);
     Ok(())
 }

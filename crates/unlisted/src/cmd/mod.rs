@@ -9,6 +9,7 @@ pub(crate) mod hold;
 pub(crate) mod incident;
 pub(crate) mod lists;
 pub(crate) mod logs;
+mod logs_messages;
 mod logs_sharded;
 pub(crate) mod policy;
 pub(crate) mod quarantine;

@@ -1176,3 +1176,180 @@ fn since_a_span_back_counts_from_now() {
     );
     assert_eq!(out.last().unwrap()["outside_window"], 2);
 }
+
+/// `unlisted logs messages ARGS` with --json: the messages, and the
+/// summary last.
+fn messages(dir: &TempDir, args: &[&str]) -> (Vec<serde_json::Value>, serde_json::Value) {
+    let mut all = vec!["logs", "messages", "--json"];
+    all.extend_from_slice(args);
+    let o = unlisted(dir.path(), &all);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mut lines = json_lines(&o);
+    let summary = lines.pop().unwrap();
+    assert_eq!(summary["type"], "summary");
+    assert!(lines.iter().all(|m| m["type"] == "message"));
+    assert_eq!(summary["shown"], lines.len());
+    (lines, summary)
+}
+
+#[test]
+fn logs_messages_shows_what_a_sender_sent() {
+    // After "who": what it sent, message by message (exigrep's job), with
+    // the subject, each recipient's fate and the remote replies.
+    let dir = TempDir::new("logs-messages");
+    let mut log = String::new();
+    compromised_mailbox(&mut log, 0);
+    php_mailer(&mut log, 3600);
+    contact_form(&mut log, 7200);
+    dir.write("mainlog", &log);
+
+    let (msgs, sum) = messages(&dir, &["--sender", "auth:info@shop.example", "mainlog"]);
+    assert_eq!(msgs.len(), 300);
+    assert_eq!(
+        (sum["matched"].clone(), sum["messages"].clone()),
+        (300.into(), 500.into())
+    );
+    let first = &msgs
+        .iter()
+        .find(|m| m["id"] == exim_id(0).as_str())
+        .unwrap();
+    assert_eq!(
+        first["subject"], "Invoice => overdue \"urgent\"",
+        "{first:#}"
+    );
+    assert_eq!(first["client_ip"], "203.0.0.10");
+    assert_eq!(first["received"], "2024-05-01T00:00:00");
+    let r = &first["recipients"][0];
+    assert_eq!(
+        (r["address"].as_str(), r["outcome"].as_str()),
+        (Some("target0@domain0.example"), Some("bounced"))
+    );
+    assert!(r["reply"].as_str().unwrap().contains("550 5.1.1"), "{r}");
+    let deferred = msgs
+        .iter()
+        .find(|m| m["id"] == exim_id(7).as_str())
+        .unwrap();
+    assert_eq!(deferred["recipients"][0]["outcome"], "deferred");
+    assert!(
+        deferred["recipients"][0]["reply"]
+            .as_str()
+            .unwrap()
+            .contains("4.7.28")
+    );
+    // A bare address finds it too; a script directory takes the scripts
+    // below it; an account, a recipient and an id narrow it down.
+    assert_eq!(
+        messages(&dir, &["--sender", "INFO@shop.example", "mainlog"]).1["matched"],
+        300
+    );
+    let (php, _) = messages(
+        &dir,
+        &["--sender", "script:/home/bob/public_html", "mainlog"],
+    );
+    assert_eq!(php.len(), 80);
+    assert_eq!(
+        php[0]["attribution"]["cwd"],
+        "/home/bob/public_html/wp-content/uploads/2024/04"
+    );
+    assert_eq!(php[0]["account"], "bob");
+    assert_eq!(
+        messages(&dir, &["--account", "bob", "mainlog"]).1["matched"],
+        80
+    );
+    let (one, _) = messages(&dir, &["--recipient", "R5@example.NET", "mainlog"]);
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0]["id"], exim_id(505).as_str());
+    let (one, _) = messages(&dir, &["--id", &exim_id(505), "mainlog"]);
+    assert_eq!(one[0]["subject"], "Your parcel");
+    // Both filters must hold: bob sent nothing to the shop's owner.
+    let (none, sum) = messages(
+        &dir,
+        &[
+            "--account",
+            "bob",
+            "--recipient",
+            "owner@shop.example",
+            "mainlog",
+        ],
+    );
+    assert!(none.is_empty());
+    assert_eq!(sum["matched"], 0);
+    // A window, and a limit that still counts every match.
+    let (win, sum) = messages(
+        &dir,
+        &[
+            "--sender",
+            "info@shop.example",
+            "--since",
+            "2024-05-01 00:10",
+            "--until",
+            "2024-05-01 00:20",
+            "--limit",
+            "5",
+            "mainlog",
+        ],
+    );
+    assert_eq!(
+        (win.len(), sum["matched"].as_u64()),
+        (5, Some(100)),
+        "{sum}"
+    );
+    assert!(
+        win.iter()
+            .all(|m| m["received"].as_str().unwrap() >= "2024-05-01T00:10:00")
+    );
+
+    // For people: a heading per message, a line per recipient.
+    let o = unlisted(
+        dir.path(),
+        &["logs", "messages", "--id", &exim_id(3), "mainlog"],
+    );
+    let text = stdout(&o);
+    assert!(
+        text.starts_with(&format!(
+            "2024-05-01T00:00:18 {} auth:info@shop.example from 203.0.3.13, 4200 bytes",
+            exim_id(3)
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("    subject: Invoice => overdue \"urgent\"\n"),
+        "{text}"
+    );
+    assert!(text.contains("    bounced   target3@domain3.example via mx.domain.example [198.51.100.25]: SMTP error from remote mail server after RCPT TO:<target3@domain3.example>: 550 5.1.1"), "{text}");
+    assert!(text.contains("1 of 500 messages matched; "), "{text}");
+}
+
+#[test]
+fn logs_messages_follows_mail_through_a_content_filter() {
+    // The copy amavis queues again is the one that meets the world: it is
+    // shown as the stolen mailbox's mail, next to the message it took.
+    let dir = TempDir::new("logs-messages-amavis");
+    dir.write("maillog", &through_amavis());
+    let (msgs, sum) = messages(
+        &dir,
+        &[
+            "--format",
+            "postfix",
+            "--sender",
+            "auth:info@shop.example",
+            "maillog",
+        ],
+    );
+    assert_eq!(sum["matched"], 180, "{sum}");
+    let taken = msgs.iter().find(|m| m["id"] == "C00000").unwrap();
+    assert_eq!(taken["relayed_as"], "D00000");
+    let copy = msgs.iter().find(|m| m["id"] == "D00000").unwrap();
+    assert_eq!(copy["sender"], "auth:info@shop.example");
+    assert_eq!(copy["recipients"][0]["outcome"], "bounced");
+    assert!(
+        copy["recipients"][0]["reply"]
+            .as_str()
+            .unwrap()
+            .contains("550 5.1.1 user unknown")
+    );
+    // The copy's own id finds both.
+    let (both, _) = messages(&dir, &["--format", "postfix", "--id", "D00001", "maillog"]);
+    let ids: Vec<&str> = both.iter().map(|m| m["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["C00001", "D00001"]);
+}

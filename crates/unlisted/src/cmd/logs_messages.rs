@@ -1,0 +1,370 @@
+//! `unlisted logs messages`: what a sender sent, message by message, with
+//! every line of a message already put together (what `exigrep` does for
+//! Exim, for Postfix's queue ids too): the subject, each recipient's fate
+//! and the remote server's reply. The evidence an abuse desk reads before
+//! it stops a sender, and quotes in a removal request.
+
+use std::path::Path;
+
+use anyhow::{Result, bail};
+use maillog::{Message, Outcome, Sender};
+use serde::Serialize;
+
+use super::logs::{FileError, Inputs, Sample, iso};
+use crate::Global;
+use crate::output::{self, Exit};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[command(flatten)]
+    input: Inputs,
+    /// The sender as `logs analyze` names it (`auth:info@shop.example`,
+    /// `script:/home/bob/public_html/x.php`; a `script:` directory takes
+    /// every script below it), or a bare address or name, matched against
+    /// any kind of sender and the envelope sender.
+    #[arg(long)]
+    sender: Option<String>,
+    /// The customer account the messages belong to.
+    #[arg(long)]
+    account: Option<String>,
+    /// An Exim message id or a Postfix queue id.
+    #[arg(long)]
+    id: Option<String>,
+    /// Messages to this address.
+    #[arg(long)]
+    recipient: Option<String>,
+    /// Show the first N messages that match (0: all); all are counted.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    limit: usize,
+    /// JSON Lines: one object per message, then a summary.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Which messages are shown: all the filters given must hold.
+struct Filter {
+    sender: Option<Who>,
+    account: Option<String>,
+    id: Option<String>,
+    recipient: Option<String>,
+}
+
+enum Who {
+    /// `kind:value`.
+    Exactly(Sender),
+    /// A bare address or name.
+    Named(String),
+}
+
+impl Filter {
+    fn of(a: &Args) -> Self {
+        let sender = a.sender.as_ref().map(|s| match s.parse::<Sender>() {
+            Ok(exact) => Who::Exactly(exact),
+            Err(_) => Who::Named(s.clone()),
+        });
+        Filter {
+            sender,
+            account: a.account.clone(),
+            id: a.id.clone(),
+            recipient: a.recipient.clone(),
+        }
+    }
+
+    fn holds(&self, m: &Message) -> bool {
+        let sender = match &self.sender {
+            None => true,
+            Some(Who::Exactly(s)) if s.kind == maillog::SenderKind::Script => {
+                m.sender.kind == s.kind && Path::new(&m.sender.value).starts_with(&s.value)
+            }
+            Some(Who::Exactly(s)) => {
+                m.sender.kind == s.kind && m.sender.value.eq_ignore_ascii_case(&s.value)
+            }
+            Some(Who::Named(v)) => {
+                m.sender.value.eq_ignore_ascii_case(v) || m.envelope_from.eq_ignore_ascii_case(v)
+            }
+        };
+        sender
+            && self
+                .account
+                .as_ref()
+                .is_none_or(|a| m.account.as_deref() == Some(a))
+            && self
+                .id
+                .as_ref()
+                .is_none_or(|id| m.id == *id || m.relayed_as.as_deref() == Some(id))
+            && self.recipient.as_ref().is_none_or(|r| {
+                m.recipients
+                    .iter()
+                    .any(|x| x.address.eq_ignore_ascii_case(r))
+            })
+    }
+}
+
+#[derive(Serialize)]
+struct MessageJson<'a> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    id: &'a str,
+    received: String,
+    sender: String,
+    envelope_from: &'a str,
+    account: Option<&'a str>,
+    client_ip: Option<String>,
+    protocol: Option<&'a str>,
+    size: Option<u64>,
+    subject: Option<&'a str>,
+    message_id: Option<&'a str>,
+    /// The script and the `cwd=` line it was tied to.
+    attribution: Option<&'a maillog::message::Attribution>,
+    rejected: Option<&'a str>,
+    /// A bounce this server wrote, about this message id.
+    bounce_of: Option<&'a str>,
+    /// The id a content filter here queued it again as.
+    relayed_as: Option<&'a str>,
+    /// The log showed it leave the queue.
+    complete: bool,
+    recipients: Vec<RecipientJson<'a>>,
+    /// Its first line.
+    line: &'a str,
+}
+
+#[derive(Serialize)]
+struct RecipientJson<'a> {
+    address: &'a str,
+    outcome: Outcome,
+    remote: bool,
+    host: Option<&'a str>,
+    reply: Option<&'a str>,
+    deferrals: u32,
+    at: String,
+}
+
+impl<'a> MessageJson<'a> {
+    fn of(m: &'a Message) -> Self {
+        MessageJson {
+            ty: "message",
+            id: &m.id,
+            received: m.received.iso(),
+            sender: m.sender.to_string(),
+            envelope_from: &m.envelope_from,
+            account: m.account.as_deref(),
+            client_ip: m.client_ip.map(|ip| ip.to_string()),
+            protocol: m.protocol.as_deref(),
+            size: m.size,
+            subject: m.subject.as_deref(),
+            message_id: m.message_id.as_deref(),
+            attribution: m.attribution.as_ref(),
+            rejected: m.rejected.as_deref(),
+            bounce_of: m.bounce_of.as_deref(),
+            relayed_as: m.relayed_as.as_deref(),
+            complete: m.complete,
+            recipients: m
+                .recipients
+                .iter()
+                .map(|r| RecipientJson {
+                    address: &r.address,
+                    outcome: r.outcome,
+                    remote: r.remote,
+                    host: r.host.as_deref(),
+                    reply: r.reply.as_deref(),
+                    deferrals: r.deferrals,
+                    at: r.at.iso(),
+                })
+                .collect(),
+            line: &m.line,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Summary {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    /// Messages that match the filters, and those shown (--limit).
+    matched: u64,
+    shown: u64,
+    /// Every message the logs hold.
+    messages: u64,
+    read_order: Vec<String>,
+    lines: u64,
+    not_understood: u64,
+    not_understood_samples: Vec<Sample>,
+    timezone: String,
+    since: Option<String>,
+    until: Option<String>,
+    skipped_files: Vec<String>,
+    first: Option<String>,
+    last: Option<String>,
+    errors: Vec<FileError>,
+}
+
+pub(crate) fn run(g: &Global, mut a: Args) -> Result<Exit> {
+    let (config, _) = super::load_config(g)?;
+    let ready = a.input.ready(&config)?;
+    let filter = Filter::of(&a);
+    let owners = crate::policy::accounts(&config.enforce);
+    let spool = a.input.exim_spool.clone();
+    let (mut matched, mut shown) = (0u64, 0u64);
+    // The first failure to write (a closed pipe): nothing more is shown.
+    let mut failed: Option<anyhow::Error> = None;
+    let show_bar = !a.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let mut relink = detect::relink::Relink::default();
+    let mut observe = |mut m: Message| {
+        if !ready.window.holds(m.received.secs) {
+            return;
+        }
+        super::logs::enrich(&mut m, spool.as_deref(), &owners);
+        // A content filter's copy is shown as its sender's mail, as
+        // `logs analyze` counts it; the message it took is shown too.
+        relink.message(&mut m);
+        if !filter.holds(&m) {
+            return;
+        }
+        matched += 1;
+        if failed.is_some() || (a.limit > 0 && shown >= a.limit as u64) {
+            return;
+        }
+        shown += 1;
+        let res = if a.json {
+            output::json(&MessageJson::of(&m))
+        } else {
+            print_message(&m).map_err(anyhow::Error::from)
+        };
+        if let Err(e) = res {
+            failed = Some(e);
+        }
+    };
+    let read = a.input.read(&ready, true, show_bar, &mut observe);
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    let sources = a.input.sources();
+    if read.errors.len() == sources.len() && !sources.is_empty() {
+        bail!("no log could be read");
+    }
+    let st = &read.stats;
+    let summary = Summary {
+        ty: "summary",
+        matched,
+        shown,
+        messages: read.assembly.messages,
+        read_order: sources,
+        lines: st.lines,
+        not_understood: st.not_understood,
+        not_understood_samples: super::logs::samples(st),
+        timezone: ready.zone.name().to_string(),
+        since: ready.window.since.map(iso),
+        until: ready.window.until.map(iso),
+        skipped_files: (ready.skipped.iter())
+            .map(|f| f.display().to_string())
+            .collect(),
+        first: st.first.map(|s| s.iso()),
+        last: st.last.map(|s| s.iso()),
+        errors: read.errors,
+    };
+    if a.json {
+        output::json(&summary)?;
+    } else {
+        output::line(&format!(
+            "{} of {} messages matched{}; {} lines ({} not understood){}",
+            summary.matched,
+            summary.messages,
+            if summary.shown < summary.matched {
+                format!(", the first {} shown", summary.shown)
+            } else {
+                String::new()
+            },
+            summary.lines,
+            summary.not_understood,
+            match (&summary.first, &summary.last) {
+                (Some(f), Some(l)) => format!("; {f} .. {l} UTC (logs in {})", summary.timezone),
+                _ => String::new(),
+            }
+        ))?;
+        super::logs::warn_not_understood(&summary.not_understood_samples);
+    }
+    Ok(if summary.errors.is_empty() {
+        Exit::Clean
+    } else {
+        Exit::Failed
+    })
+}
+
+/// One message for people: a heading, what it was, then a line per
+/// recipient with its fate and the reply.
+fn print_message(m: &Message) -> std::io::Result<()> {
+    let mut head = format!("{} {} {}", m.received.iso(), m.id, m.sender);
+    if let Some(a) = &m.account {
+        head.push_str(&format!(" (account {a})"));
+    }
+    if let Some(ip) = m.client_ip {
+        head.push_str(&format!(" from {ip}"));
+    }
+    if let Some(size) = m.size {
+        head.push_str(&format!(", {size} bytes"));
+    }
+    if !m.complete {
+        head.push_str(", still queued at the log's end");
+    }
+    output::line(&head)?;
+    if !m.envelope_from.is_empty() && m.envelope_from != m.sender.value {
+        output::line(&format!("    envelope from: <{}>", m.envelope_from))?;
+    }
+    if let Some(s) = &m.subject {
+        output::line(&format!("    subject: {s}"))?;
+    }
+    if let Some(at) = &m.attribution {
+        let by = match at.matched_by {
+            maillog::message::MatchedBy::Pid => "its pid",
+            maillog::message::MatchedBy::Order => "order",
+            maillog::message::MatchedBy::Header => "its headers",
+        };
+        let script = at
+            .script
+            .as_deref()
+            .map_or(String::new(), |s| format!("{s}, "));
+        output::line(&format!(
+            "    script: {script}run in {} (tied by {by}{})",
+            at.cwd,
+            if at.ambiguous { ", a guess" } else { "" }
+        ))?;
+    }
+    if let Some(r) = &m.rejected {
+        output::line(&format!("    rejected: {r}"))?;
+    }
+    if let Some(b) = &m.bounce_of {
+        output::line(&format!(
+            "    a bounce this server wrote{}",
+            if b.is_empty() {
+                String::new()
+            } else {
+                format!(" about {b}")
+            }
+        ))?;
+    }
+    if let Some(r) = &m.relayed_as {
+        output::line(&format!("    handed to a content filter, back as {r}"))?;
+    }
+    for r in &m.recipients {
+        let fate = match r.outcome {
+            Outcome::Pending => "pending",
+            Outcome::Delivered => "delivered",
+            Outcome::Deferred => "deferred",
+            Outcome::Bounced => "bounced",
+        };
+        let mut l = format!("    {fate:<9} {}", r.address);
+        if r.deferrals > 0 && r.outcome != Outcome::Deferred {
+            l.push_str(&format!(" (after {} deferrals)", r.deferrals));
+        } else if r.deferrals > 1 {
+            l.push_str(&format!(" ({} times)", r.deferrals));
+        }
+        if let Some(h) = &r.host {
+            l.push_str(&format!(" via {h}"));
+        }
+        if let Some(reply) = &r.reply {
+            l.push_str(&format!(": {reply}"));
+        }
+        output::line(&l)?;
+    }
+    Ok(())
+}
