@@ -101,6 +101,48 @@ fn assert_stolen_mailbox(lines: &[serde_json::Value]) {
     assert!(mailbox["reasons"].to_string().contains("login_networks"));
 }
 
+/// `logs messages` on a real log: the stolen mailbox's 24 messages (with
+/// their subject whole where the MTA logs it: Exim's `T=`; Postfix logs
+/// none without a header_checks rule), and each dead address bounced
+/// with the sink's refusal quoted.
+fn assert_stolen_mailbox_messages(log: &std::path::Path, subjects: bool) {
+    let dir = TempDir::new("mta-messages");
+    let o = unlisted(
+        dir.path(),
+        &[
+            "logs",
+            "messages",
+            "--json",
+            "--sender",
+            "auth:info@shop.example",
+            log.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    let (summary, msgs) = lines.split_last().unwrap();
+    assert_eq!(summary["matched"], 24, "{summary:#}");
+    assert_eq!(summary["not_understood"], 0);
+    let mut dead = 0;
+    for m in msgs {
+        if subjects {
+            assert_eq!(m["subject"], "Invoice => \"urgent\"", "{m:#}");
+        }
+        assert_eq!(m["envelope_from"], "forged@other.example");
+        for r in m["recipients"].as_array().unwrap() {
+            let address = r["address"].as_str().unwrap();
+            if address.starts_with("nosuchuser") {
+                dead += 1;
+                assert_eq!(r["outcome"], "bounced", "{m:#}");
+                assert!(r["reply"].as_str().unwrap().contains("550 5.1.1"), "{m:#}");
+            } else {
+                assert_eq!(r["outcome"], "delivered", "{m:#}");
+            }
+        }
+    }
+    assert_eq!(dead, 8);
+}
+
 #[test]
 fn real_exim_log_is_fully_understood_and_names_the_senders() {
     let sink = SmtpSink::start();
@@ -143,6 +185,7 @@ fn real_exim_log_is_fully_understood_and_names_the_senders() {
 
     let lines = analyze_real(&exim.mainlog(), "exim", completed, &log);
     assert_stolen_mailbox(&lines);
+    assert_stolen_mailbox_messages(&exim.mainlog(), true);
     let find = |s: &str| sender(&lines, s);
     let php = find(&format!("script:{}", uploads.display()));
     assert_eq!(php["verdict"], "spamming", "{php:#}");
@@ -223,6 +266,7 @@ fn real_postfix_log_is_fully_understood_and_names_the_senders() {
 
     let lines = analyze_real(&postfix.maillog(), "postfix", removed, &log);
     assert_stolen_mailbox(&lines);
+    assert_stolen_mailbox_messages(&postfix.maillog(), false);
     let find = |s: &str| sender(&lines, s);
     let php = find("script:mailer.php");
     assert_eq!(php["account"], "0");
