@@ -185,6 +185,29 @@ impl Store {
         )
     }
 
+    /// Hands `f` each stored message record received in `[since, until)`
+    /// (either end open when `None`), oldest first, one at a time.
+    pub fn messages_between<E: From<StoreError>>(
+        &self,
+        since: Option<i64>,
+        until: Option<i64>,
+        mut f: impl FnMut(String) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT record FROM messages WHERE received >= ?1 AND received < ?2
+                 ORDER BY received, id",
+            )
+            .map_err(self.err())?;
+        let range = params![since.unwrap_or(i64::MIN), until.unwrap_or(i64::MAX)];
+        let mut rows = stmt.query(range).map_err(self.err())?;
+        while let Some(row) = rows.next().map_err(self.err())? {
+            f(row.get(0).map_err(self.err())?)?;
+        }
+        Ok(())
+    }
+
     fn each_record<E: From<StoreError>>(
         &self,
         sql: &str,

@@ -35,11 +35,7 @@ enum FormatArg {
 pub(crate) struct Inputs {
     /// Log files (rotated `.gz` files are read as they are), in any order:
     /// they are read oldest first, by the time of their first lines.
-    #[arg(
-        required_unless_present = "journal",
-        conflicts_with = "journal",
-        value_name = "FILE"
-    )]
+    #[arg(conflicts_with = "journal", value_name = "FILE")]
     files: Vec<PathBuf>,
     /// Read the systemd journal's entries of these units instead of files
     /// (`postfix*`, as `journalctl --unit` takes it): where no syslog
@@ -103,19 +99,32 @@ pub(crate) struct Ready {
 }
 
 impl Inputs {
-    /// Reads the format, zone and window, and puts the files in order.
-    pub(crate) fn ready(&mut self, config: &crate::config::Config) -> Result<Ready> {
-        let format = match self.format {
-            FormatArg::Auto => None,
-            FormatArg::Exim => Some(Format::Exim),
-            FormatArg::Postfix => Some(Format::Postfix),
-        };
+    /// The zone the logs' times are read in, and the window of `--since`
+    /// and `--until` read on its clock.
+    pub(crate) fn clock(
+        &self,
+        config: &crate::config::Config,
+    ) -> Result<(maillog::time::Zone, Window)> {
         let zone = match &self.timezone {
             Some(name) => maillog::time::Zone::named(name).map_err(anyhow::Error::msg)?,
             None => config.log_zone(None)?,
         };
         let now = output::now();
         let window = Window::read(self.since.as_deref(), self.until.as_deref(), now, &zone)?;
+        Ok((zone, window))
+    }
+
+    /// Reads the format, zone and window, and puts the files in order.
+    pub(crate) fn ready(&mut self, config: &crate::config::Config) -> Result<Ready> {
+        if self.files.is_empty() && self.journal.is_none() {
+            bail!("give the log files to read, or --journal UNITS");
+        }
+        let format = match self.format {
+            FormatArg::Auto => None,
+            FormatArg::Exim => Some(Format::Exim),
+            FormatArg::Postfix => Some(Format::Postfix),
+        };
+        let (zone, window) = self.clock(config)?;
         let mut order = oldest_first(&mut self.files, format, &zone);
         let skipped = order.leave_out(&mut self.files, &window);
         Ok(Ready {
@@ -166,6 +175,12 @@ pub(crate) fn run(g: &Global, c: Command) -> Result<Exit> {
 pub(crate) struct Sample {
     r#where: String,
     line: String,
+}
+
+impl Sample {
+    pub(crate) fn new(r#where: String, line: String) -> Self {
+        Sample { r#where, line }
+    }
 }
 
 /// The first lines not understood, and where they were.

@@ -39,6 +39,11 @@ pub(crate) struct Args {
     /// JSON Lines: one object per message, then a summary.
     #[arg(long)]
     json: bool,
+    /// Read the messages `unlisted serve` stored (the store, `--db`; kept
+    /// `[ingest] keep_messages`) instead of logs: they outlive the log's
+    /// rotation.
+    #[arg(long, conflicts_with_all = ["files", "journal"])]
+    stored: bool,
 }
 
 /// Which messages are shown: all the filters given must hold.
@@ -198,44 +203,76 @@ struct Summary {
     errors: Vec<FileError>,
 }
 
-pub(crate) fn run(g: &Global, mut a: Args) -> Result<Exit> {
-    let (config, _) = super::load_config(g)?;
-    let ready = a.input.ready(&config)?;
-    let filter = Filter::of(&a);
-    let owners = crate::policy::accounts(&config.enforce);
-    let spool = a.input.exim_spool.clone();
-    let (mut matched, mut shown) = (0u64, 0u64);
-    // The first failure to write (a closed pipe): nothing more is shown.
-    let mut failed: Option<anyhow::Error> = None;
-    let show_bar = !a.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let mut relink = detect::relink::Relink::default();
-    let mut observe = |mut m: Message| {
-        if !ready.window.holds(m.received.secs) {
+/// Shows the messages that match, as they come.
+struct Show<'a> {
+    filter: Filter,
+    window: super::logs::Window,
+    limit: usize,
+    json: bool,
+    matched: u64,
+    shown: u64,
+    /// The first failure to write (a closed pipe): nothing more is shown.
+    failed: Option<anyhow::Error>,
+    /// Ties a content filter's copy to its sender (logs only: the store
+    /// keeps the copies already tied).
+    relink: Option<detect::relink::Relink>,
+    enrich: Box<dyn Fn(&mut Message) + 'a>,
+}
+
+impl Show<'_> {
+    fn message(&mut self, mut m: Message) {
+        if !self.window.holds(m.received.secs) {
             return;
         }
-        super::logs::enrich(&mut m, spool.as_deref(), &owners);
+        (self.enrich)(&mut m);
         // A content filter's copy is shown as its sender's mail, as
         // `logs analyze` counts it; the message it took is shown too.
-        relink.message(&mut m);
-        if !filter.holds(&m) {
+        if let Some(r) = &mut self.relink {
+            r.message(&mut m);
+        }
+        if !self.filter.holds(&m) {
             return;
         }
-        matched += 1;
-        if failed.is_some() || (a.limit > 0 && shown >= a.limit as u64) {
+        self.matched += 1;
+        if self.failed.is_some() || (self.limit > 0 && self.shown >= self.limit as u64) {
             return;
         }
-        shown += 1;
-        let res = if a.json {
+        self.shown += 1;
+        let res = if self.json {
             output::json(&MessageJson::of(&m))
         } else {
             print_message(&m).map_err(anyhow::Error::from)
         };
         if let Err(e) = res {
-            failed = Some(e);
+            self.failed = Some(e);
         }
+    }
+}
+
+pub(crate) fn run(g: &Global, mut a: Args) -> Result<Exit> {
+    let (config, _) = super::load_config(g)?;
+    if a.stored {
+        return stored(g, &a, &config);
+    }
+    let ready = a.input.ready(&config)?;
+    let owners = crate::policy::accounts(&config.enforce);
+    let spool = a.input.exim_spool.clone();
+    let mut show = Show {
+        filter: Filter::of(&a),
+        window: ready.window,
+        limit: a.limit,
+        json: a.json,
+        matched: 0,
+        shown: 0,
+        failed: None,
+        relink: Some(Default::default()),
+        enrich: Box::new(|m| super::logs::enrich(m, spool.as_deref(), &owners)),
     };
-    let read = a.input.read(&ready, true, show_bar, &mut observe);
-    if let Some(e) = failed {
+    let show_bar = !a.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let read = a
+        .input
+        .read(&ready, true, show_bar, &mut |m| show.message(m));
+    if let Some(e) = show.failed {
         return Err(e);
     }
     let sources = a.input.sources();
@@ -245,8 +282,8 @@ pub(crate) fn run(g: &Global, mut a: Args) -> Result<Exit> {
     let st = &read.stats;
     let summary = Summary {
         ty: "summary",
-        matched,
-        shown,
+        matched: show.matched,
+        shown: show.shown,
         messages: read.assembly.messages,
         read_order: sources,
         lines: st.lines,
@@ -262,11 +299,16 @@ pub(crate) fn run(g: &Global, mut a: Args) -> Result<Exit> {
         last: st.last.map(|s| s.iso()),
         errors: read.errors,
     };
-    if a.json {
-        output::json(&summary)?;
+    finish(&summary, a.json, "lines")
+}
+
+/// The summary, last.
+fn finish(summary: &Summary, json: bool, unit: &str) -> Result<Exit> {
+    if json {
+        output::json(summary)?;
     } else {
         output::line(&format!(
-            "{} of {} messages matched{}; {} lines ({} not understood){}",
+            "{} of {} messages matched{}; {} {unit} ({} not understood){}",
             summary.matched,
             summary.messages,
             if summary.shown < summary.matched {
@@ -288,6 +330,64 @@ pub(crate) fn run(g: &Global, mut a: Args) -> Result<Exit> {
     } else {
         Exit::Failed
     })
+}
+
+/// `--stored`: the messages the daemon kept, from the store.
+fn stored(g: &Global, a: &Args, config: &crate::config::Config) -> Result<Exit> {
+    let (zone, window) = a.input.clock(config)?;
+    let store = store::Store::open(&g.db)?;
+    let name = format!("store:{}", g.db.display());
+    let mut show = Show {
+        filter: Filter::of(a),
+        window,
+        limit: a.limit,
+        json: a.json,
+        matched: 0,
+        shown: 0,
+        failed: None,
+        relink: None,
+        enrich: Box::new(|_| {}),
+    };
+    let (mut records, mut bad) = (0u64, Vec::new());
+    let mut span: Option<(maillog::Stamp, maillog::Stamp)> = None;
+    store.messages_between(window.since, window.until, |record| -> Result<()> {
+        records += 1;
+        match serde_json::from_str::<Message>(&record) {
+            Ok(m) => {
+                let at = m.received;
+                span = Some(span.map_or((at, at), |(f, l)| (f.min(at), l.max(at))));
+                show.message(m);
+            }
+            Err(e) => bad.push((records, e.to_string())),
+        }
+        Ok(())
+    })?;
+    if let Some(e) = show.failed {
+        return Err(e);
+    }
+    for (n, e) in &bad {
+        tracing::warn!(record = n, error = %e, "a stored message cannot be read");
+    }
+    let summary = Summary {
+        ty: "summary",
+        matched: show.matched,
+        shown: show.shown,
+        messages: records - bad.len() as u64,
+        read_order: vec![name.clone()],
+        lines: records,
+        not_understood: bad.len() as u64,
+        not_understood_samples: (bad.iter().take(maillog::SAMPLES))
+            .map(|(n, e)| Sample::new(format!("{name} record {n}"), e.clone()))
+            .collect(),
+        timezone: zone.name().to_string(),
+        since: window.since.map(iso),
+        until: window.until.map(iso),
+        skipped_files: Vec::new(),
+        first: span.map(|s| s.0.iso()),
+        last: span.map(|s| s.1.iso()),
+        errors: Vec::new(),
+    };
+    finish(&summary, a.json, "records")
 }
 
 /// One message for people: a heading, what it was, then a line per

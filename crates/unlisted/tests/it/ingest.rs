@@ -283,6 +283,78 @@ fn the_daemon_stores_a_content_filters_copy_as_its_senders_mail() {
 }
 
 #[test]
+fn logs_messages_reads_what_the_daemon_stored_after_the_log_is_gone() {
+    // Weeks later the log has rotated away; the store still holds what
+    // the stolen mailbox sent (the copies amavis re-queued, under it).
+    let hook = WebhookReceiver::start();
+    let dir = TempDir::new("ingest-stored-messages");
+    let cfg = config(&hook, "").replace("format = \"exim\"", "format = \"postfix\"");
+    dir.write("unlisted.toml", &cfg);
+    append(&dir, "mail.log", &crate::logs::through_amavis());
+    once(&dir);
+    std::fs::remove_file(dir.path().join("mail.log")).unwrap();
+    let run = |args: &[&str]| {
+        let mut all = vec!["logs", "messages", "--stored", "--json"];
+        all.extend_from_slice(args);
+        let o = unlisted(dir.path(), &all);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let mut lines = json_lines(&o);
+        let summary = lines.pop().unwrap();
+        (lines, summary)
+    };
+    let (msgs, sum) = run(&["--sender", "auth:info@shop.example"]);
+    assert_eq!(
+        (msgs.len(), sum["matched"].as_u64()),
+        (90, Some(90)),
+        "{sum}"
+    );
+    assert_eq!(sum["read_order"], serde_json::json!(["store:unlisted.db"]));
+    let bounced = msgs
+        .iter()
+        .filter(|m| m["recipients"][0]["outcome"] == "bounced")
+        .count();
+    assert_eq!(bounced, 30);
+    // Syslog dates take the year of the log's change: this year.
+    let first = msgs[0]["received"].as_str().unwrap();
+    assert!(first.ends_with("-05-01T12:00:00"), "{first}");
+    let year = &first[..4];
+    // The window is read on the store's UTC times.
+    let (since, until) = (
+        format!("{year}-05-01 12:10"),
+        format!("{year}-05-01T12:20:00Z"),
+    );
+    let (msgs, _) = run(&["--since", &since, "--until", &until]);
+    assert_eq!(msgs.len(), 30);
+    // A record spoilt on disk is counted and named, and the rest shown.
+    let db = rusqlite::Connection::open(dir.path().join("unlisted.db")).unwrap();
+    db.execute(
+        "UPDATE messages SET record = '{not json' WHERE id = (SELECT min(id) FROM messages)",
+        [],
+    )
+    .unwrap();
+    let (msgs, sum) = run(&["--sender", "auth:info@shop.example"]);
+    assert_eq!(msgs.len(), 89);
+    assert_eq!(sum["not_understood"], 1, "{sum}");
+    assert!(
+        sum["not_understood_samples"][0]["where"]
+            .as_str()
+            .unwrap()
+            .starts_with("store:unlisted.db record 1"),
+        "{sum}"
+    );
+    // Logs and the store at once are refused; so is neither.
+    let o = unlisted(dir.path(), &["logs", "messages", "--stored", "mail.log"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = unlisted(dir.path(), &["logs", "messages"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("give the log files to read"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
 fn a_restart_between_a_filtered_message_and_its_copy_keeps_the_copy_its_senders() {
     // The daemon stops three times just after amavis took a message and
     // before its copy came back: the copy is still the mailbox's.
