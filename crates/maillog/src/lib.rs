@@ -475,6 +475,9 @@ impl LogParser {
 }
 
 #[cfg(test)]
+mod mangled;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

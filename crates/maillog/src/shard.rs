@@ -570,6 +570,31 @@ mod tests {
     }
 
     #[test]
+    fn shards_agree_with_one_parser_on_a_log_full_of_garbage() {
+        // Garbage, and lines cut short (a crash mid-write), among the
+        // lines of days of messages: the split run hands out what one
+        // parser does, at the same lines.
+        for format in [Format::Exim, Format::Postfix] {
+            let log = days_of(format);
+            let mut dirty = String::new();
+            for (i, l) in log.lines().enumerate() {
+                dirty += l;
+                dirty.push('\n');
+                if i % 3 == 0 {
+                    dirty += "garbage \u{fffd} => \"\n";
+                }
+                if i % 7 == 0 {
+                    dirty += &l[..l.len() / 2];
+                    dirty.push('\n');
+                }
+            }
+            let (one, split) = one_and_split(format, &dirty, 3);
+            assert_eq!(one.len(), 500, "{format:?}");
+            assert_eq!(one, split, "{format:?}");
+        }
+    }
+
+    #[test]
     fn shards_read_a_repeated_hour_as_one_parser_does() {
         // Chicago, 2 November 2025: 01:00-01:59 is written twice (summer
         // time, then standard). A message every 9 minutes from 23:00 to
