@@ -63,8 +63,8 @@ fn normalised_value(s: &Sender) -> std::borrow::Cow<'_, str> {
         SenderKind::Auth | SenderKind::From if s.value.bytes().any(|b| b.is_ascii_uppercase()) => {
             std::borrow::Cow::Owned(s.value.to_ascii_lowercase())
         }
-        SenderKind::Ip => match s.value.parse::<std::net::IpAddr>() {
-            Ok(ip) if ip.to_string() != s.value => std::borrow::Cow::Owned(ip.to_string()),
+        SenderKind::Ip => match maillog::message::parse_ip(&s.value) {
+            Some(ip) if ip.to_string() != s.value => std::borrow::Cow::Owned(ip.to_string()),
             _ => std::borrow::Cow::Borrowed(&s.value),
         },
         _ => std::borrow::Cow::Borrowed(&s.value),
@@ -77,7 +77,7 @@ fn normalise(mut s: Sender) -> Sender {
     match s.kind {
         SenderKind::Auth | SenderKind::From => s.value = s.value.to_ascii_lowercase(),
         SenderKind::Ip => {
-            if let Ok(ip) = s.value.parse::<std::net::IpAddr>() {
+            if let Some(ip) = maillog::message::parse_ip(&s.value) {
                 s.value = ip.to_string();
             }
         }
@@ -364,6 +364,9 @@ mod tests {
         assert_eq!(s.to_string(), "script:/home/bob/public_html");
         let s: Subject = "ip:2001:db8:0::1".parse().unwrap();
         assert_eq!(s.to_string(), "ip:2001:db8::1");
+        // What a dual-stack socket logs for an IPv4 client is that client.
+        let s: Subject = "ip:::ffff:203.0.113.9".parse().unwrap();
+        assert_eq!(s.to_string(), "ip:203.0.113.9");
         assert_eq!(
             "account:bob".parse::<Subject>().unwrap(),
             Subject::Account("bob".into())

@@ -156,7 +156,7 @@ impl Request {
             id.account = Some(a.to_string());
         }
         if let Some(ip) = self.get("client_address")
-            && let Ok(ip) = ip.parse::<std::net::IpAddr>()
+            && let Some(ip) = maillog::message::parse_ip(ip)
         {
             id.senders.push(Sender::new(SenderKind::Ip, ip.to_string()));
         }

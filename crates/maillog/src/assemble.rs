@@ -9,7 +9,7 @@ use rustc_hash::FxHashMap as HashMap;
 use crate::exim::{self, EximLine};
 use crate::message::{
     Attribution, MatchedBy, Message, Outcome, RecipientIndex, Sender, SenderKind,
-    account_from_path, in_web_tree, is_local_ip,
+    account_from_path, in_web_tree, is_local_ip, parse_ip,
 };
 use crate::postfix::{self, PostfixLine, Status};
 use crate::time::Stamp;
@@ -268,7 +268,7 @@ impl EximAssembler {
             E::Arrival(a) => {
                 let mut m = new_message(a.id, l.at, raw, offset);
                 m.envelope_from = a.sender.trim_matches(['<', '>']).to_string();
-                m.client_ip = a.ip.and_then(|i| i.parse().ok());
+                m.client_ip = a.ip.and_then(parse_ip);
                 m.size = a.size;
                 if !self.skip_details {
                     m.protocol = a.protocol.map(str::to_string);
@@ -309,7 +309,8 @@ impl EximAssembler {
                         _ => Sender::new(SenderKind::Local, user),
                     }
                 } else if let Some(ip) = a.ip.filter(|ip| !is_local_ip(ip)) {
-                    Sender::new(SenderKind::Ip, ip)
+                    let canonical = parse_ip(ip).map(|i| i.to_string());
+                    Sender::new(SenderKind::Ip, canonical.unwrap_or_else(|| ip.to_string()))
                 } else {
                     // Unauthenticated SMTP from this server itself (webmail,
                     // a WordPress SMTP plugin, a content filter) is every
@@ -579,7 +580,7 @@ impl PostfixAssembler {
                 sasl_username,
             } => {
                 let (p, _) = self.entry(qid, l.at, raw, offset);
-                p.msg.client_ip = ip.and_then(|i| i.parse().ok());
+                p.msg.client_ip = ip.and_then(parse_ip);
                 if details {
                     let protocol = if sasl_username.is_some() {
                         "esmtpa"

@@ -302,11 +302,16 @@ impl RecipientIndex {
     }
 }
 
+/// An address as logged, in its canonical form: an IPv4 address a
+/// dual-stack socket wrote as IPv6 (`::ffff:203.0.113.9`) is the IPv4
+/// address, so it counts as the same client, network and `ip:` sender.
+pub fn parse_ip(ip: &str) -> Option<IpAddr> {
+    ip.parse::<IpAddr>().ok().map(|a| a.to_canonical())
+}
+
 /// True for an address that is not another host (loopback, unspecified).
 pub fn is_local_ip(ip: &str) -> bool {
-    ip.parse::<IpAddr>()
-        .map(|a| a.is_loopback() || a.is_unspecified())
-        .unwrap_or(false)
+    parse_ip(ip).is_some_and(|a| a.is_loopback() || a.is_unspecified())
 }
 
 /// The account owning a path under a home directory:
@@ -370,6 +375,15 @@ mod tests {
         }
         assert_eq!(m.recipients.len(), 120);
         assert_eq!(m.recipients, scanned.recipients);
+    }
+
+    #[test]
+    fn mapped_ipv4_addresses_are_ipv4() {
+        assert_eq!(parse_ip("::ffff:203.0.113.9"), parse_ip("203.0.113.9"));
+        assert!(is_local_ip("::ffff:127.0.0.1"));
+        assert!(!is_local_ip("::ffff:203.0.113.9"));
+        assert_eq!(parse_ip("2001:db8::1").unwrap().to_string(), "2001:db8::1");
+        assert_eq!(parse_ip("nonsense"), None);
     }
 
     #[test]

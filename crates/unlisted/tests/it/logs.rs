@@ -1353,3 +1353,61 @@ fn logs_messages_follows_mail_through_a_content_filter() {
     let ids: Vec<&str> = both.iter().map(|m| m["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["C00001", "D00001"]);
 }
+
+#[test]
+fn a_dual_stack_servers_mapped_ipv4_clients_are_ipv4() {
+    // Behind a dual-stack socket IPv4 clients are logged as
+    // `::ffff:203.0.113.9`: still one client per address and one /24 per
+    // network, so a mailbox logging in from 40 networks is caught, a
+    // relay client is `ip:` its IPv4 address, and mapped loopback is this
+    // server itself.
+    let dir = TempDir::new("logs-mapped");
+    let mut log = String::new();
+    let mut mapped = |line: String| writeln!(log, "{line}").unwrap();
+    for i in 0..60usize {
+        let (t, id) = (ts(0, i as i64 * 6), exim_id(i));
+        let ip = format!("::ffff:203.0.{}.{}", i % 40, 10 + i % 7);
+        mapped(format!(
+            "{t} {id} <= info@shop.example H=(pc{i}) [{ip}]:5{i:04} P=esmtpsa A=dovecot_plain:info@shop.example S=4200 for t{i}@d.example"
+        ));
+        mapped(format!(
+            "{t} {id} => t{i}@d.example R=dnslookup T=remote_smtp H=mx.d.example [198.51.100.25] C=\"250 OK\""
+        ));
+        mapped(format!("{t} {id} Completed"));
+    }
+    for (n, (from, ip)) in [
+        ("x@y.example", "::ffff:198.51.100.77"),
+        ("wp@site.example", "::ffff:127.0.0.1"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let (t, id) = (ts(0, 400), exim_id(900 + n));
+        mapped(format!(
+            "{t} {id} <= {from} H=(h) [{ip}]:4000 P=esmtp S=10 for z@d.example"
+        ));
+        mapped(format!(
+            "{t} {id} => z@d.example R=dnslookup T=remote_smtp H=mx.d.example [198.51.100.25] C=\"250 OK\""
+        ));
+        mapped(format!("{t} {id} Completed"));
+    }
+    dir.write("mainlog", &log);
+    let (_, out) = analyze(&dir, &["--all", "mainlog"]);
+    let mailbox = sender(&out, "auth:info@shop.example");
+    assert_eq!(mailbox["verdict"], "spamming", "{mailbox:#}");
+    assert!(mailbox["reasons"].to_string().contains("login_networks"));
+    assert!(mailbox["reasons"].to_string().contains("203.0.0.0/24"));
+    assert_eq!(mailbox["client_ips"], 60);
+    sender(&out, "ip:198.51.100.77");
+    sender(&out, "from:wp@site.example");
+    // Postfix's smtpd, the same.
+    dir.write(
+        "maillog",
+        "May  1 00:00:01 mx postfix/smtpd[100]: 4A3B2C1D0E: client=unknown[::ffff:203.0.113.9]\n\
+         May  1 00:00:01 mx postfix/qmgr[103]: 4A3B2C1D0E: from=<a@b.example>, size=10, nrcpt=1 (queue active)\n\
+         May  1 00:00:02 mx postfix/smtp[104]: 4A3B2C1D0E: to=<z@d.example>, relay=mx.d.example[198.51.100.25]:25, delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 ok)\n\
+         May  1 00:00:02 mx postfix/qmgr[103]: 4A3B2C1D0E: removed\n",
+    );
+    let (_, out) = analyze(&dir, &["--all", "maillog"]);
+    assert_eq!(sender(&out, "ip:203.0.113.9")["client_ips"], 1);
+}
