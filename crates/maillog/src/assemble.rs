@@ -283,8 +283,8 @@ impl EximAssembler {
                 let local = is_local_submission(a);
                 m.sender = if let Some(auth) = a.auth {
                     match auth.split_once(':') {
-                        Some((_, id)) if !id.is_empty() => Sender::new(SenderKind::Auth, id),
-                        _ => Sender::new(SenderKind::Auth, m.envelope_from.clone()),
+                        Some((_, id)) if !id.is_empty() => Sender::mailbox(SenderKind::Auth, id),
+                        _ => Sender::mailbox(SenderKind::Auth, &m.envelope_from),
                     }
                 } else if local {
                     let user = a.user.unwrap_or("");
@@ -316,7 +316,7 @@ impl EximAssembler {
                     // a WordPress SMTP plugin, a content filter) is every
                     // site's at once as `ip:127.0.0.1`: the envelope sender
                     // tells them apart, as for Postfix.
-                    Sender::new(SenderKind::From, m.envelope_from.clone())
+                    Sender::mailbox(SenderKind::From, &m.envelope_from)
                 };
                 if let Some((_, user)) = self.sender_ids.remove(a.id) {
                     m.account = Some(user);
@@ -734,7 +734,7 @@ impl PostfixAssembler {
 fn finalize(p: Partial) -> Message {
     let mut m = p.msg;
     m.sender = if let Some(user) = p.sasl {
-        Sender::new(SenderKind::Auth, user)
+        Sender::mailbox(SenderKind::Auth, &user)
     } else if let Some(uid) = p.uid {
         m.account = Some(uid.to_string());
         let mut local = Sender::new(SenderKind::Local, uid.to_string());
@@ -755,7 +755,7 @@ fn finalize(p: Partial) -> Message {
         if m.envelope_from.is_empty() && m.client_ip.is_none() {
             m.bounce_of = Some(String::new());
         }
-        Sender::new(SenderKind::From, m.envelope_from.clone())
+        Sender::mailbox(SenderKind::From, &m.envelope_from)
     };
     m
 }

@@ -56,6 +56,14 @@ impl Sender {
             value: value.into(),
         }
     }
+
+    /// A login or an address as a sender, in lower case: mail servers
+    /// take mailbox names in any case, and holds, the policy service and
+    /// complaints all write them so (`Info@Shop.example` typed on a phone
+    /// is the same mailbox, and an attacker's mixed case is no new sender).
+    pub fn mailbox(kind: SenderKind, value: &str) -> Self {
+        Sender::new(kind, value.to_ascii_lowercase())
+    }
 }
 
 impl fmt::Display for Sender {
@@ -389,5 +397,9 @@ mod tests {
     #[test]
     fn sender_display() {
         assert_eq!(Sender::new(SenderKind::Auth, "a@b").to_string(), "auth:a@b");
+        assert_eq!(
+            Sender::mailbox(SenderKind::Auth, "Info@Shop.example").to_string(),
+            "auth:info@shop.example"
+        );
     }
 }

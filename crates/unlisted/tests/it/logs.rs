@@ -1411,3 +1411,28 @@ fn a_dual_stack_servers_mapped_ipv4_clients_are_ipv4() {
     let (_, out) = analyze(&dir, &["--all", "maillog"]);
     assert_eq!(sender(&out, "ip:203.0.113.9")["client_ips"], 1);
 }
+
+#[test]
+fn a_login_in_mixed_case_is_one_mailbox() {
+    // The mail server takes the login in any case; the thief types it in
+    // three. One sender, as holds, complaints and the policy service
+    // write it, and all its messages together.
+    let dir = TempDir::new("logs-case");
+    let mut log = String::new();
+    for i in 0..90usize {
+        let (t, id) = (ts(0, i as i64 * 20), exim_id(i));
+        let login = [
+            "Info@Shop.example",
+            "INFO@SHOP.EXAMPLE",
+            "info@shop.example",
+        ][i % 3];
+        writeln!(log, "{t} {id} <= {login} H=(pc) [203.0.113.{}]:5000 P=esmtpsa A=dovecot_login:{login} S=900 for r{i}@example.net", i % 50).unwrap();
+        writeln!(log, "{t} {id} => r{i}@example.net R=dnslookup T=remote_smtp H=mx.example.net [198.51.100.8] C=\"250 OK\"").unwrap();
+        writeln!(log, "{t} {id} Completed").unwrap();
+    }
+    dir.write("mainlog", &log);
+    let (_, out) = analyze(&dir, &["--all", "mainlog"]);
+    let senders: Vec<&str> = out.iter().filter_map(|l| l["sender"].as_str()).collect();
+    assert_eq!(senders, ["auth:info@shop.example"], "{out:#?}");
+    assert_eq!(sender(&out, "auth:info@shop.example")["messages"], 90);
+}
