@@ -175,13 +175,84 @@ impl Identity {
 /// Which customer account owns a mail domain, so that an `account:` hold
 /// also stops the SMTP AUTH mailboxes and envelope senders of that
 /// customer's domains. Read from cPanel's `/etc/userdomains` format
-/// (`domain: account` per line).
+/// (`domain: account` per line), or from Plesk's tree of virtual hosts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Accounts {
     by_domain: rustc_hash::FxHashMap<String, String>,
+    /// Plesk's /var/www/vhosts, when read from there: a script below
+    /// `<vhosts>/<domain>/` is that domain's owner's.
+    vhosts: Option<std::path::PathBuf>,
+}
+
+/// Entries of Plesk's vhosts directory that are no customer's.
+const NOT_VHOSTS: [&str; 5] = ["system", "default", "chroot", "fs", "fs-passwd"];
+
+/// A directory name that is a domain name (`shop.example`), not one of a
+/// site's own directories (`httpdocs`, `error_docs`, `.skel`).
+fn is_domain_name(name: &str) -> bool {
+    name.contains('.')
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
 }
 
 impl Accounts {
+    /// Plesk writes no domain-owner file. Each subscription's main domain
+    /// is a directory of `vhosts` (/var/www/vhosts) owned by the
+    /// subscription's system user, and its additional domains and
+    /// subdomains are directories inside it with the same owner (Plesk's
+    /// "Virtual Host Structure (Linux)"). `login_of` names a uid.
+    pub fn from_vhosts(
+        vhosts: &std::path::Path,
+        login_of: impl Fn(u32) -> Option<String>,
+    ) -> std::io::Result<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let mut by_domain = rustc_hash::FxHashMap::default();
+        for e in std::fs::read_dir(vhosts)? {
+            let e = e?;
+            let name = e.file_name().to_string_lossy().to_ascii_lowercase();
+            let Ok(meta) = std::fs::metadata(e.path()) else {
+                continue;
+            };
+            if !meta.is_dir()
+                || meta.uid() == 0
+                || NOT_VHOSTS.contains(&name.as_str())
+                || !is_domain_name(&name)
+            {
+                continue;
+            }
+            let Some(owner) = login_of(meta.uid()) else {
+                continue;
+            };
+            for inner in std::fs::read_dir(e.path()).into_iter().flatten().flatten() {
+                let n = inner.file_name().to_string_lossy().to_ascii_lowercase();
+                let same = std::fs::metadata(inner.path())
+                    .is_ok_and(|m| m.is_dir() && m.uid() == meta.uid());
+                if same && is_domain_name(&n) {
+                    by_domain.entry(n).or_insert_with(|| owner.clone());
+                }
+            }
+            by_domain.insert(name, owner);
+        }
+        Ok(Accounts {
+            by_domain,
+            vhosts: Some(vhosts.to_path_buf()),
+        })
+    }
+
+    /// The account owning a script by where it lives: below
+    /// `<vhosts>/<domain>/` when read from Plesk's tree.
+    pub fn of_path(&self, path: &str) -> Option<&str> {
+        let rest = std::path::Path::new(path)
+            .strip_prefix(self.vhosts.as_ref()?)
+            .ok()?;
+        let domain = rest.components().next()?.as_os_str().to_str()?;
+        self.by_domain
+            .get(&domain.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+
     /// Parses `domain: account` lines; `*: nobody` (cPanel's catch-all),
     /// blank lines and `#` comments are skipped.
     pub fn parse(text: &str) -> Self {
@@ -198,7 +269,10 @@ impl Accounts {
                 }
             }
         }
-        Accounts { by_domain }
+        Accounts {
+            by_domain,
+            vhosts: None,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -354,6 +428,27 @@ mod tests {
             account: account.map(str::to_string),
             script_basename: None,
         }
+    }
+
+    #[test]
+    fn a_plesk_script_belongs_to_its_sites_owner() {
+        let mut by_domain = rustc_hash::FxHashMap::default();
+        by_domain.insert("shop.example".to_string(), "bob".to_string());
+        let a = Accounts {
+            by_domain,
+            vhosts: Some("/var/www/vhosts".into()),
+        };
+        assert_eq!(
+            a.of_path("/var/www/vhosts/Shop.Example/httpdocs/wp-content/uploads/x.php"),
+            Some("bob")
+        );
+        assert_eq!(
+            a.of_path("/var/www/vhosts/other.example/httpdocs/x.php"),
+            None
+        );
+        assert_eq!(a.of_path("/home/bob/public_html/x.php"), None);
+        assert!(is_domain_name("shop.example") && !is_domain_name("httpdocs"));
+        assert!(!is_domain_name(".skel") && !is_domain_name("a b.example"));
     }
 
     #[test]

@@ -149,7 +149,7 @@ fn run(program: &Path, args: &[&str], stdin: Option<&str>) -> Result<String, Que
 
 /// The login of `uid` from /etc/passwd (no libc call: `unsafe` is
 /// forbidden here, and the file is the source of truth on these hosts).
-pub(crate) fn login_of(uid: u32) -> Option<String> {
+pub fn login_of(uid: u32) -> Option<String> {
     let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
     passwd.lines().find_map(|l| {
         let f: Vec<&str> = l.split(':').collect();

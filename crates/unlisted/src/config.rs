@@ -267,11 +267,12 @@ pub(crate) struct EnforceConfig {
     /// How long an automatic hold lasts (unset: until released).
     #[serde(default, with = "humantime_serde")]
     pub(crate) auto_for: Option<Duration>,
-    /// Domain owners (`domain: account` lines, cPanel's format), so an
-    /// `account:` hold stops that customer's mailboxes too, and mailboxes
-    /// in the logs are tied to their account. Unset: cPanel's
-    /// /etc/userdomains, else DirectAdmin's /etc/virtual/domainowners,
-    /// when it exists.
+    /// Domain owners (`domain: account` lines, cPanel's format; or a
+    /// directory, read as Plesk's /var/www/vhosts), so an `account:` hold
+    /// stops that customer's mailboxes too, and mailboxes in the logs are
+    /// tied to their account. Unset: cPanel's /etc/userdomains, else
+    /// DirectAdmin's /etc/virtual/domainowners, else Plesk's
+    /// /var/www/vhosts, when it exists.
     #[serde(default)]
     pub(crate) userdomains: Option<PathBuf>,
     /// Senders (`auth:…`, `script:/dir`, `account:NAME`, …) never held

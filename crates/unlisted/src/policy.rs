@@ -32,6 +32,8 @@ pub(crate) fn hold_set(rows: &[store::HoldRow], accounts: &Arc<Accounts>) -> Hol
 /// Where the control panels keep their domain owners, in the same
 /// `domain: account` form: cPanel, DirectAdmin.
 const DOMAIN_OWNERS: [&str; 2] = ["/etc/userdomains", "/etc/virtual/domainowners"];
+/// Plesk's virtual hosts (with its `system` directory beside them).
+const PLESK_VHOSTS: &str = "/var/www/vhosts";
 
 /// The domain → account map (`enforce.userdomains`, else the control
 /// panel's file when present). A file that cannot be read is reported
@@ -42,10 +44,27 @@ pub(crate) fn accounts(cfg: &EnforceConfig) -> Arc<Accounts> {
             .iter()
             .map(std::path::PathBuf::from)
             .find(|p| p.exists())
+            .or_else(|| {
+                // Plesk: no file, its tree of virtual hosts.
+                let vhosts = std::path::Path::new(PLESK_VHOSTS);
+                vhosts.join("system").is_dir().then(|| vhosts.to_path_buf())
+            })
     });
     let Some(path) = path else {
         return Arc::new(Accounts::default());
     };
+    if path.is_dir() {
+        return match Accounts::from_vhosts(&path, enforce::queue::login_of) {
+            Ok(a) => {
+                tracing::info!(dir = %path.display(), domains = a.len(), "domain owners read from the virtual hosts");
+                Arc::new(a)
+            }
+            Err(e) => {
+                tracing::warn!(dir = %path.display(), error = %e, "cannot read the virtual hosts; account holds will not reach mailboxes");
+                Arc::new(Accounts::default())
+            }
+        };
+    }
     match std::fs::read_to_string(&path) {
         Ok(text) => {
             let a = Accounts::parse(&text);
@@ -275,16 +294,19 @@ pub(crate) fn release_queued(
 /// Ties a mailbox (`auth:`) or an envelope sender (`from:`) the log gave
 /// no account to the account owning its domain.
 pub(crate) fn own(m: &mut maillog::Message, accounts: &Accounts) {
-    if m.account.is_some()
-        || accounts.is_empty()
-        || !matches!(
-            m.sender.kind,
-            maillog::SenderKind::Auth | maillog::SenderKind::From
-        )
-    {
+    if m.account.is_some() || accounts.is_empty() {
         return;
     }
-    if let Some((_, domain)) = m.sender.value.rsplit_once('@') {
-        m.account = accounts.of_domain(domain).map(str::to_string);
+    match m.sender.kind {
+        maillog::SenderKind::Auth | maillog::SenderKind::From => {
+            if let Some((_, domain)) = m.sender.value.rsplit_once('@') {
+                m.account = accounts.of_domain(domain).map(str::to_string);
+            }
+        }
+        // A script in a Plesk site (/var/www/vhosts/DOMAIN/httpdocs/...).
+        maillog::SenderKind::Script => {
+            m.account = accounts.of_path(&m.sender.value).map(str::to_string);
+        }
+        _ => {}
     }
 }

@@ -1436,3 +1436,70 @@ fn a_login_in_mixed_case_is_one_mailbox() {
     assert_eq!(senders, ["auth:info@shop.example"], "{out:#?}");
     assert_eq!(sender(&out, "auth:info@shop.example")["messages"], 90);
 }
+
+#[test]
+fn plesks_virtual_hosts_tie_mailboxes_to_their_subscription() {
+    // Plesk keeps no domain-owner file: a subscription's domain is a
+    // directory of /var/www/vhosts owned by its system user, with its
+    // additional domains inside. Mailboxes of those domains in a Postfix
+    // log (which names no account) are that user's.
+    let dir = TempDir::new("logs-plesk");
+    let vhosts = dir.path().join("vhosts");
+    for d in [
+        "system/shop.example",
+        "default/htdocs",
+        "shop.example/httpdocs",
+        "shop.example/other.example",
+    ] {
+        std::fs::create_dir_all(vhosts.join(d)).unwrap();
+    }
+    // uid 1 is `daemon` on Debian (base-passwd); the rest stays root's.
+    for d in [
+        "shop.example",
+        "shop.example/httpdocs",
+        "shop.example/other.example",
+    ] {
+        std::os::unix::fs::chown(vhosts.join(d), Some(1), None).unwrap();
+    }
+    let mut log = String::new();
+    for (i, who) in [
+        "info@shop.example",
+        "sales@other.example",
+        "x@elsewhere.example",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let q = format!("{:X}", 0xA0000 + i);
+        writeln!(log, "May  1 10:00:0{i} mx postfix/submission/smtpd[100]: {q}: client=unknown[203.0.113.{i}], sasl_method=PLAIN, sasl_username={who}").unwrap();
+        writeln!(log, "May  1 10:00:0{i} mx postfix/qmgr[102]: {q}: from=<{who}>, size=900, nrcpt=1 (queue active)").unwrap();
+        writeln!(log, "May  1 10:00:0{i} mx postfix/smtp[103]: {q}: to=<r{i}@example.net>, relay=mx.example.net[198.51.100.8]:25, delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 ok)").unwrap();
+        writeln!(log, "May  1 10:00:0{i} mx postfix/qmgr[102]: {q}: removed").unwrap();
+    }
+    dir.write("maillog", &log);
+    dir.write("unlisted.toml", "[enforce]\nuserdomains = \"vhosts\"\n");
+    let (_, out) = analyze(&dir, &["--all", "maillog"]);
+    assert_eq!(sender(&out, "auth:info@shop.example")["account"], "daemon");
+    assert_eq!(
+        sender(&out, "auth:sales@other.example")["account"],
+        "daemon"
+    );
+    assert_eq!(
+        sender(&out, "auth:x@elsewhere.example")["account"],
+        serde_json::Value::Null
+    );
+    // A subscription's mail, found by its account.
+    let o = unlisted(
+        dir.path(),
+        &[
+            "logs",
+            "messages",
+            "--json",
+            "--account",
+            "daemon",
+            "maillog",
+        ],
+    );
+    let lines = json_lines(&o);
+    assert_eq!(lines.last().unwrap()["matched"], 2, "{}", stderr(&o));
+}
