@@ -580,7 +580,7 @@ pub struct Detector {
     t: Thresholds,
     /// hashbrown for `entry_ref`: one lookup per message, and the key is
     /// cloned only for a new sender. Boxed: the table stays small, so
-    /// growing it costs little (a forwarding log's 80,000 live senders:
+    /// growing it costs little (a relay's log with 80,000 live senders:
     /// 376 -> 244 MB), and the batches of `apply_all` load the states.
     senders: Senders<Box<SenderState>>,
     /// Senders silent past every window, in a scratch file
@@ -721,7 +721,7 @@ impl Detector {
             return false;
         }
         match sender.kind {
-            SenderKind::Auth | SenderKind::Script | SenderKind::Local => true,
+            SenderKind::Auth | SenderKind::Script | SenderKind::Local | SenderKind::Forward => true,
             SenderKind::Ip | SenderKind::From => m.outbound(),
         }
     }
@@ -897,7 +897,7 @@ impl Detector {
     /// so what goes is their history (the busiest hour before, the first
     /// samples) and their report totals. The daemon calls it, so its
     /// memory follows the senders active lately, not every sender it ever
-    /// saw (forwarded mail alone brings a new one per outside address);
+    /// saw (a relay meets a new outside address with most messages);
     /// `logs analyze` keeps them all for its report. The clock is the
     /// latest time the detector was given; this runs at most once an hour
     /// of it. Returns how many senders were forgotten.
@@ -981,8 +981,8 @@ impl Detector {
     /// verdicts and evidence are read back for the reports, and a sender
     /// that sends again is taken back as it was. `logs analyze` calls it,
     /// so its memory follows the senders active lately, not every sender
-    /// in the log (a forwarding server meets a new outside sender with
-    /// nearly every message). Runs once a day of log time; returns how
+    /// in the log (a relay meets a new outside sender with nearly every
+    /// message). Runs once a day of log time; returns how
     /// many were retired.
     pub fn retire_idle(&mut self) -> usize {
         let day = self.newest.div_euclid(86_400);

@@ -89,6 +89,8 @@ impl Relink {
             m.sender = p.sender;
             m.account = p.account.or(m.account.take());
             m.client_ip = p.client_ip;
+            // Mail from outside that the filter passed on to a forward.
+            m.settle_forwarder();
         }
         true
     }

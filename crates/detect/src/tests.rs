@@ -54,6 +54,7 @@ impl Gen {
                     host: None,
                     deferrals: u32::from(*o == Outcome::Deferred),
                     at,
+                    forwarded: false,
                 })
                 .collect(),
             attribution: None,

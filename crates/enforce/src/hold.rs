@@ -44,6 +44,11 @@ impl FromStr for Subject {
         if sender.value.trim().is_empty() {
             return Err(format!("`{s}` names no sender"));
         }
+        if sender.kind == SenderKind::Forward {
+            return Err(format!(
+                "`{s}` cannot be held: the MTA takes forwarded mail as the outside sender's; remove or filter the forward (cPanel: Email > Forwarders), or hold its account:"
+            ));
+        }
         if sender.kind == SenderKind::Ip && sender.value.parse::<std::net::IpAddr>().is_err() {
             return Err(format!("`{}` is not an IP address", sender.value));
         }
@@ -60,7 +65,9 @@ impl FromStr for Subject {
 /// A sender's value as holds store it, borrowed when it already is.
 fn normalised_value(s: &Sender) -> std::borrow::Cow<'_, str> {
     match s.kind {
-        SenderKind::Auth | SenderKind::From if s.value.bytes().any(|b| b.is_ascii_uppercase()) => {
+        SenderKind::Auth | SenderKind::From | SenderKind::Forward
+            if s.value.bytes().any(|b| b.is_ascii_uppercase()) =>
+        {
             std::borrow::Cow::Owned(s.value.to_ascii_lowercase())
         }
         SenderKind::Ip => match maillog::message::parse_ip(&s.value) {
@@ -75,7 +82,9 @@ fn normalised_value(s: &Sender) -> std::borrow::Cow<'_, str> {
 /// written (an IP in its canonical form).
 fn normalise(mut s: Sender) -> Sender {
     match s.kind {
-        SenderKind::Auth | SenderKind::From => s.value = s.value.to_ascii_lowercase(),
+        SenderKind::Auth | SenderKind::From | SenderKind::Forward => {
+            s.value = s.value.to_ascii_lowercase()
+        }
         SenderKind::Ip => {
             if let Some(ip) = maillog::message::parse_ip(&s.value) {
                 s.value = ip.to_string();

@@ -340,6 +340,9 @@ impl EximAssembler {
                 let remote = o.ip.is_some_and(|ip| !is_local_ip(ip))
                     && !o.transport.is_some_and(|t| t.contains("lmtp"));
                 rcpt.remote |= remote;
+                rcpt.forwarded |= remote
+                    && o.original
+                        .is_some_and(|a| !a.eq_ignore_ascii_case(o.recipient));
                 // Without details, a delivery keeps neither host nor reply.
                 let keep = !(self.skip_details && matches!(l.event, E::Delivery(_)));
                 if o.host.is_some() && keep {
@@ -653,7 +656,9 @@ impl PostfixAssembler {
                 // The envelope recipient, as with Exim's `<original>`.
                 let rcpt = recipients.recipient(&mut p.msg, orig_to.unwrap_or(to), l.at);
                 rcpt.at = l.at;
-                rcpt.remote |= *daemon == "smtp" && relay_ip.is_some_and(|ip| !is_local_ip(ip));
+                let remote = *daemon == "smtp" && relay_ip.is_some_and(|ip| !is_local_ip(ip));
+                rcpt.remote |= remote;
+                rcpt.forwarded |= remote && orig_to.is_some_and(|a| !a.eq_ignore_ascii_case(to));
                 if details || !matches!(status, Status::Sent) {
                     rcpt.host = relay.map(str::to_string);
                     rcpt.reply = Some(reply.to_string());

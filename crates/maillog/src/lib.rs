@@ -281,6 +281,7 @@ impl LogParser {
         place: impl FnOnce() -> String,
         out: &mut impl FnMut(Message),
     ) {
+        let out = &mut settled(out);
         self.offset = offset;
         self.stats.lines += 1;
         let bytes = match bytes.get(..MAX_LINE) {
@@ -390,6 +391,7 @@ impl LogParser {
     /// not given: stale messages are handed out as if that line had been
     /// read here. Nothing happens when this hour was swept already.
     pub fn sweep_at(&mut self, at: Stamp, out: &mut impl FnMut(Message)) {
+        let out = &mut settled(out);
         self.last = Some(at);
         self.zone.saw(at.secs);
         let hour = at.secs.div_euclid(3600);
@@ -469,8 +471,18 @@ impl LogParser {
 
     /// Hands out every message still open; call at the end of the input.
     pub fn finish(&mut self, out: &mut impl FnMut(Message)) {
+        let out = &mut settled(out);
         self.exim.finish(out);
         self.postfix.finish(out);
+    }
+}
+
+/// `out`, handed each message with its sender settled once all its lines
+/// are in ([`Message::settle_forwarder`]).
+fn settled(out: &mut impl FnMut(Message)) -> impl FnMut(Message) + '_ {
+    move |mut m: Message| {
+        m.settle_forwarder();
+        out(m)
     }
 }
 
@@ -493,6 +505,85 @@ mod tests {
         }
         p.finish(&mut |m| out.push(m));
         out
+    }
+
+    #[test]
+    fn mail_from_outside_sent_on_by_a_forward_is_the_forwards() {
+        let postfix = |q: &str, client: &str, sasl: &str, orig: &str, relay: &str| {
+            [
+                format!("Mar  1 10:00:00 mx postfix/smtpd[9]: {q}: client={client}{sasl}"),
+                format!(
+                    "Mar  1 10:00:00 mx postfix/qmgr[3]: {q}: from=<x@outside.example>, size=100, nrcpt=1 (queue active)"
+                ),
+                format!(
+                    "Mar  1 10:00:01 mx postfix/smtp[5]: {q}: to=<me@gmail.example>, orig_to=<{orig}>, relay={relay}, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 ok)"
+                ),
+                format!("Mar  1 10:00:01 mx postfix/qmgr[3]: {q}: removed"),
+            ]
+        };
+        let gmail = "gmail-smtp-in.l.google.com[192.0.2.27]:25";
+        let mut lines = Vec::new();
+        // From outside to an alias sent on to Gmail: the alias's.
+        lines.extend(postfix(
+            "AAA001",
+            "mx.out.example[203.0.113.5]",
+            "",
+            "Info@Shop.example",
+            gmail,
+        ));
+        // An authenticated user writing to the alias: still theirs.
+        lines.extend(postfix(
+            "AAA002",
+            "pc[203.0.113.6]",
+            ", sasl_method=PLAIN, sasl_username=bob@shop.example",
+            "info@shop.example",
+            gmail,
+        ));
+        // From this server itself (a content filter's copy): not settled here.
+        lines.extend(postfix(
+            "AAA003",
+            "localhost[127.0.0.1]",
+            "",
+            "info@shop.example",
+            gmail,
+        ));
+        // Relayed to another host as addressed (no forward): the client's.
+        lines.extend(postfix(
+            "AAA004",
+            "mx.out.example[203.0.113.5]",
+            "",
+            "me@gmail.example",
+            gmail,
+        ));
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let senders: Vec<String> = messages(&lines, true)
+            .iter()
+            .map(|m| m.sender.to_string())
+            .collect();
+        assert_eq!(
+            senders,
+            [
+                "forward:info@shop.example",
+                "auth:bob@shop.example",
+                "from:x@outside.example",
+                "ip:203.0.113.5"
+            ]
+        );
+        // Exim: `=> final <original>` to another host, cPanel's forwarder.
+        let exim = [
+            "2024-05-01 10:00:00 1rK001-000001-01 <= x@outside.example H=mx.out.example [203.0.113.5]:25 P=esmtp S=10 for info@shop.example",
+            "2024-05-01 10:00:01 1rK001-000001-01 => me@gmail.example <info@shop.example> R=dkim_lookuphost T=dkim_remote_forwarded_smtp H=gmail-smtp-in.l.google.com [192.0.2.27] C=\"250 OK\"",
+            "2024-05-01 10:00:01 1rK001-000001-01 Completed",
+            // Delivered here through the alias: no forward, not outbound.
+            "2024-05-01 10:00:02 1rK002-000002-02 <= x@outside.example H=mx.out.example [203.0.113.5]:25 P=esmtp S=10 for info@shop.example",
+            "2024-05-01 10:00:02 1rK002-000002-02 => owner <info@shop.example> R=virtual_user T=dovecot_virtual_delivery C=\"250 saved\"",
+            "2024-05-01 10:00:02 1rK002-000002-02 Completed",
+        ];
+        let out = messages(&exim, true);
+        assert_eq!(out[0].sender.to_string(), "forward:info@shop.example");
+        assert!(out[0].recipients[0].forwarded);
+        assert_eq!(out[1].sender.to_string(), "ip:203.0.113.5");
+        assert!(!out[1].recipients[0].forwarded);
     }
 
     #[test]

@@ -22,6 +22,11 @@ pub enum SenderKind {
     Ip,
     /// The envelope sender, when nothing better is known.
     From,
+    /// A local address whose forward (an alias, a `.forward`, a cPanel
+    /// forwarder) sent mail from outside on to another host: forwarded
+    /// spam is the forward's doing, not the outside senders' (each of
+    /// whom sends a little).
+    Forward,
 }
 
 impl SenderKind {
@@ -32,6 +37,7 @@ impl SenderKind {
             SenderKind::Local => "local",
             SenderKind::Ip => "ip",
             SenderKind::From => "from",
+            SenderKind::Forward => "forward",
         }
     }
 }
@@ -86,6 +92,7 @@ impl std::str::FromStr for Sender {
             "local" => SenderKind::Local,
             "ip" => SenderKind::Ip,
             "from" => SenderKind::From,
+            "forward" => SenderKind::Forward,
             other => return Err(format!("unknown sender kind `{other}`")),
         };
         Ok(Sender::new(kind, value))
@@ -130,6 +137,10 @@ pub struct Recipient {
     /// Temporary failures seen (not counting "retry time not reached").
     pub deferrals: u32,
     pub at: Stamp,
+    /// Sent to another host by a forward of this address (the final
+    /// address was not this one).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forwarded: bool,
 }
 
 /// A failed delivery attempt to another host, as it is logged (before the
@@ -241,6 +252,22 @@ impl Message {
         self.recipients.iter().any(|r| r.remote)
     }
 
+    /// Mail from another host that a forward here sent on to another host
+    /// is the forward's ([`SenderKind::Forward`], named by the first
+    /// forwarded address); other mail keeps its sender.
+    pub fn settle_forwarder(&mut self) {
+        if !matches!(self.sender.kind, SenderKind::Ip | SenderKind::From)
+            || !self
+                .client_ip
+                .is_some_and(|ip| !ip.is_loopback() && !ip.is_unspecified())
+        {
+            return;
+        }
+        if let Some(r) = self.recipients.iter().find(|r| r.forwarded) {
+            self.sender = Sender::mailbox(SenderKind::Forward, &r.address);
+        }
+    }
+
     /// The recipient with `address`, created when new. A scan of the
     /// list: [`RecipientIndex`] finds one among many without it.
     pub fn recipient(&mut self, address: &str, at: Stamp) -> &mut Recipient {
@@ -270,6 +297,7 @@ impl Recipient {
             host: None,
             deferrals: 0,
             at,
+            forwarded: false,
         }
     }
 }

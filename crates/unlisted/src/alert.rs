@@ -280,6 +280,7 @@ impl Alerter {
                 payload["proposed_hold"] =
                     serde_json::json!({"action": action, "command": command});
             }
+            Some(Containment::Advice(text)) => payload["advice"] = serde_json::json!(text),
             None => {}
         }
         let subject = format!("[unlisted] {} is {}", change.sender, change.to);
@@ -312,6 +313,7 @@ impl Alerter {
                     "not held (enforce.mode = \"alert\"); to hold it:\n         {command}"
                 ));
             }
+            Some(Containment::Advice(text)) => body.push(format!("advice:  {text}")),
             None => {}
         }
         if suppressed > 0 {
@@ -499,5 +501,14 @@ pub(crate) fn incident_event(
 #[derive(Debug, Clone)]
 pub(crate) enum Containment {
     Held(store::HoldRow),
-    Proposed { action: String, command: String },
+    Proposed {
+        action: String,
+        command: String,
+    },
+    /// No hold can reach it: what to do instead.
+    Advice(String),
 }
+
+/// What to do about a forward that sends spam on: the MTA takes its mail
+/// as the outside senders', so no hold reaches it.
+pub(crate) const FORWARD_ADVICE: &str = "this is mail from outside that a forward on this server sends on; no hold reaches it: remove the forward or filter it (spam filtering before forwarding, or forward only what passes), and tell its account";

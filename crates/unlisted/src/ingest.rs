@@ -235,6 +235,10 @@ impl LogIngest {
         // A message a content filter took is stored as the copy it queued
         // again, under its own sender.
         messages.retain_mut(|m| self.relink.message(m));
+        // A copy may have become a forward's ([`maillog::Message::settle_forwarder`]).
+        for m in &mut messages {
+            crate::policy::own(m, &self.owners);
+        }
         let relink = &self.relink;
         // A copy that has not come back soon (the filter discarded the
         // message) no longer holds the checkpoint; the link waits on.

@@ -218,8 +218,12 @@ impl Monitor {
             let Some(n) = self.may_send(Outbox::Senders, id, &channel, &key)? else {
                 continue;
             };
+            let forward = change.sender.starts_with("forward:");
             let containment = match self.store.hold(&change.sender)? {
                 Some(h) => Some(crate::alert::Containment::Held(h)),
+                None if forward && change.to == "spamming" => Some(
+                    crate::alert::Containment::Advice(crate::alert::FORWARD_ADVICE.into()),
+                ),
                 None if change.to == "spamming" => Some(crate::alert::Containment::Proposed {
                     action: self.config.enforce.auto_action.to_string(),
                     command: format!(
@@ -505,6 +509,11 @@ impl Monitor {
     /// hold that would have been placed (mode `alert`, the default). A
     /// sender on the allow-list, or already held, is left as it is.
     fn contain(&mut self, s: &crate::ingest::Spamming) -> anyhow::Result<()> {
+        if s.sender.kind == maillog::SenderKind::Forward {
+            // No hold reaches it (the alert says what to do instead).
+            tracing::warn!(sender = %s.sender, "a forward is sending spam on; it cannot be held");
+            return Ok(());
+        }
         self.queue_site_scan(&s.sender)?;
         let cfg = &self.config.enforce;
         let subject = enforce::Subject::Sender(s.sender.clone());

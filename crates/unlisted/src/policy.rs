@@ -291,14 +291,14 @@ pub(crate) fn release_queued(
     Ok(Some(text))
 }
 
-/// Ties a mailbox (`auth:`) or an envelope sender (`from:`) the log gave
-/// no account to the account owning its domain.
+/// Ties a mailbox (`auth:`), an envelope sender (`from:`) or a forward
+/// (`forward:`) the log gave no account to the account owning its domain.
 pub(crate) fn own(m: &mut maillog::Message, accounts: &Accounts) {
     if m.account.is_some() || accounts.is_empty() {
         return;
     }
     match m.sender.kind {
-        maillog::SenderKind::Auth | maillog::SenderKind::From => {
+        maillog::SenderKind::Auth | maillog::SenderKind::From | maillog::SenderKind::Forward => {
             if let Some((_, domain)) = m.sender.value.rsplit_once('@') {
                 m.account = accounts.of_domain(domain).map(str::to_string);
             }

@@ -142,6 +142,8 @@ struct RecipientJson<'a> {
     reply: Option<&'a str>,
     deferrals: u32,
     at: String,
+    /// Sent on to another host by a forward of this address.
+    forwarded: bool,
 }
 
 impl<'a> MessageJson<'a> {
@@ -174,6 +176,7 @@ impl<'a> MessageJson<'a> {
                     reply: r.reply.as_deref(),
                     deferrals: r.deferrals,
                     at: r.at.iso(),
+                    forwarded: r.forwarded,
                 })
                 .collect(),
             line: &m.line,
@@ -453,6 +456,9 @@ fn print_message(m: &Message) -> std::io::Result<()> {
             Outcome::Bounced => "bounced",
         };
         let mut l = format!("    {fate:<9} {}", r.address);
+        if r.forwarded {
+            l.push_str(" (forwarded)");
+        }
         if r.deferrals > 0 && r.outcome != Outcome::Deferred {
             l.push_str(&format!(" (after {} deferrals)", r.deferrals));
         } else if r.deferrals > 1 {

@@ -199,6 +199,34 @@ fn sender_alert(hook: &WebhookReceiver) -> serde_json::Value {
 }
 
 #[test]
+fn a_forward_sending_spam_on_is_alerted_with_advice_and_never_held() {
+    // Even in enforce mode: no hold reaches a forward (the MTA takes its
+    // mail as the outside senders'); the alert says what to do.
+    let hook = WebhookReceiver::start();
+    let dir = TempDir::new("contain-forward");
+    let cfg = config(&hook, "") + "\n[enforce]\nmode = \"enforce\"\n";
+    dir.write("unlisted.toml", &cfg);
+    let mut log = String::new();
+    crate::logs::forwarded_spam(&mut log, 0);
+    append(&dir, "mail.log", &log);
+    once(&dir);
+    let alert = sender_alert(&hook);
+    assert_eq!(
+        alert["sender"], "forward:info@fishingnet.example",
+        "{alert:#}"
+    );
+    assert!(
+        alert["advice"]
+            .as_str()
+            .unwrap()
+            .contains("remove the forward")
+    );
+    assert_eq!(alert["proposed_hold"], serde_json::Value::Null);
+    assert!(json_lines(&unlisted(dir.path(), &["hold", "list", "--json"])).is_empty());
+    assert!(json_lines(&unlisted(dir.path(), &["hold", "log", "--json"])).is_empty());
+}
+
+#[test]
 fn a_spamming_sender_gets_a_proposed_hold_by_default_and_a_hold_in_enforce_mode() {
     // Default mode "alert": nothing held, the alert and the audit show the
     // hold that would have been placed.

@@ -798,11 +798,17 @@ fn forty_days() -> String {
     };
     let mut log = String::new();
     let mut n = 0;
-    let mut message = |log: &mut String, secs: i64, from: &str, via: &str| {
+    // Each message goes to a forward of its own: 400 forwards, each
+    // seen once (and the mailbox writing to one of them).
+    let mut message = |log: &mut String, secs: i64, from: &str, via: &str, fwd: &str| {
         let (t, id) = (stamp(secs), exim_id(n));
         n += 1;
-        writeln!(log, "{t} {id} <= {from} {via} S=2000 for fwd@local.example").unwrap();
-        writeln!(log, "{t} {id} => real@gmail.example <fwd@local.example> R=dnslookup T=remote_smtp H=gmail-smtp-in.l.google.com [198.51.100.27] C=\"250 2.0.0 OK\"").unwrap();
+        writeln!(
+            log,
+            "{t} {id} <= {from} {via} S=2000 for {fwd}@local.example"
+        )
+        .unwrap();
+        writeln!(log, "{t} {id} => real@gmail.example <{fwd}@local.example> R=dnslookup T=remote_smtp H=gmail-smtp-in.l.google.com [198.51.100.27] C=\"250 2.0.0 OK\"").unwrap();
         writeln!(log, "{t} {id} Completed").unwrap();
     };
     let mailbox = "H=(pc) [203.0.113.5]:50000 P=esmtpsa A=dovecot_login:back@shop.example";
@@ -814,6 +820,7 @@ fn forty_days() -> String {
                     day * 86_400 + 100 + k,
                     "back@shop.example",
                     mailbox,
+                    "fwd",
                 );
             }
         }
@@ -823,7 +830,8 @@ fn forty_days() -> String {
             let net = if i < 200 { "192.0.2" } else { "198.51.100" };
             let via = format!("H=mx{i}.outside.example [{net}.{}]:25 P=esmtps", i % 200);
             let from = format!("s{i}@outside{i}.example");
-            message(&mut log, day * 86_400 + 3600 + k * 600, &from, &via);
+            let fwd = format!("fwd{i}");
+            message(&mut log, day * 86_400 + 3600 + k * 600, &from, &via, &fwd);
         }
     }
     log
@@ -1502,4 +1510,95 @@ fn plesks_virtual_hosts_tie_mailboxes_to_their_subscription() {
     );
     let lines = json_lines(&o);
     assert_eq!(lines.last().unwrap()["matched"], 2, "{}", stderr(&o));
+}
+
+/// Spam from 150 outside hosts to a cPanel forwarder that sends it on to
+/// Gmail (cPanel's `dkim_remote_forwarded_smtp` transport, as in the
+/// reference's lines), Gmail refusing a third as unsolicited; and an
+/// honest forward beside it.
+pub(crate) fn forwarded_spam(out: &mut String, base: i64) {
+    for i in 0..150usize {
+        let (t, id) = (ts(base, i as i64 * 10), exim_id(3000 + i));
+        let ip = format!("198.51.{}.{}", i % 90, 1 + i % 200);
+        writeln!(out, "{t} {id} <= offer{i}@spam{}.example H=mx{i}.spam.example [{ip}]:25 P=esmtp S=9000 id=s{i}@spam.example T=\"You won\" for info@fishingnet.example", i % 37).unwrap();
+        if i % 3 == 0 {
+            writeln!(out, "{t} {id} ** owner.fish@gmail.com (info@fishingnet.example) <info@fishingnet.example> R=dkim_lookuphost T=dkim_remote_forwarded_smtp H=alt1.gmail-smtp-in.l.google.com [192.0.2.26]: SMTP error from remote mail server after end of data: 550-5.7.1 [192.0.2.1 12] Gmail has detected that this message is likely unsolicited mail.").unwrap();
+        } else {
+            writeln!(out, "{t} {id} => owner.fish@gmail.com <info@fishingnet.example> R=dkim_lookuphost T=dkim_remote_forwarded_smtp H=gmail-smtp-in.l.google.com [192.0.2.27] C=\"250 2.0.0 OK\"").unwrap();
+        }
+        writeln!(out, "{t} {id} Completed").unwrap();
+    }
+    for i in 0..5usize {
+        let (t, id) = (ts(base, i as i64 * 300), exim_id(3500 + i));
+        writeln!(out, "{t} {id} <= friend@pals.example H=mx.pals.example [203.0.113.80]:25 P=esmtps S=3000 for bob@family.example").unwrap();
+        writeln!(out, "{t} {id} => bob.family@gmail.com <bob@family.example> R=dkim_lookuphost T=dkim_remote_forwarded_smtp H=gmail-smtp-in.l.google.com [192.0.2.27] C=\"250 2.0.0 OK\"").unwrap();
+        writeln!(out, "{t} {id} Completed").unwrap();
+    }
+}
+
+#[test]
+fn spam_sent_on_by_a_forward_is_the_forwards() {
+    // 150 outside senders, a message each: none is spamming; the forward
+    // that sends them all to Gmail is, and its account is named.
+    let dir = TempDir::new("logs-forward");
+    let mut log = String::new();
+    forwarded_spam(&mut log, 0);
+    dir.write("mainlog", &log);
+    dir.write("owners", "fishingnet.example: fish\nfamily.example: bob\n");
+    dir.write("unlisted.toml", "[enforce]\nuserdomains = \"owners\"\n");
+    let (o, out) = analyze(&dir, &["--all", "mainlog"]);
+    assert_eq!(o.status.code(), Some(1));
+    let fwd = sender(&out, "forward:info@fishingnet.example");
+    assert_eq!(fwd["verdict"], "spamming", "{fwd:#}");
+    assert_eq!(fwd["messages"], 150);
+    assert_eq!(fwd["account"], "fish");
+    assert!(
+        fwd["reasons"].to_string().contains("likely unsolicited"),
+        "{fwd:#}"
+    );
+    let honest = sender(&out, "forward:bob@family.example");
+    assert_eq!(
+        (honest["verdict"].as_str(), honest["account"].as_str()),
+        (Some("ok"), Some("bob"))
+    );
+    // No outside sender is blamed: they sent nothing out themselves.
+    assert!(
+        out.iter()
+            .all(|l| !l["sender"].as_str().is_some_and(|s| s.starts_with("ip:"))),
+        "{out:#?}"
+    );
+    // The messages: each is the forward's, with Gmail's answer.
+    let (msgs, _) = messages(
+        &dir,
+        &[
+            "--sender",
+            "forward:info@fishingnet.example",
+            "--limit",
+            "1",
+            "mainlog",
+        ],
+    );
+    let r = &msgs[0]["recipients"][0];
+    assert_eq!(
+        (r["address"].as_str(), r["forwarded"].as_bool()),
+        (Some("info@fishingnet.example"), Some(true))
+    );
+    assert_eq!(msgs[0]["client_ip"], "198.51.0.1");
+    // No hold reaches a forward: the refusal says what to do instead.
+    let o = unlisted(
+        dir.path(),
+        &[
+            "hold",
+            "add",
+            "forward:info@fishingnet.example",
+            "--reason",
+            "spam",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("remove or filter the forward"),
+        "{}",
+        stderr(&o)
+    );
 }
