@@ -16,7 +16,7 @@ use crate::time::Stamp;
 
 /// A message with no line for this long (log time) is handed out as
 /// incomplete, so a frozen or lost message cannot hold memory forever.
-const STALE_SECS: i64 = 3 * 86_400;
+pub const STALE_SECS: i64 = 3 * 86_400;
 /// `cwd=` lines waiting for their `<=` line (without `+pid`).
 const CWD_WINDOW_SECS: i64 = 10;
 const CWD_KEEP: usize = 64;
@@ -108,7 +108,12 @@ impl Id {
 /// index of its recipients. Each sits in its own box: a message is a few
 /// hundred bytes, which the map would otherwise move on every insert,
 /// removal and growth.
-struct Open<T>(HashMap<Id, Box<Slot<T>>>);
+struct Open<T>(HashMap<Id, Box<Slot<T>>>, Settled);
+
+/// Ids of messages handed out before their last line
+/// ([`crate::LogParser::settle_deferred`]), with when: their later lines
+/// add nothing (their retries are no new message).
+type Settled = HashMap<Id, Stamp>;
 
 struct Slot<T> {
     value: T,
@@ -118,7 +123,7 @@ struct Slot<T> {
 
 impl<T> Default for Open<T> {
     fn default() -> Self {
-        Open(HashMap::default())
+        Open(HashMap::default(), HashMap::default())
     }
 }
 
@@ -176,9 +181,46 @@ impl<T> Open<T> {
         self.0.values().map(|b| &b.value)
     }
 
+    /// Removes and returns the open messages that are `ready` and had no
+    /// line for `idle` seconds, and remembers their ids as settled.
+    fn take_settled(&mut self, now: Stamp, idle: i64, ready: impl Fn(&T) -> bool) -> Vec<T> {
+        let ids: Vec<Id> = self
+            .0
+            .iter()
+            .filter(|(_, b)| now.secs - b.last.secs >= idle && ready(&b.value))
+            .map(|(k, _)| *k)
+            .collect();
+        ids.into_iter()
+            .filter_map(|k| {
+                let b = self.0.remove(&k)?;
+                self.1.insert(k, now);
+                Some(b.value)
+            })
+            .collect()
+    }
+
+    /// Takes `id` as settled at `at` (a message stored before a restart).
+    fn mark_settled(&mut self, id: &str, at: Stamp) {
+        self.1.insert(Id::of(id), at);
+    }
+
+    /// Whether `id` was settled (and has not ended since).
+    fn is_settled(&self, id: &str) -> bool {
+        !self.1.is_empty() && self.1.contains_key(&Id::of(id))
+    }
+
+    /// Forgets that `id` was settled: its message ended, or its id begins
+    /// another (Postfix reuses short queue ids).
+    fn unsettle(&mut self, id: &str) {
+        if !self.1.is_empty() {
+            self.1.remove(&Id::of(id));
+        }
+    }
+
     /// Removes and returns the open messages with no line for
-    /// [`STALE_SECS`].
+    /// [`STALE_SECS`]; forgets settled ids as old.
     fn take_stale(&mut self, now: Stamp) -> Vec<T> {
+        self.1.retain(|_, at| now.secs - at.secs <= STALE_SECS);
         let stale: Vec<Id> = self
             .0
             .iter()
@@ -203,6 +245,14 @@ impl<T> Open<T> {
         rest.into_iter().for_each(out);
         n
     }
+}
+
+/// Every recipient of `m` was tried and the last word for one was "later":
+/// the message may sit in the queue for days.
+fn deferred(m: &Message) -> bool {
+    !m.recipients.is_empty()
+        && m.recipients.iter().all(|r| r.outcome != Outcome::Pending)
+        && m.recipients.iter().any(|r| r.outcome == Outcome::Deferred)
 }
 
 /// Puts messages handed out together in one order that does not depend on
@@ -328,8 +378,15 @@ impl EximAssembler {
                 self.open.insert(a.id, (m, l.at), recipients);
             }
             E::Delivery(o) | E::Bounce(o) | E::Defer(o) => {
+                // What the remote side answers, whatever the message
+                // (also a retry of one settled early).
+                if self.track_attempts && !matches!(l.event, E::Delivery(_)) {
+                    self.note_attempt(l.at, o, matches!(l.event, E::Bounce(_)));
+                }
                 let Some((m, last, recipients)) = self.open.indexed(o.id) else {
-                    self.stats.orphan_lines += 1;
+                    if !self.open.is_settled(o.id) {
+                        self.stats.orphan_lines += 1;
+                    }
                     return;
                 };
                 *last = l.at;
@@ -366,20 +423,6 @@ impl EximAssembler {
                 {
                     rcpt.reply = Some(r.to_string());
                 }
-                if self.track_attempts
-                    && !matches!(l.event, E::Delivery(_))
-                    && let Some(r) = reply
-                    && (o.host.is_some() || o.transport.is_some_and(|t| t.contains("smtp")))
-                {
-                    self.attempts.push(crate::message::Attempt {
-                        at: l.at,
-                        id: o.id.to_string(),
-                        recipient: o.recipient.to_string(),
-                        host: o.host.map(str::to_string),
-                        reply: r.to_string(),
-                        permanent: matches!(l.event, E::Bounce(_)),
-                    });
-                }
                 // A failure with a remote reply is an attempt off the server
                 // even when the line names no host (`** rcpt R=… T=remote_smtp: … host x [ip]: 550 …`).
                 if !remote
@@ -395,6 +438,7 @@ impl EximAssembler {
                     m.complete = true;
                     out(m);
                 }
+                None if self.open.is_settled(id) => self.open.unsettle(id),
                 None => self.stats.orphan_lines += 1,
             },
             E::SenderId { id, user, .. } => {
@@ -491,6 +535,39 @@ impl EximAssembler {
         Some(attribution(p, MatchedBy::Order, ambiguous))
     }
 
+    /// Takes `id` as a message handed out before its end.
+    pub fn mark_settled(&mut self, id: &str, at: Stamp) {
+        self.open.mark_settled(id, at);
+    }
+
+    /// Keeps a failed attempt to another host for
+    /// [`crate::LogParser::take_attempts`].
+    fn note_attempt(&mut self, at: Stamp, o: &exim::Outcome<'_>, permanent: bool) {
+        // A backoff note is no answer from anyone.
+        if let Some(r) = o.reply.as_deref()
+            && !r.contains("retry time not reached")
+            && (o.host.is_some() || o.transport.is_some_and(|t| t.contains("smtp")))
+        {
+            self.attempts.push(crate::message::Attempt {
+                at,
+                id: o.id.to_string(),
+                recipient: o.recipient.to_string(),
+                host: o.host.map(str::to_string),
+                reply: r.to_string(),
+                permanent,
+            });
+        }
+    }
+
+    /// Hands out, as incomplete, the messages whose every recipient was
+    /// tried and one deferred, idle for `idle` seconds before `now`.
+    pub fn settle(&mut self, now: Stamp, idle: i64, out: &mut impl FnMut(Message)) {
+        let mut ready = self.open.take_settled(now, idle, deferred);
+        oldest_first(&mut ready);
+        self.stats.incomplete += ready.len() as u64;
+        ready.into_iter().for_each(out);
+    }
+
     /// Hands out the messages with no line for [`STALE_SECS`] before `now`
     /// as incomplete, and forgets `cwd=` lines nothing claimed.
     /// [`crate::LogParser`] calls it once an hour of log time.
@@ -577,11 +654,19 @@ impl PostfixAssembler {
         use postfix::Event as E;
         let details = !self.skip_details;
         match &l.event {
+            // A settled message's retries add nothing; its id ends with
+            // it, or begins another message.
+            E::Queued { qid, .. }
+            | E::MessageId { qid, .. }
+            | E::Subject { qid, .. }
+            | E::Header { qid, .. }
+                if self.open.is_settled(qid) => {}
             E::Client {
                 qid,
                 ip,
                 sasl_username,
             } => {
+                self.open.unsettle(qid);
                 let (p, _) = self.entry(qid, l.at, raw, offset);
                 p.msg.client_ip = ip.and_then(parse_ip);
                 if details {
@@ -595,6 +680,7 @@ impl PostfixAssembler {
                 p.sasl = sasl_username.map(str::to_string);
             }
             E::Pickup { qid, uid, from } => {
+                self.open.unsettle(qid);
                 let (p, _) = self.entry(qid, l.at, raw, offset);
                 p.uid = *uid;
                 if details {
@@ -640,8 +726,26 @@ impl PostfixAssembler {
                 relay,
                 ..
             } => {
+                // What the remote side answers, whatever the message
+                // (also a retry of one settled early).
+                if self.track_attempts
+                    && matches!(status, Status::Bounced | Status::Deferred)
+                    && !reply.is_empty()
+                    && *daemon == "smtp"
+                {
+                    self.attempts.push(crate::message::Attempt {
+                        at: l.at,
+                        id: qid.to_string(),
+                        recipient: to.to_string(),
+                        host: relay.map(|r| r.split('[').next().unwrap_or(r).to_string()),
+                        reply: reply.to_string(),
+                        permanent: matches!(status, Status::Bounced),
+                    });
+                }
                 let Some((p, last, recipients)) = self.open.indexed(qid) else {
-                    self.stats.orphan_lines += 1;
+                    if !self.open.is_settled(qid) {
+                        self.stats.orphan_lines += 1;
+                    }
                     return;
                 };
                 *last = l.at;
@@ -662,20 +766,6 @@ impl PostfixAssembler {
                 if details || !matches!(status, Status::Sent) {
                     rcpt.host = relay.map(str::to_string);
                     rcpt.reply = Some(reply.to_string());
-                }
-                if self.track_attempts
-                    && matches!(status, Status::Bounced | Status::Deferred)
-                    && !reply.is_empty()
-                    && *daemon == "smtp"
-                {
-                    self.attempts.push(crate::message::Attempt {
-                        at: l.at,
-                        id: qid.to_string(),
-                        recipient: to.to_string(),
-                        host: relay.map(|r| r.split('[').next().unwrap_or(r).to_string()),
-                        reply: reply.to_string(),
-                        permanent: matches!(status, Status::Bounced),
-                    });
                 }
                 match status {
                     Status::Sent => rcpt.outcome = Outcome::Delivered,
@@ -699,10 +789,29 @@ impl PostfixAssembler {
                     p.msg.complete = true;
                     out(finalize(p));
                 }
+                None if self.open.is_settled(qid) => self.open.unsettle(qid),
                 None => self.stats.orphan_lines += 1,
             },
             E::Note { .. } | E::NoQueueReject { .. } | E::AuthFailed { .. } | E::Daemon { .. } => {}
         }
+    }
+
+    /// As [`EximAssembler::mark_settled`].
+    pub fn mark_settled(&mut self, id: &str, at: Stamp) {
+        self.open.mark_settled(id, at);
+    }
+
+    /// As [`EximAssembler::settle`].
+    pub fn settle(&mut self, now: Stamp, idle: i64, out: &mut impl FnMut(Message)) {
+        let mut ready: Vec<Message> = self
+            .open
+            .take_settled(now, idle, |p| deferred(&p.msg))
+            .into_iter()
+            .map(finalize)
+            .collect();
+        oldest_first(&mut ready);
+        self.stats.incomplete += ready.len() as u64;
+        ready.into_iter().for_each(out);
     }
 
     /// Hands out the messages with no line for [`STALE_SECS`] before `now`

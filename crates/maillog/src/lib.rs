@@ -115,6 +115,10 @@ pub struct LogParser {
     last: Option<Stamp>,
     /// The hour of log time of the last sweep of stale messages.
     swept_hour: i64,
+    /// [`LogParser::settle_deferred`]: the idle seconds, and the minute
+    /// of log time of the last look.
+    settle_after: Option<i64>,
+    settled_minute: i64,
     /// The first bytes of the line that last moved the clock.
     clock_key: [u8; CLOCK_KEY],
     offset: u64,
@@ -148,6 +152,8 @@ impl LogParser {
             postfix: Default::default(),
             last: None,
             swept_hour: i64::MIN,
+            settle_after: None,
+            settled_minute: i64::MIN,
             clock_key: [0; CLOCK_KEY],
             offset: 0,
             stamped: 0,
@@ -215,6 +221,27 @@ impl LogParser {
     pub fn skip_details(&mut self) {
         self.exim.skip_details = true;
         self.postfix.skip_details = true;
+    }
+
+    /// Hands out a message whose every recipient was tried and one
+    /// deferred once it has had no line for `idle_secs` of log time,
+    /// instead of when it leaves the queue, which may be days later: a
+    /// follower of the live log (the daemon) must judge a sender whose
+    /// mail the remote side defers ("421 4.7.28 unusual rate of
+    /// unsolicited mail") now. The message's later lines (its retries)
+    /// then change nothing but the attempts ([`LogParser::take_attempts`]).
+    pub fn settle_deferred(&mut self, idle_secs: i64) {
+        self.settle_after = Some(idle_secs);
+    }
+
+    /// Takes these messages (id, time) as handed out before their end by
+    /// an earlier run ([`LogParser::settle_deferred`]): after a restart,
+    /// their retries read again are no new messages.
+    pub fn settled_before(&mut self, ids: impl IntoIterator<Item = (String, Stamp)>) {
+        for (id, at) in ids {
+            self.exim.mark_settled(&id, at);
+            self.postfix.mark_settled(&id, at);
+        }
     }
 
     /// Starts keeping failed remote delivery attempts for
@@ -400,6 +427,14 @@ impl LogParser {
             self.exim.sweep(at, out);
             self.postfix.sweep(at, out);
         }
+        if let Some(idle) = self.settle_after {
+            let minute = at.secs.div_euclid(60);
+            if minute > self.settled_minute {
+                self.settled_minute = minute;
+                self.exim.settle(at, idle, out);
+                self.postfix.settle(at, idle, out);
+            }
+        }
     }
 
     /// How many lines carried a time so far (each sets `stats.last`).
@@ -505,6 +540,74 @@ mod tests {
         }
         p.finish(&mut |m| out.push(m));
         out
+    }
+
+    #[test]
+    fn deferred_messages_are_settled_when_asked_and_their_retries_add_nothing() {
+        let run = |lines: &[&str], settle: bool| {
+            let mut p = LogParser::new(None, 2026);
+            p.track_attempts();
+            if settle {
+                p.settle_deferred(120);
+            }
+            let mut out = Vec::new();
+            for l in lines {
+                p.line(l.as_bytes(), String::new, &mut |m| out.push(m));
+            }
+            let attempts = p.take_attempts().len();
+            (out, p.assembly(), attempts)
+        };
+        let exim = [
+            "2024-05-01 10:00:00 1rK001-000001-01 <= info@shop.example H=(pc) [203.0.113.5]:5000 P=esmtpsa A=dovecot_login:info@shop.example S=10 for a@gmail.example",
+            "2024-05-01 10:00:01 1rK001-000001-01 == a@gmail.example R=dnslookup T=remote_smtp defer (-46) H=gmail-smtp-in.l.google.com [192.0.2.27]: SMTP error from remote mail server after end of data: 421-4.7.28 Gmail has detected an unusual rate of unsolicited mail",
+            // Other mail moves the clock on.
+            "2024-05-01 10:03:00 1rK002-000002-02 <= x@y.example H=(h) [203.0.113.9]:5000 P=esmtp S=10 for b@shop.example",
+            // The retry, then the end.
+            "2024-05-01 10:15:00 1rK001-000001-01 == a@gmail.example R=dnslookup T=remote_smtp defer (-46) H=gmail-smtp-in.l.google.com [192.0.2.27]: SMTP error from remote mail server after end of data: 421-4.7.28 Gmail has detected an unusual rate of unsolicited mail",
+            "2024-05-01 10:45:00 1rK001-000001-01 => a@gmail.example R=dnslookup T=remote_smtp H=gmail-smtp-in.l.google.com [192.0.2.27] C=\"250 OK\"",
+            "2024-05-01 10:45:00 1rK001-000001-01 Completed",
+        ];
+        let (out, asm, attempts) = run(&exim, true);
+        assert_eq!(out.len(), 1, "{out:#?}");
+        assert_eq!(out[0].recipients[0].outcome, Outcome::Deferred);
+        assert!(!out[0].complete);
+        assert_eq!((asm.orphan_lines, asm.incomplete), (0, 1));
+        assert_eq!(attempts, 2, "the retry is still an answer from Gmail");
+        // Without it, the message waits for its end.
+        let (out, asm, _) = run(&exim, false);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].recipients[0].outcome, Outcome::Delivered);
+        assert_eq!(asm.incomplete, 0);
+
+        let postfix = [
+            "May  1 10:00:00 mx postfix/submission/smtpd[9]: AAA111: client=pc[203.0.113.5], sasl_method=PLAIN, sasl_username=info@shop.example",
+            "May  1 10:00:00 mx postfix/qmgr[3]: AAA111: from=<info@shop.example>, size=100, nrcpt=1 (queue active)",
+            "May  1 10:00:01 mx postfix/smtp[5]: AAA111: to=<a@gmail.example>, relay=gmail-smtp-in.l.google.com[192.0.2.27]:25, delay=1, delays=0/0/0/1, dsn=4.7.28, status=deferred (host said: 421-4.7.28 unusual rate of unsolicited mail)",
+            "May  1 10:03:00 mx postfix/pickup[4]: BBB222: uid=1000 from=<u@shop.example>",
+            // The retry re-activates it: no new message.
+            "May  1 10:05:01 mx postfix/qmgr[3]: AAA111: from=<info@shop.example>, size=100, nrcpt=1 (queue active)",
+            "May  1 10:05:02 mx postfix/smtp[5]: AAA111: to=<a@gmail.example>, relay=gmail-smtp-in.l.google.com[192.0.2.27]:25, delay=300, delays=0/0/0/1, dsn=2.0.0, status=sent (250 ok)",
+            "May  1 10:05:02 mx postfix/qmgr[3]: AAA111: removed",
+            // The id again, days later: another message.
+            "May  4 10:00:00 mx postfix/smtpd[9]: AAA111: client=mx.out.example[203.0.113.8]",
+            "May  4 10:00:00 mx postfix/qmgr[3]: AAA111: from=<z@out.example>, size=100, nrcpt=1 (queue active)",
+            "May  4 10:00:01 mx postfix/local[6]: AAA111: to=<u@shop.example>, relay=local, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (delivered to mailbox)",
+            "May  4 10:00:01 mx postfix/qmgr[3]: AAA111: removed",
+        ];
+        let (out, asm, attempts) = run(&postfix, true);
+        let got: Vec<(String, bool)> = out
+            .iter()
+            .map(|m| (m.sender.to_string(), m.complete))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("auth:info@shop.example".to_string(), false),
+                ("ip:203.0.113.8".to_string(), true)
+            ],
+            "{out:#?}"
+        );
+        assert_eq!((asm.orphan_lines, attempts), (0, 1));
     }
 
     #[test]

@@ -196,6 +196,26 @@ impl Store {
         rows.collect::<rusqlite::Result<_>>().map_err(self.err())
     }
 
+    /// The ids (and times) of the messages of `log` stored before they
+    /// ended (settled early, or stale), received within `secs` of its
+    /// newest: their later lines, read again after a restart, are no new
+    /// messages.
+    pub fn unfinished_messages(&self, log: &str, secs: i64) -> Result<Vec<(String, i64)>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT msg_id, received FROM messages
+                 WHERE log = ?1
+                   AND received >= (SELECT max(received) FROM messages WHERE log = ?1) - ?2
+                   AND json_extract(record, '$.complete') = 0",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map(params![log, secs], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
     /// The checkpoint of the tail of `path`.
     pub fn log_checkpoint(&self, path: &str) -> Result<Option<LogCheckpoint>> {
         self.conn

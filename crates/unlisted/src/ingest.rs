@@ -91,6 +91,15 @@ pub(crate) struct LogIngest {
 
 /// How long a message a content filter took holds the checkpoint while
 /// its copy is awaited: filters hand mail back within seconds.
+/// A message every recipient of which was tried and one deferred is
+/// judged after this long without a line, not when it leaves the queue
+/// (days later): a burst the remote side defers is caught while it runs
+/// ([`maillog::LogParser::settle_deferred`]). Every recipient's first
+/// fate is logged within seconds; the first retry comes minutes later
+/// (Postfix's minimal_backoff_time is 300 s, Exim's default retry rule
+/// 15 min).
+const SETTLE_DEFERRED_SECS: i64 = 120;
+
 const HOLD_FOR_COPY_SECS: i64 = 3_600;
 
 impl LogIngest {
@@ -143,6 +152,13 @@ impl LogIngest {
             parser.track_local_arrivals();
         }
         parser.track_attempts();
+        parser.settle_deferred(SETTLE_DEFERRED_SECS);
+        let unfinished = store.unfinished_messages(&key, maillog::assemble::STALE_SECS)?;
+        parser.settled_before(
+            unfinished
+                .into_iter()
+                .map(|(id, secs)| (id, maillog::Stamp { secs, millis: 0 })),
+        );
         let told_journal = match cfg.journal {
             Some(_) => store.journal_id(&key)?,
             None => None,

@@ -199,6 +199,70 @@ fn sender_alert(hook: &WebhookReceiver) -> serde_json::Value {
 }
 
 #[test]
+fn a_burst_gmail_defers_is_judged_while_it_runs() {
+    // A stolen mailbox whose mail Gmail defers ("unusual rate of
+    // unsolicited mail"): nothing leaves the queue for days, yet the
+    // daemon names the mailbox now, from its deferred messages.
+    let hook = WebhookReceiver::start();
+    let dir = TempDir::new("ingest-deferred");
+    dir.write("unlisted.toml", &config(&hook, ""));
+    let mut log = String::new();
+    for i in 0..120usize {
+        let (t, id) = (ts(0, i as i64 * 15), exim_id(i));
+        writeln!(log, "{t} {id} <= info@shop.example H=(pc{i}) [203.0.{}.9]:5000 P=esmtpsa A=dovecot_plain:info@shop.example S=4200 for t{i}@gmail.com", i % 30).unwrap();
+        writeln!(log, "{t} {id} == t{i}@gmail.com R=dnslookup T=remote_smtp defer (-46) H=gmail-smtp-in.l.google.com [198.51.100.26]: SMTP error from remote mail server after end of data: 421-4.7.28 Gmail has detected an unusual rate of unsolicited mail").unwrap();
+    }
+    append(&dir, "mail.log", &log);
+    once(&dir);
+    let alert = sender_alert(&hook);
+    assert_eq!(alert["sender"], "auth:info@shop.example", "{alert:#}");
+    assert_eq!(alert["event"], "spamming");
+    // The messages of the last two minutes of the log wait on.
+    let n = stored(&dir);
+    assert!((100..120).contains(&n), "{n} stored");
+}
+
+#[test]
+fn retries_of_mail_judged_before_it_left_are_no_new_mail_after_a_restart() {
+    // Postfix re-activates a deferred message with a new `qmgr ... from=`
+    // line at each retry. The daemon judged these messages before they
+    // left; after a restart their retries must not become messages of
+    // their own (stored again, under the envelope sender).
+    let hook = WebhookReceiver::start();
+    let dir = TempDir::new("ingest-settled-restart");
+    let cfg = config(&hook, "").replace("format = \"exim\"", "format = \"postfix\"");
+    dir.write("unlisted.toml", &cfg);
+    let (mut first, mut retries) = (String::new(), String::new());
+    for i in 0..40usize {
+        let q = format!("{:X}", 0xE0000 + i);
+        let t = format!("May  1 10:{:02}:{:02}", i / 4, i % 4 * 15);
+        writeln!(first, "{t} mx postfix/submission/smtpd[100]: {q}: client=unknown[203.0.113.{i}], sasl_method=PLAIN, sasl_username=info@shop.example").unwrap();
+        writeln!(first, "{t} mx postfix/qmgr[102]: {q}: from=<info@shop.example>, size=4000, nrcpt=1 (queue active)").unwrap();
+        writeln!(first, "{t} mx postfix/smtp[103]: {q}: to=<t{i}@gmail.com>, relay=gmail-smtp-in.l.google.com[198.51.100.26]:25, delay=1, delays=0/0/0.5/0.5, dsn=4.7.28, status=deferred (host gmail-smtp-in.l.google.com[198.51.100.26] said: 421-4.7.28 Gmail has detected an unusual rate of unsolicited mail)").unwrap();
+        let r = format!("May  1 11:{:02}:{:02}", i / 4, i % 4 * 15);
+        writeln!(retries, "{r} mx postfix/qmgr[102]: {q}: from=<info@shop.example>, size=4000, nrcpt=1 (queue active)").unwrap();
+        writeln!(retries, "{r} mx postfix/smtp[103]: {q}: to=<t{i}@gmail.com>, relay=gmail-smtp-in.l.google.com[198.51.100.26]:25, delay=3600, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 2.0.0 OK)").unwrap();
+        writeln!(retries, "{r} mx postfix/qmgr[102]: {q}: removed").unwrap();
+    }
+    append(&dir, "mail.log", &first);
+    once(&dir);
+    let judged = stored(&dir);
+    assert!(judged >= 25, "{judged} stored");
+    append(&dir, "mail.log", &retries);
+    once(&dir);
+    // The few still open at the first stop finish now; nothing else.
+    assert_eq!(stored(&dir), 40);
+    let status = json_lines(&unlisted(dir.path(), &["status", "--json"]));
+    let senders: Vec<&str> = (status.iter())
+        .filter_map(|l| l["sender"].as_str())
+        .collect();
+    assert!(
+        senders.iter().all(|s| !s.starts_with("from:")),
+        "{senders:?}"
+    );
+}
+
+#[test]
 fn a_forward_sending_spam_on_is_alerted_with_advice_and_never_held() {
     // Even in enforce mode: no hold reaches a forward (the MTA takes its
     // mail as the outside senders'); the alert says what to do.
