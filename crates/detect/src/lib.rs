@@ -479,7 +479,13 @@ impl Observation {
             if r.deferrals > 0 && r.outcome != Outcome::Deferred {
                 c.deferred += 1;
             }
-            if !reply.is_empty() && r.outcome != Outcome::Delivered && signals::cites_spam(reply) {
+            // A delivered recipient's reply is its last refusal when it
+            // was deferred first and the delivery's own reply was not
+            // kept (`skip_details`): "421-4.7.28 unusual rate of
+            // unsolicited mail" counts even if a retry got through, as
+            // the daemon counts it when it judges the deferral.
+            let refused = r.outcome != Outcome::Delivered || r.deferrals > 0;
+            if !reply.is_empty() && refused && signals::cites_spam(reply) {
                 c.spam_replies += 1;
                 sample(SampleKind::Spam, &|| format!("{}: {reply}", r.address));
             }

@@ -1602,3 +1602,31 @@ fn spam_sent_on_by_a_forward_is_the_forwards() {
         stderr(&o)
     );
 }
+
+#[test]
+fn gmails_pushback_counts_even_when_a_retry_gets_through() {
+    // Gmail defers a stolen mailbox's mail ("unusual rate of unsolicited
+    // mail") and takes it an hour later: the pushback is the evidence,
+    // as the daemon counts it when it judges the deferred messages.
+    let dir = TempDir::new("logs-deferred-then-sent");
+    let mut log = String::new();
+    for i in 0..60usize {
+        let (t, id) = (ts(0, i as i64 * 30), exim_id(i));
+        writeln!(log, "{t} {id} <= info@shop.example H=(pc) [203.0.113.5]:5000 P=esmtpsa A=dovecot_plain:info@shop.example S=4200 for t{i}@gmail.com").unwrap();
+        writeln!(log, "{t} {id} == t{i}@gmail.com R=dnslookup T=remote_smtp defer (-46) H=gmail-smtp-in.l.google.com [198.51.100.26]: SMTP error from remote mail server after end of data: 421-4.7.28 Gmail has detected an unusual rate of unsolicited mail").unwrap();
+    }
+    for i in 0..60usize {
+        let (t, id) = (ts(3600, i as i64 * 30), exim_id(i));
+        writeln!(log, "{t} {id} => t{i}@gmail.com R=dnslookup T=remote_smtp H=gmail-smtp-in.l.google.com [198.51.100.26] C=\"250 2.0.0 OK\"").unwrap();
+        writeln!(log, "{t} {id} Completed").unwrap();
+    }
+    dir.write("mainlog", &log);
+    let (_, out) = analyze(&dir, &["mainlog"]);
+    let mailbox = sender(&out, "auth:info@shop.example");
+    assert_eq!(mailbox["verdict"], "spamming", "{mailbox:#}");
+    assert!(
+        mailbox["reasons"].to_string().contains("spam_replies"),
+        "{mailbox:#}"
+    );
+    assert_eq!(mailbox["bounced"], 0);
+}
