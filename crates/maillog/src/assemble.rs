@@ -247,6 +247,30 @@ impl<T> Open<T> {
     }
 }
 
+/// A message Exim refused after DATA, from what its note says.
+fn refused_message(
+    a: &exim::Arrival<'_>,
+    reason: &str,
+    at: Stamp,
+    raw: &str,
+    offset: u64,
+) -> Message {
+    let mut m = new_message(a.id, at, raw, offset);
+    m.envelope_from = a.sender.to_string();
+    m.client_ip = a.ip.and_then(parse_ip);
+    m.protocol = a.protocol.map(str::to_string);
+    m.sender = match a.auth.and_then(|x| x.split_once(':')) {
+        Some((_, login)) if !login.is_empty() => Sender::mailbox(SenderKind::Auth, login),
+        _ => match m.client_ip.filter(|ip| !ip.is_loopback()) {
+            Some(ip) => Sender::new(SenderKind::Ip, ip.to_string()),
+            None => Sender::mailbox(SenderKind::From, a.sender),
+        },
+    };
+    m.rejected = Some(format!("rejected after DATA: {reason}"));
+    m.complete = true;
+    m
+}
+
 /// Every recipient of `m` was tried and the last word for one was "later":
 /// the message may sit in the queue for days.
 fn deferred(m: &Message) -> bool {
@@ -452,14 +476,23 @@ impl EximAssembler {
                     }
                 }
             }
-            E::MessageNote { id, text } => {
-                if let Some((m, last)) = self.open.get_mut(id) {
+            E::MessageNote { id, text } => match self.open.get_mut(id) {
+                Some((m, last)) => {
                     *last = l.at;
                     if text.contains("rejected after DATA") {
                         m.rejected = Some(text.to_string());
                     }
                 }
-            }
+                // Refused before it was queued (this server's own content
+                // scan: cPanel's "detected OUTGOING smtp message as
+                // spam"): a message of its sender all the same.
+                None => {
+                    if let Some((a, reason)) = exim::rejected_after_data(id, text) {
+                        self.stats.messages += 1;
+                        out(refused_message(&a, reason, l.at, raw, offset));
+                    }
+                }
+            },
             E::AuthFailed { .. } | E::Connection { .. } => {}
         }
     }

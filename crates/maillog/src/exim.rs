@@ -170,6 +170,32 @@ fn parse_event(rest: &str) -> Option<Event<'_>> {
     })
 }
 
+/// What a `rejected after DATA` note says of the message this server
+/// refused (its own content scan, cPanel's outgoing spam check): the
+/// client, login and envelope sender of the head, and the reason.
+/// `H=… [ip]:port A=plain:user F=<a@b> rejected after DATA: reason`.
+pub fn rejected_after_data<'a>(id: &'a str, text: &'a str) -> Option<(Arrival<'a>, &'a str)> {
+    let (head, reason) = text.split_once(" rejected after DATA")?;
+    let mut a = Arrival {
+        id,
+        ..Arrival::default()
+    };
+    for (k, v) in Fields::new(head) {
+        match k {
+            "H" => {
+                a.host = Some(v.raw);
+                a.ip = host_ip(v.raw);
+            }
+            "A" => a.auth = Some(v.raw),
+            "U" => a.user = Some(v.raw),
+            "F" => a.sender = v.raw.trim_matches(['<', '>']),
+            "P" => a.protocol = Some(v.raw),
+            _ => {}
+        }
+    }
+    Some((a, reason.trim_start_matches(':').trim()))
+}
+
 fn connection_event(rest: &str) -> Event<'_> {
     if let Some(i) = rest.find(" authenticator failed for ") {
         let tail = &rest[i..];

@@ -23,6 +23,7 @@ const EXIM: &[&str] = &[
     "2025-02-14 18:12:38 1ajLQq-0001wE-Cd <= <> R=1ajLQo-0001wC-Pk U=Debian-exim P=local S=1900 for info@shop.example",
     "2025-02-14 18:12:39 +0100 1ajLQr-0001wF-Ef <= a@b.example H=localhost [127.0.0.1] P=esmtp S=10 for c@d.example",
     "2025-02-14 18:12:40 Start queue run: pid=123",
+    "2025-02-14 18:12:41 1ajLQs-0001wG-Gh H=(pc) [203.0.113.9]:5000 P=esmtpsa A=dovecot_login:Test@shop.example F=<test@shop.example> rejected after DATA: \"SpamAssassin as cpaneleximscanner detected OUTGOING smtp message as spam (16.3)\"",
 ];
 
 const POSTFIX: &[&str] = &[

@@ -1630,3 +1630,41 @@ fn gmails_pushback_counts_even_when_a_retry_gets_through() {
     );
     assert_eq!(mailbox["bounced"], 0);
 }
+
+#[test]
+fn mail_this_servers_own_scan_refused_counts_against_its_sender() {
+    // cPanel's outgoing spam scan refuses a stolen mailbox's mail after
+    // DATA: nothing is queued, yet each refusal is that mailbox's
+    // message, and the scan's word is evidence (the reference's line).
+    let dir = TempDir::new("logs-refused");
+    let mut log = String::new();
+    for i in 0..30usize {
+        let (t, id) = (ts(0, i as i64 * 20), exim_id(i));
+        writeln!(log, "{t} {id} H=(pc) [203.0.113.{}]:5000 I=[192.0.2.1]:587 P=esmtpsa X=TLS1.3 A=dovecot_login:Test@betonyapi.example F=<test@betonyapi.example> rejected after DATA: \"SpamAssassin as cpaneleximscanner detected OUTGOING smtp message as spam (16.3)\"", i % 3).unwrap();
+    }
+    // An outside server refused the same way is not ours to judge.
+    writeln!(log, "{} {} H=mx.out.example [198.51.100.9]:25 P=esmtp F=<x@out.example> rejected after DATA: \"This message was detected as possible malware\"", ts(0, 700), exim_id(99)).unwrap();
+    dir.write("mainlog", &log);
+    let (o, out) = analyze(&dir, &["--all", "mainlog"]);
+    assert_eq!(o.status.code(), Some(1));
+    let mailbox = sender(&out, "auth:test@betonyapi.example");
+    assert_eq!(mailbox["verdict"], "spamming", "{mailbox:#}");
+    assert_eq!(mailbox["messages"], 30);
+    assert!(
+        mailbox["reasons"].to_string().contains("cpaneleximscanner"),
+        "{mailbox:#}"
+    );
+    let senders: Vec<&str> = out.iter().filter_map(|l| l["sender"].as_str()).collect();
+    assert_eq!(senders, ["auth:test@betonyapi.example"]);
+    let summary = out.last().unwrap();
+    assert_eq!(summary["messages"], 31);
+    // logs messages shows the refusal.
+    let (msgs, _) = messages(&dir, &["--id", &exim_id(0), "mainlog"]);
+    assert!(
+        msgs[0]["rejected"]
+            .as_str()
+            .unwrap()
+            .contains("OUTGOING smtp message as spam")
+    );
+    assert_eq!(msgs[0]["client_ip"], "203.0.113.0");
+}
