@@ -29,6 +29,16 @@ const SPAM_MARKERS: &[&str] = &[
     "too many messages",
     "reputation",
     "rbl",
+    // Microsoft 365's 5.7.606-649 "Access denied, banned sending IP",
+    // 5.7.511 "banned sender"; Outlook.com's S3140 family when the code
+    // is left out; 5.7.708 "traffic not accepted from this IP".
+    "banned sending",
+    "banned sender",
+    "weren't sent",
+    "traffic not accepted",
+    // Yahoo's permanent deferrals.
+    "[tss09]",
+    "[tss11]",
 ];
 
 /// One case-insensitive automaton per marker list, built on first use:
@@ -235,8 +245,22 @@ mod tests {
         assert!(cites_spam(
             "554 5.7.1 Client host [192.0.2.1] blocked using zen.spamhaus.org"
         ));
+        // The reference's provider lines (complaints-bounces-delisting.md).
+        assert!(cites_spam(
+            "550 5.7.606 Access denied, banned sending IP [198.51.100.222]. To request removal from this list please visit https://sender.office.com/ (AS16012609)"
+        ));
+        assert!(cites_spam(
+            "550 5.7.1 Unfortunately, messages from 203.0.113.2 weren't sent. Please contact your Internet service provider since part of their network is on our block list."
+        ));
+        assert!(cites_spam(
+            "550 5.7.708 Service unavailable. Access denied, traffic not accepted from this IP."
+        ));
+        assert!(cites_spam(
+            "421 4.7.0 [TSS09] All messages from 192.0.2.1 will be permanently deferred; Retrying will NOT succeed."
+        ));
         assert!(!cites_spam("250 2.0.0 OK"));
         assert!(!cites_spam("550 5.1.1 User unknown"));
+        assert!(!cites_spam("452 4.2.2 The email account that you tried to reach is over quota"));
     }
 
     #[test]
