@@ -210,6 +210,10 @@ struct Counts {
     spam_replies: u32,
     /// Held back or discarded by the server's own hourly limits.
     held: u32,
+    /// Refused (bounced or deferred) because this server's IP is listed
+    /// ([`signals::cites_a_listing`]), and of those, bounced.
+    blocked: u32,
+    blocked_bounced: u32,
 }
 
 impl Counts {
@@ -223,6 +227,8 @@ impl Counts {
         f(&mut self.invalid, o.invalid);
         f(&mut self.spam_replies, o.spam_replies);
         f(&mut self.held, o.held);
+        f(&mut self.blocked, o.blocked);
+        f(&mut self.blocked_bounced, o.blocked_bounced);
     }
 }
 
@@ -256,6 +262,7 @@ struct SenderState {
     samples_spam: Vec<String>,
     #[serde(default)]
     samples_held: Vec<String>,
+    samples_blocked: Vec<String>,
     samples_msg: Vec<String>,
     current: Verdict,
     peak: Verdict,
@@ -293,6 +300,7 @@ impl SenderState {
             samples_invalid: Vec::new(),
             samples_spam: Vec::new(),
             samples_held: Vec::new(),
+            samples_blocked: Vec::new(),
             samples_msg: Vec::new(),
             current: Verdict::Ok,
             peak: Verdict::Ok,
@@ -320,6 +328,7 @@ impl SenderState {
             &mut self.samples_invalid,
             &mut self.samples_spam,
             &mut self.samples_held,
+            &mut self.samples_blocked,
             &mut self.samples_msg,
         ] {
             v.shrink_to_fit();
@@ -381,6 +390,7 @@ enum SampleKind {
     Invalid,
     Spam,
     Held,
+    Blocked,
 }
 
 /// What one message tells about its sender, worked out without the
@@ -462,13 +472,30 @@ impl Observation {
                 sample(SampleKind::Held, &|| format!("{}: {reply}", r.address));
                 continue;
             }
+            // A delivered recipient's reply is its last refusal when it
+            // was deferred first and the delivery's own reply was not
+            // kept (`skip_details`): "421-4.7.28 unusual rate of
+            // unsolicited mail" counts even if a retry got through, as
+            // the daemon counts it when it judges the deferral.
+            let refused = r.outcome != Outcome::Delivered || r.deferrals > 0;
+            // A refusal of the server's listed IP says nothing of this
+            // sender's list or content: every sender gets it.
+            let blocked = refused && !reply.is_empty() && signals::cites_a_listing(reply);
+            if blocked {
+                c.blocked += 1;
+                sample(SampleKind::Blocked, &|| format!("{}: {reply}", r.address));
+            }
             match r.outcome {
                 Outcome::Delivered => c.outcomes += 1,
                 Outcome::Bounced => {
                     c.outcomes += 1;
                     c.bounced += 1;
-                    sample(SampleKind::Bounce, &|| format!("{}: {reply}", r.address));
-                    if signals::invalid_recipient(reply) {
+                    if blocked {
+                        c.blocked_bounced += 1;
+                    } else {
+                        sample(SampleKind::Bounce, &|| format!("{}: {reply}", r.address));
+                    }
+                    if !blocked && signals::invalid_recipient(reply) {
                         c.invalid += 1;
                         sample(SampleKind::Invalid, &|| format!("{}: {reply}", r.address));
                     }
@@ -479,13 +506,7 @@ impl Observation {
             if r.deferrals > 0 && r.outcome != Outcome::Deferred {
                 c.deferred += 1;
             }
-            // A delivered recipient's reply is its last refusal when it
-            // was deferred first and the delivery's own reply was not
-            // kept (`skip_details`): "421-4.7.28 unusual rate of
-            // unsolicited mail" counts even if a retry got through, as
-            // the daemon counts it when it judges the deferral.
-            let refused = r.outcome != Outcome::Delivered || r.deferrals > 0;
-            if !reply.is_empty() && refused && signals::cites_spam(reply) {
+            if !reply.is_empty() && refused && !blocked && signals::cites_spam(reply) {
                 c.spam_replies += 1;
                 sample(SampleKind::Spam, &|| format!("{}: {reply}", r.address));
             }
@@ -611,7 +632,7 @@ type Senders<V> = hashbrown::HashMap<SenderKey, V, BuildHasherDefault<rustc_hash
 /// `saved_state_format_is_pinned` fails until then). A store that saved
 /// another version is not read back; the daemon rebuilds from its
 /// messages instead.
-pub const STATE_FORMAT: i64 = 1;
+pub const STATE_FORMAT: i64 = 2;
 
 /// How far out of time order messages reach the detector, at most: a
 /// message swept as stale after three days (maillog's sweep, hourly)
@@ -794,6 +815,7 @@ impl Detector {
                 SampleKind::Invalid => &mut st.samples_invalid,
                 SampleKind::Spam => &mut st.samples_spam,
                 SampleKind::Held => &mut st.samples_held,
+                SampleKind::Blocked => &mut st.samples_blocked,
             };
             push_sample(v, || text);
         }
@@ -1188,17 +1210,19 @@ fn evaluate(t: &Thresholds, st: &SenderState, describe: bool) -> Vec<Reason> {
         })
     };
 
-    let finals = w.outcomes;
+    // Recipients refused because the server's IP is listed say nothing
+    // of this sender's list: the ratios leave them out.
+    let finals = w.outcomes.saturating_sub(w.blocked_bounced);
     if finals >= t.min_outcomes {
-        let b = ratio(w.bounced, finals);
+        let bounced = w.bounced.saturating_sub(w.blocked_bounced);
+        let b = ratio(bounced, finals);
         if let Some(severity) = level(b, t.bounce_ratio_suspicious, t.bounce_ratio_spamming) {
             reason(
                 "bounce_ratio",
                 severity,
                 &|| {
                     format!(
-                        "{} of {finals} recipients bounced in {win} ({})",
-                        w.bounced,
+                        "{bounced} of {finals} recipients bounced in {win} ({})",
                         pct(b)
                     )
                 },
@@ -1263,6 +1287,19 @@ fn evaluate(t: &Thresholds, st: &SenderState, describe: bool) -> Vec<Reason> {
                 )
             },
             &st.samples_spam,
+        );
+    }
+    if w.blocked >= t.spam_replies_suspicious.max(1) {
+        reason(
+            "ip_blocked",
+            Verdict::Suspicious,
+            &|| {
+                format!(
+                    "{} recipients in {win} refused because this server's IP is listed: every sender here gets these while the listing lasts",
+                    w.blocked
+                )
+            },
+            &st.samples_blocked,
         );
     }
     if w.held >= t.held_by_limits_suspicious.max(1) {
@@ -1399,11 +1436,13 @@ fn evaluate(t: &Thresholds, st: &SenderState, describe: bool) -> Vec<Reason> {
     // volume signs (rate, domains, a jump) only count alongside harm, so a
     // big honest mailing never adds up to spamming by size alone.
     // Our own hourly limits holding mail back say the same as the rate.
+    // A listing's refusals reach every sender: context, not harm.
     const VOLUME: &[&str] = &[
         "rate",
         "recipient_domains",
         "history_jump",
         "held_by_limits",
+        "ip_blocked",
     ];
     let harm = out
         .iter()

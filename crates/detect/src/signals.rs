@@ -50,7 +50,38 @@ fn matcher(markers: &'static [&'static str]) -> AhoCorasick {
         .expect("marker lists are static and valid")
 }
 
+/// Replies that refuse this server's IP because it is listed: a
+/// blocklist, or a provider's own ban (Microsoft's "banned sending IP",
+/// Outlook's S3140 family). Every sender on the server gets them while the
+/// listing lasts, which may be days after the spam stopped, so they are no
+/// evidence against one sender by themselves. Rate and reputation replies
+/// (Gmail's 4.7.28, Yahoo's TSS04) answer the mail being sent now and
+/// stay evidence ([`SPAM_MARKERS`]).
+const LISTING_MARKERS: &[&str] = &[
+    "blocked using",
+    "client host",
+    "blacklist",
+    "blocklist",
+    "block list",
+    "spamhaus",
+    "spamcop",
+    "barracuda",
+    "rbl",
+    "banned sending",
+    "weren't sent",
+    "s3140",
+    "s3150",
+    "traffic not accepted",
+];
+
 static SPAM: LazyLock<AhoCorasick> = LazyLock::new(|| matcher(SPAM_MARKERS));
+static LISTING: LazyLock<AhoCorasick> = LazyLock::new(|| matcher(LISTING_MARKERS));
+
+/// A refusal of this server's IP for a listing, not of the message: see
+/// [`LISTING_MARKERS`].
+pub fn cites_a_listing(reply: &str) -> bool {
+    LISTING.is_match(reply)
+}
 static INVALID: LazyLock<AhoCorasick> = LazyLock::new(|| matcher(INVALID_MARKERS));
 
 pub fn cites_spam(reply: &str) -> bool {
@@ -260,7 +291,26 @@ mod tests {
         ));
         assert!(!cites_spam("250 2.0.0 OK"));
         assert!(!cites_spam("550 5.1.1 User unknown"));
-        assert!(!cites_spam("452 4.2.2 The email account that you tried to reach is over quota"));
+        // A listing of the server's IP, or the mail being sent now.
+        for listing in [
+            "554 5.7.1 Client host [192.0.2.1] blocked using zen.spamhaus.org",
+            "550 5.7.606 Access denied, banned sending IP [198.51.100.222]",
+            "550 5.7.1 Unfortunately, messages from 203.0.113.2 weren't sent. Please contact your Internet service provider since part of their network is on our block list (S3140).",
+        ] {
+            assert!(cites_spam(listing) && cites_a_listing(listing), "{listing}");
+        }
+        for now in [
+            "421-4.7.28 Gmail has detected an unusual rate of unsolicited mail originating from your IP address",
+            "421 4.7.0 [TSS04] Messages from 192.0.2.1 temporarily deferred due to unexpected volume or user complaints",
+            "550-5.7.1 [192.0.2.1 12] Gmail has detected that this message is likely unsolicited mail",
+            "554 5.7.1 Message content rejected as spam",
+            "rejected after DATA: SpamAssassin as cpaneleximscanner detected OUTGOING smtp message as spam (16.3)",
+        ] {
+            assert!(cites_spam(now) && !cites_a_listing(now), "{now}");
+        }
+        assert!(!cites_spam(
+            "452 4.2.2 The email account that you tried to reach is over quota"
+        ));
     }
 
     #[test]
