@@ -155,6 +155,7 @@ const CODES: &[&str] = &[
     "history_jump",
     "complaints",
     "held_by_limits",
+    "ip_blocked",
     "combined",
 ];
 

@@ -220,6 +220,24 @@ fn a_listing_of_the_servers_ip_makes_no_honest_sender_spamming() {
     let r = report(&d, &thief.to_string());
     assert_eq!(r.verdict, Verdict::Spamming, "{:?}", r.reasons);
     assert!(r.reasons.iter().any(|x| x.code == "invalid_recipients"));
+    // Saved and taken back (a restart, a retired sender), the reason
+    // comes back whole.
+    let mut saved = Vec::new();
+    d.take_changed(|s, _, b| -> Result<(), ()> {
+        saved.push((s.clone(), b.to_vec()));
+        Ok(())
+    })
+    .unwrap();
+    let mut back = Detector::new(Thresholds::default());
+    for (s, b) in &saved {
+        back.restore(s, b).unwrap();
+    }
+    let r = report(&back, &honest[0].to_string());
+    assert!(
+        r.reasons.iter().any(|x| x.code == "ip_blocked"),
+        "{:?}",
+        r.reasons
+    );
 }
 
 #[test]
