@@ -25,6 +25,32 @@ pub(crate) const PREFIX: &str = "remote:";
 
 type Key = (String, String, String);
 
+/// Who refuses our IP in a remote reply, as `remote:SOURCE` names it: a
+/// DNS list (its catalog id), a provider (`microsoft`), or the host that
+/// answered; `None` when the reply is no refusal of the IP for a
+/// listing, its reputation or its rate. Domain listings (DBL) are the
+/// customer's domain, not our IP.
+pub(crate) fn refusal_source(
+    e: &feedback::bounce::Explanation,
+    host: Option<&str>,
+) -> Option<String> {
+    if !matches!(
+        e.category,
+        Category::Blocklisted | Category::Reputation | Category::RateLimited
+    ) || e.listed_domain.is_some()
+    {
+        return None;
+    }
+    Some(match (&e.list, &e.provider) {
+        (Some(l), _) => {
+            l.id.clone()
+                .unwrap_or_else(|| l.zone.clone().unwrap_or(l.name.clone()))
+        }
+        (None, Some(p)) => p.clone(),
+        (None, None) => format!("host:{}", host?),
+    })
+}
+
 pub(crate) struct RemoteWatch {
     catalog: Catalog,
     /// Our IPs and the server each belongs to.
@@ -96,26 +122,8 @@ impl RemoteWatch {
         let mut seen: HashMap<Key, (i64, i64, Evidence)> = HashMap::new();
         for a in attempts {
             let e = classify(&a.reply, a.host.as_deref(), &self.catalog);
-            if !matches!(
-                e.category,
-                Category::Blocklisted | Category::Reputation | Category::RateLimited
-            ) {
+            let Some(source) = refusal_source(&e, a.host.as_deref()) else {
                 continue;
-            }
-            // Domain listings (DBL) are the customer's domain, not our IP.
-            if e.listed_domain.is_some() {
-                continue;
-            }
-            let source = match (&e.list, &e.provider) {
-                (Some(l), _) => {
-                    l.id.clone()
-                        .unwrap_or_else(|| l.zone.clone().unwrap_or(l.name.clone()))
-                }
-                (None, Some(p)) => p.clone(),
-                (None, None) => match &a.host {
-                    Some(h) => format!("host:{h}"),
-                    None => continue,
-                },
             };
             let (server, target) = match e.listed_ip {
                 Some(ip) => match self.ours.get(&ip) {

@@ -257,9 +257,87 @@ struct Summary {
     outside_window: u64,
     /// Files not read because all their lines lie outside them.
     skipped_files: Vec<String>,
+    /// Who refused this server's IP in the remote replies (a list, a
+    /// provider), most refusals first: the listings a desk must clear.
+    remote_refusals: Vec<Refusal>,
     first: Option<String>,
     last: Option<String>,
     errors: Vec<FileError>,
+}
+
+/// The refusals of one list or provider in the replies.
+#[derive(Serialize, Clone)]
+struct Refusal {
+    source: String,
+    refusals: u64,
+    first: String,
+    last: String,
+    /// The earliest refusal's reply.
+    sample: String,
+}
+
+/// Refusals by source, as (count, first, last, earliest reply).
+type Refusals = std::collections::HashMap<String, (u64, i64, i64, String)>;
+
+/// Notes each failed remote attempt of `m` whose reply refuses this
+/// server's IP for a listing, its reputation or its rate
+/// ([`crate::remote::refusal_source`]).
+fn note_refusals(
+    m: &maillog::Message,
+    catalog: &blocklists::Catalog,
+    into: &std::sync::Mutex<Refusals>,
+) {
+    // The same replies come back thousands of times in a burst: each is
+    // classified once per thread (the table is emptied when it grows).
+    // Keyed by a hash of (host, reply): no copy of either per look-up.
+    type Seen = rustc_hash::FxHashMap<u64, Option<String>>;
+    thread_local! {
+        static SEEN: std::cell::RefCell<Seen> = Default::default();
+    }
+    for r in &m.recipients {
+        let refused = r.outcome != maillog::Outcome::Delivered || r.deferrals > 0;
+        // Every refusal of the IP cites a list, a reputation or a rate
+        // (the detector's markers): the rest are not looked at further.
+        let Some(reply) = r
+            .reply
+            .as_deref()
+            .filter(|t| refused && r.remote && detect::signals::cites_spam(t))
+        else {
+            continue;
+        };
+        let source = SEEN.with(|seen| {
+            let mut seen = seen.borrow_mut();
+            let key = std::hash::BuildHasher::hash_one(
+                &rustc_hash::FxBuildHasher,
+                (r.host.as_deref(), reply),
+            );
+            if let Some(s) = seen.get(&key) {
+                return s.clone();
+            }
+            if seen.len() >= 4096 {
+                seen.clear();
+            }
+            let e = feedback::bounce::classify(reply, r.host.as_deref(), catalog);
+            let s = crate::remote::refusal_source(&e, r.host.as_deref());
+            seen.insert(key, s.clone());
+            s
+        });
+        let Some(source) = source else {
+            continue;
+        };
+        let at = r.at.secs;
+        let mut map = into.lock().unwrap_or_else(|p| p.into_inner());
+        let e = map
+            .entry(source)
+            .or_insert_with(|| (0, at, at, reply.to_string()));
+        e.0 += 1;
+        // The earliest reply, whichever thread saw it first.
+        if (at, reply) < (e.1, e.3.as_str()) {
+            e.3 = reply.to_string();
+        }
+        e.1 = e.1.min(at);
+        e.2 = e.2.max(at);
+    }
 }
 
 /// Counts bytes read from the file (compressed bytes for .gz), for the
@@ -701,7 +779,9 @@ fn read_journal(
 const BATCH: usize = 64;
 
 fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
-    let (config, _) = super::load_config(g)?;
+    let (config, config_path) = super::load_config(g)?;
+    let catalog = super::load_catalog(g, &config, config_path.as_deref().and_then(|p| p.parent()))?;
+    let refusals = std::sync::Mutex::new(Refusals::default());
     let ready = a.input.ready(&config)?;
     let (format, zone, window) = (ready.format, &ready.zone, ready.window);
     let (reordered, year) = (ready.order.changed, ready.order.year);
@@ -732,6 +812,9 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
     let outside = std::sync::atomic::AtomicU64::new(0);
     let prepare = |mut m: maillog::Message| {
         enrich(&mut m, spool.as_deref(), &owners);
+        if window.holds(m.received.secs) {
+            note_refusals(&m, &catalog, &refusals);
+        }
         // A content filter's hand-over links its copy to the sender,
         // wherever the window starts.
         if let Some((child, p)) = Parent::of(&m) {
@@ -847,6 +930,21 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
         since: window.since.map(iso),
         until: window.until.map(iso),
         outside_window: outside.into_inner(),
+        remote_refusals: {
+            let map = refusals.into_inner().unwrap_or_else(|p| p.into_inner());
+            let mut v: Vec<Refusal> = map
+                .into_iter()
+                .map(|(source, (n, first, last, sample))| Refusal {
+                    source,
+                    refusals: n,
+                    first: iso(first),
+                    last: iso(last),
+                    sample,
+                })
+                .collect();
+            v.sort_by(|a, b| b.refusals.cmp(&a.refusals).then(a.source.cmp(&b.source)));
+            v
+        },
         skipped_files: ready
             .skipped
             .iter()
@@ -947,6 +1045,12 @@ fn print_human(shown: &[SenderReport], s: &Summary) -> Result<()> {
             _ => String::new(),
         }
     ))?;
+    for r in &s.remote_refusals {
+        output::line(&format!(
+            "refused by {}: {} recipients, {} .. {} UTC; first: {}",
+            r.source, r.refusals, r.first, r.last, r.sample
+        ))?;
+    }
     if s.since.is_some() || s.until.is_some() {
         output::line(&format!(
             "counted the messages received {} .. {} UTC; {} outside were read and left out{}",

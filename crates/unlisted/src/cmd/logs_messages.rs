@@ -407,7 +407,9 @@ fn print_message(m: &Message) -> std::io::Result<()> {
         head.push_str(&format!(", {size} bytes"));
     }
     if !m.complete {
-        head.push_str(", still queued at the log's end");
+        // Still queued when the log ended, deferred and judged before it
+        // left (the daemon), or lost to a crash.
+        head.push_str(", not seen leaving the queue");
     }
     output::line(&head)?;
     if !m.envelope_from.is_empty() && m.envelope_from != m.sender.value {

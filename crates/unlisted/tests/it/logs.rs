@@ -1668,3 +1668,55 @@ fn mail_this_servers_own_scan_refused_counts_against_its_sender() {
     );
     assert_eq!(msgs[0]["client_ip"], "203.0.113.0");
 }
+
+#[test]
+fn a_listing_is_named_in_the_summary_and_blames_no_honest_sender() {
+    // Spamhaus lists the server's IP at 01:00: half of every sender's
+    // mail then bounces "blocked using zen.spamhaus.org", and Gmail
+    // defers some. The summary names who refuses the IP; the honest
+    // senders are told of it (suspicious), not called spamming.
+    let dir = TempDir::new("logs-listing");
+    let mut log = String::new();
+    let users = ["news@shop.example", "amy@law.example", "sales@farm.example"];
+    let mut n = 0;
+    for i in 0..120usize {
+        for (u, user) in users.iter().enumerate() {
+            let (t, id) = (ts(0, i as i64 * 60 + u as i64 * 7), exim_id(n));
+            n += 1;
+            let rcpt = format!("c{i}@dest{}.example", i % 9);
+            writeln!(log, "{t} {id} <= {user} H=(pc) [203.0.113.{u}]:5000 P=esmtpsa A=dovecot_login:{user} S=4200 for {rcpt}").unwrap();
+            if i >= 60 && i % 2 == 0 {
+                writeln!(log, "{t} {id} ** {rcpt} R=dnslookup T=remote_smtp H=mx.dest.example [198.51.100.9]: SMTP error from remote mail server after RCPT TO:<{rcpt}>: 554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org").unwrap();
+            } else {
+                writeln!(log, "{t} {id} => {rcpt} R=dnslookup T=remote_smtp H=mx.dest.example [198.51.100.9] C=\"250 OK\"").unwrap();
+            }
+            writeln!(log, "{t} {id} Completed").unwrap();
+        }
+    }
+    dir.write("mainlog", &log);
+    let (o, out) = analyze(&dir, &["--all", "mainlog"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for user in users {
+        let s = sender(&out, &format!("auth:{user}"));
+        assert_eq!(s["verdict"], "suspicious", "{s:#}");
+        assert!(s["reasons"].to_string().contains("ip_blocked"), "{s:#}");
+        assert_eq!(s["bounced"], 30);
+    }
+    let refusals = &out.last().unwrap()["remote_refusals"];
+    assert_eq!(refusals.as_array().unwrap().len(), 1, "{refusals:#}");
+    assert_eq!(refusals[0]["source"], "spamhaus-zen");
+    assert_eq!(refusals[0]["refusals"], 90);
+    assert_eq!(refusals[0]["first"], "2024-05-01T01:00:00");
+    assert!(
+        refusals[0]["sample"]
+            .as_str()
+            .unwrap()
+            .contains("blocked using zen.spamhaus.org")
+    );
+    let human = unlisted(dir.path(), &["logs", "analyze", "mainlog"]);
+    assert!(
+        stdout(&human).contains("refused by spamhaus-zen: 90 recipients, 2024-05-01T01:00:00 .. "),
+        "{}",
+        stdout(&human)
+    );
+}
