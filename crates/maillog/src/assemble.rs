@@ -817,6 +817,19 @@ impl PostfixAssembler {
                     out(finalize(p));
                 }
             }
+            // Out of the queue's lifetime: whoever was not reached gets
+            // a bounce (Exim writes `**` lines itself).
+            E::Expired { qid } => {
+                if let Some((p, last)) = self.open.get_mut(qid) {
+                    *last = l.at;
+                    for r in &mut p.msg.recipients {
+                        if matches!(r.outcome, Outcome::Deferred | Outcome::Pending) {
+                            r.outcome = Outcome::Bounced;
+                            r.at = l.at;
+                        }
+                    }
+                }
+            }
             E::Removed { qid } => match self.open.remove(qid) {
                 Some((mut p, _)) => {
                     p.msg.complete = true;

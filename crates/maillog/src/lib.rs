@@ -690,6 +690,32 @@ mod tests {
     }
 
     #[test]
+    fn postfix_mail_that_outlived_the_queue_bounces() {
+        let lines = [
+            "May  1 00:00:01 mx postfix/submission/smtpd[100]: 4A3B2C1D0E: client=unknown[203.0.113.9], sasl_method=PLAIN, sasl_username=a@b.example",
+            "May  1 00:00:01 mx postfix/qmgr[103]: 4A3B2C1D0E: from=<a@b.example>, size=4200, nrcpt=2 (queue active)",
+            "May  1 00:00:02 mx postfix/smtp[104]: 4A3B2C1D0E: to=<y@d.example>, relay=mx.d.example[198.51.100.9]:25, delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 ok)",
+            "May  1 00:00:02 mx postfix/smtp[104]: 4A3B2C1D0E: to=<z@d.example>, relay=none, delay=1, delays=0/0/1/0, dsn=4.4.1, status=deferred (connect to mx.d.example[198.51.100.9]:25: Connection timed out)",
+            "May  1 01:06:02 mx postfix/smtp[104]: 4A3B2C1D0E: to=<z@d.example>, relay=none, delay=3961, delays=0/0/1/0, dsn=4.4.1, status=deferred (connect to mx.d.example[198.51.100.9]:25: Connection timed out)",
+            "May  1 02:12:00 mx postfix/qmgr[103]: 4A3B2C1D0E: from=<a@b.example>, status=expired, returned to sender",
+            "May  1 02:12:00 mx postfix/qmgr[103]: 4A3B2C1D0E: removed",
+        ];
+        let out = messages(&lines, true);
+        assert_eq!(out.len(), 1);
+        let m = &out[0];
+        assert!(m.complete);
+        let fates: Vec<Outcome> = m.recipients.iter().map(|r| r.outcome).collect();
+        assert_eq!(fates, [Outcome::Delivered, Outcome::Bounced]);
+        assert!(
+            m.recipients[1]
+                .reply
+                .as_deref()
+                .unwrap()
+                .contains("Connection timed out")
+        );
+    }
+
+    #[test]
     fn postfixs_own_notices_are_marked_as_bounces() {
         let lines = [
             "Mar  1 10:00:00 mx postfix/smtpd[9]: AAA111: client=unknown[203.0.113.5]",

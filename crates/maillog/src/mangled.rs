@@ -37,6 +37,7 @@ const POSTFIX: &[&str] = &[
     "Feb 14 18:12:34 mx postfix/smtp[104]: 4A3B2C1D0E: to=<x@yahoo.com>, relay=mta5.am0.yahoodns.net[198.51.100.27]:25, delay=1, delays=0/0/0.5/0.5, dsn=4.7.0, status=deferred (host said: 421 4.7.0 [TSS04] Messages from 192.0.2.1 temporarily deferred)",
     "Feb 14 18:12:34 mx postfix/bounce[105]: 4A3B2C1D0E: sender non-delivery notification: 6C5D4E3F20",
     "Feb 14 18:12:35 mx postfix/cleanup[102]: 7D6E5F4031: milter-reject: END-OF-MESSAGE from unknown[203.0.113.9]: 5.7.1 held; from=<info@shop.example> to=<r@example.net> proto=ESMTP helo=<pc>",
+    "Feb 14 18:12:35 mx postfix/qmgr[103]: 4A3B2C1D0E: from=<info@shop.example>, status=expired, returned to sender",
     "Feb 14 18:12:35 mx postfix/qmgr[103]: 4A3B2C1D0E: removed",
     "2025-02-14T18:12:36.123456+01:00 mx postfix/smtpd[100]: connect from unknown[203.0.113.9]",
     "2025-02-14T18:12:36+0100 mx postfix/smtpd[100]: disconnect from unknown[203.0.113.9] ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6",

@@ -67,6 +67,9 @@ pub enum Event<'a> {
     },
     /// qmgr or postsuper: `removed` — the message left the queue.
     Removed { qid: &'a str },
+    /// `qmgr: QID: from=<…>, status=expired, returned to sender`: the
+    /// message outlived the queue; its recipients not reached bounce.
+    Expired { qid: &'a str },
     /// Other queue-id lines (bounce notifications, holds, TLS notes).
     Note { qid: &'a str, text: &'a str },
     /// `NOQUEUE: reject: …` and other SMTP-time rejections.
@@ -251,6 +254,9 @@ fn event<'a>(daemon: &'a str, text: &'a str) -> Event<'a> {
             header: logged_header(body).unwrap_or(""),
         },
         "qmgr" if body == "removed" => Event::Removed { qid },
+        "qmgr" if attr(body, "status").is_some_and(|st| st.starts_with("expired")) => {
+            Event::Expired { qid }
+        }
         "postsuper" if body.starts_with("removed") => Event::Removed { qid },
         "qmgr" if body.starts_with("from=") && attr(body, "status").is_none() => Event::Queued {
             qid,
