@@ -194,6 +194,14 @@ pub(crate) fn samples(st: &maillog::LineStats) -> Vec<Sample> {
         .collect()
 }
 
+/// An error when every one of `sources` failed to be read.
+pub(crate) fn some_read(sources: &[String], errors: &[FileError]) -> Result<()> {
+    if errors.len() == sources.len() && !sources.is_empty() {
+        bail!("no log could be read");
+    }
+    Ok(())
+}
+
 /// Says on stderr which lines were not understood.
 pub(crate) fn warn_not_understood(samples: &[Sample]) {
     for sample in samples {
@@ -882,9 +890,7 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
     detector.apply_all(&mut batch);
     let mut errors = read.errors;
     let sources = a.input.sources();
-    if errors.len() == sources.len() && !sources.is_empty() {
-        bail!("no log could be read");
-    }
+    some_read(&sources, &errors)?;
     // A scratch file that failed only kept senders in memory; one that
     // lost a sender's history is an error.
     match (detector.retire_error(), detector.retire_lost()) {

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use maillog::{Message, Outcome, Sender};
 use serde::Serialize;
 
@@ -222,7 +222,26 @@ struct Show<'a> {
     enrich: Box<dyn Fn(&mut Message) + 'a>,
 }
 
-impl Show<'_> {
+impl<'a> Show<'a> {
+    fn new(
+        a: &Args,
+        window: super::logs::Window,
+        relink: Option<detect::relink::Relink>,
+        enrich: Box<dyn Fn(&mut Message) + 'a>,
+    ) -> Self {
+        Show {
+            filter: Filter::of(a),
+            window,
+            limit: a.limit,
+            json: a.json,
+            matched: 0,
+            shown: 0,
+            failed: None,
+            relink,
+            enrich,
+        }
+    }
+
     fn message(&mut self, mut m: Message) {
         if !self.window.holds(m.received.secs) {
             return;
@@ -260,17 +279,12 @@ pub(crate) fn run(g: &Global, mut a: Args) -> Result<Exit> {
     let ready = a.input.ready(&config)?;
     let owners = crate::policy::accounts(&config.enforce);
     let spool = a.input.exim_spool.clone();
-    let mut show = Show {
-        filter: Filter::of(&a),
-        window: ready.window,
-        limit: a.limit,
-        json: a.json,
-        matched: 0,
-        shown: 0,
-        failed: None,
-        relink: Some(Default::default()),
-        enrich: Box::new(|m| super::logs::enrich(m, spool.as_deref(), &owners)),
-    };
+    let mut show = Show::new(
+        &a,
+        ready.window,
+        Some(Default::default()),
+        Box::new(|m| super::logs::enrich(m, spool.as_deref(), &owners)),
+    );
     let show_bar = !a.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let read = a
         .input
@@ -279,9 +293,7 @@ pub(crate) fn run(g: &Global, mut a: Args) -> Result<Exit> {
         return Err(e);
     }
     let sources = a.input.sources();
-    if read.errors.len() == sources.len() && !sources.is_empty() {
-        bail!("no log could be read");
-    }
+    super::logs::some_read(&sources, &read.errors)?;
     let st = &read.stats;
     let summary = Summary {
         ty: "summary",
@@ -340,17 +352,7 @@ fn stored(g: &Global, a: &Args, config: &crate::config::Config) -> Result<Exit> 
     let (zone, window) = a.input.clock(config)?;
     let store = store::Store::open(&g.db)?;
     let name = format!("store:{}", g.db.display());
-    let mut show = Show {
-        filter: Filter::of(a),
-        window,
-        limit: a.limit,
-        json: a.json,
-        matched: 0,
-        shown: 0,
-        failed: None,
-        relink: None,
-        enrich: Box::new(|_| {}),
-    };
+    let mut show = Show::new(a, window, None, Box::new(|_| {}));
     let (mut records, mut bad) = (0u64, Vec::new());
     let mut span: Option<(maillog::Stamp, maillog::Stamp)> = None;
     store.messages_between(window.since, window.until, |record| -> Result<()> {
