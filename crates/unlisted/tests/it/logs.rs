@@ -1175,8 +1175,44 @@ fn since_a_span_back_counts_from_now() {
         writeln!(log, "{t} {id} Completed").unwrap();
     }
     dir.write("mainlog", &log);
-    let o = analyze_both_ways(dir.path(), &["--json", "--all", "--since", "1h", "mainlog"]);
-    let out = json_lines(&o);
+    // Each run reads the clock itself, so the two runs' `since` may be a
+    // second apart: both must be an hour before some moment of this test,
+    // and the rest must agree byte for byte.
+    let run = |threads: &str| {
+        let o = unlisted(
+            dir.path(),
+            &[
+                "logs",
+                "analyze",
+                "--threads",
+                threads,
+                "--json",
+                "--all",
+                "--since",
+                "1h",
+                "mainlog",
+            ],
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let mut out = json_lines(&o);
+        let since = out.last_mut().unwrap()["since"].take();
+        (out, since)
+    };
+    let ((one, since_one), (out, since_three)) = (run("1"), run("3"));
+    assert_eq!(one, out, "one thread and three disagree");
+    let later = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let hour_back: Vec<String> = (now..=later)
+        .map(|t| stamp(t - 3600).replace(' ', "T"))
+        .collect();
+    for since in [since_one, since_three] {
+        assert!(
+            hour_back.iter().any(|h| since == h.as_str()),
+            "{since} is not an hour before the run ({hour_back:?})"
+        );
+    }
     assert_eq!(
         sender(&out, "auth:a@example.org")["messages"],
         3,
