@@ -437,6 +437,25 @@ impl LogParser {
         }
     }
 
+    /// The log has been quiet: `at` is its last line's time plus the
+    /// wall time since that line was read. Deferred messages idle for
+    /// [`LogParser::settle_deferred`]'s seconds by then are handed out, as
+    /// a new line at `at` would hand them out; a burst the remote side
+    /// defers is judged even when nothing is logged after it. The clock
+    /// does not move (the next line sets it), and this looks every time
+    /// it is called, not once a minute: a quiet log costs little.
+    pub fn idle_until(&mut self, at: Stamp, out: &mut impl FnMut(Message)) {
+        let Some(idle) = self.settle_after else {
+            return;
+        };
+        if self.last.is_none_or(|last| at <= last) {
+            return;
+        }
+        let out = &mut settled(out);
+        self.exim.settle(at, idle, out);
+        self.postfix.settle(at, idle, out);
+    }
+
     /// How many lines carried a time so far (each sets `stats.last`).
     pub fn stamped_lines(&self) -> u64 {
         self.stamped
@@ -608,6 +627,43 @@ mod tests {
             "{out:#?}"
         );
         assert_eq!((asm.orphan_lines, attempts), (0, 1));
+    }
+
+    #[test]
+    fn a_quiet_log_settles_deferred_mail_by_the_time_that_passed() {
+        // The burst's last message is deferred and nothing is logged after
+        // it: the daemon's wall clock says how long the log was quiet.
+        let lines = [
+            "2024-05-01 10:00:00 1rK001-000001-01 <= info@shop.example H=(pc) [203.0.113.5]:5000 P=esmtpsa A=dovecot_login:info@shop.example S=10 for a@gmail.example",
+            "2024-05-01 10:00:01 1rK001-000001-01 == a@gmail.example R=dnslookup T=remote_smtp defer (-46) H=gmail-smtp-in.l.google.com [192.0.2.27]: SMTP error from remote mail server after end of data: 421-4.7.28 Gmail has detected an unusual rate of unsolicited mail",
+            "2024-05-01 10:00:02 1rK003-000003-03 <= info@shop.example H=(pc) [203.0.113.5]:5000 P=esmtpsa A=dovecot_login:info@shop.example S=10 for c@gmail.example",
+        ];
+        let mut p = LogParser::new(None, 2026);
+        let mut out = Vec::new();
+        for l in lines {
+            p.line(l.as_bytes(), String::new, &mut |m| out.push(m));
+        }
+        let last = p.stats.last.unwrap();
+        let after = |secs: i64| Stamp {
+            secs: last.secs + secs,
+            millis: 0,
+        };
+        // Not asked to settle: nothing, however long the quiet.
+        p.idle_until(after(3_600), &mut |m| out.push(m));
+        assert!(out.is_empty());
+        p.settle_deferred(120);
+        p.idle_until(after(100), &mut |m| out.push(m));
+        assert!(out.is_empty(), "{out:#?}");
+        p.idle_until(after(125), &mut |m| out.push(m));
+        assert_eq!(out.len(), 1, "{out:#?}");
+        assert_eq!(out[0].id, "1rK001-000001-01");
+        assert_eq!(out[0].recipients[0].outcome, Outcome::Deferred);
+        // The clock did not move: a line from before the quiet's end is
+        // still read in order, and the message not yet tried waits on.
+        assert_eq!(p.stats.last, Some(last));
+        p.idle_until(after(600), &mut |m| out.push(m));
+        assert_eq!(out.len(), 1);
+        assert_eq!(p.open_messages(), 1);
     }
 
     #[test]

@@ -487,6 +487,16 @@ pub(crate) struct IngestConfig {
     /// backlog from hogging a busy server's CPU.
     #[serde(default)]
     pub(crate) max_lines: usize,
+    /// A message all of whose recipients were tried, one or more deferred,
+    /// is judged after this long without a line of its own, not when it
+    /// leaves the queue days later: a burst the remote side defers is
+    /// caught while it runs. The time is the log's, and while the log is
+    /// quiet the time that passed on this machine's clock. Every
+    /// recipient's first fate is logged within seconds; the first retry
+    /// comes minutes later (Postfix's minimal_backoff_time is 300 s,
+    /// Exim's default retry rule 15 min).
+    #[serde(default = "default_settle_deferred", with = "humantime_serde")]
+    pub(crate) settle_deferred: Duration,
     /// How often each sender's changed detector state (windows, history,
     /// complaints) is written to the store. A restart reads them back and
     /// replays the messages stored since, so this only trades writes
@@ -514,12 +524,17 @@ impl Default for IngestConfig {
         IngestConfig {
             poll: default_poll(),
             max_lines: 0,
+            settle_deferred: default_settle_deferred(),
             save_senders: default_save_senders(),
             keep_senders: default_keep_senders(),
             keep_messages: default_keep_messages(),
             timezone: None,
         }
     }
+}
+
+fn default_settle_deferred() -> Duration {
+    Duration::from_secs(120)
 }
 
 fn default_save_senders() -> Duration {
@@ -934,6 +949,9 @@ impl Config {
         }
         if self.ingest.poll.is_zero() {
             out.push("ingest.poll: must be more than 0".into());
+        }
+        if self.ingest.settle_deferred.as_secs() < 1 {
+            out.push("ingest.settle_deferred: must be at least 1s".into());
         }
         if self.alerts.max_attempts < 1 {
             out.push("alerts.max_attempts: must be at least 1".into());

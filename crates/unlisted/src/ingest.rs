@@ -87,24 +87,20 @@ pub(crate) struct LogIngest {
     /// What the store says of the log's [`Tailer::problem`] (`None`: not
     /// told yet this run).
     told_problem: Option<Option<String>>,
+    /// When lines were last read, and the log's time then: while the log
+    /// is quiet its time moves on by this machine's clock
+    /// ([`maillog::LogParser::idle_until`]).
+    heard: Option<(std::time::Instant, maillog::Stamp)>,
 }
 
 /// How long a message a content filter took holds the checkpoint while
 /// its copy is awaited: filters hand mail back within seconds.
-/// A message every recipient of which was tried and one deferred is
-/// judged after this long without a line, not when it leaves the queue
-/// (days later): a burst the remote side defers is caught while it runs
-/// ([`maillog::LogParser::settle_deferred`]). Every recipient's first
-/// fate is logged within seconds; the first retry comes minutes later
-/// (Postfix's minimal_backoff_time is 300 s, Exim's default retry rule
-/// 15 min).
-const SETTLE_DEFERRED_SECS: i64 = 120;
-
 const HOLD_FOR_COPY_SECS: i64 = 3_600;
 
 impl LogIngest {
     pub(crate) fn open(
         cfg: &LogConfig,
+        ingest: &crate::config::IngestConfig,
         zone: maillog::time::Zone,
         store: &Store,
         owners: std::sync::Arc<enforce::hold::Accounts>,
@@ -152,7 +148,7 @@ impl LogIngest {
             parser.track_local_arrivals();
         }
         parser.track_attempts();
-        parser.settle_deferred(SETTLE_DEFERRED_SECS);
+        parser.settle_deferred(ingest.settle_deferred.as_secs() as i64);
         let unfinished = store.unfinished_messages(&key, maillog::assemble::STALE_SECS)?;
         parser.settled_before(
             unfinished
@@ -182,6 +178,7 @@ impl LogIngest {
             waiting_at: Default::default(),
             owners,
             told_problem: None,
+            heard: None,
         })
     }
 
@@ -220,6 +217,19 @@ impl LogIngest {
                 }
             })
             .with_context(|| format!("cannot read {}", self.key))?;
+        let now = std::time::Instant::now();
+        if polled.lines > 0 {
+            self.heard = parser.stats.last.map(|last| (now, last));
+        } else if polled.at_end
+            && let Some((when, last)) = self.heard
+        {
+            let quiet = now.duration_since(when).as_secs() as i64;
+            let at = maillog::Stamp {
+                secs: last.secs + quiet,
+                ..last
+            };
+            parser.idle_until(at, &mut |m| messages.push(m));
+        }
         for note in self.source.notes() {
             tracing::warn!(log = %self.key, "{note}");
         }

@@ -179,7 +179,7 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
         .iter()
         .map(|l| {
             let zone = config.log_zone(Some(l))?;
-            crate::ingest::LogIngest::open(l, zone, &store, owners.clone())
+            crate::ingest::LogIngest::open(l, &config.ingest, zone, &store, owners.clone())
         })
         .collect::<Result<Vec<_>>>()?;
     let poll = config.ingest.poll;
