@@ -191,6 +191,9 @@ pub struct Accounts {
     /// Plesk's /var/www/vhosts, when read from there: a script below
     /// `<vhosts>/<domain>/` is that domain's owner's.
     vhosts: Option<std::path::PathBuf>,
+    /// The subscriptions' system users by uid, when read from Plesk's
+    /// tree: Postfix logs a local submission's uid, not its login.
+    logins: rustc_hash::FxHashMap<u32, String>,
 }
 
 /// Entries of Plesk's vhosts directory that are no customer's.
@@ -218,6 +221,7 @@ impl Accounts {
     ) -> std::io::Result<Self> {
         use std::os::unix::fs::MetadataExt;
         let mut by_domain = rustc_hash::FxHashMap::default();
+        let mut logins = rustc_hash::FxHashMap::default();
         for e in std::fs::read_dir(vhosts)? {
             let e = e?;
             let name = e.file_name().to_string_lossy().to_ascii_lowercase();
@@ -242,12 +246,20 @@ impl Accounts {
                     by_domain.entry(n).or_insert_with(|| owner.clone());
                 }
             }
+            logins.insert(meta.uid(), owner.clone());
             by_domain.insert(name, owner);
         }
         Ok(Accounts {
             by_domain,
             vhosts: Some(vhosts.to_path_buf()),
+            logins,
         })
+    }
+
+    /// The login of a subscription's system user by its uid, when read
+    /// from Plesk's tree.
+    pub fn of_uid(&self, uid: u32) -> Option<&str> {
+        self.logins.get(&uid).map(String::as_str)
     }
 
     /// The account owning a script by where it lives: below
@@ -280,7 +292,7 @@ impl Accounts {
         }
         Accounts {
             by_domain,
-            vhosts: None,
+            ..Accounts::default()
         }
     }
 
@@ -446,6 +458,7 @@ mod tests {
         let a = Accounts {
             by_domain,
             vhosts: Some("/var/www/vhosts".into()),
+            ..Accounts::default()
         };
         assert_eq!(
             a.of_path("/var/www/vhosts/Shop.Example/httpdocs/wp-content/uploads/x.php"),

@@ -294,7 +294,20 @@ pub(crate) fn release_queued(
 /// Ties a mailbox (`auth:`), an envelope sender (`from:`) or a forward
 /// (`forward:`) the log gave no account to the account owning its domain.
 pub(crate) fn own(m: &mut maillog::Message, accounts: &Accounts) {
-    if m.account.is_some() || accounts.is_empty() {
+    if accounts.is_empty() {
+        return;
+    }
+    // Postfix names a local submission by its uid: Plesk's tree has the
+    // login of a subscription's system user.
+    if m.sender.kind == maillog::SenderKind::Local
+        && let Some(login) = (m.account.as_deref())
+            .and_then(|a| a.parse().ok())
+            .and_then(|uid| accounts.of_uid(uid))
+    {
+        m.account = Some(login.to_string());
+        return;
+    }
+    if m.account.is_some() {
         return;
     }
     match m.sender.kind {

@@ -1520,6 +1520,18 @@ fn plesks_virtual_hosts_tie_mailboxes_to_their_subscription() {
         writeln!(log, "May  1 10:00:0{i} mx postfix/smtp[103]: {q}: to=<r{i}@example.net>, relay=mx.example.net[198.51.100.8]:25, delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 ok)").unwrap();
         writeln!(log, "May  1 10:00:0{i} mx postfix/qmgr[102]: {q}: removed").unwrap();
     }
+    // PHP's mail() in the subscription's site (Postfix logs the uid), and
+    // a uid that is no subscription's.
+    for (q, uid) in [("B0001", 1), ("B0002", 0)] {
+        writeln!(
+            log,
+            "May  1 10:00:05 mx postfix/pickup[101]: {q}: uid={uid} from=<web@shop.example>"
+        )
+        .unwrap();
+        writeln!(log, "May  1 10:00:05 mx postfix/qmgr[102]: {q}: from=<web@shop.example>, size=900, nrcpt=1 (queue active)").unwrap();
+        writeln!(log, "May  1 10:00:05 mx postfix/smtp[103]: {q}: to=<w@example.net>, relay=mx.example.net[198.51.100.8]:25, delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 ok)").unwrap();
+        writeln!(log, "May  1 10:00:05 mx postfix/qmgr[102]: {q}: removed").unwrap();
+    }
     dir.write("maillog", &log);
     dir.write("unlisted.toml", "[enforce]\nuserdomains = \"vhosts\"\n");
     let (_, out) = analyze(&dir, &["--all", "maillog"]);
@@ -1532,6 +1544,8 @@ fn plesks_virtual_hosts_tie_mailboxes_to_their_subscription() {
         sender(&out, "auth:x@elsewhere.example")["account"],
         serde_json::Value::Null
     );
+    assert_eq!(sender(&out, "local:1")["account"], "daemon");
+    assert_eq!(sender(&out, "local:0")["account"], "0");
     // A subscription's mail, found by its account.
     let o = unlisted(
         dir.path(),
@@ -1545,7 +1559,7 @@ fn plesks_virtual_hosts_tie_mailboxes_to_their_subscription() {
         ],
     );
     let lines = json_lines(&o);
-    assert_eq!(lines.last().unwrap()["matched"], 2, "{}", stderr(&o));
+    assert_eq!(lines.last().unwrap()["matched"], 3, "{}", stderr(&o));
 }
 
 /// Spam from 150 outside hosts to a cPanel forwarder that sends it on to
