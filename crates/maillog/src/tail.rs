@@ -118,16 +118,53 @@ fn open_at(path: &Path, pos: u64) -> std::io::Result<Open> {
     })
 }
 
-/// Files logrotate leaves a renamed or copied log under.
+/// Suffixes of a renamed or copied log without `dateext`.
+const ROTATED: [&str; 3] = [".1", ".0", "-old"];
+
+/// How many dated or numbered rotations are looked at, newest first.
+const DATED: usize = 8;
+
+/// Files logrotate leaves a renamed or copied log under: `log.1`, `log.0`,
+/// `log-old`, then with `dateext` (the default of RHEL's logrotate.conf,
+/// and so of cPanel servers) `log-20261128`, and older numbered ones, the
+/// newest first. Compressed ones are left out: a gzip file is another
+/// inode with other bytes, so it can be neither matched nor resumed in.
 fn rotated_candidates(path: &Path) -> Vec<PathBuf> {
-    [".1", ".0", "-old"]
-        .iter()
-        .map(|s| {
-            let mut p = path.as_os_str().to_owned();
-            p.push(s);
-            PathBuf::from(p)
+    let with = |s: &str| {
+        let mut p = path.as_os_str().to_owned();
+        p.push(s);
+        PathBuf::from(p)
+    };
+    let mut out: Vec<PathBuf> = ROTATED.iter().map(|s| with(s)).collect();
+    let (Some(name), Some(dir)) = (path.file_name().and_then(|n| n.to_str()), path.parent())
+    else {
+        return out;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let compressed = [".gz", ".bz2", ".xz", ".zst", ".lz4", ".Z"];
+    let mut dated: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let n = e.file_name();
+            let n = n.to_str()?;
+            let rest = n.strip_prefix(name)?;
+            let dated = rest.strip_prefix(['-', '.', '_'])?;
+            let keep = dated.starts_with(|c: char| c.is_ascii_digit())
+                && !ROTATED.contains(&rest)
+                && !compressed.iter().any(|c| n.ends_with(c));
+            let meta = e.metadata().ok().filter(|m| keep && m.is_file())?;
+            Some((meta.modified().ok()?, e.path()))
         })
-        .collect()
+        .collect();
+    dated.sort_by_key(|d| std::cmp::Reverse(d.0));
+    out.extend(dated.into_iter().take(DATED).map(|(_, p)| p));
+    out
 }
 
 impl Tailer {
@@ -661,6 +698,49 @@ mod tests {
         append(&p, "d\n");
         let mut t = Tailer::open(&p, Some(cp));
         assert_eq!(read(&mut t), ["c", "d"]);
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn logrotate_dateext_names_are_found_after_a_rotation_while_down() {
+        // RHEL's logrotate (cPanel's servers) renames to `log-YYYYMMDD`;
+        // older rotations, compressed ones and other logs lie beside it.
+        let d = dir("dateext");
+        let p = d.join("exim_mainlog");
+        append(&d.join("exim_mainlog-20261120"), "old\n");
+        append(&d.join("exim_mainlog-20261113.gz"), "not gzip\n");
+        append(&d.join("exim_mainlogger"), "other\n");
+        append(&p, "a\n");
+        let mut t = Tailer::open(&p, None);
+        assert_eq!(read(&mut t), ["a"]);
+        append(&p, "b\n");
+        let cp = t.checkpoint(None);
+        drop(t);
+        std::fs::rename(&p, d.join("exim_mainlog-20261128")).unwrap();
+        append(&p, "c\n");
+        let mut t = Tailer::open(&p, Some(cp));
+        assert_eq!(read(&mut t), ["b", "c"]);
+        assert!(
+            t.notes.iter().all(|n| !n.contains("lost")),
+            "{:?}",
+            t.notes
+        );
+
+        // copytruncate to a dated copy while down: the rest is in the copy.
+        append(&p, "d\n");
+        assert_eq!(read(&mut t), ["d"]);
+        let cp = t.checkpoint(None);
+        drop(t);
+        append(&p, "e\n");
+        std::fs::copy(&p, d.join("exim_mainlog-20261129")).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&p)
+            .unwrap();
+        append(&p, "f\n");
+        let mut t = Tailer::open(&p, Some(cp));
+        assert_eq!(read(&mut t), ["e", "f"]);
         std::fs::remove_dir_all(d).unwrap();
     }
 }
