@@ -126,8 +126,8 @@ const DATED: usize = 8;
 
 /// Files logrotate leaves a renamed or copied log under: `log.1`, `log.0`,
 /// `log-old`, then with `dateext` (the default of RHEL's logrotate.conf,
-/// and so of cPanel servers) `log-20261128`, and older numbered ones, the
-/// newest first. Compressed ones are left out: a gzip file is another
+/// and so of cPanel servers) `log-20261128`, exicyclog's `mainlog.01`,
+/// and older numbered ones, the newest first. Compressed ones are left out: a gzip file is another
 /// inode with other bytes, so it can be neither matched nor resumed in.
 fn rotated_candidates(path: &Path) -> Vec<PathBuf> {
     let with = |s: &str| {
@@ -136,8 +136,7 @@ fn rotated_candidates(path: &Path) -> Vec<PathBuf> {
         PathBuf::from(p)
     };
     let mut out: Vec<PathBuf> = ROTATED.iter().map(|s| with(s)).collect();
-    let (Some(name), Some(dir)) = (path.file_name().and_then(|n| n.to_str()), path.parent())
-    else {
+    let (Some(name), Some(dir)) = (path.file_name().and_then(|n| n.to_str()), path.parent()) else {
         return out;
     };
     let dir = if dir.as_os_str().is_empty() {
@@ -702,6 +701,31 @@ mod tests {
     }
 
     #[test]
+    fn rotated_names_of_logrotate_and_exicyclog() {
+        let d = dir("names");
+        let p = d.join("mainlog");
+        for n in [
+            "mainlog.02.gz",
+            "mainlog.01",
+            "mainlog-20261128",
+            "mainlog.bak",
+            "mainlogs",
+            "rejectlog.01",
+        ] {
+            append(&d.join(n), "x\n");
+        }
+        let names: Vec<String> = rotated_candidates(&p)
+            .iter()
+            .map(|c| c.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(&names[..3], ["mainlog.1", "mainlog.0", "mainlog-old"]);
+        let mut found = names[3..].to_vec();
+        found.sort();
+        assert_eq!(found, ["mainlog-20261128", "mainlog.01"]);
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
     fn logrotate_dateext_names_are_found_after_a_rotation_while_down() {
         // RHEL's logrotate (cPanel's servers) renames to `log-YYYYMMDD`;
         // older rotations, compressed ones and other logs lie beside it.
@@ -720,11 +744,7 @@ mod tests {
         append(&p, "c\n");
         let mut t = Tailer::open(&p, Some(cp));
         assert_eq!(read(&mut t), ["b", "c"]);
-        assert!(
-            t.notes.iter().all(|n| !n.contains("lost")),
-            "{:?}",
-            t.notes
-        );
+        assert!(t.notes.iter().all(|n| !n.contains("lost")), "{:?}", t.notes);
 
         // copytruncate to a dated copy while down: the rest is in the copy.
         append(&p, "d\n");
