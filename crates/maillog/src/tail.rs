@@ -35,11 +35,16 @@ impl Position {
 }
 
 /// What a tail remembers between runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resume {
     pub inode: u64,
     pub read_to: u64,
     pub resume_at: u64,
+    /// The file's first bytes (up to 64; empty when not known): a file
+    /// copied and truncated while the daemon was stopped keeps its inode,
+    /// and may have grown past `read_to` again, but not with the same
+    /// beginning.
+    pub head: Vec<u8>,
 }
 
 struct Open {
@@ -185,12 +190,12 @@ impl Tailer {
             (None, cur) => t.main = cur,
             (Some(r), Some(mut cur)) if cur.inode == r.inode => {
                 let len = cur.file.metadata().map(|m| m.len()).unwrap_or(0);
-                if len >= r.read_to {
+                if len >= r.read_to && begins_with(&cur, &r.head) {
                     cur.pos = r.resume_at;
                 } else {
                     // Truncated while we were down (copytruncate): the copy
                     // holds what we had not read yet.
-                    t.drain_copy(r.resume_at, r.read_to);
+                    t.drain_copy(r.resume_at, r.read_to, &r.head);
                     t.notes.push(format!(
                         "{} was truncated while unlisted was not running",
                         path.display()
@@ -253,7 +258,10 @@ impl Tailer {
         r.ok()
     }
 
-    fn drain_copy(&mut self, from: u64, at_least: u64) {
+    /// Reads the rest of a truncated file from its copy: the newest
+    /// rotated file at least `at_least` long that begins with `head` (when
+    /// known).
+    fn drain_copy(&mut self, from: u64, at_least: u64, head: &[u8]) {
         let copy = rotated_candidates(&self.path)
             .into_iter()
             .filter_map(|p| open_at(&p, from).ok())
@@ -262,6 +270,7 @@ impl Tailer {
                     .metadata()
                     .map(|m| m.len() >= at_least)
                     .unwrap_or(false)
+                    && begins_with(o, head)
             });
         match copy {
             Some(c) => self.draining = Some(c),
@@ -290,10 +299,16 @@ impl Tailer {
             Some(_) => 0,
             None => pos,
         };
+        let head = self
+            .main
+            .as_ref()
+            .map(|m| m.head.clone())
+            .unwrap_or_default();
         Resume {
             inode,
             read_to: pos,
             resume_at,
+            head,
         }
     }
 
@@ -371,7 +386,8 @@ impl Tailer {
                         "{} was truncated (copytruncate); reading the rest from its copy",
                         self.path.display()
                     ));
-                    self.drain_copy(pos, pos);
+                    let head = main.head.clone();
+                    self.drain_copy(pos, pos, &head);
                     if let Some(m) = self.main.as_mut() {
                         m.pos = 0;
                         m.head.clear();
@@ -395,6 +411,11 @@ pub fn line_limit(max_lines: usize) -> usize {
     } else {
         max_lines
     }
+}
+
+/// Does the file begin with `head` (which is empty when not known)?
+fn begins_with(o: &Open, head: &[u8]) -> bool {
+    head.is_empty() || o.read_head(head.len()).is_ok_and(|h| h == head)
 }
 
 /// Remembers the file's first bytes once some were read.
@@ -558,6 +579,12 @@ mod tests {
             .unwrap();
     }
 
+    /// What logrotate's copytruncate does: copy, then empty the file.
+    fn copytruncate(p: &Path, copy: &Path) {
+        std::fs::copy(p, copy).unwrap();
+        std::fs::File::create(p).unwrap();
+    }
+
     fn read(t: &mut Tailer) -> Vec<String> {
         let mut out = Vec::new();
         t.poll(0, |l, _| out.push(String::from_utf8_lossy(l).into_owned()))
@@ -661,12 +688,7 @@ mod tests {
         let mut t = Tailer::open(&p, None);
         assert_eq!(read(&mut t), ["a"]);
         append(&p, "b\n");
-        std::fs::copy(&p, d.join("log.1")).unwrap();
-        std::fs::OpenOptions::new()
-            .write(true)
-            .truncate(true)
-            .open(&p)
-            .unwrap();
+        copytruncate(&p, &d.join("log.1"));
         append(&p, "c\n");
         assert_eq!(read(&mut t), ["b", "c"]);
         std::fs::remove_dir_all(d).unwrap();
@@ -697,6 +719,33 @@ mod tests {
         append(&p, "d\n");
         let mut t = Tailer::open(&p, Some(cp));
         assert_eq!(read(&mut t), ["c", "d"]);
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn a_copy_truncated_while_down_is_known_by_its_first_bytes_though_longer_again() {
+        // Stopped, then copytruncate, then more written than was read
+        // before: the same inode, long enough, but other first bytes.
+        let d = dir("copytrunc-down");
+        let p = d.join("log");
+        append(&p, "2024-05-01 one\n2024-05-01 two\n");
+        let mut t = Tailer::open(&p, None);
+        assert_eq!(read(&mut t).len(), 2);
+        let cp = t.checkpoint(None);
+        assert_eq!(cp.head, b"2024-05-01 one\n2024-05-01 two\n");
+        drop(t);
+        append(&p, "2024-05-01 three\n");
+        copytruncate(&p, &d.join("log.1"));
+        append(&p, "2024-05-02 four, a longer line\n2024-05-02 five\n");
+        let mut t = Tailer::open(&p, Some(cp));
+        assert_eq!(
+            read(&mut t),
+            [
+                "2024-05-01 three",
+                "2024-05-02 four, a longer line",
+                "2024-05-02 five"
+            ]
+        );
         std::fs::remove_dir_all(d).unwrap();
     }
 
@@ -752,12 +801,7 @@ mod tests {
         let cp = t.checkpoint(None);
         drop(t);
         append(&p, "e\n");
-        std::fs::copy(&p, d.join("exim_mainlog-20261129")).unwrap();
-        std::fs::OpenOptions::new()
-            .write(true)
-            .truncate(true)
-            .open(&p)
-            .unwrap();
+        copytruncate(&p, &d.join("exim_mainlog-20261129"));
         append(&p, "f\n");
         let mut t = Tailer::open(&p, Some(cp));
         assert_eq!(read(&mut t), ["e", "f"]);

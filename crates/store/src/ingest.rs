@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::{Result, Store};
 
 /// Where a tail stands in its file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct LogCheckpoint {
     /// The file's inode, to notice a rotation while the daemon was down.
     pub inode: u64,
@@ -23,10 +23,13 @@ pub struct LogCheckpoint {
     /// Where to start again: the first line of the oldest message still
     /// open at the checkpoint (or `read_to`).
     pub resume_at: u64,
+    /// The file's first bytes (empty when not known).
+    #[serde(skip)]
+    pub head: Vec<u8>,
 }
 
 /// What one read of a log stores, in one transaction.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Batch<'a> {
     /// The log's name (its path).
     pub path: &'a str,
@@ -220,13 +223,14 @@ impl Store {
     pub fn log_checkpoint(&self, path: &str) -> Result<Option<LogCheckpoint>> {
         self.conn
             .query_row(
-                "SELECT inode, read_to, resume_at FROM log_checkpoints WHERE path = ?1",
+                "SELECT inode, read_to, resume_at, head FROM log_checkpoints WHERE path = ?1",
                 params![path],
                 |r| {
                     Ok(LogCheckpoint {
                         inode: r.get::<_, i64>(0)? as u64,
                         read_to: r.get::<_, i64>(1)? as u64,
                         resume_at: r.get::<_, i64>(2)? as u64,
+                        head: r.get::<_, Option<Vec<u8>>>(3)?.unwrap_or_default(),
                     })
                 },
             )
@@ -287,15 +291,16 @@ impl Store {
             }
         }
         tx.execute(
-            "INSERT INTO log_checkpoints (path, inode, read_to, resume_at, updated) VALUES (?1, ?2, ?3, ?4, ?5)
+            "INSERT INTO log_checkpoints (path, inode, read_to, resume_at, updated, head) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (path) DO UPDATE SET inode = excluded.inode, read_to = excluded.read_to,
-             resume_at = excluded.resume_at, updated = excluded.updated",
+             resume_at = excluded.resume_at, updated = excluded.updated, head = excluded.head",
             params![
                 path,
                 checkpoint.inode as i64,
                 checkpoint.read_to as i64,
                 checkpoint.resume_at as i64,
-                now
+                now,
+                checkpoint.head
             ],
         )
         .map_err(&err)?;
@@ -312,7 +317,7 @@ impl Store {
             .conn
             .prepare_cached(
                 "SELECT c.path, c.inode, c.read_to, c.resume_at,
-                        (SELECT COUNT(*) FROM messages m WHERE m.log = c.path)
+                        (SELECT COUNT(*) FROM messages m WHERE m.log = c.path), c.head
                  FROM log_checkpoints c ORDER BY c.path",
             )
             .map_err(self.err())?;
@@ -324,6 +329,7 @@ impl Store {
                         inode: r.get::<_, i64>(1)? as u64,
                         read_to: r.get::<_, i64>(2)? as u64,
                         resume_at: r.get::<_, i64>(3)? as u64,
+                        head: r.get::<_, Option<Vec<u8>>>(5)?.unwrap_or_default(),
                     },
                     r.get(4)?,
                 ))

@@ -297,6 +297,12 @@ const MIGRATIONS: &[(i64, &str)] = &[
         seqnum_id TEXT NOT NULL
     );",
     ),
+    (
+        13,
+        // A followed file's first bytes, to tell a file copied and
+        // truncated while the daemon was stopped from the one it read.
+        "ALTER TABLE log_checkpoints ADD COLUMN head BLOB;",
+    ),
 ];
 
 /// The newest schema version this binary knows.

@@ -219,6 +219,7 @@ fn ingest_stores_each_message_once_with_checkpoint_and_alerts() {
         inode: 7,
         read_to: 500,
         resume_at: 400,
+        head: b"2024-05-01 10:00:00 first line\n".to_vec(),
     };
     let batch = [
         msg("a", "script:/home/bob/x"),
@@ -227,7 +228,7 @@ fn ingest_stores_each_message_once_with_checkpoint_and_alerts() {
     let channels = vec!["webhook".to_string()];
     let mut asked = Vec::new();
     let new = s
-        .ingest(b("/var/log/mail", cp, &batch, &channels, 1), |i| {
+        .ingest(b("/var/log/mail", cp.clone(), &batch, &channels, 1), |i| {
             asked.push(i);
             (i == 1).then(|| VerdictChange {
                 sender: "script:/home/bob/x".into(),
@@ -240,7 +241,7 @@ fn ingest_stores_each_message_once_with_checkpoint_and_alerts() {
         })
         .unwrap();
     assert_eq!((new, asked), (2, vec![0, 1]));
-    assert_eq!(s.log_checkpoint("/var/log/mail").unwrap(), Some(cp));
+    assert_eq!(s.log_checkpoint("/var/log/mail").unwrap(), Some(cp.clone()));
     // Replaying the same lines after a crash adds nothing and asks nothing.
     let cp2 = LogCheckpoint { read_to: 900, ..cp };
     let again = [
@@ -415,7 +416,7 @@ fn sender_states_are_saved_as_of_the_messages_stored() {
     assert_eq!(s.saved_detector().unwrap(), None);
     let cp = LogCheckpoint::default();
     let first = [msg("a", "auth:amy@example.org"), msg("b", "local:bob")];
-    s.ingest(b("/var/log/mail", cp, &first, &[], 1), |_| None)
+    s.ingest(b("/var/log/mail", cp.clone(), &first, &[], 1), |_| None)
         .unwrap();
     let state = |sender: &str, last_seen, byte| SenderState {
         sender: sender.into(),
@@ -442,7 +443,7 @@ fn sender_states_are_saved_as_of_the_messages_stored() {
         })
     );
     let later = [msg("c", "local:bob"), msg("d", "auth:amy@example.org")];
-    s.ingest(b("/var/log/mail", cp, &later, &[], 2), |_| None)
+    s.ingest(b("/var/log/mail", cp.clone(), &later, &[], 2), |_| None)
         .unwrap();
     // The replay after the saved states: what came later, in stored order.
     let mut after = Vec::new();

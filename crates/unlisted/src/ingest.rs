@@ -110,6 +110,7 @@ impl LogIngest {
             inode: c.inode,
             read_to: c.read_to,
             resume_at: c.resume_at,
+            head: c.head,
         });
         // Messages are stored once by (log, id, time): read again in
         // another zone, the lines of the messages open at the last stop
@@ -307,6 +308,7 @@ impl LogIngest {
                     inode: cp.inode,
                     read_to: cp.read_to,
                     resume_at: cp.resume_at,
+                    head: cp.head,
                 },
                 messages: &rows,
                 channels,

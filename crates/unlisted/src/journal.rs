@@ -99,6 +99,7 @@ impl JournalTail {
             inode: 0,
             read_to: self.read_to,
             resume_at,
+            head: Vec::new(),
         }
     }
 

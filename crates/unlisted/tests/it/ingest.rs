@@ -52,6 +52,14 @@ fn append(dir: &TempDir, name: &str, text: &str) {
         .unwrap();
 }
 
+/// What logrotate's copytruncate does to mail.log: copy it to mail.log.1,
+/// then empty it.
+fn copytruncate(dir: &TempDir) {
+    let log = dir.path().join("mail.log");
+    std::fs::copy(&log, dir.path().join("mail.log.1")).unwrap();
+    std::fs::File::create(&log).unwrap();
+}
+
 fn stored(dir: &TempDir) -> i64 {
     let o = unlisted(dir.path(), &["status", "--json"]);
     json_lines(&o)
@@ -111,18 +119,34 @@ fn rotation_by_rename_and_by_copytruncate_loses_and_repeats_nothing() {
     once(&dir);
     assert_eq!(stored(&dir), 23);
     append(&dir, "mail.log", &messages(23, 2, false));
-    std::fs::copy(dir.path().join("mail.log"), dir.path().join("mail.log.1")).unwrap();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .truncate(true)
-        .open(dir.path().join("mail.log"))
-        .unwrap();
+    copytruncate(&dir);
     append(&dir, "mail.log", &messages(25, 4, false));
     once(&dir);
     assert_eq!(stored(&dir), 29);
     // Nothing new: nothing changes.
     once(&dir);
     assert_eq!(stored(&dir), 29);
+
+    // copytruncate while stopped, then more written than had been read:
+    // the file is as long as before and keeps its inode, but begins with
+    // other lines.
+    append(&dir, "mail.log", &messages(29, 2, false));
+    copytruncate(&dir);
+    append(&dir, "mail.log", &messages(31, 12, false));
+    once(&dir);
+    assert_eq!(stored(&dir), 43);
+    let o = unlisted(dir.path(), &["status", "--json"]);
+    let log = json_lines(&o)
+        .into_iter()
+        .find(|l| l["type"] == "log")
+        .unwrap();
+    assert_eq!(
+        log["read_to"],
+        std::fs::metadata(dir.path().join("mail.log"))
+            .unwrap()
+            .len(),
+        "{log}"
+    );
     assert!(
         hook.bodies().is_empty(),
         "an honest mailbox raises no alert"
