@@ -132,12 +132,16 @@ const DATED: usize = 8;
 /// Files logrotate leaves a renamed or copied log under: `log.1`, `log.0`,
 /// `log-old`, then with `dateext` (the default of RHEL's logrotate.conf,
 /// and so of cPanel servers) `log-20261128`, exicyclog's `mainlog.01`,
-/// and older numbered ones, the newest first. Compressed ones are left out: a gzip file is another
-/// inode with other bytes, so it can be neither matched nor resumed in.
-fn rotated_candidates(path: &Path) -> Vec<PathBuf> {
+/// and older numbered ones, the newest first. With `gzip`, the same names
+/// compressed (`log.1.gz`, `log-20261128.gz`) instead: another inode with
+/// other bytes, found by what they hold ([`gunzipped_rotation`]). Other
+/// compressions are left out.
+fn rotated_candidates(path: &Path, gzip: bool) -> Vec<PathBuf> {
+    let suffix = if gzip { ".gz" } else { "" };
     let with = |s: &str| {
         let mut p = path.as_os_str().to_owned();
         p.push(s);
+        p.push(suffix);
         PathBuf::from(p)
     };
     let mut out: Vec<PathBuf> = ROTATED.iter().map(|s| with(s)).collect();
@@ -158,10 +162,15 @@ fn rotated_candidates(path: &Path) -> Vec<PathBuf> {
             let n = e.file_name();
             let n = n.to_str()?;
             let rest = n.strip_prefix(name)?;
-            let dated = rest.strip_prefix(['-', '.', '_'])?;
+            let plain = if gzip {
+                rest.strip_suffix(".gz")?
+            } else {
+                rest
+            };
+            let dated = plain.strip_prefix(['-', '.', '_'])?;
             let keep = dated.starts_with(|c: char| c.is_ascii_digit())
-                && !ROTATED.contains(&rest)
-                && !compressed.iter().any(|c| n.ends_with(c));
+                && !ROTATED.contains(&plain)
+                && !compressed.iter().any(|c| plain.ends_with(c));
             let meta = e.metadata().ok().filter(|m| keep && m.is_file())?;
             Some((meta.modified().ok()?, e.path()))
         })
@@ -169,6 +178,60 @@ fn rotated_candidates(path: &Path) -> Vec<PathBuf> {
     dated.sort_by_key(|d| std::cmp::Reverse(d.0));
     out.extend(dated.into_iter().take(DATED).map(|(_, p)| p));
     out
+}
+
+/// A rotated file that logrotate compressed at once (`compress` without
+/// `delaycompress`) before its last lines were read: the gzip file among
+/// `path`'s rotations that begins, uncompressed, with `head` and is at
+/// least `at_least` bytes long. Its bytes from `from` on are copied into
+/// an unnamed temporary file at the same offsets (the bytes before are a
+/// hole, never read), which then drains like the file it was. `None`
+/// when `head` is not known: without it no gzip file can be told to be
+/// the one.
+fn gunzipped_rotation(path: &Path, head: &[u8], from: u64, at_least: u64) -> Option<Open> {
+    if head.is_empty() {
+        return None;
+    }
+    rotated_candidates(path, true)
+        .into_iter()
+        .find_map(|gz| gunzip_from(&gz, head, from, at_least).ok().flatten())
+}
+
+fn gunzip_from(gz: &Path, head: &[u8], from: u64, at_least: u64) -> std::io::Result<Option<Open>> {
+    use std::io::{Read, Write};
+    let mut z = flate2::read::MultiGzDecoder::new(BufReader::new(File::open(gz)?));
+    let mut first = vec![0u8; head.len()];
+    if z.read_exact(&mut first).is_err() || first != head {
+        return Ok(None);
+    }
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = std::env::temp_dir().join(format!("unlisted-rotated-{}-{n}", std::process::id()));
+    let mut out = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&tmp)?;
+    // Unnamed from here: gone when the drain is done, or at a crash.
+    std::fs::remove_file(&tmp)?;
+    out.seek(SeekFrom::Start(from))?;
+    if let Some(rest) = first.get(from as usize..) {
+        out.write_all(rest)?;
+    }
+    let skip = from.saturating_sub(first.len() as u64);
+    std::io::copy(&mut (&mut z).take(skip), &mut std::io::sink())?;
+    let copied = std::io::copy(&mut z, &mut out)?;
+    if from.max(first.len() as u64) + copied < at_least {
+        return Ok(None);
+    }
+    let inode = out.metadata()?.ino();
+    Ok(Some(Open {
+        file: out,
+        inode,
+        pos: from,
+        head: first,
+        unfinished: None,
+    }))
 }
 
 impl Tailer {
@@ -205,10 +268,11 @@ impl Tailer {
             }
             (Some(r), cur) => {
                 // Rotated by rename while we were down: find the old file.
-                let old = rotated_candidates(path)
+                let old = rotated_candidates(path, false)
                     .into_iter()
                     .filter_map(|p| open_at(&p, r.resume_at).ok())
-                    .find(|o| o.inode == r.inode);
+                    .find(|o| o.inode == r.inode)
+                    .or_else(|| gunzipped_rotation(path, &r.head, r.resume_at, r.read_to));
                 match old {
                     Some(o) => t.draining = Some(o),
                     None => t.notes.push(format!(
@@ -262,7 +326,7 @@ impl Tailer {
     /// rotated file at least `at_least` long that begins with `head` (when
     /// known).
     fn drain_copy(&mut self, from: u64, at_least: u64, head: &[u8]) {
-        let copy = rotated_candidates(&self.path)
+        let copy = rotated_candidates(&self.path, false)
             .into_iter()
             .filter_map(|p| open_at(&p, from).ok())
             .find(|o| {
@@ -271,7 +335,8 @@ impl Tailer {
                     .map(|m| m.len() >= at_least)
                     .unwrap_or(false)
                     && begins_with(o, head)
-            });
+            })
+            .or_else(|| gunzipped_rotation(&self.path, head, from, at_least));
         match copy {
             Some(c) => self.draining = Some(c),
             None => self.notes.push(format!(
@@ -749,6 +814,79 @@ mod tests {
         std::fs::remove_dir_all(d).unwrap();
     }
 
+    /// What logrotate's `compress` does to a rotated file, at once.
+    fn gzip(p: &Path) {
+        let mut gz = p.as_os_str().to_owned();
+        gz.push(".gz");
+        let mut z = flate2::write::GzEncoder::new(
+            std::fs::File::create(gz).unwrap(),
+            flate2::Compression::fast(),
+        );
+        z.write_all(&std::fs::read(p).unwrap()).unwrap();
+        z.finish().unwrap();
+        std::fs::remove_file(p).unwrap();
+    }
+
+    #[test]
+    fn a_rotation_compressed_at_once_while_down_is_finished_from_the_gzip_file() {
+        let d = dir("gzip-down");
+        let p = d.join("exim_mainlog");
+        // An older day, compressed: it is not the one.
+        append(&d.join("exim_mainlog-20261127"), "2024-05-01 old\n");
+        gzip(&d.join("exim_mainlog-20261127"));
+        append(&p, "2024-05-02 a\n2024-05-02 b\n");
+        let mut t = Tailer::open(&p, None);
+        assert_eq!(read(&mut t).len(), 2);
+        let cp = t.checkpoint(Some(
+            Position {
+                generation: 0,
+                offset: 13,
+            }
+            .pack(),
+        ));
+        drop(t);
+        // Stopped: more lines, then rename, compress, and a new file.
+        append(&p, "2024-05-02 c\n2024-05-02 d\n");
+        std::fs::rename(&p, d.join("exim_mainlog-20261128")).unwrap();
+        gzip(&d.join("exim_mainlog-20261128"));
+        append(&p, "2024-05-03 e\n");
+        let mut t = Tailer::open(&p, Some(cp));
+        assert_eq!(
+            read(&mut t),
+            [
+                "2024-05-02 b",
+                "2024-05-02 c",
+                "2024-05-02 d",
+                "2024-05-03 e"
+            ],
+            "{:?}",
+            t.notes
+        );
+        // copytruncate with compress, while stopped.
+        append(&p, "2024-05-03 f\n");
+        assert_eq!(read(&mut t), ["2024-05-03 f"]);
+        let cp = t.checkpoint(None);
+        drop(t);
+        append(&p, "2024-05-03 g\n");
+        copytruncate(&p, &d.join("exim_mainlog.1"));
+        gzip(&d.join("exim_mainlog.1"));
+        append(&p, "2024-05-04 h\n");
+        let mut t = Tailer::open(&p, Some(cp));
+        assert_eq!(read(&mut t), ["2024-05-03 g", "2024-05-04 h"]);
+        // No temporary file is left behind.
+        let left = std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("unlisted-rotated-{}-", std::process::id()))
+            })
+            .count();
+        assert_eq!(left, 0);
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
     #[test]
     fn rotated_names_of_logrotate_and_exicyclog() {
         let d = dir("names");
@@ -763,7 +901,7 @@ mod tests {
         ] {
             append(&d.join(n), "x\n");
         }
-        let names: Vec<String> = rotated_candidates(&p)
+        let names: Vec<String> = rotated_candidates(&p, false)
             .iter()
             .map(|c| c.file_name().unwrap().to_string_lossy().into_owned())
             .collect();

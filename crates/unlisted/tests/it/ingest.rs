@@ -147,6 +147,25 @@ fn rotation_by_rename_and_by_copytruncate_loses_and_repeats_nothing() {
             .len(),
         "{log}"
     );
+
+    // Renamed with dateext and compressed at once while stopped, the last
+    // message still open: finished from the gzip file.
+    append(&dir, "mail.log", &messages(43, 3, true));
+    once(&dir);
+    assert_eq!(stored(&dir), 45);
+    append(&dir, "mail.log", &completed(45));
+    let rotated = dir.path().join("mail.log-20240102");
+    std::fs::rename(dir.path().join("mail.log"), &rotated).unwrap();
+    let mut z = flate2::write::GzEncoder::new(
+        std::fs::File::create(dir.path().join("mail.log-20240102.gz")).unwrap(),
+        flate2::Compression::fast(),
+    );
+    z.write_all(&std::fs::read(&rotated).unwrap()).unwrap();
+    z.finish().unwrap();
+    std::fs::remove_file(&rotated).unwrap();
+    append(&dir, "mail.log", &messages(46, 2, false));
+    once(&dir);
+    assert_eq!(stored(&dir), 48);
     assert!(
         hook.bodies().is_empty(),
         "an honest mailbox raises no alert"
