@@ -102,6 +102,123 @@ pub fn parse(line: &str) -> Option<EximLine<'_>> {
     Some(EximLine { at, pid, event })
 }
 
+/// As [`parse`], and Exim's lines through syslog as well
+/// (`log_file_path = syslog`): `TIME HOST exim[PID]: ` and then the main
+/// log's line, with its own stamp (`syslog_timestamp`, Exim's default)
+/// or without it (then the syslog time, in `year`, is the line's). The
+/// tag's pid is the line's when the line has none, as `+pid` would give.
+pub fn parse_in(line: &str, year: i64) -> Option<EximLine<'_>> {
+    let (at, pid, rest) = parse_head_in(line, year)?;
+    let event = parse_event(rest)?;
+    Some(EximLine { at, pid, event })
+}
+
+/// As [`parse_head`], for a line of the main log or through syslog
+/// ([`parse_in`]).
+pub fn parse_head_in(line: &str, year: i64) -> Option<(Stamp, Option<u32>, &str)> {
+    if let Some(h) = parse_head(line) {
+        return Some(h);
+    }
+    let s = through_syslog(line, year)?;
+    Some(syslog_text_head(s.text, s.at, s.pid))
+}
+
+/// The stamp, pid and rest of the text after a syslog tag: Exim's own
+/// stamp and `[pid]` when there, else the syslog's (`at`, `pid`).
+pub(crate) fn syslog_text_head(
+    text: &str,
+    at: Stamp,
+    pid: Option<u32>,
+) -> (Stamp, Option<u32>, &str) {
+    if let Some((at, own, rest)) = parse_head(text) {
+        return (at, own.or(pid), rest);
+    }
+    // No stamp of its own; `+pid` still writes `[pid] `.
+    let own_pid = text.strip_prefix('[').and_then(|r| {
+        let (pid, rest) = r.split_once("] ")?;
+        Some((pid.parse().ok()?, rest))
+    });
+    match own_pid {
+        Some((pid, rest)) => (at, Some(pid), rest),
+        None => (at, pid, text),
+    }
+}
+
+/// One part of a line Exim split for syslog: a line longer than 870
+/// characters (a message to many recipients) goes out as `[1/n] `,
+/// `[2/n] `, … (`\\` instead of `/` when the part ends where the entry
+/// has a newline; what follows is its indented continuation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part<'a> {
+    pub i: u32,
+    pub n: u32,
+    /// The part ends at a newline of the entry.
+    pub at_newline: bool,
+    /// The syslog head up to the text (`TIME HOST exim[PID]: `).
+    pub head: &'a str,
+    /// The tag's pid: the parts of one line share it.
+    pub pid: Option<u32>,
+    /// The part's text after its marker.
+    pub text: &'a str,
+}
+
+/// The part of a split line this is, if it is one.
+pub fn syslog_part(line: &str) -> Option<Part<'_>> {
+    // Exim's own lines start with their stamp: no syslog, no parts.
+    if line.as_bytes().first().is_some_and(u8::is_ascii_digit)
+        && crate::time::exim_stamp_len(line.as_bytes()).is_some()
+    {
+        return None;
+    }
+    let s = through_syslog(line, 2000)?;
+    let marked = s.text.strip_prefix('[')?;
+    let (marker, text) = marked.split_once("] ")?;
+    let cut = marker.find(['/', '\\'])?;
+    let (i, n) = (marker[..cut].parse().ok()?, marker[cut + 1..].parse().ok()?);
+    if i == 0 || i > n || n < 2 {
+        return None;
+    }
+    Some(Part {
+        i,
+        n,
+        at_newline: marker.as_bytes()[cut] == b'\\',
+        head: &line[..line.len() - s.text.len()],
+        pid: s.pid,
+        text,
+    })
+}
+
+/// The syslog parts of a line Exim sent through syslog (its process name,
+/// `syslog_processname`, is `exim` unless changed; Debian's is `exim4`).
+fn through_syslog(line: &str, year: i64) -> Option<crate::postfix::Syslog<'_>> {
+    crate::postfix::syslog(line, year).filter(|s| s.program.starts_with("exim"))
+}
+
+/// Whether a line's time carries its offset: the Exim stamp's
+/// (`log_timezone`), or, for a line through syslog without one, the
+/// syslog stamp's (RFC 3339).
+pub fn zoned(line: &str) -> bool {
+    let b = line.as_bytes();
+    if crate::time::exim_stamp_len(b).is_some() {
+        return crate::time::exim_zoned(b);
+    }
+    // The year does not change where the text starts.
+    match through_syslog(line, 2000) {
+        Some(s) if crate::time::exim_stamp_len(s.text.as_bytes()).is_some() => {
+            crate::time::exim_zoned(s.text.as_bytes())
+        }
+        _ => crate::time::syslog_zoned(b),
+    }
+}
+
+/// Whether the line's time is syslog's, which has no year: a line through
+/// syslog without Exim's own stamp.
+pub fn dated_by_syslog(line: &str) -> bool {
+    crate::time::exim_stamp_len(line.as_bytes()).is_none()
+        && through_syslog(line, 2000)
+            .is_some_and(|s| crate::time::exim_stamp_len(s.text.as_bytes()).is_none())
+}
+
 /// The stamp and `[pid]` of a line, and the rest after them. Every line
 /// with a valid head parses, except a `cwd=` line without its `args:`.
 pub fn parse_head(line: &str) -> Option<(Stamp, Option<u32>, &str)> {
@@ -116,7 +233,7 @@ pub fn parse_head(line: &str) -> Option<(Stamp, Option<u32>, &str)> {
     Some((at, pid, rest))
 }
 
-fn parse_event(rest: &str) -> Option<Event<'_>> {
+pub(crate) fn parse_event(rest: &str) -> Option<Event<'_>> {
     if let Some(r) = rest.strip_prefix("cwd=") {
         // `cwd=/path 4 args: /usr/sbin/sendmail -t -i`; a path may hold spaces,
         // so find the ` N args:` marker from the left.

@@ -98,7 +98,7 @@ pub fn read_line(r: &mut impl std::io::BufRead, buf: &mut Vec<u8>) -> std::io::R
 
 /// A line as text. Nearly every line is valid UTF-8; the lossy path only
 /// for the rest (`from_utf8_lossy` is slower on valid text).
-fn utf8(bytes: &[u8]) -> Cow<'_, str> {
+pub(crate) fn utf8(bytes: &[u8]) -> Cow<'_, str> {
     match std::str::from_utf8(bytes) {
         Ok(t) => Cow::Borrowed(t),
         Err(_) => String::from_utf8_lossy(bytes),
@@ -106,11 +106,36 @@ fn utf8(bytes: &[u8]) -> Cow<'_, str> {
 }
 
 /// Parses lines of one log stream and hands out assembled messages.
+/// An Exim line split for syslog, joined so far.
+struct Joining {
+    line: String,
+    next: u32,
+    /// A part ended at a newline of the entry: the rest is its indented
+    /// continuation, which the main log's reader skips too.
+    cut: bool,
+}
+
+/// What an Exim line is once its syslog parts are joined.
+enum Whole<'a> {
+    Line(Cow<'a, str>),
+    /// A part kept until the last one.
+    Part,
+    /// A part whose earlier parts were not read.
+    Stray,
+}
+
+/// More lines split at once than Exim processes write at a time: parts
+/// whose last part never came are dropped.
+pub(crate) const MAX_JOINING: usize = 1024;
+
 pub struct LogParser {
     format: Option<Format>,
     year: i64,
     exim: assemble::EximAssembler,
     postfix: assemble::PostfixAssembler,
+    /// Exim lines split for syslog, by the tag's pid, until their last
+    /// part ([`exim::Part`]).
+    parts: rustc_hash::FxHashMap<Option<u32>, Joining>,
     /// The latest time of a line: the log's clock.
     last: Option<Stamp>,
     /// The hour of log time of the last sweep of stale messages.
@@ -150,6 +175,7 @@ impl LogParser {
             year,
             exim: Default::default(),
             postfix: Default::default(),
+            parts: Default::default(),
             last: None,
             swept_hour: i64::MIN,
             settle_after: None,
@@ -333,14 +359,18 @@ impl LogParser {
             return;
         }
         let understood = match self.format {
-            Some(Format::Exim) => self.exim_line(line, out),
+            Some(Format::Exim) => self.exim_line(line, out) || self.other_program(line),
             Some(Format::Postfix) => self.postfix_line(line, out),
             None => {
                 if self.exim_line(line, out) {
                     self.format = Some(Format::Exim);
                     true
                 } else if self.postfix_line(line, out) {
-                    self.format = Some(Format::Postfix);
+                    // Another program's syslog line (dovecot's before
+                    // Exim's, in a syslog file) says nothing of the format.
+                    if postfix::parse_head(line, self.year).is_ok() {
+                        self.format = Some(Format::Postfix);
+                    }
                     true
                 } else {
                     false
@@ -364,19 +394,30 @@ impl LogParser {
     /// only while a `cwd=` line waits. The clock does not move here: a
     /// shard sweeps at the lines the reader marks ([`LogParser::sweep_at`]).
     pub fn peek(&mut self, bytes: &[u8], route: shard::Route) {
-        let shared = self.format == Some(Format::Exim)
-            && match route {
-                shard::Route::Every => true,
-                shard::Route::Shard { arrival, .. } => arrival && self.exim.waits_for_arrival(),
-                shard::Route::First => false,
-            };
-        if !shared {
+        let arrival = match route {
+            shard::Route::Every => false,
+            shard::Route::Shard { arrival: true, .. } => true,
+            _ => return,
+        };
+        if self.format != Some(Format::Exim) {
+            return;
+        }
+        // The parts of a split line are joined whether or not a `cwd=`
+        // line waits now: one may wait by its last part.
+        let split = time::exim_stamp_len(bytes).is_none();
+        if !split && arrival && !self.exim.waits_for_arrival() {
             return;
         }
         let text = utf8(bytes);
-        let line = text.trim_end_matches('\r');
-        if let Some(mut l) = exim::parse(line) {
-            l.at = self.utc(l.at, time::exim_zoned(line.as_bytes()));
+        let Whole::Line(line) = self.whole(text.trim_end_matches('\r')) else {
+            return;
+        };
+        let line = &*line;
+        if arrival && !self.exim.waits_for_arrival() {
+            return;
+        }
+        if let Some(mut l) = self.exim_parse(line) {
+            l.at = self.utc(l.at, exim::zoned(line));
             self.exim.peek(&l);
         }
         self.hint = None;
@@ -389,18 +430,24 @@ impl LogParser {
     /// ([`LogParser::sweep_at`]).
     pub fn clock(&mut self, bytes: &[u8], route: shard::Route) -> Option<Stamp> {
         self.line_fold = None;
-        if bytes.get(..CLOCK_KEY) == Some(&self.clock_key[..]) {
+        // The parts of an Exim line split for syslog tell its time at the
+        // last, as one thread reads it.
+        let parts = self.format == Some(Format::Exim) && time::exim_stamp_len(bytes).is_none();
+        if !parts && bytes.get(..CLOCK_KEY) == Some(&self.clock_key[..]) {
             self.line_fold = self.clock_fold;
             return None; // the same second as the clock
         }
         let text = utf8(bytes);
-        let line = text.trim_end_matches('\r');
+        let Whole::Line(line) = self.whole(text.trim_end_matches('\r')) else {
+            return None;
+        };
+        let line = &*line;
         let (at, zoned) = match self.format? {
             // A `cwd=` line without its `args:` moves no clock.
             Format::Exim if route == shard::Route::Every => {
-                (exim::parse(line)?.at, time::exim_zoned(line.as_bytes()))
+                (self.exim_parse(line)?.at, exim::zoned(line))
             }
-            Format::Exim => (exim::parse_head(line)?.0, time::exim_zoned(line.as_bytes())),
+            Format::Exim => (self.exim_head(line)?.0, exim::zoned(line)),
             Format::Postfix => (
                 self.postfix_head(line).ok()?.at,
                 time::syslog_zoned(line.as_bytes()),
@@ -476,11 +523,88 @@ impl LogParser {
         self.sweep_at(at, out);
     }
 
+    /// An Exim line, from the main log or through syslog; a line dated by
+    /// syslog alone (no year) months before the last is the new year's.
+    fn exim_parse<'a>(&mut self, line: &'a str) -> Option<exim::EximLine<'a>> {
+        let (at, pid, rest) = self.exim_head(line)?;
+        Some(exim::EximLine {
+            at,
+            pid,
+            event: exim::parse_event(rest)?,
+        })
+    }
+
+    fn exim_head<'a>(&mut self, line: &'a str) -> Option<(Stamp, Option<u32>, &'a str)> {
+        let head = exim::parse_head_in(line, self.year)?;
+        if let Some(last) = self.last
+            && last.secs - head.0.secs > 180 * 86_400
+            && exim::dated_by_syslog(line)
+        {
+            self.year += 1;
+            return exim::parse_head_in(line, self.year);
+        }
+        Some(head)
+    }
+
+    /// `line` whole: an Exim line split for syslog is kept until its last
+    /// part, then handed out joined. Lines of Exim's own log, and of other
+    /// formats, are whole as they are.
+    fn whole<'a>(&mut self, line: &'a str) -> Whole<'a> {
+        if self.format == Some(Format::Postfix) {
+            return Whole::Line(Cow::Borrowed(line));
+        }
+        let Some(p) = exim::syslog_part(line) else {
+            return Whole::Line(Cow::Borrowed(line));
+        };
+        if p.i == 1 {
+            if self.parts.len() >= MAX_JOINING {
+                self.parts.clear();
+            }
+            let mut joined = String::with_capacity(p.head.len() + p.text.len() * p.n as usize);
+            joined.push_str(p.head);
+            joined.push_str(p.text);
+            let j = Joining {
+                line: joined,
+                next: 2,
+                cut: p.at_newline,
+            };
+            self.parts.insert(p.pid, j);
+            return Whole::Part;
+        }
+        let Some(j) = self.parts.get_mut(&p.pid).filter(|j| j.next == p.i) else {
+            self.parts.remove(&p.pid);
+            return Whole::Stray;
+        };
+        if !j.cut {
+            j.line.push_str(p.text);
+        }
+        j.cut |= p.at_newline;
+        j.next += 1;
+        if p.i < p.n {
+            return Whole::Part;
+        }
+        let j = self
+            .parts
+            .remove(&p.pid)
+            .map(|j| j.line)
+            .unwrap_or_default();
+        Whole::Line(Cow::Owned(j))
+    }
+
     fn exim_line(&mut self, line: &str, out: &mut impl FnMut(Message)) -> bool {
-        let Some(mut l) = exim::parse(line) else {
+        let line = match self.whole(line) {
+            Whole::Line(l) => l,
+            Whole::Part => {
+                self.stats.understood += 1;
+                return true;
+            }
+            Whole::Stray => return false,
+        };
+        let line = &*line;
+        let Some(mut l) = self.exim_parse(line) else {
             return false;
         };
-        l.at = self.utc(l.at, time::exim_zoned(line.as_bytes()));
+        l.at = self.utc(l.at, exim::zoned(line));
         self.stats.understood += 1;
         self.seen(l.at);
         self.exim.feed(&l, line, self.offset, out);
@@ -502,6 +626,17 @@ impl LogParser {
             return postfix::parse_head(line, self.year);
         }
         Ok(head)
+    }
+
+    /// Another program's line in a syslog file Exim writes to (dovecot,
+    /// cron): ignored, as in a Postfix log.
+    fn other_program(&mut self, line: &str) -> bool {
+        let other =
+            postfix::syslog(line, self.year).is_some_and(|s| !s.program.starts_with("exim"));
+        if other {
+            self.stats.ignored += 1;
+        }
+        other
     }
 
     fn postfix_line(&mut self, line: &str, out: &mut impl FnMut(Message)) -> bool {
@@ -901,6 +1036,89 @@ mod tests {
             ("t:1".to_string(), "garbage before anything".to_string())
         );
         assert_eq!(msgs.len(), 1);
+    }
+
+    #[test]
+    fn exim_through_syslog_is_read_as_its_main_log() {
+        // `log_file_path = syslog`: another program's line first, then
+        // Exim's with its own stamp, and without (`syslog_timestamp =
+        // false`, dated by syslog); the tag's pid ties the script to its
+        // submission as `+pid` does.
+        let lines = [
+            "Nov 28 10:00:00 web dovecot[900]: imap-login: Login: user=<a@shop.example>",
+            "Nov 28 10:00:01 web exim[4101]: 2026-11-28 10:00:01 cwd=/home/shop/public_html/wp-content/uploads 3 args: /usr/sbin/sendmail -t -i",
+            "Nov 28 10:00:01 web exim[4102]: 2026-11-28 10:00:01 cwd=/home/other/public_html 3 args: /usr/sbin/sendmail -t -i",
+            "Nov 28 10:00:01 web exim[4101]: 2026-11-28 10:00:01 1rK001-000001-01 <= shop@shop.example U=shop P=local S=900 for a@gmail.example",
+            "Nov 28 10:00:02 web exim[4103]: 1rK001-000001-01 => a@gmail.example R=dnslookup T=remote_smtp H=gmail-smtp-in.l.google.com [192.0.2.27] C=\"250 OK\"",
+            "Nov 28 10:00:02 web exim[4103]: 1rK001-000001-01 Completed",
+            "Nov 28 10:00:03 web exim[4104]: [4104] 1rK002-000002-02 <= x@y.example H=(h) [203.0.113.9]:5000 P=esmtp S=10 for b@shop.example",
+        ];
+        let mut p = LogParser::new(None, 2026);
+        let mut out = Vec::new();
+        for l in lines {
+            p.line(l.as_bytes(), String::new, &mut |m| out.push(m));
+        }
+        p.finish(&mut |m| out.push(m));
+        assert_eq!(p.format(), Some(Format::Exim));
+        assert_eq!(
+            (p.stats.understood, p.stats.ignored, p.stats.not_understood),
+            (6, 1, 0)
+        );
+        let m = &out[0];
+        assert_eq!(
+            m.sender.to_string(),
+            "script:/home/shop/public_html/wp-content/uploads"
+        );
+        assert!(m.complete);
+        assert_eq!(m.recipients[0].outcome, Outcome::Delivered);
+        let t = |s: &str| time::parse_exim(s.as_bytes()).unwrap().0;
+        assert_eq!(m.received, t("2026-11-28 10:00:01"));
+        assert_eq!(m.recipients[0].at, t("2026-11-28 10:00:02"));
+        assert_eq!(out[1].sender.to_string(), "ip:203.0.113.9");
+    }
+
+    #[test]
+    fn a_line_exim_split_for_syslog_is_joined_again() {
+        // A message to 60 recipients: Exim sends its `<=` line to syslog in
+        // parts of 870 characters, `[1/2] …`, `[2/2] …`; another process's
+        // line comes between them. A part whose first part was not read is
+        // not understood, and nothing else is lost.
+        let rcpts: Vec<String> = (0..60)
+            .map(|i| format!("rcpt{i:02}@gmail.example"))
+            .collect();
+        let arrival = format!(
+            "2026-11-28 10:00:01 1rK001-000001-01 <= info@shop.example H=(pc) [203.0.113.5]:5000 P=esmtpsa A=dovecot_login:info@shop.example S=1000 T=\"Offer\" for {}",
+            rcpts.join(" ")
+        );
+        assert!(arrival.len() > 870);
+        let head = "Nov 28 10:00:01 web exim[4101]: ";
+        let (a, b) = arrival.split_at(870);
+        let lines = [
+            format!("{head}[1/2] {a}"),
+            "Nov 28 10:00:01 web exim[4102]: 2026-11-28 10:00:01 SMTP connection from [198.51.100.1]:4000".to_string(),
+            format!("{head}[2/2] {b}"),
+            "Nov 28 10:00:02 web exim[4103]: 2026-11-28 10:00:02 1rK001-000001-01 Completed".to_string(),
+            "Nov 28 10:00:03 web exim[4104]: [2/2] stray end of a line never begun".to_string(),
+        ];
+        let mut p = LogParser::new(Some(Format::Exim), 2026);
+        let mut out = Vec::new();
+        for l in &lines {
+            p.line(l.as_bytes(), String::new, &mut |m| out.push(m));
+        }
+        assert_eq!(out.len(), 1);
+        let got: Vec<&str> = out[0]
+            .recipients
+            .iter()
+            .map(|r| r.address.as_str())
+            .collect();
+        assert_eq!(got, rcpts);
+        assert_eq!(out[0].sender.to_string(), "auth:info@shop.example");
+        assert_eq!(
+            (p.stats.understood, p.stats.not_understood),
+            (4, 1),
+            "{:?}",
+            p.stats.samples
+        );
     }
 
     #[test]

@@ -113,29 +113,50 @@ pub struct Head<'a> {
     pub text: &'a str,
 }
 
-/// Parses the syslog part of a line; `year` fills in syslog's missing
-/// year.
-pub fn parse_head(line: &str, year: i64) -> Result<Head<'_>, NotPostfix> {
-    let (at, used) = parse_syslog(line.as_bytes(), year).ok_or(NotPostfix::Garbage)?;
-    let rest = line[used..].strip_prefix(' ').ok_or(NotPostfix::Garbage)?;
-    let (host, rest) = rest.split_once(' ').ok_or(NotPostfix::Garbage)?;
-    let colon = colon_space(rest).ok_or(NotPostfix::Garbage)?;
+/// A syslog line cut at its tag: when, where, the program, its pid, and
+/// the text after `program[pid]: `. `year` fills in syslog's missing year.
+pub(crate) struct Syslog<'a> {
+    pub(crate) at: Stamp,
+    pub(crate) host: &'a str,
+    pub(crate) program: &'a str,
+    pub(crate) pid: Option<u32>,
+    pub(crate) text: &'a str,
+}
+
+pub(crate) fn syslog(line: &str, year: i64) -> Option<Syslog<'_>> {
+    let (at, used) = parse_syslog(line.as_bytes(), year)?;
+    let rest = line[used..].strip_prefix(' ')?;
+    let (host, rest) = rest.split_once(' ')?;
+    let colon = colon_space(rest)?;
     let tag = &rest[..colon];
     let text = &rest[colon + 2..];
     let (program, pid) = match tag.split_once('[') {
         Some((p, r)) => (p, r.strip_suffix(']').and_then(|x| x.parse().ok())),
         None => (tag, None),
     };
-    if !program.starts_with("postfix") {
-        return Err(NotPostfix::OtherProgram);
-    }
-    let daemon = program.rsplit('/').next().unwrap_or(program);
-    Ok(Head {
+    Some(Syslog {
         at,
         host,
-        daemon,
+        program,
         pid,
         text,
+    })
+}
+
+/// Parses the syslog part of a line; `year` fills in syslog's missing
+/// year.
+pub fn parse_head(line: &str, year: i64) -> Result<Head<'_>, NotPostfix> {
+    let s = syslog(line, year).ok_or(NotPostfix::Garbage)?;
+    if !s.program.starts_with("postfix") {
+        return Err(NotPostfix::OtherProgram);
+    }
+    let daemon = s.program.rsplit('/').next().unwrap_or(s.program);
+    Ok(Head {
+        at: s.at,
+        host: s.host,
+        daemon,
+        pid: s.pid,
+        text: s.text,
     })
 }
 

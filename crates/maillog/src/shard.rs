@@ -57,9 +57,16 @@ impl Router {
 
     pub fn route(&self, line: &[u8]) -> Route {
         let found = match self.format {
+            Format::Exim if crate::time::exim_stamp_len(line).is_none() => {
+                return self.route_through_syslog(line);
+            }
             Format::Exim => exim_id(line),
             Format::Postfix => postfix_id(line),
         };
+        self.route_key(found)
+    }
+
+    fn route_key(&self, found: Option<Key<'_>>) -> Route {
         match found {
             Some(Key::Id(id, arrival)) => Route::Shard {
                 shard: self.shard_of(id),
@@ -68,6 +75,15 @@ impl Router {
             Some(Key::Cwd) => Route::Every,
             None => Route::First,
         }
+    }
+
+    /// An Exim line through syslog: cut as the parser cuts it
+    /// ([`crate::exim::parse_head_in`]; the year does not move the cut).
+    fn route_through_syslog(&self, line: &[u8]) -> Route {
+        let text = crate::utf8(line);
+        let text = text.trim_end_matches('\r');
+        let rest = crate::exim::parse_head_in(text, 2000).map(|(_, _, rest)| rest.as_bytes());
+        self.route_key(rest.and_then(exim_key))
     }
 
     fn shard_of(&self, id: &[u8]) -> usize {
@@ -92,6 +108,11 @@ fn exim_id(b: &[u8]) -> Option<Key<'_>> {
         let end = memchr::memmem::find(r, b"] ")?;
         rest = &r[end + 2..];
     }
+    exim_key(rest)
+}
+
+/// What the text after an Exim line's stamp and `[pid]` starts with.
+fn exim_key(rest: &[u8]) -> Option<Key<'_>> {
     if rest.starts_with(b"cwd=") {
         return Some(Key::Cwd);
     }
@@ -147,6 +168,9 @@ fn colon_space(b: &[u8]) -> Option<usize> {
 pub struct Tagger {
     router: Router,
     clock: LogParser,
+    /// Where the first part of each Exim line split for syslog went, by
+    /// its pid: the other parts go there too ([`crate::exim::Part`]).
+    parts: rustc_hash::FxHashMap<Option<u32>, Route>,
 }
 
 /// The lines of one chunk of whole lines, as [`Tagger::tag`] found them.
@@ -171,7 +195,34 @@ impl Tagger {
         Tagger {
             router: Router::new(format, shards),
             clock,
+            parts: Default::default(),
         }
+    }
+
+    /// Where a line goes; the parts of an Exim line split for syslog all
+    /// go where its first part, which names the message, goes.
+    fn route(&mut self, line: &[u8]) -> Route {
+        if self.router.format != Format::Exim || crate::time::exim_stamp_len(line).is_some() {
+            return self.router.route(line);
+        }
+        let text = crate::utf8(line);
+        let Some(p) = crate::exim::syslog_part(text.trim_end_matches('\r')) else {
+            return self.router.route(line);
+        };
+        if p.i == 1 {
+            let rest = crate::exim::syslog_text_head(p.text, crate::Stamp::default(), p.pid).2;
+            let route = self.router.route_key(exim_key(rest.as_bytes()));
+            if self.parts.len() >= crate::MAX_JOINING {
+                self.parts.clear();
+            }
+            self.parts.insert(p.pid, route);
+            return route;
+        }
+        let route = self.parts.get(&p.pid).copied().unwrap_or(Route::First);
+        if p.i == p.n {
+            self.parts.remove(&p.pid);
+        }
+        route
     }
 
     /// Splits `data` (whole lines; the last may lack its newline) into
@@ -186,7 +237,7 @@ impl Tagger {
         for end in ends {
             let line = &data[start..end];
             start = end + 1;
-            let route = self.router.route(line);
+            let route = self.route(line);
             if let Some(at) = self.clock.clock(line, route) {
                 into.hours.push((into.lines.len() as u32, at));
             }
@@ -567,6 +618,68 @@ mod tests {
             assert_eq!(one.len(), 500, "{format:?}");
             assert_eq!(one, split, "{format:?}");
         }
+    }
+
+    /// An Exim main log line as Exim sends it through syslog: with its
+    /// own stamp (`syslog_timestamp`, the default) or without.
+    fn through_syslog(line: &str, keep_stamp: bool, pid: u32) -> String {
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        let month = MONTHS[line[5..7].parse::<usize>().unwrap() - 1];
+        let day: u32 = line[8..10].parse().unwrap();
+        let text = if keep_stamp { line } else { &line[20..] };
+        format!("{month} {day:>2} {} mx exim[{pid}]: {text}", &line[11..19])
+    }
+
+    #[test]
+    fn shards_agree_with_one_parser_on_exim_through_syslog() {
+        // Exim's lines through syslog, with and without its own stamp,
+        // among other programs' lines: the same messages as the main log.
+        let log = days_of(Format::Exim);
+        let mut syslog = String::new();
+        let other = |l: &str| {
+            through_syslog(l, true, 1).replace("exim[1]", "dovecot[1]")
+                + " imap-login: Login: user=<a>\n"
+        };
+        for (i, l) in log.lines().enumerate() {
+            if i % 5 == 0 {
+                syslog += &other(l);
+            }
+            let whole = through_syslog(l, i % 2 == 0, 100 + i as u32);
+            // Exim marks only lines it splits: one part is no `[1/1]`.
+            if i % 3 != 0 || whole.len() - whole.find("]: ").unwrap() <= 48 {
+                syslog += &whole;
+                syslog.push('\n');
+                continue;
+            }
+            // Split as Exim splits a line too long for syslog: at 870
+            // characters, here at 45, still past the message id and flag
+            // (which the first part always holds); another program's line
+            // between parts.
+            let (head, text) = whole.split_at(whole.find("]: ").unwrap() + 3);
+            let chunks: Vec<&str> = text
+                .as_bytes()
+                .chunks(45)
+                .map(|c| std::str::from_utf8(c).unwrap())
+                .collect();
+            for (k, c) in chunks.iter().enumerate() {
+                syslog += &format!("{head}[{}/{}] {c}\n", k + 1, chunks.len());
+                if k == 0 {
+                    syslog += &other(l);
+                }
+            }
+        }
+        let (main, _) = one_and_split(Format::Exim, &log, 1);
+        let (one, split) = one_and_split(Format::Exim, &syslog, 3);
+        assert_eq!(one.len(), 500);
+        assert_eq!(one, split);
+        let messages = |o: &Out| {
+            o.iter()
+                .map(|(_, id, complete, at)| (id.clone(), *complete, *at))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(messages(&one), messages(&main));
     }
 
     #[test]

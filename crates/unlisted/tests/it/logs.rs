@@ -117,6 +117,140 @@ fn sender<'a>(lines: &'a [serde_json::Value], s: &str) -> &'a serde_json::Value 
         .unwrap_or_else(|| panic!("no sender {s} in {lines:#?}"))
 }
 
+/// An Exim main log as Exim writes it through syslog
+/// (`log_file_path = syslog`): each line after `May  1 HH:MM:SS web
+/// exim[PID]: `, with its own stamp or (`syslog_timestamp = false`)
+/// without; lines over 870 characters split in parts as Exim splits them,
+/// and dovecot's lines between.
+fn through_syslog(main: &str, own_stamp: bool) -> String {
+    // The tag's pid is the writing process's: a submission's `cwd=` and
+    // `<=` lines share one, its delivery (`-Mc`) another.
+    let lines: Vec<&str> = main.lines().collect();
+    let id_of = |l: &str| {
+        l.split(' ')
+            .nth(2)
+            .filter(|w| w.len() == 16)
+            .map(str::to_string)
+    };
+    let pid = |l: &str, next: Option<&&str>| {
+        let n = |id: &str| 10_000 + id.bytes().map(u32::from).sum::<u32>() * 2;
+        if let Some(id) = l.split("-Mc ").nth(1) {
+            return n(id) + 1;
+        }
+        if l[20..].starts_with("cwd=") {
+            return next.and_then(|x| id_of(x)).map_or(1, |id| n(&id));
+        }
+        match id_of(l) {
+            Some(id) if l.contains(" <= ") => n(&id),
+            Some(id) => n(&id) + 1,
+            None => 2,
+        }
+    };
+    let mut out = String::new();
+    for (i, l) in lines.iter().enumerate() {
+        let head = format!(
+            "May  1 {} web exim[{}]: ",
+            &l[11..19],
+            pid(l, lines.get(i + 1))
+        );
+        let text = if own_stamp { l } else { &l[20..] };
+        if i % 7 == 0 {
+            writeln!(
+                out,
+                "May  1 {} web dovecot[77]: imap-login: Login: user=<a@b.example>",
+                &l[11..19]
+            )
+            .unwrap();
+        }
+        if text.len() <= 870 {
+            writeln!(out, "{head}{text}").unwrap();
+            continue;
+        }
+        let parts: Vec<&str> = text
+            .as_bytes()
+            .chunks(870)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        for (k, part) in parts.iter().enumerate() {
+            writeln!(out, "{head}[{}/{}] {part}", k + 1, parts.len()).unwrap();
+        }
+    }
+    out
+}
+
+#[test]
+fn exim_through_syslog_gives_what_its_main_log_gives() {
+    let dir = TempDir::new("logs-exim-syslog");
+    let mut log = String::new();
+    compromised_mailbox(&mut log, 0);
+    php_mailer(&mut log, 3 * 3600);
+    contact_form(&mut log, 5 * 3600);
+    // A list mailing to 60 recipients a message: lines over 870
+    // characters, which syslog gets in parts.
+    for i in 0..20usize {
+        let (t, id) = (ts(6 * 3600, i as i64 * 60), exim_id(900 + i));
+        let rcpts: Vec<String> = (0..60)
+            .map(|k| format!("member{k:02}.{i}@list.example"))
+            .collect();
+        writeln!(log, "{t} {id} <= news@shop.example H=(pc) [198.51.100.7]:4000 P=esmtpsa A=dovecot_login:news@shop.example S=9000 for {}", rcpts.join(" ")).unwrap();
+        for r in &rcpts {
+            writeln!(log, "{t} {id} => {r} R=dnslookup T=remote_smtp H=mx.list.example [198.51.100.9] C=\"250 OK\"").unwrap();
+        }
+        writeln!(log, "{t} {id} Completed").unwrap();
+    }
+    dir.write("exim_mainlog", &log);
+    let (_, main) = analyze(&dir, &["--all", "exim_mainlog"]);
+    // Sample lines are quoted as read: compared without the syslog head
+    // and Exim's stamp.
+    fn bare(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::String(s) => {
+                let mut t = s.as_str();
+                if t.starts_with("May  1 ")
+                    && let Some(i) = t.find("]: ")
+                {
+                    t = &t[i + 3..];
+                }
+                if t.starts_with("2024-05-01 ") {
+                    t = &t[20..];
+                }
+                *s = t.to_string();
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(bare),
+            serde_json::Value::Object(o) => o.values_mut().for_each(bare),
+            _ => {}
+        }
+    }
+    let senders = |lines: &[serde_json::Value]| -> Vec<serde_json::Value> {
+        let mut s: Vec<serde_json::Value> = lines
+            .iter()
+            .filter(|l| l["type"] == "sender")
+            .cloned()
+            .collect();
+        s.iter_mut().for_each(bare);
+        s
+    };
+    assert_eq!(sender(&main, "auth:news@shop.example")["recipients"], 1200);
+    for own_stamp in [true, false] {
+        // The year of syslog dates is the file's.
+        dir.write("maillog", &through_syslog(&log, own_stamp));
+        let o = std::process::Command::new("touch")
+            .args(["-d", "2024-05-02", "maillog"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        let (o, lines) = analyze(&dir, &["--all", "maillog"]);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert_eq!(senders(&lines), senders(&main), "own stamp: {own_stamp}");
+        let summary = lines.last().unwrap();
+        assert_eq!(summary["format"], "exim");
+        assert_eq!(summary["not_understood"], 0, "{summary}");
+        assert!(summary["ignored"].as_u64().unwrap() > 0);
+        assert_eq!(summary["messages"], main.last().unwrap()["messages"]);
+    }
+}
+
 #[test]
 fn exim_attack_shapes_are_caught_and_the_contact_form_is_not() {
     let dir = TempDir::new("logs");
