@@ -752,6 +752,9 @@ fn read_journal(
     observe: &mut dyn FnMut(maillog::Message),
 ) -> ReadTotals {
     let mut parser = LogParser::new(r.format, 1970);
+    // Entries are stamped in UTC; Exim's own stamp in their text is the
+    // server's wall clock.
+    parser.set_zone(r.zone.clone());
     if !details {
         parser.skip_details();
     }

@@ -873,12 +873,17 @@ fn a_new_time_zone_stores_nothing_twice() {
 /// systemd-journal-remote writes journal files from the export format (no
 /// journald runs here).
 pub(crate) fn journal_append(dir: &TempDir, entries: &[(i64, &str, u32, String)]) {
+    journal_append_unit(dir, "postfix@-.service", entries)
+}
+
+/// [`journal_append`] for the entries of `unit`.
+pub(crate) fn journal_append_unit(dir: &TempDir, unit: &str, entries: &[(i64, &str, u32, String)]) {
     let mut export = String::new();
     for (secs, program, pid, message) in entries {
         let us = secs * 1_000_000;
         write!(
             export,
-            "__REALTIME_TIMESTAMP={us}\n__MONOTONIC_TIMESTAMP={us}\n_BOOT_ID=6b1d0c3e5f7a49d2a1b2c3d4e5f60718\n_HOSTNAME=mx\nSYSLOG_IDENTIFIER={program}\n_PID={pid}\n_SYSTEMD_UNIT=postfix@-.service\nPRIORITY=6\nMESSAGE={message}\n\n"
+            "__REALTIME_TIMESTAMP={us}\n__MONOTONIC_TIMESTAMP={us}\n_BOOT_ID=6b1d0c3e5f7a49d2a1b2c3d4e5f60718\n_HOSTNAME=mx\nSYSLOG_IDENTIFIER={program}\n_PID={pid}\n_SYSTEMD_UNIT={unit}\nPRIORITY=6\nMESSAGE={message}\n\n"
         )
         .unwrap();
     }

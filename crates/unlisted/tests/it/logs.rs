@@ -1086,6 +1086,71 @@ fn mail_through_a_content_filter_stays_its_senders() {
 }
 
 #[test]
+fn logs_analyze_reads_exim_from_the_journal() {
+    // Exim through syslog into journald (a systemd host without rsyslog):
+    // its entries keep Exim's own stamp, in the server's wall-clock time
+    // (Chicago's here, six hours behind UTC in November), and a long line
+    // comes in parts, one entry each.
+    let dir = TempDir::new("analyze-journal-exim");
+    let start = 1_764_324_000; // 2025-11-28 10:00:00 UTC
+    let mut entries = Vec::new();
+    for i in 0..40usize {
+        let at = start + i as i64 * 30;
+        let t = maillog::Stamp {
+            secs: at - 6 * 3600,
+            millis: 0,
+        }
+        .iso()
+        .replace('T', " ");
+        let id = exim_id(i);
+        let pid = 5000 + i as u32 * 2;
+        let rcpts: Vec<String> = (0..50)
+            .map(|k| format!("r{k:02}.{i}@example.net"))
+            .collect();
+        let arrival = format!(
+            "{t} {id} <= bad@shop.example H=(pc) [198.51.100.{i}]:4000 P=esmtpsa A=dovecot_login:bad@shop.example S=900 for {}",
+            rcpts.join(" ")
+        );
+        let (a, b) = arrival.split_at(870);
+        entries.push((at, "exim", pid, format!("[1/2] {a}")));
+        entries.push((at, "exim", pid, format!("[2/2] {b}")));
+        for r in &rcpts[..25] {
+            entries.push((at, "exim", pid + 1, format!("{t} {id} ** {r} R=dnslookup T=remote_smtp H=mx.example.net [198.51.100.8]: SMTP error from remote mail server after RCPT TO:<{r}>: 550 5.1.1 User unknown")));
+        }
+        for r in &rcpts[25..] {
+            entries.push((at, "exim", pid + 1, format!("{t} {id} => {r} R=dnslookup T=remote_smtp H=mx.example.net [198.51.100.8] C=\"250 OK\"")));
+        }
+        entries.push((at, "exim", pid + 1, format!("{t} {id} Completed")));
+    }
+    crate::ingest::journal_append_unit(&dir, "exim4.service", &entries);
+    let o = unlisted(
+        dir.path(),
+        &[
+            "logs",
+            "analyze",
+            "--json",
+            "--timezone",
+            "America/Chicago",
+            "--journal",
+            "exim4*",
+            "--journal-directory",
+            "journal",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = json_lines(&o);
+    let bad = sender(&out, "auth:bad@shop.example");
+    assert_eq!(bad["verdict"], "spamming", "{bad}");
+    assert_eq!(bad["messages"], 40);
+    assert_eq!(bad["recipients"], 2000);
+    assert_eq!(bad["bounced"], 1000);
+    assert_eq!(bad["first_seen"], "2025-11-28T10:00:00");
+    let sum = out.last().unwrap();
+    assert_eq!(sum["format"], "exim");
+    assert_eq!(sum["not_understood"], 0, "{sum}");
+}
+
+#[test]
 fn logs_analyze_reads_postfix_from_the_journal() {
     // Where Postfix logs only to the journal: `--journal` instead of files
     // (real journal files, written by systemd-journal-remote, read by
