@@ -247,6 +247,10 @@ impl<T> Open<T> {
     }
 }
 
+/// How many refused ids [`EximAssembler`] remembers: the reject log's copy
+/// of a line follows the main log's at once.
+const REFUSED_KEEP: usize = 64;
+
 /// A message Exim refused after DATA, from what its note says.
 fn refused_message(
     a: &exim::Arrival<'_>,
@@ -297,6 +301,10 @@ pub struct EximAssembler {
     /// come before the `<=` line), with when it was seen: forgotten by
     /// the hourly sweep, as a message rejected after it never arrives.
     sender_ids: HashMap<String, (Stamp, String)>,
+    /// The ids of the last messages refused after DATA: through syslog
+    /// Exim writes each such line twice, once for the main log and once
+    /// for the reject log (`syslog_duplication`, its default).
+    refused: VecDeque<String>,
     /// Local submissions seen since [`EximAssembler::take_local_arrivals`],
     /// kept only when `track_arrivals` is set (someone takes them).
     arrivals: Vec<String>,
@@ -487,7 +495,13 @@ impl EximAssembler {
                 // scan: cPanel's "detected OUTGOING smtp message as
                 // spam"): a message of its sender all the same.
                 None => {
-                    if let Some((a, reason)) = exim::rejected_after_data(id, text) {
+                    if let Some((a, reason)) = exim::rejected_after_data(id, text)
+                        && !self.refused.iter().any(|r| r == id)
+                    {
+                        if self.refused.len() >= REFUSED_KEEP {
+                            self.refused.pop_front();
+                        }
+                        self.refused.push_back(id.to_string());
                         self.stats.messages += 1;
                         out(refused_message(&a, reason, l.at, raw, offset));
                     }

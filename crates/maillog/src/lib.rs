@@ -1122,6 +1122,37 @@ mod tests {
     }
 
     #[test]
+    fn a_refusal_exim_writes_to_both_logs_is_one_message_through_syslog() {
+        // Through syslog a line for the main and the reject log comes
+        // twice; the reject log's copy carries the headers after newlines
+        // (parts marked `\\`), which its first line is read without.
+        let head = "Nov 28 10:00:05 web exim[4107]: ";
+        let refusal = "2026-11-28 10:00:05 1rK009-000009-09 H=(pc) [203.0.113.5]:5000 P=esmtpsa A=dovecot_login:info@shop.example F=<info@shop.example> rejected after DATA: Your message looks like SPAM";
+        let lines = [
+            format!("{head}{refusal}"),
+            format!("{head}[1\\3] {refusal}"),
+            format!("{head}[2\\3] Envelope-from: <info@shop.example>"),
+            format!("{head}[3/3] Envelope-to: <x@gmail.example>"),
+        ];
+        let mut p = LogParser::new(Some(Format::Exim), 2026);
+        let mut out = Vec::new();
+        for l in &lines {
+            p.line(l.as_bytes(), String::new, &mut |m| out.push(m));
+        }
+        p.finish(&mut |m| out.push(m));
+        assert_eq!(out.len(), 1, "{out:#?}");
+        assert_eq!(out[0].sender.to_string(), "auth:info@shop.example");
+        assert!(
+            out[0]
+                .rejected
+                .as_deref()
+                .unwrap()
+                .ends_with("looks like SPAM")
+        );
+        assert_eq!((p.stats.understood, p.stats.not_understood), (4, 0));
+    }
+
+    #[test]
     fn messages_silent_for_days_are_handed_out_once_an_hour() {
         let mut p = LogParser::new(Some(Format::Exim), 2026);
         let mut out = Vec::new();
