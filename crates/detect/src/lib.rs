@@ -740,9 +740,11 @@ impl Detector {
     }
 
     fn counts_as(m: &Message, sender: &Sender) -> bool {
-        // The MTA's own bounces are not anyone's sending; mail a content
-        // filter took counts as the copy it queued again ([`relink`]).
+        // The MTA's own bounces and address probes are not anyone's
+        // sending; mail a content filter took counts as the copy it
+        // queued again ([`relink`]).
         if m.bounce_of.is_some()
+            || m.probe
             || m.relayed_as.is_some()
             || (m.envelope_from.is_empty() && sender.kind == SenderKind::Local)
         {

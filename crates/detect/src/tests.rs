@@ -61,6 +61,7 @@ impl Gen {
             rejected: None,
             bounce_of: None,
             relayed_as: None,
+            probe: false,
             complete: true,
             line: format!("line of m{}", self.n),
             offset: 0,
@@ -319,6 +320,32 @@ fn inbound_mail_is_not_judged_and_reports_sort_spamming_first() {
     let r = d.reports().unwrap();
     assert_eq!(r[0].verdict, Verdict::Spamming);
     assert_eq!(r[1].verdict, Verdict::Ok);
+}
+
+#[test]
+fn postfixs_address_probes_are_nobodys_sending() {
+    // reject_unverified_sender on a busy inbound server: thousands of
+    // probes an hour from double-bounce, half of them to addresses that
+    // do not exist. They are no sender's mail.
+    let mut d = Detector::new(Thresholds::default());
+    let mut g = Gen::new();
+    for i in 0..2_000 {
+        let rcpt = format!("s{i}@sender{}.example", i % 500);
+        let (outcome, reply) = if i % 2 == 0 {
+            (Outcome::Pending, "550 5.1.1 no such user")
+        } else {
+            (Outcome::Pending, "250 2.1.5 OK")
+        };
+        let mut m = g.msg(
+            Sender::new(SenderKind::From, "double-bounce@mx.example"),
+            None,
+            &[(&rcpt, outcome, reply)],
+            1,
+        );
+        m.probe = true;
+        assert!(d.observe(&m).is_none());
+    }
+    assert_eq!(d.senders(), 0);
 }
 
 #[test]

@@ -821,6 +821,7 @@ impl PostfixAssembler {
                         rcpt.outcome = Outcome::Deferred;
                         rcpt.deferrals += 1;
                     }
+                    Status::Probe => p.msg.probe = true,
                     Status::Other => {}
                 }
             }

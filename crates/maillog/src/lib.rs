@@ -1153,6 +1153,34 @@ mod tests {
     }
 
     #[test]
+    fn postfix_address_probes_are_marked() {
+        // reject_unverified_sender: Postfix probes the address itself
+        // (from double-bounce, stopped at RCPT).
+        let lines = [
+            "Nov 28 10:00:01 mx postfix/cleanup[1202]: A1B2C3D4E5: message-id=<20261128100001.A1B2C3D4E5@mx.example>",
+            "Nov 28 10:00:01 mx postfix/qmgr[900]: A1B2C3D4E5: from=<double-bounce@mx.example>, size=234, nrcpt=1 (queue active)",
+            "Nov 28 10:00:02 mx postfix/smtp[1203]: A1B2C3D4E5: to=<nobody@gmail.example>, relay=mx.gmail.example[203.0.113.5]:25, delay=1, delays=0.1/0/0.5/0.4, dsn=5.1.1, status=undeliverable (host mx.gmail.example[203.0.113.5] said: 550 5.1.1 no such user (in reply to RCPT TO command))",
+            "Nov 28 10:00:02 mx postfix/qmgr[900]: A1B2C3D4E5: removed",
+            "Nov 28 10:00:03 mx postfix/pickup[1300]: B1B2C3D4E5: uid=1000 from=<u@shop.example>",
+            "Nov 28 10:00:04 mx postfix/smtp[1203]: B1B2C3D4E5: to=<x@gmail.example>, relay=mx.gmail.example[203.0.113.5]:25, delay=1, delays=0.1/0/0.5/0.4, dsn=2.0.0, status=sent (250 2.0.0 OK)",
+            "Nov 28 10:00:04 mx postfix/qmgr[900]: B1B2C3D4E5: removed",
+        ];
+        let mut p = LogParser::new(Some(Format::Postfix), 2026);
+        let mut out = Vec::new();
+        for l in lines {
+            p.line(l.as_bytes(), String::new, &mut |m| out.push(m));
+        }
+        let probes: Vec<(String, bool)> = out.iter().map(|m| (m.id.clone(), m.probe)).collect();
+        assert_eq!(
+            probes,
+            [
+                ("A1B2C3D4E5".to_string(), true),
+                ("B1B2C3D4E5".to_string(), false)
+            ]
+        );
+    }
+
+    #[test]
     fn messages_silent_for_days_are_handed_out_once_an_hour() {
         let mut p = LogParser::new(Some(Format::Exim), 2026);
         let mut out = Vec::new();

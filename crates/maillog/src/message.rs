@@ -211,6 +211,11 @@ pub struct Message {
     /// that message's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relayed_as: Option<String>,
+    /// An address probe Postfix sent itself (`reject_unverified_sender`
+    /// and `_recipient`: `status=deliverable` or `undeliverable`), which
+    /// stops at RCPT and is nobody's mail.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub probe: bool,
     /// The log showed the message leave the queue.
     pub complete: bool,
     /// The first log line of the message, for evidence.
@@ -241,6 +246,7 @@ impl Message {
             rejected: None,
             bounce_of: None,
             relayed_as: None,
+            probe: false,
             complete: false,
             line: line.to_string(),
             offset,

@@ -16,6 +16,9 @@ pub enum Status {
     Deferred,
     Bounced,
     Expired,
+    /// `deliverable` / `undeliverable`: the answer to an address probe
+    /// (verify(8)), not a delivery.
+    Probe,
     Other,
 }
 
@@ -331,6 +334,7 @@ fn delivery<'a>(qid: &'a str, daemon: &'a str, body: &'a str) -> Event<'a> {
         "deferred" => Status::Deferred,
         "bounced" => Status::Bounced,
         "expired" => Status::Expired,
+        "deliverable" | "undeliverable" => Status::Probe,
         _ => Status::Other,
     };
     Event::Delivery {

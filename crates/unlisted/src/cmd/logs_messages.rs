@@ -126,6 +126,8 @@ struct MessageJson<'a> {
     bounce_of: Option<&'a str>,
     /// The id a content filter here queued it again as.
     relayed_as: Option<&'a str>,
+    /// An address probe Postfix sent itself.
+    probe: bool,
     /// The log showed it leave the queue.
     complete: bool,
     recipients: Vec<RecipientJson<'a>>,
@@ -164,6 +166,7 @@ impl<'a> MessageJson<'a> {
             rejected: m.rejected.as_deref(),
             bounce_of: m.bounce_of.as_deref(),
             relayed_as: m.relayed_as.as_deref(),
+            probe: m.probe,
             complete: m.complete,
             recipients: m
                 .recipients
@@ -438,6 +441,9 @@ fn print_message(m: &Message) -> std::io::Result<()> {
     }
     if let Some(r) = &m.rejected {
         output::line(&format!("    rejected: {r}"))?;
+    }
+    if m.probe {
+        output::line("    an address probe this server sent itself (Postfix verify)")?;
     }
     if let Some(b) = &m.bounce_of {
         output::line(&format!(
