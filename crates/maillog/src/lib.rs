@@ -109,6 +109,8 @@ pub(crate) fn utf8(bytes: &[u8]) -> Cow<'_, str> {
 /// An Exim line split for syslog, joined so far.
 struct Joining {
     line: String,
+    /// Where its first part starts: the joined line's place.
+    offset: u64,
     next: u32,
     /// A part ended at a newline of the entry: the rest is its indented
     /// continuation, which the main log's reader skips too.
@@ -298,10 +300,14 @@ impl LogParser {
     /// The offset of the first line of the oldest message still open: a
     /// tail that restarts there rebuilds every open message.
     pub fn oldest_open(&self) -> Option<u64> {
-        match (self.exim.oldest_open(), self.postfix.oldest_open()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        // A line Exim split for syslog, its last part not read yet, is
+        // read again whole too.
+        let parts = self.parts.values().map(|j| j.offset);
+        [self.exim.oldest_open(), self.postfix.oldest_open()]
+            .into_iter()
+            .flatten()
+            .chain(parts)
+            .min()
     }
 
     /// Assembly counts (messages, orphan lines, incomplete messages).
@@ -565,6 +571,7 @@ impl LogParser {
             joined.push_str(p.text);
             let j = Joining {
                 line: joined,
+                offset: self.offset,
                 next: 2,
                 cut: p.at_newline,
             };
@@ -583,12 +590,12 @@ impl LogParser {
         if p.i < p.n {
             return Whole::Part;
         }
-        let j = self
-            .parts
-            .remove(&p.pid)
-            .map(|j| j.line)
-            .unwrap_or_default();
-        Whole::Line(Cow::Owned(j))
+        let Some(j) = self.parts.remove(&p.pid) else {
+            return Whole::Stray;
+        };
+        // A restart from a message of this line reads its first part again.
+        self.offset = j.offset;
+        Whole::Line(Cow::Owned(j.line))
     }
 
     fn exim_line(&mut self, line: &str, out: &mut impl FnMut(Message)) -> bool {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use testsupport::{TempDir, WebhookReceiver, wait_for};
 
 use crate::logs::{contact_form, exim_id, php_mailer, ts};
-use crate::{json_lines, stderr, unlisted};
+use crate::{json_lines, stderr, stdout, unlisted};
 
 fn config(hook: &WebhookReceiver, extra: &str) -> String {
     format!(
@@ -293,6 +293,51 @@ fn a_deferred_burst_is_judged_whole_when_the_log_goes_quiet() {
     // A restart reads nothing again.
     once(&dir);
     assert_eq!(stored(&dir), 120);
+}
+
+#[test]
+fn a_line_exim_split_for_syslog_is_whole_across_a_restart() {
+    // Exim through syslog: a message to 60 recipients comes in two parts,
+    // and the daemon stops between them. It starts again at the first
+    // part: the message is stored once, with every recipient.
+    let hook = WebhookReceiver::start();
+    let dir = TempDir::new("ingest-syslog-parts");
+    dir.write("unlisted.toml", &config(&hook, ""));
+    let rcpts: Vec<String> = (0..60)
+        .map(|k| format!("member{k:02}@list.example"))
+        .collect();
+    let id = exim_id(4242);
+    let arrival = format!(
+        "2024-05-01 10:00:00 {id} <= news@shop.example H=(pc) [198.51.100.7]:4000 P=esmtpsa A=dovecot_login:news@shop.example S=9000 for {}",
+        rcpts.join(" ")
+    );
+    let (a, b) = arrival.split_at(870);
+    let head = "May  1 10:00:00 web exim[4101]: ";
+    append(
+        &dir,
+        "mail.log",
+        &format!("{head}[1/2] {a}\nMay  1 10:00:00 web dovecot[9]: imap-login: Login\n"),
+    );
+    once(&dir);
+    assert_eq!(stored(&dir), 0);
+    let mut rest = format!("{head}[2/2] {b}\n");
+    for r in &rcpts {
+        writeln!(rest, "May  1 10:00:01 web exim[4102]: 2024-05-01 10:00:01 {id} => {r} R=dnslookup T=remote_smtp H=mx.list.example [198.51.100.9] C=\"250 OK\"").unwrap();
+    }
+    writeln!(
+        rest,
+        "May  1 10:00:01 web exim[4102]: 2024-05-01 10:00:01 {id} Completed"
+    )
+    .unwrap();
+    append(&dir, "mail.log", &rest);
+    once(&dir);
+    assert_eq!(stored(&dir), 1);
+    let o = unlisted(dir.path(), &["logs", "messages", "--stored", "--json"]);
+    let lines = json_lines(&o);
+    let news = &lines[0];
+    assert_eq!(news["sender"], "auth:news@shop.example", "{}", stdout(&o));
+    assert_eq!(news["recipients"].as_array().unwrap().len(), 60, "{news}");
+    assert_eq!(news["complete"], true);
 }
 
 #[test]
