@@ -44,6 +44,23 @@ const POSTFIX: &[&str] = &[
     "Feb 14 18:12:37 mx dovecot: imap-login: Login: user=<info@shop.example>",
 ];
 
+/// [`EXIM`] as Exim sends it through syslog: with its own stamp, without,
+/// and split in parts (`[1/2]`, `[2/2]`; `[1\\2]` when a part ends at a
+/// newline of the entry).
+fn exim_through_syslog() -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, l) in EXIM.iter().enumerate() {
+        let head = format!("Feb 14 18:12:3{} web exim[{}]: ", i % 10, 4100 + i);
+        out.push(format!("{head}{l}"));
+        out.push(format!("{head}{}", &l[20..]));
+        let (a, b) = l.split_at(l.len() / 2);
+        let mark = if i % 3 == 0 { '\\' } else { '/' };
+        out.push(format!("{head}[1{mark}2] {a}"));
+        out.push(format!("{head}[2/2] {b}"));
+    }
+    out
+}
+
 /// xorshift64*: enough randomness for mutations, the same every run.
 struct Rng(u64);
 
@@ -140,9 +157,14 @@ fn run(format: Format, lines: &[Vec<u8>]) -> (Vec<Message>, LineStats) {
 #[test]
 fn no_prefix_or_mutation_of_a_line_breaks_the_parser() {
     let mut rng = Rng(0x5eed_1234_abcd_0001);
-    for (format, corpus) in [(Format::Exim, EXIM), (Format::Postfix, POSTFIX)] {
+    let owned = |c: &[&str]| c.iter().map(|l| l.to_string()).collect::<Vec<_>>();
+    for (format, corpus) in [
+        (Format::Exim, owned(EXIM)),
+        (Format::Postfix, owned(POSTFIX)),
+        (Format::Exim, exim_through_syslog()),
+    ] {
         let mut lines: Vec<Vec<u8>> = Vec::new();
-        for l in corpus {
+        for l in &corpus {
             let b = l.as_bytes();
             // Every prefix: a line cut by a crash or a full disk.
             lines.extend((0..=b.len()).map(|k| b[..k].to_vec()));

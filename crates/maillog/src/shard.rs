@@ -680,6 +680,32 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(messages(&one), messages(&main));
+
+        // Parts gone astray: a last part whose first was never written,
+        // a first part whose last never comes, a part out of order, and
+        // lines cut short. Split runs still hand out what one thread does.
+        let mut astray = String::new();
+        for (i, l) in syslog.lines().enumerate() {
+            match i % 17 {
+                3 => astray += &format!("Jan  1 00:00:00 mx exim[{i}]: [2/2] the end of nothing\n"),
+                7 => {
+                    astray += &format!(
+                        "Jan  1 00:00:00 mx exim[{i}]: [1/3] 2024-01-01 00:00:00 1r9999-999999-{:02} <= x@y.example\n",
+                        i % 100
+                    )
+                }
+                11 => astray += &format!("Jan  1 00:00:00 mx exim[{i}]: [3/2] nonsense\n"),
+                13 => {
+                    astray += &l[..l.len() / 2];
+                    astray.push('\n');
+                }
+                _ => {}
+            }
+            astray += l;
+            astray.push('\n');
+        }
+        let (one, split) = one_and_split(Format::Exim, &astray, 3);
+        assert_eq!(one, split);
     }
 
     #[test]
