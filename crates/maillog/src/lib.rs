@@ -599,6 +599,14 @@ impl LogParser {
     }
 
     fn exim_line(&mut self, line: &str, out: &mut impl FnMut(Message)) -> bool {
+        // Exim's own log, the line starting with its stamp: the hot path.
+        if let Some((at, pid, rest)) = exim::parse_head(line) {
+            let Some(event) = exim::parse_event(rest) else {
+                return false;
+            };
+            let l = exim::EximLine { at, pid, event };
+            return self.exim_event(l, line, time::exim_zoned(line.as_bytes()), out);
+        }
         let line = match self.whole(line) {
             Whole::Line(l) => l,
             Whole::Part => {
@@ -608,10 +616,20 @@ impl LogParser {
             Whole::Stray => return false,
         };
         let line = &*line;
-        let Some(mut l) = self.exim_parse(line) else {
+        let Some(l) = self.exim_parse(line) else {
             return false;
         };
-        l.at = self.utc(l.at, exim::zoned(line));
+        self.exim_event(l, line, exim::zoned(line), out)
+    }
+
+    fn exim_event(
+        &mut self,
+        mut l: exim::EximLine<'_>,
+        line: &str,
+        zoned: bool,
+        out: &mut impl FnMut(Message),
+    ) -> bool {
+        l.at = self.utc(l.at, zoned);
         self.stats.understood += 1;
         self.seen(l.at);
         self.exim.feed(&l, line, self.offset, out);
