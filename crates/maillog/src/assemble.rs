@@ -487,7 +487,7 @@ impl EximAssembler {
             E::MessageNote { id, text } => match self.open.get_mut(id) {
                 Some((m, last)) => {
                     *last = l.at;
-                    if text.contains("rejected after DATA") {
+                    if exim::says_rejected_after_data(text) {
                         m.rejected = Some(text.to_string());
                     }
                 }

@@ -4,6 +4,10 @@
 //! line is matched by position, right after the message id, so a subject
 //! that holds `=>` or quotes cannot be mistaken for a delivery.
 
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
+
 use crate::fields::{Fields, host_ip};
 use crate::time::{Stamp, parse_exim};
 
@@ -237,12 +241,13 @@ pub(crate) fn parse_event(rest: &str) -> Option<Event<'_>> {
     if let Some(r) = rest.strip_prefix("cwd=") {
         // `cwd=/path 4 args: /usr/sbin/sendmail -t -i`; a path may hold spaces,
         // so find the ` N args:` marker from the left.
-        let marker = r.find(" args: ").or_else(|| r.find(" args:"))?;
+        // Searchers built once: a `cwd=` line comes with most messages.
+        static ARGS: LazyLock<[Finder<'static>; 2]> =
+            LazyLock::new(|| [Finder::new(" args: "), Finder::new(" args:")]);
+        let marker = ARGS.iter().find_map(|f| f.find(r.as_bytes()))?;
         let head = &r[..marker];
         let (cwd, _count) = head.rsplit_once(' ')?;
-        let args = r[marker..]
-            .trim_start_matches(" args:")
-            .trim_start_matches(' ');
+        let args = r[marker + " args:".len()..].trim_start_matches(' ');
         return Some(Event::Cwd { cwd, args });
     }
     let (first, after) = rest.split_once(' ').unwrap_or((rest, ""));
@@ -285,6 +290,15 @@ pub(crate) fn parse_event(rest: &str) -> Option<Event<'_>> {
         }
         _ => Event::MessageNote { id, text: after },
     })
+}
+
+/// Does a message note say the message was refused after DATA? A note
+/// comes with most messages (`SMTP connection outbound`): the searcher
+/// is built once.
+pub(crate) fn says_rejected_after_data(text: &str) -> bool {
+    static REJECTED: LazyLock<Finder<'static>> =
+        LazyLock::new(|| Finder::new("rejected after DATA"));
+    REJECTED.find(text.as_bytes()).is_some()
 }
 
 /// What a `rejected after DATA` note says of the message this server
