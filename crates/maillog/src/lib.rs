@@ -105,7 +105,6 @@ pub(crate) fn utf8(bytes: &[u8]) -> Cow<'_, str> {
     }
 }
 
-/// Parses lines of one log stream and hands out assembled messages.
 /// An Exim line split for syslog, joined so far.
 struct Joining {
     line: String,
@@ -130,6 +129,7 @@ enum Whole<'a> {
 /// whose last part never came are dropped.
 pub(crate) const MAX_JOINING: usize = 1024;
 
+/// Parses lines of one log stream and hands out assembled messages.
 pub struct LogParser {
     format: Option<Format>,
     year: i64,
@@ -566,7 +566,8 @@ impl LogParser {
             if self.parts.len() >= MAX_JOINING {
                 self.parts.clear();
             }
-            let mut joined = String::with_capacity(p.head.len() + p.text.len() * p.n as usize);
+            // Room for two parts: `n` is the line's word, not a promise.
+            let mut joined = String::with_capacity(p.head.len() + p.text.len() * 2);
             joined.push_str(p.head);
             joined.push_str(p.text);
             let j = Joining {
@@ -585,7 +586,8 @@ impl LogParser {
         if !j.cut {
             j.line.push_str(p.text);
         }
-        j.cut |= p.at_newline;
+        // No longer than a line the parser reads (parts may keep coming).
+        j.cut |= p.at_newline || j.line.len() >= MAX_LINE;
         j.next += 1;
         if p.i < p.n {
             return Whole::Part;
@@ -1144,6 +1146,29 @@ mod tests {
             "{:?}",
             p.stats.samples
         );
+    }
+
+    #[test]
+    fn parts_of_absurd_counts_cost_no_more_than_a_line() {
+        // A line claiming four billion parts, and a flood of parts of one
+        // line: no huge allocation, and the joined line stops growing at
+        // what the parser reads of one line.
+        let head = "Nov 28 10:00:01 web exim[4101]: ";
+        let mut p = LogParser::new(Some(Format::Exim), 2026);
+        let mut out = Vec::new();
+        let first = format!(
+            "{head}[1/4294967295] 2026-11-28 10:00:01 1rK001-000001-01 <= a@b.example U=a P=local S=1 for {}",
+            "x".repeat(800)
+        );
+        p.line(first.as_bytes(), String::new, &mut |m| out.push(m));
+        let part = "y".repeat(60_000);
+        for i in 2..40u32 {
+            let l = format!("{head}[{i}/4294967295] {part}");
+            p.line(l.as_bytes(), String::new, &mut |m| out.push(m));
+        }
+        assert!(p.parts.values().all(|j| j.line.len() < MAX_LINE + 70_000));
+        assert_eq!(p.stats.understood, 39);
+        assert!(out.is_empty());
     }
 
     #[test]
