@@ -116,19 +116,21 @@ impl LogIngest {
         // another zone, the lines of the messages open at the last stop
         // would store their neighbours a second time. Start where the
         // reading stopped instead; those few messages are lost. (A
-        // journal's entries carry UTC times: no zone applies.)
+        // journal's entries carry UTC times, so Postfix's are read the
+        // same in any zone; Exim's text keeps its own wall-clock stamp.)
         let before = store.log_zone(&key)?;
         let same = match before.as_deref() {
             None => zone.same_clock(&maillog::time::Zone::as_written()),
             Some(name) => maillog::time::Zone::named(name).is_ok_and(|z| z.same_clock(&zone)),
         };
-        let file = cfg.journal.is_none();
-        if let Some(r) = (resume.as_mut()).filter(|r| file && !same && r.resume_at < r.read_to) {
+        let zoned = cfg.journal.is_none() || cfg.format != "postfix";
+        if let Some(r) = (resume.as_mut()).filter(|r| zoned && !same && r.resume_at < r.read_to) {
             tracing::warn!(
                 log = %key,
-                "the log's time zone changed from {} to {}: reading on from byte {} (messages still open at the last stop lose their earlier lines, which are not read again so that nothing is stored twice)",
+                "the log's time zone changed from {} to {}: reading on from {} {} (messages still open at the last stop lose their earlier lines, which are not read again so that nothing is stored twice)",
                 before.as_deref().unwrap_or("UTC"),
                 zone.name(),
+                if cfg.journal.is_some() { "entry" } else { "byte" },
                 r.read_to
             );
             r.resume_at = r.read_to;

@@ -1010,6 +1010,70 @@ fn delivery_entries(
 }
 
 #[test]
+fn exim_in_the_journal_stores_nothing_twice_when_the_zone_changes() {
+    // Exim through syslog into the journal: its entries keep Exim's own
+    // wall-clock stamp, so a new zone moves their times, as in a file
+    // (a_new_time_zone_stores_nothing_twice).
+    let hook = WebhookReceiver::start();
+    let dir = TempDir::new("journal-exim-zone");
+    let cfg = |extra: &str| journal_config(&hook, "exim4*", "journal", "exim", extra);
+    dir.write("unlisted.toml", &cfg(""));
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        - 3 * 3600;
+    let stamp = |at: i64| {
+        maillog::Stamp {
+            secs: at,
+            millis: 0,
+        }
+        .iso()
+        .replace('T', " ")
+    };
+    let message = |at: i64, n: usize, done: bool| {
+        let (t, id) = (stamp(at), exim_id(3000 + n));
+        let mut e = vec![(
+            at,
+            "exim",
+            7000 + n as u32,
+            format!(
+                "{t} {id} <= amy@example.org H=(laptop) [198.51.100.7]:50000 P=esmtpa A=dovecot_login:amy@example.org S=900 for f{n}@example.net"
+            ),
+        )];
+        if done {
+            e.push((at, "exim", 7100 + n as u32, format!("{t} {id} => f{n}@example.net R=dnslookup T=remote_smtp H=mx.example.net [198.51.100.8] C=\"250 OK\"")));
+            e.push((at, "exim", 7100 + n as u32, format!("{t} {id} Completed")));
+        }
+        e
+    };
+    let mut entries = message(start, 0, false);
+    for n in 1..4 {
+        entries.extend(message(start + n as i64 * 60, n, true));
+    }
+    crate::ingest::journal_append_unit(&dir, "exim4.service", &entries);
+    once(&dir);
+    assert_eq!(stored(&dir), 3);
+    dir.write("unlisted.toml", &cfg("timezone = \"America/Chicago\""));
+    let t = stamp(start + 600);
+    let done = vec![(
+        start + 600,
+        "exim",
+        7200,
+        format!("{t} {} Completed", exim_id(3000)),
+    )];
+    crate::ingest::journal_append_unit(&dir, "exim4.service", &done);
+    let o = unlisted(dir.path(), &["serve", "--once", "--listen", ""]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("time zone changed from UTC to America/Chicago: reading on from entry"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(stored(&dir), 3);
+}
+
+#[test]
 fn a_postfix_log_kept_only_in_the_journal_is_followed_with_its_cursor() {
     // No syslog daemon: Postfix's log is in the systemd journal alone.
     // The daemon reads it through journalctl, a message open at a stop is
