@@ -296,9 +296,12 @@ fn shard<T>(
         first: None,
         last: None,
     };
+    // A chunk hands out about as many messages as the one before: room
+    // for them at once, instead of growing (and copying) the batch.
+    let mut room = 0;
     for chunk in rx {
         let name = names.get(chunk.file).map(String::as_str).unwrap_or("");
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(room);
         let mut emit = |at: u64, m: Message| keep(&mut out, prepare, at, m);
         let data = &chunk.data[..chunk.len];
         // Global line numbers count from 1.
@@ -338,6 +341,7 @@ fn shard<T>(
                 }
             }
         }
+        room = out.len() + out.len() / 8;
         if tx.send(Batch::Chunk(out)).is_err() {
             return;
         }
