@@ -106,46 +106,64 @@ pub fn parse(line: &str) -> Option<EximLine<'_>> {
     Some(EximLine { at, pid, event })
 }
 
-/// As [`parse`], and Exim's lines through syslog as well
-/// (`log_file_path = syslog`): `TIME HOST exim[PID]: ` and then the main
-/// log's line, with its own stamp (`syslog_timestamp`, Exim's default)
-/// or without it (then the syslog time, in `year`, is the line's). The
-/// tag's pid is the line's when the line has none, as `+pid` would give.
-pub fn parse_in(line: &str, year: i64) -> Option<EximLine<'_>> {
-    let (at, pid, rest) = parse_head_in(line, year)?;
-    let event = parse_event(rest)?;
-    Some(EximLine { at, pid, event })
+/// The head of an Exim line, from the main log or through syslog
+/// (`log_file_path = syslog`: `TIME HOST exim[PID]: ` and then the main
+/// log's line, with its own stamp, `syslog_timestamp`, Exim's default, or
+/// without it). The tag's pid is the line's when the line has none, as
+/// `+pid` would give.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeadIn<'a> {
+    pub at: Stamp,
+    pub pid: Option<u32>,
+    /// The text after the stamp and `[pid]`.
+    pub rest: &'a str,
+    /// The time carries its offset (`log_timezone`, or an RFC 3339
+    /// syslog stamp).
+    pub zoned: bool,
+    /// The time is syslog's, which has no year (in `year`).
+    pub by_syslog: bool,
 }
 
-/// As [`parse_head`], for a line of the main log or through syslog
-/// ([`parse_in`]).
-pub fn parse_head_in(line: &str, year: i64) -> Option<(Stamp, Option<u32>, &str)> {
-    if let Some(h) = parse_head(line) {
-        return Some(h);
+/// The head of a line of the main log or through syslog ([`HeadIn`]).
+pub fn parse_head_in(line: &str, year: i64) -> Option<HeadIn<'_>> {
+    if let Some((at, pid, rest)) = parse_head(line) {
+        let zoned = crate::time::exim_zoned(line.as_bytes());
+        return Some(HeadIn {
+            at,
+            pid,
+            rest,
+            zoned,
+            by_syslog: false,
+        });
     }
     let s = through_syslog(line, year)?;
-    Some(syslog_text_head(s.text, s.at, s.pid))
-}
-
-/// The stamp, pid and rest of the text after a syslog tag: Exim's own
-/// stamp and `[pid]` when there, else the syslog's (`at`, `pid`).
-pub(crate) fn syslog_text_head(
-    text: &str,
-    at: Stamp,
-    pid: Option<u32>,
-) -> (Stamp, Option<u32>, &str) {
+    let text = s.text;
     if let Some((at, own, rest)) = parse_head(text) {
-        return (at, own.or(pid), rest);
+        let zoned = crate::time::exim_zoned(text.as_bytes());
+        return Some(HeadIn {
+            at,
+            pid: own.or(s.pid),
+            rest,
+            zoned,
+            by_syslog: false,
+        });
     }
     // No stamp of its own; `+pid` still writes `[pid] `.
     let own_pid = text.strip_prefix('[').and_then(|r| {
         let (pid, rest) = r.split_once("] ")?;
         Some((pid.parse().ok()?, rest))
     });
-    match own_pid {
-        Some((pid, rest)) => (at, Some(pid), rest),
-        None => (at, pid, text),
-    }
+    let (pid, rest) = match own_pid {
+        Some((pid, rest)) => (Some(pid), rest),
+        None => (s.pid, text),
+    };
+    Some(HeadIn {
+        at: s.at,
+        pid,
+        rest,
+        zoned: crate::time::syslog_zoned(line.as_bytes()),
+        by_syslog: true,
+    })
 }
 
 /// One part of a line Exim split for syslog: a line longer than 870
@@ -196,31 +214,6 @@ pub fn syslog_part(line: &str) -> Option<Part<'_>> {
 /// `syslog_processname`, is `exim` unless changed; Debian's is `exim4`).
 fn through_syslog(line: &str, year: i64) -> Option<crate::postfix::Syslog<'_>> {
     crate::postfix::syslog(line, year).filter(|s| s.program.starts_with("exim"))
-}
-
-/// Whether a line's time carries its offset: the Exim stamp's
-/// (`log_timezone`), or, for a line through syslog without one, the
-/// syslog stamp's (RFC 3339).
-pub fn zoned(line: &str) -> bool {
-    let b = line.as_bytes();
-    if crate::time::exim_stamp_len(b).is_some() {
-        return crate::time::exim_zoned(b);
-    }
-    // The year does not change where the text starts.
-    match through_syslog(line, 2000) {
-        Some(s) if crate::time::exim_stamp_len(s.text.as_bytes()).is_some() => {
-            crate::time::exim_zoned(s.text.as_bytes())
-        }
-        _ => crate::time::syslog_zoned(b),
-    }
-}
-
-/// Whether the line's time is syslog's, which has no year: a line through
-/// syslog without Exim's own stamp.
-pub fn dated_by_syslog(line: &str) -> bool {
-    crate::time::exim_stamp_len(line.as_bytes()).is_none()
-        && through_syslog(line, 2000)
-            .is_some_and(|s| crate::time::exim_stamp_len(s.text.as_bytes()).is_none())
 }
 
 /// The stamp and `[pid]` of a line, and the rest after them. Every line

@@ -422,8 +422,8 @@ impl LogParser {
         if arrival && !self.exim.waits_for_arrival() {
             return;
         }
-        if let Some(mut l) = self.exim_parse(line) {
-            l.at = self.utc(l.at, exim::zoned(line));
+        if let Some((mut l, zoned)) = self.exim_parse(line) {
+            l.at = self.utc(l.at, zoned);
             self.exim.peek(&l);
         }
         self.hint = None;
@@ -451,9 +451,13 @@ impl LogParser {
         let (at, zoned) = match self.format? {
             // A `cwd=` line without its `args:` moves no clock.
             Format::Exim if route == shard::Route::Every => {
-                (self.exim_parse(line)?.at, exim::zoned(line))
+                let (l, zoned) = self.exim_parse(line)?;
+                (l.at, zoned)
             }
-            Format::Exim => (self.exim_head(line)?.0, exim::zoned(line)),
+            Format::Exim => {
+                let h = self.exim_head(line)?;
+                (h.at, h.zoned)
+            }
             Format::Postfix => (
                 self.postfix_head(line).ok()?.at,
                 time::syslog_zoned(line.as_bytes()),
@@ -531,20 +535,22 @@ impl LogParser {
 
     /// An Exim line, from the main log or through syslog; a line dated by
     /// syslog alone (no year) months before the last is the new year's.
-    fn exim_parse<'a>(&mut self, line: &'a str) -> Option<exim::EximLine<'a>> {
-        let (at, pid, rest) = self.exim_head(line)?;
-        Some(exim::EximLine {
-            at,
-            pid,
-            event: exim::parse_event(rest)?,
-        })
+    /// Returns the line and whether its time carries its offset.
+    fn exim_parse<'a>(&mut self, line: &'a str) -> Option<(exim::EximLine<'a>, bool)> {
+        let h = self.exim_head(line)?;
+        let l = exim::EximLine {
+            at: h.at,
+            pid: h.pid,
+            event: exim::parse_event(h.rest)?,
+        };
+        Some((l, h.zoned))
     }
 
-    fn exim_head<'a>(&mut self, line: &'a str) -> Option<(Stamp, Option<u32>, &'a str)> {
+    fn exim_head<'a>(&mut self, line: &'a str) -> Option<exim::HeadIn<'a>> {
         let head = exim::parse_head_in(line, self.year)?;
         if let Some(last) = self.last
-            && last.secs - head.0.secs > 180 * 86_400
-            && exim::dated_by_syslog(line)
+            && last.secs - head.at.secs > 180 * 86_400
+            && head.by_syslog
         {
             self.year += 1;
             return exim::parse_head_in(line, self.year);
@@ -618,10 +624,10 @@ impl LogParser {
             Whole::Stray => return false,
         };
         let line = &*line;
-        let Some(l) = self.exim_parse(line) else {
+        let Some((l, zoned)) = self.exim_parse(line) else {
             return false;
         };
-        self.exim_event(l, line, exim::zoned(line), out)
+        self.exim_event(l, line, zoned, out)
     }
 
     fn exim_event(

@@ -82,7 +82,7 @@ impl Router {
     fn route_through_syslog(&self, line: &[u8]) -> Route {
         let text = crate::utf8(line);
         let text = text.trim_end_matches('\r');
-        let rest = crate::exim::parse_head_in(text, 2000).map(|(_, _, rest)| rest.as_bytes());
+        let rest = crate::exim::parse_head_in(text, 2000).map(|h| h.rest.as_bytes());
         self.route_key(rest.and_then(exim_key))
     }
 
@@ -210,8 +210,10 @@ impl Tagger {
             return self.router.route(line);
         };
         if p.i == 1 {
-            let rest = crate::exim::syslog_text_head(p.text, crate::Stamp::default(), p.pid).2;
-            let route = self.router.route_key(exim_key(rest.as_bytes()));
+            // The first part, cut as the parser cuts the joined line.
+            let first = [p.head, p.text].concat();
+            let rest = crate::exim::parse_head_in(&first, 2000).map(|h| h.rest.as_bytes());
+            let route = self.router.route_key(rest.and_then(exim_key));
             if self.parts.len() >= crate::MAX_JOINING {
                 self.parts.clear();
             }
