@@ -69,12 +69,17 @@ def fail(msg):
 
 try:
     ws_url = None
-    for _ in range(100):
+    # A first start on a fresh clone, with the test suite busy on both
+    # cores, has taken over 20 s: wait up to a minute.
+    deadline = time.time() + 60
+    while ws_url is None and time.time() < deadline:
         try:
             pages = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=2))
             ws_url = next(p["webSocketDebuggerUrl"] for p in pages if p.get("type") == "page")
             break
         except Exception:
+            if proc.poll() is not None:
+                fail(f"Chromium exited ({proc.returncode}) before its DevTools port answered")
             time.sleep(0.2)
     if ws_url is None:
         fail("Chromium's DevTools port did not answer")
