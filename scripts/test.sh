@@ -22,6 +22,9 @@ have journalctl || apt_missing+=(systemd)
 # A real Exim writes the logs the parsers are tested on; swaks talks SMTP to it.
 have exim4 || apt_missing+=(exim4-daemon-light)
 have swaks || apt_missing+=(swaks)
+# Exim logging through syslog writes to a real rsyslogd (run by the test on
+# a socket of its own, never /dev/log).
+have rsyslogd || apt_missing+=(rsyslog)
 # Postfix runs from an unpacked tree (its package conflicts with Exim's);
 # SASL logins go through Cyrus sasldb.
 have saslpasswd2 || apt_missing+=(sasl2-bin)

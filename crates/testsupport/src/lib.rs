@@ -1,7 +1,8 @@
 //! Real servers for integration tests, each started on a free loopback port
-//! and stopped when dropped: rbldnsd (the DNS server blocklist operators
-//! run), an SMTP server (aiosmtpd), an HTTP receiver for webhooks, and a
-//! UDP port that never answers (a dead nameserver).
+//! (or a socket of its own) and stopped when dropped: rbldnsd (the DNS
+//! server blocklist operators run), an SMTP server (aiosmtpd), Exim and
+//! Postfix, rsyslogd, an HTTP receiver for webhooks, and a UDP port that
+//! never answers (a dead nameserver).
 //!
 //! Every wait here is a bounded poll of the real server, never a bare sleep
 //! standing in for readiness.
@@ -53,7 +54,6 @@ pub fn free_udp_port() -> u16 {
     s.local_addr().expect("local addr").port()
 }
 
-/// Polls `f` every 50 ms until it returns `Some` or `limit` passes.
 /// A path under the shared real-world data (`../shared/data/` beside the
 /// repository, or `$UNLISTED_SHARED_DATA`), read in place at test time.
 pub fn shared_data(rel: &str) -> PathBuf {
@@ -75,6 +75,7 @@ pub fn free_tcp_port() -> u16 {
     l.local_addr().expect("addr").port()
 }
 
+/// Polls `f` every 50 ms until it returns `Some` or `limit` passes.
 pub fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let start = Instant::now();
     loop {
@@ -386,6 +387,72 @@ impl Drop for SmtpSink {
     }
 }
 
+/// A real rsyslogd listening on a socket of its own (never the machine's
+/// /dev/log) and writing the mail facility to one file in the traditional
+/// format of /var/log/maillog (`Nov 29 00:15:44 host exim[123]: …`).
+pub struct Syslog {
+    dir: TempDir,
+    child: Child,
+}
+
+impl Syslog {
+    pub fn start() -> Self {
+        let dir = TempDir::new("syslog");
+        let d = dir.path().display();
+        // Rate limiting off: a test's burst must reach the file whole.
+        let conf = dir.write(
+            "rsyslog.conf",
+            &format!(
+                r#"global(workDirectory="{d}")
+module(load="imuxsock" SysSock.Use="off")
+input(type="imuxsock" Socket="{d}/log.sock" RateLimit.Interval="0")
+mail.* action(type="omfile" file="{d}/maillog" template="RSYSLOG_TraditionalFileFormat")
+"#
+            ),
+        );
+        let child = Command::new(find_program("rsyslogd"))
+            .arg("-n")
+            .arg("-f")
+            .arg(&conf)
+            .arg("-i")
+            .arg(dir.path().join("rsyslogd.pid"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn rsyslogd");
+        let socket = dir.path().join("log.sock");
+        let up = wait_for(Duration::from_secs(10), || socket.exists().then_some(()));
+        assert!(up.is_some(), "rsyslogd did not create {}", socket.display());
+        Syslog { dir, child }
+    }
+
+    /// The socket to log to.
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("log.sock")
+    }
+
+    /// The mail log it writes.
+    pub fn maillog(&self) -> PathBuf {
+        self.dir.path().join("maillog")
+    }
+
+    /// Waits until the mail log has `n` lines containing `needle`.
+    pub fn wait_lines(&self, needle: &str, n: usize, limit: Duration) -> String {
+        wait_for(limit, || {
+            let log = std::fs::read_to_string(self.maillog()).ok()?;
+            (log.lines().filter(|l| l.contains(needle)).count() >= n).then_some(log)
+        })
+        .unwrap_or_else(|| std::fs::read_to_string(self.maillog()).unwrap_or_default())
+    }
+}
+
+impl Drop for Syslog {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A real Exim (Debian's exim4) on a loopback port with its own config,
 /// spool and log directory, relaying everything to `smarthost_port` on
 /// 127.0.0.1. SMTP AUTH PLAIN accepts `user` / `password`. The log selector
@@ -395,6 +462,8 @@ pub struct Exim {
     pub port: u16,
     dir: TempDir,
     child: Child,
+    /// When Exim logs through syslog: the socket its /dev/log names.
+    devlog: Option<PathBuf>,
 }
 
 impl Exim {
@@ -418,9 +487,33 @@ impl Exim {
         main: &str,
         acls: &str,
     ) -> Self {
-        let exim = find_program("exim4");
+        Self::start_full(smarthost_port, users, queue_only, main, acls, None)
+    }
+
+    /// Logging both to its main log and through syslog
+    /// (`log_file_path = syslog : …`) to `syslog`, a real rsyslogd. Every
+    /// Exim process of this instance runs in a mount namespace of its own
+    /// whose /dev/log is that rsyslogd's socket.
+    pub fn start_through_syslog(
+        smarthost_port: u16,
+        users: &[(&str, &str)],
+        main: &str,
+        acls: &str,
+        syslog: &Syslog,
+    ) -> Self {
+        Self::start_full(smarthost_port, users, false, main, acls, Some(syslog))
+    }
+
+    fn start_full(
+        smarthost_port: u16,
+        users: &[(&str, &str)],
+        queue_only: bool,
+        main: &str,
+        acls: &str,
+        syslog: Option<&Syslog>,
+    ) -> Self {
         let dir = TempDir::new("exim");
-        for sub in ["spool", "log"] {
+        for sub in ["spool", "log", "olddev"] {
             std::fs::create_dir_all(dir.path().join(sub)).expect("mkdir");
         }
         // Exim writes as its own user, and reads a -C config only when it is
@@ -447,6 +540,7 @@ impl Exim {
             })
             .collect();
         let cond = ["${if or {", &pairs, "}}"].concat();
+        let syslog_path = if syslog.is_some() { "syslog : " } else { "" };
         let config = format!(
             r#"primary_hostname = mx.test.example
 qualify_domain = test.example
@@ -456,7 +550,7 @@ never_users =
 keep_environment =
 queue_only = {queue_only}
 spool_directory = {d}/spool
-log_file_path = {d}/log/%slog
+log_file_path = {syslog_path}{d}/log/%slog
 log_selector = +arguments +subject +received_recipients +incoming_port +smtp_connection
 daemon_smtp_ports = {port}
 local_interfaces = 127.0.0.1
@@ -508,12 +602,12 @@ plain:
   server_set_id = $auth2
 "#
         );
-        let conf = dir.write("exim.conf", &config);
-        let child = Command::new(&exim)
-            .arg("-C")
-            .arg(&conf)
-            .args(["-bd", "-oX", &port.to_string()])
-            .current_dir(dir.path())
+        dir.write("exim.conf", &config);
+        let devlog = syslog.map(Syslog::socket);
+        // -bdf: in the foreground, so that dropping this stops the daemon
+        // (with -bd it forks away and outlives the test).
+        let child = exim_command(dir.path(), devlog.as_deref())
+            .args(["-bdf", "-oX", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -522,7 +616,16 @@ plain:
             std::net::TcpStream::connect(("127.0.0.1", port)).ok()
         });
         assert!(up.is_some(), "exim did not listen on port {port}");
-        Exim { port, dir, child }
+        Exim {
+            port,
+            dir,
+            child,
+            devlog,
+        }
+    }
+
+    fn command(&self) -> Command {
+        exim_command(self.dir.path(), self.devlog.as_deref())
     }
 
     pub fn config(&self) -> PathBuf {
@@ -553,11 +656,9 @@ plain:
     }
 
     fn queue_run(&self, flag: &str) {
-        let ok = Command::new(find_program("exim4"))
-            .arg("-C")
-            .arg(self.config())
+        let ok = self
+            .command()
             .arg(flag)
-            .current_dir(self.dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
@@ -585,9 +686,8 @@ plain:
     /// Like `sendmail`, for submissions that may be refused: whether Exim
     /// took it, and what it said on stderr.
     pub fn try_sendmail(&self, cwd: &Path, from: &str, message: &str) -> (bool, String) {
-        let mut child = Command::new(find_program("exim4"))
-            .arg("-C")
-            .arg(self.config())
+        let mut child = self
+            .command()
             .args(["-t", "-i", &format!("-f{from}")])
             .current_dir(cwd)
             .stdin(Stdio::piped())
@@ -623,6 +723,45 @@ impl Drop for Exim {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `exim4 -C <dir>/exim.conf` in `dir`. With `devlog`, in a mount
+/// namespace where /dev/log is that socket (the test's rsyslogd): glibc's
+/// syslog(3) always writes to /dev/log, which this machine does not have,
+/// and the namespace leaves the machine's own /dev alone.
+fn exim_command(dir: &Path, devlog: Option<&Path>) -> Command {
+    let exim = find_program("exim4");
+    let mut cmd = match devlog {
+        None => Command::new(exim),
+        Some(socket) => {
+            // The real /dev stays reachable under olddev for the few
+            // devices Exim opens; a tmpfs over /dev holds links to them.
+            let script = r#"set -e
+mount --rbind /dev "$1/olddev"
+mount -t tmpfs -o mode=755 unlisted-dev /dev
+for n in null zero full random urandom tty; do ln -s "$1/olddev/$n" "/dev/$n"; done
+ln -s /proc/self/fd /dev/fd
+ln -s "$2" /dev/log
+shift 2
+exec "$@""#;
+            let mut c = Command::new(find_program("unshare"));
+            c.args([
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                script,
+                "sh",
+            ])
+            .arg(dir)
+            .arg(socket)
+            .arg(exim);
+            c
+        }
+    };
+    cmd.arg("-C").arg(dir.join("exim.conf")).current_dir(dir);
+    cmd
 }
 
 /// Sends one message with swaks (the field's SMTP test tool), from the

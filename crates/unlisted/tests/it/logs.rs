@@ -200,36 +200,19 @@ fn exim_through_syslog_gives_what_its_main_log_gives() {
     }
     dir.write("exim_mainlog", &log);
     let (_, main) = analyze(&dir, &["--all", "exim_mainlog"]);
-    // Sample lines are quoted as read: compared without the syslog head
-    // and Exim's stamp.
-    fn bare(v: &mut serde_json::Value) {
-        match v {
-            serde_json::Value::String(s) => {
-                let mut t = s.as_str();
-                if t.starts_with("May  1 ")
-                    && let Some(i) = t.find("]: ")
-                {
-                    t = &t[i + 3..];
-                }
-                if t.starts_with("2024-05-01 ") {
-                    t = &t[20..];
-                }
-                *s = t.to_string();
-            }
-            serde_json::Value::Array(a) => a.iter_mut().for_each(bare),
-            serde_json::Value::Object(o) => o.values_mut().for_each(bare),
-            _ => {}
+    // Compared without the syslog head and Exim's stamp.
+    fn bare(mut t: &str) -> &str {
+        if t.starts_with("May  1 ")
+            && let Some(i) = t.find("]: ")
+        {
+            t = &t[i + 3..];
         }
+        if t.starts_with("2024-05-01 ") {
+            t = &t[20..];
+        }
+        t
     }
-    let senders = |lines: &[serde_json::Value]| -> Vec<serde_json::Value> {
-        let mut s: Vec<serde_json::Value> = lines
-            .iter()
-            .filter(|l| l["type"] == "sender")
-            .cloned()
-            .collect();
-        s.iter_mut().for_each(bare);
-        s
-    };
+    let senders = |lines: &[serde_json::Value]| crate::senders_stripped(lines, bare);
     assert_eq!(sender(&main, "auth:news@shop.example")["recipients"], 1200);
     for own_stamp in [true, false] {
         // The year of syslog dates is the file's.

@@ -59,6 +59,30 @@ pub fn analyze_both_ways(dir: &Path, args: &[&str]) -> Output {
     three
 }
 
+/// The sender objects of `logs analyze --json` output, every string in
+/// them passed through `strip` (sample lines are quoted as read: a syslog
+/// head, say, must go before two logs' senders compare).
+pub fn senders_stripped(
+    lines: &[serde_json::Value],
+    strip: fn(&str) -> &str,
+) -> Vec<serde_json::Value> {
+    fn walk(v: &mut serde_json::Value, strip: fn(&str) -> &str) {
+        match v {
+            serde_json::Value::String(s) => *s = strip(s).to_string(),
+            serde_json::Value::Array(a) => a.iter_mut().for_each(|v| walk(v, strip)),
+            serde_json::Value::Object(o) => o.values_mut().for_each(|v| walk(v, strip)),
+            _ => {}
+        }
+    }
+    let mut s: Vec<serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["type"] == "sender")
+        .cloned()
+        .collect();
+    s.iter_mut().for_each(|v| walk(v, strip));
+    s
+}
+
 /// Starts `unlisted ARGS` in `dir` as a daemon (stderr discarded).
 pub fn spawn(dir: &Path, args: &[&str]) -> std::process::Child {
     // Daemons of tests running at once would all want the dashboard's

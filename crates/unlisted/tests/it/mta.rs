@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use testsupport::{Exim, Postfix, SmtpSink, TempDir, swaks};
+use testsupport::{Exim, Postfix, SmtpSink, Syslog, TempDir, swaks};
 
 use crate::{json_lines, stderr, unlisted};
 
@@ -61,6 +61,19 @@ fn stolen_mailbox(port: u16) -> usize {
         messages += 1;
     }
     messages
+}
+
+/// Relaying without AUTH from another address: refused at RCPT, a
+/// rejection line and no message.
+fn relay_refused(port: u16) {
+    assert!(!swaks(
+        port,
+        "127.0.50.1",
+        None,
+        "x@other.example",
+        &["y@dest.example"],
+        "relay?"
+    ));
 }
 
 /// `logs analyze --json` on a real log: every line understood, `messages`
@@ -153,15 +166,7 @@ fn real_exim_log_is_fully_understood_and_names_the_senders() {
     let pid = std::process::id();
 
     let mut completed = stolen_mailbox(exim.port);
-    // Relaying without AUTH is refused: a rejection line, no message.
-    assert!(!swaks(
-        exim.port,
-        "127.0.50.1",
-        None,
-        "x@other.example",
-        &["y@dest.example"],
-        "relay?"
-    ));
+    relay_refused(exim.port);
     // A PHP mailer dropped in uploads, and the shop's honest contact form.
     for i in 0..25 {
         exim.sendmail(
@@ -219,20 +224,115 @@ fn real_exim_log_is_fully_understood_and_names_the_senders() {
     );
 }
 
+/// A real Exim logging to its main log and through syslog at once
+/// (`log_file_path = syslog : …`) to a real rsyslogd, which writes
+/// /var/log/maillog's format. The two logs must say the same of every
+/// sender. Through syslog, Exim splits a line longer than 870 characters
+/// into `[i/n]` parts (the 50-recipient message), writes a refusal to both
+/// its main and its reject log (`syslog_duplication`), and the reject log's
+/// copy of a refusal after DATA carries the message's headers as `[i\n]`
+/// parts.
+#[test]
+fn real_exim_through_syslog_says_what_its_main_log_says() {
+    let sink = SmtpSink::start();
+    let syslog = Syslog::start();
+    let exim = Exim::start_through_syslog(
+        sink.port,
+        &[
+            ("info@shop.example", "secret"),
+            ("news@shop.example", "secret"),
+        ],
+        "acl_smtp_data = acl_data",
+        "acl_data:\n  deny condition = ${if match{$h_subject:}{refuse me}}\n       message = content refused\n  accept\n",
+        &syslog,
+    );
+    let mut homes = Homes(Vec::new());
+    let uploads = homes.dir("dan", "public_html/wp-content/uploads/2025");
+
+    let mut completed = stolen_mailbox(exim.port);
+    // Written to both the main and the reject log.
+    relay_refused(exim.port);
+    // Refused after DATA: no message, a refusal with headers in the
+    // reject log.
+    assert!(!swaks(
+        exim.port,
+        "127.0.51.1",
+        Some(("news@shop.example", "secret")),
+        "news@shop.example",
+        &["z@dest.example"],
+        "refuse me"
+    ));
+    // One message to 50 addresses: its `<=` line (+received_recipients)
+    // is over 870 characters. (Its To: header must stay under SMTP's 998.)
+    let list: Vec<String> = (0..50).map(|i| format!("s{i:02}@dest.example")).collect();
+    let to: Vec<&str> = list.iter().map(String::as_str).collect();
+    assert!(swaks(
+        exim.port,
+        "127.0.52.1",
+        Some(("news@shop.example", "secret")),
+        "news@shop.example",
+        &to,
+        "November news"
+    ));
+    completed += 1;
+    for i in 0..12 {
+        exim.sendmail(
+            &uploads,
+            "wordpress@dan.example",
+            &format!("To: parcel{i}@dest.example\nSubject: Your parcel\n\nclick\n"),
+        );
+        completed += 1;
+    }
+    let log = exim.wait_completed(completed, Duration::from_secs(30));
+    assert_eq!(log.matches(" Completed\n").count(), completed, "{log}");
+    let maillog = syslog.wait_lines(" Completed", completed, Duration::from_secs(10));
+    // The real thing did what this test is about.
+    assert!(maillog.contains(" exim["), "{maillog}");
+    assert!(maillog.contains("]: [1/"), "no line was split: {maillog}");
+    // `[i\n]`: part i of n, ending where the text had a newline.
+    assert!(
+        maillog.contains("]   Subject: refuse me"),
+        "no reject log headers: {maillog}"
+    );
+    assert_eq!(
+        maillog.matches("relay not permitted").count(),
+        2,
+        "syslog_duplication: {maillog}"
+    );
+
+    // The refusal after DATA is a message too, one that never completes.
+    let main = analyze_real(&exim.mainlog(), "exim", completed + 1, &log);
+    let through = analyze_real(&syslog.maillog(), "exim", completed + 1, &maillog);
+    // Sample lines quoted as evidence carry syslog's head in one; Exim's
+    // own stamp follows it in both.
+    fn bare(s: &str) -> &str {
+        match s.find("]: ") {
+            Some(i) if s[..i].contains(" exim") => &s[i + 3..],
+            _ => s,
+        }
+    }
+    let senders = |lines: &[serde_json::Value]| crate::senders_stripped(lines, bare);
+    assert_eq!(senders(&through), senders(&main));
+    assert_stolen_mailbox(&through);
+    let news = sender(&through, "auth:news@shop.example");
+    assert_eq!(news["recipients"], 50, "{news:#}");
+    let php = sender(&through, &format!("script:{}", uploads.display()));
+    assert_eq!(php["messages"], 12, "{php:#}");
+    let (a, b) = (through.last().unwrap(), main.last().unwrap());
+    for key in ["senders", "spamming", "suspicious", "first", "last"] {
+        assert!(!b[key].is_null(), "{key}: {b:#}");
+        assert_eq!(a[key], b[key], "{key}");
+    }
+    assert_stolen_mailbox_messages(&syslog.maillog(), true);
+}
+
 #[test]
 fn real_postfix_log_is_fully_understood_and_names_the_senders() {
     let sink = SmtpSink::start();
     let postfix = Postfix::start(sink.port, "info", "shop.example", "secret");
     let mut removed = stolen_mailbox(postfix.port);
     // Relaying without SASL from another address is refused.
-    assert!(!swaks(
-        postfix.port,
-        "127.0.50.1",
-        None,
-        "x@other.example",
-        &["y@dest.example"],
-        "relay?"
-    ));
+    relay_refused(postfix.port);
     // mail() from a local script (uid 0, see Postfix::sendmail) with PHP's
     // X-PHP-Originating-Script header, which a header_checks WARN rule logs,
     // to a list where two in five addresses are dead.
