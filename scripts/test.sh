@@ -25,6 +25,11 @@ have swaks || apt_missing+=(swaks)
 # Exim logging through syslog writes to a real rsyslogd (run by the test on
 # a socket of its own, never /dev/log).
 have rsyslogd || apt_missing+=(rsyslog)
+# Rotated logs compressed as logrotate's compresscmd may: by the real tools.
+have xz || apt_missing+=(xz-utils)
+have bzip2 || apt_missing+=(bzip2)
+have zstd || apt_missing+=(zstd)
+have lz4 || apt_missing+=(lz4)
 # Postfix runs from an unpacked tree (its package conflicts with Exim's);
 # SASL logins go through Cyrus sasldb.
 have saslpasswd2 || apt_missing+=(sasl2-bin)

@@ -18,6 +18,7 @@ pub mod exim;
 pub mod fields;
 pub mod headers;
 pub mod message;
+pub mod packed;
 pub mod postfix;
 pub mod shard;
 pub mod tail;

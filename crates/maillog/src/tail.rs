@@ -8,6 +8,7 @@
 //! generation in their top 16 bits ([`Position`]) so that the offset of a
 //! message's first line can be compared across a rotation.
 
+use crate::packed;
 use std::fs::File;
 use std::io::{BufReader, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
@@ -132,19 +133,22 @@ const DATED: usize = 8;
 /// Files logrotate leaves a renamed or copied log under: `log.1`, `log.0`,
 /// `log-old`, then with `dateext` (the default of RHEL's logrotate.conf,
 /// and so of cPanel servers) `log-20261128`, exicyclog's `mainlog.01`,
-/// and older numbered ones, the newest first. With `gzip`, the same names
-/// compressed (`log.1.gz`, `log-20261128.gz`) instead: another inode with
-/// other bytes, found by what they hold ([`gunzipped_rotation`]). Other
-/// compressions are left out.
-fn rotated_candidates(path: &Path, gzip: bool) -> Vec<PathBuf> {
-    let suffix = if gzip { ".gz" } else { "" };
-    let with = |s: &str| {
+/// and older numbered ones, the newest first. With `compressed`, the same
+/// names compressed (`log.1.gz`, `log-20261128.xz`, see
+/// [`packed::SUFFIXES`]) instead: another inode with other bytes, found by
+/// what they hold ([`unpacked_rotation`]).
+fn rotated_candidates(path: &Path, compressed: bool) -> Vec<PathBuf> {
+    let suffixes: &[&str] = if compressed { &packed::SUFFIXES } else { &[""] };
+    let with = |s: &str, z: &str| {
         let mut p = path.as_os_str().to_owned();
         p.push(s);
-        p.push(suffix);
+        p.push(z);
         PathBuf::from(p)
     };
-    let mut out: Vec<PathBuf> = ROTATED.iter().map(|s| with(s)).collect();
+    let mut out: Vec<PathBuf> = ROTATED
+        .iter()
+        .flat_map(|s| suffixes.iter().map(move |z| with(s, z)))
+        .collect();
     let (Some(name), Some(dir)) = (path.file_name().and_then(|n| n.to_str()), path.parent()) else {
         return out;
     };
@@ -153,7 +157,7 @@ fn rotated_candidates(path: &Path, gzip: bool) -> Vec<PathBuf> {
     } else {
         dir
     };
-    let compressed = [".gz", ".bz2", ".xz", ".zst", ".lz4", ".Z"];
+    let others = [".lz4", ".Z", ".lz", ".lzo"];
     let mut dated: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
@@ -162,15 +166,18 @@ fn rotated_candidates(path: &Path, gzip: bool) -> Vec<PathBuf> {
             let n = e.file_name();
             let n = n.to_str()?;
             let rest = n.strip_prefix(name)?;
-            let plain = if gzip {
-                rest.strip_suffix(".gz")?
+            let plain = if compressed {
+                packed::SUFFIXES.iter().find_map(|z| rest.strip_suffix(z))?
             } else {
                 rest
             };
             let dated = plain.strip_prefix(['-', '.', '_'])?;
             let keep = dated.starts_with(|c: char| c.is_ascii_digit())
                 && !ROTATED.contains(&plain)
-                && !compressed.iter().any(|c| plain.ends_with(c));
+                && !packed::SUFFIXES
+                    .iter()
+                    .chain(&others)
+                    .any(|c| plain.ends_with(c));
             let meta = e.metadata().ok().filter(|m| keep && m.is_file())?;
             Some((meta.modified().ok()?, e.path()))
         })
@@ -181,25 +188,30 @@ fn rotated_candidates(path: &Path, gzip: bool) -> Vec<PathBuf> {
 }
 
 /// A rotated file that logrotate compressed at once (`compress` without
-/// `delaycompress`) before its last lines were read: the gzip file among
-/// `path`'s rotations that begins, uncompressed, with `head` and is at
+/// `delaycompress`) before its last lines were read: the compressed file
+/// among `path`'s rotations that begins, unpacked, with `head` and is at
 /// least `at_least` bytes long. Its bytes from `from` on are copied into
 /// an unnamed temporary file at the same offsets (the bytes before are a
 /// hole, never read), which then drains like the file it was. `None`
-/// when `head` is not known: without it no gzip file can be told to be
-/// the one.
-fn gunzipped_rotation(path: &Path, head: &[u8], from: u64, at_least: u64) -> Option<Open> {
+/// when `head` is not known: without it no compressed file can be told to
+/// be the one.
+fn unpacked_rotation(path: &Path, head: &[u8], from: u64, at_least: u64) -> Option<Open> {
     if head.is_empty() {
         return None;
     }
     rotated_candidates(path, true)
         .into_iter()
-        .find_map(|gz| gunzip_from(&gz, head, from, at_least).ok().flatten())
+        .find_map(|z| unpack_from(&z, head, from, at_least).ok().flatten())
 }
 
-fn gunzip_from(gz: &Path, head: &[u8], from: u64, at_least: u64) -> std::io::Result<Option<Open>> {
+fn unpack_from(
+    packed: &Path,
+    head: &[u8],
+    from: u64,
+    at_least: u64,
+) -> std::io::Result<Option<Open>> {
     use std::io::{Read, Write};
-    let mut z = flate2::read::MultiGzDecoder::new(BufReader::new(File::open(gz)?));
+    let mut z = packed::unpacked(BufReader::new(File::open(packed)?))?;
     let mut first = vec![0u8; head.len()];
     if z.read_exact(&mut first).is_err() || first != head {
         return Ok(None);
@@ -272,7 +284,7 @@ impl Tailer {
                     .into_iter()
                     .filter_map(|p| open_at(&p, r.resume_at).ok())
                     .find(|o| o.inode == r.inode)
-                    .or_else(|| gunzipped_rotation(path, &r.head, r.resume_at, r.read_to));
+                    .or_else(|| unpacked_rotation(path, &r.head, r.resume_at, r.read_to));
                 match old {
                     Some(o) => t.draining = Some(o),
                     None => t.notes.push(format!(
@@ -336,7 +348,7 @@ impl Tailer {
                     .unwrap_or(false)
                     && begins_with(o, head)
             })
-            .or_else(|| gunzipped_rotation(&self.path, head, from, at_least));
+            .or_else(|| unpacked_rotation(&self.path, head, from, at_least));
         match copy {
             Some(c) => self.draining = Some(c),
             None => self.notes.push(format!(
@@ -814,22 +826,30 @@ mod tests {
         std::fs::remove_dir_all(d).unwrap();
     }
 
-    /// What logrotate's `compress` does to a rotated file, at once.
-    fn gzip(p: &Path) {
-        let mut gz = p.as_os_str().to_owned();
-        gz.push(".gz");
-        let mut z = flate2::write::GzEncoder::new(
-            std::fs::File::create(gz).unwrap(),
-            flate2::Compression::fast(),
-        );
-        z.write_all(&std::fs::read(p).unwrap()).unwrap();
-        z.finish().unwrap();
-        std::fs::remove_file(p).unwrap();
+    /// What logrotate's `compress` does to a rotated file, at once, with
+    /// `compresscmd` `tool` (the real program: `log` becomes `log.gz`,
+    /// `log.xz`, …).
+    fn compress(tool: &str, p: &Path) {
+        let ok = std::process::Command::new(tool)
+            .args(["-q", "-f"])
+            .args((tool == "zstd").then_some("--rm"))
+            .arg(p)
+            .status()
+            .unwrap_or_else(|e| panic!("{tool}: {e}"))
+            .success();
+        assert!(ok && !p.exists(), "{tool} {}", p.display());
     }
 
     #[test]
-    fn a_rotation_compressed_at_once_while_down_is_finished_from_the_gzip_file() {
-        let d = dir("gzip-down");
+    fn a_rotation_compressed_at_once_while_down_is_finished_from_the_compressed_file() {
+        for tool in ["gzip", "xz", "bzip2", "zstd"] {
+            compressed_at_once_while_down(tool);
+        }
+    }
+
+    fn compressed_at_once_while_down(tool: &str) {
+        let gzip = |p: &Path| compress(tool, p);
+        let d = dir(&format!("{tool}-down"));
         let p = d.join("exim_mainlog");
         // An older day, compressed: it is not the one.
         append(&d.join("exim_mainlog-20261127"), "2024-05-01 old\n");
@@ -859,7 +879,7 @@ mod tests {
                 "2024-05-02 d",
                 "2024-05-03 e"
             ],
-            "{:?}",
+            "{tool}: {:?}",
             t.notes
         );
         // copytruncate with compress, while stopped.
@@ -872,7 +892,7 @@ mod tests {
         gzip(&d.join("exim_mainlog.1"));
         append(&p, "2024-05-04 h\n");
         let mut t = Tailer::open(&p, Some(cp));
-        assert_eq!(read(&mut t), ["2024-05-03 g", "2024-05-04 h"]);
+        assert_eq!(read(&mut t), ["2024-05-03 g", "2024-05-04 h"], "{tool}");
         // No temporary file is left behind.
         let left = std::fs::read_dir(std::env::temp_dir())
             .unwrap()

@@ -25,11 +25,7 @@ pub(crate) struct Requests {
 /// lines that did not parse.
 fn each_request(log: &Path, keep: &mut impl FnMut(Request)) -> std::io::Result<usize> {
     let file = std::fs::File::open(log)?;
-    let reader: Box<dyn BufRead> = if log.extension().is_some_and(|e| e == "gz") {
-        Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(file)))
-    } else {
-        Box::new(BufReader::new(file))
-    };
+    let reader = BufReader::new(maillog::packed::unpacked(BufReader::new(file))?);
     let mut bad = 0;
     for (n, line) in reader.split(b'\n').enumerate() {
         let line = line?;

@@ -392,23 +392,17 @@ fn file_year(path: &Path) -> i64 {
     }
 }
 
-/// Opens a log for reading: plain, or `.gz` (every member, as logrotate
-/// and `cat a.gz b.gz` write them), counting bytes on `bar`.
+/// Opens a log for reading: plain, or compressed as logrotate leaves it
+/// (gzip, xz, bzip2, zstd; every member of each, known by the first
+/// bytes), counting the file's bytes on `bar`.
 pub(crate) fn open_log(
     path: &Path,
     bar: Option<indicatif::ProgressBar>,
 ) -> Result<Box<dyn Read + Send>> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let counted = Counting { inner: file, bar };
-    let gz = path.extension().is_some_and(|e| e == "gz");
-    Ok(if gz {
-        Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
-            1 << 16,
-            counted,
-        )))
-    } else {
-        Box::new(counted)
-    })
+    maillog::packed::unpacked(BufReader::with_capacity(1 << 16, counted))
+        .with_context(|| format!("cannot read {}", path.display()))
 }
 
 /// Feeds every line of `path` to `parser`; lines are split in the read
