@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 
 use memchr::memmem::Finder;
 
-use crate::fields::{Fields, host_ip};
+use crate::fields::{Fields, find_ascii, host_ip, split_once_ascii};
 use crate::time::{Stamp, parse_exim};
 
 /// What one Exim line says.
@@ -243,12 +243,12 @@ pub(crate) fn parse_event(rest: &str) -> Option<Event<'_>> {
         let args = r[marker + " args:".len()..].trim_start_matches(' ');
         return Some(Event::Cwd { cwd, args });
     }
-    let (first, after) = rest.split_once(' ').unwrap_or((rest, ""));
+    let (first, after) = split_once_ascii(rest, b' ').unwrap_or((rest, ""));
     if !is_message_id(first) {
         return Some(connection_event(rest));
     }
     let id = first;
-    let (flag, body) = after.split_once(' ').unwrap_or((after, ""));
+    let (flag, body) = split_once_ascii(after, b' ').unwrap_or((after, ""));
     Some(match flag {
         "<=" | "(=" => Event::Arrival(Box::new(arrival(id, body))),
         "=>" | "->" | ">>" | "*>" => Event::Delivery(outcome(id, body, false)),
@@ -321,7 +321,10 @@ pub fn rejected_after_data<'a>(id: &'a str, text: &'a str) -> Option<(Arrival<'a
 }
 
 fn connection_event(rest: &str) -> Event<'_> {
-    if let Some(i) = rest.find(" authenticator failed for ") {
+    // Built once: connection lines are many on a busy server.
+    static FAILED: LazyLock<Finder<'static>> =
+        LazyLock::new(|| Finder::new(" authenticator failed for "));
+    if let Some(i) = FAILED.find(rest.as_bytes()) {
         let tail = &rest[i..];
         let ip = tail
             .find('[')
@@ -335,7 +338,7 @@ fn connection_event(rest: &str) -> Event<'_> {
 }
 
 fn arrival<'a>(id: &'a str, body: &'a str) -> Arrival<'a> {
-    let (sender, fields) = body.split_once(' ').unwrap_or((body, ""));
+    let (sender, fields) = split_once_ascii(body, b' ').unwrap_or((body, ""));
     let mut a = Arrival {
         id,
         sender,
@@ -373,19 +376,21 @@ fn addresses(body: &str) -> (&str, Option<&str>, &str) {
             .min()
             .unwrap_or(body.len())
     } else {
-        body.find(' ').unwrap_or(body.len())
+        find_ascii(body, b' ').unwrap_or(body.len())
     };
     let (recipient, mut rest) = body.split_at(end);
     let mut original = None;
     loop {
         let r = rest.trim_start_matches(' ');
         let (open, close) = match r.as_bytes().first() {
-            Some(b'(') => ('(', ')'),
-            Some(b'<') if original.is_none() => ('<', '>'),
+            Some(b'(') => (b'(', b')'),
+            Some(b'<') if original.is_none() => (b'<', b'>'),
             _ => break,
         };
-        let Some(end) = r.find(close) else { break };
-        if open == '<' {
+        let Some(end) = find_ascii(r, close) else {
+            break;
+        };
+        if open == b'<' {
             original = Some(&r[1..end]).filter(|o| !o.is_empty());
         }
         rest = &r[end + 1..];
