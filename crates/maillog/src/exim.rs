@@ -223,9 +223,9 @@ pub fn parse_head(line: &str) -> Option<(Stamp, Option<u32>, &str)> {
     let mut rest = line[used..].strip_prefix(' ')?;
     let mut pid = None;
     if let Some(r) = rest.strip_prefix('[') {
-        let end = r.find("] ")?;
+        let end = find_ascii(r, b']')?;
         pid = Some(r[..end].parse().ok()?);
-        rest = &r[end + 2..];
+        rest = r[end + 1..].strip_prefix(' ')?;
     }
     Some((at, pid, rest))
 }
