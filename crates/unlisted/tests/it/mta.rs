@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use testsupport::{Exim, Postfix, SmtpSink, Syslog, TempDir, swaks};
+use testsupport::{Exim, Postfix, SmtpSink, Syslog, TempDir, WebhookReceiver, swaks, wait_for};
 
 use crate::{json_lines, stderr, unlisted};
 
@@ -61,6 +61,39 @@ fn stolen_mailbox(port: u16) -> usize {
         messages += 1;
     }
     messages
+}
+
+/// `n` messages of a PHP mailer dropped in `dir`, each to one parcel
+/// address, through `exim -t`; returns `n`.
+fn php_parcels(exim: &Exim, dir: &std::path::Path, from: &str, n: usize) -> usize {
+    for i in 0..n {
+        exim.sendmail(
+            dir,
+            from,
+            &format!("To: parcel{i}@dest.example\nSubject: Your parcel\n\nclick\n"),
+        );
+    }
+    n
+}
+
+/// One newsletter per subject from `news@shop.example` (SMTP AUTH) to 50
+/// addresses: its `<=` line (+received_recipients) is over the 870
+/// characters at which Exim splits a line for syslog. (Its To: header
+/// stays under SMTP's 998.) Returns how many were sent.
+fn newsletters(port: u16, from_ip: &str, subjects: &[&str]) -> usize {
+    let list: Vec<String> = (0..50).map(|i| format!("s{i:02}@dest.example")).collect();
+    let to: Vec<&str> = list.iter().map(String::as_str).collect();
+    for subject in subjects {
+        assert!(swaks(
+            port,
+            from_ip,
+            Some(("news@shop.example", "secret")),
+            "news@shop.example",
+            &to,
+            subject
+        ));
+    }
+    subjects.len()
 }
 
 /// Relaying without AUTH from another address: refused at RCPT, a
@@ -168,14 +201,7 @@ fn real_exim_log_is_fully_understood_and_names_the_senders() {
     let mut completed = stolen_mailbox(exim.port);
     relay_refused(exim.port);
     // A PHP mailer dropped in uploads, and the shop's honest contact form.
-    for i in 0..25 {
-        exim.sendmail(
-            &uploads,
-            "wordpress@bob.example",
-            &format!("To: parcel{i}@dest.example\nSubject: Your parcel\n\nclick\n"),
-        );
-        completed += 1;
-    }
+    completed += php_parcels(&exim, &uploads, "wordpress@bob.example", 25);
     // The form writes to the owner's address here, which forwards it on.
     for _ in 0..3 {
         exim.sendmail(
@@ -262,27 +288,8 @@ fn real_exim_through_syslog_says_what_its_main_log_says() {
         &["z@dest.example"],
         "refuse me"
     ));
-    // One message to 50 addresses: its `<=` line (+received_recipients)
-    // is over 870 characters. (Its To: header must stay under SMTP's 998.)
-    let list: Vec<String> = (0..50).map(|i| format!("s{i:02}@dest.example")).collect();
-    let to: Vec<&str> = list.iter().map(String::as_str).collect();
-    assert!(swaks(
-        exim.port,
-        "127.0.52.1",
-        Some(("news@shop.example", "secret")),
-        "news@shop.example",
-        &to,
-        "November news"
-    ));
-    completed += 1;
-    for i in 0..12 {
-        exim.sendmail(
-            &uploads,
-            "wordpress@dan.example",
-            &format!("To: parcel{i}@dest.example\nSubject: Your parcel\n\nclick\n"),
-        );
-        completed += 1;
-    }
+    completed += newsletters(exim.port, "127.0.52.1", &["November news"]);
+    completed += php_parcels(&exim, &uploads, "wordpress@dan.example", 12);
     let log = exim.wait_completed(completed, Duration::from_secs(30));
     assert_eq!(log.matches(" Completed\n").count(), completed, "{log}");
     let maillog = syslog.wait_lines(" Completed", completed, Duration::from_secs(10));
@@ -324,6 +331,107 @@ fn real_exim_through_syslog_says_what_its_main_log_says() {
         assert_eq!(a[key], b[key], "{key}");
     }
     assert_stolen_mailbox_messages(&syslog.maillog(), true);
+}
+
+/// The daemon following, live, the mail log a real rsyslogd writes for a
+/// real Exim: a PHP mailer is alerted on while it sends, the newsletters'
+/// lines split for syslog are read whole, and what the daemon stored of
+/// each sender's mail is what Exim's own main log says of it.
+#[test]
+fn the_daemon_follows_a_real_exim_through_syslog_live() {
+    let sink = SmtpSink::start();
+    let syslog = Syslog::start();
+    let exim = Exim::start_through_syslog(
+        sink.port,
+        &[("news@shop.example", "secret")],
+        "",
+        "",
+        &syslog,
+    );
+    let hook = WebhookReceiver::start();
+    let dir = TempDir::new("syslog-serve");
+    dir.write(
+        "unlisted.toml",
+        &format!(
+            "[[log]]\npath = \"{}\"\nformat = \"exim\"\n\n[ingest]\npoll = \"100ms\"\n\n[alerts.webhook]\nurl = \"{}\"\n",
+            syslog.maillog().display(),
+            hook.url
+        ),
+    );
+    let mut daemon = crate::spawn(dir.path(), &["serve"]);
+    let mut homes = Homes(Vec::new());
+    let uploads = homes.dir("erin", "public_html/wp-content/uploads/2025/11");
+    let completed = newsletters(exim.port, "127.0.60.1", &["Issue 1", "Issue 2", "Issue 3"])
+        + php_parcels(&exim, &uploads, "wordpress@erin.example", 25);
+    let log = exim.wait_completed(completed, Duration::from_secs(30));
+    assert_eq!(log.matches(" Completed\n").count(), completed, "{log}");
+    let php = format!("script:{}", uploads.display());
+    let alert = hook
+        .wait_for(1, Duration::from_secs(20))
+        .iter()
+        .map(|b| serde_json::from_str::<serde_json::Value>(b).unwrap())
+        .find(|v| v["type"] == "sender")
+        .expect("no sender alert");
+    assert_eq!(alert["sender"], php.as_str(), "{alert:#}");
+    assert_eq!(alert["event"], "spamming");
+    let stored = || {
+        json_lines(&unlisted(dir.path(), &["status", "--json"]))
+            .into_iter()
+            .find(|l| l["type"] == "log")
+            .and_then(|l| l["messages"].as_u64())
+            .unwrap_or(0) as usize
+    };
+    let n = wait_for(Duration::from_secs(20), || {
+        (stored() == completed).then_some(())
+    });
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    assert!(n.is_some(), "{} of {completed} stored", stored());
+
+    let status = json_lines(&unlisted(dir.path(), &["status", "--json"]));
+    let found = sender(&status, &php);
+    assert_eq!(
+        (found["verdict"].as_str(), found["messages"].as_u64()),
+        (Some("spamming"), Some(25)),
+        "{found:#}"
+    );
+    // What the daemon stored of each sender's mail is what Exim's own
+    // main log says of it.
+    let messages = |args: &[&str]| -> Vec<serde_json::Value> {
+        let o = unlisted(
+            dir.path(),
+            &[&["logs", "messages", "--json"], args].concat(),
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let mut lines = json_lines(&o);
+        lines.pop(); // the summary
+        lines
+            .iter()
+            .map(|m| {
+                let rcpts: Vec<_> = m["recipients"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| (r["address"].clone(), r["outcome"].clone()))
+                    .collect();
+                serde_json::json!([
+                    m["id"],
+                    m["sender"],
+                    m["envelope_from"],
+                    m["subject"],
+                    m["client_ip"],
+                    m["account"],
+                    rcpts
+                ])
+            })
+            .collect()
+    };
+    let mainlog = exim.mainlog().display().to_string();
+    for (s, n) in [("auth:news@shop.example", 3), (php.as_str(), 25)] {
+        let stored = messages(&["--stored", "--sender", s]);
+        assert_eq!(stored.len(), n, "{s}: {stored:#?}");
+        assert_eq!(stored, messages(&["--sender", s, &mainlog]), "{s}");
+    }
 }
 
 #[test]
