@@ -388,15 +388,24 @@ impl Drop for SmtpSink {
 }
 
 /// A real rsyslogd listening on a socket of its own (never the machine's
-/// /dev/log) and writing the mail facility to one file in the traditional
-/// format of /var/log/maillog (`Nov 29 00:15:44 host exim[123]: …`).
+/// /dev/log) and writing the mail facility to one file.
 pub struct Syslog {
     dir: TempDir,
     child: Child,
 }
 
 impl Syslog {
+    /// In the traditional format of /var/log/maillog (`Nov 29 00:15:44
+    /// host exim[123]: …`), as Debian set it up until 12 and RHEL does.
     pub fn start() -> Self {
+        Self::start_with("RSYSLOG_TraditionalFileFormat")
+    }
+
+    /// With rsyslog's template `template`: `RSYSLOG_FileFormat` is its own
+    /// default, RFC 3339 stamps to the microsecond
+    /// (`2026-11-29T00:15:44.123456+00:00 host exim[123]: …`), which
+    /// Debian's rsyslog.conf keeps since Debian 12.
+    pub fn start_with(template: &str) -> Self {
         let dir = TempDir::new("syslog");
         let d = dir.path().display();
         // Rate limiting off: a test's burst must reach the file whole.
@@ -406,7 +415,7 @@ impl Syslog {
                 r#"global(workDirectory="{d}")
 module(load="imuxsock" SysSock.Use="off")
 input(type="imuxsock" Socket="{d}/log.sock" RateLimit.Interval="0")
-mail.* action(type="omfile" file="{d}/maillog" template="RSYSLOG_TraditionalFileFormat")
+mail.* action(type="omfile" file="{d}/maillog" template="{template}")
 "#
             ),
         );

@@ -260,8 +260,24 @@ fn real_exim_log_is_fully_understood_and_names_the_senders() {
 /// parts.
 #[test]
 fn real_exim_through_syslog_says_what_its_main_log_says() {
+    // `Nov 29 00:15:44 host exim[123]: `
+    exim_through_syslog_as(Syslog::start(), |l| {
+        l.as_bytes()[0].is_ascii_uppercase() && l.as_bytes()[3] == b' '
+    });
+}
+
+/// The same with rsyslog's own default format, RFC 3339 stamps.
+#[test]
+fn real_exim_through_syslog_with_rfc3339_stamps_says_what_its_main_log_says() {
+    // `2026-11-29T00:15:44.123456+00:00 host exim[123]: `
+    exim_through_syslog_as(Syslog::start_with("RSYSLOG_FileFormat"), |l| {
+        l.as_bytes()[10] == b'T' && l.as_bytes()[19] == b'.'
+    });
+}
+
+/// `stamped` tells the rsyslogd's stamp on a line of its file.
+fn exim_through_syslog_as(syslog: Syslog, stamped: fn(&str) -> bool) {
     let sink = SmtpSink::start();
-    let syslog = Syslog::start();
     let exim = Exim::start_through_syslog(
         sink.port,
         &[
@@ -295,6 +311,7 @@ fn real_exim_through_syslog_says_what_its_main_log_says() {
     let maillog = syslog.wait_lines(" Completed", completed, Duration::from_secs(10));
     // The real thing did what this test is about.
     assert!(maillog.contains(" exim["), "{maillog}");
+    assert!(maillog.lines().all(stamped), "{maillog}");
     assert!(maillog.contains("]: [1/"), "no line was split: {maillog}");
     // `[i\n]`: part i of n, ending where the text had a newline.
     assert!(
