@@ -522,7 +522,7 @@ impl Exim {
         syslog: Option<&Syslog>,
     ) -> Self {
         let dir = TempDir::new("exim");
-        for sub in ["spool", "log", "olddev"] {
+        for sub in ["spool", "log"] {
             std::fs::create_dir_all(dir.path().join(sub)).expect("mkdir");
         }
         // Exim writes as its own user, and reads a -C config only when it is
@@ -734,18 +734,27 @@ impl Drop for Exim {
     }
 }
 
-/// `exim4 -C <dir>/exim.conf` in `dir`. With `devlog`, in a mount
-/// namespace where /dev/log is that socket (the test's rsyslogd): glibc's
-/// syslog(3) always writes to /dev/log, which this machine does not have,
-/// and the namespace leaves the machine's own /dev alone.
+/// `exim4 -C <dir>/exim.conf` in `dir`; with `devlog`, as
+/// [`with_own_dev_log`] runs it.
 fn exim_command(dir: &Path, devlog: Option<&Path>) -> Command {
     let exim = find_program("exim4");
     let mut cmd = match devlog {
         None => Command::new(exim),
-        Some(socket) => {
-            // The real /dev stays reachable under olddev for the few
-            // devices Exim opens; a tmpfs over /dev holds links to them.
-            let script = r#"set -e
+        Some(socket) => with_own_dev_log(&exim, dir, socket),
+    };
+    cmd.arg("-C").arg(dir.join("exim.conf")).current_dir(dir);
+    cmd
+}
+
+/// `program` in a mount namespace of its own where /dev/log is `socket`
+/// (the test's rsyslogd): glibc's syslog(3) always writes to /dev/log,
+/// which this machine does not have, and the namespace leaves the
+/// machine's own /dev alone. The real /dev stays reachable under
+/// `dir/olddev` for the few devices a server opens; a tmpfs over /dev
+/// holds links to them. Its children (a daemon's) stay in it.
+fn with_own_dev_log(program: &Path, dir: &Path, socket: &Path) -> Command {
+    let script = r#"set -e
+mkdir -p "$1/olddev"
 mount --rbind /dev "$1/olddev"
 mount -t tmpfs -o mode=755 unlisted-dev /dev
 for n in null zero full random urandom tty; do ln -s "$1/olddev/$n" "/dev/$n"; done
@@ -753,24 +762,20 @@ ln -s /proc/self/fd /dev/fd
 ln -s "$2" /dev/log
 shift 2
 exec "$@""#;
-            let mut c = Command::new(find_program("unshare"));
-            c.args([
-                "--mount",
-                "--propagation",
-                "private",
-                "sh",
-                "-c",
-                script,
-                "sh",
-            ])
-            .arg(dir)
-            .arg(socket)
-            .arg(exim);
-            c
-        }
-    };
-    cmd.arg("-C").arg(dir.join("exim.conf")).current_dir(dir);
-    cmd
+    let mut c = Command::new(find_program("unshare"));
+    c.args([
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        script,
+        "sh",
+    ])
+    .arg(dir)
+    .arg(socket)
+    .arg(program);
+    c
 }
 
 /// Sends one message with swaks (the field's SMTP test tool), from the
@@ -803,11 +808,14 @@ pub fn swaks(
 /// Exim's), on a loopback port, relaying to `relay_port` on 127.0.0.1.
 /// SASL PLAIN/LOGIN through a Cyrus sasldb holding `user@realm` /
 /// `password`; unauthenticated relaying only from 127.0.0.1 itself. Logs
-/// through postlogd to `maillog`.
+/// through postlogd to `maillog`, or through syslog to a real rsyslogd.
 pub struct Postfix {
     pub port: u16,
     root: PathBuf,
     dir: TempDir,
+    /// When Postfix logs through syslog: the socket its /dev/log names,
+    /// and the file the rsyslogd writes.
+    syslog: Option<(PathBuf, PathBuf)>,
 }
 
 impl Postfix {
@@ -818,6 +826,28 @@ impl Postfix {
     /// With several SASL users (`user@realm` / password) and `extra` lines
     /// appended to main.cf (a policy service, milters).
     pub fn start_with(relay_port: u16, realm: &str, users: &[(&str, &str)], extra: &str) -> Self {
+        Self::start_full(relay_port, realm, users, extra, None)
+    }
+
+    /// Logging through syslog (no `maillog_file`), as most servers do, to
+    /// `syslog`, a real rsyslogd: the master and every daemon it starts run
+    /// in a mount namespace whose /dev/log is that rsyslogd's socket.
+    pub fn start_through_syslog(
+        relay_port: u16,
+        realm: &str,
+        users: &[(&str, &str)],
+        syslog: &Syslog,
+    ) -> Self {
+        Self::start_full(relay_port, realm, users, "", Some(syslog))
+    }
+
+    fn start_full(
+        relay_port: u16,
+        realm: &str,
+        users: &[(&str, &str)],
+        extra: &str,
+        syslog: Option<&Syslog>,
+    ) -> Self {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/postfix-root");
         let root = root.canonicalize().unwrap_or_else(|_| {
             panic!("{} is missing: run the test command from the README (scripts/test.sh), which unpacks Postfix there", root.display())
@@ -854,6 +884,11 @@ impl Postfix {
         };
         let r = root.display();
         let dd = d.display();
+        let maillog_file = if syslog.is_some() {
+            String::new()
+        } else {
+            format!("maillog_file = {dd}/maillog\nmaillog_file_prefixes = {dd}")
+        };
         dir.write(
             "main.cf",
             &format!(
@@ -873,8 +908,7 @@ command_directory = {r}/usr/sbin
 meta_directory = {r}/etc/postfix
 mail_owner = postfix
 setgid_group = postdrop
-maillog_file = {dd}/maillog
-maillog_file_prefixes = {dd}
+{maillog_file}
 smtpd_sasl_auth_enable = yes
 smtpd_sasl_type = cyrus
 smtpd_sasl_path = smtpd
@@ -955,7 +989,12 @@ postlog unix-dgram n - n - 1 postlogd
             "chgrp postdrop {0} && chmod 2755 {0}",
             postdrop.display()
         ));
-        let pf = Postfix { port, root, dir };
+        let pf = Postfix {
+            port,
+            root,
+            dir,
+            syslog: syslog.map(|s| (s.socket(), s.maillog())),
+        };
         let ok = pf.postfix(&["start"]);
         assert!(
             ok,
@@ -970,19 +1009,27 @@ postlog unix-dgram n - n - 1 postlogd
     }
 
     fn postfix(&self, args: &[&str]) -> bool {
-        Command::new(self.root.join("usr/sbin/postfix"))
-            .arg("-c")
-            .arg(self.dir.path())
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false)
+        let program = self.root.join("usr/sbin/postfix");
+        match &self.syslog {
+            None => Command::new(program),
+            Some((socket, _)) => with_own_dev_log(&program, self.dir.path(), socket),
+        }
+        .arg("-c")
+        .arg(self.dir.path())
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
     }
 
+    /// The mail log: postlogd's, or the rsyslogd's file.
     pub fn maillog(&self) -> PathBuf {
-        self.dir.path().join("maillog")
+        match &self.syslog {
+            None => self.dir.path().join("maillog"),
+            Some((_, file)) => file.clone(),
+        }
     }
 
     /// This instance's config directory (`-c` of the Postfix commands).

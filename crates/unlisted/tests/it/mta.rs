@@ -453,8 +453,24 @@ fn the_daemon_follows_a_real_exim_through_syslog_live() {
 
 #[test]
 fn real_postfix_log_is_fully_understood_and_names_the_senders() {
+    postfix_shapes(None);
+}
+
+/// The same through syslog to a real rsyslogd in its own default format
+/// (RFC 3339 stamps, Debian 12's rsyslog.conf), as most servers log.
+#[test]
+fn real_postfix_through_syslog_with_rfc3339_stamps_is_fully_understood() {
+    postfix_shapes(Some(Syslog::start_with("RSYSLOG_FileFormat")));
+}
+
+fn postfix_shapes(syslog: Option<Syslog>) {
     let sink = SmtpSink::start();
-    let postfix = Postfix::start(sink.port, "info", "shop.example", "secret");
+    let postfix = match &syslog {
+        None => Postfix::start(sink.port, "info", "shop.example", "secret"),
+        Some(s) => {
+            Postfix::start_through_syslog(sink.port, "shop.example", &[("info", "secret")], s)
+        }
+    };
     let mut removed = stolen_mailbox(postfix.port);
     // Relaying without SASL from another address is refused.
     relay_refused(postfix.port);
@@ -488,6 +504,14 @@ fn real_postfix_log_is_fully_understood_and_names_the_senders() {
     }
     let log = postfix.wait_removed(removed, Duration::from_secs(30));
     assert_eq!(log.matches(": removed\n").count(), removed, "{log}");
+    if syslog.is_some() {
+        // `2026-11-29T00:15:44.123456+00:00 host postfix/smtpd[123]: `
+        assert!(
+            log.lines()
+                .all(|l| l.as_bytes()[10] == b'T' && l.contains(" postfix/")),
+            "{log}"
+        );
+    }
 
     let lines = analyze_real(&postfix.maillog(), "postfix", removed, &log);
     assert_stolen_mailbox(&lines);
