@@ -237,7 +237,7 @@ impl Tagger {
         let ends = memchr::memchr_iter(b'\n', data)
             .chain((!data.is_empty() && !data.ends_with(b"\n")).then_some(data.len()));
         for end in ends {
-            let line = &data[start..end];
+            let line = crate::after_hole(&data[start..end]);
             start = end + 1;
             let route = self.route(line);
             if let Some(at) = self.clock.clock(line, route) {

@@ -91,6 +91,8 @@ pub(crate) struct LogIngest {
     /// is quiet its time moves on by this machine's clock
     /// ([`maillog::LogParser::idle_until`]).
     heard: Option<(std::time::Instant, maillog::Stamp)>,
+    /// Lines after a NUL hole told of so far (`LineStats::holes`).
+    told_holes: u64,
 }
 
 /// How long a message a content filter took holds the checkpoint while
@@ -182,6 +184,7 @@ impl LogIngest {
             owners,
             told_problem: None,
             heard: None,
+            told_holes: 0,
         })
     }
 
@@ -235,6 +238,14 @@ impl LogIngest {
         }
         for note in self.source.notes() {
             tracing::warn!(log = %self.key, "{note}");
+        }
+        if parser.stats.holes > self.told_holes {
+            tracing::warn!(
+                log = %self.key,
+                lines = parser.stats.holes - self.told_holes,
+                "a line began with NUL bytes (a crash left the log's last blocks unwritten); read from after them"
+            );
+            self.told_holes = parser.stats.holes;
         }
         if let Source::Journal(j) = &self.source
             && j.seqnum_id() != self.told_journal.as_deref()

@@ -247,6 +247,8 @@ struct Summary {
     not_understood_samples: Vec<Sample>,
     /// Lines longer than maillog::MAX_LINE, parsed from their start.
     cut_lines: u64,
+    /// Lines that began with NUL bytes (a crash's hole), parsed after them.
+    holes: u64,
     messages: u64,
     incomplete: u64,
     orphan_lines: u64,
@@ -922,6 +924,7 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
         not_understood: st.not_understood,
         not_understood_samples: samples(st),
         cut_lines: st.cut_lines,
+        holes: st.holes,
         messages: asm.messages,
         incomplete: asm.incomplete,
         orphan_lines: asm.orphan_lines,
@@ -1076,12 +1079,22 @@ fn print_human(shown: &[SenderReport], s: &Summary) -> Result<()> {
             s.read_order.join(", ")
         ));
     }
+    let lines = |n: u64| match n {
+        1 => "1 line".to_string(),
+        n => format!("{n} lines"),
+    };
     if s.cut_lines > 0 {
         output::warning(&format!(
-            "{} lines longer than {} KiB were read from their first {} KiB only",
-            s.cut_lines,
+            "{} longer than {} KiB read from their first {} KiB only",
+            lines(s.cut_lines),
             maillog::MAX_LINE >> 10,
             maillog::MAX_LINE >> 10
+        ));
+    }
+    if s.holes > 0 {
+        output::warning(&format!(
+            "{} began with NUL bytes (what a crash leaves where a log's last blocks were never written), read from after them",
+            lines(s.holes)
         ));
     }
     warn_not_understood(&s.not_understood_samples);

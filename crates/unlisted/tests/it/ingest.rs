@@ -1187,3 +1187,21 @@ fn a_journal_without_the_units_says_so() {
         "the journal has no entries of units exim* (yet)"
     );
 }
+
+/// A crash while Exim wrote leaves NUL bytes where the log's last block
+/// was never written; after the reboot Exim appends its next line after
+/// them. The daemon, following the log, reads that line and every other.
+#[test]
+fn a_crash_hole_in_a_followed_log_loses_no_line_after_it() {
+    let hook = WebhookReceiver::start();
+    let dir = TempDir::new("ingest-hole");
+    dir.write("unlisted.toml", &config(&hook, ""));
+    append(&dir, "mail.log", &messages(0, 20, false));
+    once(&dir);
+    assert_eq!(stored(&dir), 20);
+    append(&dir, "mail.log", &"\0".repeat(4096));
+    once(&dir);
+    append(&dir, "mail.log", &messages(20, 20, false));
+    once(&dir);
+    assert_eq!(stored(&dir), 40);
+}
