@@ -83,9 +83,25 @@ pub fn after_hole(line: &[u8]) -> &[u8] {
     &line[n..]
 }
 
+/// The part of `piece` (the next bytes of a line of which `kept` is kept
+/// so far) to keep: a crash's hole, a run of NUL bytes of any length at
+/// the line's start, is kept as one NUL byte, so that the line after it
+/// fits in what the parser reads ([`after_hole`] skips that byte).
+pub fn past_hole<'a>(kept: &mut Vec<u8>, piece: &'a [u8]) -> &'a [u8] {
+    if piece.first() != Some(&0) || !(kept.is_empty() || kept[..] == [0]) {
+        return piece;
+    }
+    if kept.is_empty() {
+        kept.push(0);
+    }
+    let n = piece.iter().position(|&b| b != 0).unwrap_or(piece.len());
+    &piece[n..]
+}
+
 /// Reads one line with its newline into `buf`, as `read_until` does, but
 /// keeps no more than `MAX_LINE + 1` bytes of it (the parser reads
-/// [`MAX_LINE`]); returns the bytes consumed (0 at the end).
+/// [`MAX_LINE`]), a hole of NUL bytes at its start as one
+/// ([`past_hole`]); returns the bytes consumed (0 at the end).
 pub fn read_line(r: &mut impl std::io::BufRead, buf: &mut Vec<u8>) -> std::io::Result<usize> {
     let mut got = 0;
     loop {
@@ -101,8 +117,9 @@ pub fn read_line(r: &mut impl std::io::BufRead, buf: &mut Vec<u8>) -> std::io::R
             Some(nl) => (nl + 1, true),
             None => (avail.len(), false),
         };
+        let piece = past_hole(buf, &avail[..take]);
         let room = (MAX_LINE + 1).saturating_sub(buf.len());
-        buf.extend_from_slice(&avail[..take.min(room)]);
+        buf.extend_from_slice(&piece[..piece.len().min(room)]);
         r.consume(take);
         got += take;
         if ends {

@@ -610,17 +610,25 @@ fn end_long_line(
         o.unfinished = Some(end);
         return Ok(Some(false));
     }
-    // The first bytes, as `read_line` keeps them.
-    let mut head = vec![0u8; crate::MAX_LINE + 1];
-    let mut got = 0;
-    while got < head.len() {
-        match o.file.read_at(&mut head[got..], o.pos + got as u64)? {
-            0 => break,
-            k => got += k,
+    // The first bytes, as `read_line` keeps them (a hole of NUL bytes at
+    // the start as one).
+    let mut head = Vec::with_capacity(crate::MAX_LINE + 1);
+    let mut at = o.pos;
+    let mut piece = vec![0u8; 1 << 16];
+    // Without its newline.
+    let stop = if ended { end - 1 } else { end };
+    while head.len() < crate::MAX_LINE + 1 && at < stop {
+        let want = piece.len().min((stop - at) as usize);
+        let k = o.file.read_at(&mut piece[..want], at)?;
+        if k == 0 {
+            break;
         }
+        at += k as u64;
+        *read += k as u64;
+        let kept = crate::past_hole(&mut head, &piece[..k]);
+        let room = crate::MAX_LINE + 1 - head.len();
+        head.extend_from_slice(&kept[..kept.len().min(room)]);
     }
-    head.truncate(got);
-    *read += got as u64;
     f(
         &head,
         Position {
@@ -686,7 +694,7 @@ mod tests {
     fn a_giant_line_is_kept_to_its_first_mib() {
         let d = dir("giant");
         let p = d.join("log");
-        append(&p, &"\0".repeat(3 << 20));
+        append(&p, &"y".repeat(3 << 20));
         let mut t = Tailer::open(&p, None);
         // Still being written: nothing yet, and not all of it in memory.
         assert!(read(&mut t).is_empty());
@@ -707,7 +715,7 @@ mod tests {
         let d = dir("giant-polls");
         let p = d.join("log");
         append(&p, "before\n");
-        append(&p, &"\0".repeat(3 << 20));
+        append(&p, &"y".repeat(3 << 20));
         let mut t = Tailer::open(&p, None);
         assert_eq!(read(&mut t), ["before"]);
         let first = t.bytes_read;
@@ -715,7 +723,7 @@ mod tests {
         // The line grows a little between polls: each poll reads the new
         // bytes, not the 3 MiB before them.
         for _ in 0..5 {
-            append(&p, "\0\0\0\0");
+            append(&p, "yyyy");
             assert!(read(&mut t).is_empty());
         }
         assert!(t.bytes_read - first < 1024, "{}", t.bytes_read - first);
@@ -741,6 +749,37 @@ mod tests {
         assert_eq!(lines[0], vec![b'x'; crate::MAX_LINE + 1]);
         assert_eq!(lines[1], b"new");
         std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn a_line_after_a_crash_hole_of_any_length_is_read_whole() {
+        // A crash left 3 MiB of NUL bytes (more than the parser reads of
+        // a line); after the reboot the MTA writes its next line after
+        // them. Read whether the hole was seen unfinished first or not.
+        let line = format!("2024-05-02 {}", "z".repeat(100));
+        for seen_first in [true, false] {
+            let d = dir(&format!("hole-{seen_first}"));
+            let p = d.join("log");
+            append(&p, "before\n");
+            let mut t = Tailer::open(&p, None);
+            assert_eq!(read(&mut t), ["before"]);
+            append(&p, &"\0".repeat(3 << 20));
+            if seen_first {
+                assert!(read(&mut t).is_empty());
+            }
+            append(&p, &format!("{line}\nnext\n"));
+            let mut lines = Vec::new();
+            t.poll(0, |l, _| lines.push(l.to_vec())).unwrap();
+            assert_eq!(lines.len(), 2, "{seen_first}");
+            assert_eq!(
+                crate::after_hole(&lines[0]),
+                line.as_bytes(),
+                "{seen_first}"
+            );
+            assert_eq!(lines[0][0], 0, "the hole is still seen");
+            assert_eq!(lines[1], b"next");
+            std::fs::remove_dir_all(d).unwrap();
+        }
     }
 
     #[test]

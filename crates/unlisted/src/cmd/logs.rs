@@ -424,6 +424,7 @@ pub(crate) fn read_file(
     // than the parser reads: see maillog::MAX_LINE).
     let (mut carry, mut carry_at): (Vec<u8>, u64) = (Vec::new(), 0);
     let keep = |carry: &mut Vec<u8>, more: &[u8]| {
+        let more = maillog::past_hole(carry, more);
         let room = (MAX_LINE + 1).saturating_sub(carry.len());
         carry.extend_from_slice(&more[..more.len().min(room)]);
     };

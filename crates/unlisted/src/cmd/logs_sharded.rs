@@ -239,6 +239,20 @@ fn read_one(
             filled -= skip;
             offset += skip as u64;
         }
+        // A crash's hole (NUL bytes, of any length) at the start of a line
+        // (`data` starts one) is kept as one byte, so that the line after
+        // it fits in what the parser reads.
+        if data.first() == Some(&0) {
+            let n = data[..filled]
+                .iter()
+                .position(|&b| b != 0)
+                .unwrap_or(filled);
+            if n > 1 {
+                data.copy_within(n - 1..filled, 0);
+                filled -= n - 1;
+                offset += (n - 1) as u64;
+            }
+        }
         let cut = match memchr::memrchr(b'\n', &data[..filled]) {
             _ if eof => filled,
             Some(nl) => nl + 1,

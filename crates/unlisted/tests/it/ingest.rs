@@ -1199,9 +1199,12 @@ fn a_crash_hole_in_a_followed_log_loses_no_line_after_it() {
     append(&dir, "mail.log", &messages(0, 20, false));
     once(&dir);
     assert_eq!(stored(&dir), 20);
-    append(&dir, "mail.log", &"\0".repeat(4096));
-    once(&dir);
-    append(&dir, "mail.log", &messages(20, 20, false));
-    once(&dir);
-    assert_eq!(stored(&dir), 40);
+    // A few blocks, then more than the parser reads of a line.
+    for (n, size) in [(1, 4096), (2, 3 << 20)] {
+        append(&dir, "mail.log", &"\0".repeat(size));
+        once(&dir);
+        append(&dir, "mail.log", &messages(20 * n, 20, false));
+        once(&dir);
+        assert_eq!(stored(&dir), 20 * (n as i64 + 1), "{size}");
+    }
 }

@@ -2029,28 +2029,32 @@ fn a_crash_hole_in_the_log_loses_no_line_after_it() {
     // The hole ends a line mid-file: before a PHP mailer's `<=` line.
     let cut = log.find(" <= wordpress").expect("an arrival");
     let cut = log[..cut].rfind('\n').unwrap() + 1;
-    let holed = [&log[..cut], &"\0".repeat(4096), &log[cut..]].concat();
-    dir.write("holed.log", &holed);
-    let (o, lines) = analyze(&dir, &["holed.log"]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let senders = |l: &[serde_json::Value]| -> Vec<serde_json::Value> {
         l.iter()
             .filter(|x| x["type"] == "sender")
             .cloned()
             .collect()
     };
-    assert_eq!(senders(&lines), senders(&clean));
-    let (a, b) = (lines.last().unwrap(), clean.last().unwrap());
-    assert_eq!(a["holes"], 1, "{a:#}");
-    assert_eq!(b["holes"], 0);
-    for key in [
-        "lines",
-        "understood",
-        "not_understood",
-        "messages",
-        "incomplete",
-    ] {
-        assert_eq!(a[key], b[key], "{key}");
+    // A few blocks, and more than the parser reads of a line.
+    for size in [4096, 3 << 20] {
+        let holed = [&log[..cut], &"\0".repeat(size), &log[cut..]].concat();
+        dir.write("holed.log", &holed);
+        let (o, lines) = analyze(&dir, &["holed.log"]);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert_eq!(senders(&lines), senders(&clean), "{size}");
+        let (a, b) = (lines.last().unwrap(), clean.last().unwrap());
+        assert_eq!(a["holes"], 1, "{a:#}");
+        assert_eq!(b["holes"], 0);
+        for key in [
+            "lines",
+            "understood",
+            "not_understood",
+            "messages",
+            "incomplete",
+            "cut_lines",
+        ] {
+            assert_eq!(a[key], b[key], "{size} {key}");
+        }
     }
     // Said on a terminal's report too.
     let o = unlisted(dir.path(), &["logs", "analyze", "holed.log"]);
