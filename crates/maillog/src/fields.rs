@@ -97,7 +97,7 @@ fn find_space_or_eq(b: &[u8], i: usize) -> usize {
 }
 
 /// Where the first `c` at or after `i` is, or `b.len()`.
-fn find_byte(b: &[u8], i: usize, c: u8) -> usize {
+pub(crate) fn find_byte(b: &[u8], i: usize, c: u8) -> usize {
     find_with(b, i, |w| bytes_equal(w, c), |x| x == c)
 }
 

@@ -57,10 +57,10 @@ impl Router {
 
     pub fn route(&self, line: &[u8]) -> Route {
         let found = match self.format {
-            Format::Exim if crate::time::exim_stamp_len(line).is_none() => {
-                return self.route_through_syslog(line);
-            }
-            Format::Exim => exim_id(line),
+            Format::Exim => match crate::time::exim_stamp_len(line) {
+                Some(used) => exim_id(line, used),
+                None => return self.route_through_syslog(line),
+            },
             Format::Postfix => postfix_id(line),
         };
         self.route_key(found)
@@ -98,15 +98,14 @@ enum Key<'a> {
     Cwd,
 }
 
-/// The message id of an Exim line and whether it is a `<=` line, or that
-/// it is a `cwd=` line. Mirrors [`crate::exim::parse`]: stamp, optional
-/// `[pid]`, then the id.
-fn exim_id(b: &[u8]) -> Option<Key<'_>> {
-    let used = crate::time::exim_stamp_len(b)?;
+/// The message id of an Exim line whose stamp is `used` bytes long, and
+/// whether it is a `<=` line, or that it is a `cwd=` line. Mirrors
+/// [`crate::exim::parse_head`]: stamp, optional `[pid]`, then the id.
+fn exim_id(b: &[u8], used: usize) -> Option<Key<'_>> {
     let mut rest = b.get(used..)?.strip_prefix(b" ")?;
     if let Some(r) = rest.strip_prefix(b"[") {
-        let end = memchr::memmem::find(r, b"] ")?;
-        rest = &r[end + 2..];
+        let end = crate::fields::find_byte(r, 0, b']');
+        rest = r.get(end + 1..)?.strip_prefix(b" ")?;
     }
     exim_key(rest)
 }
@@ -116,7 +115,7 @@ fn exim_key(rest: &[u8]) -> Option<Key<'_>> {
     if rest.starts_with(b"cwd=") {
         return Some(Key::Cwd);
     }
-    let end = memchr::memchr(b' ', rest).unwrap_or(rest.len());
+    let end = crate::fields::find_byte(rest, 0, b' ');
     let id = &rest[..end];
     // The shape is enough here: a word of that shape that is no id makes
     // a line with no message, which its one owner counts like any other.
@@ -202,12 +201,15 @@ impl Tagger {
     /// Where a line goes; the parts of an Exim line split for syslog all
     /// go where its first part, which names the message, goes.
     fn route(&mut self, line: &[u8]) -> Route {
-        if self.router.format != Format::Exim || crate::time::exim_stamp_len(line).is_some() {
+        if self.router.format != Format::Exim {
             return self.router.route(line);
+        }
+        if let Some(used) = crate::time::exim_stamp_len(line) {
+            return self.router.route_key(exim_id(line, used));
         }
         let text = crate::utf8(line);
         let Some(p) = crate::exim::syslog_part(text.trim_end_matches('\r')) else {
-            return self.router.route(line);
+            return self.router.route_through_syslog(line);
         };
         if p.i == 1 {
             // The first part, cut as the parser cuts the joined line.
