@@ -222,22 +222,37 @@ fn wordlike(w: &str) -> bool {
     if w.len() <= 4 && w.bytes().all(|c| c.is_ascii_uppercase()) || w.len() < 5 {
         return true;
     }
+    // Reading a token as the vowel `a` only adds a vowel and cuts a
+    // consonant run, so a word that passes as written passes with its
+    // tokens read: they need replacing only for a word that fails (site
+    // scans and new senders ask this of every path's every word).
+    if passes_as_word(w.bytes().map(|c| c.to_ascii_lowercase())) {
+        return true;
+    }
     let mut w = w.to_ascii_lowercase();
     for t in TECH_TOKENS {
         w = w.replace(t, "a");
     }
-    let vowel = |c: u8| b"aeiouy".contains(&c);
-    if w.len() >= 5 && !w.bytes().any(vowel) {
-        return false;
-    }
-    let mut run = 0;
-    for c in w.bytes() {
-        run = if vowel(c) { 0 } else { run + 1 };
-        if run >= 5 {
-            return false;
+    passes_as_word(w.bytes())
+}
+
+/// Lower-case letters with a vowel (or fewer than five of them) and no
+/// run of five consonants.
+fn passes_as_word(letters: impl Iterator<Item = u8>) -> bool {
+    let (mut len, mut vowels, mut run) = (0, 0, 0);
+    for c in letters {
+        len += 1;
+        if b"aeiouy".contains(&c) {
+            vowels += 1;
+            run = 0;
+        } else {
+            run += 1;
+            if run >= 5 {
+                return false;
+            }
         }
     }
-    true
+    len < 5 || vowels > 0
 }
 
 /// The network of an address, for counting where a login comes from:

@@ -9,7 +9,7 @@ use rustc_hash::FxHashMap as HashMap;
 use crate::exim::{self, EximLine};
 use crate::message::{
     Attribution, MatchedBy, Message, Outcome, RecipientIndex, Sender, SenderKind,
-    account_from_path, in_web_tree, is_local_ip, parse_ip,
+    account_from_path, in_web_tree, ip_name, is_local_ip, parse_ip,
 };
 use crate::postfix::{self, PostfixLine, Status};
 use crate::time::Stamp;
@@ -57,15 +57,11 @@ fn is_exim_internal(args: &str) -> bool {
     // -E<id> a bounce Exim writes itself, -b[dpVth]… daemon, listing,
     // version, address tests: none is a new submission.
     words.any(|w| {
-        w.starts_with("-M")
-            || w.starts_with("-q")
-            || w.starts_with("-E")
-            || w.starts_with("-bp")
-            || w.starts_with("-bd")
-            || w.starts_with("-bV")
-            || w.starts_with("-bt")
-            || w.starts_with("-bh")
-            || w.starts_with("-be")
+        matches!(
+            w.as_bytes(),
+            [b'-', b'M' | b'q' | b'E', ..]
+                | [b'-', b'b', b'p' | b'd' | b'V' | b't' | b'h' | b'e', ..]
+        )
     })
 }
 
@@ -390,9 +386,11 @@ impl EximAssembler {
                         }
                         _ => Sender::new(SenderKind::Local, user),
                     }
-                } else if let Some(ip) = a.ip.filter(|ip| !is_local_ip(ip)) {
-                    let canonical = parse_ip(ip).map(|i| i.to_string());
-                    Sender::new(SenderKind::Ip, canonical.unwrap_or_else(|| ip.to_string()))
+                } else if let Some(ip) = a.ip.filter(|_| {
+                    !m.client_ip
+                        .is_some_and(|c| c.is_loopback() || c.is_unspecified())
+                }) {
+                    Sender::new(SenderKind::Ip, ip_name(ip, m.client_ip))
                 } else {
                     // Unauthenticated SMTP from this server itself (webmail,
                     // a WordPress SMTP plugin, a content filter) is every
@@ -948,6 +946,34 @@ mod tests {
         }
         a.finish(&mut |m| out.push(m));
         out
+    }
+
+    #[test]
+    fn exim_running_itself_is_no_submission() {
+        for own in [
+            "/usr/sbin/exim -Mc 1dAN06-000FHm-H1",
+            "/usr/sbin/exim4 -q30m",
+            "exim -bpc",
+            "/usr/sbin/exim -bd -q1h",
+            "/usr/sbin/sendmail -bV",
+            "/usr/sbin/exim -bt user@example.com",
+            "/usr/sbin/exim -bh 192.0.2.1",
+            "/usr/sbin/exim -be",
+            "/usr/sbin/exim -Ec 1dAN06-000FHm-H1",
+            "/usr/sbin/exim -v -M 1dAN06-000FHm-H1",
+        ] {
+            assert!(is_exim_internal(own), "{own}");
+        }
+        for submission in [
+            "/usr/sbin/sendmail -t -i -fuser@site.example",
+            "/usr/sbin/exim -odi -oi -f user@site.example bob@example.net",
+            "/usr/sbin/exim -bm bob@example.net",
+            "/usr/bin/php /home/a/mailer.php -q",
+            "/usr/sbin/sendmail -b",
+            "",
+        ] {
+            assert!(!is_exim_internal(submission), "{submission}");
+        }
     }
 
     #[test]

@@ -353,7 +353,25 @@ pub fn parse_ip(ip: &str) -> Option<IpAddr> {
 
 /// True for an address that is not another host (loopback, unspecified).
 pub fn is_local_ip(ip: &str) -> bool {
-    parse_ip(ip).is_some_and(|a| a.is_loopback() || a.is_unspecified())
+    // Only 127.x, 0.x and IPv6 texts can be loopback or unspecified: the
+    // rest (every remote host of every delivery) need not be parsed.
+    (ip.starts_with("127.") || ip.starts_with("0.") || ip.contains(':'))
+        && parse_ip(ip).is_some_and(|a| a.is_loopback() || a.is_unspecified())
+}
+
+/// An address as a sender's name (`ip:…`): IPv6 in its canonical form (so
+/// one host is one sender however it is written), text that is no address
+/// as written. `parsed` is [`parse_ip`] of `ip`.
+pub fn ip_name(ip: &str, parsed: Option<IpAddr>) -> String {
+    match parsed {
+        // A dotted quad parses only as written (no leading zeros).
+        Some(a) if !ip.contains(':') => {
+            debug_assert_eq!(a.to_string(), ip);
+            ip.to_string()
+        }
+        Some(a) => a.to_string(),
+        None => ip.to_string(),
+    }
 }
 
 /// The account owning a path under a home directory:
@@ -426,6 +444,40 @@ mod tests {
         assert!(!is_local_ip("::ffff:203.0.113.9"));
         assert_eq!(parse_ip("2001:db8::1").unwrap().to_string(), "2001:db8::1");
         assert_eq!(parse_ip("nonsense"), None);
+        for (written, name) in [
+            ("203.0.113.9", "203.0.113.9"),
+            ("::ffff:203.0.113.9", "203.0.113.9"),
+            ("2001:DB8:0::1", "2001:db8::1"),
+            ("203.0.113.09", "203.0.113.09"),
+            ("nonsense", "nonsense"),
+        ] {
+            assert_eq!(ip_name(written, parse_ip(written)), name, "{written}");
+        }
+        assert_eq!(
+            parse_ip("203.0.113.09"),
+            None,
+            "a leading zero is no address"
+        );
+        for local in [
+            "127.0.0.1",
+            "127.1.2.3",
+            "0.0.0.0",
+            "::1",
+            "::",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(is_local_ip(local), "{local}");
+        }
+        for remote in [
+            "1.2.3.4",
+            "10.0.0.1",
+            "2001:db8::1",
+            "0x7f.0.0.1",
+            "",
+            "localhost",
+        ] {
+            assert!(!is_local_ip(remote), "{remote}");
+        }
     }
 
     #[test]
