@@ -47,22 +47,38 @@ pub(crate) fn new_message(id: &str, at: Stamp, line: &str, offset: u64) -> Messa
 /// Is this `cwd=` line Exim running itself (queue runner, delivery of a
 /// spooled message, `exim -bpc` from cron) rather than a submission?
 fn is_exim_internal(args: &str) -> bool {
-    let mut words = args.split_ascii_whitespace();
-    let prog = words.next().unwrap_or("");
+    let args = args.trim_start_matches(|c: char| c.is_ascii_whitespace());
+    let b = args.as_bytes();
+    let prog_end = b
+        .iter()
+        .position(u8::is_ascii_whitespace)
+        .unwrap_or(b.len());
+    let prog = &args[..prog_end];
     let base = prog.rsplit('/').next().unwrap_or(prog);
     if !base.starts_with("exim") && base != "sendmail" {
         return false;
     }
     // -M… spool actions (-Mc delivers a spooled message), -q… queue runs,
     // -E<id> a bounce Exim writes itself, -b[dpVth]… daemon, listing,
-    // version, address tests: none is a new submission.
-    words.any(|w| {
-        matches!(
-            w.as_bytes(),
-            [b'-', b'M' | b'q' | b'E', ..]
-                | [b'-', b'b', b'p' | b'd' | b'V' | b't' | b'h' | b'e', ..]
-        )
-    })
+    // version, address tests: none is a new submission. The options are
+    // found by their dashes (a sendmail line's words are mostly addresses).
+    let mut i = prog_end;
+    loop {
+        i = crate::fields::find_byte(b, i, b'-');
+        if i >= b.len() {
+            return false;
+        }
+        if b[i - 1].is_ascii_whitespace()
+            && matches!(
+                &b[i..],
+                [b'-', b'M' | b'q' | b'E', ..]
+                    | [b'-', b'b', b'p' | b'd' | b'V' | b't' | b'h' | b'e', ..]
+            )
+        {
+            return true;
+        }
+        i += 1;
+    }
 }
 
 /// A submission from the server itself (sendmail, `P=local`), not over
@@ -366,7 +382,7 @@ impl EximAssembler {
                     }
                 } else if local {
                     let user = a.user.unwrap_or("");
-                    m.attribution = self.take_cwd(l.pid, l.at);
+                    m.attribution = self.take_cwd(l.pid, l.at).map(Box::new);
                     if let Some(user) = a.user
                         && !matches!(user, "root" | "mailnull" | "exim" | "Debian-exim" | "mail")
                     {
@@ -961,6 +977,7 @@ mod tests {
             "/usr/sbin/exim -be",
             "/usr/sbin/exim -Ec 1dAN06-000FHm-H1",
             "/usr/sbin/exim -v -M 1dAN06-000FHm-H1",
+            " /usr/sbin/exim\t-qff",
         ] {
             assert!(is_exim_internal(own), "{own}");
         }
@@ -970,6 +987,8 @@ mod tests {
             "/usr/sbin/exim -bm bob@example.net",
             "/usr/bin/php /home/a/mailer.php -q",
             "/usr/sbin/sendmail -b",
+            "/usr/sbin/sendmail -t -i -fuser-Mc@site.example",
+            "/usr/sbin/exim",
             "",
         ] {
             assert!(!is_exim_internal(submission), "{submission}");

@@ -124,13 +124,15 @@ pub fn apply(m: &mut Message, h: &ScriptHeaders) {
     if m.account.is_none() {
         m.account = account_from_path(&script).map(str::to_string);
     }
-    let att = m.attribution.get_or_insert_with(|| Attribution {
-        cwd: String::new(),
-        args: String::new(),
-        matched_by: MatchedBy::Header,
-        ambiguous: false,
-        script: None,
-        visitor_ip: None,
+    let att = m.attribution.get_or_insert_with(|| {
+        Box::new(Attribution {
+            cwd: String::new(),
+            args: String::new(),
+            matched_by: MatchedBy::Header,
+            ambiguous: false,
+            script: None,
+            visitor_ip: None,
+        })
     });
     att.script = Some(script.clone());
     if h.visitor_ip.is_some() {
@@ -172,14 +174,14 @@ mod tests {
         m.envelope_from = "a@shop.example".into();
         m.protocol = Some("local".into());
         m.complete = true;
-        m.attribution = Some(Attribution {
+        m.attribution = Some(Box::new(Attribution {
             cwd: "/home/shop/public_html".into(),
             args: "sendmail -t -i".into(),
             matched_by: MatchedBy::Order,
             ambiguous: true,
             script: None,
             visitor_ip: None,
-        });
+        }));
         let h = script_headers([
             "X-PHP-Script: shop.example/contact.php for 198.51.100.99, 203.0.113.1",
             "X-PHP-Originating-Script: 1004:contact.php",

@@ -199,7 +199,9 @@ pub struct Message {
     pub subject: Option<String>,
     pub message_id: Option<String>,
     pub recipients: Vec<Recipient>,
-    pub attribution: Option<Attribution>,
+    /// Boxed: most messages have none, and a message is moved whole from
+    /// the assembler to the detector several times.
+    pub attribution: Option<Box<Attribution>>,
     /// Rejected by a filter before queueing (milter, header_checks, ACL).
     pub rejected: Option<String>,
     /// A bounce the MTA wrote itself, about this message id (Exim `R=` on

@@ -162,7 +162,7 @@ impl<'a> MessageJson<'a> {
             size: m.size,
             subject: m.subject.as_deref(),
             message_id: m.message_id.as_deref(),
-            attribution: m.attribution.as_ref(),
+            attribution: m.attribution.as_deref(),
             rejected: m.rejected.as_deref(),
             bounce_of: m.bounce_of.as_deref(),
             relayed_as: m.relayed_as.as_deref(),
