@@ -46,16 +46,23 @@ pub(crate) fn new_message(id: &str, at: Stamp, line: &str, offset: u64) -> Messa
 
 /// Is this `cwd=` line Exim running itself (queue runner, delivery of a
 /// spooled message, `exim -bpc` from cron) rather than a submission?
-fn is_exim_internal(args: &str) -> bool {
-    let args = args.trim_start_matches(|c: char| c.is_ascii_whitespace());
-    let b = args.as_bytes();
-    let prog_end = b
+pub(crate) fn is_exim_internal(args: &str) -> bool {
+    exim_runs_itself(args.as_bytes())
+}
+
+/// [`is_exim_internal`] of the bytes of a line, for the router.
+pub(crate) fn exim_runs_itself(b: &[u8]) -> bool {
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let prog_end = b[start..]
         .iter()
         .position(u8::is_ascii_whitespace)
-        .unwrap_or(b.len());
-    let prog = &args[..prog_end];
-    let base = prog.rsplit('/').next().unwrap_or(prog);
-    if !base.starts_with("exim") && base != "sendmail" {
+        .map_or(b.len(), |n| start + n);
+    let prog = &b[start..prog_end];
+    let base = prog.rsplit(|c| *c == b'/').next().unwrap_or(prog);
+    if !base.starts_with(b"exim") && base != b"sendmail" {
         return false;
     }
     // -M… spool actions (-Mc delivers a spooled message), -q… queue runs,

@@ -112,8 +112,11 @@ fn exim_id(b: &[u8], used: usize) -> Option<Key<'_>> {
 
 /// What the text after an Exim line's stamp and `[pid]` starts with.
 fn exim_key(rest: &[u8]) -> Option<Key<'_>> {
-    if rest.starts_with(b"cwd=") {
-        return Some(Key::Cwd);
+    if let Some(r) = rest.strip_prefix(b"cwd=") {
+        // Exim running itself (a delivery's `-Mc`, a queue run) ties no
+        // submission to a script: no shard needs it, and shard 0 counts it
+        // as it counts any line without a message.
+        return (!cwd_of_exim_itself(r)).then_some(Key::Cwd);
     }
     let end = crate::fields::find_byte(rest, 0, b' ');
     let id = &rest[..end];
@@ -131,6 +134,32 @@ fn exim_key(rest: &[u8]) -> Option<Key<'_>> {
     let arrival =
         matches!(flag, Some(b"<=") | Some(b"(=")) && rest.get(end + 3).is_none_or(|&c| c == b' ');
     Some(Key::Id(id, arrival))
+}
+
+/// After `cwd=`: is it Exim running itself? The arguments as
+/// [`crate::exim::parse_event`] finds them.
+fn cwd_of_exim_itself(r: &[u8]) -> bool {
+    // Near the start of the line: a scan of its spaces costs less than
+    // setting up a substring search.
+    let find = |needle: &[u8]| {
+        let mut i = 0;
+        loop {
+            i = crate::fields::find_byte(r, i, b' ');
+            if i >= r.len() {
+                return None;
+            }
+            if r[i..].starts_with(needle) {
+                return Some(i);
+            }
+            i += 1;
+        }
+    };
+    let Some(marker) = find(b" args: ").or_else(|| find(b" args:")) else {
+        return false;
+    };
+    let args = &r[marker + b" args:".len()..];
+    let skip = args.iter().take_while(|&&c| c == b' ').count();
+    crate::assemble::exim_runs_itself(&args[skip..])
 }
 
 /// Is `b` an Exim message id: 16 bytes `6-6-2` or (4.97+) 23 bytes
@@ -409,8 +438,19 @@ mod tests {
             Route::Every
         );
         assert_eq!(
-            r.route(b"2024-01-01 00:00:02 [77] cwd=/var/spool/exim 3 args: exim -Mc x"),
+            r.route(
+                b"2024-01-01 00:00:02 [77] cwd=/var/spool/exim 3 args: exim -odi -f a@b.example"
+            ),
             Route::Every
+        );
+        // Exim delivering a spooled message: no shard needs it.
+        assert_eq!(
+            r.route(b"2024-01-01 00:00:02 [77] cwd=/var/spool/exim 3 args: exim -Mc x"),
+            Route::First
+        );
+        assert_eq!(
+            r.route(b"2024-01-01 00:00:02 cwd=/var/spool/exim 2 args:   /usr/sbin/exim -q1h"),
+            Route::First
         );
         for l in [
             "2024-01-01 00:00:02 SMTP connection from [198.51.100.1]:1234 lost",
