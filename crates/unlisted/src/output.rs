@@ -27,28 +27,53 @@ pub(crate) fn color_allowed() -> bool {
 }
 
 pub(crate) fn error(msg: &str) {
-    let _ = writeln!(std::io::stderr(), "error: {msg}");
+    let _ = writeln!(std::io::stderr(), "error: {}", printable(msg));
 }
 
 pub(crate) fn warning(msg: &str) {
-    let _ = writeln!(std::io::stderr(), "warning: {msg}");
+    let _ = writeln!(std::io::stderr(), "warning: {}", printable(msg));
 }
 
 pub(crate) fn hint(msg: &str) {
-    let _ = writeln!(std::io::stderr(), "hint: {msg}");
+    let _ = writeln!(std::io::stderr(), "hint: {}", printable(msg));
 }
 
-/// Writes one line of data to stdout.
+/// `text` with its control characters (other than newline and tab)
+/// written as `\x1b`, `\u{9b}`: what people read quotes log lines, file
+/// names and remote replies, which anyone who sends mail or writes a file
+/// can fill with terminal escapes or raw binary.
+pub(crate) fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.contains(bad) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            c if bad(c) && (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if bad(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Writes one line of data to stdout, for people ([`printable`]).
 pub(crate) fn line(text: &str) -> std::io::Result<()> {
+    raw_line(&printable(text))
+}
+
+fn raw_line(text: &str) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
     out.write_all(b"\n")
 }
 
-/// Writes one JSON Lines object to stdout.
+/// Writes one JSON Lines object to stdout (JSON escapes its own control
+/// characters).
 pub(crate) fn json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     let text = serde_json::to_string(value)?;
-    line(&text)?;
+    raw_line(&text)?;
     Ok(())
 }
 
@@ -71,4 +96,20 @@ pub(crate) fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn control_characters_are_written_out_for_people() {
+        assert_eq!(printable("plain: Grüße, 2 > 1"), "plain: Grüße, 2 > 1");
+        assert_eq!(printable("a\tb\nc"), "a\tb\nc");
+        assert_eq!(
+            printable("T=\"\u{1b}]0;pwned\u{7}\u{1b}[2J\" \r"),
+            "T=\"\\x1b]0;pwned\\x07\\x1b[2J\" \\x0d"
+        );
+        assert_eq!(printable("\u{9b}31m\u{7f}\0"), "\\u{9b}31m\\x7f\\x00");
+    }
 }

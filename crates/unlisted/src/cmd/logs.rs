@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use detect::relink::{Parent, Relink};
 use detect::{Detector, SenderReport, Verdict};
-use maillog::{Format, LogParser, MAX_LINE, Stamp};
+use maillog::{Format, LineStats, LogParser, MAX_LINE, Stamp};
 use serde::Serialize;
 
 use crate::Global;
@@ -909,10 +909,20 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
         _ => {}
     }
 
+    let st = &read.stats;
+    if let Some(e) = no_mail_log(&sources, read.format, st) {
+        output::error(&e.error);
+        errors.push(e);
+    } else if st.lines > 0 && st.understood == 0 {
+        output::warning(&format!(
+            "none of the {} lines read is {}: all are other programs' (the MTA may log to another file)",
+            st.lines,
+            mta_line(read.format)
+        ));
+    }
     let verdicts = detector.verdicts();
     let count = |v: Verdict| verdicts.iter().filter(|x| **x == v).count();
     let asm = read.assembly;
-    let st = &read.stats;
     let summary = Summary {
         ty: "summary",
         format: read.format,
@@ -981,6 +991,36 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
         Exit::Failed
     } else {
         Exit::Clean
+    })
+}
+
+/// `an Exim or Postfix log line`, or of the format given.
+fn mta_line(format: Option<Format>) -> &'static str {
+    match format {
+        Some(Format::Exim) => "an Exim log line",
+        Some(Format::Postfix) => "a Postfix log line",
+        None => "an Exim or Postfix log line",
+    }
+}
+
+/// Input of which no line is a mail log's, and some are no log's at all
+/// (the wrong file, a binary): an error, not a clean server.
+fn no_mail_log(sources: &[String], format: Option<Format>, st: &LineStats) -> Option<FileError> {
+    if st.lines == 0 || st.understood > 0 || st.not_understood == 0 {
+        return None;
+    }
+    let file = match sources {
+        [one] => one.clone(),
+        _ => format!("{} files", sources.len()),
+    };
+    Some(FileError {
+        error: format!(
+            "{file}: none of its {} lines is {} ({} not understood); give the MTA's main log (Exim: exim_mainlog or exim4/mainlog; Postfix: maillog or mail.log)",
+            st.lines,
+            mta_line(format),
+            st.not_understood
+        ),
+        file,
     })
 }
 

@@ -621,6 +621,76 @@ fn unreadable_file_is_reported_and_the_rest_still_analyzed() {
     assert_eq!(o.status.code(), Some(2));
 }
 
+/// The wrong file (a config file, a binary) is no clean server: an error
+/// naming it, exit 2, its junk quoted with the escapes written out; a
+/// syslog file with no MTA line is a warning, and a mail log with a few
+/// junk lines is read as before.
+#[test]
+fn a_file_that_is_no_mail_log_is_an_error_not_a_clean_server() {
+    let dir = TempDir::new("logs");
+    // Terminal escapes and raw bytes, as a binary or a hostile file holds.
+    let mut junk = b"# services\nsmtp 25/tcp mail\n".to_vec();
+    junk.extend_from_slice(b"\x1b]0;owned\x07\x1b[2J\xc2\x9b31m\x00\x01\xff binary\n");
+    std::fs::write(dir.path().join("services"), &junk).unwrap();
+    let (o, lines) = analyze(&dir, &["services"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["understood"], 0);
+    assert_eq!(summary["errors"][0]["file"], "services");
+    let err = summary["errors"][0]["error"].as_str().unwrap();
+    assert!(
+        err.contains("none of its 3 lines is an Exim or Postfix log line"),
+        "{err}"
+    );
+    // For people: the error, and the junk with its controls written out.
+    let o = unlisted(dir.path(), &["logs", "analyze", "services"]);
+    assert_eq!(o.status.code(), Some(2));
+    let said = stderr(&o);
+    assert!(
+        said.contains("error: services: none of its 3 lines"),
+        "{said}"
+    );
+    assert!(
+        said.contains("\\x1b]0;owned\\x07\\x1b[2J\\u{9b}31m\\x00\\x01"),
+        "{said}"
+    );
+    for raw in [&o.stderr, &o.stdout] {
+        assert!(
+            !raw.iter().any(|&b| b == 0x1b || b == 0x07 || b == 0),
+            "{said}"
+        );
+    }
+    // Given as an Exim log, it is still none.
+    let o = unlisted(
+        dir.path(),
+        &["logs", "analyze", "--format", "exim", "services"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("is an Exim log line"), "{}", stderr(&o));
+
+    // Other programs' syslog lines only: the MTA logs elsewhere.
+    dir.write(
+        "syslog",
+        "May  1 00:00:00 web dovecot: imap-login: Login: user=<a@example.org>, rip=198.51.100.7\nMay  1 00:00:01 web CRON[42]: (root) CMD (true)\n",
+    );
+    let o = unlisted(dir.path(), &["logs", "analyze", "syslog"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("warning: none of the 2 lines read is an Exim or Postfix log line"),
+        "{}",
+        stderr(&o)
+    );
+
+    // A mail log with junk in it is a mail log.
+    dir.write(
+        "mainlog",
+        "garbage\n2024-05-01 00:00:00 1rK000-000000-00 <= a@example.org U=a P=local S=1 for b@example.net\n",
+    );
+    let (o, lines) = analyze(&dir, &["mainlog"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(lines.last().unwrap()["errors"], serde_json::json!([]));
+}
+
 /// Five days of an Exim log, written so that a run split across threads
 /// has every chance to differ from one thread: submissions without `+pid`
 /// whose `cwd=` lines interleave (the match is by order, across
