@@ -11,8 +11,10 @@
 //! one), and a glance at other shards' `<=` lines while a `cwd=` line waits,
 //! so each shard ties scripts to submissions exactly as one thread does.
 //! Lines without a message (connections, rejections before a message,
-//! other programs, garbage) are counted by shard 0 alone, so the shards'
-//! counts add up to a single thread's.
+//! other programs, garbage) change no message: the reader hands them to
+//! the shards in turn, and each is counted by the one shard that reads
+//! it, so the shards' counts add up to a single thread's (and no shard
+//! reads a third of a Postfix log's lines more than the others).
 //!
 //! The reader also keeps the log's clock, as one thread would, and marks
 //! the lines where a new hour of log time starts: every shard sweeps out
@@ -36,7 +38,8 @@ pub enum Route {
     Shard { shard: usize, arrival: bool },
     /// Exim's `cwd=` lines: every shard keeps them; shard 0 counts them.
     Every,
-    /// No message: shard 0 alone.
+    /// No message: one shard (the reader spreads these, [`Tagger`]; shard
+    /// 0 takes those left so).
     First,
 }
 
@@ -187,8 +190,20 @@ fn postfix_id(b: &[u8]) -> Option<Key<'_>> {
         .then_some(Key::Id(id, false))
 }
 
+/// The first `": "`: colons eight bytes at a time (a stamp's colons and a
+/// short tag come first: less set-up per call than memchr).
 fn colon_space(b: &[u8]) -> Option<usize> {
-    memchr::memchr_iter(b':', b).find(|&i| b.get(i + 1) == Some(&b' '))
+    let mut i = 0;
+    loop {
+        i = crate::fields::find_byte(b, i, b':');
+        if i >= b.len() {
+            return None;
+        }
+        if b.get(i + 1) == Some(&b' ') {
+            return Some(i);
+        }
+        i += 1;
+    }
 }
 
 /// The reader's side of a split run: routes every line of a chunk and
@@ -199,6 +214,8 @@ pub struct Tagger {
     /// Where the first part of each Exim line split for syslog went, by
     /// its pid: the other parts go there too ([`crate::exim::Part`]).
     parts: rustc_hash::FxHashMap<Option<u32>, Route>,
+    /// The shard the last line without a message went to.
+    spread: usize,
 }
 
 /// The lines of one chunk of whole lines, as [`Tagger::tag`] found them.
@@ -224,6 +241,20 @@ impl Tagger {
             router: Router::new(format, shards),
             clock,
             parts: Default::default(),
+            spread: 0,
+        }
+    }
+
+    /// A line without a message goes to the shards in turn: it changes no
+    /// shard's messages, only the counts, which add up the same.
+    fn spread(&mut self, route: Route) -> Route {
+        if route != Route::First {
+            return route;
+        }
+        self.spread = (self.spread + 1) % self.router.shards;
+        Route::Shard {
+            shard: self.spread,
+            arrival: false,
         }
     }
 
@@ -231,26 +262,33 @@ impl Tagger {
     /// go where its first part, which names the message, goes.
     fn route(&mut self, line: &[u8]) -> Route {
         if self.router.format != Format::Exim {
-            return self.router.route(line);
+            let r = self.router.route(line);
+            return self.spread(r);
         }
         if let Some(used) = crate::time::exim_stamp_len(line) {
-            return self.router.route_key(exim_id(line, used));
+            let r = self.router.route_key(exim_id(line, used));
+            return self.spread(r);
         }
         let text = crate::utf8(line);
         let Some(p) = crate::exim::syslog_part(text.trim_end_matches('\r')) else {
-            return self.router.route_through_syslog(line);
+            let r = self.router.route_through_syslog(line);
+            return self.spread(r);
         };
         if p.i == 1 {
             // The first part, cut as the parser cuts the joined line.
             let first = [p.head, p.text].concat();
             let rest = crate::exim::parse_head_in(&first, 2000).map(|h| h.rest.as_bytes());
             let route = self.router.route_key(rest.and_then(exim_key));
+            // Every part where the first goes.
+            let route = self.spread(route);
             if self.parts.len() >= crate::MAX_JOINING {
                 self.parts.clear();
             }
             self.parts.insert(p.pid, route);
             return route;
         }
+        // A part whose first was not read: shard 0, as one thread would
+        // meet it after the others of its kind.
         let route = self.parts.get(&p.pid).copied().unwrap_or(Route::First);
         if p.i == p.n {
             self.parts.remove(&p.pid);
@@ -460,6 +498,49 @@ mod tests {
         ] {
             assert_eq!(r.route(l.as_bytes()), Route::First, "{l}");
         }
+    }
+
+    #[test]
+    fn lines_without_a_message_go_to_the_shards_in_turn() {
+        let mut t = Tagger::new(Format::Postfix, 3, 2024, crate::time::Zone::as_written());
+        let mut r = Routed::default();
+        let mut log = String::new();
+        for i in 0..6 {
+            log.push_str(&format!(
+                "Jan  1 00:00:0{i} mx postfix/smtpd[1]: connect from unknown[198.51.100.{i}]\n"
+            ));
+        }
+        t.tag(log.as_bytes(), &mut r);
+        let shards: Vec<_> = r.lines.iter().map(|(_, route)| shard(*route)).collect();
+        assert_eq!(
+            shards,
+            [1, 2, 0, 1, 2, 0].map(|s| Some((s, false))),
+            "each shard reads every third"
+        );
+        // Each line is read by exactly one shard.
+        for line in 0..6 {
+            let owners = (0..3)
+                .filter(|&k| {
+                    r.steps(k)
+                        .any(|s| matches!(s, Step::Own { line: l, .. } if l == line))
+                })
+                .count();
+            assert_eq!(owners, 1, "line {line}");
+        }
+
+        // The parts of an Exim line split for syslog that names no
+        // message all go where its first part goes.
+        let mut t = Tagger::new(Format::Exim, 3, 2024, crate::time::Zone::as_written());
+        let long = "x".repeat(40);
+        let log = format!(
+            "May  1 00:00:00 web exim[7]: [1/2] 2024-05-01 00:00:00 H=(a) [198.51.100.1] rejected RCPT {long}\n\
+             May  1 00:00:00 web exim[8]: 2024-05-01 00:00:00 SMTP connection from [198.51.100.2] lost\n\
+             May  1 00:00:00 web exim[7]: [2/2] {long}\n"
+        );
+        t.tag(log.as_bytes(), &mut r);
+        let routes: Vec<_> = r.lines.iter().map(|(_, route)| *route).collect();
+        assert_eq!(routes[0], routes[2], "{routes:?}");
+        assert_ne!(routes[0], routes[1], "{routes:?}");
     }
 
     #[test]
