@@ -66,6 +66,9 @@ pub struct LineStats {
     pub holes: u64,
     /// `(where, line)` of the first few not understood.
     pub samples: Vec<(String, String)>,
+    /// `(where, line)` of the last not understood (the daemon reports
+    /// those met since it last said).
+    pub latest: Option<(String, String)>,
     pub first: Option<Stamp>,
     pub last: Option<Stamp>,
 }
@@ -426,11 +429,11 @@ impl LogParser {
         self.hint = None;
         if !understood {
             self.stats.not_understood += 1;
+            let sample = (place(), line.chars().take(300).collect::<String>());
             if self.stats.samples.len() < SAMPLES {
-                self.stats
-                    .samples
-                    .push((place(), line.chars().take(300).collect()));
+                self.stats.samples.push(sample.clone());
             }
+            self.stats.latest = Some(sample);
         }
     }
 

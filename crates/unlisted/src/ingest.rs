@@ -93,7 +93,14 @@ pub(crate) struct LogIngest {
     heard: Option<(std::time::Instant, maillog::Stamp)>,
     /// Lines after a NUL hole told of so far (`LineStats::holes`).
     told_holes: u64,
+    /// Lines not understood told of so far, and when last told.
+    told_bad: (u64, Option<std::time::Instant>),
 }
+
+/// Lines not understood are told of at most this often per log, with
+/// their count since and the last of them: a log of junk does not fill
+/// the daemon's own.
+const TELL_BAD_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// How long a message a content filter took holds the checkpoint while
 /// its copy is awaited: filters hand mail back within seconds.
@@ -185,6 +192,7 @@ impl LogIngest {
             told_problem: None,
             heard: None,
             told_holes: 0,
+            told_bad: (0, None),
         })
     }
 
@@ -246,6 +254,23 @@ impl LogIngest {
                 "a line began with NUL bytes (a crash left the log's last blocks unwritten); read from after them"
             );
             self.told_holes = parser.stats.holes;
+        }
+        let bad = parser.stats.not_understood - self.told_bad.0;
+        if bad > 0
+            && self
+                .told_bad
+                .1
+                .is_none_or(|t| now.duration_since(t) >= TELL_BAD_EVERY)
+            && let Some((at, line)) = &parser.stats.latest
+        {
+            tracing::warn!(
+                log = %self.key,
+                lines = bad,
+                last_at = %at,
+                last = %crate::output::printable(line),
+                "lines not understood: counted and skipped"
+            );
+            self.told_bad = (parser.stats.not_understood, Some(now));
         }
         if let Source::Journal(j) = &self.source
             && j.seqnum_id() != self.told_journal.as_deref()

@@ -1188,6 +1188,44 @@ fn a_journal_without_the_units_says_so() {
     );
 }
 
+/// Junk in a followed log is counted and told of, with where the last of
+/// it was (its control characters written out), and the mail around it is
+/// read.
+#[test]
+fn lines_not_understood_in_a_followed_log_are_told_with_where() {
+    let hook = WebhookReceiver::start();
+    let dir = TempDir::new("ingest-junk");
+    dir.write("unlisted.toml", &config(&hook, ""));
+    let good = messages(0, 5, false);
+    let junk = "junk\n\u{1b}[2Jmore junk\nand more\n";
+    append(&dir, "mail.log", &good);
+    append(&dir, "mail.log", junk);
+    append(&dir, "mail.log", &messages(5, 5, false));
+    let o = unlisted(dir.path(), &["serve", "--once"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stored(&dir), 10);
+    let said = stderr(&o);
+    let told = said
+        .lines()
+        .find(|l| l.contains("lines not understood"))
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(told.contains("lines=3"), "{told}");
+    let last_at = good.len() + "junk\n\u{1b}[2Jmore junk\n".len();
+    assert!(
+        told.contains(&format!("mail.log at byte {last_at}")),
+        "{told}"
+    );
+    assert!(told.contains("and more"), "{told}");
+    // Read again from the start elsewhere: the escape is written out.
+    let dir2 = TempDir::new("ingest-junk2");
+    dir2.write("unlisted.toml", &config(&hook, ""));
+    append(&dir2, "mail.log", "\u{1b}[2J\n");
+    let o = unlisted(dir2.path(), &["serve", "--once"]);
+    let said = stderr(&o);
+    assert!(said.contains("last=\\x1b[2J"), "{said}");
+    assert!(!said.contains("\u{1b}[2J"), "{said}");
+}
+
 /// A crash while Exim wrote leaves NUL bytes where the log's last block
 /// was never written; after the reboot Exim appends its next line after
 /// them. The daemon, following the log, reads that line and every other.
