@@ -215,7 +215,7 @@ pub(crate) fn warn_not_understood(samples: &[Sample]) {
 #[derive(Serialize)]
 pub(crate) struct FileError {
     file: String,
-    error: String,
+    pub(crate) error: String,
 }
 
 impl FileError {
@@ -1005,7 +1005,11 @@ fn mta_line(format: Option<Format>) -> &'static str {
 
 /// Input of which no line is a mail log's, and some are no log's at all
 /// (the wrong file, a binary): an error, not a clean server.
-fn no_mail_log(sources: &[String], format: Option<Format>, st: &LineStats) -> Option<FileError> {
+pub(crate) fn no_mail_log(
+    sources: &[String],
+    format: Option<Format>,
+    st: &LineStats,
+) -> Option<FileError> {
     if st.lines == 0 || st.understood > 0 || st.not_understood == 0 {
         return None;
     }

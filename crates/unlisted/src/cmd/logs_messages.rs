@@ -298,6 +298,11 @@ pub(crate) fn run(g: &Global, mut a: Args) -> Result<Exit> {
     let sources = a.input.sources();
     super::logs::some_read(&sources, &read.errors)?;
     let st = &read.stats;
+    let mut errors = read.errors;
+    if let Some(e) = super::logs::no_mail_log(&sources, read.format, st) {
+        output::error(&e.error);
+        errors.push(e);
+    }
     let summary = Summary {
         ty: "summary",
         matched: show.matched,
@@ -315,7 +320,7 @@ pub(crate) fn run(g: &Global, mut a: Args) -> Result<Exit> {
             .collect(),
         first: st.first.map(|s| s.iso()),
         last: st.last.map(|s| s.iso()),
-        errors: read.errors,
+        errors,
     };
     finish(&summary, a.json, "lines")
 }

@@ -667,6 +667,11 @@ fn a_file_that_is_no_mail_log_is_an_error_not_a_clean_server() {
     );
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("is an Exim log line"), "{}", stderr(&o));
+    // Nor does looking for a sender's mail in it find "none" quietly.
+    let o = unlisted(dir.path(), &["logs", "messages", "--json", "services"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let summary = json_lines(&o).pop().unwrap();
+    assert_eq!(summary["errors"][0]["file"], "services");
 
     // Other programs' syslog lines only: the MTA logs elsewhere.
     dir.write(
