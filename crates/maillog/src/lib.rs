@@ -69,6 +69,10 @@ pub struct LineStats {
     /// `(where, line)` of the last not understood (the daemon reports
     /// those met since it last said).
     pub latest: Option<(String, String)>,
+    /// Lines of the MTA the logger says it dropped: journald's
+    /// `Suppressed 1234 messages from postfix@-.service` (its rate limit,
+    /// which a burst of spam is what trips). Counted from the notice.
+    pub dropped: u64,
     pub first: Option<Stamp>,
     pub last: Option<Stamp>,
 }
@@ -712,8 +716,31 @@ impl LogParser {
             postfix::syslog(line, self.year).is_some_and(|s| !s.program.starts_with("exim"));
         if other {
             self.stats.ignored += 1;
+            self.note_dropped(line);
         }
         other
+    }
+
+    /// Counts the lines journald says it dropped of the MTA's units (its
+    /// notice comes with them when the journal is read by unit).
+    fn note_dropped(&mut self, line: &str) {
+        if !line.contains("systemd-journald") {
+            return;
+        }
+        let Some(s) = postfix::syslog(line, self.year) else {
+            return;
+        };
+        let dropped = s
+            .text
+            .strip_prefix("Suppressed ")
+            .and_then(|r| r.split_once(" messages from "))
+            .filter(|(_, unit)| unit.starts_with("postfix") || unit.starts_with("exim"));
+        if s.program == "systemd-journald"
+            && let Some((n, _)) = dropped
+            && let Ok(n) = n.parse::<u64>()
+        {
+            self.stats.dropped += n;
+        }
     }
 
     fn postfix_line(&mut self, line: &str, out: &mut impl FnMut(Message)) -> bool {
@@ -729,6 +756,7 @@ impl LogParser {
             }
             Err(postfix::NotPostfix::OtherProgram) => {
                 self.stats.ignored += 1;
+                self.note_dropped(line);
                 true
             }
             Err(postfix::NotPostfix::Garbage) => false,

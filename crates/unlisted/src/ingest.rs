@@ -95,6 +95,8 @@ pub(crate) struct LogIngest {
     told_holes: u64,
     /// Lines not understood told of so far, and when last told.
     told_bad: (u64, Option<std::time::Instant>),
+    /// Lines journald said it dropped, told of so far.
+    told_dropped: u64,
 }
 
 /// Lines not understood are told of at most this often per log, with
@@ -193,6 +195,7 @@ impl LogIngest {
             heard: None,
             told_holes: 0,
             told_bad: (0, None),
+            told_dropped: 0,
         })
     }
 
@@ -254,6 +257,14 @@ impl LogIngest {
                 "a line began with NUL bytes (a crash left the log's last blocks unwritten); read from after them"
             );
             self.told_holes = parser.stats.holes;
+        }
+        if parser.stats.dropped > self.told_dropped {
+            tracing::warn!(
+                log = %self.key,
+                "{}",
+                crate::cmd::logs::dropped_by_journald(parser.stats.dropped - self.told_dropped)
+            );
+            self.told_dropped = parser.stats.dropped;
         }
         let bad = parser.stats.not_understood - self.told_bad.0;
         if bad > 0

@@ -249,6 +249,9 @@ struct Summary {
     cut_lines: u64,
     /// Lines that began with NUL bytes (a crash's hole), parsed after them.
     holes: u64,
+    /// The MTA's lines journald says it dropped (its rate limit): the
+    /// counts are that much short.
+    dropped: u64,
     messages: u64,
     incomplete: u64,
     orphan_lines: u64,
@@ -936,6 +939,7 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
         not_understood_samples: samples(st),
         cut_lines: st.cut_lines,
         holes: st.holes,
+        dropped: st.dropped,
         messages: asm.messages,
         incomplete: asm.incomplete,
         orphan_lines: asm.orphan_lines,
@@ -1142,6 +1146,16 @@ fn print_human(shown: &[SenderReport], s: &Summary) -> Result<()> {
             lines(s.holes)
         ));
     }
+    if s.dropped > 0 {
+        output::warning(&dropped_by_journald(s.dropped));
+    }
     warn_not_understood(&s.not_understood_samples);
     Ok(())
+}
+
+/// What to say of the MTA's lines journald dropped.
+pub(crate) fn dropped_by_journald(n: u64) -> String {
+    format!(
+        "journald dropped {n} of the MTA's lines (its rate limit, which a burst of mail trips): the counts here are short by those; raise RateLimitBurst= in journald.conf or LogRateLimitBurst= in the MTA's unit"
+    )
 }

@@ -923,16 +923,45 @@ pub(crate) fn journal_append(dir: &TempDir, entries: &[(i64, &str, u32, String)]
 
 /// [`journal_append`] for the entries of `unit`.
 pub(crate) fn journal_append_unit(dir: &TempDir, unit: &str, entries: &[(i64, &str, u32, String)]) {
+    journal_write(dir, &unit_export(unit, entries));
+}
+
+/// `entries` of `unit` in journald's export format.
+pub(crate) fn unit_export(unit: &str, entries: &[(i64, &str, u32, String)]) -> String {
     let mut export = String::new();
     for (secs, program, pid, message) in entries {
-        let us = secs * 1_000_000;
-        write!(
-            export,
-            "__REALTIME_TIMESTAMP={us}\n__MONOTONIC_TIMESTAMP={us}\n_BOOT_ID=6b1d0c3e5f7a49d2a1b2c3d4e5f60718\n_HOSTNAME=mx\nSYSLOG_IDENTIFIER={program}\n_PID={pid}\n_SYSTEMD_UNIT={unit}\nPRIORITY=6\nMESSAGE={message}\n\n"
-        )
-        .unwrap();
+        export.push_str(&export_entry(
+            *secs,
+            &format!(
+                "SYSLOG_IDENTIFIER={program}\n_PID={pid}\n_SYSTEMD_UNIT={unit}\nMESSAGE={message}\n"
+            ),
+        ));
     }
-    dir.write("entries.export", &export);
+    export
+}
+
+/// One entry of the export format at `secs`: the fields every entry has,
+/// then `fields` (`FIELD=value` lines).
+pub(crate) fn export_entry(secs: i64, fields: &str) -> String {
+    let us = secs * 1_000_000;
+    format!(
+        "__REALTIME_TIMESTAMP={us}\n__MONOTONIC_TIMESTAMP={us}\n_BOOT_ID=6b1d0c3e5f7a49d2a1b2c3d4e5f60718\n_HOSTNAME=mx\nPRIORITY=6\n{fields}\n"
+    )
+}
+
+/// journald's entry saying it dropped `n` lines of `unit` (its rate
+/// limit), as it writes it: its own unit, the dropping one as the object.
+pub(crate) fn journald_dropped(n: u32, unit: &str) -> String {
+    format!(
+        "SYSLOG_IDENTIFIER=systemd-journald\n_PID=310\n_UID=0\n_SYSTEMD_UNIT=systemd-journald.service\nOBJECT_PID=2001\nOBJECT_SYSTEMD_UNIT={unit}\nMESSAGE_ID=a596d6fe7bfa4994828e72309e95d61e\nN_DROPPED={n}\nMESSAGE=Suppressed {n} messages from {unit}\n"
+    )
+}
+
+/// Writes journal entries in journald's export format (`FIELD=value`
+/// lines, an empty line after each) into `journal/` with the real
+/// systemd-journal-remote.
+pub(crate) fn journal_write(dir: &TempDir, export: &str) {
+    dir.write("entries.export", export);
     std::fs::create_dir_all(dir.path().join("journal")).unwrap();
     let o = std::process::Command::new("/lib/systemd/systemd-journal-remote")
         .arg(format!(
@@ -1140,6 +1169,47 @@ fn a_postfix_log_kept_only_in_the_journal_is_followed_with_its_cursor() {
         .find(|l| l["sender"] == "auth:bad@shop.example")
         .unwrap();
     assert_eq!(bad["messages"], 30, "{bad}");
+}
+
+/// journald's notice that it dropped Postfix's lines (its rate limit)
+/// comes with Postfix's entries; the daemon says so in its log.
+#[test]
+fn the_daemon_tells_of_lines_journald_dropped() {
+    let hook = WebhookReceiver::start();
+    let dir = TempDir::new("journal-dropped");
+    dir.write(
+        "unlisted.toml",
+        &journal_config(&hook, "postfix*", "journal", "postfix", ""),
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        - 3600;
+    let mut export = unit_export(
+        "postfix@-.service",
+        &postfix_entries(
+            now,
+            "4D00000001",
+            "amy@shop.example",
+            "f@example.org",
+            false,
+            true,
+        ),
+    );
+    export.push_str(&export_entry(
+        now + 5,
+        &journald_dropped(4321, "postfix@-.service"),
+    ));
+    journal_write(&dir, &export);
+    let o = unlisted(dir.path(), &["serve", "--once"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("journald dropped 4321 of the MTA's lines"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(stored(&dir), 1);
 }
 
 #[test]

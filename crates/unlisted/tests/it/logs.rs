@@ -1269,6 +1269,68 @@ fn logs_analyze_reads_exim_from_the_journal() {
     assert_eq!(sum["not_understood"], 0, "{sum}");
 }
 
+/// `logs analyze --json` of the Postfix units in `journal/`.
+const JOURNAL_ANALYZE: [&str; 7] = [
+    "logs",
+    "analyze",
+    "--json",
+    "--journal",
+    "postfix*",
+    "--journal-directory",
+    "journal",
+];
+
+/// journald drops a unit's lines past its rate limit (10,000 in 30 s by
+/// default: a spam run trips it) and says so in an entry of its own, which
+/// `journalctl --unit` gives with the unit's. The counts are short by
+/// those lines: the summary says how many, and people are told why.
+#[test]
+fn lines_journald_dropped_are_counted_and_told() {
+    let dir = TempDir::new("analyze-journal-dropped");
+    let start = 1_764_324_000; // 2025-11-28 10:00:00 UTC
+    let mut entries = Vec::new();
+    for i in 0..4usize {
+        entries.extend(crate::ingest::postfix_entries(
+            start + i as i64 * 30,
+            &format!("4E{i:08X}"),
+            "news@shop.example",
+            &format!("r{i}@example.net"),
+            false,
+            true,
+        ));
+    }
+    let mut export = crate::ingest::unit_export("postfix@-.service", &entries);
+    for (at, n) in [(200, 1234), (201, 77)] {
+        let notice = crate::ingest::journald_dropped(n, "postfix@-.service");
+        export.push_str(&crate::ingest::export_entry(start + at, &notice));
+    }
+    crate::ingest::journal_write(&dir, &export);
+    let args = JOURNAL_ANALYZE;
+    let o = unlisted(dir.path(), &args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = json_lines(&o);
+    let sum = out.last().unwrap();
+    assert_eq!(sum["dropped"], 1311, "{sum}");
+    assert_eq!(sum["messages"], 4, "{sum}");
+    assert_eq!(sum["not_understood"], 0, "{sum}");
+    // For people.
+    let human: Vec<&str> = args.iter().copied().filter(|a| *a != "--json").collect();
+    let o = unlisted(dir.path(), &human);
+    assert!(
+        stderr(&o).contains("warning: journald dropped 1311 of the MTA's lines"),
+        "{}",
+        stderr(&o)
+    );
+
+    // A file of journald's notices for other units drops no mail.
+    dir.write(
+        "syslog",
+        "Nov 28 10:00:00 mx systemd-journald[310]: Suppressed 500 messages from nginx.service\nNov 28 10:00:01 mx postfix/qmgr[999]: 4E00000001: removed\n",
+    );
+    let (_, lines) = analyze(&dir, &["syslog"]);
+    assert_eq!(lines.last().unwrap()["dropped"], 0);
+}
+
 #[test]
 fn logs_analyze_reads_postfix_from_the_journal() {
     // Where Postfix logs only to the journal: `--journal` instead of files
@@ -1288,15 +1350,7 @@ fn logs_analyze_reads_postfix_from_the_journal() {
         ));
     }
     crate::ingest::journal_append(&dir, &entries);
-    let args = [
-        "logs",
-        "analyze",
-        "--json",
-        "--journal",
-        "postfix*",
-        "--journal-directory",
-        "journal",
-    ];
+    let args = JOURNAL_ANALYZE;
     let o = unlisted(dir.path(), &args);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let out = json_lines(&o);
