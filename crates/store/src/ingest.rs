@@ -13,6 +13,21 @@ use serde::Serialize;
 
 use crate::{Result, Store};
 
+/// What the daemon met in one followed log since it started.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct LogHealth {
+    pub path: String,
+    /// When this run of the daemon started counting (Unix seconds).
+    pub since: i64,
+    pub lines: u64,
+    pub not_understood: u64,
+    /// The MTA's lines the logger said it dropped (journald's rate limit).
+    pub dropped: u64,
+    /// Where the last line not understood was, and its text.
+    pub last_bad_at: Option<String>,
+    pub last_bad: Option<String>,
+}
+
 /// Where a tail stands in its file.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct LogCheckpoint {
@@ -148,6 +163,54 @@ impl Store {
             )
             .optional()
             .map_err(self.err())
+    }
+
+    /// Records what the daemon met in a followed log (see [`LogHealth`]).
+    pub fn set_log_health(&self, h: &LogHealth) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO log_health (path, since, lines, not_understood, dropped, last_bad_at, last_bad)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (path) DO UPDATE SET since = excluded.since, lines = excluded.lines,
+                 not_understood = excluded.not_understood, dropped = excluded.dropped,
+                 last_bad_at = excluded.last_bad_at, last_bad = excluded.last_bad",
+                params![
+                    h.path,
+                    h.since,
+                    h.lines as i64,
+                    h.not_understood as i64,
+                    h.dropped as i64,
+                    h.last_bad_at,
+                    h.last_bad
+                ],
+            )
+            .map(drop)
+            .map_err(self.err())
+    }
+
+    /// What the daemon met in each followed log, by path.
+    pub fn log_health(&self) -> Result<Vec<LogHealth>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT path, since, lines, not_understood, dropped, last_bad_at, last_bad
+                 FROM log_health ORDER BY path",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(LogHealth {
+                    path: r.get(0)?,
+                    since: r.get(1)?,
+                    lines: r.get::<_, i64>(2)? as u64,
+                    not_understood: r.get::<_, i64>(3)? as u64,
+                    dropped: r.get::<_, i64>(4)? as u64,
+                    last_bad_at: r.get(5)?,
+                    last_bad: r.get(6)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
     }
 
     /// Records the time zone the log `path` is read in.

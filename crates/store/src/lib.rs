@@ -26,7 +26,7 @@ mod tokens;
 pub use complaints::{ComplaintCount, MessageRef, NewComplaint, SenderComplaint};
 pub use holds::{AuditRow, HoldRow};
 pub use incidents::{IncidentEvent, IncidentLink, IncidentRow, OutboundProfile};
-pub use ingest::{Batch, LogCheckpoint, NewMessage, SenderRow, VerdictChange};
+pub use ingest::{Batch, LogCheckpoint, LogHealth, NewMessage, SenderRow, VerdictChange};
 pub use quarantine::QuarantineRow;
 pub use scans::SiteScanRow;
 pub use senders::{SavedDetector, SenderState};

@@ -303,6 +303,21 @@ const MIGRATIONS: &[(i64, &str)] = &[
         // truncated while the daemon was stopped from the one it read.
         "ALTER TABLE log_checkpoints ADD COLUMN head BLOB;",
     ),
+    (
+        14,
+        // What the daemon met in each followed log since it started:
+        // lines read, lines not understood (and the last of them), lines
+        // the logger said it dropped.
+        "CREATE TABLE log_health (
+        path TEXT PRIMARY KEY,
+        since BIGINT NOT NULL,
+        lines BIGINT NOT NULL,
+        not_understood BIGINT NOT NULL,
+        dropped BIGINT NOT NULL,
+        last_bad_at TEXT,
+        last_bad TEXT
+    );",
+    ),
 ];
 
 /// The newest schema version this binary knows.

@@ -484,3 +484,31 @@ fn sender_states_are_saved_as_of_the_messages_stored() {
     assert_eq!(s.prune_messages(101, 4).unwrap(), 2);
     assert_eq!(s.message_count(None).unwrap(), 0);
 }
+
+#[test]
+fn log_health_is_kept_per_log_and_replaced() {
+    let dir = TempDir::new("log-health");
+    let s = Store::open(&dir.path().join("u.db")).unwrap();
+    assert!(s.log_health().unwrap().is_empty());
+    let mut h = LogHealth {
+        path: "/var/log/mail.log".into(),
+        since: 1_764_324_000,
+        lines: 10,
+        not_understood: 2,
+        dropped: 0,
+        last_bad_at: Some("/var/log/mail.log at byte 99".into()),
+        last_bad: Some("junk".into()),
+    };
+    s.set_log_health(&h).unwrap();
+    h.lines = 20;
+    h.dropped = 1234;
+    s.set_log_health(&h).unwrap();
+    let other = LogHealth {
+        path: "journal:postfix*".into(),
+        since: 1_764_324_001,
+        ..LogHealth::default()
+    };
+    s.set_log_health(&other).unwrap();
+    // By path: `/var/…` sorts before `journal:…`.
+    assert_eq!(s.log_health().unwrap(), [h, other]);
+}

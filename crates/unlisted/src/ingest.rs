@@ -97,6 +97,10 @@ pub(crate) struct LogIngest {
     told_bad: (u64, Option<std::time::Instant>),
     /// Lines journald said it dropped, told of so far.
     told_dropped: u64,
+    /// When this run started following the log (Unix seconds), and the
+    /// counts last written to the store for `status`, with when.
+    started: i64,
+    health_told: Option<((u64, u64, u64), std::time::Instant)>,
 }
 
 /// Lines not understood are told of at most this often per log, with
@@ -196,6 +200,8 @@ impl LogIngest {
             told_holes: 0,
             told_bad: (0, None),
             told_dropped: 0,
+            started: crate::output::now(),
+            health_told: None,
         })
     }
 
@@ -265,6 +271,33 @@ impl LogIngest {
                 crate::cmd::logs::dropped_by_journald(parser.stats.dropped - self.told_dropped)
             );
             self.told_dropped = parser.stats.dropped;
+        }
+        // For `status`: at once when something went wrong, else the
+        // line count at most once a minute.
+        let counts = (
+            parser.stats.lines,
+            parser.stats.not_understood,
+            parser.stats.dropped,
+        );
+        let due = match self.health_told {
+            None => true,
+            Some((told, at)) => {
+                (told.1, told.2) != (counts.1, counts.2)
+                    || (told.0 != counts.0 && now.duration_since(at) >= TELL_BAD_EVERY)
+            }
+        };
+        if due {
+            let last = parser.stats.latest.as_ref();
+            store.set_log_health(&store::LogHealth {
+                path: self.key.clone(),
+                since: self.started,
+                lines: counts.0,
+                not_understood: counts.1,
+                dropped: counts.2,
+                last_bad_at: last.map(|(at, _)| at.clone()),
+                last_bad: last.map(|(_, line)| line.clone()),
+            })?;
+            self.health_told = Some((counts, now));
         }
         let bad = parser.stats.not_understood - self.told_bad.0;
         if bad > 0

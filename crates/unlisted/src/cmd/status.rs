@@ -48,6 +48,8 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<Exit> {
     let failing = store.failing_zones()?;
     let senders = store.sender_verdicts()?;
     let logs = store.logs()?;
+    let health = store.log_health()?;
+    let health_of = |path: &str| health.iter().find(|h| h.path == path);
     let unread = store.log_problems()?;
     let spamming = senders.iter().any(|s| s.verdict == "spamming");
     let delisting = |list: &str| {
@@ -86,9 +88,19 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<Exit> {
             }))?;
         }
         for (path, cp, messages) in &logs {
-            output::json(&serde_json::json!({
+            let mut log = serde_json::json!({
                 "type": "log", "path": path, "read_to": cp.read_to, "resume_at": cp.resume_at, "messages": messages,
-            }))?;
+            });
+            // What the daemon met in it since it started.
+            if let Some(h) = health_of(path) {
+                log["counted_since"] = output::time(h.since).into();
+                log["lines"] = h.lines.into();
+                log["not_understood"] = h.not_understood.into();
+                log["dropped"] = h.dropped.into();
+                log["last_not_understood_at"] = h.last_bad_at.clone().into();
+                log["last_not_understood"] = h.last_bad.clone().into();
+            }
+            output::json(&log)?;
         }
         for (path, problem, since) in &unread {
             output::json(&serde_json::json!({
@@ -172,6 +184,24 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<Exit> {
                 "log {path}: read to byte {}, {messages} messages stored",
                 cp.read_to
             ))?;
+            let Some(h) = health_of(path) else { continue };
+            if h.not_understood > 0 {
+                output::warning(&format!(
+                    "log {path}: {} of {} lines not understood since {}, the last at {}: {}",
+                    h.not_understood,
+                    h.lines,
+                    output::time(h.since),
+                    h.last_bad_at.as_deref().unwrap_or("?"),
+                    h.last_bad.as_deref().unwrap_or("")
+                ));
+            }
+            if h.dropped > 0 {
+                output::warning(&format!(
+                    "log {path}: {} (since {})",
+                    super::logs::dropped_by_journald(h.dropped),
+                    output::time(h.since)
+                ));
+            }
         }
         const SHOWN: usize = 5;
         if failing.len() > SHOWN {

@@ -1209,6 +1209,10 @@ fn the_daemon_tells_of_lines_journald_dropped() {
         "{}",
         stderr(&o)
     );
+    let status = json_lines(&unlisted(dir.path(), &["status", "--json"]));
+    let log = status.iter().find(|l| l["type"] == "log").expect("a log");
+    assert_eq!(log["dropped"], 4321, "{log}");
+    assert_eq!(log["not_understood"], 0, "{log}");
     assert_eq!(stored(&dir), 1);
 }
 
@@ -1286,6 +1290,22 @@ fn lines_not_understood_in_a_followed_log_are_told_with_where() {
         "{told}"
     );
     assert!(told.contains("and more"), "{told}");
+    // `status` says it too, until the daemon starts again.
+    let status = json_lines(&unlisted(dir.path(), &["status", "--json"]));
+    let log = status.iter().find(|l| l["type"] == "log").expect("a log");
+    assert_eq!(log["not_understood"], 3, "{log}");
+    assert_eq!(log["lines"], good.lines().count() * 2 + 3, "{log}");
+    assert_eq!(
+        log["last_not_understood_at"],
+        format!("mail.log at byte {last_at}")
+    );
+    assert_eq!(log["last_not_understood"], "and more");
+    let o = unlisted(dir.path(), &["status"]);
+    assert!(
+        stderr(&o).contains("log mail.log: 3 of 33 lines not understood since"),
+        "{}",
+        stderr(&o)
+    );
     // Read again from the start elsewhere: the escape is written out.
     let dir2 = TempDir::new("ingest-junk2");
     dir2.write("unlisted.toml", &config(&hook, ""));
