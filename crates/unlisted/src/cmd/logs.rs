@@ -1023,7 +1023,7 @@ pub(crate) fn no_mail_log(
     };
     Some(FileError {
         error: format!(
-            "{file}: none of its {} lines is {} ({} not understood); give the MTA's main log (Exim: exim_mainlog or exim4/mainlog; Postfix: maillog or mail.log)",
+            "{file}: none of its {} lines is {} ({} not understood): is it the MTA's main log (Exim: exim_mainlog or exim4/mainlog; Postfix: maillog or mail.log)? If it is, its lines are in a form unlisted does not read yet",
             st.lines,
             mta_line(format),
             st.not_understood
