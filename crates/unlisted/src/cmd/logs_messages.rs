@@ -200,6 +200,8 @@ struct Summary {
     lines: u64,
     not_understood: u64,
     not_understood_samples: Vec<Sample>,
+    /// The MTA's lines journald said it dropped: messages may lack them.
+    dropped: u64,
     timezone: String,
     since: Option<String>,
     until: Option<String>,
@@ -312,6 +314,7 @@ pub(crate) fn run(g: &Global, mut a: Args) -> Result<Exit> {
         lines: st.lines,
         not_understood: st.not_understood,
         not_understood_samples: super::logs::samples(st),
+        dropped: st.dropped,
         timezone: ready.zone.name().to_string(),
         since: ready.window.since.map(iso),
         until: ready.window.until.map(iso),
@@ -346,6 +349,9 @@ fn finish(summary: &Summary, json: bool, unit: &str) -> Result<Exit> {
                 _ => String::new(),
             }
         ))?;
+        if summary.dropped > 0 {
+            output::warning(&super::logs::dropped_by_journald(summary.dropped));
+        }
         super::logs::warn_not_understood(&summary.not_understood_samples);
     }
     Ok(if summary.errors.is_empty() {
@@ -392,6 +398,7 @@ fn stored(g: &Global, a: &Args, config: &crate::config::Config) -> Result<Exit> 
         not_understood_samples: (bad.iter().take(maillog::SAMPLES))
             .map(|(n, e)| Sample::new(format!("{name} record {n}"), e.clone()))
             .collect(),
+        dropped: 0,
         timezone: zone.name().to_string(),
         since: window.since.map(iso),
         until: window.until.map(iso),

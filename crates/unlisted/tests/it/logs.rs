@@ -1322,6 +1322,25 @@ fn lines_journald_dropped_are_counted_and_told() {
         stderr(&o)
     );
 
+    // Looking for a sender's mail there says so too.
+    let o = unlisted(
+        dir.path(),
+        &[
+            "logs",
+            "messages",
+            "--journal",
+            "postfix*",
+            "--journal-directory",
+            "journal",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("journald dropped 1311"),
+        "{}",
+        stderr(&o)
+    );
+
     // A file of journald's notices for other units drops no mail.
     dir.write(
         "syslog",
