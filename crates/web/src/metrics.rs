@@ -64,6 +64,7 @@ pub(crate) async fn metrics(State(web): State<Arc<Web>>, headers: HeaderMap) -> 
             s.sweep_count().map_err(e)?,
             s.alert_counts().map_err(e)?,
             s.log_problems().map_err(e)?.len(),
+            s.log_health().map_err(e)?,
         );
         Ok((
             open, verdicts, holds, incidents, complaints, messages, sweep, servers, counts,
@@ -174,7 +175,7 @@ pub(crate) async fn metrics(State(web): State<Arc<Web>>, headers: HeaderMap) -> 
             &[(String::new(), sw.started as f64)],
         );
     }
-    let (sweeps, (pending, delivered, held_back, abandoned), unreadable) = counts;
+    let (sweeps, (pending, delivered, held_back, abandoned), unreadable, health) = counts;
     out.metric(
         "unlisted_sweeps_total",
         "counter",
@@ -204,6 +205,19 @@ pub(crate) async fn metrics(State(web): State<Arc<Web>>, headers: HeaderMap) -> 
         "counter",
         "Mail log lines read since the daemon started.",
         &[(String::new(), x.log_lines as f64)],
+    );
+    let sum = |f: fn(&store::LogHealth) -> u64| health.iter().map(f).sum::<u64>() as f64;
+    out.metric(
+        "unlisted_log_lines_not_understood_total",
+        "counter",
+        "Mail log lines not understood (counted and skipped) since the daemon started: `unlisted status` shows the last.",
+        &[(String::new(), sum(|h| h.not_understood))],
+    );
+    out.metric(
+        "unlisted_log_lines_dropped_total",
+        "counter",
+        "The MTA's log lines journald said it dropped (its rate limit) since the daemon started: counts are short by these.",
+        &[(String::new(), sum(|h| h.dropped))],
     );
     out.metric(
         "unlisted_policy_decisions_total",

@@ -86,6 +86,7 @@ pub(crate) fn daemon(name: &str) -> Daemon {
     );
     let mut log = String::new();
     compromised_mailbox(&mut log, 0);
+    log.push_str("a line that is no Exim line\n");
     dir.write("mail.log", &log);
     let o = unlisted(
         dir.path(),
@@ -252,6 +253,11 @@ fn the_api_answers_with_tokens_and_as_its_openapi_file_says() {
     assert!(m.contains("unlisted_alerts{outcome=\"pending\"}"), "{m}");
     // The followed log is there and read.
     assert!(m.contains("unlisted_logs_unreadable 0"), "{m}");
+    assert!(
+        m.contains("unlisted_log_lines_not_understood_total 1\n"),
+        "{m}"
+    );
+    assert!(m.contains("unlisted_log_lines_dropped_total 0\n"), "{m}");
     assert!(
         !m.contains("192.0.2.99") && !m.contains("shop.example"),
         "{m}"
