@@ -267,8 +267,8 @@ impl LogIngest {
         if parser.stats.dropped > self.told_dropped {
             tracing::warn!(
                 log = %self.key,
-                "{}",
-                crate::cmd::logs::dropped_by_journald(parser.stats.dropped - self.told_dropped)
+                lines = parser.stats.dropped - self.told_dropped,
+                "journald dropped the MTA's lines (its rate limit): the counts are short by them; raise RateLimitBurst"
             );
             self.told_dropped = parser.stats.dropped;
         }
