@@ -101,6 +101,25 @@ pub(crate) fn find_byte(b: &[u8], i: usize, c: u8) -> usize {
     find_with(b, i, |w| bytes_equal(w, c), |x| x == c)
 }
 
+/// Where `needle` (a few bytes) first starts in `b`: its first byte eight
+/// bytes at a time, then the rest compared. For the short markers near a
+/// line's start (`": "`, `" args: "`), where setting up a substring
+/// search costs more than the search.
+pub(crate) fn find_short(b: &[u8], needle: &[u8]) -> Option<usize> {
+    let (&first, _) = needle.split_first()?;
+    let mut i = 0;
+    loop {
+        i = find_byte(b, i, first);
+        if i >= b.len() {
+            return None;
+        }
+        if b[i..].starts_with(needle) {
+            return Some(i);
+        }
+        i += 1;
+    }
+}
+
 /// Where the first `c` (ASCII) in `s` is: `str::find` for one byte,
 /// cheaper on the short words of a log line, where a vector search's
 /// set-up costs more than the search.
@@ -226,6 +245,26 @@ pub fn host_ip(h: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_markers_are_found_where_a_substring_search_finds_them() {
+        for (hay, needle) in [
+            ("Jan  1 00:00:00 mx postfix/qmgr[9]: 1A: removed", ": "),
+            ("a::: b", ": "),
+            ("no marker here:", ": "),
+            ("cwd=/x args:y 3 args: /usr/sbin/exim -Mc", " args: "),
+            ("cwd=/x 3 args:/usr/sbin/exim", " args: "),
+            ("cwd=/x 3 args:/usr/sbin/exim", " args:"),
+            ("", ": "),
+        ] {
+            assert_eq!(
+                find_short(hay.as_bytes(), needle.as_bytes()),
+                hay.find(needle),
+                "{hay:?} {needle:?}"
+            );
+        }
+        assert_eq!(find_short(b"abc", b""), None);
+    }
 
     #[test]
     fn eight_at_a_time_finds_what_a_byte_loop_finds() {

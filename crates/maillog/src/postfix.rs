@@ -6,7 +6,7 @@
 //! `from=, size=, nrcpt=` and `removed`, and the delivery agents'
 //! `to=, relay=, delay=, delays=, dsn=, status=` (log_adhoc.c).
 
-use crate::fields::{find_ascii, host_ip, split_once_ascii};
+use crate::fields::{find_short, host_ip, split_once_ascii};
 use crate::time::{Stamp, parse_syslog};
 
 /// A delivery status (`status=` of a delivery agent).
@@ -188,14 +188,7 @@ fn pair(s: &[u8], a: u8, b: u8) -> Option<usize> {
 /// The first `": "`: the colon eight bytes at a time (a tag is short: less
 /// set-up than memchr), then the space after it.
 fn colon_space(s: &str) -> Option<usize> {
-    let mut from = 0;
-    loop {
-        let i = from + find_ascii(&s[from..], b':')?;
-        if s.as_bytes().get(i + 1) == Some(&b' ') {
-            return Some(i);
-        }
-        from = i + 1;
-    }
+    find_short(s.as_bytes(), b": ")
 }
 
 /// Postfix queue ids: short (hex, 6–12) or long (base-52 with `z`).

@@ -142,21 +142,7 @@ fn exim_key(rest: &[u8]) -> Option<Key<'_>> {
 /// After `cwd=`: is it Exim running itself? The arguments as
 /// [`crate::exim::parse_event`] finds them.
 fn cwd_of_exim_itself(r: &[u8]) -> bool {
-    // Near the start of the line: a scan of its spaces costs less than
-    // setting up a substring search.
-    let find = |needle: &[u8]| {
-        let mut i = 0;
-        loop {
-            i = crate::fields::find_byte(r, i, b' ');
-            if i >= r.len() {
-                return None;
-            }
-            if r[i..].starts_with(needle) {
-                return Some(i);
-            }
-            i += 1;
-        }
-    };
+    let find = |needle: &[u8]| crate::fields::find_short(r, needle);
     let Some(marker) = find(b" args: ").or_else(|| find(b" args:")) else {
         return false;
     };
@@ -190,20 +176,10 @@ fn postfix_id(b: &[u8]) -> Option<Key<'_>> {
         .then_some(Key::Id(id, false))
 }
 
-/// The first `": "`: colons eight bytes at a time (a stamp's colons and a
-/// short tag come first: less set-up per call than memchr).
+/// The first `": "` (a stamp's colons and a short tag come first: less
+/// set-up per call than memchr).
 fn colon_space(b: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    loop {
-        i = crate::fields::find_byte(b, i, b':');
-        if i >= b.len() {
-            return None;
-        }
-        if b.get(i + 1) == Some(&b' ') {
-            return Some(i);
-        }
-        i += 1;
-    }
+    crate::fields::find_short(b, b": ")
 }
 
 /// The reader's side of a split run: routes every line of a chunk and

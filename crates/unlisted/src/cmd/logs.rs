@@ -215,7 +215,7 @@ pub(crate) fn warn_not_understood(samples: &[Sample]) {
 #[derive(Serialize)]
 pub(crate) struct FileError {
     file: String,
-    pub(crate) error: String,
+    error: String,
 }
 
 impl FileError {
@@ -913,10 +913,7 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
     }
 
     let st = &read.stats;
-    if let Some(e) = no_mail_log(&sources, read.format, st) {
-        output::error(&e.error);
-        errors.push(e);
-    } else if st.lines > 0 && st.understood == 0 {
+    if !no_mail_log(&sources, read.format, st, &mut errors) && st.lines > 0 && st.understood == 0 {
         output::warning(&format!(
             "none of the {} lines read is {}: all are other programs' (the MTA may log to another file)",
             st.lines,
@@ -1008,28 +1005,30 @@ fn mta_line(format: Option<Format>) -> &'static str {
 }
 
 /// Input of which no line is a mail log's, and some are no log's at all
-/// (the wrong file, a binary): an error, not a clean server.
+/// (the wrong file, a binary): an error, not a clean server. Says so on
+/// stderr and adds it to `errors`; returns whether it did.
 pub(crate) fn no_mail_log(
     sources: &[String],
     format: Option<Format>,
     st: &LineStats,
-) -> Option<FileError> {
+    errors: &mut Vec<FileError>,
+) -> bool {
     if st.lines == 0 || st.understood > 0 || st.not_understood == 0 {
-        return None;
+        return false;
     }
     let file = match sources {
         [one] => one.clone(),
         _ => format!("{} files", sources.len()),
     };
-    Some(FileError {
-        error: format!(
-            "{file}: none of its {} lines is {} ({} not understood): is it the MTA's main log (Exim: exim_mainlog or exim4/mainlog; Postfix: maillog or mail.log)? If it is, its lines are in a form unlisted does not read yet",
-            st.lines,
-            mta_line(format),
-            st.not_understood
-        ),
-        file,
-    })
+    let error = format!(
+        "{file}: none of its {} lines is {} ({} not understood): is it the MTA's main log (Exim: exim_mainlog or exim4/mainlog; Postfix: maillog or mail.log)? If it is, its lines are in a form unlisted does not read yet",
+        st.lines,
+        mta_line(format),
+        st.not_understood
+    );
+    output::error(&error);
+    errors.push(FileError { file, error });
+    true
 }
 
 /// `shown`: the senders to list (those not `ok`, or all with `--all`).

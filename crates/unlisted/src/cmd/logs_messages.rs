@@ -301,10 +301,7 @@ pub(crate) fn run(g: &Global, mut a: Args) -> Result<Exit> {
     super::logs::some_read(&sources, &read.errors)?;
     let st = &read.stats;
     let mut errors = read.errors;
-    if let Some(e) = super::logs::no_mail_log(&sources, read.format, st) {
-        output::error(&e.error);
-        errors.push(e);
-    }
+    super::logs::no_mail_log(&sources, read.format, st, &mut errors);
     let summary = Summary {
         ty: "summary",
         matched: show.matched,
