@@ -57,6 +57,13 @@ pub struct Thresholds {
     pub recipient_domains_per_window: u32,
     pub login_networks_suspicious: u32,
     pub login_networks_spamming: u32,
+    /// An auth user that logged in after this many failed logins naming
+    /// it (or naming nobody, from its address) in the login window...
+    pub failed_logins_suspicious: u32,
+    /// ...from at least this many addresses is suspicious: a password
+    /// guessed or stuffed. One address is most often the user's own mail
+    /// client with an old password.
+    pub failed_login_addresses_suspicious: u32,
     /// Messages in a window from a script in an odd place that make it
     /// spamming.
     pub odd_script_messages: u32,
@@ -100,6 +107,8 @@ impl Default for Thresholds {
             recipient_domains_per_window: 200,
             login_networks_suspicious: 3,
             login_networks_spamming: 8,
+            failed_logins_suspicious: 10,
+            failed_login_addresses_suspicious: 3,
             odd_script_messages: 20,
             history_jump: 10.0,
             history_min_messages: 100,
@@ -151,6 +160,7 @@ const CODES: &[&str] = &[
     "rate",
     "recipient_domains",
     "login_networks",
+    "failed_logins",
     "script_location",
     "history_jump",
     "complaints",
@@ -278,6 +288,20 @@ struct SenderState {
     /// Changed since [`Detector::take_changed`] last saw it.
     #[serde(skip)]
     changed: bool,
+    /// The most failed logins before one of its logins in the login
+    /// window.
+    #[serde(default)]
+    failed_logins: Option<FailedSeen>,
+}
+
+/// Failed logins before a login ([`maillog::logins::FailedLogins`]), and
+/// the minute of the login.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct FailedSeen {
+    count: u32,
+    ips: u32,
+    minute: i64,
+    line: String,
 }
 
 impl SenderState {
@@ -311,6 +335,7 @@ impl SenderState {
             complaints: Complaints::default(),
             delivered_days: VecDeque::new(),
             changed: true,
+            failed_logins: None,
         }
     }
 
@@ -323,6 +348,7 @@ impl SenderState {
         self.buckets = VecDeque::new();
         self.domains = HashMap::default();
         self.logins = HashMap::default();
+        self.failed_logins = None;
         self.delivered_days = VecDeque::new();
         for v in [
             &mut self.samples_bounce,
@@ -413,6 +439,7 @@ pub struct Observation {
     domain: Option<u64>,
     more_domains: Vec<u64>,
     client_ip: Option<std::net::IpAddr>,
+    failed_logins: Option<Box<maillog::logins::FailedLogins>>,
     /// Evidence candidates, in the order the message gives them (no more
     /// of a kind than a sender keeps).
     samples: Vec<(SampleKind, String)>,
@@ -530,6 +557,7 @@ impl Observation {
             domain,
             more_domains,
             client_ip: m.client_ip,
+            failed_logins: m.failed_logins.clone(),
             samples,
             line,
         }
@@ -633,7 +661,7 @@ type Senders<V> = hashbrown::HashMap<SenderKey, V, BuildHasherDefault<rustc_hash
 /// `saved_state_format_is_pinned` fails until then). A store that saved
 /// another version is not read back; the daemon rebuilds from its
 /// messages instead.
-pub const STATE_FORMAT: i64 = 2;
+pub const STATE_FORMAT: i64 = 3;
 
 /// How far out of time order messages reach the detector, at most: a
 /// message swept as stale after three days (maillog's sweep, hourly)
@@ -829,6 +857,16 @@ impl Detector {
                 st.logins.insert(signals::network(ip), minute);
             }
         }
+        if let Some(f) = o.failed_logins
+            && st.failed_logins.as_ref().is_none_or(|s| f.count >= s.count)
+        {
+            st.failed_logins = Some(FailedSeen {
+                count: f.count,
+                ips: f.ips,
+                minute,
+                line: f.line,
+            });
+        }
         match st.buckets.back_mut() {
             Some((mm, b)) if *mm == minute => b.add(&c, 1),
             _ => st.buckets.push_back((minute, c)),
@@ -865,6 +903,13 @@ impl Detector {
             st.domains.retain(|_, seen| minute - *seen < window_min);
             let login_min = (self.t.login_window.as_secs() / 60).max(1) as i64;
             st.logins.retain(|_, seen| minute - *seen < login_min);
+            if st
+                .failed_logins
+                .as_ref()
+                .is_some_and(|f| minute - f.minute >= login_min)
+            {
+                st.failed_logins = None;
+            }
         }
 
         judge(&self.t, st, &o.sender, at)
@@ -1339,13 +1384,34 @@ fn evaluate(t: &Thresholds, st: &SenderState, describe: bool) -> Vec<Reason> {
             &[],
         );
     }
+    let login_win = if describe {
+        humantime::format_duration(t.login_window).to_string()
+    } else {
+        String::new()
+    };
+    if let Some(f) = &st.failed_logins
+        && f.count >= t.failed_logins_suspicious.max(1)
+        && f.ips >= t.failed_login_addresses_suspicious
+    {
+        let line = if f.line.is_empty() {
+            &[][..]
+        } else {
+            std::slice::from_ref(&f.line)
+        };
+        reason(
+            "failed_logins",
+            Verdict::Suspicious,
+            &|| {
+                format!(
+                    "logged in after {} failed logins from {} addresses within {login_win} before (naming it, or from its address): a guessed or stolen password",
+                    f.count, f.ips
+                )
+            },
+            line,
+        );
+    }
     let nets = st.logins.len() as u32;
     if nets >= t.login_networks_suspicious {
-        let login_win = if describe {
-            humantime::format_duration(t.login_window).to_string()
-        } else {
-            String::new()
-        };
         let shown: Vec<String> = if describe {
             let mut nets_list: Vec<&std::net::IpAddr> = st.logins.keys().collect();
             nets_list.sort();

@@ -62,6 +62,7 @@ impl Gen {
             bounce_of: None,
             relayed_as: None,
             probe: false,
+            failed_logins: None,
             complete: true,
             line: format!("line of m{}", self.n),
             offset: 0,
@@ -975,7 +976,7 @@ fn saved_state_format_is_pinned() {
     })
     .unwrap();
     let hex: String = saved.iter().map(|b| format!("{b:02x}")).collect();
-    assert_eq!(STATE_FORMAT, 2);
+    assert_eq!(STATE_FORMAT, 3);
     assert_eq!(
         hex,
         concat!(
@@ -989,8 +990,65 @@ fn saved_state_format_is_pinned() {
             "7374000000020a6c696e65206f66206d310a6c696e65206f66206d320101010f7363726970745f6c",
             "6f636174696f6e01377468652073637269707420697320696e20616e2075706c6f61647320646972",
             "6563746f72793b2031206d6573736167657320696e203168010a6c696e65206f66206d31f8c49fd5",
-            "0c00aed4821b01f0c59fd50c010101b6b30201",
+            "0c00aed4821b01f0c59fd50c010101b6b3020100",
         ),
         "saved bytes changed: bump STATE_FORMAT"
     );
+}
+
+#[test]
+fn a_login_after_failures_from_many_addresses_is_suspicious_and_a_stale_client_is_not() {
+    let mut d = Detector::new(Thresholds::default());
+    let mut g = Gen::new();
+    let failed = |count, ips| {
+        Some(Box::new(maillog::logins::FailedLogins {
+            count,
+            ips,
+            first: Stamp { secs: 0, millis: 0 },
+            last: Stamp { secs: 1, millis: 0 },
+            line: "dovecot_login authenticator failed for (x) [198.51.100.7]:5: 535 (set_id=info@shop.example)".into(),
+        }))
+    };
+    let ok = [("friend@example.net", Outcome::Delivered, OK)];
+    // Guessed: 40 failures from 12 addresses, then two logins.
+    let mut m = g.msg(auth("info@shop.example"), Some("192.0.2.8"), &ok, 60);
+    m.failed_logins = failed(40, 12);
+    d.observe(&m);
+    d.observe(&g.msg(auth("info@shop.example"), Some("192.0.2.8"), &ok, 60));
+    // The user's own phone with an old password: 200 failures, one address.
+    let mut m = g.msg(auth("bob@shop.example"), Some("192.0.2.9"), &ok, 60);
+    m.failed_logins = failed(200, 1);
+    d.observe(&m);
+    // A few typos from three places.
+    let mut m = g.msg(auth("carol@shop.example"), Some("192.0.2.10"), &ok, 60);
+    m.failed_logins = failed(4, 3);
+    d.observe(&m);
+
+    let r = report(&d, "auth:info@shop.example");
+    assert_eq!(r.verdict, Verdict::Suspicious, "{r:?}");
+    let reason = r
+        .reasons
+        .iter()
+        .find(|x| x.code == "failed_logins")
+        .unwrap();
+    assert!(
+        reason.detail.contains("40 failed logins from 12 addresses"),
+        "{}",
+        reason.detail
+    );
+    assert!(reason.samples[0].contains("authenticator failed"));
+    for s in ["auth:bob@shop.example", "auth:carol@shop.example"] {
+        assert_eq!(report(&d, s).verdict, Verdict::Ok, "{s}");
+    }
+
+    // A day later the failures have aged out of the login window.
+    let later = g.msg(
+        auth("info@shop.example"),
+        Some("192.0.2.8"),
+        &ok,
+        86_400 + 60,
+    );
+    d.observe(&later);
+    let r = report(&d, "auth:info@shop.example");
+    assert_eq!(r.current, Verdict::Ok, "{r:?}");
 }

@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use rustc_hash::FxHashMap as HashMap;
 
 use crate::exim::{self, EximLine};
+use crate::logins::LoginFailures;
 use crate::message::{
     Attribution, MatchedBy, Message, Outcome, RecipientIndex, Sender, SenderKind,
     account_from_path, in_web_tree, ip_name, is_local_ip, parse_ip,
@@ -335,6 +336,8 @@ pub struct EximAssembler {
     /// See [`crate::LogParser::skip_details`].
     pub skip_details: bool,
     pub stats: AssemblyStats,
+    /// Failed logins, for the logins after them.
+    failures: LoginFailures,
 }
 
 impl EximAssembler {
@@ -383,10 +386,15 @@ impl EximAssembler {
                 }
                 let local = is_local_submission(a);
                 m.sender = if let Some(auth) = a.auth {
-                    match auth.split_once(':') {
-                        Some((_, id)) if !id.is_empty() => Sender::mailbox(SenderKind::Auth, id),
-                        _ => Sender::mailbox(SenderKind::Auth, &m.envelope_from),
+                    let user = match auth.split_once(':') {
+                        Some((_, id)) if !id.is_empty() => id,
+                        _ => &m.envelope_from,
+                    };
+                    if !self.failures.is_empty() {
+                        m.failed_logins =
+                            self.failures.before(user, m.client_ip, l.at).map(Box::new);
                     }
+                    Sender::mailbox(SenderKind::Auth, user)
                 } else if local {
                     let user = a.user.unwrap_or("");
                     m.attribution = self.take_cwd(l.pid, l.at).map(Box::new);
@@ -528,7 +536,11 @@ impl EximAssembler {
                     }
                 }
             },
-            E::AuthFailed { .. } | E::Connection { .. } => {}
+            E::AuthFailed { ip, set_id } => {
+                self.failures
+                    .note(*set_id, ip.and_then(parse_ip), l.at, raw)
+            }
+            E::Connection { .. } => {}
         }
     }
 
@@ -562,13 +574,17 @@ impl EximAssembler {
     /// remembered, and a local submission claims its `cwd=` line here too,
     /// so the next submission of this shard is matched as a single thread
     /// would match it. Nothing is counted.
-    pub fn peek(&mut self, l: &EximLine<'_>) {
+    pub fn peek(&mut self, l: &EximLine<'_>, raw: &str) {
         match &l.event {
             exim::Event::Cwd { cwd, args } if !is_exim_internal(args) => {
                 self.note_cwd(l, cwd, args)
             }
             exim::Event::Arrival(a) if a.auth.is_none() && is_local_submission(a) => {
                 self.take_cwd(l.pid, l.at);
+            }
+            exim::Event::AuthFailed { ip, set_id } => {
+                self.failures
+                    .note(*set_id, ip.and_then(parse_ip), l.at, raw)
             }
             _ => {}
         }
@@ -648,6 +664,7 @@ impl EximAssembler {
             .retain(|_, p| now.secs - p.at.secs <= CWD_WINDOW_SECS * 6);
         self.sender_ids
             .retain(|_, (at, _)| now.secs - at.secs <= SENDER_ID_SECS);
+        self.failures.sweep(now);
     }
 
     /// Hands out every message still open (the input ended).
@@ -677,6 +694,8 @@ pub struct PostfixAssembler {
     /// See [`crate::LogParser::skip_details`].
     pub skip_details: bool,
     pub stats: AssemblyStats,
+    /// Failed logins, for the logins after them.
+    failures: LoginFailures,
 }
 
 struct Partial {
@@ -735,8 +754,18 @@ impl PostfixAssembler {
                 sasl_username,
             } => {
                 self.open.unsettle(qid);
+                let client_ip = ip.and_then(parse_ip);
+                let failed = match sasl_username {
+                    Some(user) if !self.failures.is_empty() => {
+                        self.failures.before(user, client_ip, l.at).map(Box::new)
+                    }
+                    _ => None,
+                };
                 let (p, _) = self.entry(qid, l.at, raw, offset);
-                p.msg.client_ip = ip.and_then(parse_ip);
+                p.msg.client_ip = client_ip;
+                if failed.is_some() {
+                    p.msg.failed_logins = failed;
+                }
                 if details {
                     let protocol = if sasl_username.is_some() {
                         "esmtpa"
@@ -874,7 +903,10 @@ impl PostfixAssembler {
                 None if self.open.is_settled(qid) => self.open.unsettle(qid),
                 None => self.stats.orphan_lines += 1,
             },
-            E::Note { .. } | E::NoQueueReject { .. } | E::AuthFailed { .. } | E::Daemon { .. } => {}
+            E::AuthFailed { ip, user } => {
+                self.failures.note(*user, ip.and_then(parse_ip), l.at, raw)
+            }
+            E::Note { .. } | E::NoQueueReject { .. } | E::Daemon { .. } => {}
         }
     }
 
@@ -909,6 +941,15 @@ impl PostfixAssembler {
         oldest_first(&mut stale);
         self.stats.incomplete += stale.len() as u64;
         stale.into_iter().for_each(out);
+        self.failures.sweep(now);
+    }
+
+    /// A Postfix line that belongs to another shard ([`crate::shard`]):
+    /// a failed login, which every shard keeps for its own logins.
+    pub fn peek(&mut self, l: &PostfixLine<'_>, raw: &str) {
+        if let postfix::Event::AuthFailed { ip, user } = &l.event {
+            self.failures.note(*user, ip.and_then(parse_ip), l.at, raw);
+        }
     }
 
     /// Hands out every message still open (the input ended).
@@ -965,6 +1006,18 @@ mod tests {
         let mut out = Vec::new();
         for l in lines.lines() {
             let p = exim::parse(l).unwrap_or_else(|| panic!("{l}"));
+            a.feed(&p, l, 0, &mut |m| out.push(m));
+        }
+        a.finish(&mut |m| out.push(m));
+        out
+    }
+
+    /// Every message of Postfix `lines`, the open ones at the end.
+    fn postfix(lines: &str) -> Vec<Message> {
+        let mut a = PostfixAssembler::default();
+        let mut out = Vec::new();
+        for l in lines.lines() {
+            let p = postfix::parse(l, 2026).unwrap();
             a.feed(&p, l, 0, &mut |m| out.push(m));
         }
         a.finish(&mut |m| out.push(m));
@@ -1173,6 +1226,51 @@ mod tests {
     }
 
     #[test]
+    fn an_exim_login_carries_the_failed_logins_before_it() {
+        let mut lines = String::new();
+        for i in 0..12 {
+            lines += &format!(
+                "2024-05-01 10:00:{i:02} dovecot_login authenticator failed for (User) [198.51.100.{}]:52000: 535 Incorrect authentication data (set_id=Info@Shop.example)\n",
+                i % 4
+            );
+        }
+        lines += "2024-05-01 10:01:00 dovecot_login authenticator failed for (x) [203.0.113.5]:1: 535 Incorrect authentication data (set_id=bob@shop.example)
+2024-05-01 10:02:00 1ajLQo-0001PZ-En <= forged@example.org H=(x) [192.0.2.8]:3000 P=esmtpa A=dovecot_login:info@shop.example S=10 for a@example.net
+2024-05-01 10:02:01 1ajLQo-0001PZ-En => a@example.net R=dnslookup T=remote_smtp H=mx [203.0.113.1]
+2024-05-01 10:02:01 1ajLQo-0001PZ-En Completed
+2024-05-01 10:03:00 1ajLQp-0001PZ-En <= carol@shop.example H=(x) [192.0.2.9]:3000 P=esmtpa A=dovecot_login:carol@shop.example S=10 for a@example.net
+2024-05-01 10:03:01 1ajLQp-0001PZ-En Completed";
+        let ms = exim(&lines);
+        let f = ms[0]
+            .failed_logins
+            .as_ref()
+            .expect("failures before the login");
+        assert_eq!((f.count, f.ips), (12, 4));
+        assert_eq!(f.first.iso(), "2024-05-01T10:00:00");
+        assert!(f.line.contains("10:00:11") && f.line.contains("set_id=Info@Shop.example"));
+        assert!(ms[1].failed_logins.is_none(), "{:?}", ms[1].failed_logins);
+    }
+
+    #[test]
+    fn a_postfix_login_carries_the_failed_logins_before_it() {
+        let lines = "Mar  1 09:59:00 web postfix/smtpd[5]: warning: unknown[198.51.100.7]: SASL LOGIN authentication failed: UGFzc3dvcmQ6, sasl_username=bob@example.com
+Mar  1 09:59:01 web postfix/smtpd[5]: warning: unknown[198.51.100.8]: SASL LOGIN authentication failed: UGFzc3dvcmQ6, sasl_username=bob@example.com
+Mar  1 09:59:02 web postfix/smtpd[5]: warning: h[198.51.100.81]: SASL PLAIN authentication failed: authentication failure
+Mar  1 10:00:01 web postfix/smtpd[5]: 1DBB4A7FD: client=h[198.51.100.81], sasl_method=LOGIN, sasl_username=bob@example.com
+Mar  1 10:00:01 web postfix/qmgr[3]: 1DBB4A7FD: from=<bob@example.com>, size=9, nrcpt=1 (queue active)
+Mar  1 10:00:02 web postfix/smtp[4]: 1DBB4A7FD: to=<y@example.net>, relay=mx.example.net[203.0.113.9]:25, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 ok)
+Mar  1 10:00:02 web postfix/qmgr[3]: 1DBB4A7FD: removed";
+        let out = postfix(lines);
+        let f = out[0]
+            .failed_logins
+            .as_ref()
+            .expect("failures before the login");
+        // Two naming bob, and one naming nobody from the login's address.
+        assert_eq!((f.count, f.ips), (3, 3));
+        assert!(f.line.contains("SASL PLAIN"), "{}", f.line);
+    }
+
+    #[test]
     fn postfix_pickup_and_auth() {
         let lines = "Mar  1 10:00:00 web postfix/pickup[1]: 4A3B2C1D0E: uid=1001 from=<noreply@example.com>
 Mar  1 10:00:00 web postfix/cleanup[2]: 4A3B2C1D0E: message-id=<a@b>
@@ -1182,13 +1280,7 @@ Mar  1 10:00:01 web postfix/smtpd[5]: 1DBB4A7FD: client=h[198.51.100.81], sasl_m
 Mar  1 10:00:01 web postfix/qmgr[3]: 1DBB4A7FD: from=<bob@example.com>, size=9, nrcpt=1 (queue active)
 Mar  1 10:00:02 web postfix/smtp[4]: 1DBB4A7FD: to=<y@example.net>, relay=mx.example.net[203.0.113.9]:25, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 ok)
 Mar  1 10:00:02 web postfix/qmgr[3]: 1DBB4A7FD: removed";
-        let mut a = PostfixAssembler::default();
-        let mut out = Vec::new();
-        for l in lines.lines() {
-            let p = postfix::parse(l, 2026).unwrap();
-            a.feed(&p, l, 0, &mut |m| out.push(m));
-        }
-        a.finish(&mut |m| out.push(m));
+        let out = postfix(lines);
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].sender.to_string(), "auth:bob@example.com");
         assert!(out[0].complete);

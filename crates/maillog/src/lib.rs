@@ -6,6 +6,7 @@
 //! - [`exim`], [`postfix`]: one line → one event, pure and stateless.
 //! - [`headers`]: script hints in headers, and Exim spool header files.
 //! - [`message`]: the assembled record and the sender vocabulary.
+//! - [`logins`]: failed SMTP AUTH logins, for the logins after them.
 //! - [`assemble`]: folding events into messages, and tying script
 //!   submissions to their `cwd=` lines.
 //! - [`shard`]: cutting one log by message id across threads.
@@ -17,6 +18,7 @@ pub mod assemble;
 pub mod exim;
 pub mod fields;
 pub mod headers;
+pub mod logins;
 pub mod message;
 pub mod packed;
 pub mod postfix;
@@ -452,6 +454,10 @@ impl LogParser {
             shard::Route::Shard { arrival: true, .. } => true,
             _ => return,
         };
+        if self.format == Some(Format::Postfix) && !arrival {
+            self.postfix_peek(bytes);
+            return;
+        }
         if self.format != Some(Format::Exim) {
             return;
         }
@@ -472,7 +478,19 @@ impl LogParser {
         }
         if let Some((mut l, zoned)) = self.exim_parse(line) {
             l.at = self.utc(l.at, zoned);
-            self.exim.peek(&l);
+            self.exim.peek(&l, line);
+        }
+        self.hint = None;
+    }
+
+    /// A Postfix line every shard reads (a failed login): see
+    /// [`LogParser::peek`].
+    fn postfix_peek(&mut self, bytes: &[u8]) {
+        let text = utf8(after_hole(bytes));
+        let line = text.trim_end_matches('\r');
+        if let Ok(mut h) = self.postfix_head(line) {
+            h.at = self.utc(h.at, time::syslog_zoned(line.as_bytes()));
+            self.postfix.peek(&postfix::from_head(h), line);
         }
         self.hint = None;
     }

@@ -218,6 +218,11 @@ pub struct Message {
     /// stops at RCPT and is nobody's mail.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub probe: bool,
+    /// An SMTP AUTH login's failed logins in the day before it, naming its
+    /// user or coming from its address ([`crate::logins`]). Boxed: most
+    /// logins have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_logins: Option<Box<crate::logins::FailedLogins>>,
     /// The log showed the message leave the queue.
     pub complete: bool,
     /// The first log line of the message, for evidence.
@@ -249,6 +254,7 @@ impl Message {
             bounce_of: None,
             relayed_as: None,
             probe: false,
+            failed_logins: None,
             complete: false,
             line: line.to_string(),
             offset,

@@ -36,7 +36,8 @@ pub enum Route {
     /// A line of one message, owned by this shard. `arrival` marks an Exim
     /// `<=` line, which the other shards glance at (see the module text).
     Shard { shard: usize, arrival: bool },
-    /// Exim's `cwd=` lines: every shard keeps them; shard 0 counts them.
+    /// Exim's `cwd=` lines and failed logins of both: every shard keeps
+    /// them; shard 0 counts them.
     Every,
     /// No message: one shard (the reader spreads these, [`Tagger`]; shard
     /// 0 takes those left so).
@@ -64,7 +65,11 @@ impl Router {
                 Some(used) => exim_id(line, used),
                 None => return self.route_through_syslog(line),
             },
-            Format::Postfix => postfix_id(line),
+            Format::Postfix => match postfix_id(line) {
+                // `warning: …` is shaped like a queue id.
+                Some(Key::Id(b"warning", _)) => postfix_failed_login(line),
+                found => found,
+            },
         };
         self.route_key(found)
     }
@@ -75,7 +80,7 @@ impl Router {
                 shard: self.shard_of(id),
                 arrival,
             },
-            Some(Key::Cwd) => Route::Every,
+            Some(Key::Shared) => Route::Every,
             None => Route::First,
         }
     }
@@ -98,7 +103,9 @@ impl Router {
 
 enum Key<'a> {
     Id(&'a [u8], bool),
-    Cwd,
+    /// A line every shard keeps: a `cwd=` line, or a failed login (the
+    /// next login of its user may be any shard's message).
+    Shared,
 }
 
 /// The message id of an Exim line whose stamp is `used` bytes long, and
@@ -119,7 +126,7 @@ fn exim_key(rest: &[u8]) -> Option<Key<'_>> {
         // Exim running itself (a delivery's `-Mc`, a queue run) ties no
         // submission to a script: no shard needs it, and shard 0 counts it
         // as it counts any line without a message.
-        return (!cwd_of_exim_itself(r)).then_some(Key::Cwd);
+        return (!cwd_of_exim_itself(r)).then_some(Key::Shared);
     }
     let end = crate::fields::find_byte(rest, 0, b' ');
     let id = &rest[..end];
@@ -131,12 +138,20 @@ fn exim_key(rest: &[u8]) -> Option<Key<'_>> {
         _ => false,
     };
     if !shaped {
-        return None;
+        return exim_failed_login(rest).then_some(Key::Shared);
     }
     let flag = rest.get(end + 1..end + 3);
     let arrival =
         matches!(flag, Some(b"<=") | Some(b"(=")) && rest.get(end + 3).is_none_or(|&c| c == b' ');
     Some(Key::Id(id, arrival))
+}
+
+/// Is an Exim line without a message a failed login, as
+/// [`crate::exim::parse_event`] finds it?
+fn exim_failed_login(rest: &[u8]) -> bool {
+    static FAILED: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(" authenticator failed for "));
+    FAILED.find(rest).is_some()
 }
 
 /// After `cwd=`: is it Exim running itself? The arguments as
@@ -174,6 +189,16 @@ fn postfix_id(b: &[u8]) -> Option<Key<'_>> {
         && id.iter().all(u8::is_ascii_alphanumeric)
         && id != b"NOQUEUE")
         .then_some(Key::Id(id, false))
+}
+
+/// A Postfix line without a queue id that is a failed login (`warning:
+/// unknown[198.51.100.7]: SASL LOGIN authentication failed: …`), as
+/// [`crate::postfix::parse`] finds it.
+fn postfix_failed_login(b: &[u8]) -> Option<Key<'static>> {
+    let text = &b[colon_space(b)? + 2..];
+    let has = |needle: &[u8]| memchr::memmem::find(text, needle).is_some();
+    (text.starts_with(b"warning: ") && has(b"authentication failed") && has(b"SASL"))
+        .then_some(Key::Shared)
 }
 
 /// The first `": "` (a stamp's colons and a short tag come first: less
@@ -537,6 +562,59 @@ mod tests {
     }
 
     #[test]
+    fn every_shard_reads_the_failed_logins_and_gives_each_login_what_one_parser_gives() {
+        let exim_fail = |t: &str, ip: u32| {
+            format!(
+                "2024-05-01 {t} [77] dovecot_login authenticator failed for (x) [198.51.100.{ip}]:5: 535 Incorrect authentication data (set_id=info@shop.example)\n"
+            )
+        };
+        let postfix_fail = |t: &str, ip: u32| {
+            format!(
+                "May  1 {t} mx postfix/smtpd[77]: warning: unknown[198.51.100.{ip}]: SASL LOGIN authentication failed: UGFzc3dvcmQ6, sasl_username=info@shop.example\n"
+            )
+        };
+        let (mut exim, mut postfix) = (String::new(), String::new());
+        for i in 0..40u32 {
+            let t = format!("10:{:02}:{:02}", i / 2, (i % 2) * 30);
+            exim += &exim_fail(&t, i % 5);
+            postfix += &postfix_fail(&t, i % 5);
+            // Every fourth failure, a login of the same user on a message
+            // of its own, whichever shard it hashes to.
+            if i % 4 == 3 {
+                let id = format!("1r{i:03}x-0001PZ-En");
+                exim += &format!(
+                    "2024-05-01 {t} {id} <= info@shop.example H=(x) [192.0.2.8]:3 P=esmtpa A=dovecot_login:info@shop.example S=10 for a@example.net\n2024-05-01 {t} {id} Completed\n"
+                );
+                let q = format!("{:X}", 0x1000_0000 + i * 7919);
+                postfix += &format!(
+                    "May  1 {t} mx postfix/smtpd[78]: {q}: client=h[192.0.2.8], sasl_method=LOGIN, sasl_username=info@shop.example\nMay  1 {t} mx postfix/qmgr[3]: {q}: removed\n"
+                );
+            }
+        }
+        for (format, log, fail) in [
+            (Format::Exim, &exim, exim_fail("10:00:00", 1)),
+            (Format::Postfix, &postfix, postfix_fail("10:00:00", 1)),
+        ] {
+            assert_eq!(
+                Router::new(format, 3).route(fail.trim_end().as_bytes()),
+                Route::Every
+            );
+            let (one, split) = one_and_split(format, log, 3);
+            assert_eq!(one, split, "{format:?}");
+            let counts: Vec<_> = one.iter().map(|m| m.1).collect();
+            assert_eq!(counts.len(), 10, "{format:?}");
+            assert_eq!(counts[0], Some((4, 4)), "{format:?}");
+            assert_eq!(counts[9], Some((40, 5)), "{format:?}");
+        }
+        // Other warnings carry no login: one shard, as before.
+        let other = b"May  1 10:00:00 mx postfix/smtpd[77]: warning: hostname x does not resolve to address 198.51.100.1";
+        assert!(!matches!(
+            Router::new(Format::Postfix, 3).route(other),
+            Route::Every
+        ));
+    }
+
+    #[test]
     fn ids_spread_over_shards() {
         let r = Router::new(Format::Postfix, 2);
         let mut n = [0u32; 2];
@@ -553,7 +631,11 @@ mod tests {
     /// The messages handed out by one parser and by `n` shards fed by a
     /// tagger (in two chunks, as a reader sends them), each with the line
     /// that handed it out, in merge order.
-    type Out = Vec<(u64, String, bool, i64)>;
+    type Out = Vec<(u64, Option<(u32, u32)>, String, bool, i64)>;
+
+    fn failed(m: &Message) -> Option<(u32, u32)> {
+        m.failed_logins.as_ref().map(|f| (f.count, f.ips))
+    }
 
     fn one_and_split(format: Format, log: &str, n: usize) -> (Out, Out) {
         split_in(format, log, n, crate::time::Zone::as_written())
@@ -568,11 +650,11 @@ mod tests {
         for (i, l) in log.lines().enumerate() {
             let at = i as u64 + 1;
             p.line_at(l.as_bytes(), offset, String::new, &mut |m| {
-                one.push((at, m.id, m.complete, m.received.secs))
+                one.push((at, failed(&m), m.id, m.complete, m.received.secs))
             });
             offset += l.len() as u64 + 1;
         }
-        p.finish(&mut |m| one.push((u64::MAX, m.id, m.complete, m.received.secs)));
+        p.finish(&mut |m| one.push((u64::MAX, failed(&m), m.id, m.complete, m.received.secs)));
 
         let half = log[..log.len() / 2].rfind('\n').unwrap() + 1;
         let mut tagger = Tagger::new(format, n, 2024, zone.clone());
@@ -595,7 +677,10 @@ mod tests {
                 let data = if c == 0 { &log[..half] } else { &log[half..] }.as_bytes();
                 let global = |j: usize| (first + j) as u64 + 1;
                 let mut out = |at: u64, m: Message| {
-                    split.push((order_key(at, &m), (at, m.id, m.complete, m.received.secs)))
+                    split.push((
+                        order_key(at, &m),
+                        (at, failed(&m), m.id, m.complete, m.received.secs),
+                    ))
                 };
                 for step in routed.steps(k) {
                     match step {
@@ -629,7 +714,7 @@ mod tests {
             p.finish(&mut |m| {
                 split.push((
                     order_key(u64::MAX, &m),
-                    (u64::MAX, m.id, m.complete, m.received.secs),
+                    (u64::MAX, failed(&m), m.id, m.complete, m.received.secs),
                 ))
             });
         }
@@ -713,7 +798,7 @@ mod tests {
             // of other shards.
             let swept = one
                 .iter()
-                .filter(|(at, _, done, _)| !done && *at != u64::MAX)
+                .filter(|(at, _, _, done, _)| !done && *at != u64::MAX)
                 .count();
             assert!(swept > 50, "{format:?}: {swept} swept");
             assert_eq!(one.len(), 500, "{format:?}");
@@ -777,7 +862,7 @@ mod tests {
         assert_eq!(one, split);
         let messages = |o: &Out| {
             o.iter()
-                .map(|(_, id, complete, at)| (id.clone(), *complete, *at))
+                .map(|(_, _, id, complete, at)| (id.clone(), *complete, *at))
                 .collect::<Vec<_>>()
         };
         assert_eq!(messages(&one), messages(&main));
@@ -876,8 +961,10 @@ mod tests {
         let zone = crate::time::Zone::named("America/Chicago").unwrap();
         let (one, split) = split_in(Format::Exim, &log, 3, zone);
         assert_eq!(one.len(), 40);
-        let mut got: Vec<(String, i64)> =
-            one.iter().map(|(_, id, _, at)| (id.clone(), *at)).collect();
+        let mut got: Vec<(String, i64)> = one
+            .iter()
+            .map(|(_, _, id, _, at)| (id.clone(), *at))
+            .collect();
         got.sort();
         assert_eq!(got, truth);
         assert_eq!(one, split);

@@ -2212,3 +2212,68 @@ fn a_crash_hole_in_the_log_loses_no_line_after_it() {
         stderr(&o)
     );
 }
+
+/// A password guessed from many addresses, then the mailbox sending: the
+/// login is suspicious with the failures as its evidence, on one thread
+/// and on three (every shard reads every failure). The owner's phone with
+/// an old password (one address, many failures) is not.
+#[test]
+fn a_login_after_failed_logins_from_many_addresses_is_suspicious() {
+    let dir = TempDir::new("logs-failed-logins");
+    let (mut exim, mut postfix) = (String::new(), String::new());
+    let syslog_t = |secs: i64| format!("May  1 {}", &ts(0, secs)[11..]);
+    for i in 0..60i64 {
+        let t = ts(0, i * 30);
+        // The thief: 60 guesses from 20 addresses.
+        writeln!(exim, "{t} dovecot_login authenticator failed for (User) [198.51.100.{}]:50000: 535 Incorrect authentication data (set_id=info@shop.example)", i % 20).unwrap();
+        writeln!(postfix, "{} mx postfix/smtpd[{}]: warning: unknown[198.51.100.{}]: SASL LOGIN authentication failed: UGFzc3dvcmQ6, sasl_username=info@shop.example", syslog_t(i * 30), 100 + i, i % 20).unwrap();
+        // The owner's old phone.
+        writeln!(exim, "{t} dovecot_login authenticator failed for (phone) [203.0.113.77]:50000: 535 Incorrect authentication data (set_id=bob@shop.example)").unwrap();
+        writeln!(postfix, "{} mx postfix/smtpd[{}]: warning: unknown[203.0.113.77]: SASL LOGIN authentication failed: UGFzc3dvcmQ6, sasl_username=bob@shop.example", syslog_t(i * 30), 200 + i).unwrap();
+    }
+    for i in 0..40usize {
+        let secs = 1800 + i as i64 * 15;
+        let (t, id) = (ts(0, secs), exim_id(i));
+        let user = if i % 2 == 0 { "info" } else { "bob" };
+        let ip = if i % 2 == 0 {
+            "192.0.2.8"
+        } else {
+            "203.0.113.77"
+        };
+        writeln!(exim, "{t} {id} <= {user}@shop.example H=(pc) [{ip}]:5000 P=esmtpsa A=dovecot_login:{user}@shop.example S=900 for r{i}@example.net").unwrap();
+        writeln!(exim, "{t} {id} => r{i}@example.net R=dnslookup T=remote_smtp H=mx.example.net [198.51.100.8] C=\"250 OK\"").unwrap();
+        writeln!(exim, "{t} {id} Completed").unwrap();
+        let (st, q) = (syslog_t(secs), format!("{:X}", 0x3A0_0000 + i * 7919));
+        writeln!(postfix, "{st} mx postfix/smtpd[9{i}]: {q}: client=pc[{ip}], sasl_method=LOGIN, sasl_username={user}@shop.example").unwrap();
+        writeln!(postfix, "{st} mx postfix/qmgr[3]: {q}: from=<{user}@shop.example>, size=900, nrcpt=1 (queue active)").unwrap();
+        writeln!(postfix, "{st} mx postfix/smtp[4]: {q}: to=<r{i}@example.net>, relay=mx.example.net[198.51.100.8]:25, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 OK)").unwrap();
+        writeln!(postfix, "{st} mx postfix/qmgr[3]: {q}: removed").unwrap();
+    }
+    dir.write("mainlog", &exim);
+    dir.write("maillog", &postfix);
+    for file in ["mainlog", "maillog"] {
+        let (o, out) = analyze(&dir, &["--all", file]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let info = sender(&out, "auth:info@shop.example");
+        assert_eq!(info["verdict"], "suspicious", "{file}: {info:#}");
+        let reason = &info["reasons"][0];
+        assert_eq!(reason["code"], "failed_logins", "{file}: {info:#}");
+        let detail = reason["detail"].as_str().unwrap();
+        // Every guess came before the first login (30 minutes in).
+        assert!(
+            detail.contains("60 failed logins from 20 addresses"),
+            "{file}: {detail}"
+        );
+        assert!(
+            reason["samples"][0]
+                .as_str()
+                .unwrap()
+                .contains("198.51.100.19"),
+            "{file}: {info:#}"
+        );
+        let bob = sender(&out, "auth:bob@shop.example");
+        assert_eq!(bob["verdict"], "ok", "{file}: {bob:#}");
+        let summary = out.last().unwrap();
+        assert_eq!(summary["not_understood"], 0, "{file}: {summary:#}");
+    }
+}
