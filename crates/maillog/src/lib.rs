@@ -204,6 +204,9 @@ pub struct LogParser {
     /// [`LogParser::clock`] read ([`LogParser::fold`]).
     clock_fold: Option<Stamp>,
     line_fold: Option<Stamp>,
+    /// The last failed login read through syslog: its time and pid, and
+    /// its text ([`LogParser::second_copy`]).
+    syslog_failure: Option<((Stamp, Option<u32>), String)>,
     pub stats: LineStats,
 }
 
@@ -233,6 +236,7 @@ impl LogParser {
             hint: None,
             clock_fold: None,
             line_fold: None,
+            syslog_failure: None,
             stats: LineStats::default(),
         }
     }
@@ -476,7 +480,9 @@ impl LogParser {
         if arrival && !self.exim.waits_for_arrival() {
             return;
         }
-        if let Some((mut l, zoned)) = self.exim_parse(line) {
+        if let Some((mut l, zoned)) = self.exim_parse(line)
+            && (!split || !self.second_copy(&l, line))
+        {
             l.at = self.utc(l.at, zoned);
             self.exim.peek(&l, line);
         }
@@ -693,7 +699,37 @@ impl LogParser {
         let Some((l, zoned)) = self.exim_parse(line) else {
             return false;
         };
+        if self.second_copy(&l, line) {
+            self.stats.understood += 1;
+            return true;
+        }
         self.exim_event(l, line, zoned, out)
+    }
+
+    /// Through syslog Exim writes a line meant for both its main and its
+    /// reject log twice, one after the other (`syslog_duplication`, true
+    /// by default): is `l` the second copy of a failed login? Pairs are
+    /// taken apart, so two real failures alike to the second (and the
+    /// source port) count as two. Only syslog lines are looked at: Exim's
+    /// own log has one copy.
+    fn second_copy(&mut self, l: &exim::EximLine<'_>, line: &str) -> bool {
+        if !matches!(l.event, exim::Event::AuthFailed { .. }) {
+            return false;
+        }
+        let text = line
+            .find(" authenticator failed for ")
+            .map_or(line, |i| &line[i..]);
+        let key = (l.at, l.pid);
+        match &self.syslog_failure {
+            Some((k, t)) if *k == key && t == text => {
+                self.syslog_failure = None;
+                true
+            }
+            _ => {
+                self.syslog_failure = Some((key, text.to_string()));
+                false
+            }
+        }
     }
 
     fn exim_event(
@@ -1198,6 +1234,37 @@ mod tests {
         assert_eq!(m.received, t("2026-11-28 10:00:01"));
         assert_eq!(m.recipients[0].at, t("2026-11-28 10:00:02"));
         assert_eq!(out[1].sender.to_string(), "ip:203.0.113.9");
+    }
+
+    #[test]
+    fn a_failed_login_exim_wrote_twice_to_syslog_counts_once() {
+        // Main and reject log copies of each failure, one after the other;
+        // the last two are two real failures alike to the second (one
+        // connection), each written twice. In Exim's own log two lines
+        // alike are two failures.
+        let fail = |port: u32| {
+            format!(
+                "2026-11-28 10:00:01 plain authenticator failed for (x) [198.51.100.7]:{port}: 535 Incorrect authentication data (set_id=info@shop.example)"
+            )
+        };
+        let login = "2026-11-28 10:00:02 1rK001-000001-01 <= a@shop.example H=(x) [192.0.2.8]:5 P=esmtpa A=plain:info@shop.example S=10 for r@example.net";
+        let syslog = |text: &str| format!("Nov 28 10:00:01 web exim[4101]: {text}");
+        let mut through = Vec::new();
+        for port in [1000, 1000, 2000, 2000, 3000, 3000, 3000, 3000] {
+            through.push(syslog(&fail(port)));
+        }
+        through.push(syslog(login));
+        let own: Vec<String> = [1000, 3000, 3000]
+            .iter()
+            .map(|&p| fail(p))
+            .chain([login.to_string()])
+            .collect();
+        for (lines, count) in [(through, 4), (own, 3)] {
+            let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+            let out = messages(&lines, false);
+            let f = out[0].failed_logins.as_ref().unwrap();
+            assert_eq!(f.count, count, "{lines:#?}");
+        }
     }
 
     #[test]

@@ -36,10 +36,22 @@ impl Drop for Homes {
     }
 }
 
-/// A stolen mailbox: 24 SMTP AUTH submissions from 12 loopback networks,
+/// A stolen mailbox: 12 wrong passwords tried from 6 loopback networks
+/// (refused: no message), then 24 SMTP AUTH submissions from 12 networks,
 /// every third also to an address that does not exist. Returns how many
 /// messages the MTA will finish: the 24 and one bounce per dead address.
 fn stolen_mailbox(port: u16) -> usize {
+    for i in 0..12 {
+        let ip = format!("127.0.{}.1", 100 + i % 6);
+        assert!(!swaks(
+            port,
+            &ip,
+            Some(("info@shop.example", &format!("guess{i}"))),
+            "forged@other.example",
+            &["friend@dest.example"],
+            "guess"
+        ));
+    }
     let mut messages = 0;
     for i in 0..24 {
         let ip = format!("127.0.{}.1", i % 12 + 1);
@@ -145,6 +157,25 @@ fn assert_stolen_mailbox(lines: &[serde_json::Value]) {
     assert_eq!(mailbox["client_ips"], 12);
     assert_eq!(mailbox["bounced"], 8);
     assert!(mailbox["reasons"].to_string().contains("login_networks"));
+    // The guesses before its first login, as the MTA logged them.
+    let failed = mailbox["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["code"] == "failed_logins")
+        .unwrap_or_else(|| panic!("no failed_logins: {mailbox:#}"));
+    let detail = failed["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("12 failed logins from 6 addresses"),
+        "{mailbox:#}"
+    );
+    assert!(
+        failed["samples"][0]
+            .as_str()
+            .unwrap()
+            .contains("127.0.105.1"),
+        "{mailbox:#}"
+    );
 }
 
 /// `logs messages` on a real log: the stolen mailbox's 24 messages (with
