@@ -128,6 +128,9 @@ struct MessageJson<'a> {
     relayed_as: Option<&'a str>,
     /// An address probe Postfix sent itself.
     probe: bool,
+    /// The failed logins before its SMTP AUTH login, when there were any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failed_logins: Option<&'a maillog::logins::FailedLogins>,
     /// The log showed it leave the queue.
     complete: bool,
     recipients: Vec<RecipientJson<'a>>,
@@ -167,6 +170,7 @@ impl<'a> MessageJson<'a> {
             bounce_of: m.bounce_of.as_deref(),
             relayed_as: m.relayed_as.as_deref(),
             probe: m.probe,
+            failed_logins: m.failed_logins.as_deref(),
             complete: m.complete,
             recipients: m
                 .recipients
@@ -431,6 +435,14 @@ fn print_message(m: &Message) -> std::io::Result<()> {
     }
     if let Some(s) = &m.subject {
         output::line(&format!("    subject: {s}"))?;
+    }
+    if let Some(f) = &m.failed_logins {
+        output::line(&format!(
+            "    logged in after {} failed logins from {} addresses since {}",
+            f.count,
+            f.ips,
+            f.first.iso()
+        ))?;
     }
     if let Some(at) = &m.attribution {
         let by = match at.matched_by {

@@ -2275,5 +2275,33 @@ fn a_login_after_failed_logins_from_many_addresses_is_suspicious() {
         assert_eq!(bob["verdict"], "ok", "{file}: {bob:#}");
         let summary = out.last().unwrap();
         assert_eq!(summary["not_understood"], 0, "{file}: {summary:#}");
+        // Each of its messages says so, to JSON and to people.
+        let (msgs, _) = messages(&dir, &["--sender", "auth:info@shop.example", file]);
+        assert_eq!(msgs.len(), 20, "{file}");
+        let f = &msgs[0]["failed_logins"];
+        assert_eq!(
+            (f["count"].as_u64(), f["ips"].as_u64()),
+            (Some(60), Some(20)),
+            "{file}: {f:#}"
+        );
+        let o = unlisted(
+            dir.path(),
+            &[
+                "logs",
+                "messages",
+                "--limit",
+                "1",
+                "--sender",
+                "auth:info@shop.example",
+                file,
+            ],
+        );
+        assert!(
+            // Syslog lines carry no year.
+            stdout(&o).contains("logged in after 60 failed logins from 20 addresses since ")
+                && stdout(&o).contains("-05-01T00:00:00\n"),
+            "{file}: {}",
+            stdout(&o)
+        );
     }
 }
