@@ -538,7 +538,7 @@ impl EximAssembler {
             },
             E::AuthFailed { ip, set_id } => {
                 self.failures
-                    .note(*set_id, ip.and_then(parse_ip), l.at, raw)
+                    .count(*set_id, ip.and_then(parse_ip), l.at, raw)
             }
             E::Connection { .. } => {}
         }
@@ -675,6 +675,11 @@ impl EximAssembler {
     /// Messages still waiting for their last line.
     pub fn open_messages(&self) -> usize {
         self.open.len()
+    }
+
+    /// The failed logins counted so far.
+    pub fn failed_logins(&self) -> &crate::logins::RunTally {
+        &self.failures.run
     }
 
     /// The smallest offset of a message still open.
@@ -904,7 +909,7 @@ impl PostfixAssembler {
                 None => self.stats.orphan_lines += 1,
             },
             E::AuthFailed { ip, user } => {
-                self.failures.note(*user, ip.and_then(parse_ip), l.at, raw)
+                self.failures.count(*user, ip.and_then(parse_ip), l.at, raw)
             }
             E::Note { .. } | E::NoQueueReject { .. } | E::Daemon { .. } => {}
         }
@@ -959,6 +964,11 @@ impl PostfixAssembler {
 
     pub fn open_messages(&self) -> usize {
         self.open.len()
+    }
+
+    /// The failed logins counted so far.
+    pub fn failed_logins(&self) -> &crate::logins::RunTally {
+        &self.failures.run
     }
 
     /// The smallest offset of a message still open.

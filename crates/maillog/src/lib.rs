@@ -359,6 +359,13 @@ impl LogParser {
     }
 
     /// Assembly counts (messages, orphan lines, incomplete messages).
+    /// The failed logins this parser counted (both formats).
+    pub fn failed_logins(&self) -> logins::RunTally {
+        let mut t = self.exim.failed_logins().clone();
+        t.merge(self.postfix.failed_logins().clone());
+        t
+    }
+
     pub fn assembly(&self) -> assemble::AssemblyStats {
         let (a, b) = (self.exim.stats, self.postfix.stats);
         assemble::AssemblyStats {

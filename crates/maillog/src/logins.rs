@@ -60,6 +60,8 @@ pub struct LoginFailures {
     by_key: HashMap<Key, Tally>,
     /// Failures not tallied because [`KEYS`] names were kept already.
     pub untallied: u64,
+    /// Every failure counted over the whole read ([`LoginFailures::count`]).
+    pub run: RunTally,
 }
 
 impl LoginFailures {
@@ -85,6 +87,14 @@ impl LoginFailures {
         t.times.push_back((at, ip));
         t.last_line.clear();
         t.last_line.push_str(line);
+    }
+
+    /// A failed login this reader owns (in a split run, one shard counts
+    /// a line): kept for the logins after it, and counted for the
+    /// summary.
+    pub fn count(&mut self, user: Option<&str>, ip: Option<IpAddr>, at: Stamp, line: &str) {
+        self.note(user, ip, at, line);
+        self.run.add(user, ip, at);
     }
 
     /// The failures before a login of `user` from `ip` at `at`, if any.
@@ -146,6 +156,169 @@ impl LoginFailures {
 
     pub fn is_empty(&self) -> bool {
         self.by_key.is_empty()
+    }
+}
+
+/// Names and addresses tallied over a read, at most; failures past them
+/// count in the total only.
+const RUN_KEYS: usize = 20_000;
+/// Distinct addresses told apart per name.
+const RUN_IPS: usize = 1_000;
+
+/// Failed logins over a whole read, for the summary: by the name tried
+/// and by the address they came from.
+#[derive(Debug, Default, Clone)]
+pub struct RunTally {
+    total: u64,
+    by_name: HashMap<String, NameRun>,
+    by_ip: HashMap<IpAddr, u64>,
+}
+
+#[derive(Debug, Clone)]
+struct NameRun {
+    failures: u64,
+    ips: rustc_hash::FxHashSet<IpAddr>,
+    first: Stamp,
+    last: Stamp,
+}
+
+/// What [`RunTally::summary`] shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunSummary {
+    pub failures: u64,
+    /// Distinct names tried, and distinct addresses (at most 20,000 of
+    /// each are told apart).
+    pub names: usize,
+    pub addresses: usize,
+    /// The names tried most, most first.
+    pub top_names: Vec<NameRow>,
+    /// The addresses that failed most, most first.
+    pub top_addresses: Vec<AddressRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NameRow {
+    pub name: String,
+    pub failures: u64,
+    /// Distinct addresses (at most 1,000 are told apart).
+    pub addresses: usize,
+    pub first: String,
+    pub last: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AddressRow {
+    pub address: String,
+    pub failures: u64,
+}
+
+impl RunTally {
+    pub fn add(&mut self, user: Option<&str>, ip: Option<IpAddr>, at: Stamp) {
+        self.total += 1;
+        if let Some(u) = user.map(str::trim).filter(|u| !u.is_empty()) {
+            let u = u.to_lowercase();
+            let room = self.by_name.len() < RUN_KEYS;
+            let n = match self.by_name.get_mut(&u) {
+                Some(n) => Some(n),
+                None if room => Some(self.by_name.entry(u).or_insert(NameRun {
+                    failures: 0,
+                    ips: Default::default(),
+                    first: at,
+                    last: at,
+                })),
+                None => None,
+            };
+            if let Some(n) = n {
+                n.failures += 1;
+                n.first = n.first.min(at);
+                n.last = n.last.max(at);
+                if let Some(ip) = ip
+                    && n.ips.len() < RUN_IPS
+                {
+                    n.ips.insert(ip);
+                }
+            }
+        }
+        if let Some(ip) = ip {
+            let room = self.by_ip.len() < RUN_KEYS;
+            match self.by_ip.get_mut(&ip) {
+                Some(c) => *c += 1,
+                None if room => {
+                    self.by_ip.insert(ip, 1);
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// Adds another reader's tally (the shards of a split run).
+    pub fn merge(&mut self, other: RunTally) {
+        self.total += other.total;
+        for (name, o) in other.by_name {
+            let room = self.by_name.len() < RUN_KEYS;
+            match self.by_name.get_mut(&name) {
+                Some(n) => {
+                    n.failures += o.failures;
+                    n.first = n.first.min(o.first);
+                    n.last = n.last.max(o.last);
+                    for ip in o.ips {
+                        if n.ips.len() < RUN_IPS {
+                            n.ips.insert(ip);
+                        }
+                    }
+                }
+                None if room => {
+                    self.by_name.insert(name, o);
+                }
+                None => {}
+            }
+        }
+        for (ip, c) in other.by_ip {
+            let room = self.by_ip.len() < RUN_KEYS;
+            match self.by_ip.get_mut(&ip) {
+                Some(n) => *n += c,
+                None if room => {
+                    self.by_ip.insert(ip, c);
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// The totals and the `top` names and addresses tried most; `None`
+    /// when no login failed.
+    pub fn summary(&self, top: usize) -> Option<RunSummary> {
+        if self.total == 0 {
+            return None;
+        }
+        let mut names: Vec<(&String, &NameRun)> = self.by_name.iter().collect();
+        names.sort_by(|a, b| b.1.failures.cmp(&a.1.failures).then(a.0.cmp(b.0)));
+        let mut ips: Vec<(&IpAddr, &u64)> = self.by_ip.iter().collect();
+        ips.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        Some(RunSummary {
+            failures: self.total,
+            names: self.by_name.len(),
+            addresses: self.by_ip.len(),
+            top_names: names
+                .into_iter()
+                .take(top)
+                .map(|(name, n)| NameRow {
+                    name: name.clone(),
+                    failures: n.failures,
+                    addresses: n.ips.len(),
+                    first: n.first.iso(),
+                    last: n.last.iso(),
+                })
+                .collect(),
+            top_addresses: ips
+                .into_iter()
+                .take(top)
+                .map(|(ip, c)| AddressRow {
+                    address: ip.to_string(),
+                    failures: *c,
+                })
+                .collect(),
+        })
     }
 }
 
@@ -211,6 +384,48 @@ mod tests {
         );
         f.sweep(at(1200 + LOOKBACK_SECS));
         assert!(f.is_empty());
+    }
+
+    #[test]
+    fn a_read_tallies_failures_by_name_and_address_and_shards_add_up() {
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        let mut one = RunTally::default();
+        let mut shards = [RunTally::default(), RunTally::default()];
+        for i in 0..30 {
+            let (name, from) = if i % 3 == 0 {
+                (Some("Bob@shop.example"), ip("203.0.113.1"))
+            } else {
+                (
+                    Some("info@shop.example"),
+                    ip(&format!("198.51.100.{}", i % 7)),
+                )
+            };
+            one.add(name, from, at(100 + i));
+            shards[i as usize % 2].add(name, from, at(100 + i));
+        }
+        one.add(None, ip("203.0.113.1"), at(200));
+        shards[0].add(None, ip("203.0.113.1"), at(200));
+        let [a, b] = shards;
+        let mut merged = a;
+        merged.merge(b);
+        let s = one.summary(2).unwrap();
+        assert_eq!(merged.summary(2).unwrap(), s);
+        assert_eq!((s.failures, s.names, s.addresses), (31, 2, 8));
+        let info = &s.top_names[0];
+        assert_eq!(
+            (info.name.as_str(), info.failures, info.addresses),
+            ("info@shop.example", 20, 7)
+        );
+        assert_eq!(s.top_names[1].name, "bob@shop.example");
+        assert_eq!(
+            (
+                s.top_addresses[0].address.as_str(),
+                s.top_addresses[0].failures
+            ),
+            ("203.0.113.1", 11)
+        );
+        assert_eq!(s.top_addresses.len(), 2);
+        assert!(RunTally::default().summary(5).is_none());
     }
 
     #[test]

@@ -273,6 +273,9 @@ struct Summary {
     /// Who refused this server's IP in the remote replies (a list, a
     /// provider), most refusals first: the listings a desk must clear.
     remote_refusals: Vec<Refusal>,
+    /// Failed SMTP AUTH logins: how many, the names tried most and the
+    /// addresses that failed most (null when none failed).
+    failed_logins: Option<maillog::logins::RunSummary>,
     first: Option<String>,
     last: Option<String>,
     errors: Vec<FileError>,
@@ -508,6 +511,7 @@ pub(crate) struct ReadTotals {
     pub(crate) format: Option<Format>,
     pub(crate) stats: maillog::LineStats,
     pub(crate) assembly: maillog::assemble::AssemblyStats,
+    pub(crate) logins: maillog::logins::RunTally,
     pub(crate) errors: Vec<FileError>,
 }
 
@@ -738,6 +742,7 @@ fn finish(
     ReadTotals {
         format: parser.format(),
         assembly: parser.assembly(),
+        logins: parser.failed_logins(),
         stats: parser.stats,
         errors,
     }
@@ -878,6 +883,7 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
                 format: Some(f),
                 stats: t.stats,
                 assembly: t.assembly,
+                logins: t.logins,
                 errors: t.errors,
             }
         }
@@ -963,6 +969,7 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
             v.sort_by(|a, b| b.refusals.cmp(&a.refusals).then(a.source.cmp(&b.source)));
             v
         },
+        failed_logins: read.logins.summary(FAILED_LOGINS_SHOWN),
         skipped_files: ready
             .skipped
             .iter()
@@ -994,6 +1001,9 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
         Exit::Clean
     })
 }
+
+/// Names and addresses the summary lists of the failed logins.
+const FAILED_LOGINS_SHOWN: usize = 5;
 
 /// `an Exim or Postfix log line`, or of the format given.
 fn mta_line(format: Option<Format>) -> &'static str {
@@ -1104,6 +1114,24 @@ fn print_human(shown: &[SenderReport], s: &Summary) -> Result<()> {
             "refused by {}: {} recipients, {} .. {} UTC; first: {}",
             r.source, r.refusals, r.first, r.last, r.sample
         ))?;
+    }
+    if let Some(f) = &s.failed_logins {
+        let most = f
+            .top_addresses
+            .iter()
+            .map(|a| format!("{} ({})", a.address, a.failures))
+            .collect::<Vec<_>>()
+            .join(", ");
+        output::line(&format!(
+            "failed logins: {} naming {} mailboxes from {} addresses; most from {most}",
+            f.failures, f.names, f.addresses
+        ))?;
+        for n in &f.top_names {
+            output::line(&format!(
+                "    {}: {} failed from {} addresses, {} .. {} UTC",
+                n.name, n.failures, n.addresses, n.first, n.last
+            ))?;
+        }
     }
     if s.since.is_some() || s.until.is_some() {
         output::line(&format!(

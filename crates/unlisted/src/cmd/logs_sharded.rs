@@ -15,6 +15,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use anyhow::{Result, anyhow};
 use maillog::assemble::AssemblyStats;
+use maillog::logins::RunTally;
 use maillog::shard::{OrderKey, Routed, Step, Tagger, order_key};
 use maillog::{Format, LineStats, LogParser, MAX_LINE, Message, SAMPLES, Stamp};
 
@@ -66,6 +67,7 @@ enum Batch<T> {
 struct ShardEnd {
     stats: LineStats,
     assembly: AssemblyStats,
+    logins: RunTally,
     /// Global line numbers of `stats.samples`, in order.
     sample_lines: Vec<u64>,
     first: Option<(u64, Stamp)>,
@@ -84,6 +86,8 @@ pub(crate) struct Reading<'a> {
 pub(crate) struct Totals {
     pub(crate) stats: LineStats,
     pub(crate) assembly: AssemblyStats,
+    /// The failed logins (one shard counts each).
+    pub(crate) logins: RunTally,
     /// Files that could not be read (whole or in part).
     pub(crate) errors: Vec<super::logs::FileError>,
 }
@@ -130,10 +134,11 @@ pub(crate) fn run<T: Send>(
         let errors = reader
             .join()
             .map_err(|_| anyhow!("the log reader thread stopped"))?;
-        let (stats, assembly) = merged?;
+        let (stats, assembly, logins) = merged?;
         Ok(Totals {
             stats,
             assembly,
+            logins,
             errors,
         })
     })
@@ -306,6 +311,7 @@ fn shard<T>(
     let mut tally = ShardEnd {
         stats: LineStats::default(),
         assembly: AssemblyStats::default(),
+        logins: RunTally::default(),
         sample_lines: Vec::new(),
         first: None,
         last: None,
@@ -364,6 +370,7 @@ fn shard<T>(
     parser.finish(&mut |m| keep(&mut out, prepare, u64::MAX, m));
     tally.stats = std::mem::take(&mut parser.stats);
     tally.assembly = parser.assembly();
+    tally.logins = parser.failed_logins();
     let _ = tx.send(Batch::Done(out, Box::new(tally)));
 }
 
@@ -387,7 +394,7 @@ fn keep<T>(
 fn merge<T>(
     from: &mut [Receiver<Batch<T>>],
     consume: &mut dyn FnMut(T),
-) -> Result<(LineStats, AssemblyStats)> {
+) -> Result<(LineStats, AssemblyStats, RunTally)> {
     let gone = || anyhow!("a log shard thread stopped");
     let mut ends: Vec<ShardEnd> = Vec::new();
     while ends.is_empty() {
@@ -423,6 +430,7 @@ fn merge<T>(
     }
     let mut stats = LineStats::default();
     let mut assembly = AssemblyStats::default();
+    let mut logins = RunTally::default();
     let mut samples: Vec<(u64, (String, String))> = Vec::new();
     for e in &mut ends {
         let s = &mut e.stats;
@@ -437,6 +445,7 @@ fn merge<T>(
         assembly.messages += e.assembly.messages;
         assembly.orphan_lines += e.assembly.orphan_lines;
         assembly.incomplete += e.assembly.incomplete;
+        logins.merge(std::mem::take(&mut e.logins));
     }
     samples.sort_by_key(|(at, _)| *at);
     stats.samples = samples.into_iter().take(SAMPLES).map(|(_, s)| s).collect();
@@ -450,5 +459,5 @@ fn merge<T>(
         .filter_map(|e| e.last)
         .max_by_key(|f| f.0)
         .map(|f| f.1);
-    Ok((stats, assembly))
+    Ok((stats, assembly, logins))
 }

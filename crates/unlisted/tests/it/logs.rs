@@ -2275,6 +2275,44 @@ fn a_login_after_failed_logins_from_many_addresses_is_suspicious() {
         assert_eq!(bob["verdict"], "ok", "{file}: {bob:#}");
         let summary = out.last().unwrap();
         assert_eq!(summary["not_understood"], 0, "{file}: {summary:#}");
+        // The summary tallies every failure, by name and by address.
+        let f = &summary["failed_logins"];
+        assert_eq!(
+            (
+                f["failures"].as_u64(),
+                f["names"].as_u64(),
+                f["addresses"].as_u64()
+            ),
+            (Some(120), Some(2), Some(21)),
+            "{file}: {f:#}"
+        );
+        let names: Vec<(&str, u64, u64)> = f["top_names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| {
+                (
+                    n["name"].as_str().unwrap(),
+                    n["failures"].as_u64().unwrap(),
+                    n["addresses"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [("bob@shop.example", 60, 1), ("info@shop.example", 60, 20)],
+            "{file}"
+        );
+        assert_eq!(f["top_addresses"][0]["address"], "203.0.113.77", "{file}");
+        assert_eq!(f["top_addresses"].as_array().unwrap().len(), 5, "{file}");
+        let human = analyze_both_ways(dir.path(), &[file]);
+        assert!(
+            stdout(&human).contains(
+                "failed logins: 120 naming 2 mailboxes from 21 addresses; most from 203.0.113.77 (60), 198.51.100.0 (3),"
+            ),
+            "{file}: {}",
+            stdout(&human)
+        );
         // Each of its messages says so, to JSON and to people.
         let (msgs, _) = messages(&dir, &["--sender", "auth:info@shop.example", file]);
         assert_eq!(msgs.len(), 20, "{file}");
