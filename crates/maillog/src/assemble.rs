@@ -538,7 +538,7 @@ impl EximAssembler {
             },
             E::AuthFailed { ip, set_id } => {
                 self.failures
-                    .count(*set_id, ip.and_then(parse_ip), l.at, raw)
+                    .count(*set_id, ip.and_then(parse_ip), l.at, raw, offset)
             }
             E::Connection { .. } => {}
         }
@@ -584,7 +584,7 @@ impl EximAssembler {
             }
             exim::Event::AuthFailed { ip, set_id } => {
                 self.failures
-                    .note(*set_id, ip.and_then(parse_ip), l.at, raw)
+                    .note(*set_id, ip.and_then(parse_ip), l.at, raw, 0)
             }
             _ => {}
         }
@@ -680,6 +680,11 @@ impl EximAssembler {
     /// The failed logins counted so far.
     pub fn failed_logins(&self) -> &crate::logins::RunTally {
         &self.failures.run
+    }
+
+    /// The failed logins kept for the logins after them.
+    pub fn login_failures(&mut self) -> &mut LoginFailures {
+        &mut self.failures
     }
 
     /// The smallest offset of a message still open.
@@ -909,7 +914,8 @@ impl PostfixAssembler {
                 None => self.stats.orphan_lines += 1,
             },
             E::AuthFailed { ip, user } => {
-                self.failures.count(*user, ip.and_then(parse_ip), l.at, raw)
+                self.failures
+                    .count(*user, ip.and_then(parse_ip), l.at, raw, offset)
             }
             E::Note { .. } | E::NoQueueReject { .. } | E::Daemon { .. } => {}
         }
@@ -953,7 +959,8 @@ impl PostfixAssembler {
     /// a failed login, which every shard keeps for its own logins.
     pub fn peek(&mut self, l: &PostfixLine<'_>, raw: &str) {
         if let postfix::Event::AuthFailed { ip, user } = &l.event {
-            self.failures.note(*user, ip.and_then(parse_ip), l.at, raw);
+            self.failures
+                .note(*user, ip.and_then(parse_ip), l.at, raw, 0);
         }
     }
 
@@ -969,6 +976,11 @@ impl PostfixAssembler {
     /// The failed logins counted so far.
     pub fn failed_logins(&self) -> &crate::logins::RunTally {
         &self.failures.run
+    }
+
+    /// The failed logins kept for the logins after them.
+    pub fn login_failures(&mut self) -> &mut LoginFailures {
+        &mut self.failures
     }
 
     /// The smallest offset of a message still open.

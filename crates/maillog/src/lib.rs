@@ -359,6 +359,34 @@ impl LogParser {
     }
 
     /// Assembly counts (messages, orphan lines, incomplete messages).
+    /// The failed logins read before `place` (the offset a reader will
+    /// read again from after a restart), to be given back to the next
+    /// parser with [`LogParser::restore_logins`].
+    pub fn save_logins(&mut self, place: u64) -> logins::Saved {
+        match self.format {
+            Some(Format::Postfix) => self.postfix.login_failures().save(place),
+            _ => self.exim.login_failures().save(place),
+        }
+    }
+
+    /// Bumped by every change to what [`LogParser::save_logins`] gives.
+    pub fn logins_changes(&mut self) -> u64 {
+        self.exim.login_failures().changes + self.postfix.login_failures().changes
+    }
+
+    /// Takes back what [`LogParser::save_logins`] gave, as read before any
+    /// line this parser reads.
+    pub fn restore_logins(&mut self, saved: logins::Saved) {
+        match self.format {
+            Some(Format::Postfix) => self.postfix.login_failures().restore(saved),
+            Some(Format::Exim) => self.exim.login_failures().restore(saved),
+            None => {
+                self.exim.login_failures().restore(saved.clone());
+                self.postfix.login_failures().restore(saved);
+            }
+        }
+    }
+
     /// The failed logins this parser counted (both formats).
     pub fn failed_logins(&self) -> logins::RunTally {
         let mut t = self.exim.failed_logins().clone();

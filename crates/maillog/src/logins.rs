@@ -49,8 +49,29 @@ enum Key {
 
 #[derive(Debug, Default)]
 struct Tally {
-    /// Oldest first.
-    times: VecDeque<(Stamp, Option<IpAddr>)>,
+    /// Oldest first: when, from where, and one past the line's place in
+    /// the input (what the reader passed as its offset; 0 for failures
+    /// restored from before it: see [`LoginFailures::save`]).
+    times: VecDeque<(Stamp, Option<IpAddr>, u64)>,
+    last_line: String,
+}
+
+/// Failures kept per name in a [`Saved`] snapshot, and names kept.
+const SAVED_PER_KEY: usize = 64;
+const SAVED_KEYS: usize = 5_000;
+
+/// The failures a reader kept, as it can be written out and read back
+/// after a restart ([`LoginFailures::save`], [`LoginFailures::restore`]).
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Saved {
+    keys: Vec<SavedKey>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct SavedKey {
+    user: Option<String>,
+    ip: Option<IpAddr>,
+    times: Vec<(Stamp, Option<IpAddr>)>,
     last_line: String,
 }
 
@@ -62,12 +83,21 @@ pub struct LoginFailures {
     pub untallied: u64,
     /// Every failure counted over the whole read ([`LoginFailures::count`]).
     pub run: RunTally,
+    /// Bumped by every change to what [`LoginFailures::save`] gives.
+    pub changes: u64,
 }
 
 impl LoginFailures {
     /// A failed login at `at`, naming `user` (Exim's `set_id`, Postfix's
     /// `sasl_username`) when the log says, from `ip`.
-    pub fn note(&mut self, user: Option<&str>, ip: Option<IpAddr>, at: Stamp, line: &str) {
+    pub fn note(
+        &mut self,
+        user: Option<&str>,
+        ip: Option<IpAddr>,
+        at: Stamp,
+        line: &str,
+        place: u64,
+    ) {
         let key = match (user.map(str::trim).filter(|u| !u.is_empty()), ip) {
             (Some(u), _) => Key::User(u.to_lowercase()),
             (None, Some(ip)) => Key::Ip(ip),
@@ -80,11 +110,13 @@ impl LoginFailures {
                 return;
             }
         }
+        self.changes += 1;
         let t = self.by_key.entry(key).or_default();
         if t.times.len() >= PER_KEY {
             t.times.pop_front();
         }
-        t.times.push_back((at, ip));
+        // 0 is kept for failures restored from before this reader.
+        t.times.push_back((at, ip, place.saturating_add(1)));
         t.last_line.clear();
         t.last_line.push_str(line);
     }
@@ -92,9 +124,80 @@ impl LoginFailures {
     /// A failed login this reader owns (in a split run, one shard counts
     /// a line): kept for the logins after it, and counted for the
     /// summary.
-    pub fn count(&mut self, user: Option<&str>, ip: Option<IpAddr>, at: Stamp, line: &str) {
-        self.note(user, ip, at, line);
+    pub fn count(
+        &mut self,
+        user: Option<&str>,
+        ip: Option<IpAddr>,
+        at: Stamp,
+        line: &str,
+        place: u64,
+    ) {
+        self.note(user, ip, at, line, place);
         self.run.add(user, ip, at);
+    }
+
+    /// The failures read before `place` in the input, the latest of each
+    /// name (at most 64 of each, and the 5,000 names failed at last), for
+    /// a reader that will read again from `place` after a restart: what it
+    /// reads again it notes again, so nothing counts twice. Failures
+    /// past the caps are lost to the restart, never counted twice.
+    pub fn save(&self, place: u64) -> Saved {
+        let mut keys: Vec<SavedKey> = self
+            .by_key
+            .iter()
+            .filter_map(|(k, t)| {
+                let kept: Vec<_> = t.times.iter().filter(|e| e.2 <= place).collect();
+                let start = kept.len().saturating_sub(SAVED_PER_KEY);
+                let times: Vec<_> = kept[start..].iter().map(|e| (e.0, e.1)).collect();
+                let last = times.last()?.0;
+                // The kept line is the tally's last failure's: it goes
+                // with the snapshot only if that failure does.
+                let same = t.times.back().is_some_and(|b| b.0 == last && b.2 <= place);
+                let (user, ip) = match k {
+                    Key::User(u) => (Some(u.clone()), None),
+                    Key::Ip(ip) => (None, Some(*ip)),
+                };
+                Some(SavedKey {
+                    user,
+                    ip,
+                    times,
+                    last_line: if same {
+                        t.last_line.clone()
+                    } else {
+                        String::new()
+                    },
+                })
+            })
+            .collect();
+        if keys.len() > SAVED_KEYS {
+            keys.sort_by_key(|k| std::cmp::Reverse(k.times.last().map(|t| t.0)));
+            keys.truncate(SAVED_KEYS);
+        }
+        keys.sort_by(|a, b| (&a.user, a.ip).cmp(&(&b.user, b.ip)));
+        Saved { keys }
+    }
+
+    /// Takes back what [`LoginFailures::save`] wrote, as read before
+    /// everything this reader reads next (place 0).
+    pub fn restore(&mut self, saved: Saved) {
+        self.changes += 1;
+        for k in saved.keys {
+            let key = match (k.user, k.ip) {
+                (Some(u), _) => Key::User(u),
+                (None, Some(ip)) => Key::Ip(ip),
+                (None, None) => continue,
+            };
+            let t = self.by_key.entry(key).or_default();
+            let mut times: VecDeque<_> = k.times.into_iter().map(|(a, ip)| (a, ip, 0)).collect();
+            times.extend(t.times.drain(..));
+            while times.len() > PER_KEY {
+                times.pop_front();
+            }
+            t.times = times;
+            if t.last_line.is_empty() {
+                t.last_line = k.last_line;
+            }
+        }
     }
 
     /// The failures before a login of `user` from `ip` at `at`, if any.
@@ -104,7 +207,7 @@ impl LoginFailures {
         let mut found: Option<FailedLogins> = None;
         let mut ips: Vec<IpAddr> = Vec::new();
         for t in by_user.into_iter().chain(by_ip) {
-            for &(when, from) in &t.times {
+            for &(when, from, _) in &t.times {
                 if when > at || at.secs - when.secs > LOOKBACK_SECS {
                     continue;
                 }
@@ -128,7 +231,7 @@ impl LoginFailures {
                     // lines are read in order, so that is the last one
                     // before the login unless the clock went back.
                     f.line.clear();
-                    if t.times.back().is_some_and(|&(w, _)| w == when) {
+                    if t.times.back().is_some_and(|&(w, _, _)| w == when) {
                         f.line.push_str(&t.last_line);
                     }
                 }
@@ -142,16 +245,20 @@ impl LoginFailures {
 
     /// Forgets failures older than a day before `now`.
     pub fn sweep(&mut self, now: Stamp) {
+        let before = self.by_key.len();
         self.by_key.retain(|_, t| {
             while t
                 .times
                 .front()
-                .is_some_and(|(w, _)| now.secs - w.secs > LOOKBACK_SECS)
+                .is_some_and(|(w, _, _)| now.secs - w.secs > LOOKBACK_SECS)
             {
                 t.times.pop_front();
             }
             !t.times.is_empty()
         });
+        if self.by_key.len() != before {
+            self.changes += 1;
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -341,6 +448,7 @@ mod tests {
                 ip(&from),
                 at(1000 + i),
                 &format!("fail {i}"),
+                i as u64,
             );
         }
         // Another name, and a failure naming nobody from elsewhere.
@@ -349,10 +457,11 @@ mod tests {
             ip("198.51.100.1"),
             at(1100),
             "bob",
+            100,
         );
-        f.note(None, ip("203.0.113.9"), at(1101), "nameless elsewhere");
-        f.note(None, ip("192.0.2.7"), at(1102), "nameless here");
-        f.note(None, None, at(1103), "nobody from nowhere");
+        f.note(None, ip("203.0.113.9"), at(1101), "nameless elsewhere", 101);
+        f.note(None, ip("192.0.2.7"), at(1102), "nameless here", 102);
+        f.note(None, None, at(1103), "nobody from nowhere", 103);
 
         let got = f
             .before("info@shop.example", ip("192.0.2.7"), at(2000))
@@ -429,17 +538,66 @@ mod tests {
     }
 
     #[test]
+    fn a_restart_keeps_the_failures_before_where_it_reads_again() {
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        let lines: Vec<(Option<&str>, &str, i64, u64)> = vec![
+            (Some("info@shop.example"), "198.51.100.1", 100, 10),
+            (Some("info@shop.example"), "198.51.100.2", 110, 20),
+            (None, "192.0.2.7", 120, 30),
+            (Some("info@shop.example"), "198.51.100.3", 130, 40),
+            (Some("bob@shop.example"), "198.51.100.4", 140, 50),
+        ];
+        let mut whole = LoginFailures::default();
+        for (u, from, t, place) in &lines {
+            whole.note(*u, ip(from), at(*t), &format!("line {place}"), *place);
+        }
+        // Stopped with the lines from place 30 on to be read again.
+        let saved = whole.save(30);
+        let mut after = LoginFailures::default();
+        after.restore(saved.clone());
+        for (u, from, t, place) in lines.iter().filter(|l| l.3 >= 30) {
+            after.note(*u, ip(from), at(*t), &format!("line {place}"), *place);
+        }
+        for (user, from) in [
+            ("info@shop.example", ip("192.0.2.7")),
+            ("bob@shop.example", None),
+        ] {
+            assert_eq!(
+                after.before(user, from, at(200)),
+                whole.before(user, from, at(200)),
+                "{user}"
+            );
+        }
+        let got = after
+            .before("info@shop.example", ip("192.0.2.7"), at(200))
+            .unwrap();
+        assert_eq!((got.count, got.ips, got.line.as_str()), (4, 4, "line 40"));
+        // A snapshot of a restored reader keeps what it restored.
+        let again = after.save(0);
+        assert_eq!(again, saved);
+        // Only the latest of a name are kept, never more than a reader reads.
+        let mut many = LoginFailures::default();
+        for i in 0..200u64 {
+            many.note(Some("info@shop.example"), None, at(i as i64), "x", i);
+        }
+        let mut back = LoginFailures::default();
+        back.restore(many.save(u64::MAX));
+        let got = back.before("info@shop.example", None, at(300)).unwrap();
+        assert_eq!((got.count, got.first), (SAVED_PER_KEY as u32, at(136)));
+    }
+
+    #[test]
     fn memory_stays_bounded_under_a_guessing_run() {
         let mut f = LoginFailures::default();
         for i in 0..(PER_KEY as i64 + 10) {
-            f.note(Some("info@shop.example"), None, at(i), "x");
+            f.note(Some("info@shop.example"), None, at(i), "x", i as u64);
         }
         let got = f
             .before("info@shop.example", None, at(PER_KEY as i64 + 10))
             .unwrap();
         assert_eq!(got.count as usize, PER_KEY);
         for i in 0..(KEYS as i64 + 5) {
-            f.note(Some(&format!("u{i}@x.example")), None, at(5000), "x");
+            f.note(Some(&format!("u{i}@x.example")), None, at(5000), "x", 0);
         }
         assert_eq!(f.by_key.len(), KEYS);
         assert_eq!(f.untallied, 6);

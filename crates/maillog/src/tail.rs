@@ -358,6 +358,13 @@ impl Tailer {
         }
     }
 
+    /// The generation of the lines read now: positions of lines read again
+    /// after a restart from [`Tailer::checkpoint`]'s `resume_at` are at
+    /// or past `Position { generation, offset: resume_at }`.
+    pub fn generation(&self) -> u16 {
+        self.generation
+    }
+
     /// The file being followed and the checkpoint values for it: the inode,
     /// the end of what was read, and where to resume given the packed
     /// position of the oldest message still open.

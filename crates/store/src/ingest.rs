@@ -165,6 +165,32 @@ impl Store {
             .map_err(self.err())
     }
 
+    /// The failed logins the reader of `path` kept at its last save, as
+    /// it wrote them (JSON).
+    pub fn log_logins(&self, path: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row(
+                "SELECT saved FROM log_logins WHERE path = ?1",
+                params![path],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Keeps the failed logins the reader of `path` holds (see
+    /// [`Store::log_logins`]).
+    pub fn set_log_logins(&self, path: &str, saved: &str, now: i64) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO log_logins (path, saved, updated) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (path) DO UPDATE SET saved = excluded.saved, updated = excluded.updated",
+                params![path, saved, now],
+            )
+            .map(drop)
+            .map_err(self.err())
+    }
+
     /// Records what the daemon met in a followed log (see [`LogHealth`]).
     pub fn set_log_health(&self, h: &LogHealth) -> Result<()> {
         self.conn

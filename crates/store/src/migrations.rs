@@ -318,6 +318,17 @@ const MIGRATIONS: &[(i64, &str)] = &[
         last_bad TEXT
     );",
     ),
+    (
+        15,
+        // The failed logins a followed log's reader kept (a day of them,
+        // for the logins after them), up to where it reads again after a
+        // restart: maillog::logins::Saved as JSON.
+        "CREATE TABLE log_logins (
+        path TEXT PRIMARY KEY,
+        saved TEXT NOT NULL,
+        updated BIGINT NOT NULL
+    );",
+    ),
 ];
 
 /// The newest schema version this binary knows.

@@ -512,3 +512,23 @@ fn log_health_is_kept_per_log_and_replaced() {
     // By path: `/var/…` sorts before `journal:…`.
     assert_eq!(s.log_health().unwrap(), [h, other]);
 }
+
+#[test]
+fn a_logs_failed_logins_are_kept_whole_and_replaced() {
+    let dir = TempDir::new("log-logins");
+    let s = Store::open(&dir.path().join("u.db")).unwrap();
+    assert_eq!(s.log_logins("/var/log/mail.log").unwrap(), None);
+    s.set_log_logins("/var/log/mail.log", "{\"keys\":[]}", 1)
+        .unwrap();
+    s.set_log_logins("/var/log/mail.log", "{\"keys\":[1]}", 2)
+        .unwrap();
+    s.set_log_logins("journal:exim4*", "{}", 2).unwrap();
+    assert_eq!(
+        s.log_logins("/var/log/mail.log").unwrap().as_deref(),
+        Some("{\"keys\":[1]}")
+    );
+    assert_eq!(
+        s.log_logins("journal:exim4*").unwrap().as_deref(),
+        Some("{}")
+    );
+}

@@ -49,6 +49,15 @@ impl Source {
         }
     }
 
+    /// The generation of the positions of lines read now (a journal's
+    /// are all 0).
+    fn generation(&self) -> u16 {
+        match self {
+            Source::File(t) => t.generation(),
+            Source::Journal(_) => 0,
+        }
+    }
+
     fn checkpoint(&self, oldest_open: Option<u64>) -> Resume {
         match self {
             Source::File(t) => t.checkpoint(oldest_open),
@@ -101,6 +110,11 @@ pub(crate) struct LogIngest {
     /// counts last written to the store for `status`, with when.
     started: i64,
     health_told: Option<((u64, u64, u64), std::time::Instant)>,
+    /// Where the last checkpoint stored says a restart reads again from
+    /// (a packed position), and the parser's failed-login changes at the
+    /// last save ([`LogIngest::save_logins`]).
+    logins_place: Option<u64>,
+    logins_saved: u64,
 }
 
 /// Lines not understood are told of at most this often per log, with
@@ -173,6 +187,17 @@ impl LogIngest {
                 .into_iter()
                 .map(|(id, secs)| (id, maillog::Stamp { secs, millis: 0 })),
         );
+        // The failed logins kept at the last stop, as read before anything
+        // now (a snapshot that cannot be read only loses them).
+        if let Some(saved) = store.log_logins(&key)? {
+            match serde_json::from_str(&saved) {
+                Ok(saved) => parser.restore_logins(saved),
+                Err(e) => {
+                    tracing::warn!(log = %key, error = %e, "cannot read the failed logins kept at the last stop; they are forgotten")
+                }
+            }
+        }
+        let logins_saved = parser.logins_changes();
         let told_journal = match cfg.journal {
             Some(_) => store.journal_id(&key)?,
             None => None,
@@ -202,7 +227,26 @@ impl LogIngest {
             told_dropped: 0,
             started: crate::output::now(),
             health_told: None,
+            logins_place: None,
+            logins_saved,
         })
+    }
+
+    /// Keeps the failed logins read before where a restart reads again
+    /// (the last checkpoint stored), when they changed since the last
+    /// save: a login after a restart, or in the next `serve --once`, still
+    /// sees the guesses before it. What a restart reads again is noted
+    /// again, so nothing counts twice; failures read since the last save
+    /// are lost to a crash (fewer, never more).
+    pub(crate) fn save_logins(&mut self, store: &Store) -> Result<()> {
+        let changes = self.parser.logins_changes();
+        let Some(place) = self.logins_place.filter(|_| changes != self.logins_saved) else {
+            return Ok(());
+        };
+        let saved = serde_json::to_string(&self.parser.save_logins(place))?;
+        store.set_log_logins(&self.key, &saved, crate::output::now())?;
+        self.logins_saved = changes;
+        Ok(())
     }
 
     /// Reads what is new (at most `max_lines`, 0 for all) and stores it.
@@ -432,6 +476,13 @@ impl LogIngest {
             }
             remote.reload(store)?;
         }
+        self.logins_place = Some(
+            maillog::tail::Position {
+                generation: self.source.generation(),
+                offset: cp.resume_at,
+            }
+            .pack(),
+        );
         Ok((polled.lines, new, polled.at_end))
     }
 }

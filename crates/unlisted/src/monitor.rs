@@ -396,6 +396,9 @@ impl Monitor {
         let forget_before = newest.map_or(i64::MIN, |n| n - keep);
         self.store
             .save_sender_states(&states, detect::STATE_FORMAT, complaints, forget_before)?;
+        for log in &mut self.logs {
+            log.save_logins(&self.store)?;
+        }
         if let Some(newest) = newest {
             let keep = self.config.ingest.keep_messages.as_secs() as i64;
             let pruned = self.store.prune_messages(newest - keep, PRUNE_BATCH)?;

@@ -1338,3 +1338,51 @@ fn a_crash_hole_in_a_followed_log_loses_no_line_after_it() {
         assert_eq!(stored(&dir), 20 * (n as i64 + 1), "{size}");
     }
 }
+
+/// The daemon judges a login after guesses as `logs analyze` does: the
+/// mailbox's verdict change is stored with the failures as its reason,
+/// also when the guesses were read by the run before (`serve --once`
+/// from cron, a restart): kept in the store, or, when that run stopped
+/// with a message open from before them, read again and counted once.
+#[test]
+fn the_daemon_names_a_login_after_failed_logins_across_a_restart() {
+    for keep_open in [false, true] {
+        failed_logins_then_a_restart(keep_open);
+    }
+}
+
+/// Guesses, a `serve --once`, the logins, another. With `keep_open`, a
+/// message from before the guesses is still open at the first stop.
+fn failed_logins_then_a_restart(keep_open: bool) {
+    let hook = WebhookReceiver::start();
+    let dir = TempDir::new("ingest-failed-logins");
+    dir.write("unlisted.toml", &config(&hook, ""));
+    let open = exim_id(9000);
+    let (mut first, mut then) = (String::new(), String::new());
+    if keep_open {
+        writeln!(first, "{} {open} <= amy@example.org H=(laptop) [192.0.2.7]:50000 P=esmtpa A=dovecot_login:amy@example.org S=900 for f@example.net", ts(0, 0)).unwrap();
+        writeln!(then, "{} {open} => f@example.net R=dnslookup T=remote_smtp H=mx.example.net [198.51.100.8] C=\"250 OK\"", ts(0, 880)).unwrap();
+        writeln!(then, "{} {open} Completed", ts(0, 880)).unwrap();
+    }
+    for i in 0..30i64 {
+        writeln!(first, "{} dovecot_login authenticator failed for (x) [198.51.100.{}]:5000: 535 Incorrect authentication data (set_id=info@shop.example)", ts(0, 10 + i * 20), i % 10).unwrap();
+    }
+    for n in 0..3 {
+        auth_message(&mut then, n, "info@shop.example", 900 + n as i64 * 60);
+    }
+    append(&dir, "mail.log", &first);
+    once(&dir);
+    assert_eq!(stored(&dir), 0);
+    append(&dir, "mail.log", &then);
+    once(&dir);
+    assert_eq!(stored(&dir), 3 + i64::from(keep_open));
+    let store = store::Store::open(&dir.path().join("unlisted.db")).unwrap();
+    let history = store.sender_history("auth:info@shop.example").unwrap();
+    let last = history.first().expect("a verdict change for the mailbox");
+    assert_eq!(last.2, "suspicious", "{keep_open}: {history:?}");
+    assert!(last.3.contains("\"failed_logins\""), "{history:?}");
+    assert!(
+        last.3.contains("30 failed logins from 10 addresses"),
+        "{keep_open}: {history:?}"
+    );
+}
