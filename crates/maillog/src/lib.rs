@@ -387,6 +387,11 @@ impl LogParser {
         }
     }
 
+    /// How many failed logins this parser counted.
+    pub fn failed_login_count(&self) -> u64 {
+        self.exim.failed_logins().total() + self.postfix.failed_logins().total()
+    }
+
     /// The failed logins this parser counted (both formats).
     pub fn failed_logins(&self) -> logins::RunTally {
         let mut t = self.exim.failed_logins().clone();

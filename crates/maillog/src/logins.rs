@@ -320,6 +320,11 @@ pub struct AddressRow {
 }
 
 impl RunTally {
+    /// Every failure added.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
     pub fn add(&mut self, user: Option<&str>, ip: Option<IpAddr>, at: Stamp) {
         self.total += 1;
         if let Some(u) = user.map(str::trim).filter(|u| !u.is_empty()) {

@@ -23,6 +23,8 @@ pub struct LogHealth {
     pub not_understood: u64,
     /// The MTA's lines the logger said it dropped (journald's rate limit).
     pub dropped: u64,
+    /// Failed SMTP AUTH logins read.
+    pub failed_logins: u64,
     /// Where the last line not understood was, and its text.
     pub last_bad_at: Option<String>,
     pub last_bad: Option<String>,
@@ -195,11 +197,12 @@ impl Store {
     pub fn set_log_health(&self, h: &LogHealth) -> Result<()> {
         self.conn
             .execute(
-                "INSERT INTO log_health (path, since, lines, not_understood, dropped, last_bad_at, last_bad)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                "INSERT INTO log_health (path, since, lines, not_understood, dropped, last_bad_at, last_bad, failed_logins)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                  ON CONFLICT (path) DO UPDATE SET since = excluded.since, lines = excluded.lines,
                  not_understood = excluded.not_understood, dropped = excluded.dropped,
-                 last_bad_at = excluded.last_bad_at, last_bad = excluded.last_bad",
+                 last_bad_at = excluded.last_bad_at, last_bad = excluded.last_bad,
+                 failed_logins = excluded.failed_logins",
                 params![
                     h.path,
                     h.since,
@@ -207,7 +210,8 @@ impl Store {
                     h.not_understood as i64,
                     h.dropped as i64,
                     h.last_bad_at,
-                    h.last_bad
+                    h.last_bad,
+                    h.failed_logins as i64
                 ],
             )
             .map(drop)
@@ -219,7 +223,7 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT path, since, lines, not_understood, dropped, last_bad_at, last_bad
+                "SELECT path, since, lines, not_understood, dropped, last_bad_at, last_bad, failed_logins
                  FROM log_health ORDER BY path",
             )
             .map_err(self.err())?;
@@ -233,6 +237,7 @@ impl Store {
                     dropped: r.get::<_, i64>(4)? as u64,
                     last_bad_at: r.get(5)?,
                     last_bad: r.get(6)?,
+                    failed_logins: r.get::<_, i64>(7)? as u64,
                 })
             })
             .map_err(self.err())?;

@@ -329,6 +329,12 @@ const MIGRATIONS: &[(i64, &str)] = &[
         updated BIGINT NOT NULL
     );",
     ),
+    (
+        16,
+        // Failed SMTP AUTH logins the daemon read in each followed log
+        // since it started.
+        "ALTER TABLE log_health ADD COLUMN failed_logins BIGINT NOT NULL DEFAULT 0;",
+    ),
 ];
 
 /// The newest schema version this binary knows.

@@ -496,12 +496,14 @@ fn log_health_is_kept_per_log_and_replaced() {
         lines: 10,
         not_understood: 2,
         dropped: 0,
+        failed_logins: 7,
         last_bad_at: Some("/var/log/mail.log at byte 99".into()),
         last_bad: Some("junk".into()),
     };
     s.set_log_health(&h).unwrap();
     h.lines = 20;
     h.dropped = 1234;
+    h.failed_logins = 9;
     s.set_log_health(&h).unwrap();
     let other = LogHealth {
         path: "journal:postfix*".into(),

@@ -109,7 +109,7 @@ pub(crate) struct LogIngest {
     /// When this run started following the log (Unix seconds), and the
     /// counts last written to the store for `status`, with when.
     started: i64,
-    health_told: Option<((u64, u64, u64), std::time::Instant)>,
+    health_told: Option<((u64, u64, u64, u64), std::time::Instant)>,
     /// Where the last checkpoint stored says a restart reads again from
     /// (a packed position), and the parser's failed-login changes at the
     /// last save ([`LogIngest::save_logins`]).
@@ -322,12 +322,14 @@ impl LogIngest {
             parser.stats.lines,
             parser.stats.not_understood,
             parser.stats.dropped,
+            parser.failed_login_count(),
         );
         let due = match self.health_told {
             None => true,
             Some((told, at)) => {
                 (told.1, told.2) != (counts.1, counts.2)
-                    || (told.0 != counts.0 && now.duration_since(at) >= TELL_BAD_EVERY)
+                    || ((told.0, told.3) != (counts.0, counts.3)
+                        && now.duration_since(at) >= TELL_BAD_EVERY)
             }
         };
         if due {
@@ -338,6 +340,7 @@ impl LogIngest {
                 lines: counts.0,
                 not_understood: counts.1,
                 dropped: counts.2,
+                failed_logins: counts.3,
                 last_bad_at: last.map(|(at, _)| at.clone()),
                 last_bad: last.map(|(_, line)| line.clone()),
             })?;

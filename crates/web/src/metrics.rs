@@ -220,6 +220,12 @@ pub(crate) async fn metrics(State(web): State<Arc<Web>>, headers: HeaderMap) -> 
         &[(String::new(), sum(|h| h.dropped))],
     );
     out.metric(
+        "unlisted_smtp_auth_failures_total",
+        "counter",
+        "Failed SMTP AUTH logins in the followed mail logs since the daemon started (password guessing): `unlisted logs analyze` names the mailboxes tried and the addresses.",
+        &[(String::new(), sum(|h| h.failed_logins))],
+    );
+    out.metric(
         "unlisted_policy_decisions_total",
         "counter",
         "Policy service decisions by outcome.",

@@ -97,6 +97,7 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<Exit> {
                 log["lines"] = h.lines.into();
                 log["not_understood"] = h.not_understood.into();
                 log["dropped"] = h.dropped.into();
+                log["failed_logins"] = h.failed_logins.into();
                 log["last_not_understood_at"] = h.last_bad_at.clone().into();
                 log["last_not_understood"] = h.last_bad.clone().into();
             }
@@ -201,6 +202,13 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<Exit> {
                     super::logs::dropped_by_journald(h.dropped),
                     output::time(h.since)
                 ));
+            }
+            if h.failed_logins > 0 {
+                output::line(&format!(
+                    "log {path}: {} failed SMTP AUTH logins since {} (`unlisted logs analyze` names the mailboxes tried)",
+                    h.failed_logins,
+                    output::time(h.since)
+                ))?;
             }
         }
         const SHOWN: usize = 5;

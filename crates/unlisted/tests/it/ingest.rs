@@ -1373,6 +1373,19 @@ fn failed_logins_then_a_restart(keep_open: bool) {
     append(&dir, "mail.log", &first);
     once(&dir);
     assert_eq!(stored(&dir), 0);
+    // `status` and /metrics count them.
+    let o = unlisted(dir.path(), &["status", "--json"]);
+    let log = json_lines(&o)
+        .into_iter()
+        .find(|l| l["type"] == "log")
+        .unwrap();
+    assert_eq!(log["failed_logins"], 30, "{log:#}");
+    let o = unlisted(dir.path(), &["status"]);
+    assert!(
+        stdout(&o).contains("30 failed SMTP AUTH logins since"),
+        "{}",
+        stdout(&o)
+    );
     append(&dir, "mail.log", &then);
     once(&dir);
     assert_eq!(stored(&dir), 3 + i64::from(keep_open));

@@ -87,6 +87,7 @@ pub(crate) fn daemon(name: &str) -> Daemon {
     let mut log = String::new();
     compromised_mailbox(&mut log, 0);
     log.push_str("a line that is no Exim line\n");
+    log.push_str("2024-05-01 12:00:00 dovecot_login authenticator failed for (x) [203.0.113.50]:5000: 535 Incorrect authentication data (set_id=guess@shop.example)\n");
     dir.write("mail.log", &log);
     let o = unlisted(
         dir.path(),
@@ -258,6 +259,7 @@ fn the_api_answers_with_tokens_and_as_its_openapi_file_says() {
         "{m}"
     );
     assert!(m.contains("unlisted_log_lines_dropped_total 0\n"), "{m}");
+    assert!(m.contains("unlisted_smtp_auth_failures_total 1\n"), "{m}");
     assert!(
         !m.contains("192.0.2.99") && !m.contains("shop.example"),
         "{m}"
