@@ -453,8 +453,16 @@ impl Observation {
     /// `None` when the message does not count for its sender
     /// ([`Detector::counts`]).
     pub fn of(m: &Message) -> Option<Observation> {
-        Detector::counts(m)
-            .then(|| Self::build(m, m.sender.clone(), m.account.clone(), m.line.clone()))
+        Detector::counts(m).then(|| {
+            let failed = m.failed_logins.clone();
+            Self::build(
+                m,
+                m.sender.clone(),
+                m.account.clone(),
+                m.line.clone(),
+                failed,
+            )
+        })
     }
 
     /// As [`Observation::of`], keeping the message's strings instead of
@@ -462,10 +470,17 @@ impl Observation {
     pub fn from_message(mut m: Message) -> Option<Observation> {
         let sender = std::mem::replace(&mut m.sender, Sender::new(SenderKind::From, ""));
         let (account, line) = (m.account.take(), std::mem::take(&mut m.line));
-        Detector::counts_as(&m, &sender).then(|| Self::build(&m, sender, account, line))
+        let failed = m.failed_logins.take();
+        Detector::counts_as(&m, &sender).then(|| Self::build(&m, sender, account, line, failed))
     }
 
-    fn build(m: &Message, sender: Sender, account: Option<String>, line: String) -> Self {
+    fn build(
+        m: &Message,
+        sender: Sender,
+        account: Option<String>,
+        line: String,
+        failed_logins: Option<Box<maillog::logins::FailedLogins>>,
+    ) -> Self {
         let at = m
             .recipients
             .iter()
@@ -557,7 +572,7 @@ impl Observation {
             domain,
             more_domains,
             client_ip: m.client_ip,
-            failed_logins: m.failed_logins.clone(),
+            failed_logins,
             samples,
             line,
         }

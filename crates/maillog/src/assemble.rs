@@ -336,8 +336,9 @@ pub struct EximAssembler {
     /// See [`crate::LogParser::skip_details`].
     pub skip_details: bool,
     pub stats: AssemblyStats,
-    /// Failed logins, for the logins after them.
-    failures: LoginFailures,
+    /// Failed logins, for the logins after them (and counted for the
+    /// summary).
+    pub failures: LoginFailures,
 }
 
 impl EximAssembler {
@@ -677,16 +678,6 @@ impl EximAssembler {
         self.open.len()
     }
 
-    /// The failed logins counted so far.
-    pub fn failed_logins(&self) -> &crate::logins::RunTally {
-        &self.failures.run
-    }
-
-    /// The failed logins kept for the logins after them.
-    pub fn login_failures(&mut self) -> &mut LoginFailures {
-        &mut self.failures
-    }
-
     /// The smallest offset of a message still open.
     pub fn oldest_open(&self) -> Option<u64> {
         self.open.values().map(|m| m.offset).min()
@@ -704,8 +695,9 @@ pub struct PostfixAssembler {
     /// See [`crate::LogParser::skip_details`].
     pub skip_details: bool,
     pub stats: AssemblyStats,
-    /// Failed logins, for the logins after them.
-    failures: LoginFailures,
+    /// Failed logins, for the logins after them (and counted for the
+    /// summary).
+    pub failures: LoginFailures,
 }
 
 struct Partial {
@@ -971,16 +963,6 @@ impl PostfixAssembler {
 
     pub fn open_messages(&self) -> usize {
         self.open.len()
-    }
-
-    /// The failed logins counted so far.
-    pub fn failed_logins(&self) -> &crate::logins::RunTally {
-        &self.failures.run
-    }
-
-    /// The failed logins kept for the logins after them.
-    pub fn login_failures(&mut self) -> &mut LoginFailures {
-        &mut self.failures
     }
 
     /// The smallest offset of a message still open.

@@ -358,47 +358,47 @@ impl LogParser {
             .min()
     }
 
-    /// Assembly counts (messages, orphan lines, incomplete messages).
     /// The failed logins read before `place` (the offset a reader will
     /// read again from after a restart), to be given back to the next
     /// parser with [`LogParser::restore_logins`].
-    pub fn save_logins(&mut self, place: u64) -> logins::Saved {
+    pub fn save_logins(&self, place: u64) -> logins::Saved {
         match self.format {
-            Some(Format::Postfix) => self.postfix.login_failures().save(place),
-            _ => self.exim.login_failures().save(place),
+            Some(Format::Postfix) => self.postfix.failures.save(place),
+            _ => self.exim.failures.save(place),
         }
     }
 
     /// Bumped by every change to what [`LogParser::save_logins`] gives.
-    pub fn logins_changes(&mut self) -> u64 {
-        self.exim.login_failures().changes + self.postfix.login_failures().changes
+    pub fn logins_changes(&self) -> u64 {
+        self.exim.failures.changes + self.postfix.failures.changes
     }
 
     /// Takes back what [`LogParser::save_logins`] gave, as read before any
     /// line this parser reads.
     pub fn restore_logins(&mut self, saved: logins::Saved) {
         match self.format {
-            Some(Format::Postfix) => self.postfix.login_failures().restore(saved),
-            Some(Format::Exim) => self.exim.login_failures().restore(saved),
+            Some(Format::Postfix) => self.postfix.failures.restore(saved),
+            Some(Format::Exim) => self.exim.failures.restore(saved),
             None => {
-                self.exim.login_failures().restore(saved.clone());
-                self.postfix.login_failures().restore(saved);
+                self.exim.failures.restore(saved.clone());
+                self.postfix.failures.restore(saved);
             }
         }
     }
 
     /// How many failed logins this parser counted.
     pub fn failed_login_count(&self) -> u64 {
-        self.exim.failed_logins().total() + self.postfix.failed_logins().total()
+        self.exim.failures.run.total() + self.postfix.failures.run.total()
     }
 
     /// The failed logins this parser counted (both formats).
     pub fn failed_logins(&self) -> logins::RunTally {
-        let mut t = self.exim.failed_logins().clone();
-        t.merge(self.postfix.failed_logins().clone());
+        let mut t = self.exim.failures.run.clone();
+        t.merge(self.postfix.failures.run.clone());
         t
     }
 
+    /// Assembly counts (messages, orphan lines, incomplete messages).
     pub fn assembly(&self) -> assemble::AssemblyStats {
         let (a, b) = (self.exim.stats, self.postfix.stats);
         assemble::AssemblyStats {
