@@ -166,6 +166,26 @@ pub fn parse_head_in(line: &str, year: i64) -> Option<HeadIn<'_>> {
     })
 }
 
+/// A line of the header copy Exim writes to its reject log after a
+/// refusal once the message's header was read: `Envelope-from: <…>`,
+/// `Envelope-to: <…>` (up to five), then each header line as `X Name:
+/// value`, `X` its kind (`F` From, `T` To, `P` Received, `I` Message-Id,
+/// `*` one removed, a space for others; folded lines go on indented).
+pub fn reject_log_header(line: &str) -> bool {
+    if line.starts_with("Envelope-from: <") || line.starts_with("Envelope-to: <") {
+        return true;
+    }
+    let b = line.as_bytes();
+    let name_end = b.iter().skip(2).position(|&c| c == b':');
+    b.len() > 3
+        && matches!(
+            b[0],
+            b'B' | b'C' | b'F' | b'I' | b'P' | b'R' | b'S' | b'T' | b'*'
+        )
+        && b[1] == b' '
+        && name_end.is_some_and(|n| n > 0 && b[2..2 + n].iter().all(|c| c.is_ascii_graphic()))
+}
+
 /// One part of a line Exim split for syslog: a line longer than 870
 /// characters (a message to many recipients) goes out as `[1/n] `,
 /// `[2/n] `, … (`\\` instead of `/` when the part ends where the entry

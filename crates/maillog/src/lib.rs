@@ -11,6 +11,7 @@
 //!   submissions to their `cwd=` lines.
 //! - [`shard`]: cutting one log by message id across threads.
 //! - [`tail`]: following a log across rotation, with checkpoints.
+//! - [`names`]: files whose names say they copy another log's lines.
 //! - this module: [`LogParser`], which detects the format, feeds the
 //!   assembler and counts every line as understood, ignored or not.
 
@@ -20,6 +21,7 @@ pub mod fields;
 pub mod headers;
 pub mod logins;
 pub mod message;
+pub mod names;
 pub mod packed;
 pub mod postfix;
 pub mod shard;
@@ -458,7 +460,9 @@ impl LogParser {
             return;
         }
         let understood = match self.format {
-            Some(Format::Exim) => self.exim_line(line, out) || self.other_program(line),
+            Some(Format::Exim) => {
+                self.exim_line(line, out) || self.other_program(line) || self.reject_copy(line)
+            }
             Some(Format::Postfix) => self.postfix_line(line, out),
             None => {
                 if self.exim_line(line, out) {
@@ -805,6 +809,16 @@ impl LogParser {
 
     /// Another program's line in a syslog file Exim writes to (dovecot,
     /// cron): ignored, as in a Postfix log.
+    /// A header line of the copy Exim's reject log keeps of a refused
+    /// message: Exim's own, used for nothing.
+    fn reject_copy(&mut self, line: &str) -> bool {
+        let copy = exim::reject_log_header(line);
+        if copy {
+            self.stats.understood += 1;
+        }
+        copy
+    }
+
     fn other_program(&mut self, line: &str) -> bool {
         let other =
             postfix::syslog(line, self.year).is_some_and(|s| !s.program.starts_with("exim"));
@@ -1403,6 +1417,48 @@ mod tests {
                 .ends_with("looks like SPAM")
         );
         assert_eq!((p.stats.understood, p.stats.not_understood), (4, 0));
+    }
+
+    #[test]
+    fn exims_reject_log_read_alone_is_understood_line_by_line() {
+        // As Exim 4.96 wrote it for a refusal at RCPT, a failed login and
+        // a refusal after DATA (the header copy follows that one).
+        let lines = [
+            "2026-11-29 06:40:00 H=(vm) [127.0.0.1]:47542 F=<a@b.example> rejected RCPT <x@far.example>: relay not permitted",
+            "2026-11-29 06:40:01 plain authenticator failed for (vm) [127.0.0.1]:47550: 535 Incorrect authentication data (set_id=alice@test.example)",
+            "2026-11-29 06:40:01 1xXYZt-0000Pl-1C H=(vm) [127.0.0.1]:47556 F=<alice@test.example> A=plain:alice@test.example rejected after DATA: rejected as spam",
+            "Envelope-from: <alice@test.example>",
+            "Envelope-to: <x@far.example>",
+            "P Received: from [127.0.0.1] (port=47556 helo=vm)",
+            "\tby mx.test.example with esmtpa (Exim 4.96)",
+            "\tid 1xXYZt-0000Pl-1C",
+            "  Date: Sun, 29 Nov 2026 06:40:01 +0000",
+            "T To: x@far.example",
+            "F From: alice@test.example",
+            "  Subject: cheap spam",
+            "I Message-Id: <20261129064001.001596@vm>",
+            "  X-PHP-Originating-Script: 33:evil.php",
+        ];
+        let mut p = LogParser::new(None, 2026);
+        let mut out = Vec::new();
+        for l in lines {
+            p.line(l.as_bytes(), String::new, &mut |m| out.push(m));
+        }
+        p.finish(&mut |m| out.push(m));
+        assert_eq!((p.stats.understood, p.stats.not_understood), (14, 0));
+        assert_eq!(p.failed_login_count(), 1);
+        assert_eq!(out.len(), 1, "{out:#?}");
+        // Shaped like a header copy but not one: not understood.
+        for stray in [
+            "X Received: from",
+            "F : empty name",
+            "T To no colon",
+            "Envelope-from: x",
+        ] {
+            let mut p = LogParser::new(Some(Format::Exim), 2026);
+            p.line(stray.as_bytes(), String::new, &mut |_| {});
+            assert_eq!(p.stats.not_understood, 1, "{stray}");
+        }
     }
 
     #[test]

@@ -645,6 +645,12 @@ plain:
         self.dir.path().join("log/mainlog")
     }
 
+    /// Exim's reject log: a copy of each refusal, with the refused
+    /// message's headers once they were read.
+    pub fn rejectlog(&self) -> PathBuf {
+        self.dir.path().join("log/rejectlog")
+    }
+
     pub fn spool(&self) -> PathBuf {
         self.dir.path().join("spool")
     }

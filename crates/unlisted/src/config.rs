@@ -946,6 +946,19 @@ impl Config {
             if l.journal_directory.is_some() && l.journal.is_none() {
                 out.push(format!("log[{i}]: journal_directory needs journal"));
             }
+            // A copy of another followed log's lines counts them twice.
+            let (kind, why) = maillog::names::kind(&l.path);
+            let fuller = self.logs.iter().any(|o| {
+                o.server == l.server
+                    && o.journal.is_none()
+                    && maillog::names::kind(&o.path).0 < kind
+            });
+            if l.journal.is_none() && fuller {
+                out.push(format!(
+                    "log[{i}] `{}`: {why}; following both counts its lines twice (remove it)",
+                    l.path.display()
+                ));
+            }
         }
         if self.ingest.poll.is_zero() {
             out.push("ingest.poll: must be more than 0".into());
@@ -1080,6 +1093,26 @@ mod tests {
         ] {
             assert!(all.contains(needle), "missing {needle} in:\n{all}");
         }
+    }
+
+    #[test]
+    fn a_followed_log_that_copies_another_is_refused() {
+        let c = Config::parse(
+            r#"
+            [[log]]
+            path = "/var/log/exim_mainlog"
+            [[log]]
+            path = "/var/log/exim_rejectlog"
+            [[log]]
+            path = "/srv/other/paniclog"
+            server = "other"
+            "#,
+        )
+        .unwrap();
+        let p = c.problems(&Catalog::builtin().unwrap());
+        let copies: Vec<&String> = p.iter().filter(|m| m.contains("twice")).collect();
+        assert_eq!(copies.len(), 1, "{p:?}");
+        assert!(copies[0].starts_with("log[1] `/var/log/exim_rejectlog`: Exim's reject log"));
     }
 
     #[test]

@@ -96,6 +96,9 @@ pub(crate) struct Ready {
     pub(crate) order: Order,
     /// Files left unread: wholly outside the window.
     pub(crate) skipped: Vec<PathBuf>,
+    /// Files left unread: copies of lines the others have (an Exim reject
+    /// log beside its main log, [`maillog::names`]), with the reason.
+    pub(crate) copies: Vec<(PathBuf, &'static str)>,
 }
 
 impl Inputs {
@@ -125,6 +128,9 @@ impl Inputs {
             FormatArg::Postfix => Some(Format::Postfix),
         };
         let (zone, window) = self.clock(config)?;
+        // Before the order: a copy's first line says nothing of where the
+        // main log's files begin and end.
+        let copies = maillog::names::keep_fullest(&mut self.files);
         let mut order = oldest_first(&mut self.files, format, &zone);
         let skipped = order.leave_out(&mut self.files, &window);
         Ok(Ready {
@@ -133,6 +139,7 @@ impl Inputs {
             window,
             order,
             skipped,
+            copies,
         })
     }
 
@@ -270,6 +277,8 @@ struct Summary {
     outside_window: u64,
     /// Files not read because all their lines lie outside them.
     skipped_files: Vec<String>,
+    /// Files not read because the others hold their lines.
+    copies_left_out: Vec<LeftOut>,
     /// Who refused this server's IP in the remote replies (a list, a
     /// provider), most refusals first: the listings a desk must clear.
     remote_refusals: Vec<Refusal>,
@@ -279,6 +288,36 @@ struct Summary {
     first: Option<String>,
     last: Option<String>,
     errors: Vec<FileError>,
+}
+
+/// A file not read because others hold its lines ([`maillog::names`]).
+#[derive(Serialize)]
+pub(crate) struct LeftOut {
+    file: String,
+    reason: &'static str,
+}
+
+impl Ready {
+    /// The files left out as copies, for a summary.
+    pub(crate) fn copies_left_out(&self) -> Vec<LeftOut> {
+        (self.copies.iter())
+            .map(|(f, reason)| LeftOut {
+                file: f.display().to_string(),
+                reason,
+            })
+            .collect()
+    }
+}
+
+/// Says which files were left out as copies, and how to read one.
+pub(crate) fn show_copies_left_out(copies: &[LeftOut]) -> Result<()> {
+    for c in copies {
+        output::line(&format!(
+            "not read: {} ({}; give it alone to read it)",
+            c.file, c.reason
+        ))?;
+    }
+    Ok(())
 }
 
 /// The refusals of one list or provider in the replies.
@@ -970,6 +1009,7 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
             v
         },
         failed_logins: read.logins.summary(FAILED_LOGINS_SHOWN),
+        copies_left_out: ready.copies_left_out(),
         skipped_files: ready
             .skipped
             .iter()
@@ -1149,6 +1189,7 @@ fn print_human(shown: &[SenderReport], s: &Summary) -> Result<()> {
             }
         ))?;
     }
+    show_copies_left_out(&s.copies_left_out)?;
     if s.reordered {
         output::warning(&format!(
             "read the files oldest first (by their first lines): {}",

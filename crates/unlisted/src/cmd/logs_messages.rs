@@ -210,6 +210,8 @@ struct Summary {
     since: Option<String>,
     until: Option<String>,
     skipped_files: Vec<String>,
+    /// Files not read because the others hold their lines.
+    copies_left_out: Vec<super::logs::LeftOut>,
     first: Option<String>,
     last: Option<String>,
     errors: Vec<FileError>,
@@ -322,6 +324,7 @@ pub(crate) fn run(g: &Global, mut a: Args) -> Result<Exit> {
         skipped_files: (ready.skipped.iter())
             .map(|f| f.display().to_string())
             .collect(),
+        copies_left_out: ready.copies_left_out(),
         first: st.first.map(|s| s.iso()),
         last: st.last.map(|s| s.iso()),
         errors,
@@ -350,6 +353,7 @@ fn finish(summary: &Summary, json: bool, unit: &str) -> Result<Exit> {
                 _ => String::new(),
             }
         ))?;
+        super::logs::show_copies_left_out(&summary.copies_left_out)?;
         if summary.dropped > 0 {
             output::warning(&super::logs::dropped_by_journald(summary.dropped));
         }
@@ -404,6 +408,7 @@ fn stored(g: &Global, a: &Args, config: &crate::config::Config) -> Result<Exit> 
         since: window.since.map(iso),
         until: window.until.map(iso),
         skipped_files: Vec::new(),
+        copies_left_out: Vec::new(),
         first: span.map(|s| s.0.iso()),
         last: span.map(|s| s.1.iso()),
         errors: Vec::new(),

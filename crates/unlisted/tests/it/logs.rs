@@ -927,6 +927,63 @@ fn rotated_files_given_newest_first_are_read_oldest_first() {
     );
 }
 
+/// `/var/log/exim_*` on a cPanel server gives the main log, the reject
+/// log and the panic log. The last two copy main-log lines: read too,
+/// they counted each refusal and failed login twice, and a reject log
+/// starting after the main log made `--since` take the main log for an
+/// older file and leave it unread.
+#[test]
+fn a_glob_of_exims_logs_reads_the_main_log_once() {
+    let dir = TempDir::new("logs");
+    let message = |id: &str, t: &str| {
+        format!(
+            "{t} {id} <= a@shop.example H=(pc) [203.0.113.5]:5000 P=esmtpsa A=dovecot_login:a@shop.example S=100 for b@dest.example\n\
+             {t} {id} => b@dest.example R=dnslookup T=remote_smtp H=mx.dest.example [198.51.100.9] C=\"250 OK\"\n\
+             {t} {id} Completed\n"
+        )
+    };
+    let refusal = "2026-11-28 06:00:00 plain authenticator failed for (pc) [198.51.100.7]:41000: 535 Incorrect authentication data (set_id=a@shop.example)\n";
+    let main = [
+        message("1rA000-000001-01", "2026-11-28 00:00:01"),
+        refusal.to_string(),
+        message("1rA000-000002-01", "2026-11-28 12:00:01"),
+    ]
+    .concat();
+    dir.write("exim_mainlog", &main);
+    dir.write("exim_rejectlog", refusal);
+    dir.write(
+        "exim_paniclog",
+        "2026-11-28 07:00:00 failed to open DB file /var/spool/exim/db/retry: Permission denied\n",
+    );
+    let glob = ["exim_mainlog", "exim_paniclog", "exim_rejectlog"];
+    let mut args = vec!["--since", "2026-11-28 10:00"];
+    args.extend(glob);
+    let (o, lines) = analyze(&dir, &args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["read_order"], serde_json::json!(["exim_mainlog"]));
+    assert_eq!(summary["skipped_files"], serde_json::json!([]));
+    assert_eq!(summary["messages"], 2, "{summary:#}");
+    assert_eq!(summary["outside_window"], 1);
+    assert_eq!(summary["failed_logins"]["failures"], 1, "{summary:#}");
+    let left: Vec<&str> = (summary["copies_left_out"].as_array().unwrap().iter())
+        .map(|c| c["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(left, ["exim_paniclog", "exim_rejectlog"]);
+    assert_eq!(sender(&lines, "auth:a@shop.example")["messages"], 1);
+    // The same without the copies, and the human output says what was
+    // left out and how to read it.
+    let (_, alone) = analyze(&dir, &["--since", "2026-11-28 10:00", "exim_mainlog"]);
+    assert_eq!(lines[..lines.len() - 1], alone[..alone.len() - 1]);
+    let mut human = vec!["logs", "analyze", "--all"];
+    human.extend(glob);
+    let out = stdout(&unlisted(dir.path(), &human));
+    assert!(
+        out.contains("not read: exim_rejectlog (Exim's reject log: each of its refusals is in the main log too; give it alone to read it)"),
+        "{out}"
+    );
+}
+
 /// A log from a pipe (`zcat old.gz | unlisted logs analyze /dev/stdin`)
 /// is not read ahead to detect its format or its first time: every line
 /// counts, one thread or three.

@@ -379,6 +379,38 @@ fn exim_through_syslog_as(syslog: Syslog, stamped: fn(&str) -> bool) {
         assert_eq!(a[key], b[key], "{key}");
     }
     assert_stolen_mailbox_messages(&syslog.maillog(), true);
+    reject_log_beside_and_alone(&exim, &main);
+}
+
+/// Exim's reject log, given with its main log (as `/var/log/exim_*`
+/// gives it), is left out: the result is the main log's alone. Given
+/// alone it is read, header copies and all, every line understood.
+fn reject_log_beside_and_alone(exim: &Exim, main: &[serde_json::Value]) {
+    let (rejectlog, mainlog) = (exim.rejectlog(), exim.mainlog());
+    let copy = std::fs::read_to_string(&rejectlog).unwrap();
+    // The real thing wrote the refusal after DATA with its headers.
+    assert!(
+        copy.contains("\nEnvelope-from: <news@shop.example>\n"),
+        "{copy}"
+    );
+    assert!(copy.contains("  Subject: refuse me\n"), "{copy}");
+    let dir = TempDir::new("mta-rejectlog");
+    let (r, m) = (rejectlog.to_str().unwrap(), mainlog.to_str().unwrap());
+    let both = json_lines(&crate::analyze_both_ways(dir.path(), &["--json", r, m]));
+    let (summary, senders) = both.split_last().unwrap();
+    assert_eq!(senders, &main[..main.len() - 1]);
+    assert_eq!(summary["read_order"], serde_json::json!([m]));
+    assert_eq!(summary["copies_left_out"][0]["file"], r, "{summary:#}");
+    assert_eq!(
+        summary["failed_logins"],
+        main.last().unwrap()["failed_logins"]
+    );
+
+    let alone = json_lines(&crate::analyze_both_ways(dir.path(), &["--json", r]));
+    let summary = alone.last().unwrap();
+    assert_eq!(summary["not_understood"], 0, "{summary:#}\n{copy}");
+    assert_eq!(summary["lines"].as_u64(), Some(copy.lines().count() as u64));
+    assert_eq!(summary["failed_logins"]["failures"], 12, "{summary:#}");
 }
 
 /// The daemon following, live, the mail log a real rsyslogd writes for a
