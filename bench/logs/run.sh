@@ -76,6 +76,7 @@ for fmt in postfix exim; do
       split) what="one thread: split into lines only" ;;
       parse) what="one thread: each line parsed alone" ;;
       assemble) what="one thread: parsed and assembled into messages" ;;
+      tally) what="one thread: a bare per-sender tally, the peer's own counting (floor)" ;;
     esac
     echo "| $fmt ${mb} MB | $what | $secs | $mbs | | |"
   done
