@@ -73,6 +73,9 @@ pub struct LineStats {
     /// `(where, line)` of the last not understood (the daemon reports
     /// those met since it last said).
     pub latest: Option<(String, String)>,
+    /// Copies read from rsyslog's `message repeated N times: [ …]` lines
+    /// ([`syslog_repeat`]); each such line counts once above.
+    pub repeated: u64,
     /// Lines of the MTA the logger says it dropped: journald's
     /// `Suppressed 1234 messages from postfix@-.service` (its rate limit,
     /// which a burst of spam is what trips). Counted from the notice.
@@ -92,6 +95,42 @@ pub fn after_hole(line: &[u8]) -> &[u8] {
     }
     let n = line.iter().position(|&b| b != 0).unwrap_or(line.len());
     &line[n..]
+}
+
+/// The most copies one `message repeated` line is read as: rsyslog
+/// writes one when another line comes, so real counts are small, and a
+/// forged count must not stall the reader.
+pub const MAX_REPEAT: u32 = 100_000;
+
+/// rsyslog's `$RepeatedMsgReduction on` (Ubuntu's rsyslog.conf has it)
+/// writes a line that comes again, alike, from the same program as `HEAD
+/// message repeated N times: [ TEXT]` after the first: the line `HEAD
+/// TEXT` and N (at most [`MAX_REPEAT`]), or `None` for any other line. A
+/// brute force from one process is what repeats. A line that does not
+/// end in `]` costs two comparisons.
+#[inline]
+pub fn syslog_repeat(b: &[u8]) -> Option<(Vec<u8>, u32)> {
+    let b = b.strip_suffix(b"\r").unwrap_or(b);
+    // Exim's own lines have a space after the date.
+    if b.last() != Some(&b']') || b.get(10) == Some(&b' ') {
+        return None;
+    }
+    repeat_of(b)
+}
+
+#[inline(never)]
+fn repeat_of(b: &[u8]) -> Option<(Vec<u8>, u32)> {
+    let tag = fields::find_short(b, b": ")? + 2;
+    let rest = b[tag..].strip_prefix(b"message repeated ")?;
+    let digits = rest.iter().take_while(|c| c.is_ascii_digit()).count();
+    let n: u32 = std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()?;
+    let text = rest[digits..].strip_prefix(b" times: [")?;
+    let text = &text[..text.len() - 1];
+    let text = text.strip_prefix(b" ").unwrap_or(text);
+    if n == 0 || text.starts_with(b"message repeated ") {
+        return None;
+    }
+    Some(([&b[..tag], text].concat(), n.min(MAX_REPEAT)))
 }
 
 /// The part of `piece` (the next bytes of a line of which `kept` is kept
@@ -445,6 +484,64 @@ impl LogParser {
             }
             _ => bytes,
         };
+        if let Some((copy, n)) = syslog_repeat(bytes) {
+            self.repeated(bytes, &copy, n, place, out);
+            return;
+        }
+        self.classify(bytes, place, out);
+    }
+
+    /// The copies a `message repeated N times` line stands for: each is
+    /// read, and the line is counted once, as its first copy is.
+    fn repeated(
+        &mut self,
+        line: &[u8],
+        copy: &[u8],
+        n: u32,
+        place: impl FnOnce() -> String,
+        out: &mut impl FnMut(Message),
+    ) {
+        self.stats.repeated += u64::from(n);
+        let (samples, not_understood) = (self.stats.samples.len(), self.stats.not_understood);
+        self.classify(copy, place, out);
+        if self.stats.not_understood > not_understood {
+            // Quoted as written, so that it can be found.
+            let text: String = utf8(line)
+                .trim_end_matches('\r')
+                .chars()
+                .take(300)
+                .collect();
+            if let Some(s) = self.stats.samples.get_mut(samples) {
+                s.1.clone_from(&text);
+            }
+            if let Some(l) = &mut self.stats.latest {
+                l.1 = text;
+            }
+        }
+        let counted = (
+            self.stats.understood,
+            self.stats.ignored,
+            self.stats.not_understood,
+            self.stats.samples.len(),
+            self.stats.latest.clone(),
+        );
+        for _ in 1..n {
+            self.classify(copy, String::new, out);
+        }
+        let st = &mut self.stats;
+        (st.understood, st.ignored, st.not_understood) = (counted.0, counted.1, counted.2);
+        st.samples.truncate(counted.3);
+        st.latest = counted.4;
+    }
+
+    /// One line, counted once as understood, ignored or not understood.
+    #[inline(always)]
+    fn classify(
+        &mut self,
+        bytes: &[u8],
+        place: impl FnOnce() -> String,
+        out: &mut impl FnMut(Message),
+    ) {
         let text = utf8(bytes);
         let line = text.trim_end_matches('\r');
         if line.trim().is_empty() {
@@ -497,6 +594,12 @@ impl LogParser {
     /// only while a `cwd=` line waits. The clock does not move here: a
     /// shard sweeps at the lines the reader marks ([`LogParser::sweep_at`]).
     pub fn peek(&mut self, bytes: &[u8], route: shard::Route) {
+        if let Some((copy, n)) = syslog_repeat(bytes) {
+            for _ in 0..n {
+                self.peek(&copy, route);
+            }
+            return;
+        }
         let arrival = match route {
             shard::Route::Every => false,
             shard::Route::Shard { arrival: true, .. } => true,
@@ -1459,6 +1562,58 @@ mod tests {
             p.line(stray.as_bytes(), String::new, &mut |_| {});
             assert_eq!(p.stats.not_understood, 1, "{stray}");
         }
+    }
+
+    #[test]
+    fn rsyslogs_repeated_lines_are_read_as_the_lines_they_repeat() {
+        let (copy, n) = syslog_repeat(b"Nov 29 06:49:06 vm postfix/smtpd[4242]: message repeated 4 times: [ connect from unknown[198.51.100.7]]\r").unwrap();
+        assert_eq!(
+            (String::from_utf8(copy).unwrap().as_str(), n),
+            (
+                "Nov 29 06:49:06 vm postfix/smtpd[4242]: connect from unknown[198.51.100.7]",
+                4
+            )
+        );
+        let many = "Nov 29 06:49:06 vm exim[1]: message repeated 99999999 times: [ x]";
+        assert_eq!(syslog_repeat(many.as_bytes()).unwrap().1, MAX_REPEAT);
+        for not in [
+            "2026-11-29 06:49:06 1rA000-000001-01 message repeated 4 times: [ x]",
+            "Nov 29 06:49:06 vm postfix/smtpd[1]: message repeated 0 times: [ x]",
+            "Nov 29 06:49:06 vm postfix/smtpd[1]: message repeated four times: [ x]",
+            "Nov 29 06:49:06 vm postfix/smtpd[1]: message repeated 4 times: [ x",
+            "Nov 29 06:49:06 vm postfix/smtpd[1]: message repeated 2 times: [ message repeated 2 times: [ x]]",
+            "Nov 29 06:49:06 vm postfix/smtpd[1]: warning: message repeated 4 times: [ x]",
+        ] {
+            assert!(syslog_repeat(not.as_bytes()).is_none(), "{not}");
+        }
+
+        let head = "Nov 29 06:49:06 vm postfix/smtpd[4242]: ";
+        let fail = "warning: unknown[198.51.100.7]: SASL LOGIN authentication failed: UGFzc3dvcmQ6, sasl_username=info@shop.example";
+        let lines = [
+            format!("{head}{fail}"),
+            format!("{head}message repeated 4 times: [ {fail}]"),
+            format!("{head}message repeated 3 times: [ not a postfix line]"),
+            format!("{head}disconnect from unknown[198.51.100.7]"),
+        ];
+        let mut p = LogParser::new(Some(Format::Postfix), 2026);
+        for l in &lines {
+            p.line(l.as_bytes(), || "here".into(), &mut |_| {});
+        }
+        assert_eq!(p.failed_login_count(), 5);
+        let st = &p.stats;
+        // Each line counts once, as what it repeats.
+        assert_eq!((st.lines, st.understood, st.not_understood), (4, 4, 0));
+        assert_eq!(st.repeated, 7);
+        // A repeated line of garbage is one line not understood.
+        let mut p = LogParser::new(Some(Format::Postfix), 2026);
+        let junk = b"junk junk junk: message repeated 5 times: [ more junk]";
+        p.line(junk, || "here".into(), &mut |_| {});
+        let st = &p.stats;
+        assert_eq!(
+            (st.not_understood, st.samples.len(), st.repeated),
+            (1, 1, 5)
+        );
+        assert_eq!(st.samples[0].1.as_bytes(), junk);
     }
 
     #[test]

@@ -68,6 +68,11 @@ impl Router {
             Format::Postfix => match postfix_id(line) {
                 // `warning: …` is shaped like a queue id.
                 Some(Key::Id(b"warning", _)) => postfix_failed_login(line),
+                // Where the line it repeats goes ([`crate::syslog_repeat`]).
+                None => match crate::syslog_repeat(line) {
+                    Some((copy, _)) => return self.route(&copy),
+                    None => None,
+                },
                 found => found,
             },
         };
@@ -88,6 +93,9 @@ impl Router {
     /// An Exim line through syslog: cut as the parser cuts it
     /// ([`crate::exim::parse_head_in`]; the year does not move the cut).
     fn route_through_syslog(&self, line: &[u8]) -> Route {
+        if let Some((copy, _)) = crate::syslog_repeat(line) {
+            return self.route(&copy);
+        }
         let text = crate::utf8(line);
         let text = text.trim_end_matches('\r');
         let rest = crate::exim::parse_head_in(text, 2000).map(|h| h.rest.as_bytes());
@@ -559,6 +567,29 @@ mod tests {
         ] {
             assert_eq!(r.route(l.as_bytes()), Route::First, "{l}");
         }
+    }
+
+    #[test]
+    fn a_repeated_line_goes_where_the_line_it_repeats_goes() {
+        let r = Router::new(Format::Postfix, 5);
+        let head = "Jan  1 00:00:00 mx postfix/smtp[7]: ";
+        let to = "10000001: to=<a@b.example>, relay=none, delay=1, dsn=4.4.1, status=deferred (connect refused)";
+        assert_eq!(
+            r.route(format!("{head}message repeated 2 times: [ {to}]").as_bytes()),
+            r.route(format!("{head}{to}").as_bytes())
+        );
+        let fail = "warning: unknown[198.51.100.7]: SASL LOGIN authentication failed: UGFzc3dvcmQ6";
+        assert_eq!(
+            r.route(format!("{head}message repeated 2 times: [ {fail}]").as_bytes()),
+            Route::Every
+        );
+        let e = Router::new(Format::Exim, 5);
+        let head = "Nov 29 06:52:22 vm exim[26023]: ";
+        let fail = "2026-11-29 06:52:22 plain authenticator failed for (bot) [127.0.60.1]:41329: 535 Incorrect authentication data (set_id=info@shop.example)";
+        assert_eq!(
+            e.route(format!("{head}message repeated 7 times: [ {fail}]").as_bytes()),
+            Route::Every
+        );
     }
 
     #[test]

@@ -406,13 +406,26 @@ impl Syslog {
     /// (`2026-11-29T00:15:44.123456+00:00 host exim[123]: …`), which
     /// Debian's rsyslog.conf keeps since Debian 12.
     pub fn start_with(template: &str) -> Self {
+        Self::start_full(template, false)
+    }
+
+    /// As Ubuntu's rsyslog.conf sets it up: the traditional format, and
+    /// `$RepeatedMsgReduction on`, which writes a line that comes again
+    /// alike from the same process as `message repeated N times: [ …]`.
+    pub fn start_reducing_repeats() -> Self {
+        Self::start_full("RSYSLOG_TraditionalFileFormat", true)
+    }
+
+    fn start_full(template: &str, reduce: bool) -> Self {
         let dir = TempDir::new("syslog");
         let d = dir.path().display();
+        let reduce = if reduce { "on" } else { "off" };
         // Rate limiting off: a test's burst must reach the file whole.
         let conf = dir.write(
             "rsyslog.conf",
             &format!(
                 r#"global(workDirectory="{d}")
+$RepeatedMsgReduction {reduce}
 module(load="imuxsock" SysSock.Use="off")
 input(type="imuxsock" Socket="{d}/log.sock" RateLimit.Interval="0")
 mail.* action(type="omfile" file="{d}/maillog" template="{template}")
@@ -807,6 +820,40 @@ pub fn swaks(
         cmd.args(["--auth", "PLAIN", "--auth-user", u, "--auth-password", p]);
     }
     cmd.status().map(|s| s.success()).unwrap_or(false)
+}
+
+/// A bot's guessing: one SMTP session from `from_ip` that tries AUTH
+/// PLAIN as `user` with each of `passwords` in turn (Python's smtplib);
+/// returns how many the server refused with 535.
+pub fn smtp_auth_guesses(port: u16, from_ip: &str, user: &str, passwords: &[&str]) -> usize {
+    let script = r#"import base64, smtplib, sys
+port, ip, user = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+s = smtplib.SMTP("127.0.0.1", port, source_address=(ip, 0), timeout=20)
+s.ehlo("bot.example")
+refused = 0
+for password in sys.argv[4:]:
+    token = base64.b64encode(("\0" + user + "\0" + password).encode()).decode()
+    code, _ = s.docmd("AUTH", "PLAIN " + token)
+    refused += code == 535
+s.quit()
+print(refused)
+"#;
+    let out = Command::new(find_program("python3"))
+        .arg("-c")
+        .arg(script)
+        .args([&port.to_string(), from_ip, user])
+        .args(passwords)
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "smtplib: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("a count")
 }
 
 /// A real Postfix, run from the Debian package unpacked into

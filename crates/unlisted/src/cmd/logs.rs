@@ -259,6 +259,9 @@ struct Summary {
     /// The MTA's lines journald says it dropped (its rate limit): the
     /// counts are that much short.
     dropped: u64,
+    /// Lines read from rsyslog's `message repeated N times: [ …]` lines
+    /// (N each); those lines count once in `lines`.
+    repeated: u64,
     messages: u64,
     incomplete: u64,
     orphan_lines: u64,
@@ -981,6 +984,7 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
         not_understood_samples: samples(st),
         cut_lines: st.cut_lines,
         holes: st.holes,
+        repeated: st.repeated,
         dropped: st.dropped,
         messages: asm.messages,
         incomplete: asm.incomplete,
@@ -1216,6 +1220,12 @@ fn print_human(shown: &[SenderReport], s: &Summary) -> Result<()> {
     }
     if s.dropped > 0 {
         output::warning(&dropped_by_journald(s.dropped));
+    }
+    if s.repeated > 0 {
+        output::line(&format!(
+            "syslog folded {} into `message repeated` lines: each was read as the line it repeats",
+            lines(s.repeated)
+        ))?;
     }
     warn_not_understood(&s.not_understood_samples);
     Ok(())

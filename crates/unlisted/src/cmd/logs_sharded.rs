@@ -441,6 +441,7 @@ fn merge<T>(
         stats.cut_lines += s.cut_lines;
         stats.holes += s.holes;
         stats.dropped += s.dropped;
+        stats.repeated += s.repeated;
         samples.extend(e.sample_lines.iter().copied().zip(s.samples.drain(..)));
         assembly.messages += e.assembly.messages;
         assembly.orphan_lines += e.assembly.orphan_lines;

@@ -7,7 +7,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use testsupport::{Exim, Postfix, SmtpSink, Syslog, TempDir, WebhookReceiver, swaks, wait_for};
+use testsupport::{
+    Exim, Postfix, SmtpSink, Syslog, TempDir, WebhookReceiver, smtp_auth_guesses, swaks, wait_for,
+};
 
 use crate::{json_lines, stderr, unlisted};
 
@@ -524,6 +526,70 @@ fn real_postfix_log_is_fully_understood_and_names_the_senders() {
 #[test]
 fn real_postfix_through_syslog_with_rfc3339_stamps_is_fully_understood() {
     postfix_shapes(Some(Syslog::start_with("RSYSLOG_FileFormat")));
+}
+
+/// Through Ubuntu's rsyslog setup, which folds a line that comes again
+/// alike from the same process into `message repeated N times: [ …]`:
+/// Exim writes each failed login twice through syslog (main and reject
+/// log), and a bot that tries four passwords in each of its sessions,
+/// from three addresses, leaves one line and one fold of seven a session.
+/// Each guess counts once, so the login after them is named for them.
+#[test]
+fn real_exim_through_ubuntus_rsyslog_counts_each_folded_guess() {
+    let sink = SmtpSink::start();
+    let syslog = Syslog::start_reducing_repeats();
+    let exim = Exim::start_through_syslog(
+        sink.port,
+        &[("info@shop.example", "secret")],
+        "",
+        "",
+        &syslog,
+    );
+    for n in 0..3 {
+        let guesses = ["123456", "password", "shop2026", "info"];
+        let ip = format!("127.0.{}.1", 60 + n);
+        let refused = smtp_auth_guesses(exim.port, &ip, "info@shop.example", &guesses);
+        assert_eq!(refused, 4);
+    }
+    assert!(swaks(
+        exim.port,
+        "127.0.63.1",
+        Some(("info@shop.example", "secret")),
+        "info@shop.example",
+        &["friend@dest.example"],
+        "hello"
+    ));
+    exim.wait_completed(1, Duration::from_secs(30));
+    let log = syslog.wait_lines(" Completed", 1, Duration::from_secs(10));
+    // The real thing folded the guesses (within a second each; a session
+    // split across a second boundary folds in two).
+    let folds = log.matches("]: message repeated ").count();
+    assert!((3..=6).contains(&folds), "{log}");
+    let dir = TempDir::new("mta-repeats");
+    let path = syslog.maillog();
+    let o = crate::analyze_both_ways(dir.path(), &["--json", "--all", path.to_str().unwrap()]);
+    let lines = json_lines(&o);
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["not_understood"], 0, "{summary:#}\n{log}");
+    assert_eq!(
+        summary["failed_logins"]["failures"], 12,
+        "{summary:#}\n{log}"
+    );
+    // Each guess is written twice: 24 lines, those not folded and the
+    // copies the folds stand for.
+    let unfolded = log.matches("authenticator failed").count() - folds;
+    assert_eq!(summary["repeated"].as_u64(), Some(24 - unfolded as u64));
+    let mailbox = sender(&lines, "auth:info@shop.example");
+    assert!(
+        mailbox["reasons"]
+            .to_string()
+            .contains("12 failed logins from 3 addresses"),
+        "{mailbox:#}"
+    );
+    // Exim's main log says the same.
+    let main = crate::analyze_both_ways(dir.path(), &["--json", exim.mainlog().to_str().unwrap()]);
+    let main = json_lines(&main);
+    assert_eq!(main.last().unwrap()["failed_logins"]["failures"], 12);
 }
 
 fn postfix_shapes(syslog: Option<Syslog>) {
