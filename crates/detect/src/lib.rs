@@ -1247,6 +1247,20 @@ fn pct(x: f64) -> String {
     format!("{:.0}%", x * 100.0)
 }
 
+/// A window in words, as a reason's detail says it: `1 hour`, `7 days`
+/// (humantime's `1h 30m` for one that is not a whole number of a unit).
+fn span(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    let whole = [(86_400, "day"), (3_600, "hour"), (60, "minute")]
+        .into_iter()
+        .find(|(unit, _)| s > 0 && s.is_multiple_of(*unit) && d.subsec_nanos() == 0);
+    match whole {
+        Some((unit, word)) if s == unit => format!("1 {word}"),
+        Some((unit, word)) => format!("{} {word}s", s / unit),
+        None => humantime::format_duration(d).to_string(),
+    }
+}
+
 /// The rules. Each yields a reason at a severity; the verdict is the worst.
 ///
 /// With `describe` false only codes and severities are filled in: that is
@@ -1255,7 +1269,7 @@ fn pct(x: f64) -> String {
 fn evaluate(t: &Thresholds, st: &SenderState, describe: bool) -> Vec<Reason> {
     let w = &st.window;
     let win = if describe {
-        humantime::format_duration(t.window).to_string()
+        span(t.window)
     } else {
         String::new()
     };
@@ -1400,7 +1414,7 @@ fn evaluate(t: &Thresholds, st: &SenderState, describe: bool) -> Vec<Reason> {
         );
     }
     let login_win = if describe {
-        humantime::format_duration(t.login_window).to_string()
+        span(t.login_window)
     } else {
         String::new()
     };
@@ -1459,7 +1473,10 @@ fn evaluate(t: &Thresholds, st: &SenderState, describe: bool) -> Vec<Reason> {
         reason(
             "script_location",
             severity,
-            &|| format!("the script is {why}; {} messages in {win}", w.messages),
+            &|| match w.messages {
+                1 => format!("the script is {why}; 1 message in {win}"),
+                n => format!("the script is {why}; {n} messages in {win}"),
+            },
             &st.samples_msg,
         );
     }
@@ -1485,7 +1502,7 @@ fn evaluate(t: &Thresholds, st: &SenderState, describe: bool) -> Vec<Reason> {
         let delivered = st.delivered_since(st.last_seen.secs.div_euclid(86_400), days);
         let rate = ratio(complaints, delivered);
         let window = if describe {
-            humantime::format_duration(t.complaint_window).to_string()
+            span(t.complaint_window)
         } else {
             String::new()
         };

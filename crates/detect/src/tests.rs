@@ -437,7 +437,7 @@ fn complaints_count_against_what_was_delivered() {
     assert_eq!(v, Verdict::Suspicious, "{why:?}");
     assert!(
         why[0]
-            .starts_with("complaints: 4 feedback-loop complaints in 7days against 2000 delivered"),
+            .starts_with("complaints: 4 feedback-loop complaints in 7 days against 2000 delivered"),
         "{why:?}"
     );
     // 5 per thousand: spamming.
@@ -988,9 +988,9 @@ fn saved_state_format_is_pinned() {
             "74014f7240642e6578616d706c653a2035353020352e312e312054686520656d61696c206163636f",
             "756e74207468617420796f7520747269656420746f20726561636820646f6573206e6f7420657869",
             "7374000000020a6c696e65206f66206d310a6c696e65206f66206d320101010f7363726970745f6c",
-            "6f636174696f6e01377468652073637269707420697320696e20616e2075706c6f61647320646972",
-            "6563746f72793b2031206d6573736167657320696e203168010a6c696e65206f66206d31f8c49fd5",
-            "0c00aed4821b01f0c59fd50c010101b6b3020100",
+            "6f636174696f6e013a7468652073637269707420697320696e20616e2075706c6f61647320646972",
+            "6563746f72793b2031206d65737361676520696e203120686f7572010a6c696e65206f66206d31f8",
+            "c49fd50c00aed4821b01f0c59fd50c010101b6b3020100",
         ),
         "saved bytes changed: bump STATE_FORMAT"
     );
@@ -1051,4 +1051,17 @@ fn a_login_after_failures_from_many_addresses_is_suspicious_and_a_stale_client_i
     d.observe(&later);
     let r = report(&d, "auth:info@shop.example");
     assert_eq!(r.current, Verdict::Ok, "{r:?}");
+}
+
+#[test]
+fn windows_are_said_in_words() {
+    use std::time::Duration;
+    let s = |secs| crate::span(Duration::from_secs(secs));
+    assert_eq!(s(3_600), "1 hour");
+    assert_eq!(s(86_400), "1 day");
+    assert_eq!(s(7 * 86_400), "7 days");
+    assert_eq!(s(90 * 60), "90 minutes");
+    assert_eq!(s(2 * 3_600), "2 hours");
+    assert_eq!(s(45), "45s");
+    assert_eq!(crate::span(Duration::from_millis(1_500)), "1s 500ms");
 }
