@@ -25,6 +25,8 @@ have swaks || apt_missing+=(swaks)
 # Exim logging through syslog writes to a real rsyslogd (run by the test on
 # a socket of its own, never /dev/log).
 have rsyslogd || apt_missing+=(rsyslog)
+# Dovecot's failed IMAP logins land in the same mail log as Postfix's.
+have dovecot || apt_missing+=(dovecot-imapd)
 # Rotated logs compressed as logrotate's compresscmd may: by the real tools.
 have xz || apt_missing+=(xz-utils)
 have bzip2 || apt_missing+=(bzip2)

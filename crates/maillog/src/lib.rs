@@ -6,7 +6,8 @@
 //! - [`exim`], [`postfix`]: one line → one event, pure and stateless.
 //! - [`headers`]: script hints in headers, and Exim spool header files.
 //! - [`message`]: the assembled record and the sender vocabulary.
-//! - [`logins`]: failed SMTP AUTH logins, for the logins after them.
+//! - [`logins`]: failed logins, for the logins after them.
+//! - [`dovecot`]: Dovecot's failed IMAP and POP3 logins in a mail log.
 //! - [`assemble`]: folding events into messages, and tying script
 //!   submissions to their `cwd=` lines.
 //! - [`shard`]: cutting one log by message id across threads.
@@ -16,6 +17,7 @@
 //!   assembler and counts every line as understood, ignored or not.
 
 pub mod assemble;
+pub mod dovecot;
 pub mod exim;
 pub mod fields;
 pub mod headers;
@@ -627,11 +629,16 @@ impl LogParser {
         if arrival && !self.exim.waits_for_arrival() {
             return;
         }
-        if let Some((mut l, zoned)) = self.exim_parse(line)
-            && (!split || !self.second_copy(&l, line))
-        {
-            l.at = self.utc(l.at, zoned);
-            self.exim.peek(&l, line);
+        match self.exim_parse(line) {
+            Some((mut l, zoned)) if !split || !self.second_copy(&l, line) => {
+                l.at = self.utc(l.at, zoned);
+                self.exim.peek(&l, line);
+            }
+            Some(_) => {}
+            None if route == shard::Route::Every => {
+                self.dovecot_failures(line, false);
+            }
+            None => {}
         }
         self.hint = None;
     }
@@ -641,9 +648,15 @@ impl LogParser {
     fn postfix_peek(&mut self, bytes: &[u8]) {
         let text = utf8(after_hole(bytes));
         let line = text.trim_end_matches('\r');
-        if let Ok(mut h) = self.postfix_head(line) {
-            h.at = self.utc(h.at, time::syslog_zoned(line.as_bytes()));
-            self.postfix.peek(&postfix::from_head(h), line);
+        match self.postfix_head(line) {
+            Ok(mut h) => {
+                h.at = self.utc(h.at, time::syslog_zoned(line.as_bytes()));
+                self.postfix.peek(&postfix::from_head(h), line);
+            }
+            Err(postfix::NotPostfix::OtherProgram) => {
+                self.dovecot_failures(line, false);
+            }
+            Err(postfix::NotPostfix::Garbage) => {}
         }
         self.hint = None;
     }
@@ -925,11 +938,39 @@ impl LogParser {
     fn other_program(&mut self, line: &str) -> bool {
         let other =
             postfix::syslog(line, self.year).is_some_and(|s| !s.program.starts_with("exim"));
-        if other {
+        if other && self.dovecot_failures(line, true) {
+            self.stats.understood += 1;
+        } else if other {
             self.stats.ignored += 1;
             self.note_dropped(line);
         }
         other
+    }
+
+    /// A Dovecot login process's failed logins in the mail log
+    /// ([`dovecot`]): kept, as the MTA's own are, for the logins after
+    /// them, and counted when `count` (the reader that owns the line; a
+    /// split run's other shards only keep them).
+    fn dovecot_failures(&mut self, line: &str, count: bool) -> bool {
+        let Some(s) = postfix::syslog(line, self.year) else {
+            return false;
+        };
+        let Some(f) = dovecot::failed_login(s.program, s.text) else {
+            return false;
+        };
+        let at = self.utc(s.at, time::syslog_zoned(line.as_bytes()));
+        let failures = match self.format {
+            Some(Format::Exim) => &mut self.exim.failures,
+            _ => &mut self.postfix.failures,
+        };
+        for _ in 0..f.attempts {
+            if count {
+                failures.count(f.user, f.ip, at, line, self.offset);
+            } else {
+                failures.note(f.user, f.ip, at, line, 0);
+            }
+        }
+        true
     }
 
     /// Counts the lines journald says it dropped of the MTA's units (its
@@ -966,8 +1007,12 @@ impl LogParser {
                 true
             }
             Err(postfix::NotPostfix::OtherProgram) => {
-                self.stats.ignored += 1;
-                self.note_dropped(line);
+                if self.dovecot_failures(line, true) {
+                    self.stats.understood += 1;
+                } else {
+                    self.stats.ignored += 1;
+                    self.note_dropped(line);
+                }
                 true
             }
             Err(postfix::NotPostfix::Garbage) => false,

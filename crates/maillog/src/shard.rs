@@ -71,6 +71,8 @@ impl Router {
                 // Where the line it repeats goes ([`crate::syslog_repeat`]).
                 None => match crate::syslog_repeat(line) {
                     Some((copy, _)) => return self.route(&copy),
+                    // Every shard keeps failed logins, Dovecot's too.
+                    None if crate::dovecot::maybe_failed_login(line) => Some(Key::Shared),
                     None => None,
                 },
                 found => found,
@@ -99,7 +101,10 @@ impl Router {
         let text = crate::utf8(line);
         let text = text.trim_end_matches('\r');
         let rest = crate::exim::parse_head_in(text, 2000).map(|h| h.rest.as_bytes());
-        self.route_key(rest.and_then(exim_key))
+        match rest {
+            None if crate::dovecot::maybe_failed_login(line) => Route::Every,
+            _ => self.route_key(rest.and_then(exim_key)),
+        }
     }
 
     fn shard_of(&self, id: &[u8]) -> usize {
@@ -604,13 +609,79 @@ mod tests {
                 "May  1 {t} mx postfix/smtpd[77]: warning: unknown[198.51.100.{ip}]: SASL LOGIN authentication failed: UGFzc3dvcmQ6, sasl_username=info@shop.example\n"
             )
         };
+        let times: Vec<String> = (0..40)
+            .map(|i| format!("10:{:02}:{:02}", i / 2, (i % 2) * 30))
+            .collect();
+        let (exim, postfix) =
+            failures_and_logins(&times, |t, i| (exim_fail(t, i % 5), postfix_fail(t, i % 5)));
+        // Four more failures before each login, from at most 5 addresses.
+        let each: Vec<_> = (1..=10u32)
+            .map(|k| Some((4 * k, if k == 1 { 4 } else { 5 })))
+            .collect();
+        logins_count_as_one_parser_counts(Format::Exim, &exim, &exim_fail("10:00:00", 1), &each);
+        logins_count_as_one_parser_counts(
+            Format::Postfix,
+            &postfix,
+            &postfix_fail("10:00:00", 1),
+            &each,
+        );
+        // Other warnings carry no login: one shard, as before.
+        let other = b"May  1 10:00:00 mx postfix/smtpd[77]: warning: hostname x does not resolve to address 198.51.100.1";
+        assert!(!matches!(
+            Router::new(Format::Postfix, 3).route(other),
+            Route::Every
+        ));
+    }
+
+    #[test]
+    fn dovecots_failed_logins_in_the_mail_log_count_as_one_parser_counts_them() {
+        // Guessed over IMAP, two attempts a line, then logins over SMTP.
+        let dovecot = |t: &str, ip: u32| {
+            format!(
+                "May  1 {t} mx dovecot: imap-login: Disconnected: Connection closed (auth failed, 2 attempts in 4 secs): user=<Info@shop.example>, method=PLAIN, rip=198.51.100.{ip}, lip=192.0.2.1, session=<s{t}>\n"
+            )
+        };
+        let times: Vec<String> = (0..20).map(|i| format!("10:{i:02}:00")).collect();
+        let (exim, postfix) =
+            failures_and_logins(&times, |t, i| (dovecot(t, i % 5), dovecot(t, i % 5)));
+        let each = [(8, 4), (16, 5), (24, 5), (32, 5), (40, 5)].map(Some);
+        let fail = dovecot("10:00:00", 1);
+        logins_count_as_one_parser_counts(Format::Exim, &exim, &fail, &each);
+        logins_count_as_one_parser_counts(Format::Postfix, &postfix, &fail, &each);
+    }
+
+    /// `fail` goes to every shard, and three shards give each login of
+    /// `log` the failures before it (`each`: count, addresses) that one
+    /// parser gives.
+    fn logins_count_as_one_parser_counts(
+        format: Format,
+        log: &str,
+        fail: &str,
+        each: &[Option<(u32, u32)>],
+    ) {
+        assert_eq!(
+            Router::new(format, 3).route(fail.trim_end().as_bytes()),
+            Route::Every
+        );
+        let (one, split) = one_and_split(format, log, 3);
+        assert_eq!(one, split, "{format:?}");
+        let counts: Vec<_> = one.iter().map(|m| m.1).collect();
+        assert_eq!(counts, each, "{format:?}");
+    }
+
+    /// An Exim and a Postfix log: at each of `times`, the failure lines
+    /// `fail` gives for it (Exim's, Postfix's) and, after every fourth,
+    /// a login of info@shop.example on a message of its own, whichever
+    /// shard it hashes to.
+    fn failures_and_logins(
+        times: &[String],
+        fail: impl Fn(&str, u32) -> (String, String),
+    ) -> (String, String) {
         let (mut exim, mut postfix) = (String::new(), String::new());
-        for i in 0..40u32 {
-            let t = format!("10:{:02}:{:02}", i / 2, (i % 2) * 30);
-            exim += &exim_fail(&t, i % 5);
-            postfix += &postfix_fail(&t, i % 5);
-            // Every fourth failure, a login of the same user on a message
-            // of its own, whichever shard it hashes to.
+        for (i, t) in (0u32..).zip(times) {
+            let (e, p) = fail(t, i);
+            exim += &e;
+            postfix += &p;
             if i % 4 == 3 {
                 let id = format!("1r{i:03}x-0001PZ-En");
                 exim += &format!(
@@ -622,27 +693,7 @@ mod tests {
                 );
             }
         }
-        for (format, log, fail) in [
-            (Format::Exim, &exim, exim_fail("10:00:00", 1)),
-            (Format::Postfix, &postfix, postfix_fail("10:00:00", 1)),
-        ] {
-            assert_eq!(
-                Router::new(format, 3).route(fail.trim_end().as_bytes()),
-                Route::Every
-            );
-            let (one, split) = one_and_split(format, log, 3);
-            assert_eq!(one, split, "{format:?}");
-            let counts: Vec<_> = one.iter().map(|m| m.1).collect();
-            assert_eq!(counts.len(), 10, "{format:?}");
-            assert_eq!(counts[0], Some((4, 4)), "{format:?}");
-            assert_eq!(counts[9], Some((40, 5)), "{format:?}");
-        }
-        // Other warnings carry no login: one shard, as before.
-        let other = b"May  1 10:00:00 mx postfix/smtpd[77]: warning: hostname x does not resolve to address 198.51.100.1";
-        assert!(!matches!(
-            Router::new(Format::Postfix, 3).route(other),
-            Route::Every
-        ));
+        (exim, postfix)
     }
 
     #[test]

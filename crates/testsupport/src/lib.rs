@@ -822,6 +822,129 @@ pub fn swaks(
     cmd.status().map(|s| s.success()).unwrap_or(false)
 }
 
+/// A real Dovecot (Debian's dovecot-imapd) serving IMAP on a loopback
+/// port, logging through syslog to the mail facility, as Debian and
+/// Ubuntu set it up, to a real rsyslogd: its lines land in the same mail
+/// log as the MTA's. Users and plain passwords from a passwd-file; no
+/// failure delay, so a test's guesses take no time.
+pub struct Dovecot {
+    pub port: u16,
+    _dir: TempDir,
+    child: Child,
+}
+
+impl Dovecot {
+    pub fn start_through_syslog(users: &[(&str, &str)], syslog: &Syslog) -> Self {
+        let dir = TempDir::new("dovecot");
+        let port = {
+            let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+            l.local_addr().expect("addr").port()
+        };
+        let d = dir.path().display();
+        let passwd: String = users
+            .iter()
+            .map(|(u, p)| format!("{u}:{{PLAIN}}{p}\n"))
+            .collect();
+        dir.write("users", &passwd);
+        for sub in ["run", "state", "home"] {
+            std::fs::create_dir_all(dir.path().join(sub)).expect("mkdir");
+        }
+        let config = format!(
+            r#"base_dir = {d}/run
+state_dir = {d}/state
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_failure_delay = 0
+log_path = syslog
+syslog_facility = mail
+default_internal_user = dovecot
+default_login_user = dovenull
+mail_location = maildir:~/Maildir
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN {d}/users
+}}
+userdb {{
+  driver = static
+  args = uid=65534 gid=65534 home={d}/home/%u
+}}
+# No anvil-auth-penalty socket: the growing delay after each failure
+# from one address (2, 4, 8, 15 s) is off, as Dovecot's documentation
+# says to turn it off. It would make a test's guesses take half a minute
+# a session; the lines logged are the same.
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+"#
+        );
+        let conf = dir.write("dovecot.conf", &config);
+        // -F: in the foreground, so that dropping this stops it.
+        let child = with_own_dev_log(&find_program("dovecot"), dir.path(), &syslog.socket())
+            .arg("-F")
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn dovecot");
+        let up = wait_for(Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        assert!(up.is_some(), "dovecot did not listen on port {port}");
+        Dovecot {
+            port,
+            _dir: dir,
+            child,
+        }
+    }
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A bot's guessing over IMAP: one session from `from_ip` that tries
+/// `LOGIN user password` with each of `passwords` in turn; returns how
+/// many the server refused.
+pub fn imap_login_guesses(port: u16, from_ip: &str, user: &str, passwords: &[&str]) -> usize {
+    let script = r#"import socket, sys
+port, ip, user = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+s = socket.create_connection(("127.0.0.1", port), timeout=20, source_address=(ip, 0))
+f = s.makefile("rb")
+f.readline()
+refused = 0
+for n, password in enumerate(sys.argv[4:]):
+    s.sendall(b"a%d LOGIN \"%s\" \"%s\"\r\n" % (n, user.encode(), password.encode()))
+    while True:
+        line = f.readline()
+        if not line or line.startswith(b"a%d " % n):
+            break
+    refused += line.startswith(b"a%d NO" % n)
+s.sendall(b"z LOGOUT\r\n")
+while f.readline():
+    pass
+print(refused)
+"#;
+    bot(script, port, from_ip, user, passwords)
+}
+
 /// A bot's guessing: one SMTP session from `from_ip` that tries AUTH
 /// PLAIN as `user` with each of `passwords` in turn (Python's smtplib);
 /// returns how many the server refused with 535.
@@ -838,6 +961,12 @@ for password in sys.argv[4:]:
 s.quit()
 print(refused)
 "#;
+    bot(script, port, from_ip, user, passwords)
+}
+
+/// Runs a guessing bot's Python `script` (argv: port, source address,
+/// user, passwords); returns the count it prints.
+fn bot(script: &str, port: u16, from_ip: &str, user: &str, passwords: &[&str]) -> usize {
     let out = Command::new(find_program("python3"))
         .arg("-c")
         .arg(script)
@@ -847,7 +976,7 @@ print(refused)
         .expect("run python3");
     assert!(
         out.status.success(),
-        "smtplib: {}",
+        "guessing bot: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout)

@@ -222,7 +222,7 @@ pub(crate) async fn metrics(State(web): State<Arc<Web>>, headers: HeaderMap) -> 
     out.metric(
         "unlisted_smtp_auth_failures_total",
         "counter",
-        "Failed SMTP AUTH logins in the followed mail logs since the daemon started (password guessing): `unlisted logs analyze` names the mailboxes tried and the addresses.",
+        "Failed logins in the followed mail logs since the daemon started (password guessing): SMTP AUTH, and IMAP or POP3 where Dovecot logs to the same file: `unlisted logs analyze` names the mailboxes tried and the addresses.",
         &[(String::new(), sum(|h| h.failed_logins))],
     );
     out.metric(

@@ -205,7 +205,7 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<Exit> {
             }
             if h.failed_logins > 0 {
                 output::line(&format!(
-                    "log {path}: {} failed SMTP AUTH logins since {} (`unlisted logs analyze` names the mailboxes tried)",
+                    "log {path}: {} failed logins since {} (`unlisted logs analyze` names the mailboxes tried)",
                     h.failed_logins,
                     output::time(h.since)
                 ))?;

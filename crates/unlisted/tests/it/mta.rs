@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use testsupport::{
-    Exim, Postfix, SmtpSink, Syslog, TempDir, WebhookReceiver, smtp_auth_guesses, swaks, wait_for,
+    Dovecot, Exim, Postfix, SmtpSink, Syslog, TempDir, WebhookReceiver, imap_login_guesses,
+    smtp_auth_guesses, swaks, wait_for,
 };
 
 use crate::{json_lines, stderr, unlisted};
@@ -528,6 +529,50 @@ fn real_postfix_through_syslog_with_rfc3339_stamps_is_fully_understood() {
     postfix_shapes(Some(Syslog::start_with("RSYSLOG_FileFormat")));
 }
 
+/// A bot's three sessions from 127.0.`first`.1 on, four wrong passwords
+/// each for info@shop.example (`guess` runs one session and returns how
+/// many were refused), then the owner's SMTP AUTH login through `smtp`.
+fn guesses_then_login(first: u8, smtp: u16, guess: impl Fn(&str, &[&str]) -> usize) {
+    for n in 0..3 {
+        let guesses = ["123456", "password", "shop2026", "info"];
+        assert_eq!(guess(&format!("127.0.{}.1", first + n), &guesses), 4);
+    }
+    assert!(swaks(
+        smtp,
+        &format!("127.0.{}.1", first + 3),
+        Some(("info@shop.example", "secret")),
+        "info@shop.example",
+        &["friend@dest.example"],
+        "hello"
+    ));
+}
+
+/// `logs analyze` on a mail log after [`guesses_then_login`]: every line
+/// understood, the 12 guesses counted, and the login named for them.
+/// Returns the summary.
+fn assert_named_after_guesses(
+    dir: &TempDir,
+    log: &std::path::Path,
+    raw: &str,
+) -> serde_json::Value {
+    let o = crate::analyze_both_ways(dir.path(), &["--json", "--all", log.to_str().unwrap()]);
+    let lines = json_lines(&o);
+    let summary = lines.last().unwrap().clone();
+    assert_eq!(summary["not_understood"], 0, "{summary:#}\n{raw}");
+    assert_eq!(
+        summary["failed_logins"]["failures"], 12,
+        "{summary:#}\n{raw}"
+    );
+    let mailbox = sender(&lines, "auth:info@shop.example");
+    assert!(
+        mailbox["reasons"]
+            .to_string()
+            .contains("12 failed logins from 3 addresses"),
+        "{mailbox:#}\n{raw}"
+    );
+    summary
+}
+
 /// Through Ubuntu's rsyslog setup, which folds a line that comes again
 /// alike from the same process into `message repeated N times: [ …]`:
 /// Exim writes each failed login twice through syslog (main and reject
@@ -545,20 +590,9 @@ fn real_exim_through_ubuntus_rsyslog_counts_each_folded_guess() {
         "",
         &syslog,
     );
-    for n in 0..3 {
-        let guesses = ["123456", "password", "shop2026", "info"];
-        let ip = format!("127.0.{}.1", 60 + n);
-        let refused = smtp_auth_guesses(exim.port, &ip, "info@shop.example", &guesses);
-        assert_eq!(refused, 4);
-    }
-    assert!(swaks(
-        exim.port,
-        "127.0.63.1",
-        Some(("info@shop.example", "secret")),
-        "info@shop.example",
-        &["friend@dest.example"],
-        "hello"
-    ));
+    guesses_then_login(60, exim.port, |ip, guesses| {
+        smtp_auth_guesses(exim.port, ip, "info@shop.example", guesses)
+    });
     exim.wait_completed(1, Duration::from_secs(30));
     let log = syslog.wait_lines(" Completed", 1, Duration::from_secs(10));
     // The real thing folded the guesses (within a second each; a session
@@ -566,30 +600,38 @@ fn real_exim_through_ubuntus_rsyslog_counts_each_folded_guess() {
     let folds = log.matches("]: message repeated ").count();
     assert!((3..=6).contains(&folds), "{log}");
     let dir = TempDir::new("mta-repeats");
-    let path = syslog.maillog();
-    let o = crate::analyze_both_ways(dir.path(), &["--json", "--all", path.to_str().unwrap()]);
-    let lines = json_lines(&o);
-    let summary = lines.last().unwrap();
-    assert_eq!(summary["not_understood"], 0, "{summary:#}\n{log}");
-    assert_eq!(
-        summary["failed_logins"]["failures"], 12,
-        "{summary:#}\n{log}"
-    );
+    let summary = assert_named_after_guesses(&dir, &syslog.maillog(), &log);
     // Each guess is written twice: 24 lines, those not folded and the
     // copies the folds stand for.
     let unfolded = log.matches("authenticator failed").count() - folds;
     assert_eq!(summary["repeated"].as_u64(), Some(24 - unfolded as u64));
-    let mailbox = sender(&lines, "auth:info@shop.example");
-    assert!(
-        mailbox["reasons"]
-            .to_string()
-            .contains("12 failed logins from 3 addresses"),
-        "{mailbox:#}"
-    );
     // Exim's main log says the same.
     let main = crate::analyze_both_ways(dir.path(), &["--json", exim.mainlog().to_str().unwrap()]);
     let main = json_lines(&main);
     assert_eq!(main.last().unwrap()["failed_logins"]["failures"], 12);
+}
+
+/// Debian's and Ubuntu's mail log holds Dovecot's lines next to
+/// Postfix's. A bot guesses the mailbox's password over IMAP, four tries
+/// in each of three sessions from three addresses, then logs in over
+/// SMTP: the login is named for the twelve guesses before it.
+#[test]
+fn real_postfix_and_dovecot_name_a_login_after_imap_guesses() {
+    let sink = SmtpSink::start();
+    let syslog = Syslog::start();
+    let postfix =
+        Postfix::start_through_syslog(sink.port, "shop.example", &[("info", "secret")], &syslog);
+    let dovecot = Dovecot::start_through_syslog(&[("info@shop.example", "secret")], &syslog);
+    guesses_then_login(70, postfix.port, |ip, guesses| {
+        imap_login_guesses(dovecot.port, ip, "info@shop.example", guesses)
+    });
+    postfix.wait_removed(1, Duration::from_secs(30));
+    let log = syslog.wait_lines(" dovecot: imap-login: ", 3, Duration::from_secs(10));
+    // The real thing logged each session's guesses in one line.
+    assert_eq!(log.matches("(auth failed, 4 attempts").count(), 3, "{log}");
+    let dir = TempDir::new("mta-dovecot");
+    let summary = assert_named_after_guesses(&dir, &syslog.maillog(), &log);
+    assert_eq!(summary["format"], "postfix");
 }
 
 fn postfix_shapes(syslog: Option<Syslog>) {

@@ -1,0 +1,154 @@
+//! Dovecot's failed logins in a mail log. Where Dovecot logs through
+//! syslog to the mail facility (Debian's and Ubuntu's default), its lines
+//! sit between Postfix's in `mail.log`. A login process writes one line as
+//! a client that failed to log in leaves:
+//!
+//! `dovecot: imap-login: Disconnected: Connection closed (auth failed, 3
+//! attempts in 6 secs): user=<info@shop.example>, method=PLAIN,
+//! rip=198.51.100.7, lip=192.0.2.1, session=<…>`
+//!
+//! (2.2 says `Aborted login (auth failed, …)`, 2.4 `Login aborted: … (auth
+//! failed, …) (auth_failed): …`; `pop3-login`, `submission-login` and
+//! `managesieve-login` alike.) A mailbox's password is often guessed over
+//! IMAP or POP3 and then used for SMTP AUTH: these failures count with
+//! the MTA's own for the logins after them ([`crate::logins`]).
+
+use std::net::IpAddr;
+
+/// The most attempts one line counts: a login process gives up long
+/// before, and a forged count must not stall the reader.
+pub const MAX_ATTEMPTS: u32 = 1_000;
+
+/// A line's failed logins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failed<'a> {
+    /// The name tried (`user=<…>`), when the client gave one.
+    pub user: Option<&'a str>,
+    /// The client's address (`rip=`).
+    pub ip: Option<IpAddr>,
+    /// How many times it tried, at least 1.
+    pub attempts: u32,
+}
+
+/// The failed logins a syslog line of `program` with `text` after its
+/// tag says, if it is a Dovecot login process's `auth failed` line.
+pub fn failed_login<'a>(program: &str, text: &'a str) -> Option<Failed<'a>> {
+    if program != "dovecot" {
+        return None;
+    }
+    let (service, rest) = text.split_once(": ")?;
+    if !service.ends_with("-login") {
+        return None;
+    }
+    let at = rest.find("(auth failed, ")?;
+    let rest = &rest[at + "(auth failed, ".len()..];
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let attempts: u32 = rest[..digits].parse().ok()?;
+    let user = field(rest, "user=<", '>').filter(|u| !u.is_empty());
+    let ip = field(rest, "rip=", ',').and_then(crate::message::parse_ip);
+    Some(Failed {
+        user,
+        ip,
+        attempts: attempts.clamp(1, MAX_ATTEMPTS),
+    })
+}
+
+/// The value after `key` up to `end` (or the end of the text).
+fn field<'a>(text: &'a str, key: &str, end: char) -> Option<&'a str> {
+    let start = text.find(key)? + key.len();
+    let rest = &text[start..];
+    Some(rest.find(end).map_or(rest, |i| &rest[..i]))
+}
+
+/// Whether a syslog line may be a Dovecot login failure: its tag is
+/// `dovecot` or `dovecot[pid]` and it says `(auth failed, `. A few byte
+/// comparisons for other programs' lines, for a reader that routes lines
+/// and parses none ([`crate::shard`]).
+pub fn maybe_failed_login(line: &[u8]) -> bool {
+    // Most lines without a message (connections) have no `(` at all.
+    let said = memchr::memchr_iter(b'(', line).any(|i| line[i..].starts_with(b"(auth failed, "));
+    if !said {
+        return false;
+    }
+    let Some(tag_end) = crate::fields::find_short(line, b": ") else {
+        return false;
+    };
+    let tag = &line[..tag_end];
+    let tag = match tag.strip_suffix(b"]") {
+        Some(t) => &t[..t.iter().rposition(|&c| c == b'[').unwrap_or(t.len())],
+        None => tag,
+    };
+    tag.ends_with(b" dovecot")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_version_of_the_line_is_read() {
+        let ip = "198.51.100.7".parse().ok();
+        for (text, user, attempts) in [
+            (
+                "imap-login: Disconnected: Connection closed (auth failed, 3 attempts in 6 secs): user=<info@shop.example>, method=PLAIN, rip=198.51.100.7, lip=192.0.2.1, session=<abc>",
+                Some("info@shop.example"),
+                3,
+            ),
+            (
+                "pop3-login: Aborted login (auth failed, 1 attempts in 2 secs): user=<Info@Shop.example>, method=PLAIN, rip=198.51.100.7, lip=192.0.2.1",
+                Some("Info@Shop.example"),
+                1,
+            ),
+            (
+                "imap-login: Login aborted: Connection closed (auth failed, 2 attempts in 4 secs) (auth_failed): user=<bob>, method=PLAIN, rip=198.51.100.7, lip=192.0.2.1, session=<x>",
+                Some("bob"),
+                2,
+            ),
+            (
+                "submission-login: Disconnected (auth failed, 99999 attempts in 2 secs): method=PLAIN, rip=198.51.100.7",
+                None,
+                MAX_ATTEMPTS,
+            ),
+        ] {
+            let f = failed_login("dovecot", text).unwrap_or_else(|| panic!("{text}"));
+            assert_eq!((f.user, f.ip, f.attempts), (user, ip, attempts), "{text}");
+        }
+        for (program, text) in [
+            (
+                "postfix/smtpd",
+                "imap-login: Disconnected (auth failed, 1 attempts in 2 secs): user=<x>, rip=198.51.100.7",
+            ),
+            (
+                "dovecot",
+                "imap-login: Login: user=<x>, method=PLAIN, rip=198.51.100.7",
+            ),
+            (
+                "dovecot",
+                "imap-login: Disconnected (no auth attempts in 0 secs): user=<>, rip=198.51.100.7",
+            ),
+            ("dovecot", "auth: Error: (auth failed, 1 attempts"),
+            (
+                "dovecot",
+                "imap-login: Disconnected (auth failed, many attempts)",
+            ),
+        ] {
+            assert!(failed_login(program, text).is_none(), "{program}: {text}");
+        }
+    }
+
+    #[test]
+    fn the_quick_check_passes_the_lines_read_and_few_others() {
+        let head = "Nov 29 07:00:00 mx dovecot: ";
+        let fail = "imap-login: Disconnected (auth failed, 1 attempts in 2 secs): user=<x>, rip=198.51.100.7";
+        assert!(maybe_failed_login(format!("{head}{fail}").as_bytes()));
+        assert!(maybe_failed_login(
+            format!("2026-11-29T07:00:00.123+00:00 mx dovecot[77]: {fail}").as_bytes()
+        ));
+        assert!(!maybe_failed_login(
+            format!("Nov 29 07:00:00 mx postfix/smtpd[1]: {fail}").as_bytes()
+        ));
+        assert!(!maybe_failed_login(
+            format!("{head}imap-login: Login: user=<x>, rip=198.51.100.7").as_bytes()
+        ));
+    }
+}
