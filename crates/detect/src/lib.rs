@@ -1357,11 +1357,9 @@ fn evaluate(t: &Thresholds, st: &SenderState, describe: bool) -> Vec<Reason> {
         reason(
             "spam_replies",
             severity,
-            &|| {
-                format!(
-                    "{} remote replies in {win} cite spam, a blocklist or a rate limit",
-                    w.spam_replies
-                )
+            &|| match w.spam_replies {
+                1 => format!("1 remote reply in {win} cites spam, a blocklist or a rate limit"),
+                n => format!("{n} remote replies in {win} cite spam, a blocklist or a rate limit"),
             },
             &st.samples_spam,
         );

@@ -98,9 +98,24 @@ pub(crate) fn now() -> i64 {
         .unwrap_or(0)
 }
 
+/// `n` and the noun for it: `1 sender`, `3 senders`.
+pub(crate) fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
+    match n.into() {
+        1 => format!("1 {one}"),
+        n => format!("{n} {many}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::printable;
+    use super::{count, printable};
+
+    #[test]
+    fn counts_take_the_noun_that_fits() {
+        assert_eq!(count(1u64, "sender", "senders"), "1 sender");
+        assert_eq!(count(0u64, "sender", "senders"), "0 senders");
+        assert_eq!(count(2u64, "address", "addresses"), "2 addresses");
+    }
 
     #[test]
     fn control_characters_are_written_out_for_people() {

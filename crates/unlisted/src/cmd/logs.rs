@@ -1138,13 +1138,13 @@ fn print_human(shown: &[SenderReport], s: &Summary) -> Result<()> {
     }
     let ok = s.senders - s.spamming - s.suspicious;
     output::line(&format!(
-        "{} lines ({} understood, {} ignored, {} not understood); {} messages; {} senders: {} spamming, {} suspicious, {} ok{}",
-        s.lines,
+        "{} ({} understood, {} ignored, {} not understood); {}; {}: {} spamming, {} suspicious, {} ok{}",
+        output::count(s.lines, "line", "lines"),
         s.understood,
         s.ignored,
         s.not_understood,
-        s.messages,
-        s.senders,
+        output::count(s.messages, "message", "messages"),
+        output::count(s.senders as u64, "sender", "senders"),
         s.spamming,
         s.suspicious,
         ok,
@@ -1167,13 +1167,19 @@ fn print_human(shown: &[SenderReport], s: &Summary) -> Result<()> {
             .collect::<Vec<_>>()
             .join(", ");
         output::line(&format!(
-            "failed logins: {} naming {} mailboxes from {} addresses; most from {most}",
-            f.failures, f.names, f.addresses
+            "failed logins: {} naming {} from {}; most from {most}",
+            f.failures,
+            output::count(f.names as u64, "mailbox", "mailboxes"),
+            output::count(f.addresses as u64, "address", "addresses")
         ))?;
         for n in &f.top_names {
             output::line(&format!(
-                "    {}: {} failed from {} addresses, {} .. {} UTC",
-                n.name, n.failures, n.addresses, n.first, n.last
+                "    {}: {} failed from {}, {} .. {} UTC",
+                n.name,
+                n.failures,
+                output::count(n.addresses as u64, "address", "addresses"),
+                n.first,
+                n.last
             ))?;
         }
     }

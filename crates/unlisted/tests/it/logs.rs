@@ -452,7 +452,7 @@ fn quiet_server_is_clean_with_exit_0_and_human_output() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("ok          auth:amy@example.org"), "{out}");
-    assert!(out.contains("15 lines (15 understood, 0 ignored, 0 not understood); 5 messages; 1 senders: 0 spamming"), "{out}");
+    assert!(out.contains("15 lines (15 understood, 0 ignored, 0 not understood); 5 messages; 1 sender: 0 spamming"), "{out}");
 }
 
 /// `logs analyze --json ARGS` with this machine's zone set to `tz`.
