@@ -30,6 +30,18 @@ pub struct Failed<'a> {
     pub attempts: u32,
 }
 
+/// A line's failed logins, read from a login log to be kept by the
+/// reader of another ([`crate::LogParser::add_failures`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logged {
+    pub at: crate::Stamp,
+    pub user: Option<String>,
+    pub ip: Option<IpAddr>,
+    pub attempts: u32,
+    /// The line, quoted as evidence.
+    pub line: String,
+}
+
 /// The failed logins a syslog line of `program` with `text` after its
 /// tag says, if it is a Dovecot login process's `auth failed` line.
 pub fn failed_login<'a>(program: &str, text: &'a str) -> Option<Failed<'a>> {
@@ -67,9 +79,11 @@ fn field<'a>(text: &'a str, key: &str, end: char) -> Option<&'a str> {
 pub fn maybe_failed_login(line: &[u8]) -> bool {
     // Most lines without a message (connections) have no `(` at all.
     let said = memchr::memchr_iter(b'(', line).any(|i| line[i..].starts_with(b"(auth failed, "));
-    if !said {
-        return false;
-    }
+    said && is_dovecots(line)
+}
+
+/// Whether a syslog line's tag is `dovecot` or `dovecot[pid]`.
+pub fn is_dovecots(line: &[u8]) -> bool {
     let Some(tag_end) = crate::fields::find_short(line, b": ") else {
         return false;
     };

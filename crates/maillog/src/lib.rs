@@ -250,6 +250,14 @@ pub struct LogParser {
     /// The last failed login read through syslog: its time and pid, and
     /// its text ([`LogParser::second_copy`]).
     syslog_failure: Option<((Stamp, Option<u32>), String)>,
+    /// Failed logins of another log, waiting for this log's clock to
+    /// reach them ([`LogParser::add_failures`]), and whether this reader
+    /// counts them.
+    pending: std::collections::VecDeque<dovecot::Logged>,
+    count_pending: bool,
+    /// Where a login log's failed logins go while it is read
+    /// ([`LogParser::capture_failures`]).
+    captured: Option<Vec<dovecot::Logged>>,
     pub stats: LineStats,
 }
 
@@ -280,7 +288,56 @@ impl LogParser {
             clock_fold: None,
             line_fold: None,
             syslog_failure: None,
+            pending: Default::default(),
+            count_pending: false,
+            captured: None,
             stats: LineStats::default(),
+        }
+    }
+
+    /// Reads a login log (Dovecot's, on a server where the MTA writes a
+    /// log of its own: cPanel's /var/log/maillog beside exim_mainlog):
+    /// its failed logins are kept for [`LogParser::take_captured`]
+    /// instead of being counted here.
+    pub fn capture_failures(&mut self) {
+        self.captured = Some(Vec::new());
+    }
+
+    /// The failed logins a login log held, oldest first.
+    pub fn take_captured(&mut self) -> Vec<dovecot::Logged> {
+        let mut v = self.captured.take().unwrap_or_default();
+        v.sort_by_key(|f| f.at);
+        v
+    }
+
+    /// Failed logins of a login log read before: each is kept, as if read
+    /// here, once this log's clock reaches its time, so a login after it
+    /// is told of it; `count` when this reader counts them (one shard of
+    /// a split run). Those left at the end are kept and counted at
+    /// [`LogParser::finish`].
+    pub fn add_failures(&mut self, failures: Vec<dovecot::Logged>, count: bool) {
+        self.pending = failures.into();
+        self.count_pending = count;
+    }
+
+    /// Keeps the failures of [`LogParser::add_failures`] up to `now`.
+    fn take_pending(&mut self, now: Option<Stamp>) {
+        while let Some(f) = self.pending.front() {
+            if now.is_some_and(|n| f.at > n) {
+                break;
+            }
+            let f = self.pending.pop_front().expect("front");
+            let failures = match self.format {
+                Some(Format::Postfix) => &mut self.postfix.failures,
+                _ => &mut self.exim.failures,
+            };
+            for _ in 0..f.attempts {
+                if self.count_pending {
+                    failures.count(f.user.as_deref(), f.ip, f.at, &f.line, 0);
+                } else {
+                    failures.note(f.user.as_deref(), f.ip, f.at, &f.line, 0);
+                }
+            }
         }
     }
 
@@ -751,6 +808,9 @@ impl LogParser {
     }
 
     fn seen(&mut self, at: Stamp) {
+        if !self.pending.is_empty() {
+            self.take_pending(Some(at));
+        }
         self.stamped += 1;
         self.stats.first.get_or_insert(at);
         self.stats.last = Some(at);
@@ -959,6 +1019,16 @@ impl LogParser {
             return false;
         };
         let at = self.utc(s.at, time::syslog_zoned(line.as_bytes()));
+        if let Some(captured) = &mut self.captured {
+            captured.push(dovecot::Logged {
+                at,
+                user: f.user.map(str::to_string),
+                ip: f.ip,
+                attempts: f.attempts,
+                line: line.to_string(),
+            });
+            return true;
+        }
         let failures = match self.format {
             Some(Format::Exim) => &mut self.exim.failures,
             _ => &mut self.postfix.failures,
@@ -1021,6 +1091,7 @@ impl LogParser {
 
     /// Hands out every message still open; call at the end of the input.
     pub fn finish(&mut self, out: &mut impl FnMut(Message)) {
+        self.take_pending(None);
         let out = &mut settled(out);
         self.exim.finish(out);
         self.postfix.finish(out);

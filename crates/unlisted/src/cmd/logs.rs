@@ -99,6 +99,22 @@ pub(crate) struct Ready {
     /// Files left unread: copies of lines the others have (an Exim reject
     /// log beside its main log, [`maillog::names`]), with the reason.
     pub(crate) copies: Vec<(PathBuf, &'static str)>,
+    /// Login logs read first: Dovecot's, beside Exim's own log.
+    pub(crate) login_logs: Vec<LoginLog>,
+    /// Their failed logins, oldest first, for the reader of the rest
+    /// ([`LogParser::add_failures`]).
+    pub(crate) failures: Vec<maillog::dovecot::Logged>,
+}
+
+/// A login log: a syslog file with Dovecot's lines and none of the MTA's,
+/// given with Exim's own log (cPanel's /var/log/maillog beside
+/// exim_mainlog). Its failed IMAP and POP3 logins are kept for the logins
+/// the main log shows after them.
+#[derive(Serialize, Clone)]
+pub(crate) struct LoginLog {
+    file: String,
+    lines: u64,
+    failed_logins: u64,
 }
 
 impl Inputs {
@@ -132,15 +148,20 @@ impl Inputs {
         // main log's files begin and end.
         let copies = maillog::names::keep_fullest(&mut self.files);
         let mut order = oldest_first(&mut self.files, format, &zone);
+        let login = order.take_login_logs(&mut self.files, format);
         let skipped = order.leave_out(&mut self.files, &window);
-        Ok(Ready {
+        let mut ready = Ready {
             format,
             zone,
             window,
             order,
             skipped,
             copies,
-        })
+            login_logs: Vec::new(),
+            failures: Vec::new(),
+        };
+        ready.read_login_logs(&login)?;
+        Ok(ready)
     }
 
     /// What is read: the files, or the journal.
@@ -282,6 +303,8 @@ struct Summary {
     skipped_files: Vec<String>,
     /// Files not read because the others hold their lines.
     copies_left_out: Vec<LeftOut>,
+    /// Login logs read first for their failed logins ([`LoginLog`]).
+    login_logs: Vec<LoginLog>,
     /// Who refused this server's IP in the remote replies (a list, a
     /// provider), most refusals first: the listings a desk must clear.
     remote_refusals: Vec<Refusal>,
@@ -301,6 +324,34 @@ pub(crate) struct LeftOut {
 }
 
 impl Ready {
+    /// Reads the login logs' failed logins ([`LoginLog`]). A file that
+    /// cannot be read, or that holds the MTA's lines after all (past the
+    /// lines looked at to tell), is an error: the analysis would miss
+    /// them.
+    fn read_login_logs(&mut self, logs: &[(PathBuf, i64)]) -> Result<()> {
+        for (path, year) in logs {
+            let mut parser = LogParser::new(Some(Format::Exim), *year);
+            parser.set_zone(self.zone.clone());
+            parser.capture_failures();
+            read_file(path, &mut parser, None, &mut |_| {})?;
+            if parser.stats.first.is_some() {
+                bail!(
+                    "{} holds Exim's lines past its first {FIRST_LINES}, though it was read as a login log: give it alone",
+                    path.display()
+                );
+            }
+            let failures = parser.take_captured();
+            self.login_logs.push(LoginLog {
+                file: path.display().to_string(),
+                lines: parser.stats.lines,
+                failed_logins: failures.iter().map(|f| u64::from(f.attempts)).sum(),
+            });
+            self.failures.extend(failures);
+        }
+        self.failures.sort_by_key(|f| f.at);
+        Ok(())
+    }
+
     /// The files left out as copies, for a summary.
     pub(crate) fn copies_left_out(&self) -> Vec<LeftOut> {
         (self.copies.iter())
@@ -610,6 +661,41 @@ pub(crate) struct Order {
 }
 
 impl Order {
+    /// Takes out of `files` (as sorted) the login logs of an Exim run
+    /// ([`LoginLog`]): files none of whose first lines is the MTA's and
+    /// some of which are Dovecot's. Returns them with their year.
+    fn take_login_logs(
+        &mut self,
+        files: &mut Vec<PathBuf>,
+        format: Option<Format>,
+    ) -> Vec<(PathBuf, i64)> {
+        if format.or(self.format) != Some(Format::Exim) {
+            return Vec::new();
+        }
+        let login: Vec<bool> = (files.iter().zip(&self.starts))
+            .map(|(f, s)| s.0.is_none() && is_plain_file(f) && has_dovecot_lines(f))
+            .collect();
+        if login.iter().all(|&l| l) {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        let mut k = 0;
+        files.retain(|f| {
+            let keep = !login[k];
+            if !keep {
+                out.push((f.clone(), self.starts[k].1));
+            }
+            k += 1;
+            keep
+        });
+        let mut k = 0;
+        self.starts.retain(|_| {
+            k += 1;
+            !login[k - 1]
+        });
+        out
+    }
+
     /// Leaves out of `files` (as sorted) those with no line inside `w`:
     /// a file's lines come after its own first line and before the next
     /// file's, so a file whose successor starts before `w.since` ends
@@ -697,8 +783,29 @@ struct FileStart {
 /// (and the format that line is in), and the year its syslog dates are
 /// in: that of its last change, or the year before when its first date
 /// would then be after that change (a file rotated early in January).
+/// Whether any of a file's first lines is Dovecot's.
+fn has_dovecot_lines(path: &Path) -> bool {
+    let Ok(inner) = open_log(path, None) else {
+        return false;
+    };
+    let mut r = BufReader::new(inner);
+    let mut line = Vec::new();
+    for _ in 0..FIRST_LINES {
+        line.clear();
+        match maillog::read_line(&mut r, &mut line) {
+            Ok(0) | Err(_) => return false,
+            Ok(_) if maillog::dovecot::is_dovecots(&line) => return true,
+            Ok(_) => {}
+        }
+    }
+    false
+}
+
+/// How many lines of a file are read ahead to tell what it is.
+const FIRST_LINES: usize = 1000;
+
 fn first_stamp(path: &Path, format: Option<Format>, zone: &maillog::time::Zone) -> FileStart {
-    const LINES: usize = 1000;
+    const LINES: usize = FIRST_LINES;
     let year = file_year(path);
     if !is_plain_file(path) {
         // A pipe read ahead would lose those lines.
@@ -760,6 +867,7 @@ fn read_sequential(
     if !details {
         parser.skip_details();
     }
+    parser.add_failures(r.failures.clone(), true);
     let mut errors = Vec::new();
     for path in &a.files {
         let bar = show_bar.then(|| progress_bar(path));
@@ -915,6 +1023,7 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
                     format: f,
                     year,
                     zone,
+                    failures: &ready.failures,
                 },
                 threads,
                 show_bar,
@@ -1014,6 +1123,7 @@ fn analyze(g: &Global, mut a: AnalyzeArgs) -> Result<Exit> {
         },
         failed_logins: read.logins.summary(FAILED_LOGINS_SHOWN),
         copies_left_out: ready.copies_left_out(),
+        login_logs: ready.login_logs.clone(),
         skipped_files: ready
             .skipped
             .iter()
@@ -1200,6 +1310,14 @@ fn print_human(shown: &[SenderReport], s: &Summary) -> Result<()> {
         ))?;
     }
     show_copies_left_out(&s.copies_left_out)?;
+    for l in &s.login_logs {
+        output::line(&format!(
+            "login log {}: {}, {} (Dovecot's, kept for the logins after them)",
+            l.file,
+            output::count(l.lines, "line", "lines"),
+            output::count(l.failed_logins, "failed login", "failed logins")
+        ))?;
+    }
     if s.reordered {
         output::warning(&format!(
             "read the files oldest first (by their first lines): {}",

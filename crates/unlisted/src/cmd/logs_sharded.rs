@@ -80,6 +80,9 @@ pub(crate) struct Reading<'a> {
     pub(crate) format: Format,
     pub(crate) year: i64,
     pub(crate) zone: &'a maillog::time::Zone,
+    /// Failed logins of login logs read before, which every shard keeps
+    /// and shard 0 counts ([`LogParser::add_failures`]).
+    pub(crate) failures: &'a [maillog::dovecot::Logged],
 }
 
 /// What the sharded run saw, merged as one thread would have counted it.
@@ -308,6 +311,7 @@ fn shard<T>(
     let mut parser = LogParser::new(Some(how.format), how.year);
     parser.set_zone(how.zone.clone());
     parser.skip_details();
+    parser.add_failures(how.failures.to_vec(), k == 0);
     let mut tally = ShardEnd {
         stats: LineStats::default(),
         assembly: AssemblyStats::default(),

@@ -110,6 +110,17 @@ fn analyze(dir: &TempDir, files: &[&str]) -> (std::process::Output, Vec<serde_js
     (o, lines)
 }
 
+/// Sets `file`'s modification time to `date`: the year of its syslog
+/// dates.
+fn touch(dir: &TempDir, file: &str, date: &str) {
+    let o = std::process::Command::new("touch")
+        .args(["-d", date, file])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+}
+
 fn sender<'a>(lines: &'a [serde_json::Value], s: &str) -> &'a serde_json::Value {
     lines
         .iter()
@@ -217,12 +228,7 @@ fn exim_through_syslog_gives_what_its_main_log_gives() {
     for own_stamp in [true, false] {
         // The year of syslog dates is the file's.
         dir.write("maillog", &through_syslog(&log, own_stamp));
-        let o = std::process::Command::new("touch")
-            .args(["-d", "2024-05-02", "maillog"])
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        assert!(o.status.success());
+        touch(&dir, "maillog", "2024-05-02");
         let (o, lines) = analyze(&dir, &["--all", "maillog"]);
         assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
         assert_eq!(senders(&lines), senders(&main), "own stamp: {own_stamp}");
@@ -982,6 +988,80 @@ fn a_glob_of_exims_logs_reads_the_main_log_once() {
         out.contains("not read: exim_rejectlog (Exim's reject log: each of its refusals is in the main log too; give it alone to read it)"),
         "{out}"
     );
+}
+
+/// cPanel: Exim writes exim_mainlog, Dovecot writes /var/log/maillog
+/// through syslog. Given together, maillog is read first as a login log:
+/// the IMAP guesses in it come before the SMTP login in Exim's log, and
+/// the login is named for them, one thread or three.
+#[test]
+fn dovecots_own_log_beside_exims_names_a_login_after_imap_guesses() {
+    let dir = TempDir::new("logs");
+    let mut maillog = String::new();
+    for i in 0..6u32 {
+        maillog += &format!(
+            "Nov 28 10:{:02}:00 server dovecot[900]: imap-login: Login: user=<owner@site.example>, method=PLAIN, rip=192.0.2.50, lip=192.0.2.1, mpid=1{i}, session=<a{i}>\n",
+            i * 3
+        );
+        maillog += &format!(
+            "Nov 28 10:{:02}:30 server dovecot[900]: imap-login: Disconnected: Aborted login by logging out (auth failed, 2 attempts in 4 secs): user=<info@shop.example>, method=PLAIN, rip=198.51.100.{}, lip=192.0.2.1, session=<b{i}>\n",
+            i * 3,
+            i % 3 + 1
+        );
+    }
+    dir.write("maillog", &maillog);
+    // The year of syslog dates is the file's.
+    touch(&dir, "maillog", "2026-11-29");
+    let login = |id: &str, t: &str| {
+        format!(
+            "2026-11-28 {t} {id} <= info@shop.example H=(pc) [203.0.113.9]:5000 P=esmtpsa A=dovecot_login:info@shop.example S=900 for a@dest.example\n\
+             2026-11-28 {t} {id} => a@dest.example R=dnslookup T=remote_smtp H=mx.dest.example [198.51.100.20] C=\"250 OK\"\n\
+             2026-11-28 {t} {id} Completed\n"
+        )
+    };
+    // One login before the guesses, one after.
+    let main = [
+        login("1rA000-000001-01", "09:00:00"),
+        login("1rA000-000002-01", "10:30:00"),
+    ]
+    .concat();
+    dir.write("exim_mainlog", &main);
+    let (o, lines) = analyze(&dir, &["--all", "exim_mainlog", "maillog"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["read_order"], serde_json::json!(["exim_mainlog"]));
+    assert_eq!(summary["not_understood"], 0, "{summary:#}");
+    assert_eq!(summary["login_logs"][0]["file"], "maillog", "{summary:#}");
+    assert_eq!(summary["login_logs"][0]["lines"], 12);
+    assert_eq!(summary["login_logs"][0]["failed_logins"], 12);
+    assert_eq!(summary["failed_logins"]["failures"], 12, "{summary:#}");
+    let mailbox = sender(&lines, "auth:info@shop.example");
+    let reasons = mailbox["reasons"].to_string();
+    assert!(
+        reasons.contains("12 failed logins from 3 addresses"),
+        "{mailbox:#}"
+    );
+    assert!(
+        reasons.contains("imap-login"),
+        "the guess quoted: {mailbox:#}"
+    );
+    // The messages: the first login had no guesses before it.
+    let o = unlisted(
+        dir.path(),
+        &["logs", "messages", "--json", "exim_mainlog", "maillog"],
+    );
+    let msgs = json_lines(&o);
+    let failed: Vec<_> = msgs[..2]
+        .iter()
+        .map(|m| m["failed_logins"]["count"].clone())
+        .collect();
+    assert_eq!(failed, [serde_json::Value::Null, serde_json::json!(12)]);
+    // Alone, its guesses are told, and there is no message.
+    let alone = unlisted(dir.path(), &["logs", "analyze", "--json", "maillog"]);
+    let alone = json_lines(&alone);
+    let summary = alone.last().unwrap();
+    assert_eq!(summary["failed_logins"]["failures"], 12, "{summary:#}");
+    assert_eq!(summary["messages"], 0);
 }
 
 /// A log from a pipe (`zcat old.gz | unlisted logs analyze /dev/stdin`)

@@ -552,10 +552,12 @@ fn guesses_then_login(first: u8, smtp: u16, guess: impl Fn(&str, &[&str]) -> usi
 /// Returns the summary.
 fn assert_named_after_guesses(
     dir: &TempDir,
-    log: &std::path::Path,
+    logs: &[&std::path::Path],
     raw: &str,
 ) -> serde_json::Value {
-    let o = crate::analyze_both_ways(dir.path(), &["--json", "--all", log.to_str().unwrap()]);
+    let mut args = vec!["--json", "--all"];
+    args.extend(logs.iter().map(|l| l.to_str().unwrap()));
+    let o = crate::analyze_both_ways(dir.path(), &args);
     let lines = json_lines(&o);
     let summary = lines.last().unwrap().clone();
     assert_eq!(summary["not_understood"], 0, "{summary:#}\n{raw}");
@@ -600,7 +602,7 @@ fn real_exim_through_ubuntus_rsyslog_counts_each_folded_guess() {
     let folds = log.matches("]: message repeated ").count();
     assert!((3..=6).contains(&folds), "{log}");
     let dir = TempDir::new("mta-repeats");
-    let summary = assert_named_after_guesses(&dir, &syslog.maillog(), &log);
+    let summary = assert_named_after_guesses(&dir, &[&syslog.maillog()], &log);
     // Each guess is written twice: 24 lines, those not folded and the
     // copies the folds stand for.
     let unfolded = log.matches("authenticator failed").count() - folds;
@@ -630,8 +632,31 @@ fn real_postfix_and_dovecot_name_a_login_after_imap_guesses() {
     // The real thing logged each session's guesses in one line.
     assert_eq!(log.matches("(auth failed, 4 attempts").count(), 3, "{log}");
     let dir = TempDir::new("mta-dovecot");
-    let summary = assert_named_after_guesses(&dir, &syslog.maillog(), &log);
+    let summary = assert_named_after_guesses(&dir, &[&syslog.maillog()], &log);
     assert_eq!(summary["format"], "postfix");
+}
+
+/// cPanel's layout: Exim writes its own main log, Dovecot writes
+/// /var/log/maillog through syslog. A bot guesses over IMAP, then logs in
+/// to Exim over SMTP; the two logs given together name the login for the
+/// guesses.
+#[test]
+fn real_exim_main_log_and_dovecots_maillog_name_a_login_after_imap_guesses() {
+    let sink = SmtpSink::start();
+    let syslog = Syslog::start();
+    let exim = Exim::start(sink.port, "info@shop.example", "secret");
+    let dovecot = Dovecot::start_through_syslog(&[("info@shop.example", "secret")], &syslog);
+    guesses_then_login(80, exim.port, |ip, guesses| {
+        imap_login_guesses(dovecot.port, ip, "info@shop.example", guesses)
+    });
+    let log = exim.wait_completed(1, Duration::from_secs(30));
+    let maillog = syslog.wait_lines(" dovecot: imap-login: ", 3, Duration::from_secs(10));
+    assert!(!maillog.contains(" exim"), "{maillog}");
+    let dir = TempDir::new("mta-cpanel");
+    let raw = format!("{log}{maillog}");
+    let summary = assert_named_after_guesses(&dir, &[&exim.mainlog(), &syslog.maillog()], &raw);
+    assert_eq!(summary["format"], "exim");
+    assert_eq!(summary["login_logs"][0]["failed_logins"], 12, "{summary:#}");
 }
 
 fn postfix_shapes(syslog: Option<Syslog>) {
