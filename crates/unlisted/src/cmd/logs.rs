@@ -374,6 +374,19 @@ pub(crate) fn show_copies_left_out(copies: &[LeftOut]) -> Result<()> {
     Ok(())
 }
 
+/// Says which login logs were read, and what they held.
+pub(crate) fn show_login_logs(logs: &[LoginLog]) -> Result<()> {
+    for l in logs {
+        output::line(&format!(
+            "login log {}: {}, {} (Dovecot's, kept for the logins after them)",
+            l.file,
+            output::count(l.lines, "line", "lines"),
+            output::count(l.failed_logins, "failed login", "failed logins")
+        ))?;
+    }
+    Ok(())
+}
+
 /// The refusals of one list or provider in the replies.
 #[derive(Serialize, Clone)]
 struct Refusal {
@@ -1310,14 +1323,7 @@ fn print_human(shown: &[SenderReport], s: &Summary) -> Result<()> {
         ))?;
     }
     show_copies_left_out(&s.copies_left_out)?;
-    for l in &s.login_logs {
-        output::line(&format!(
-            "login log {}: {}, {} (Dovecot's, kept for the logins after them)",
-            l.file,
-            output::count(l.lines, "line", "lines"),
-            output::count(l.failed_logins, "failed login", "failed logins")
-        ))?;
-    }
+    show_login_logs(&s.login_logs)?;
     if s.reordered {
         output::warning(&format!(
             "read the files oldest first (by their first lines): {}",

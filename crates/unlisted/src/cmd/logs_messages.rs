@@ -212,6 +212,8 @@ struct Summary {
     skipped_files: Vec<String>,
     /// Files not read because the others hold their lines.
     copies_left_out: Vec<super::logs::LeftOut>,
+    /// Login logs read first for their failed logins.
+    login_logs: Vec<super::logs::LoginLog>,
     first: Option<String>,
     last: Option<String>,
     errors: Vec<FileError>,
@@ -325,6 +327,7 @@ pub(crate) fn run(g: &Global, mut a: Args) -> Result<Exit> {
             .map(|f| f.display().to_string())
             .collect(),
         copies_left_out: ready.copies_left_out(),
+        login_logs: ready.login_logs.clone(),
         first: st.first.map(|s| s.iso()),
         last: st.last.map(|s| s.iso()),
         errors,
@@ -354,6 +357,7 @@ fn finish(summary: &Summary, json: bool, unit: &str) -> Result<Exit> {
             }
         ))?;
         super::logs::show_copies_left_out(&summary.copies_left_out)?;
+        super::logs::show_login_logs(&summary.login_logs)?;
         if summary.dropped > 0 {
             output::warning(&super::logs::dropped_by_journald(summary.dropped));
         }
@@ -409,6 +413,7 @@ fn stored(g: &Global, a: &Args, config: &crate::config::Config) -> Result<Exit> 
         until: window.until.map(iso),
         skipped_files: Vec::new(),
         copies_left_out: Vec::new(),
+        login_logs: Vec::new(),
         first: span.map(|s| s.0.iso()),
         last: span.map(|s| s.1.iso()),
         errors: Vec::new(),

@@ -1051,11 +1051,24 @@ fn dovecots_own_log_beside_exims_names_a_login_after_imap_guesses() {
         &["logs", "messages", "--json", "exim_mainlog", "maillog"],
     );
     let msgs = json_lines(&o);
+    assert_eq!(
+        msgs[2]["login_logs"][0]["failed_logins"], 12,
+        "{:#}",
+        msgs[2]
+    );
     let failed: Vec<_> = msgs[..2]
         .iter()
         .map(|m| m["failed_logins"]["count"].clone())
         .collect();
     assert_eq!(failed, [serde_json::Value::Null, serde_json::json!(12)]);
+    let human = stdout(&unlisted(
+        dir.path(),
+        &["logs", "analyze", "exim_mainlog", "maillog"],
+    ));
+    assert!(
+        human.contains("login log maillog: 12 lines, 12 failed logins (Dovecot's, kept for the logins after them)"),
+        "{human}"
+    );
     // Alone, its guesses are told, and there is no message.
     let alone = unlisted(dir.path(), &["logs", "analyze", "--json", "maillog"]);
     let alone = json_lines(&alone);
