@@ -35,6 +35,9 @@ enum FormatArg {
 pub(crate) struct Inputs {
     /// Log files (rotated `.gz` files are read as they are), in any order:
     /// they are read oldest first, by the time of their first lines.
+    /// Copies beside a main log (Exim's reject and panic logs, syslog's
+    /// mail.info/warn/err) are left out; Dovecot's own log beside Exim's
+    /// (cPanel's /var/log/maillog) is read for its failed logins.
     #[arg(conflicts_with = "journal", value_name = "FILE")]
     files: Vec<PathBuf>,
     /// Read the systemd journal's entries of these units instead of files
