@@ -1012,6 +1012,11 @@ impl LogParser {
     /// them, and counted when `count` (the reader that owns the line; a
     /// split run's other shards only keep them).
     fn dovecot_failures(&mut self, line: &str, count: bool) -> bool {
+        // Most other programs' lines are no login failure: told without
+        // parsing their syslog head a second time.
+        if !dovecot::maybe_failed_login(line.as_bytes()) {
+            return false;
+        }
         let Some(s) = postfix::syslog(line, self.year) else {
             return false;
         };
