@@ -84,15 +84,29 @@ pub fn maybe_failed_login(line: &[u8]) -> bool {
 
 /// Whether a syslog line's tag is `dovecot` or `dovecot[pid]`.
 pub fn is_dovecots(line: &[u8]) -> bool {
-    let Some(tag_end) = crate::fields::find_short(line, b": ") else {
-        return false;
-    };
+    program(line).is_some_and(|p| p == b"dovecot")
+}
+
+/// Whether a line is an MTA's: Exim's own log (it starts with Exim's
+/// stamp), or a syslog line of Exim (`exim`, `exim4`) or Postfix
+/// (`postfix/smtpd`, `postfix-out/smtp`). A file with Dovecot's lines and
+/// none of these is a login log.
+pub fn is_mtas(line: &[u8]) -> bool {
+    crate::time::exim_stamp_len(line).is_some()
+        || program(line).is_some_and(|p| p.starts_with(b"postfix") || p == b"exim" || p == b"exim4")
+}
+
+/// The program of a syslog line: the last word of its tag, without
+/// `[pid]`.
+fn program(line: &[u8]) -> Option<&[u8]> {
+    let tag_end = crate::fields::find_short(line, b": ")?;
     let tag = &line[..tag_end];
     let tag = match tag.strip_suffix(b"]") {
         Some(t) => &t[..t.iter().rposition(|&c| c == b'[').unwrap_or(t.len())],
         None => tag,
     };
-    tag.ends_with(b" dovecot")
+    let word = tag.iter().rposition(|&c| c == b' ').map_or(0, |i| i + 1);
+    Some(&tag[word..])
 }
 
 #[cfg(test)]
@@ -147,6 +161,62 @@ mod tests {
             ),
         ] {
             assert!(failed_login(program, text).is_none(), "{program}: {text}");
+        }
+    }
+
+    #[test]
+    fn mta_lines_are_told_from_dovecots_and_others() {
+        for (line, mta, dovecot) in [
+            (
+                "2026-11-29 07:00:00 1rK001-000001-01 Completed",
+                true,
+                false,
+            ),
+            (
+                "2026-11-29 07:00:00.123 [77] SMTP connection from [192.0.2.1]",
+                true,
+                false,
+            ),
+            (
+                "Nov 29 07:00:00 mx postfix/smtpd[1]: connect from x[192.0.2.1]",
+                true,
+                false,
+            ),
+            (
+                "Nov 29 07:00:00 mx postfix-out/smtp[1]: ABC: to=<a@b>",
+                true,
+                false,
+            ),
+            (
+                "Nov 29 07:00:00 mx exim[4101]: 2026-11-29 07:00:00 Start queue run",
+                true,
+                false,
+            ),
+            (
+                "2026-11-29T07:00:00.1+00:00 mx exim4[9]: Start queue run",
+                true,
+                false,
+            ),
+            (
+                "Nov 29 07:00:00 mx dovecot[77]: imap-login: Login: user=<x>",
+                false,
+                true,
+            ),
+            (
+                "Nov 29 07:00:00 mx dovecot: pop3(x): Disconnected: Logged out",
+                false,
+                true,
+            ),
+            ("Nov 29 07:00:00 mx notdovecot: x", false, false),
+            (
+                "Nov 29 07:00:00 mx cpanellogd: x postfix/smtpd: y",
+                false,
+                false,
+            ),
+            ("garbage", false, false),
+        ] {
+            assert_eq!(is_mtas(line.as_bytes()), mta, "{line}");
+            assert_eq!(is_dovecots(line.as_bytes()), dovecot, "{line}");
         }
     }
 

@@ -251,15 +251,34 @@ pub struct LogParser {
     /// its text ([`LogParser::second_copy`]).
     syslog_failure: Option<((Stamp, Option<u32>), String)>,
     /// Failed logins of another log, waiting for this log's clock to
-    /// reach them ([`LogParser::add_failures`]), and whether this reader
-    /// counts them.
-    pending: std::collections::VecDeque<dovecot::Logged>,
-    count_pending: bool,
+    /// reach them, oldest first, and how each is kept
+    /// ([`LogParser::add_failures`], [`LogParser::note_shared`]).
+    pending: std::collections::VecDeque<(dovecot::Logged, Keep)>,
     /// Where a login log's failed logins go while it is read
     /// ([`LogParser::capture_failures`]).
     captured: Option<Vec<dovecot::Logged>>,
+    /// Copies of the failed logins this reader counted, for the readers
+    /// of the server's other logs ([`LogParser::share_failures`]).
+    shared: Option<Vec<dovecot::Logged>>,
     pub stats: LineStats,
 }
+
+/// How a failed login of another log is kept once the clock reaches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    /// Counted here too (a login log read before, in `logs analyze`).
+    Count,
+    /// Kept for the logins after it, counted by another reader (a shard).
+    Note,
+    /// Kept for the logins after it, and left out of a snapshot: the
+    /// reader that shared it keeps it ([`LogParser::note_shared`]).
+    Shared,
+}
+
+/// Failed logins shared by other readers that wait for this log's clock
+/// at most ([`LogParser::note_shared`]): a followed log that stays quiet
+/// while another fills with guesses does not grow without end.
+pub const MAX_SHARED: usize = 100_000;
 
 /// A line that starts with these many bytes of the line that last moved
 /// the clock has the same time, to the second (`2026-01-01 10:00:00`,
@@ -289,8 +308,8 @@ impl LogParser {
             line_fold: None,
             syslog_failure: None,
             pending: Default::default(),
-            count_pending: false,
             captured: None,
+            shared: None,
             stats: LineStats::default(),
         }
     }
@@ -316,26 +335,72 @@ impl LogParser {
     /// a split run). Those left at the end are kept and counted at
     /// [`LogParser::finish`].
     pub fn add_failures(&mut self, failures: Vec<dovecot::Logged>, count: bool) {
-        self.pending = failures.into();
-        self.count_pending = count;
+        let keep = if count { Keep::Count } else { Keep::Note };
+        self.wait_for_clock(failures, keep);
     }
 
-    /// Keeps the failures of [`LogParser::add_failures`] up to `now`.
+    /// Copies the failed logins this reader counts from now on (Dovecot's,
+    /// in a login log), and those [`LogParser::restore_logins`] gives
+    /// back, for [`LogParser::take_shared`]: a daemon hands them to the
+    /// readers of the server's other logs ([`LogParser::note_shared`]).
+    pub fn share_failures(&mut self) {
+        self.shared.get_or_insert_with(Vec::new);
+    }
+
+    /// The failed logins copied since the last call, oldest first.
+    pub fn take_shared(&mut self) -> Vec<dovecot::Logged> {
+        let mut v = self.shared.as_mut().map(std::mem::take).unwrap_or_default();
+        v.sort_by_key(|f| f.at);
+        v
+    }
+
+    /// Failed logins another reader shares ([`LogParser::take_shared`]):
+    /// each is kept, as if read here, once this log's clock reaches its
+    /// time, so that a login after it is told of it. They are not counted
+    /// here and not given by [`LogParser::save_logins`]: the reader that
+    /// shared them keeps them across a restart, and shares them again.
+    /// At most [`MAX_SHARED`] wait; the oldest go first.
+    pub fn note_shared(&mut self, failures: Vec<dovecot::Logged>) {
+        self.wait_for_clock(failures, Keep::Shared);
+        let waiting = self.pending.iter().filter(|(_, k)| *k == Keep::Shared);
+        let over = waiting.count().saturating_sub(MAX_SHARED);
+        if over > 0 {
+            let mut left = over;
+            self.pending.retain(|(_, k)| {
+                let drop = left > 0 && *k == Keep::Shared;
+                left -= drop as usize;
+                !drop
+            });
+        }
+    }
+
+    /// Puts failures (oldest first) with those waiting, in time order.
+    fn wait_for_clock(&mut self, failures: Vec<dovecot::Logged>, keep: Keep) {
+        for f in failures {
+            // Nearly always after all those waiting.
+            let at = self.pending.partition_point(|(w, _)| w.at <= f.at);
+            self.pending.insert(at, (f, keep));
+        }
+    }
+
+    /// Keeps the failures waiting for the clock up to `now`.
     fn take_pending(&mut self, now: Option<Stamp>) {
-        while let Some(f) = self.pending.front() {
+        while let Some((f, _)) = self.pending.front() {
             if now.is_some_and(|n| f.at > n) {
                 break;
             }
-            let f = self.pending.pop_front().expect("front");
+            let (f, keep) = self.pending.pop_front().expect("front");
             let failures = match self.format {
                 Some(Format::Postfix) => &mut self.postfix.failures,
                 _ => &mut self.exim.failures,
             };
             for _ in 0..f.attempts {
-                if self.count_pending {
-                    failures.count(f.user.as_deref(), f.ip, f.at, &f.line, 0);
-                } else {
-                    failures.note(f.user.as_deref(), f.ip, f.at, &f.line, 0);
+                let (user, line) = (f.user.as_deref(), &f.line);
+                match keep {
+                    Keep::Count => failures.count(user, f.ip, f.at, line, 0),
+                    Keep::Note => failures.note(user, f.ip, f.at, line, 0),
+                    // Past any place a snapshot is taken at.
+                    Keep::Shared => failures.note(user, f.ip, f.at, line, u64::MAX),
                 }
             }
         }
@@ -464,7 +529,14 @@ impl LogParser {
     pub fn save_logins(&self, place: u64) -> logins::Saved {
         match self.format {
             Some(Format::Postfix) => self.postfix.failures.save(place),
-            _ => self.exim.failures.save(place),
+            Some(Format::Exim) => self.exim.failures.save(place),
+            // Before the format is known, Dovecot's failures are kept
+            // with Postfix's (a login log of Dovecot's lines alone).
+            None => {
+                let mut saved = self.exim.failures.save(place);
+                saved.extend(self.postfix.failures.save(place));
+                saved
+            }
         }
     }
 
@@ -476,6 +548,9 @@ impl LogParser {
     /// Takes back what [`LogParser::save_logins`] gave, as read before any
     /// line this parser reads.
     pub fn restore_logins(&mut self, saved: logins::Saved) {
+        if let Some(shared) = &mut self.shared {
+            shared.extend(saved.failures());
+        }
         match self.format {
             Some(Format::Postfix) => self.postfix.failures.restore(saved),
             Some(Format::Exim) => self.exim.failures.restore(saved),
@@ -1024,6 +1099,15 @@ impl LogParser {
             return false;
         };
         let at = self.utc(s.at, time::syslog_zoned(line.as_bytes()));
+        if let Some(shared) = self.shared.as_mut().filter(|_| count) {
+            shared.push(dovecot::Logged {
+                at,
+                user: f.user.map(str::to_string),
+                ip: f.ip,
+                attempts: f.attempts,
+                line: line.to_string(),
+            });
+        }
         if let Some(captured) = &mut self.captured {
             captured.push(dovecot::Logged {
                 at,
@@ -1543,6 +1627,79 @@ mod tests {
             let f = out[0].failed_logins.as_ref().unwrap();
             assert_eq!(f.count, count, "{lines:#?}");
         }
+    }
+
+    /// A daemon following Dovecot's own log beside Exim's (cPanel) hands
+    /// the failures of one reader to the other: the login after them is
+    /// told of them, they count once (in the log that holds them), and a
+    /// snapshot of the Exim reader leaves them out, so that a restart,
+    /// which shares them again from the login log's own snapshot, does not
+    /// count them twice.
+    #[test]
+    fn failed_logins_shared_by_a_login_log_name_the_login_after_them() {
+        let fail = |n: u32| {
+            format!(
+                "2026-11-28T10:00:0{n}.000000+00:00 web dovecot: imap-login: Disconnected (auth failed, 4 attempts in 9 secs): user=<info@shop.example>, method=PLAIN, rip=198.51.100.{n}, lip=192.0.2.1"
+            )
+        };
+        let mut logins = LogParser::new(None, 2026);
+        logins.share_failures();
+        for n in 1..=3 {
+            logins.line(fail(n).as_bytes(), String::new, &mut |_| {});
+        }
+        assert_eq!(logins.failed_login_count(), 12);
+        let shared = logins.take_shared();
+        assert_eq!(shared.iter().map(|f| f.attempts).sum::<u32>(), 12);
+        assert!(logins.take_shared().is_empty(), "taken once");
+
+        let login = |n: u32, secs: u32| {
+            format!(
+                "2026-11-28 10:00:{secs:02} 1rK00{n}-000001-01 <= a@shop.example H=(x) [192.0.2.8]:5 P=esmtpa A=plain:info@shop.example S=10 for r@example.net"
+            )
+        };
+        let mut exim = LogParser::new(Some(Format::Exim), 2026);
+        // One login before the guesses, one after.
+        let mut out = Vec::new();
+        exim.line(login(1, 0).as_bytes(), String::new, &mut |m| out.push(m));
+        exim.note_shared(shared.clone());
+        exim.line(login(2, 30).as_bytes(), String::new, &mut |m| out.push(m));
+        exim.finish(&mut |m| out.push(m));
+        out.sort_by_key(|m| m.received);
+        assert!(out[0].failed_logins.is_none());
+        let f = out[1].failed_logins.as_ref().expect("told of the guesses");
+        assert_eq!((f.count, f.ips), (12, 3));
+        assert_eq!(f.line, fail(3));
+        assert_eq!(exim.failed_login_count(), 0, "counted where they were read");
+        assert!(exim.save_logins(u64::MAX - 1).failures().is_empty());
+
+        // The login log's snapshot (before a place past every line) holds
+        // them, and a new login log reader given it back shares them again.
+        let saved = logins.save_logins(u64::MAX - 1);
+        assert_eq!(saved.failures().len(), 12);
+        let mut again = LogParser::new(None, 2026);
+        again.share_failures();
+        again.restore_logins(saved);
+        let shared_again = again.take_shared();
+        assert_eq!(shared_again.len(), 12);
+        assert_eq!(
+            shared_again.last().map(|f| f.at),
+            shared.last().map(|f| f.at)
+        );
+
+        // Shared failures waiting for a quiet log's clock stay bounded.
+        let mut quiet = LogParser::new(Some(Format::Exim), 2026);
+        let many: Vec<dovecot::Logged> = (0..MAX_SHARED + 10)
+            .map(|i| dovecot::Logged {
+                at: Stamp {
+                    secs: i as i64,
+                    millis: 0,
+                },
+                ..shared[0].clone()
+            })
+            .collect();
+        quiet.note_shared(many);
+        assert_eq!(quiet.pending.len(), MAX_SHARED);
+        assert_eq!(quiet.pending.front().map(|(f, _)| f.at.secs), Some(10));
     }
 
     #[test]

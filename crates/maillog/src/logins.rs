@@ -67,6 +67,33 @@ pub struct Saved {
     keys: Vec<SavedKey>,
 }
 
+impl Saved {
+    /// Adds another snapshot's names (of another tally).
+    pub fn extend(&mut self, other: Saved) {
+        self.keys.extend(other.keys);
+    }
+
+    /// Each failure kept, oldest first, as a login log gives them
+    /// ([`crate::LogParser::take_shared`]). Each carries its name's last
+    /// line (the one line a snapshot keeps, and the one a reader keeps
+    /// once it has read them all).
+    pub fn failures(&self) -> Vec<crate::dovecot::Logged> {
+        let mut out: Vec<crate::dovecot::Logged> = (self.keys.iter())
+            .flat_map(|k| {
+                k.times.iter().map(|&(at, ip)| crate::dovecot::Logged {
+                    at,
+                    user: k.user.clone(),
+                    ip: ip.or(k.ip),
+                    attempts: 1,
+                    line: k.last_line.clone(),
+                })
+            })
+            .collect();
+        out.sort_by_key(|f| f.at);
+        out
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct SavedKey {
     user: Option<String>,

@@ -115,6 +115,13 @@ pub(crate) struct LogIngest {
     /// last save ([`LogIngest::save_logins`]).
     logins_place: Option<u64>,
     logins_saved: u64,
+    /// The `[[server]]` the log belongs to, as configured (`None`: the
+    /// first).
+    pub(crate) server: Option<String>,
+    /// A login log: Dovecot's own (cPanel's /var/log/maillog beside
+    /// exim_mainlog). Its failed logins are shared with the server's other
+    /// logs, and it is read before them ([`crate::monitor`]).
+    pub(crate) logins_only: bool,
 }
 
 /// Lines not understood are told of at most this often per log, with
@@ -187,8 +194,14 @@ impl LogIngest {
                 .into_iter()
                 .map(|(id, secs)| (id, maillog::Stamp { secs, millis: 0 })),
         );
+        let logins_only = cfg.journal.is_none() && crate::cmd::logs::is_login_log(&cfg.path);
+        if logins_only {
+            tracing::info!(log = %key, "a login log (Dovecot's lines, no MTA's): its failed logins go to the logins in the server's other logs");
+            parser.share_failures();
+        }
         // The failed logins kept at the last stop, as read before anything
-        // now (a snapshot that cannot be read only loses them).
+        // now (a snapshot that cannot be read only loses them; a login
+        // log shares them again).
         if let Some(saved) = store.log_logins(&key)? {
             match serde_json::from_str(&saved) {
                 Ok(saved) => parser.restore_logins(saved),
@@ -229,7 +242,21 @@ impl LogIngest {
             health_told: None,
             logins_place: None,
             logins_saved,
+            server: cfg.server.clone(),
+            logins_only,
         })
+    }
+
+    /// The failed logins read since the last call that the server's other
+    /// logs should know of (a login log's; none for others).
+    pub(crate) fn take_shared(&mut self) -> Vec<maillog::dovecot::Logged> {
+        self.parser.take_shared()
+    }
+
+    /// Failed logins another log of the server read: a login in this one
+    /// after them is told of them.
+    pub(crate) fn note_shared(&mut self, failures: Vec<maillog::dovecot::Logged>) {
+        self.parser.note_shared(failures);
     }
 
     /// Keeps the failed logins read before where a restart reads again

@@ -322,7 +322,13 @@ impl Monitor {
         let max = self.config.ingest.max_lines;
         let (mut lines, mut new) = (0, 0);
         let mut spamming = Vec::new();
-        for log in &mut self.logs {
+        // Login logs first: their failed logins wait in the other logs'
+        // readers for the logins after them, also in a backlog.
+        let mut order: Vec<usize> = (0..self.logs.len()).collect();
+        order.sort_by_key(|&i| !self.logs[i].logins_only);
+        let first_server = self.config.servers.first().map(|s| s.name.clone());
+        for i in order {
+            let log = &mut self.logs[i];
             loop {
                 match log.poll(
                     &mut self.store,
@@ -345,6 +351,18 @@ impl Monitor {
                     Err(e) => {
                         tracing::error!(log = %log.key, error = %format!("{e:#}"), "cannot read log; will retry");
                         break;
+                    }
+                }
+            }
+            let shared = log.take_shared();
+            if !shared.is_empty() {
+                let server = |l: &crate::ingest::LogIngest| {
+                    l.server.clone().or_else(|| first_server.clone())
+                };
+                let of = server(&self.logs[i]);
+                for (j, other) in self.logs.iter_mut().enumerate() {
+                    if j != i && server(other) == of {
+                        other.note_shared(shared.clone());
                     }
                 }
             }

@@ -801,20 +801,43 @@ struct FileStart {
 /// would then be after that change (a file rotated early in January).
 /// Whether any of a file's first lines is Dovecot's.
 fn has_dovecot_lines(path: &Path) -> bool {
+    let mut found = false;
+    each_first_line(path, |line| {
+        found = maillog::dovecot::is_dovecots(line);
+        !found
+    });
+    found
+}
+
+/// Hands `each` the first [`FIRST_LINES`] lines of a file (fewer if it
+/// ends or cannot be read) while it returns `true`.
+fn each_first_line(path: &Path, mut each: impl FnMut(&[u8]) -> bool) {
     let Ok(inner) = open_log(path, None) else {
-        return false;
+        return;
     };
     let mut r = BufReader::new(inner);
     let mut line = Vec::new();
     for _ in 0..FIRST_LINES {
         line.clear();
         match maillog::read_line(&mut r, &mut line) {
-            Ok(0) | Err(_) => return false,
-            Ok(_) if maillog::dovecot::is_dovecots(&line) => return true,
+            Ok(0) | Err(_) => return,
+            Ok(_) if !each(&line) => return,
             Ok(_) => {}
         }
     }
-    false
+}
+
+/// Whether a followed file is a login log (cPanel's /var/log/maillog,
+/// where Dovecot writes beside Exim's own log): some of its first lines
+/// are Dovecot's and none is an MTA's. An empty file is not one yet.
+pub(crate) fn is_login_log(path: &Path) -> bool {
+    let (mut dovecot, mut mta) = (false, false);
+    each_first_line(path, |line| {
+        mta = maillog::dovecot::is_mtas(line);
+        dovecot |= maillog::dovecot::is_dovecots(line);
+        !mta
+    });
+    dovecot && !mta
 }
 
 /// How many lines of a file are read ahead to tell what it is.

@@ -619,6 +619,99 @@ fn auth_message(out: &mut String, n: usize, user: &str, secs: i64) {
     writeln!(out, "{t} {id} Completed").unwrap();
 }
 
+/// cPanel's layout: Exim writes exim_mainlog, Dovecot /var/log/maillog.
+/// The daemon follows both (the main log named first) and tells a login
+/// in the main log of the IMAP guesses in the other, read in the same run
+/// or the run before, and counts each guess once, in the log it is in.
+#[test]
+fn the_daemon_names_a_login_after_imap_guesses_in_dovecots_own_log() {
+    let hook = WebhookReceiver::start();
+    let dir = TempDir::new("ingest-login-log");
+    dir.write(
+        "unlisted.toml",
+        &format!(
+            "[[log]]\npath = \"mail.log\"\nformat = \"exim\"\n\n[[log]]\npath = \"maillog\"\n\n[alerts.webhook]\nurl = \"{}\"\n",
+            hook.url
+        ),
+    );
+    // Ten addresses guess three passwords each over IMAP, then the
+    // mailbox logs in to send. Debian 12's rsyslog stamps carry the year.
+    let guesses = |first: i64, n: i64| {
+        let mut out = String::new();
+        for i in first..first + n {
+            writeln!(out, "2024-05-01T00:{:02}:{:02}.000000+00:00 web dovecot: imap-login: Disconnected (auth failed, 3 attempts in 9 secs): user=<info@shop.example>, method=PLAIN, rip=198.51.100.{}, lip=192.0.2.1", (10 + i * 20) / 60, (10 + i * 20) % 60, i % 10).unwrap();
+        }
+        out
+    };
+    append(
+        &dir,
+        "maillog",
+        "2024-05-01T00:00:01.000000+00:00 web dovecot: master: Dovecot v2.3.19 starting up\n",
+    );
+    append(&dir, "maillog", &guesses(0, 10));
+    let mut logins = String::new();
+    auth_message(&mut logins, 0, "info@shop.example", 900);
+    append(&dir, "mail.log", &logins);
+    once(&dir);
+    assert_eq!(stored(&dir), 1);
+    let failed = |n: usize| -> serde_json::Value {
+        let db = rusqlite::Connection::open(dir.path().join("unlisted.db")).unwrap();
+        let record: String = db
+            .query_row(
+                "SELECT record FROM messages WHERE msg_id = ?1",
+                [exim_id(5000 + n)],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let record: serde_json::Value = serde_json::from_str(&record).unwrap();
+        record["failed_logins"].clone()
+    };
+    assert_eq!(failed(0)["count"], 30, "{:#}", failed(0));
+    assert_eq!(failed(0)["ips"], 10);
+    let store = store::Store::open(&dir.path().join("unlisted.db")).unwrap();
+    let history = store.sender_history("auth:info@shop.example").unwrap();
+    let last = history.first().expect("a verdict change for the mailbox");
+    assert_eq!(last.2, "suspicious", "{history:?}");
+    assert!(
+        last.3.contains("30 failed logins from 10 addresses"),
+        "{history:?}"
+    );
+    drop(store);
+    // Each log counts its own.
+    let o = unlisted(dir.path(), &["status", "--json"]);
+    let counted: Vec<(String, i64)> = json_lines(&o)
+        .into_iter()
+        .filter(|l| l["type"] == "log")
+        .map(|l| {
+            (
+                l["path"].as_str().unwrap().to_string(),
+                l["failed_logins"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(counted.contains(&("maillog".into(), 30)), "{counted:?}");
+    assert!(counted.contains(&("mail.log".into(), 0)), "{counted:?}");
+
+    // The next run (a restart): three more guesses, then another login.
+    // It is told of the 33, not of the first 30 twice.
+    append(&dir, "maillog", &guesses(10, 1));
+    let mut more = String::new();
+    auth_message(&mut more, 1, "info@shop.example", 960);
+    append(&dir, "mail.log", &more);
+    once(&dir);
+    assert_eq!(stored(&dir), 2);
+    assert_eq!(failed(1)["count"], 33, "{:#}", failed(1));
+    assert_eq!(failed(1)["ips"], 10);
+    assert!(
+        failed(1)["line"]
+            .as_str()
+            .unwrap()
+            .contains("rip=198.51.100.0,"),
+        "{:#}",
+        failed(1)
+    );
+}
+
 const NEWS: &str = "news@shop.example";
 
 /// Eight messages of [`NEWS`] in an hour, and nine days on one of someone

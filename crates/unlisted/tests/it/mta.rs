@@ -657,6 +657,27 @@ fn real_exim_main_log_and_dovecots_maillog_name_a_login_after_imap_guesses() {
     let summary = assert_named_after_guesses(&dir, &[&exim.mainlog(), &syslog.maillog()], &raw);
     assert_eq!(summary["format"], "exim");
     assert_eq!(summary["login_logs"][0]["failed_logins"], 12, "{summary:#}");
+
+    // The daemon following both logs (the main log named first) stores
+    // the verdict change with the guesses as its reason.
+    dir.write(
+        "unlisted.toml",
+        &format!(
+            "[[log]]\npath = \"{}\"\nformat = \"exim\"\n\n[[log]]\npath = \"{}\"\n",
+            exim.mainlog().display(),
+            syslog.maillog().display()
+        ),
+    );
+    let o = unlisted(dir.path(), &["serve", "--once"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let store = store::Store::open(&dir.path().join("unlisted.db")).unwrap();
+    let history = store.sender_history("auth:info@shop.example").unwrap();
+    assert!(
+        history
+            .iter()
+            .any(|h| h.3.contains("12 failed logins from 3 addresses")),
+        "{history:?}\n{raw}"
+    );
 }
 
 fn postfix_shapes(syslog: Option<Syslog>) {
