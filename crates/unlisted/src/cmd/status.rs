@@ -168,7 +168,7 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<Exit> {
         }
         for s in senders.iter().filter(|s| s.verdict != "ok") {
             output::line(&format!(
-                "sender {:<10} {} (account {}) since {}, {} messages stored",
+                "sender {:<10} {} (account {}) since {}, {} stored",
                 s.verdict,
                 s.sender,
                 s.account.as_deref().unwrap_or("-"),
@@ -177,20 +177,21 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<Exit> {
                     millis: 0
                 }
                 .iso(),
-                s.messages
+                output::count(s.messages as u64, "message", "messages")
             ))?;
         }
         for (path, cp, messages) in &logs {
             output::line(&format!(
-                "log {path}: read to byte {}, {messages} messages stored",
-                cp.read_to
+                "log {path}: read to byte {}, {} stored",
+                cp.read_to,
+                output::count(*messages as u64, "message", "messages")
             ))?;
             let Some(h) = health_of(path) else { continue };
             if h.not_understood > 0 {
                 output::warning(&format!(
-                    "log {path}: {} of {} lines not understood since {}, the last at {}: {}",
+                    "log {path}: {} of {} not understood since {}, the last at {}: {}",
                     h.not_understood,
-                    h.lines,
+                    output::count(h.lines, "line", "lines"),
                     output::time(h.since),
                     h.last_bad_at.as_deref().unwrap_or("?"),
                     h.last_bad.as_deref().unwrap_or("")
@@ -205,8 +206,8 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<Exit> {
             }
             if h.failed_logins > 0 {
                 output::line(&format!(
-                    "log {path}: {} failed logins since {} (`unlisted logs analyze` names the mailboxes tried)",
-                    h.failed_logins,
+                    "log {path}: {} since {} (`unlisted logs analyze` names the mailboxes tried)",
+                    output::count(h.failed_logins, "failed login", "failed logins"),
                     output::time(h.since)
                 ))?;
             }

@@ -691,6 +691,12 @@ fn the_daemon_names_a_login_after_imap_guesses_in_dovecots_own_log() {
         .collect();
     assert!(counted.contains(&("maillog".into(), 30)), "{counted:?}");
     assert!(counted.contains(&("mail.log".into(), 0)), "{counted:?}");
+    let said = stdout(&unlisted(dir.path(), &["status"]));
+    assert!(
+        said.contains("log maillog: 30 failed logins since"),
+        "{said}"
+    );
+    assert!(said.contains(", 1 message stored\n"), "{said}");
 
     // The next run (a restart): three more guesses, then another login.
     // It is told of the 33, not of the first 30 twice.
