@@ -1132,7 +1132,7 @@ impl LogParser {
         true
     }
 
-    /// Counts the lines journald says it dropped of the MTA's units (its
+    /// Counts the lines journald says it dropped of the MTA's and Dovecot's units (its
     /// notice comes with them when the journal is read by unit).
     fn note_dropped(&mut self, line: &str) {
         if !line.contains("systemd-journald") {
@@ -1145,7 +1145,11 @@ impl LogParser {
             .text
             .strip_prefix("Suppressed ")
             .and_then(|r| r.split_once(" messages from "))
-            .filter(|(_, unit)| unit.starts_with("postfix") || unit.starts_with("exim"));
+            .filter(|(_, unit)| {
+                unit.starts_with("postfix")
+                    || unit.starts_with("exim")
+                    || unit.starts_with("dovecot")
+            });
         if s.program == "systemd-journald"
             && let Some((n, _)) = dropped
             && let Ok(n) = n.parse::<u64>()
@@ -1700,6 +1704,25 @@ mod tests {
         quiet.note_shared(many);
         assert_eq!(quiet.pending.len(), MAX_SHARED);
         assert_eq!(quiet.pending.front().map(|(f, _)| f.at.secs), Some(10));
+    }
+
+    /// journald's notice of lines it dropped counts for the units a mail
+    /// log is read from: the MTA's and Dovecot's (its failed logins).
+    #[test]
+    fn lines_journald_dropped_count_for_mail_units_only() {
+        let mut p = LogParser::new(Some(Format::Postfix), 2026);
+        for (unit, n) in [
+            ("postfix@-.service", 5),
+            ("dovecot.service", 7),
+            ("exim4.service", 11),
+            ("sshd.service", 1000),
+        ] {
+            let line = format!(
+                "2026-11-28T10:00:00.000000Z mx systemd-journald[310]: Suppressed {n} messages from {unit}"
+            );
+            p.line(line.as_bytes(), String::new, &mut |_| {});
+        }
+        assert_eq!(p.stats.dropped, 23);
     }
 
     #[test]

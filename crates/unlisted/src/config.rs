@@ -437,8 +437,10 @@ pub(crate) struct LogConfig {
     #[serde(default)]
     pub(crate) path: PathBuf,
     /// Units whose systemd journal entries to follow instead of a file
-    /// (`postfix*`, as `journalctl --unit` takes it): where no syslog
-    /// daemon writes the mail log.
+    /// (`postfix*`, as `journalctl --unit` takes it; several separated by
+    /// spaces or commas): where no syslog daemon writes the mail log.
+    /// Dovecot's units alone (`dovecot*`) are a login log beside an MTA's
+    /// own file.
     #[serde(default)]
     pub(crate) journal: Option<String>,
     /// Journal files to read instead of the system journal (`journalctl
@@ -938,7 +940,7 @@ impl Config {
                 (Some(_), false) => {
                     out.push(format!("log[{i}]: give a path or a journal, not both"))
                 }
-                (Some(u), true) if u.trim().is_empty() => {
+                (Some(u), true) if crate::journal::units(u).next().is_none() => {
                     out.push(format!("log[{i}]: journal names no unit"))
                 }
                 _ => {}

@@ -194,7 +194,10 @@ impl LogIngest {
                 .into_iter()
                 .map(|(id, secs)| (id, maillog::Stamp { secs, millis: 0 })),
         );
-        let logins_only = cfg.journal.is_none() && crate::cmd::logs::is_login_log(&cfg.path);
+        let logins_only = match &cfg.journal {
+            Some(units) => crate::journal::dovecot_only(units),
+            None => crate::cmd::logs::is_login_log(&cfg.path),
+        };
         if logins_only {
             tracing::info!(log = %key, "a login log (Dovecot's lines, no MTA's): its failed logins go to the logins in the server's other logs");
             parser.share_failures();

@@ -115,7 +115,7 @@ impl JournalTail {
         // Not --quiet: that also hides the warning that this user may not
         // see the system's entries ([`problem_of`]).
         cmd.args(["--output=json", "--all", "--no-pager"])
-            .arg(format!("--unit={}", self.units));
+            .args(units(&self.units).map(|u| format!("--unit={u}")));
         if let Some(d) = &self.directory {
             cmd.arg(format!("--directory={}", d.display()));
         }
@@ -233,6 +233,27 @@ impl JournalTail {
     }
 }
 
+/// The unit patterns of a `journal` setting: several are separated by
+/// spaces or commas (`postfix* dovecot`); journalctl gives the entries of
+/// all of them, in the journal's order.
+pub(crate) fn units(setting: &str) -> impl Iterator<Item = &str> {
+    setting.split([' ', ',']).filter(|u| !u.is_empty())
+}
+
+/// Whether a `journal` setting names Dovecot's units alone: a login log
+/// beside an MTA's own file (Exim's mainlog on Debian 12, which keeps no
+/// syslog file).
+pub(crate) fn dovecot_only(setting: &str) -> bool {
+    let mut any = false;
+    for u in units(setting) {
+        if !u.starts_with("dovecot") {
+            return false;
+        }
+        any = true;
+    }
+    any
+}
+
 /// What is wrong when journalctl ended as `status` (`Err` with its exit
 /// status when it failed) saying `why` on stderr, reading `units`.
 fn problem_of(
@@ -316,6 +337,16 @@ fn syslog_line(e: &serde_json::Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_setting_names_several_units_and_may_name_dovecots_alone() {
+        let got: Vec<&str> = units(" postfix*, dovecot.service  exim4").collect();
+        assert_eq!(got, ["postfix*", "dovecot.service", "exim4"]);
+        assert!(dovecot_only("dovecot*"));
+        assert!(dovecot_only("dovecot.service, dovecot-auth"));
+        assert!(!dovecot_only("postfix* dovecot"));
+        assert!(!dovecot_only(" , "));
+    }
 
     #[test]
     fn what_journalctl_says_becomes_a_problem() {

@@ -41,8 +41,9 @@ pub(crate) struct Inputs {
     #[arg(conflicts_with = "journal", value_name = "FILE")]
     files: Vec<PathBuf>,
     /// Read the systemd journal's entries of these units instead of files
-    /// (`postfix*`, as `journalctl --unit` takes it): where no syslog
-    /// daemon writes the mail log.
+    /// (`postfix*`, as `journalctl --unit` takes it; several separated by
+    /// spaces or commas: `'postfix* dovecot'` for Dovecot's failed logins
+    /// too): where no syslog daemon writes the mail log.
     #[arg(long, value_name = "UNITS")]
     journal: Option<String>,
     /// With --journal: the journal files of this directory, not the

@@ -60,13 +60,14 @@ fn copytruncate(dir: &TempDir) {
     std::fs::File::create(&log).unwrap();
 }
 
+/// Messages stored, of all followed logs.
 fn stored(dir: &TempDir) -> i64 {
     let o = unlisted(dir.path(), &["status", "--json"]);
     json_lines(&o)
         .iter()
-        .find(|l| l["type"] == "log")
+        .filter(|l| l["type"] == "log")
         .map(|l| l["messages"].as_i64().unwrap())
-        .unwrap_or(0)
+        .sum()
 }
 
 /// What `status` says is wrong with a followed log, if anything.
@@ -1137,6 +1138,112 @@ fn delivery_entries(
     ]
 }
 
+/// Ten addresses guessing three IMAP passwords each of `user`, from
+/// `start`, as Dovecot writes them to the journal (dovecot.service).
+fn dovecot_guess_entries(start: i64, user: &str) -> Vec<(i64, String)> {
+    (0..10)
+        .map(|i| {
+            let entry = (start + 10 + i * 20, "dovecot", 800 + i as u32, format!("imap-login: Disconnected (auth failed, 3 attempts in 9 secs): user=<{user}>, method=PLAIN, rip=198.51.100.{i}, lip=192.0.2.1"));
+            (entry.0, unit_export("dovecot.service", &[entry]))
+        })
+        .collect()
+}
+
+/// The export of entries of several units, in time order.
+fn in_time_order(mut entries: Vec<(i64, String)>) -> String {
+    entries.sort_by_key(|e| e.0);
+    entries.into_iter().map(|e| e.1).collect()
+}
+
+/// Three hours ago: recent enough for the daemon's first read of the
+/// journal (the last seven days).
+fn a_few_hours_ago() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        - 3 * 3600
+}
+
+/// That a verdict change of `sender` stored in `dir` gives `reason`.
+pub(crate) fn assert_stored_reason(dir: &TempDir, sender: &str, reason: &str, context: &str) {
+    let store = store::Store::open(&dir.path().join("unlisted.db")).unwrap();
+    let history = store.sender_history(sender).unwrap();
+    assert!(
+        history.iter().any(|h| h.3.contains(reason)),
+        "{history:?}\n{context}"
+    );
+}
+
+fn assert_mailbox_named_after_30_guesses(dir: &TempDir) {
+    let reason = "30 failed logins from 10 addresses";
+    assert_stored_reason(dir, "auth:info@shop.example", reason, "");
+}
+
+/// Debian 12 keeps no syslog file: Postfix and Dovecot write to the
+/// journal alone. One `[[log]]` follows both units, so a login after
+/// IMAP guesses is told of them.
+#[test]
+fn postfix_and_dovecot_in_the_journal_name_a_login_after_imap_guesses() {
+    let hook = WebhookReceiver::start();
+    let dir = TempDir::new("journal-dovecot");
+    let cfg = journal_config(&hook, "postfix*, dovecot.service", "journal", "postfix", "");
+    dir.write("unlisted.toml", &cfg);
+    let start = a_few_hours_ago();
+    let mut entries = dovecot_guess_entries(start, "info@shop.example");
+    let mail = postfix_entries(
+        start + 900,
+        "4AB001",
+        "info@shop.example",
+        "r@example.net",
+        false,
+        true,
+    );
+    entries.push((start + 900, unit_export("postfix@-.service", &mail)));
+    journal_write(&dir, &in_time_order(entries));
+    once(&dir);
+    assert_eq!(stored(&dir), 1);
+    assert_mailbox_named_after_30_guesses(&dir);
+}
+
+/// Debian 12 with Exim: Exim writes its own mainlog, Dovecot only to the
+/// journal. A `[[log]]` of Dovecot's units alone is a login log beside
+/// the main log.
+#[test]
+fn exims_mainlog_and_dovecot_in_the_journal_name_a_login_after_imap_guesses() {
+    let hook = WebhookReceiver::start();
+    let dir = TempDir::new("journal-dovecot-exim");
+    dir.write(
+        "unlisted.toml",
+        &format!(
+            "[[log]]\npath = \"mail.log\"\nformat = \"exim\"\n\n[[log]]\njournal = \"dovecot*\"\njournal_directory = \"journal\"\n\n[alerts.webhook]\nurl = \"{}\"\n",
+            hook.url
+        ),
+    );
+    let start = a_few_hours_ago();
+    journal_write(
+        &dir,
+        &in_time_order(dovecot_guess_entries(start, "info@shop.example")),
+    );
+    let t = maillog::Stamp {
+        secs: start + 900,
+        millis: 0,
+    }
+    .iso()
+    .replace('T', " ");
+    let id = exim_id(6000);
+    append(
+        &dir,
+        "mail.log",
+        &format!(
+            "{t} {id} <= info@shop.example H=(pc) [198.51.100.7]:50000 P=esmtpa A=dovecot_login:info@shop.example S=900 for r@example.net\n{t} {id} => r@example.net R=dnslookup T=remote_smtp H=mx.example.net [198.51.100.8] C=\"250 OK\"\n{t} {id} Completed\n"
+        ),
+    );
+    once(&dir);
+    assert_eq!(stored(&dir), 1);
+    assert_mailbox_named_after_30_guesses(&dir);
+}
+
 #[test]
 fn exim_in_the_journal_stores_nothing_twice_when_the_zone_changes() {
     // Exim through syslog into the journal: its entries keep Exim's own
@@ -1146,11 +1253,7 @@ fn exim_in_the_journal_stores_nothing_twice_when_the_zone_changes() {
     let dir = TempDir::new("journal-exim-zone");
     let cfg = |extra: &str| journal_config(&hook, "exim4*", "journal", "exim", extra);
     dir.write("unlisted.toml", &cfg(""));
-    let start = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-        - 3 * 3600;
+    let start = a_few_hours_ago();
     let stamp = |at: i64| {
         maillog::Stamp {
             secs: at,
@@ -1213,11 +1316,7 @@ fn a_postfix_log_kept_only_in_the_journal_is_followed_with_its_cursor() {
         &journal_config(&hook, "postfix*", "journal", "postfix", "max_lines = 7"),
     );
     // Recent enough for the first read (the last seven days).
-    let start = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-        - 3 * 3600;
+    let start = a_few_hours_ago();
     let mut entries = Vec::new();
     for i in 0..30usize {
         let done = i < 29;
