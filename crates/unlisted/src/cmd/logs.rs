@@ -38,12 +38,14 @@ pub(crate) struct Inputs {
     /// Copies beside a main log (Exim's reject and panic logs, syslog's
     /// mail.info/warn/err) are left out; Dovecot's own log beside Exim's
     /// (cPanel's /var/log/maillog) is read for its failed logins.
-    #[arg(conflicts_with = "journal", value_name = "FILE")]
+    #[arg(value_name = "FILE")]
     files: Vec<PathBuf>,
     /// Read the systemd journal's entries of these units instead of files
     /// (`postfix*`, as `journalctl --unit` takes it; several separated by
     /// spaces or commas: `'postfix* dovecot'` for Dovecot's failed logins
-    /// too): where no syslog daemon writes the mail log.
+    /// too): where no syslog daemon writes the mail log. Beside files,
+    /// Dovecot's units alone (`'dovecot*'`): their failed logins go to the
+    /// logins in the files, as a login log's.
     #[arg(long, value_name = "UNITS")]
     journal: Option<String>,
     /// With --journal: the journal files of this directory, not the
@@ -142,6 +144,21 @@ impl Inputs {
         if self.files.is_empty() && self.journal.is_none() {
             bail!("give the log files to read, or --journal UNITS");
         }
+        // Beside files, the journal's Dovecot entries are a login log.
+        let login_journal = match self.journal.take() {
+            Some(units) if !self.files.is_empty() => {
+                if !crate::journal::dovecot_only(&units) {
+                    bail!(
+                        "--journal {units} with files: beside files, --journal names Dovecot's units alone (`dovecot*`), whose failed logins go to the logins in the files; read the journal's mail entries without files"
+                    );
+                }
+                Some(units)
+            }
+            units => {
+                self.journal = units;
+                None
+            }
+        };
         let format = match self.format {
             FormatArg::Auto => None,
             FormatArg::Exim => Some(Format::Exim),
@@ -165,6 +182,9 @@ impl Inputs {
             failures: Vec::new(),
         };
         ready.read_login_logs(&login)?;
+        if let Some(units) = login_journal {
+            ready.read_login_journal(&units, self.journal_directory.clone())?;
+        }
         Ok(ready)
     }
 
@@ -352,6 +372,31 @@ impl Ready {
             });
             self.failures.extend(failures);
         }
+        self.failures.sort_by_key(|f| f.at);
+        Ok(())
+    }
+
+    /// Reads the failed logins of Dovecot's journal entries (`units`), in
+    /// the window, as a login log's ([`Ready::read_login_logs`]).
+    fn read_login_journal(&mut self, units: &str, directory: Option<PathBuf>) -> Result<()> {
+        let mut parser = LogParser::new(self.format, 1970);
+        parser.set_zone(self.zone.clone());
+        parser.capture_failures();
+        let mut journal = journal_in(units, directory, &self.window);
+        let res = journal.poll(0, |line, pos| {
+            let seq = maillog::tail::Position::unpack(pos).offset;
+            parser.line(line, || format!("journal:{units} entry {seq}"), &mut |_| {});
+        });
+        if let Some(error) = journal_problem(res, &journal) {
+            bail!("journal:{units}: {error}");
+        }
+        let failures = parser.take_captured();
+        self.login_logs.push(LoginLog {
+            file: format!("journal:{units}"),
+            lines: parser.stats.lines,
+            failed_logins: failures.iter().map(|f| u64::from(f.attempts)).sum(),
+        });
+        self.failures.extend(failures);
         self.failures.sort_by_key(|f| f.at);
         Ok(())
     }
@@ -938,6 +983,30 @@ fn finish(
     }
 }
 
+/// The journal's entries of `units` in `window`, whole.
+fn journal_in(
+    units: &str,
+    directory: Option<PathBuf>,
+    window: &Window,
+) -> crate::journal::JournalTail {
+    // journalctl takes `@SECONDS` for an instant.
+    let at = |t: Option<i64>| t.map(|t| format!("@{t}"));
+    crate::journal::JournalTail::open(units, directory, None, None)
+        .since(at(window.since).as_deref())
+        .until(at(window.until))
+}
+
+/// What went wrong reading the journal, if anything.
+fn journal_problem(
+    res: std::io::Result<maillog::tail::Polled>,
+    journal: &crate::journal::JournalTail,
+) -> Option<String> {
+    match res {
+        Err(e) => Some(e.to_string()),
+        Ok(_) => journal.problem().map(str::to_string),
+    }
+}
+
 /// One thread: the journal's entries of `units` through one [`LogParser`].
 fn read_journal(
     a: &Inputs,
@@ -953,13 +1022,7 @@ fn read_journal(
     if !details {
         parser.skip_details();
     }
-    let window = &r.window;
-    // journalctl takes `@SECONDS` for an instant.
-    let at = |t: Option<i64>| t.map(|t| format!("@{t}"));
-    let mut journal =
-        crate::journal::JournalTail::open(units, a.journal_directory.clone(), None, None)
-            .since(at(window.since).as_deref())
-            .until(at(window.until));
+    let mut journal = journal_in(units, a.journal_directory.clone(), &r.window);
     let mut errors = Vec::new();
     let res = journal.poll(0, |line, pos| {
         let seq = maillog::tail::Position::unpack(pos).offset;
@@ -967,11 +1030,7 @@ fn read_journal(
             observe(m)
         });
     });
-    let problem = match res {
-        Err(e) => Some(e.to_string()),
-        Ok(_) => journal.problem().map(str::to_string),
-    };
-    if let Some(error) = problem {
+    if let Some(error) = journal_problem(res, &journal) {
         output::error(&format!("journal:{units}: {error}"));
         errors.push(FileError {
             file: format!("journal:{units}"),

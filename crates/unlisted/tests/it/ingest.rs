@@ -1242,6 +1242,52 @@ fn exims_mainlog_and_dovecot_in_the_journal_name_a_login_after_imap_guesses() {
     once(&dir);
     assert_eq!(stored(&dir), 1);
     assert_mailbox_named_after_30_guesses(&dir);
+
+    // `logs analyze` reads the journal's Dovecot entries beside the file
+    // as a login log, in either format setting.
+    for format in ["exim", "auto"] {
+        let args = [
+            "logs",
+            "analyze",
+            "--json",
+            "--all",
+            "--format",
+            format,
+            "--journal",
+            "dovecot*",
+            "--journal-directory",
+            "journal",
+            "mail.log",
+        ];
+        let o = unlisted(dir.path(), &args);
+        let lines = json_lines(&o);
+        let summary = lines.last().unwrap();
+        assert_eq!(
+            summary["login_logs"][0]["file"], "journal:dovecot*",
+            "{summary:#}"
+        );
+        assert_eq!(summary["login_logs"][0]["failed_logins"], 30, "{summary:#}");
+        assert_eq!(summary["failed_logins"]["failures"], 30, "{summary:#}");
+        let mailbox = lines
+            .iter()
+            .find(|l| l["sender"] == "auth:info@shop.example")
+            .expect("the mailbox");
+        assert!(
+            mailbox["reasons"]
+                .to_string()
+                .contains("30 failed logins from 10 addresses"),
+            "{mailbox:#}"
+        );
+    }
+    // Beside files, the journal gives failed logins only.
+    let args = ["logs", "analyze", "--journal", "postfix*", "mail.log"];
+    let o = unlisted(dir.path(), &args);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("Dovecot's units alone"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
