@@ -122,6 +122,9 @@ pub(crate) struct LogIngest {
     /// exim_mainlog). Its failed logins are shared with the server's other
     /// logs, and it is read before them ([`crate::monitor`]).
     pub(crate) logins_only: bool,
+    /// The file's lines have not told yet whether it is a login log
+    /// (empty when the daemon started): asked again before each read.
+    undecided: Option<PathBuf>,
 }
 
 /// Lines not understood are told of at most this often per log, with
@@ -194,13 +197,13 @@ impl LogIngest {
                 .into_iter()
                 .map(|(id, secs)| (id, maillog::Stamp { secs, millis: 0 })),
         );
-        let logins_only = match &cfg.journal {
-            Some(units) => crate::journal::dovecot_only(units),
-            None => crate::cmd::logs::is_login_log(&cfg.path),
+        let kind = match &cfg.journal {
+            Some(units) => Some(crate::journal::dovecot_only(units)),
+            None => crate::cmd::logs::login_log_kind(&cfg.path),
         };
+        let logins_only = kind == Some(true);
         if logins_only {
-            tracing::info!(log = %key, "a login log (Dovecot's lines, no MTA's): its failed logins go to the logins in the server's other logs");
-            parser.share_failures();
+            login_log(&key, &mut parser);
         }
         // The failed logins kept at the last stop, as read before anything
         // now (a snapshot that cannot be read only loses them; a login
@@ -247,6 +250,7 @@ impl LogIngest {
             logins_saved,
             server: cfg.server.clone(),
             logins_only,
+            undecided: kind.is_none().then(|| cfg.path.clone()),
         })
     }
 
@@ -291,6 +295,15 @@ impl LogIngest {
         spamming: &mut Vec<Spamming>,
         remote: &mut crate::remote::RemoteWatch,
     ) -> Result<(usize, usize, bool)> {
+        if let Some(path) = &self.undecided
+            && let Some(login) = crate::cmd::logs::login_log_kind(path)
+        {
+            self.undecided = None;
+            if login {
+                self.logins_only = true;
+                login_log(&self.key, &mut self.parser);
+            }
+        }
         let mut messages: Vec<Message> = Vec::new();
         let parser = &mut self.parser;
         let name = &self.key;
@@ -518,6 +531,12 @@ impl LogIngest {
         );
         Ok((polled.lines, new, polled.at_end))
     }
+}
+
+/// Makes `parser` share its failed logins ([`LogIngest::logins_only`]).
+fn login_log(key: &str, parser: &mut LogParser) {
+    tracing::info!(log = %key, "a login log (Dovecot's lines, no MTA's): its failed logins go to the logins in the server's other logs");
+    parser.share_failures();
 }
 
 /// A sender that turned `spamming`, for containment.

@@ -875,15 +875,20 @@ fn each_first_line(path: &Path, mut each: impl FnMut(&[u8]) -> bool) {
 
 /// Whether a followed file is a login log (cPanel's /var/log/maillog,
 /// where Dovecot writes beside Exim's own log): some of its first lines
-/// are Dovecot's and none is an MTA's. An empty file is not one yet.
-pub(crate) fn is_login_log(path: &Path) -> bool {
+/// are Dovecot's and none is an MTA's. `None` while its lines tell
+/// neither (empty, just rotated, or not there yet).
+pub(crate) fn login_log_kind(path: &Path) -> Option<bool> {
+    if !is_plain_file(path) {
+        // A pipe read ahead would lose those lines.
+        return Some(false);
+    }
     let (mut dovecot, mut mta) = (false, false);
     each_first_line(path, |line| {
         mta = maillog::dovecot::is_mtas(line);
         dovecot |= maillog::dovecot::is_dovecots(line);
         !mta
     });
-    dovecot && !mta
+    (dovecot || mta).then_some(dovecot && !mta)
 }
 
 /// How many lines of a file are read ahead to tell what it is.

@@ -77,6 +77,15 @@ fn log_problem(dir: &TempDir) -> Option<serde_json::Value> {
         .find(|l| l["type"] == "log_problem")
 }
 
+/// A config following Exim's mail.log and a second log (its `[[log]]`
+/// settings), with `extra` in `[ingest]`.
+fn exim_and(hook: &WebhookReceiver, second: &str, extra: &str) -> String {
+    format!(
+        "[[log]]\npath = \"mail.log\"\nformat = \"exim\"\n\n[[log]]\n{second}\n\n[ingest]\n{extra}\n\n[alerts.webhook]\nurl = \"{}\"\n",
+        hook.url
+    )
+}
+
 /// A config following the journal entries of `units` in `directory`.
 fn journal_config(
     hook: &WebhookReceiver,
@@ -628,13 +637,7 @@ fn auth_message(out: &mut String, n: usize, user: &str, secs: i64) {
 fn the_daemon_names_a_login_after_imap_guesses_in_dovecots_own_log() {
     let hook = WebhookReceiver::start();
     let dir = TempDir::new("ingest-login-log");
-    dir.write(
-        "unlisted.toml",
-        &format!(
-            "[[log]]\npath = \"mail.log\"\nformat = \"exim\"\n\n[[log]]\npath = \"maillog\"\n\n[alerts.webhook]\nurl = \"{}\"\n",
-            hook.url
-        ),
-    );
+    dir.write("unlisted.toml", &exim_and(&hook, "path = \"maillog\"", ""));
     // Ten addresses guess three passwords each over IMAP, then the
     // mailbox logs in to send. Debian 12's rsyslog stamps carry the year.
     let guesses = |first: i64, n: i64| {
@@ -717,6 +720,54 @@ fn the_daemon_names_a_login_after_imap_guesses_in_dovecots_own_log() {
         "{:#}",
         failed(1)
     );
+}
+
+/// The daemon started before Dovecot wrote its log (or right after it
+/// was rotated): the file tells what it is once it has lines, and from
+/// then on its guesses go to the logins in the main log.
+#[test]
+fn a_login_log_that_was_empty_at_start_is_known_once_it_has_lines() {
+    let hook = WebhookReceiver::start();
+    let dir = TempDir::new("ingest-login-log-later");
+    let cfg = exim_and(&hook, "path = \"maillog\"", "poll = \"1s\"");
+    dir.write("unlisted.toml", &cfg);
+    let start = "2024-05-01 00:00:00 Start queue run: pid=100\n";
+    append(&dir, "mail.log", start);
+    append(&dir, "maillog", "");
+    let mut child = crate::spawn(dir.path(), &["serve"]);
+    let read_to = |name: &str| {
+        let o = unlisted(dir.path(), &["status", "--json"]);
+        json_lines(&o)
+            .into_iter()
+            .find(|l| l["type"] == "log" && l["path"] == name)
+            .and_then(|l| l["read_to"].as_u64())
+    };
+    // Both logs are open (and maillog was found empty) once the main
+    // log's first line is read.
+    let started = wait_for(Duration::from_secs(20), || {
+        (read_to("mail.log") == Some(start.len() as u64)).then_some(())
+    });
+    let mut guesses = String::new();
+    for i in 0..10 {
+        writeln!(guesses, "2024-05-01T00:{:02}:{:02}.000000+00:00 web dovecot: imap-login: Disconnected (auth failed, 3 attempts in 9 secs): user=<info@shop.example>, method=PLAIN, rip=198.51.100.{i}, lip=192.0.2.1", (10 + i * 20) / 60, (10 + i * 20) % 60).unwrap();
+    }
+    append(&dir, "maillog", &guesses);
+    // Read (its checkpoint is stored with what it read) before the login.
+    let read = wait_for(Duration::from_secs(20), || {
+        (read_to("maillog") == Some(guesses.len() as u64)).then_some(())
+    });
+    let mut login = String::new();
+    auth_message(&mut login, 0, "info@shop.example", 900);
+    append(&dir, "mail.log", &login);
+    let stored_one = wait_for(Duration::from_secs(20), || {
+        (stored(&dir) == 1).then_some(())
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(started.is_some(), "the daemon did not start reading");
+    assert!(read.is_some(), "the daemon did not read maillog");
+    assert!(stored_one.is_some(), "the daemon did not store the login");
+    assert_mailbox_named_after_30_guesses(&dir);
 }
 
 const NEWS: &str = "news@shop.example";
@@ -1213,13 +1264,8 @@ fn postfix_and_dovecot_in_the_journal_name_a_login_after_imap_guesses() {
 fn exims_mainlog_and_dovecot_in_the_journal_name_a_login_after_imap_guesses() {
     let hook = WebhookReceiver::start();
     let dir = TempDir::new("journal-dovecot-exim");
-    dir.write(
-        "unlisted.toml",
-        &format!(
-            "[[log]]\npath = \"mail.log\"\nformat = \"exim\"\n\n[[log]]\njournal = \"dovecot*\"\njournal_directory = \"journal\"\n\n[alerts.webhook]\nurl = \"{}\"\n",
-            hook.url
-        ),
-    );
+    let second = "journal = \"dovecot*\"\njournal_directory = \"journal\"";
+    dir.write("unlisted.toml", &exim_and(&hook, second, ""));
     let start = a_few_hours_ago();
     journal_write(
         &dir,
