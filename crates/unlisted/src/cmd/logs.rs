@@ -36,8 +36,9 @@ pub(crate) struct Inputs {
     /// Log files (rotated `.gz` files are read as they are), in any order:
     /// they are read oldest first, by the time of their first lines.
     /// Copies beside a main log (Exim's reject and panic logs, syslog's
-    /// mail.info/warn/err) are left out; Dovecot's own log beside Exim's
-    /// (cPanel's /var/log/maillog) is read for its failed logins.
+    /// mail.info/warn/err) are left out; Dovecot's own log beside the
+    /// MTA's (cPanel's /var/log/maillog beside exim_mainlog) is read for
+    /// its failed logins.
     #[arg(value_name = "FILE")]
     files: Vec<PathBuf>,
     /// Read the systemd journal's entries of these units instead of files
@@ -105,7 +106,7 @@ pub(crate) struct Ready {
     /// Files left unread: copies of lines the others have (an Exim reject
     /// log beside its main log, [`maillog::names`]), with the reason.
     pub(crate) copies: Vec<(PathBuf, &'static str)>,
-    /// Login logs read first: Dovecot's, beside Exim's own log.
+    /// Login logs read first: Dovecot's, beside the MTA's own log.
     pub(crate) login_logs: Vec<LoginLog>,
     /// Their failed logins, oldest first, for the reader of the rest
     /// ([`LogParser::add_failures`]).
@@ -353,14 +354,15 @@ impl Ready {
     /// lines looked at to tell), is an error: the analysis would miss
     /// them.
     fn read_login_logs(&mut self, logs: &[(PathBuf, i64)]) -> Result<()> {
+        let format = self.format.or(self.order.format);
         for (path, year) in logs {
-            let mut parser = LogParser::new(Some(Format::Exim), *year);
+            let mut parser = LogParser::new(format, *year);
             parser.set_zone(self.zone.clone());
             parser.capture_failures();
             read_file(path, &mut parser, None, &mut |_| {})?;
             if parser.stats.first.is_some() {
                 bail!(
-                    "{} holds Exim's lines past its first {FIRST_LINES}, though it was read as a login log: give it alone",
+                    "{} holds the MTA's lines past its first {FIRST_LINES}, though it was read as a login log: give it alone",
                     path.display()
                 );
             }
@@ -723,15 +725,16 @@ pub(crate) struct Order {
 }
 
 impl Order {
-    /// Takes out of `files` (as sorted) the login logs of an Exim run
-    /// ([`LoginLog`]): files none of whose first lines is the MTA's and
-    /// some of which are Dovecot's. Returns them with their year.
+    /// Takes out of `files` (as sorted) the login logs ([`LoginLog`]):
+    /// files none of whose first lines is the MTA's and some of which are
+    /// Dovecot's, beside the MTA's own log (Exim's, or Postfix's own file
+    /// with `maillog_file`). Returns them with their year.
     fn take_login_logs(
         &mut self,
         files: &mut Vec<PathBuf>,
         format: Option<Format>,
     ) -> Vec<(PathBuf, i64)> {
-        if format.or(self.format) != Some(Format::Exim) {
+        if format.or(self.format).is_none() {
             return Vec::new();
         }
         let login: Vec<bool> = (files.iter().zip(&self.starts))

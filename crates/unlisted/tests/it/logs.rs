@@ -997,21 +997,7 @@ fn a_glob_of_exims_logs_reads_the_main_log_once() {
 #[test]
 fn dovecots_own_log_beside_exims_names_a_login_after_imap_guesses() {
     let dir = TempDir::new("logs");
-    let mut maillog = String::new();
-    for i in 0..6u32 {
-        maillog += &format!(
-            "Nov 28 10:{:02}:00 server dovecot[900]: imap-login: Login: user=<owner@site.example>, method=PLAIN, rip=192.0.2.50, lip=192.0.2.1, mpid=1{i}, session=<a{i}>\n",
-            i * 3
-        );
-        maillog += &format!(
-            "Nov 28 10:{:02}:30 server dovecot[900]: imap-login: Disconnected: Aborted login by logging out (auth failed, 2 attempts in 4 secs): user=<info@shop.example>, method=PLAIN, rip=198.51.100.{}, lip=192.0.2.1, session=<b{i}>\n",
-            i * 3,
-            i % 3 + 1
-        );
-    }
-    dir.write("maillog", &maillog);
-    // The year of syslog dates is the file's.
-    touch(&dir, "maillog", "2026-11-29");
+    imap_guesses_in_maillog(&dir);
     let login = |id: &str, t: &str| {
         format!(
             "2026-11-28 {t} {id} <= info@shop.example H=(pc) [203.0.113.9]:5000 P=esmtpsa A=dovecot_login:info@shop.example S=900 for a@dest.example\n\
@@ -1046,21 +1032,7 @@ fn dovecots_own_log_beside_exims_names_a_login_after_imap_guesses() {
         "the guess quoted: {mailbox:#}"
     );
     // The messages: the first login had no guesses before it.
-    let o = unlisted(
-        dir.path(),
-        &["logs", "messages", "--json", "exim_mainlog", "maillog"],
-    );
-    let msgs = json_lines(&o);
-    assert_eq!(
-        msgs[2]["login_logs"][0]["failed_logins"], 12,
-        "{:#}",
-        msgs[2]
-    );
-    let failed: Vec<_> = msgs[..2]
-        .iter()
-        .map(|m| m["failed_logins"]["count"].clone())
-        .collect();
-    assert_eq!(failed, [serde_json::Value::Null, serde_json::json!(12)]);
+    assert_second_login_told_of_guesses(&dir, "exim_mainlog");
     let human = stdout(&unlisted(
         dir.path(),
         &["logs", "analyze", "exim_mainlog", "maillog"],
@@ -1075,6 +1047,73 @@ fn dovecots_own_log_beside_exims_names_a_login_after_imap_guesses() {
     let summary = alone.last().unwrap();
     assert_eq!(summary["failed_logins"]["failures"], 12, "{summary:#}");
     assert_eq!(summary["messages"], 0);
+}
+
+/// Dovecot's own syslog file (cPanel's /var/log/maillog): six logins of
+/// another mailbox, and six IMAP sessions of two wrong passwords each for
+/// info@shop.example from three addresses, 10:00 to 10:15 on 28 Nov.
+fn imap_guesses_in_maillog(dir: &TempDir) {
+    let mut maillog = String::new();
+    for i in 0..6u32 {
+        maillog += &format!(
+            "Nov 28 10:{:02}:00 server dovecot[900]: imap-login: Login: user=<owner@site.example>, method=PLAIN, rip=192.0.2.50, lip=192.0.2.1, mpid=1{i}, session=<a{i}>\n",
+            i * 3
+        );
+        maillog += &format!(
+            "Nov 28 10:{:02}:30 server dovecot[900]: imap-login: Disconnected: Aborted login by logging out (auth failed, 2 attempts in 4 secs): user=<info@shop.example>, method=PLAIN, rip=198.51.100.{}, lip=192.0.2.1, session=<b{i}>\n",
+            i * 3,
+            i % 3 + 1
+        );
+    }
+    dir.write("maillog", &maillog);
+    // The year of syslog dates is the file's.
+    touch(dir, "maillog", "2026-11-29");
+}
+
+/// `logs messages` of `main` and the maillog of [`imap_guesses_in_maillog`]:
+/// of the two logins in `main`, at 09:00 and 10:30, the second is told of
+/// the 12 guesses between them.
+fn assert_second_login_told_of_guesses(dir: &TempDir, main: &str) {
+    let o = unlisted(dir.path(), &["logs", "messages", "--json", main, "maillog"]);
+    let msgs = json_lines(&o);
+    assert_eq!(
+        msgs[2]["login_logs"][0]["failed_logins"], 12,
+        "{:#}",
+        msgs[2]
+    );
+    let failed: Vec<_> = msgs[..2]
+        .iter()
+        .map(|m| m["failed_logins"]["count"].clone())
+        .collect();
+    assert_eq!(failed, [serde_json::Value::Null, serde_json::json!(12)]);
+}
+
+/// Postfix writing its own file (`maillog_file`, 3.4+) while Dovecot
+/// logs through syslog: the syslog file is a login log beside it, as
+/// beside Exim's.
+#[test]
+fn dovecots_own_log_beside_postfixs_names_a_login_after_imap_guesses() {
+    let dir = TempDir::new("logs");
+    imap_guesses_in_maillog(&dir);
+    let mut main = String::new();
+    for (q, t) in [("4AB0001", "09:00:00"), ("4AB0002", "10:30:00")] {
+        writeln!(main, "Nov 28 {t} mx postfix/submission/smtpd[100]: {q}: client=unknown[203.0.113.9], sasl_method=PLAIN, sasl_username=info@shop.example").unwrap();
+        writeln!(main, "Nov 28 {t} mx postfix/qmgr[101]: {q}: from=<info@shop.example>, size=900, nrcpt=1 (queue active)").unwrap();
+        writeln!(main, "Nov 28 {t} mx postfix/smtp[102]: {q}: to=<a@dest.example>, relay=mx.dest.example[198.51.100.20]:25, delay=0.2, delays=0/0/0.1/0.1, dsn=2.0.0, status=sent (250 OK)").unwrap();
+        writeln!(main, "Nov 28 {t} mx postfix/qmgr[101]: {q}: removed").unwrap();
+    }
+    dir.write("postfix.log", &main);
+    touch(&dir, "postfix.log", "2026-11-29");
+    assert_second_login_told_of_guesses(&dir, "postfix.log");
+    let (o, lines) = analyze(&dir, &["--all", "postfix.log", "maillog"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mailbox = sender(&lines, "auth:info@shop.example");
+    assert!(
+        mailbox["reasons"]
+            .to_string()
+            .contains("12 failed logins from 3 addresses"),
+        "{mailbox:#}"
+    );
 }
 
 /// A log from a pipe (`zcat old.gz | unlisted logs analyze /dev/stdin`)
