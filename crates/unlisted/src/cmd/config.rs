@@ -69,6 +69,7 @@ fn check(g: &Global) -> Result<Exit> {
             output::warning(&w);
         }
     }
+    tell_login_logs(&config)?;
     if problems.is_empty() {
         let targets = config.targets().len();
         output::line(&format!(
@@ -84,4 +85,37 @@ fn check(g: &Global) -> Result<Exit> {
         output::line(&format!("{}: {} problems", path.display(), problems.len()))?;
         Ok(Exit::Found)
     }
+}
+
+/// Says which logs the daemon takes for login logs (Dovecot's alone:
+/// [`crate::ingest::LogIngest::logins_only`]), and warns of one whose
+/// server follows no other log, where its failed logins name no login.
+fn tell_login_logs(config: &Config) -> Result<()> {
+    let server = |l: &crate::config::LogConfig| {
+        (l.server.clone()).or_else(|| config.servers.first().map(|s| s.name.clone()))
+    };
+    for (i, l) in config.logs.iter().enumerate() {
+        let login = match &l.journal {
+            Some(units) => crate::journal::dovecot_only(units),
+            None => super::logs::login_log_kind(&l.path) == Some(true),
+        };
+        if !login {
+            continue;
+        }
+        let others = (config.logs.iter().enumerate())
+            .filter(|(j, o)| *j != i && server(o) == server(l))
+            .count();
+        if others == 0 {
+            output::warning(&format!(
+                "log[{i}] {}: a login log (Dovecot's lines, no MTA's), but no other [[log]] of its server is followed: its failed logins are counted and name no login",
+                l.key()
+            ));
+        } else {
+            output::line(&format!(
+                "log[{i}] {}: a login log (Dovecot's lines, no MTA's): its failed logins go to the logins in the server's other logs",
+                l.key()
+            ))?;
+        }
+    }
+    Ok(())
 }

@@ -638,6 +638,8 @@ fn the_daemon_names_a_login_after_imap_guesses_in_dovecots_own_log() {
     let hook = WebhookReceiver::start();
     let dir = TempDir::new("ingest-login-log");
     dir.write("unlisted.toml", &exim_and(&hook, "path = \"maillog\"", ""));
+    let check = || stdout(&unlisted(dir.path(), &["config", "check"]));
+    assert!(!check().contains("a login log"), "{}", check());
     // Ten addresses guess three passwords each over IMAP, then the
     // mailbox logs in to send. Debian 12's rsyslog stamps carry the year.
     let guesses = |first: i64, n: i64| {
@@ -653,6 +655,11 @@ fn the_daemon_names_a_login_after_imap_guesses_in_dovecots_own_log() {
         "2024-05-01T00:00:01.000000+00:00 web dovecot: master: Dovecot v2.3.19 starting up\n",
     );
     append(&dir, "maillog", &guesses(0, 10));
+    assert!(
+        check().contains("log[1] maillog: a login log (Dovecot's lines, no MTA's)"),
+        "{}",
+        check()
+    );
     let mut logins = String::new();
     auth_message(&mut logins, 0, "info@shop.example", 900);
     append(&dir, "mail.log", &logins);
@@ -1331,6 +1338,15 @@ fn exims_mainlog_and_dovecot_in_the_journal_name_a_login_after_imap_guesses() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("Dovecot's units alone"),
+        "{}",
+        stderr(&o)
+    );
+    // Alone, a login log names no login: `config check` says so.
+    let alone = journal_config(&hook, "dovecot*", "journal", "auto", "");
+    dir.write("unlisted.toml", &alone);
+    let o = unlisted(dir.path(), &["config", "check"]);
+    assert!(
+        stderr(&o).contains("log[0] journal:dovecot*: a login log (Dovecot's lines, no MTA's), but no other [[log]] of its server is followed"),
         "{}",
         stderr(&o)
     );
