@@ -280,6 +280,22 @@ enum Keep {
 /// while another fills with guesses does not grow without end.
 pub const MAX_SHARED: usize = 100_000;
 
+/// Adds a failed login to those a reader shares: a login log read whole
+/// at once (a backlog) keeps no more than twice [`MAX_SHARED`].
+fn share(shared: &mut Vec<dovecot::Logged>, f: dovecot::Logged) {
+    shared.push(f);
+    if shared.len() > 2 * MAX_SHARED {
+        keep_newest(shared, MAX_SHARED);
+    }
+}
+
+/// Sorts failures oldest first and keeps the newest `cap`.
+fn keep_newest(v: &mut Vec<dovecot::Logged>, cap: usize) {
+    v.sort_by_key(|f| f.at);
+    let over = v.len().saturating_sub(cap);
+    v.drain(..over);
+}
+
 /// A line that starts with these many bytes of the line that last moved
 /// the clock has the same time, to the second (`2026-01-01 10:00:00`,
 /// `Jan  1 10:00:00 host`).
@@ -348,9 +364,11 @@ impl LogParser {
     }
 
     /// The failed logins copied since the last call, oldest first.
+    /// At most [`MAX_SHARED`], the newest: no more would wait in the
+    /// other readers ([`LogParser::note_shared`]).
     pub fn take_shared(&mut self) -> Vec<dovecot::Logged> {
         let mut v = self.shared.as_mut().map(std::mem::take).unwrap_or_default();
-        v.sort_by_key(|f| f.at);
+        keep_newest(&mut v, MAX_SHARED);
         v
     }
 
@@ -376,10 +394,15 @@ impl LogParser {
 
     /// Puts failures (oldest first) with those waiting, in time order.
     fn wait_for_clock(&mut self, failures: Vec<dovecot::Logged>, keep: Keep) {
-        for f in failures {
-            // Nearly always after all those waiting.
-            let at = self.pending.partition_point(|(w, _)| w.at <= f.at);
-            self.pending.insert(at, (f, keep));
+        let later = match (self.pending.back(), failures.first()) {
+            (Some((w, _)), Some(f)) => f.at >= w.at,
+            _ => true,
+        } && failures.is_sorted_by_key(|f| f.at);
+        self.pending.extend(failures.into_iter().map(|f| (f, keep)));
+        if !later {
+            // Older than some waiting (a snapshot shared again): sorted
+            // once, not put in place one by one.
+            self.pending.make_contiguous().sort_by_key(|(f, _)| f.at);
         }
     }
 
@@ -549,7 +572,9 @@ impl LogParser {
     /// line this parser reads.
     pub fn restore_logins(&mut self, saved: logins::Saved) {
         if let Some(shared) = &mut self.shared {
-            shared.extend(saved.failures());
+            for f in saved.failures() {
+                share(shared, f);
+            }
         }
         match self.format {
             Some(Format::Postfix) => self.postfix.failures.restore(saved),
@@ -1100,13 +1125,14 @@ impl LogParser {
         };
         let at = self.utc(s.at, time::syslog_zoned(line.as_bytes()));
         if let Some(shared) = self.shared.as_mut().filter(|_| count) {
-            shared.push(dovecot::Logged {
+            let f = dovecot::Logged {
                 at,
                 user: f.user.map(str::to_string),
                 ip: f.ip,
                 attempts: f.attempts,
                 line: line.to_string(),
-            });
+            };
+            share(shared, f);
         }
         if let Some(captured) = &mut self.captured {
             captured.push(dovecot::Logged {
@@ -1701,9 +1727,38 @@ mod tests {
                 ..shared[0].clone()
             })
             .collect();
-        quiet.note_shared(many);
+        quiet.note_shared(many.clone());
         assert_eq!(quiet.pending.len(), MAX_SHARED);
         assert_eq!(quiet.pending.front().map(|(f, _)| f.at.secs), Some(10));
+        // A batch older than those waiting (a snapshot shared again)
+        // goes in time order.
+        let mut mixed = LogParser::new(Some(Format::Exim), 2026);
+        let at = |secs| dovecot::Logged {
+            at: Stamp { secs, millis: 0 },
+            ..shared[0].clone()
+        };
+        mixed.note_shared(vec![at(50), at(60)]);
+        mixed.note_shared(vec![at(10), at(55), at(70)]);
+        let order: Vec<i64> = mixed.pending.iter().map(|(f, _)| f.at.secs).collect();
+        assert_eq!(order, [10, 50, 55, 60, 70]);
+        // And those a login log shares, read whole at once (out of order
+        // here), stay bounded, the newest kept.
+        let mut out = Vec::new();
+        let total = 2 * MAX_SHARED as i64 + 10;
+        for secs in (0..total).rev() {
+            let at = Stamp { secs, millis: 0 };
+            share(
+                &mut out,
+                dovecot::Logged {
+                    at,
+                    ..many[0].clone()
+                },
+            );
+            assert!(out.len() <= 2 * MAX_SHARED);
+        }
+        keep_newest(&mut out, MAX_SHARED);
+        assert_eq!(out.len(), MAX_SHARED);
+        assert_eq!(out.last().map(|f| f.at.secs), Some(total - 1));
     }
 
     /// journald's notice of lines it dropped counts for the units a mail
