@@ -77,6 +77,8 @@ for fmt in postfix exim; do
       parse) what="one thread: each line parsed alone" ;;
       assemble) what="one thread: parsed and assembled into messages" ;;
       tally) what="one thread: a bare per-sender tally, the peer's own counting (floor)" ;;
+      lean) what="one thread: a fused reader judging senders, no allocation per message (a redesign's floor)" ;;
+      *) what="one thread: $stage" ;;
     esac
     echo "| $fmt ${mb} MB | $what | $secs | $mbs | | |"
   done
