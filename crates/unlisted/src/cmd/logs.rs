@@ -879,19 +879,23 @@ fn each_first_line(path: &Path, mut each: impl FnMut(&[u8]) -> bool) {
 /// Whether a followed file is a login log (cPanel's /var/log/maillog,
 /// where Dovecot writes beside Exim's own log): some of its first lines
 /// are Dovecot's and none is an MTA's. `None` while its lines tell
-/// neither (empty, just rotated, or not there yet).
+/// neither and are fewer than those looked at (empty, just rotated, or
+/// not there yet).
 pub(crate) fn login_log_kind(path: &Path) -> Option<bool> {
-    if !is_plain_file(path) {
+    match std::fs::metadata(path) {
+        Err(_) => return None,
         // A pipe read ahead would lose those lines.
-        return Some(false);
+        Ok(m) if !m.is_file() => return Some(false),
+        Ok(_) => {}
     }
-    let (mut dovecot, mut mta) = (false, false);
+    let (mut dovecot, mut mta, mut lines) = (false, false, 0);
     each_first_line(path, |line| {
+        lines += 1;
         mta = maillog::dovecot::is_mtas(line);
         dovecot |= maillog::dovecot::is_dovecots(line);
         !mta
     });
-    (dovecot || mta).then_some(dovecot && !mta)
+    (dovecot || mta || lines >= FIRST_LINES).then_some(dovecot && !mta)
 }
 
 /// How many lines of a file are read ahead to tell what it is.
@@ -1460,4 +1464,31 @@ pub(crate) fn dropped_by_journald(n: u64) -> String {
     format!(
         "journald dropped {n} of the MTA's lines (its rate limit, which a burst of mail trips): the counts here are short by those; raise RateLimitBurst= in journald.conf or LogRateLimitBurst= in the MTA's unit"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_tells_a_login_log_by_its_first_lines_once_they_tell() {
+        let dir = std::env::temp_dir().join(format!("unlisted-login-kind-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let kind = |name: &str, text: &str| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).unwrap();
+            login_log_kind(&path)
+        };
+        let other = "Nov 29 07:00:00 web rsyslogd: [origin] start\n";
+        let dovecot = "Nov 29 07:00:01 web dovecot: imap-login: Login: user=<a@b>\n";
+        let exim = "2026-11-29 07:00:02 Start queue run: pid=1\n";
+        assert_eq!(kind("empty", ""), None);
+        assert_eq!(kind("few", &other.repeat(3)), None);
+        assert_eq!(kind("many", &other.repeat(FIRST_LINES)), Some(false));
+        assert_eq!(kind("dovecot", &format!("{other}{dovecot}")), Some(true));
+        assert_eq!(kind("both", &format!("{dovecot}{exim}")), Some(false));
+        assert_eq!(login_log_kind(&dir.join("missing")), None);
+        assert_eq!(login_log_kind(Path::new("/dev/null")), Some(false));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
