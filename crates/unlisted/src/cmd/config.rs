@@ -87,6 +87,16 @@ fn check(g: &Global) -> Result<Exit> {
     }
 }
 
+/// Whether the daemon takes a `[[log]]` for a login log now (its
+/// journal units are Dovecot's alone, or its file's first lines are
+/// Dovecot's and none an MTA's).
+pub(crate) fn is_login_log(l: &crate::config::LogConfig) -> bool {
+    match &l.journal {
+        Some(units) => crate::journal::dovecot_only(units),
+        None => super::logs::login_log_kind(&l.path) == Some(true),
+    }
+}
+
 /// Says which logs the daemon takes for login logs (Dovecot's alone:
 /// [`crate::ingest::LogIngest::logins_only`]), and warns of one whose
 /// server follows no other log, where its failed logins name no login.
@@ -95,11 +105,7 @@ fn tell_login_logs(config: &Config) -> Result<()> {
         (l.server.clone()).or_else(|| config.servers.first().map(|s| s.name.clone()))
     };
     for (i, l) in config.logs.iter().enumerate() {
-        let login = match &l.journal {
-            Some(units) => crate::journal::dovecot_only(units),
-            None => super::logs::login_log_kind(&l.path) == Some(true),
-        };
-        if !login {
+        if !is_login_log(l) {
             continue;
         }
         let others = (config.logs.iter().enumerate())

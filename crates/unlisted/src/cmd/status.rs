@@ -51,6 +51,12 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<Exit> {
     let health = store.log_health()?;
     let health_of = |path: &str| health.iter().find(|h| h.path == path);
     let unread = store.log_problems()?;
+    // Logs the daemon takes for login logs (Dovecot's alone), by key.
+    let login_logs: Vec<String> = (config.logs.iter())
+        .filter(|l| super::config::is_login_log(l))
+        .map(|l| l.key())
+        .collect();
+    let is_login_log = |path: &str| login_logs.iter().any(|k| k == path);
     let spamming = senders.iter().any(|s| s.verdict == "spamming");
     let delisting = |list: &str| {
         catalog
@@ -90,6 +96,7 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<Exit> {
         for (path, cp, messages) in &logs {
             let mut log = serde_json::json!({
                 "type": "log", "path": path, "read_to": cp.read_to, "resume_at": cp.resume_at, "messages": messages,
+                "login_log": is_login_log(path),
             });
             // What the daemon met in it since it started.
             if let Some(h) = health_of(path) {
@@ -182,9 +189,15 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<Exit> {
         }
         for (path, cp, messages) in &logs {
             output::line(&format!(
-                "log {path}: read to byte {}, {} stored",
+                "log {path}: read to byte {}, {}",
                 cp.read_to,
-                output::count(*messages as u64, "message", "messages")
+                match is_login_log(path) {
+                    true => "a login log: its failed logins go to the server's other logs".into(),
+                    false => format!(
+                        "{} stored",
+                        output::count(*messages as u64, "message", "messages")
+                    ),
+                }
             ))?;
             let Some(h) = health_of(path) else { continue };
             if h.not_understood > 0 {

@@ -708,6 +708,32 @@ fn the_daemon_names_a_login_after_imap_guesses_in_dovecots_own_log() {
         "{said}"
     );
     assert!(said.contains(", 1 message stored\n"), "{said}");
+    let maillog_len = std::fs::metadata(dir.path().join("maillog")).unwrap().len();
+    assert!(
+        said.contains(&format!(
+            "log maillog: read to byte {maillog_len}, a login log: its failed logins go to the server's other logs\n"
+        )),
+        "{said}"
+    );
+    let o = unlisted(dir.path(), &["status", "--json"]);
+    let login_log: Vec<(String, bool)> = json_lines(&o)
+        .into_iter()
+        .filter(|l| l["type"] == "log")
+        .map(|l| {
+            (
+                l["path"].as_str().unwrap().to_string(),
+                l["login_log"] == true,
+            )
+        })
+        .collect();
+    assert!(
+        login_log.contains(&("maillog".into(), true)),
+        "{login_log:?}"
+    );
+    assert!(
+        login_log.contains(&("mail.log".into(), false)),
+        "{login_log:?}"
+    );
 
     // The next run (a restart): three more guesses, then another login.
     // It is told of the 33, not of the first 30 twice.
