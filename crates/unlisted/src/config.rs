@@ -477,6 +477,16 @@ impl LogConfig {
             None => self.path.display().to_string(),
         }
     }
+
+    /// Whether the daemon takes this log for a login log: its journal
+    /// units are Dovecot's alone, or its file's first lines are
+    /// Dovecot's and none an MTA's. `None` while the file tells neither.
+    pub(crate) fn login_log_kind(&self) -> Option<bool> {
+        match &self.journal {
+            Some(units) => Some(crate::journal::dovecot_only(units)),
+            None => crate::cmd::logs::login_log_kind(&self.path),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -771,6 +781,12 @@ impl EmailConfig {
 }
 
 impl Config {
+    /// The `[[server]]` a log of `server` belongs to: its own, else the
+    /// first one.
+    pub(crate) fn server_of(&self, server: Option<&str>) -> Option<String> {
+        (server.map(str::to_string)).or_else(|| self.servers.first().map(|s| s.name.clone()))
+    }
+
     /// The zone mail logs write their wall-clock times in: `log`'s own,
     /// else `[ingest] timezone`, else this machine's.
     pub(crate) fn log_zone(&self, log: Option<&LogConfig>) -> Result<maillog::time::Zone> {

@@ -197,10 +197,7 @@ impl LogIngest {
                 .into_iter()
                 .map(|(id, secs)| (id, maillog::Stamp { secs, millis: 0 })),
         );
-        let kind = match &cfg.journal {
-            Some(units) => Some(crate::journal::dovecot_only(units)),
-            None => crate::cmd::logs::login_log_kind(&cfg.path),
-        };
+        let kind = cfg.login_log_kind();
         let logins_only = kind == Some(true);
         if logins_only {
             login_log(&key, &mut parser);

@@ -326,7 +326,6 @@ impl Monitor {
         // readers for the logins after them, also in a backlog.
         let mut order: Vec<usize> = (0..self.logs.len()).collect();
         order.sort_by_key(|&i| !self.logs[i].logins_only);
-        let first_server = self.config.servers.first().map(|s| s.name.clone());
         for i in order {
             let log = &mut self.logs[i];
             loop {
@@ -356,9 +355,8 @@ impl Monitor {
             }
             let shared = log.take_shared();
             if !shared.is_empty() {
-                let server = |l: &crate::ingest::LogIngest| {
-                    l.server.clone().or_else(|| first_server.clone())
-                };
+                let config = &self.config;
+                let server = |l: &crate::ingest::LogIngest| config.server_of(l.server.as_deref());
                 let of = server(&self.logs[i]);
                 for (j, other) in self.logs.iter_mut().enumerate() {
                     if j != i && server(other) == of {

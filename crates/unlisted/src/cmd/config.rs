@@ -87,25 +87,13 @@ fn check(g: &Global) -> Result<Exit> {
     }
 }
 
-/// Whether the daemon takes a `[[log]]` for a login log now (its
-/// journal units are Dovecot's alone, or its file's first lines are
-/// Dovecot's and none an MTA's).
-pub(crate) fn is_login_log(l: &crate::config::LogConfig) -> bool {
-    match &l.journal {
-        Some(units) => crate::journal::dovecot_only(units),
-        None => super::logs::login_log_kind(&l.path) == Some(true),
-    }
-}
-
 /// Says which logs the daemon takes for login logs (Dovecot's alone:
 /// [`crate::ingest::LogIngest::logins_only`]), and warns of one whose
 /// server follows no other log, where its failed logins name no login.
 fn tell_login_logs(config: &Config) -> Result<()> {
-    let server = |l: &crate::config::LogConfig| {
-        (l.server.clone()).or_else(|| config.servers.first().map(|s| s.name.clone()))
-    };
+    let server = |l: &crate::config::LogConfig| config.server_of(l.server.as_deref());
     for (i, l) in config.logs.iter().enumerate() {
-        if !is_login_log(l) {
+        if l.login_log_kind() != Some(true) {
             continue;
         }
         let others = (config.logs.iter().enumerate())

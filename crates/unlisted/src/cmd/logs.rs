@@ -366,16 +366,22 @@ impl Ready {
                     path.display()
                 );
             }
-            let failures = parser.take_captured();
-            self.login_logs.push(LoginLog {
-                file: path.display().to_string(),
-                lines: parser.stats.lines,
-                failed_logins: failures.iter().map(|f| u64::from(f.attempts)).sum(),
-            });
-            self.failures.extend(failures);
+            self.keep_login_log(path.display().to_string(), &mut parser);
         }
-        self.failures.sort_by_key(|f| f.at);
         Ok(())
+    }
+
+    /// Lists a login log read by `parser` (in capture mode) and keeps its
+    /// failed logins, oldest first with those kept before.
+    fn keep_login_log(&mut self, file: String, parser: &mut LogParser) {
+        let failures = parser.take_captured();
+        self.login_logs.push(LoginLog {
+            file,
+            lines: parser.stats.lines,
+            failed_logins: failures.iter().map(|f| u64::from(f.attempts)).sum(),
+        });
+        self.failures.extend(failures);
+        self.failures.sort_by_key(|f| f.at);
     }
 
     /// Reads the failed logins of Dovecot's journal entries (`units`), in
@@ -392,14 +398,7 @@ impl Ready {
         if let Some(error) = journal_problem(res, &journal) {
             bail!("journal:{units}: {error}");
         }
-        let failures = parser.take_captured();
-        self.login_logs.push(LoginLog {
-            file: format!("journal:{units}"),
-            lines: parser.stats.lines,
-            failed_logins: failures.iter().map(|f| u64::from(f.attempts)).sum(),
-        });
-        self.failures.extend(failures);
-        self.failures.sort_by_key(|f| f.at);
+        self.keep_login_log(format!("journal:{units}"), &mut parser);
         Ok(())
     }
 

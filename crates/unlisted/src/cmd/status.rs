@@ -53,7 +53,7 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<Exit> {
     let unread = store.log_problems()?;
     // Logs the daemon takes for login logs (Dovecot's alone), by key.
     let login_logs: Vec<String> = (config.logs.iter())
-        .filter(|l| super::config::is_login_log(l))
+        .filter(|l| l.login_log_kind() == Some(true))
         .map(|l| l.key())
         .collect();
     let is_login_log = |path: &str| login_logs.iter().any(|k| k == path);
