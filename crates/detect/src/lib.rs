@@ -15,6 +15,7 @@
 //! the number of live senders, not with their volume.
 
 pub mod distinct;
+mod recent;
 pub mod relink;
 mod retire;
 pub mod signals;
@@ -256,7 +257,7 @@ struct SenderState {
     buckets: VecDeque<(i64, Counts)>,
     window: Counts,
     /// Recipient domains in the window, by [`distinct::hash_ci`].
-    domains: HashMap<u64, i64>,
+    domains: recent::Recent,
     logins: HashMap<std::net::IpAddr, i64>,
     /// Judged from the sender's name (again when read back).
     #[serde(skip)]
@@ -311,7 +312,7 @@ impl SenderState {
             account_hash: 0,
             buckets: VecDeque::new(),
             window: Counts::default(),
-            domains: HashMap::default(),
+            domains: Default::default(),
             logins: HashMap::default(),
             odd_place: None,
             total: Counts::default(),
@@ -346,7 +347,7 @@ impl SenderState {
         self.history_peak = self.history_peak.max(self.window.messages);
         self.window = Counts::default();
         self.buckets = VecDeque::new();
-        self.domains = HashMap::default();
+        self.domains = Default::default();
         self.logins = HashMap::default();
         self.failed_logins = None;
         self.delivered_days = VecDeque::new();
@@ -844,15 +845,8 @@ impl Detector {
 
         let c = o.counts;
         for h in o.domain.into_iter().chain(o.more_domains) {
-            // Most domains repeat: update in place.
             let room = st.domains.len() < MAX_DOMAINS;
-            match st.domains.get_mut(&h) {
-                Some(seen) => *seen = minute,
-                None if room => {
-                    st.domains.insert(h, minute);
-                }
-                None => {}
-            }
+            st.domains.touch(h, minute, room);
             st.all_domains.insert_hashed(h);
         }
         for (kind, text) in o.samples {
@@ -915,7 +909,7 @@ impl Detector {
         // Expire set members once a minute, not per message.
         if minute != st.last_minute {
             st.last_minute = minute;
-            st.domains.retain(|_, seen| minute - *seen < window_min);
+            st.domains.expire(minute, window_min);
             let login_min = (self.t.login_window.as_secs() / 60).max(1) as i64;
             st.logins.retain(|_, seen| minute - *seen < login_min);
             if st

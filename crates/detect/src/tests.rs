@@ -705,7 +705,7 @@ fn retired_senders_come_back_as_they_were() {
                         .map(|(_, c)| c.messages)
                         .sum::<u32>(),
                     st.domains
-                        .values()
+                        .minutes()
                         .filter(|m| within(*m * 60, t.window))
                         .count(),
                     st.logins
