@@ -15,7 +15,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 export PATH="$PATH:/usr/sbin"
 cargo build --release --locked -p unlisted
-cargo build --release --locked -p maillog --example stages
+cargo build --release --locked -p detect --example stages
 bin=target/release/unlisted
 stages=target/release/examples/stages
 dir=$(mktemp -d /tmp/unlisted-logbench.XXXXXX)
@@ -70,12 +70,13 @@ for fmt in postfix exim; do
   echo "| $fmt ${mb} MB | unlisted logs analyze --threads 1 | $one_s | $(rate "$one_s") | $one_m | $(ratio "$one_s" "$our_s") |"
   echo "| $fmt ${mb} MB | $peer | $peer_s | $(rate "$peer_s") | $peer_m | $(ratio "$peer_s" "$our_s") |"
   # Where one thread's time goes: the stages alone, on the file in memory
-  # (crates/maillog/examples/stages.rs); the detector is the rest.
+  # (crates/detect/examples/stages.rs).
   "$stages" "$fmt" "$log" | while IFS=$'\t' read -r stage secs mbs _; do
     case $stage in
       split) what="one thread: split into lines only" ;;
       parse) what="one thread: each line parsed alone" ;;
       assemble) what="one thread: parsed and assembled into messages" ;;
+      detect) what="one thread: the detector alone, on those messages' observations" ;;
       tally) what="one thread: a bare per-sender tally, the peer's own counting (floor)" ;;
       lean) what="one thread: a fused reader judging senders, no allocation per message (a redesign's floor)" ;;
       *) what="one thread: $stage" ;;

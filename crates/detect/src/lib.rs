@@ -14,17 +14,15 @@
 //! signs at once. Counts live in per-minute buckets, so memory grows with
 //! the number of live senders, not with their volume.
 
+mod deque;
 pub mod distinct;
 mod recent;
 pub mod relink;
 mod retire;
 pub mod signals;
 
-use std::collections::VecDeque;
-
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 
-use rustc_hash::FxHashMap as HashMap;
 use std::time::Duration;
 
 use maillog::{Message, Outcome, Sender, SenderKind, Stamp};
@@ -254,11 +252,12 @@ struct SenderState {
     /// [`text_hash`] of `account`: a message for the same account leaves
     /// the string alone (it is seldom in the cache).
     account_hash: u64,
-    buckets: VecDeque<(i64, Counts)>,
+    /// (minute, counts), oldest first: most senders have one or two.
+    buckets: deque::Deque<(i64, Counts), 2>,
     window: Counts,
     /// Recipient domains in the window, by [`distinct::hash_ci`].
-    domains: recent::Recent,
-    logins: HashMap<std::net::IpAddr, i64>,
+    domains: recent::Recent<u64>,
+    logins: recent::Recent<signals::Net>,
     /// Judged from the sender's name (again when read back).
     #[serde(skip)]
     odd_place: Option<&'static str>,
@@ -285,7 +284,7 @@ struct SenderState {
     /// Complaint times within the complaint window.
     complaints: Complaints,
     /// Delivered recipients per day (day number), for complaint rates.
-    delivered_days: VecDeque<(i64, u32)>,
+    delivered_days: deque::Deque<(i64, u32), 4>,
     /// Changed since [`Detector::take_changed`] last saw it.
     #[serde(skip)]
     changed: bool,
@@ -310,10 +309,10 @@ impl SenderState {
         SenderState {
             account: None,
             account_hash: 0,
-            buckets: VecDeque::new(),
+            buckets: Default::default(),
             window: Counts::default(),
             domains: Default::default(),
-            logins: HashMap::default(),
+            logins: Default::default(),
             odd_place: None,
             total: Counts::default(),
             all_domains: Default::default(),
@@ -334,7 +333,7 @@ impl SenderState {
             peak_at: at,
             last_minute: i64::MIN,
             complaints: Complaints::default(),
-            delivered_days: VecDeque::new(),
+            delivered_days: Default::default(),
             changed: true,
             failed_logins: None,
         }
@@ -346,11 +345,11 @@ impl SenderState {
     fn retire(&mut self) {
         self.history_peak = self.history_peak.max(self.window.messages);
         self.window = Counts::default();
-        self.buckets = VecDeque::new();
+        self.buckets = Default::default();
         self.domains = Default::default();
-        self.logins = HashMap::default();
+        self.logins = Default::default();
         self.failed_logins = None;
-        self.delivered_days = VecDeque::new();
+        self.delivered_days = Default::default();
         for v in [
             &mut self.samples_bounce,
             &mut self.samples_invalid,
@@ -668,6 +667,8 @@ pub struct Detector {
     /// Someone saves the changed senders ([`Detector::take_changed`]):
     /// [`Detector::forget_idle`] keeps those not saved yet.
     saved: bool,
+    /// Reasons without words, for [`judge`] (kept to reuse its room).
+    scratch: Vec<Reason>,
 }
 
 type Senders<V> = hashbrown::HashMap<SenderKey, V, BuildHasherDefault<rustc_hash::FxHasher>>;
@@ -739,6 +740,7 @@ impl Detector {
             forgot_hour: i64::MIN,
             retired_day: i64::MIN,
             saved: false,
+            scratch: Vec::new(),
         }
     }
 
@@ -863,7 +865,7 @@ impl Detector {
         if let Some(ip) = o.client_ip {
             st.client_ips.insert(&ip);
             if o.sender.kind == SenderKind::Auth {
-                st.logins.insert(signals::network(ip), minute);
+                st.logins.touch(signals::Net::of(ip), minute, true);
             }
         }
         if let Some(f) = o.failed_logins
@@ -911,7 +913,7 @@ impl Detector {
             st.last_minute = minute;
             st.domains.expire(minute, window_min);
             let login_min = (self.t.login_window.as_secs() / 60).max(1) as i64;
-            st.logins.retain(|_, seen| minute - *seen < login_min);
+            st.logins.expire(minute, login_min);
             if st
                 .failed_logins
                 .as_ref()
@@ -921,7 +923,7 @@ impl Detector {
             }
         }
 
-        judge(&self.t, st, &o.sender, at)
+        judge(&self.t, st, &o.sender, at, &mut self.scratch)
     }
 
     /// Folds in many observations, in order, like [`Detector::apply`] on
@@ -974,7 +976,7 @@ impl Detector {
         self.newest = self.newest.max(at.secs);
         let window = self.t.complaint_window.as_secs() as i64;
         st.complaints.add(at.secs, window);
-        judge(&self.t, st, sender, at)
+        judge(&self.t, st, sender, at, &mut self.scratch)
     }
 
     /// Forgets the senders that sent nothing for a day longer than every
@@ -1194,14 +1196,27 @@ fn report(sender: &Sender, st: &SenderState) -> SenderReport {
 
 /// Re-evaluates a sender after new evidence; a change when its verdict
 /// moved (the reasons are written out only then).
-fn judge(t: &Thresholds, st: &mut SenderState, sender: &Sender, at: Stamp) -> Option<Change> {
-    let quick = evaluate(t, st, false);
-    let worst = |r: &[Reason]| r.iter().map(|x| x.severity).max().unwrap_or(Verdict::Ok);
-    let verdict = worst(&quick);
+///
+/// `scratch` holds the reasons without their words for a moment: most
+/// messages change nothing, and cost no allocation.
+fn judge(
+    t: &Thresholds,
+    st: &mut SenderState,
+    sender: &Sender,
+    at: Stamp,
+    scratch: &mut Vec<Reason>,
+) -> Option<Change> {
+    scratch.clear();
+    rules(t, st, false, scratch);
+    let verdict = scratch
+        .iter()
+        .map(|x| x.severity)
+        .max()
+        .unwrap_or(Verdict::Ok);
     let before = st.current;
     st.current = verdict;
     let new_peak = verdict > st.peak
-        || (verdict == st.peak && verdict != Verdict::Ok && quick.len() > st.peak_reasons.len());
+        || (verdict == st.peak && verdict != Verdict::Ok && scratch.len() > st.peak_reasons.len());
     if verdict == before && !new_peak {
         return None;
     }
@@ -1261,13 +1276,19 @@ fn span(d: std::time::Duration) -> String {
 /// all a message needs unless the verdict changes, and it keeps the
 /// per-message cost to arithmetic.
 fn evaluate(t: &Thresholds, st: &SenderState, describe: bool) -> Vec<Reason> {
+    let mut out = Vec::new();
+    rules(t, st, describe, &mut out);
+    out
+}
+
+/// [`evaluate`] into `out`.
+fn rules(t: &Thresholds, st: &SenderState, describe: bool, out: &mut Vec<Reason>) {
     let w = &st.window;
     let win = if describe {
         span(t.window)
     } else {
         String::new()
     };
-    let mut out = Vec::new();
     let mut reason = |code, severity, detail: &dyn Fn() -> String, samples: &[String]| {
         out.push(Reason {
             code,
@@ -1434,12 +1455,13 @@ fn evaluate(t: &Thresholds, st: &SenderState, describe: bool) -> Vec<Reason> {
     let nets = st.logins.len() as u32;
     if nets >= t.login_networks_suspicious {
         let shown: Vec<String> = if describe {
-            let mut nets_list: Vec<&std::net::IpAddr> = st.logins.keys().collect();
+            let mut nets_list: Vec<std::net::IpAddr> =
+                st.logins.iter().map(|(n, _)| n.ip()).collect();
             nets_list.sort();
             nets_list
                 .into_iter()
                 .take(SAMPLES)
-                .map(|n| signals::network_name(*n))
+                .map(signals::network_name)
                 .collect()
         } else {
             Vec::new()
@@ -1544,19 +1566,23 @@ fn evaluate(t: &Thresholds, st: &SenderState, describe: bool) -> Vec<Reason> {
     let volume = out.iter().any(|r| VOLUME.contains(&r.code));
     if (harm >= 3 || (harm >= 2 && volume)) && !out.iter().any(|r| r.severity == Verdict::Spamming)
     {
-        let codes: Vec<&str> = out.iter().map(|r| r.code).collect();
-        out.push(Reason {
-            code: "combined",
-            severity: Verdict::Spamming,
-            detail: format!(
+        let detail = if describe {
+            let codes: Vec<&str> = out.iter().map(|r| r.code).collect();
+            format!(
                 "{} warning signs at once: {}",
                 codes.len(),
                 codes.join(", ")
-            ),
+            )
+        } else {
+            String::new()
+        };
+        out.push(Reason {
+            code: "combined",
+            severity: Verdict::Spamming,
+            detail,
             samples: Vec::new(),
         });
     }
-    out
 }
 
 #[cfg(test)]

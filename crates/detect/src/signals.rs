@@ -265,6 +265,41 @@ pub fn network(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// A [`network`] as a small key: IPv4 as an IPv4-mapped IPv6 address
+/// (a /48 of IPv6 never is one). Saved as its address.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct Net(u128);
+
+impl Net {
+    /// The network of `ip`.
+    pub(crate) fn of(ip: IpAddr) -> Net {
+        match network(ip) {
+            IpAddr::V4(v) => Net(u128::from(v.to_ipv6_mapped())),
+            IpAddr::V6(v) => Net(u128::from(v)),
+        }
+    }
+
+    pub(crate) fn ip(self) -> IpAddr {
+        let v6 = std::net::Ipv6Addr::from(self.0);
+        match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(v6),
+        }
+    }
+}
+
+impl serde::Serialize for Net {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.ip().serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Net {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        IpAddr::deserialize(d).map(Net::of)
+    }
+}
+
 /// `198.51.100.0/24`, `2001:db8:1::/48`.
 pub fn network_name(net: IpAddr) -> String {
     match net {
@@ -361,6 +396,24 @@ mod tests {
         assert!(
             odd_script_place("/home/shop/public_html/wp-content/plugins/contact-form-7").is_none()
         );
+    }
+
+    #[test]
+    fn a_network_key_gives_its_network_back() {
+        for ip in [
+            "198.51.100.7",
+            "2001:db8:1:2::1",
+            "::ffff:198.51.100.7",
+            "::1",
+            "0.0.0.0",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert_eq!(Net::of(ip).ip(), network(ip), "{ip}");
+            let bytes = postcard::to_allocvec(&Net::of(ip)).unwrap();
+            assert_eq!(bytes, postcard::to_allocvec(&network(ip)).unwrap());
+            let back: Net = postcard::from_bytes(&bytes).unwrap();
+            assert_eq!(back, Net::of(ip));
+        }
     }
 
     #[test]

@@ -705,12 +705,12 @@ fn retired_senders_come_back_as_they_were() {
                         .map(|(_, c)| c.messages)
                         .sum::<u32>(),
                     st.domains
-                        .minutes()
-                        .filter(|m| within(*m * 60, t.window))
+                        .iter()
+                        .filter(|(_, m)| within(*m * 60, t.window))
                         .count(),
                     st.logins
-                        .values()
-                        .filter(|m| within(*m * 60, t.login_window))
+                        .iter()
+                        .filter(|(_, m)| within(*m * 60, t.login_window))
                         .count(),
                     st.delivered_since(now.div_euclid(86_400), days),
                 );

@@ -45,6 +45,19 @@ pub enum Format {
     Postfix,
 }
 
+impl std::str::FromStr for Format {
+    type Err = String;
+
+    /// `exim` or `postfix`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "exim" => Ok(Format::Exim),
+            "postfix" => Ok(Format::Postfix),
+            other => Err(format!("unknown log format `{other}` (exim or postfix)")),
+        }
+    }
+}
+
 /// How many not-understood lines are quoted in the summary.
 pub const SAMPLES: usize = 5;
 

@@ -2,17 +2,20 @@
 //! benchmark's figures in proportion (bench/logs/run.sh prints them next
 //! to `logs analyze`): splitting the lines, parsing each line alone, and
 //! parsing with assembly into messages as `logs analyze` assembles them
-//! (without the details it skips; the messages are then dropped). The
-//! detector's work is what `logs analyze --threads 1` adds after that.
-//! And a floor: `tally`, the least work the peers' own reports need (per
+//! (without the details it skips; the messages are then dropped), and
+//! the detector alone (`detect`: the messages are turned into
+//! observations first, untimed, then folded into a detector as `logs
+//! analyze` folds them). And a floor: `tally`, the least work the peers' own reports need (per
 //! envelope sender: messages, bytes, deliveries, bounces, deferrals, as
 //! eximstats and pflogsumm count them), with no message assembled and
 //! nothing else read from a line. And `lean`: what a reader
 //! that parses, assembles and judges in one pass with no allocation per
 //! message would cost at least ([`Lean`]).
 //!
-//! usage: cargo run --release -p maillog --example stages -- exim|postfix FILE [STAGE]
-//! (one stage alone, for a profiler)
+//! usage: cargo run --release -p detect --example stages -- exim|postfix FILE [STAGE]
+//! (one stage alone, for a profiler: `valgrind --tool=callgrind
+//! --toggle-collect='detect::Detector::apply_all*'` counts the detector's
+//! instructions alone)
 
 use std::hash::BuildHasher;
 use std::io::Read;
@@ -20,25 +23,25 @@ use std::time::Instant;
 
 use maillog::{Format, LogParser};
 
+/// As the `unlisted` binary allocates: the detector's figures depend on it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (format, path, only) = match &args[..] {
         [_, f, p] => (f, p, None),
         [_, f, p, s] => (f, p, Some(s.as_str())),
         _ => {
-            eprintln!("usage: stages exim|postfix FILE [split|parse|assemble|tally|lean]");
+            eprintln!("usage: stages exim|postfix FILE [split|parse|assemble|detect|tally|lean]");
             std::process::exit(2);
         }
     };
     let run = |stage: &str| only.is_none_or(|o| o == stage);
-    let format = match format.as_str() {
-        "exim" => Format::Exim,
-        "postfix" => Format::Postfix,
-        other => {
-            eprintln!("unknown format {other}");
-            std::process::exit(2);
-        }
-    };
+    let format: Format = format.parse().unwrap_or_else(|e| {
+        eprintln!("{e}");
+        std::process::exit(2);
+    });
     let mut data = Vec::new();
     if let Err(e) = std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut data)) {
         eprintln!("cannot read {path}: {e}");
@@ -111,7 +114,34 @@ fn main() {
         parser.finish(&mut count);
         report("assemble", t, messages);
     }
+    if run("detect") {
+        let mut parser = LogParser::new(Some(format), 2024);
+        parser.skip_details();
+        let mut batches: Vec<Vec<detect::Observation>> = Vec::new();
+        let mut keep = |m: maillog::Message| {
+            if let Some(o) = detect::Observation::from_message(m) {
+                match batches.last_mut() {
+                    Some(b) if b.len() < BATCH => b.push(o),
+                    _ => batches.push(vec![o]),
+                }
+            }
+        };
+        for l in lines() {
+            parser.line(l, String::new, &mut keep);
+        }
+        parser.finish(&mut keep);
+        let n: usize = batches.iter().map(Vec::len).sum();
+        let mut d = detect::Detector::new(detect::Thresholds::default());
+        let t = Instant::now();
+        for mut b in batches {
+            d.apply_all(&mut b);
+        }
+        report("detect", t, n as u64);
+    }
 }
+
+/// Observations folded in at once, as `logs analyze` folds them.
+const BATCH: usize = 64;
 
 /// A pass over the lines that needs no parser of ours.
 trait Pass {
@@ -203,23 +233,12 @@ struct LeanMessage {
 
 impl Pass for Lean {
     fn exim(&mut self, l: &[u8]) {
-        let Some(used) = maillog::time::exim_stamp_len(l) else {
+        let Some((id, ev)) = exim_parts(l) else {
             return;
         };
-        if l.len() < 16 {
-            return;
-        }
         if l[..16] != self.minute_key {
             self.minute_key.copy_from_slice(&l[..16]);
             self.minute = minute_of(&l[..16]);
-        }
-        let rest = &l[(used + 1).min(l.len())..];
-        let Some(sp) = memchr::memchr(b' ', rest) else {
-            return;
-        };
-        let (id, ev) = (&rest[..sp], &rest[sp + 1..]);
-        if !(id.len() == 16 || id.len() == 23) || ev.len() < 3 {
-            return;
         }
         let (flag, text, f) = (&ev[..2], &ev[3..], &self.finders);
         match flag {
@@ -417,6 +436,16 @@ impl Lean {
     }
 }
 
+/// `STAMP ID EVENT` of an Exim line: the id and the event (its flag
+/// and text), when the line is a message's.
+fn exim_parts(l: &[u8]) -> Option<(&[u8], &[u8])> {
+    let used = maillog::time::exim_stamp_len(l)?;
+    let rest = &l[(used + 1).min(l.len())..];
+    let sp = memchr::memchr(b' ', rest)?;
+    let (id, ev) = (&rest[..sp], &rest[sp + 1..]);
+    ((id.len() == 16 || id.len() == 23) && ev.len() >= 3).then_some((id, ev))
+}
+
 /// The text after `name` up to the next space.
 fn field<'a>(text: &'a [u8], name: &memchr::memmem::Finder) -> Option<&'a [u8]> {
     let at = name.find(text)? + name.needle().len();
@@ -492,17 +521,9 @@ impl Pass for Tally {
     /// `STAMP ID FLAG …`: `<=` (sender, `S=`), `=>`/`->`, `**`, `==`,
     /// `Completed`.
     fn exim(&mut self, l: &[u8]) {
-        let Some(used) = maillog::time::exim_stamp_len(l) else {
+        let Some((id, ev)) = exim_parts(l) else {
             return;
         };
-        let rest = &l[(used + 1).min(l.len())..];
-        let Some(sp) = memchr::memchr(b' ', rest) else {
-            return;
-        };
-        let (id, ev) = (&rest[..sp], &rest[sp + 1..]);
-        if !(id.len() == 16 || id.len() == 23) || ev.len() < 3 {
-            return;
-        }
         match &ev[..2] {
             b"<=" => {
                 let a = &ev[3..];
