@@ -135,98 +135,108 @@ pub(crate) fn split_once_ascii(s: &str, c: u8) -> Option<(&str, &str)> {
 }
 
 fn is_key(k: &str) -> bool {
-    !k.is_empty()
-        && k.len() <= 8
-        && k.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'*' || b == b'_')
+    !k.is_empty() && k.len() <= 8 && k.bytes().all(is_key_byte)
+}
+
+fn is_key_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'*' || b == b'_'
 }
 
 impl<'a> Iterator for Fields<'a> {
     type Item = (&'a str, Value<'a>);
 
+    /// Walks the bytes by index: every place sliced at is an ASCII byte
+    /// (a space, `=`, a quote, a bracket) or an end.
     fn next(&mut self) -> Option<Self::Item> {
+        let s: &'a str = self.rest;
+        let b = s.as_bytes();
+        let mut i = 0;
         loop {
-            let s = self.rest.trim_start_matches(' ');
-            if s.is_empty() {
-                self.rest = s;
-                return None;
+            while b.get(i) == Some(&b' ') {
+                i += 1;
             }
-            if let Some(r) = s.strip_prefix("for ") {
-                self.recipients = Some(r);
+            if i >= b.len() {
                 self.rest = "";
                 return None;
             }
-            // The word's first `=` (if before its end) and its end.
-            let b = s.as_bytes();
-            let stop = find_space_or_eq(b, 0);
-            let (first_eq, word_end) = if stop < b.len() && b[stop] == b'=' {
-                (Some(stop), find_byte(b, stop + 1, b' '))
-            } else {
-                (None, stop)
-            };
-            let Some(eq) = first_eq else {
-                // A bare word (`from <x>`, `defer (-44)`): skip it.
-                self.rest = &s[word_end..];
-                continue;
-            };
-            let key = &s[..eq];
-            if !is_key(key) {
-                self.rest = &s[word_end..];
-                continue;
+            if b[i..].starts_with(b"for ") {
+                self.recipients = Some(&s[i + 4..]);
+                self.rest = "";
+                return None;
             }
-            let v = &s[eq + 1..];
-            if let Some(q) = v.strip_prefix('"') {
+            // The word's first `=`, if before its end: most keys are a
+            // letter or two, looked at directly.
+            let eq = match b.get(i + 1..i + 3) {
+                Some([b'=', _]) if is_key_byte(b[i]) => i + 1,
+                Some([k, b'=']) if is_key_byte(b[i]) && is_key_byte(*k) => i + 2,
+                _ => {
+                    let eq = find_space_or_eq(b, i);
+                    if b.get(eq) != Some(&b'=') {
+                        // A bare word (`from <x>`, `defer (-44)`): skip it.
+                        i = eq;
+                        continue;
+                    }
+                    if !is_key(&s[i..eq]) {
+                        i = find_byte(b, eq + 1, b' ');
+                        continue;
+                    }
+                    eq
+                }
+            };
+            let key = &s[i..eq];
+            let v = eq + 1;
+            if b.get(v) == Some(&b'"') {
                 // Quoted: up to the first unescaped quote.
-                let bytes = q.as_bytes();
-                let mut i = 0;
+                let mut j = v + 1;
                 loop {
-                    i = find_with(
-                        bytes,
-                        i,
+                    j = find_with(
+                        b,
+                        j,
                         |w| bytes_equal(w, b'"') | bytes_equal(w, b'\\'),
                         |c| c == b'"' || c == b'\\',
                     );
-                    if bytes.get(i) != Some(&b'\\') {
+                    if b.get(j) != Some(&b'\\') {
                         break;
                     }
-                    i += 2;
+                    j += 2;
                 }
-                let i = i.min(bytes.len());
-                self.rest = q.get(i + 1..).unwrap_or("");
+                let j = j.min(b.len());
+                self.rest = s.get(j + 1..).unwrap_or("");
                 return Some((
                     key,
                     Value {
-                        raw: &q[..i],
+                        raw: &s[v + 1..j],
                         quoted: true,
                     },
                 ));
             }
-            let mut end = word_end - eq - 1;
+            let mut end = find_byte(b, v, b' ');
             if key == "H" {
                 // `H=name (helo with spaces) [ip]:port`: take following
                 // `(…)` and `[…]` parts too.
                 loop {
-                    let t = &v[end..];
-                    let t2 = t.trim_start_matches(' ');
-                    let skip = t.len() - t2.len();
-                    if t2.starts_with('(') {
-                        match find_ascii(t2, b')') {
-                            Some(c) => end += skip + c + 1,
-                            None => break,
+                    let mut t = end;
+                    while b.get(t) == Some(&b' ') {
+                        t += 1;
+                    }
+                    match b.get(t) {
+                        Some(b'(') => {
+                            let close = find_byte(b, t, b')');
+                            if close >= b.len() {
+                                break;
+                            }
+                            end = find_byte(b, close + 1, b' ');
                         }
-                        end += find_ascii(&v[end..], b' ').unwrap_or(v.len() - end);
-                    } else if t2.starts_with('[') {
-                        end += skip + find_ascii(t2, b' ').unwrap_or(t2.len());
-                    } else {
-                        break;
+                        Some(b'[') => end = find_byte(b, t, b' '),
+                        _ => break,
                     }
                 }
             }
-            self.rest = &v[end..];
+            self.rest = &s[end..];
             return Some((
                 key,
                 Value {
-                    raw: &v[..end],
+                    raw: &s[v..end],
                     quoted: false,
                 },
             ));

@@ -199,7 +199,7 @@ pub fn read_line(r: &mut impl std::io::BufRead, buf: &mut Vec<u8>) -> std::io::R
 /// A line as text. Nearly every line is valid UTF-8; the lossy path only
 /// for the rest (`from_utf8_lossy` is slower on valid text).
 pub(crate) fn utf8(bytes: &[u8]) -> Cow<'_, str> {
-    match std::str::from_utf8(bytes) {
+    match simdutf8::basic::from_utf8(bytes) {
         Ok(t) => Cow::Borrowed(t),
         Err(_) => String::from_utf8_lossy(bytes),
     }
