@@ -93,9 +93,18 @@ pub fn cites_spam(reply: &str) -> bool {
 /// hour (500/500 (100%)) allowed.`, `… the max defers and failures per
 /// hour …`).
 pub fn held_by_limits(reply: &str) -> bool {
-    reply.contains("has exceeded the max emails per hour")
-        || reply.contains("has exceeded the max defers and failures per hour")
+    LIMITS.is_match(reply)
 }
+
+/// Built once: `str::contains` builds a searcher for its needle at each
+/// call, which cost more than the rest of the message's observation.
+static LIMITS: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    AhoCorasick::new([
+        "has exceeded the max emails per hour",
+        "has exceeded the max defers and failures per hour",
+    ])
+    .expect("two fixed words make a matcher")
+});
 
 /// Replies that say the recipient does not exist (the mark of a scraped
 /// or bought list).

@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use rustc_hash::FxHashMap as HashMap;
 
 use crate::exim::{self, EximLine};
+use crate::fields::has;
 use crate::logins::LoginFailures;
 use crate::message::{
     Attribution, MatchedBy, Message, Outcome, RecipientIndex, Sender, SenderKind,
@@ -457,7 +458,7 @@ impl EximAssembler {
                 let rcpt = recipients.recipient(m, o.original.unwrap_or(o.recipient), l.at);
                 rcpt.at = l.at;
                 let remote = o.ip.is_some_and(|ip| !is_local_ip(ip))
-                    && !o.transport.is_some_and(|t| t.contains("lmtp"));
+                    && !o.transport.is_some_and(|t| has(t, "lmtp"));
                 rcpt.remote |= remote;
                 rcpt.forwarded |= remote
                     && o.original
@@ -473,7 +474,7 @@ impl EximAssembler {
                     E::Bounce(_) => rcpt.outcome = Outcome::Bounced,
                     _ => {
                         // Backoff notes are not a new answer from anyone.
-                        if reply.is_some_and(|r| r.contains("retry time not reached")) {
+                        if reply.is_some_and(|r| has(r, "retry time not reached")) {
                             return;
                         }
                         rcpt.outcome = Outcome::Deferred;
@@ -490,7 +491,7 @@ impl EximAssembler {
                 if !remote
                     && !matches!(l.event, E::Delivery(_))
                     && o.transport
-                        .is_some_and(|t| t.contains("smtp") && !t.contains("lmtp"))
+                        .is_some_and(|t| has(t, "smtp") && !has(t, "lmtp"))
                 {
                     rcpt.remote = true;
                 }
@@ -630,8 +631,8 @@ impl EximAssembler {
     fn note_attempt(&mut self, at: Stamp, o: &exim::Outcome<'_>, permanent: bool) {
         // A backoff note is no answer from anyone.
         if let Some(r) = o.reply.as_deref()
-            && !r.contains("retry time not reached")
-            && (o.host.is_some() || o.transport.is_some_and(|t| t.contains("smtp")))
+            && !has(r, "retry time not reached")
+            && (o.host.is_some() || o.transport.is_some_and(|t| has(t, "smtp")))
         {
             self.attempts.push(crate::message::Attempt {
                 at,

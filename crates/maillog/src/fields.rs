@@ -120,6 +120,13 @@ pub(crate) fn find_short(b: &[u8], needle: &[u8]) -> Option<usize> {
     }
 }
 
+/// Does `hay` hold `needle` (a short word)? [`find_short`]: `str::contains`
+/// builds a substring searcher at each call, which costs more than the
+/// search in a log line's few dozen bytes.
+pub(crate) fn has(hay: &str, needle: &str) -> bool {
+    find_short(hay.as_bytes(), needle.as_bytes()).is_some()
+}
+
 /// Where the first `c` (ASCII) in `s` is: `str::find` for one byte,
 /// cheaper on the short words of a log line, where a vector search's
 /// set-up costs more than the search.

@@ -1174,7 +1174,7 @@ impl LogParser {
     /// Counts the lines journald says it dropped of the MTA's and Dovecot's units (its
     /// notice comes with them when the journal is read by unit).
     fn note_dropped(&mut self, line: &str) {
-        if !line.contains("systemd-journald") {
+        if !fields::has(line, "systemd-journald") {
             return;
         }
         let Some(s) = postfix::syslog(line, self.year) else {

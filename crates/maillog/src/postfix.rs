@@ -6,7 +6,7 @@
 //! `from=, size=, nrcpt=` and `removed`, and the delivery agents'
 //! `to=, relay=, delay=, delays=, dsn=, status=` (log_adhoc.c).
 
-use crate::fields::{find_short, host_ip, split_once_ascii};
+use crate::fields::{find_short, has, host_ip, split_once_ascii};
 use crate::time::{Stamp, parse_syslog};
 
 /// A delivery status (`status=` of a delivery agent).
@@ -435,7 +435,7 @@ pub fn queued_as(reply: &str) -> Option<&str> {
 }
 
 fn daemon_event(text: &str) -> Event<'_> {
-    if text.contains("SASL") && text.contains("authentication failed") {
+    if has(text, "SASL") && has(text, "authentication failed") {
         // `warning: unknown[198.51.100.7]: SASL LOGIN authentication failed: …, sasl_username=x`
         let ip = host_ip(text.split(": SASL").next().unwrap_or(""));
         return Event::AuthFailed {
