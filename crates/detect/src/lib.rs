@@ -5,6 +5,11 @@
 //! - [`signals`]: what a reply or a script path says.
 //! - this module: [`Thresholds`] (the config), [`Detector`] (all senders),
 //!   and the rules.
+//! - a sender's state in bounded memory: [`distinct`] counts (exact, then
+//!   a sketch), `recent` members of a window by the minute last seen,
+//!   `deque` buckets kept inline while few; `retire` moves long-silent
+//!   senders to a scratch file.
+//! - [`relink`]: a content filter's copy back to its sender.
 //!
 //! The rules keep volume apart from harm. Volume alone (a newsletter, a
 //! busy contact form) can make a sender `suspicious`, never `spamming`;
