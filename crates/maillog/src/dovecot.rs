@@ -82,9 +82,56 @@ pub fn maybe_failed_login(line: &[u8]) -> bool {
     said && is_dovecots(line)
 }
 
-/// Whether a syslog line's tag is `dovecot` or `dovecot[pid]`.
+/// Whether a line is Dovecot's: a syslog line whose tag is `dovecot` or
+/// `dovecot[pid]`, or a line of Dovecot's own log ([`own`]).
 pub fn is_dovecots(line: &[u8]) -> bool {
-    program(line).is_some_and(|p| p == b"dovecot")
+    program(line).is_some_and(|p| p == b"dovecot") || own(line).is_some()
+}
+
+/// Dovecot's levels, as its own log writes them after a process's name.
+const LEVELS: [&[u8]; 6] = [
+    b"Info: ",
+    b"Warning: ",
+    b"Error: ",
+    b"Fatal: ",
+    b"Panic: ",
+    b"Debug: ",
+];
+
+/// A line of Dovecot's own log, where `log_path` names a file instead of
+/// syslog (a common choice, and iRedMail's and Virtualmin's): Dovecot's
+/// `log_timestamp`, then the process and the level, with no host and no
+/// program tag:
+///
+/// `Nov 29 07:00:00 imap-login: Info: Disconnected (auth failed, 1
+/// attempts in 2 secs): user=<…>, method=PLAIN, rip=…, lip=…`
+///
+/// The stamp is the default `%b %d %H:%M:%S` or the often set
+/// `%Y-%m-%d %H:%M:%S` (which is Exim's shape: an Exim line never has a
+/// word ending in `:` and then a level). Returns the stamp's length and
+/// the text from the process's name on (`imap-login: Info: …`).
+pub fn own(line: &[u8]) -> Option<(usize, &[u8])> {
+    let stamp = match line.get(..15) {
+        Some(b) if b[3] == b' ' && b[6] == b' ' && b[9] == b':' && b[12] == b':' => 15,
+        _ => crate::time::exim_stamp_len(line)?,
+    };
+    let text = line.get(stamp..)?.strip_prefix(b" ")?;
+    has_process_and_level(text).then_some((stamp, text))
+}
+
+/// Whether `text` (a line after its stamp) starts as Dovecot's own log
+/// goes on: a process's name with a colon, then a level (`imap-login:
+/// Info: `). Exim's reader asks it of a line that names no message, so
+/// that it leaves Dovecot's lines stamped as its own to Dovecot's reader.
+pub fn has_process_and_level(text: &[u8]) -> bool {
+    // The process: `imap-login`, `auth`, `imap(user)<pid><session>`.
+    let word = crate::fields::find_byte(text, 0, b' ');
+    let Some(process) = text[..word].strip_suffix(b":") else {
+        return false;
+    };
+    let level = text.get(word + 1..).unwrap_or_default();
+    process.first().is_some_and(u8::is_ascii_lowercase)
+        && LEVELS.iter().any(|l| level.starts_with(l))
 }
 
 /// Whether a line is an MTA's: Exim's own log (it starts with Exim's
@@ -92,8 +139,11 @@ pub fn is_dovecots(line: &[u8]) -> bool {
 /// (`postfix/smtpd`, `postfix-out/smtp`). A file with Dovecot's lines and
 /// none of these is a login log.
 pub fn is_mtas(line: &[u8]) -> bool {
-    crate::time::exim_stamp_len(line).is_some()
-        || program(line).is_some_and(|p| p.starts_with(b"postfix") || p == b"exim" || p == b"exim4")
+    let mta = crate::time::exim_stamp_len(line).is_some()
+        || program(line)
+            .is_some_and(|p| p.starts_with(b"postfix") || p == b"exim" || p == b"exim4");
+    // Dovecot's own log may be stamped as Exim's.
+    mta && own(line).is_none()
 }
 
 /// The program of a syslog line: the last word of its tag, without
@@ -217,6 +267,49 @@ mod tests {
         ] {
             assert_eq!(is_mtas(line.as_bytes()), mta, "{line}");
             assert_eq!(is_dovecots(line.as_bytes()), dovecot, "{line}");
+        }
+    }
+
+    #[test]
+    fn dovecots_own_log_is_told_by_its_process_and_level() {
+        for (line, own_text) in [
+            (
+                "Nov 29 07:00:00 imap-login: Info: Login: user=<x>",
+                Some("imap-login: Info: Login: user=<x>"),
+            ),
+            (
+                "Nov 09 07:00:00 imap(x@y)<7><ab/c>: Info: Disconnected: Logged out",
+                Some("imap(x@y)<7><ab/c>: Info: Disconnected: Logged out"),
+            ),
+            (
+                "2026-11-29 07:00:00 master: Warning: Killed with signal 15",
+                Some("master: Warning: Killed with signal 15"),
+            ),
+            ("2026-11-29 07:00:00 auth: Error: x", Some("auth: Error: x")),
+            // Exim's own lines, and syslog's.
+            (
+                "2026-11-29 07:00:00 Warning: purging the environment.",
+                None,
+            ),
+            ("2026-11-29 07:00:00 1rK001-000001-01 Completed", None),
+            ("2026-11-29 07:00:00 cwd=/root 3 args: a: Info: b", None),
+            ("Nov 29 07:00:00 mx dovecot: imap-login: Info: x", None),
+            ("Nov 29 07:00:00 mx postfix/smtpd[1]: Info: x", None),
+            ("Nov 29 07:00:00 Imap: Info: x", None),
+            ("Nov 29 07:00:00 imap-login: Infos", None),
+            ("Nov 29 07:00:00 imap-login:", None),
+            ("Nov 29", None),
+        ] {
+            let got = own(line.as_bytes()).map(|(_, t)| std::str::from_utf8(t).unwrap());
+            assert_eq!(got, own_text, "{line}");
+            assert_eq!(
+                is_dovecots(line.as_bytes()),
+                own_text.is_some() || line.contains(" dovecot:"),
+                "{line}"
+            );
+            if own_text.is_some() {
+                assert!(!is_mtas(line.as_bytes()), "{line}");
+            }
         }
     }
 

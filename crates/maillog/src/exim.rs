@@ -265,6 +265,10 @@ pub(crate) fn parse_event(rest: &str) -> Option<Event<'_>> {
     }
     let (first, after) = split_once_ascii(rest, b' ').unwrap_or((rest, ""));
     if !is_message_id(first) {
+        // Dovecot's own log, stamped as Exim's (`log_timestamp`).
+        if crate::dovecot::has_process_and_level(rest.as_bytes()) {
+            return None;
+        }
         return Some(connection_event(rest));
     }
     let id = first;

@@ -730,22 +730,23 @@ impl LogParser {
         }
         let understood = match self.format {
             Some(Format::Exim) => {
-                self.exim_line(line, out) || self.other_program(line) || self.reject_copy(line)
+                self.exim_line(line, out)
+                    || self.other_program(line)
+                    || self.reject_copy(line)
+                    || self.dovecot_own(line)
             }
-            Some(Format::Postfix) => self.postfix_line(line, out),
+            Some(Format::Postfix) => self.postfix_line(line, out) || self.dovecot_own(line),
             None => {
                 if self.exim_line(line, out) {
                     self.format = Some(Format::Exim);
                     true
                 } else if self.postfix_line(line, out) {
-                    // Another program's syslog line (dovecot's before
-                    // Exim's, in a syslog file) says nothing of the format.
-                    if postfix::parse_head(line, self.year).is_ok() {
-                        self.format = Some(Format::Postfix);
-                    }
+                    // Postfix's own line set the format; another program's
+                    // (dovecot's before Exim's, in a syslog file) says
+                    // nothing of it.
                     true
                 } else {
-                    false
+                    self.dovecot_own(line)
                 }
             }
         };
@@ -823,10 +824,9 @@ impl LogParser {
                 h.at = self.utc(h.at, time::syslog_zoned(line.as_bytes()));
                 self.postfix.peek(&postfix::from_head(h), line);
             }
-            Err(postfix::NotPostfix::OtherProgram) => {
+            Err(_) => {
                 self.dovecot_failures(line, false);
             }
-            Err(postfix::NotPostfix::Garbage) => {}
         }
         self.hint = None;
     }
@@ -1130,13 +1130,13 @@ impl LogParser {
         if !dovecot::maybe_failed_login(line.as_bytes()) {
             return false;
         }
-        let Some(s) = postfix::syslog(line, self.year) else {
+        let Some((at, zoned, text)) = self.dovecot_text(line) else {
             return false;
         };
-        let Some(f) = dovecot::failed_login(s.program, s.text) else {
+        let Some(f) = dovecot::failed_login("dovecot", text) else {
             return false;
         };
-        let at = self.utc(s.at, time::syslog_zoned(line.as_bytes()));
+        let at = self.utc(at, zoned);
         if let Some(shared) = self.shared.as_mut().filter(|_| count) {
             let f = dovecot::Logged {
                 at,
@@ -1167,6 +1167,38 @@ impl LogParser {
             } else {
                 failures.note(f.user, f.ip, at, line, 0);
             }
+        }
+        true
+    }
+
+    /// A Dovecot line's time (and whether it carries its offset) and its
+    /// text from the process's name on: a syslog line of `dovecot`, or a
+    /// line of Dovecot's own log ([`dovecot::own`]).
+    fn dovecot_text<'a>(&self, line: &'a str) -> Option<(Stamp, bool, &'a str)> {
+        if let Some((stamp, text)) = dovecot::own(line.as_bytes()) {
+            let b = line.as_bytes();
+            let (at, zoned) = match stamp {
+                15 => (time::parse_syslog(b, self.year)?.0, false),
+                _ => (time::parse_exim(b)?.0, time::exim_zoned(b)),
+            };
+            return Some((at, zoned, &line[line.len() - text.len()..]));
+        }
+        let s = postfix::syslog(line, self.year)?;
+        (s.program == "dovecot").then(|| (s.at, time::syslog_zoned(line.as_bytes()), s.text))
+    }
+
+    /// A line of Dovecot's own log the MTA's reader was given (the
+    /// daemon follows it as a login log, beside Exim's own): its failed
+    /// logins are kept, its other lines ignored. Tried only on a line
+    /// nothing else understood.
+    fn dovecot_own(&mut self, line: &str) -> bool {
+        if dovecot::own(line.as_bytes()).is_none() {
+            return false;
+        }
+        if self.dovecot_failures(line, true) {
+            self.stats.understood += 1;
+        } else {
+            self.stats.ignored += 1;
         }
         true
     }
@@ -1203,6 +1235,9 @@ impl LogParser {
                 h.at = self.utc(h.at, time::syslog_zoned(line.as_bytes()));
                 let l = postfix::from_head(h);
                 self.stats.understood += 1;
+                // Known before the failed logins waiting for this line's
+                // time are kept for Postfix's logins ([`LogParser::seen`]).
+                self.format.get_or_insert(Format::Postfix);
                 self.seen(l.at);
                 self.postfix.feed(&l, line, self.offset, out);
                 self.tick(l.at, line, out);
@@ -1772,6 +1807,86 @@ mod tests {
         keep_newest(&mut out, MAX_SHARED);
         assert_eq!(out.len(), MAX_SHARED);
         assert_eq!(out.last().map(|f| f.at.secs), Some(total - 1));
+    }
+
+    /// A login log read first (`logs analyze mail.log dovecot.log`) whose
+    /// failures all come before the mail log's first line: a reader not
+    /// yet told its format keeps them for Postfix's logins when that first
+    /// line is Postfix's (they went to Exim's, and the login after them
+    /// was not told of them).
+    #[test]
+    fn failures_before_a_postfix_logs_first_line_name_its_login() {
+        let mut logins = LogParser::new(None, 2026);
+        logins.capture_failures();
+        for n in 1..=3 {
+            let line = format!(
+                "Nov 28 10:00:0{n} imap-login: Info: Disconnected (auth failed, 4 attempts in 9 secs): user=<info@shop.example>, method=PLAIN, rip=198.51.100.{n}, lip=192.0.2.1"
+            );
+            logins.line(line.as_bytes(), String::new, &mut |_| {});
+        }
+        assert_eq!(logins.stats.understood, 3);
+        let failures = logins.take_captured();
+        assert_eq!(failures.iter().map(|f| f.attempts).sum::<u32>(), 12);
+
+        let mut postfix = LogParser::new(None, 2026);
+        postfix.add_failures(failures, true);
+        let mut out = Vec::new();
+        for line in [
+            "Nov 28 10:00:09 mx postfix/smtpd[1]: 4AB0001: client=unknown[203.0.113.9], sasl_method=PLAIN, sasl_username=info@shop.example",
+            "Nov 28 10:00:09 mx postfix/qmgr[2]: 4AB0001: from=<info@shop.example>, size=900, nrcpt=1 (queue active)",
+            "Nov 28 10:00:09 mx postfix/smtp[3]: 4AB0001: to=<a@dest.example>, relay=mx.dest.example[198.51.100.20]:25, delay=0.2, delays=0/0/0.1/0.1, dsn=2.0.0, status=sent (250 OK)",
+            "Nov 28 10:00:09 mx postfix/qmgr[2]: 4AB0001: removed",
+        ] {
+            postfix.line(line.as_bytes(), String::new, &mut |m| out.push(m));
+        }
+        postfix.finish(&mut |m| out.push(m));
+        assert_eq!(postfix.format(), Some(Format::Postfix));
+        let f = out[0].failed_logins.as_ref().expect("told of the guesses");
+        assert_eq!((f.count, f.ips), (12, 3));
+        assert_eq!(postfix.failed_login_count(), 12);
+    }
+
+    /// Dovecot's own log (`log_path`), stamped its default way or as Exim
+    /// stamps, given to the MTA's reader (the daemon follows it beside
+    /// Exim's main log): its failures are kept, its other lines ignored,
+    /// none is taken for the MTA's, and the shards route its failures to
+    /// every shard.
+    #[test]
+    fn dovecots_own_log_is_read_for_its_failed_logins() {
+        for stamp in ["Nov 28 10:00:01", "2026-11-28 10:00:01"] {
+            for format in [None, Some(Format::Exim), Some(Format::Postfix)] {
+                let mut p = LogParser::new(format, 2026);
+                let lines = [
+                    format!(
+                        "{stamp} master: Info: Dovecot v2.3.19.1 (9b53102964) starting up for imap (core dumps disabled)"
+                    ),
+                    format!(
+                        "{stamp} imap-login: Info: Login: user=<owner@site.example>, method=PLAIN, rip=192.0.2.50, lip=192.0.2.1, mpid=7, session=<a>"
+                    ),
+                    format!(
+                        "{stamp} imap-login: Info: Disconnected: Aborted login by logging out (auth failed, 4 attempts in 2 secs): user=<info@shop.example>, method=PLAIN, rip=127.0.100.1, lip=127.0.0.1, session=<b>"
+                    ),
+                    format!(
+                        "{stamp} imap(owner@site.example)<7><a>: Info: Disconnected: Logged out in=8 out=468"
+                    ),
+                ];
+                for l in &lines {
+                    p.line(l.as_bytes(), String::new, &mut |_| {});
+                }
+                let what = format!("{stamp} {format:?}");
+                assert_eq!(p.stats.not_understood, 0, "{what}");
+                assert_eq!((p.stats.understood, p.stats.ignored), (1, 3), "{what}");
+                assert_eq!(p.failed_login_count(), 4, "{what}");
+                assert!(p.stats.first.is_none(), "no MTA line: {what}");
+                assert_eq!(p.format(), format, "{what}");
+                assert!(dovecot::is_dovecots(lines[0].as_bytes()), "{what}");
+                assert!(!dovecot::is_mtas(lines[2].as_bytes()), "{what}");
+                for f in [Format::Exim, Format::Postfix] {
+                    let r = shard::Router::new(f, 2);
+                    assert_eq!(r.route(lines[2].as_bytes()), shard::Route::Every, "{what}");
+                }
+            }
+        }
     }
 
     /// journald's notice of lines it dropped counts for the units a mail

@@ -62,12 +62,21 @@ impl Router {
     pub fn route(&self, line: &[u8]) -> Route {
         let found = match self.format {
             Format::Exim => match crate::time::exim_stamp_len(line) {
-                Some(used) => exim_id(line, used),
+                Some(used) => match exim_id(line, used) {
+                    // Dovecot's own log may be stamped as Exim's.
+                    None if crate::dovecot::maybe_failed_login(line) => Some(Key::Shared),
+                    found => found,
+                },
                 None => return self.route_through_syslog(line),
             },
             Format::Postfix => match postfix_id(line) {
                 // `warning: …` is shaped like a queue id.
                 Some(Key::Id(b"warning", _)) => postfix_failed_login(line),
+                // So is the level of Dovecot's own log (`imap-login: Info:
+                // …`), which no queue id spells.
+                Some(Key::Id(b"Info", _)) if crate::dovecot::maybe_failed_login(line) => {
+                    Some(Key::Shared)
+                }
                 // Where the line it repeats goes ([`crate::syslog_repeat`]).
                 None => match crate::syslog_repeat(line) {
                     Some((copy, _)) => return self.route(&copy),

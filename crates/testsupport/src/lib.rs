@@ -460,12 +460,18 @@ mail.* action(type="omfile" file="{d}/maillog" template="{template}")
 
     /// Waits until the mail log has `n` lines containing `needle`.
     pub fn wait_lines(&self, needle: &str, n: usize, limit: Duration) -> String {
-        wait_for(limit, || {
-            let log = std::fs::read_to_string(self.maillog()).ok()?;
-            (log.lines().filter(|l| l.contains(needle)).count() >= n).then_some(log)
-        })
-        .unwrap_or_else(|| std::fs::read_to_string(self.maillog()).unwrap_or_default())
+        wait_lines(&self.maillog(), needle, n, limit)
     }
+}
+
+/// Waits until the file `path` has `n` lines containing `needle`;
+/// returns the file as it is then (or when the wait ran out).
+fn wait_lines(path: &Path, needle: &str, n: usize, limit: Duration) -> String {
+    wait_for(limit, || {
+        let log = std::fs::read_to_string(path).ok()?;
+        (log.lines().filter(|l| l.contains(needle)).count() >= n).then_some(log)
+    })
+    .unwrap_or_else(|| std::fs::read_to_string(path).unwrap_or_default())
 }
 
 impl Drop for Syslog {
@@ -823,24 +829,60 @@ pub fn swaks(
 }
 
 /// A real Dovecot (Debian's dovecot-imapd) serving IMAP on a loopback
-/// port, logging through syslog to the mail facility, as Debian and
-/// Ubuntu set it up, to a real rsyslogd: its lines land in the same mail
-/// log as the MTA's. Users and plain passwords from a passwd-file; no
-/// failure delay, so a test's guesses take no time.
+/// port. Users and plain passwords from a passwd-file; no failure delay,
+/// so a test's guesses take no time.
 pub struct Dovecot {
     pub port: u16,
-    _dir: TempDir,
+    dir: TempDir,
     child: Child,
 }
 
+/// Where a [`Dovecot`] logs.
+enum DovecotLog<'a> {
+    Syslog(&'a Syslog),
+    /// Its own file (`log_path`), stamped with `log_timestamp` when given.
+    File(Option<&'a str>),
+}
+
 impl Dovecot {
+    /// Logging through syslog to the mail facility, as Debian and Ubuntu
+    /// set it up, to a real rsyslogd: its lines land in the same mail log
+    /// as the MTA's.
     pub fn start_through_syslog(users: &[(&str, &str)], syslog: &Syslog) -> Self {
+        Self::start(users, DovecotLog::Syslog(syslog))
+    }
+
+    /// Writing its own log ([`Dovecot::log`]; `log_path`), stamped with
+    /// Dovecot's `log_timestamp` when given, else with its default
+    /// (`%b %d %H:%M:%S `).
+    pub fn start_logging_to_file(users: &[(&str, &str)], timestamp: Option<&str>) -> Self {
+        Self::start(users, DovecotLog::File(timestamp))
+    }
+
+    /// Its own log, when it writes one.
+    pub fn log(&self) -> PathBuf {
+        self.dir.path().join("dovecot.log")
+    }
+
+    /// Waits until its own log has `n` lines containing `needle`.
+    pub fn wait_lines(&self, needle: &str, n: usize, limit: Duration) -> String {
+        wait_lines(&self.log(), needle, n, limit)
+    }
+
+    fn start(users: &[(&str, &str)], log: DovecotLog<'_>) -> Self {
         let dir = TempDir::new("dovecot");
         let port = {
             let l = TcpListener::bind("127.0.0.1:0").expect("bind");
             l.local_addr().expect("addr").port()
         };
         let d = dir.path().display();
+        let logging = match &log {
+            DovecotLog::Syslog(_) => "log_path = syslog\nsyslog_facility = mail".to_string(),
+            DovecotLog::File(stamp) => {
+                let stamp = stamp.map(|t| format!("\nlog_timestamp = \"{t}\""));
+                format!("log_path = {d}/dovecot.log{}", stamp.unwrap_or_default())
+            }
+        };
         let passwd: String = users
             .iter()
             .map(|(u, p)| format!("{u}:{{PLAIN}}{p}\n"))
@@ -858,8 +900,7 @@ ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
-log_path = syslog
-syslog_facility = mail
+{logging}
 default_internal_user = dovecot
 default_login_user = dovenull
 mail_location = maildir:~/Maildir
@@ -893,7 +934,13 @@ service imap-login {{
         );
         let conf = dir.write("dovecot.conf", &config);
         // -F: in the foreground, so that dropping this stops it.
-        let child = with_own_dev_log(&find_program("dovecot"), dir.path(), &syslog.socket())
+        let mut command = match &log {
+            DovecotLog::Syslog(syslog) => {
+                with_own_dev_log(&find_program("dovecot"), dir.path(), &syslog.socket())
+            }
+            DovecotLog::File(_) => Command::new(find_program("dovecot")),
+        };
+        let child = command
             .arg("-F")
             .arg("-c")
             .arg(&conf)
@@ -905,11 +952,7 @@ service imap-login {{
             std::net::TcpStream::connect(("127.0.0.1", port)).ok()
         });
         assert!(up.is_some(), "dovecot did not listen on port {port}");
-        Dovecot {
-            port,
-            _dir: dir,
-            child,
-        }
+        Dovecot { port, dir, child }
     }
 }
 

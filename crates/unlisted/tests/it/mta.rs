@@ -12,7 +12,7 @@ use testsupport::{
     smtp_auth_guesses, swaks, wait_for,
 };
 
-use crate::{json_lines, stderr, unlisted};
+use crate::{json_lines, stderr, stdout, unlisted};
 
 /// Script directories under /home (attribution keys on home paths),
 /// removed when dropped.
@@ -658,20 +658,94 @@ fn real_exim_main_log_and_dovecots_maillog_name_a_login_after_imap_guesses() {
     assert_eq!(summary["format"], "exim");
     assert_eq!(summary["login_logs"][0]["failed_logins"], 12, "{summary:#}");
 
-    // The daemon following both logs (the main log named first) stores
-    // the verdict change with the guesses as its reason.
+    assert_daemon_names_login_after_guesses(&dir, &exim.mainlog(), &syslog.maillog(), &raw);
+}
+
+/// The daemon following Exim's main log and a login log (the main log
+/// named first; the login log told by its lines) stores the verdict
+/// change of [`guesses_then_login`]'s login with the guesses as its
+/// reason.
+fn assert_daemon_names_login_after_guesses(
+    dir: &TempDir,
+    main: &std::path::Path,
+    login_log: &std::path::Path,
+    raw: &str,
+) {
     dir.write(
         "unlisted.toml",
         &format!(
             "[[log]]\npath = \"{}\"\nformat = \"exim\"\n\n[[log]]\npath = \"{}\"\n",
-            exim.mainlog().display(),
-            syslog.maillog().display()
+            main.display(),
+            login_log.display()
         ),
+    );
+    let check = stdout(&unlisted(dir.path(), &["config", "check"]));
+    assert!(
+        check.contains("a login log (Dovecot's lines, no MTA's)"),
+        "{check}"
     );
     let o = unlisted(dir.path(), &["serve", "--once"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let reason = "12 failed logins from 3 addresses";
-    crate::ingest::assert_stored_reason(&dir, "auth:info@shop.example", reason, &raw);
+    crate::ingest::assert_stored_reason(dir, "auth:info@shop.example", reason, raw);
+}
+
+/// Dovecot writing its own log (`log_path = /var/log/dovecot.log`, with
+/// its default stamp `Nov 29 07:00:00 imap-login: Info: …`) beside Exim's
+/// main log. A bot guesses over IMAP, then logs in to Exim over SMTP: the
+/// two logs given together name the login for the guesses, and so does
+/// the daemon following both.
+#[test]
+fn real_exim_and_dovecots_own_log_name_a_login_after_imap_guesses() {
+    let sink = SmtpSink::start();
+    let exim = Exim::start(sink.port, "info@shop.example", "secret");
+    let dovecot = Dovecot::start_logging_to_file(&[("info@shop.example", "secret")], None);
+    guesses_then_login(90, exim.port, |ip, guesses| {
+        imap_login_guesses(dovecot.port, ip, "info@shop.example", guesses)
+    });
+    let log = exim.wait_completed(1, Duration::from_secs(30));
+    let own = dovecot.wait_lines(" imap-login: Info: ", 3, Duration::from_secs(10));
+    // The real thing: no host, no `dovecot:` tag, the level after the
+    // process.
+    assert_eq!(own.matches("(auth failed, 4 attempts").count(), 3, "{own}");
+    assert!(!own.contains("dovecot:"), "{own}");
+    let dir = TempDir::new("mta-dovecot-own");
+    let raw = format!("{log}{own}");
+    let summary = assert_named_after_guesses(&dir, &[&exim.mainlog(), &dovecot.log()], &raw);
+    assert_eq!(summary["format"], "exim");
+    assert_eq!(summary["login_logs"][0]["failed_logins"], 12, "{summary:#}");
+    // Its other lines (start-up, shutdown) are Dovecot's, read and passed.
+    let lines = own.lines().count() as u64;
+    assert_eq!(summary["login_logs"][0]["lines"], lines, "{summary:#}");
+    assert_daemon_names_login_after_guesses(&dir, &exim.mainlog(), &dovecot.log(), &raw);
+}
+
+/// Dovecot's own log stamped as many set it, `log_timestamp = "%Y-%m-%d
+/// %H:%M:%S "`, which is the shape of Exim's stamp: beside Postfix's own
+/// log it is still told for Dovecot's, and its guesses name the login.
+#[test]
+fn real_postfix_and_dovecots_own_log_with_dated_stamps_name_a_login_after_imap_guesses() {
+    let sink = SmtpSink::start();
+    let postfix = Postfix::start(sink.port, "info", "shop.example", "secret");
+    let dovecot = Dovecot::start_logging_to_file(
+        &[("info@shop.example", "secret")],
+        Some("%Y-%m-%d %H:%M:%S "),
+    );
+    guesses_then_login(100, postfix.port, |ip, guesses| {
+        imap_login_guesses(dovecot.port, ip, "info@shop.example", guesses)
+    });
+    let log = postfix.wait_removed(1, Duration::from_secs(30));
+    let own = dovecot.wait_lines(" imap-login: Info: ", 3, Duration::from_secs(10));
+    let dated = own.lines().next().unwrap_or_default();
+    assert!(
+        dated.as_bytes().get(4) == Some(&b'-') && dated.as_bytes().get(10) == Some(&b' '),
+        "{own}"
+    );
+    let dir = TempDir::new("mta-dovecot-own-dated");
+    let raw = format!("{log}{own}");
+    let summary = assert_named_after_guesses(&dir, &[&postfix.maillog(), &dovecot.log()], &raw);
+    assert_eq!(summary["format"], "postfix");
+    assert_eq!(summary["login_logs"][0]["failed_logins"], 12, "{summary:#}");
 }
 
 fn postfix_shapes(syslog: Option<Syslog>) {
