@@ -99,16 +99,16 @@ const LEVELS: [&[u8]; 6] = [
 ];
 
 /// A line of Dovecot's own log, where `log_path` names a file instead of
-/// syslog (a common choice, and iRedMail's and Virtualmin's): Dovecot's
-/// `log_timestamp`, then the process and the level, with no host and no
-/// program tag:
+/// syslog: Dovecot's `log_timestamp`, then the process and the level,
+/// with no host and no program tag:
 ///
 /// `Nov 29 07:00:00 imap-login: Info: Disconnected (auth failed, 1
 /// attempts in 2 secs): user=<…>, method=PLAIN, rip=…, lip=…`
 ///
 /// The stamp is the default `%b %d %H:%M:%S` or the often set
-/// `%Y-%m-%d %H:%M:%S` (which is Exim's shape: an Exim line never has a
-/// word ending in `:` and then a level). Returns the stamp's length and
+/// `%Y-%m-%d %H:%M:%S`, which is Exim's shape: told apart by what
+/// follows, a word ending in `:` and a level, which Exim's lines do not
+/// start with ([`has_process_and_level`]). Returns the stamp's length and
 /// the text from the process's name on (`imap-login: Info: …`).
 pub fn own(line: &[u8]) -> Option<(usize, &[u8])> {
     let stamp = match line.get(..15) {

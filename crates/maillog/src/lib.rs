@@ -738,7 +738,11 @@ impl LogParser {
             Some(Format::Postfix) => self.postfix_line(line, out) || self.dovecot_own(line),
             None => {
                 if self.exim_line(line, out) {
-                    self.format = Some(Format::Exim);
+                    // Its line set the format, unless it was the first part
+                    // of one split for syslog.
+                    if self.format.is_none() {
+                        self.decide(Format::Exim);
+                    }
                     true
                 } else if self.postfix_line(line, out) {
                     // Postfix's own line set the format; another program's
@@ -1074,6 +1078,9 @@ impl LogParser {
     ) -> bool {
         l.at = self.utc(l.at, zoned);
         self.stats.understood += 1;
+        if self.format.is_none() {
+            self.decide(Format::Exim);
+        }
         self.seen(l.at);
         self.exim.feed(&l, line, self.offset, out);
         self.tick(l.at, line, out);
@@ -1171,6 +1178,22 @@ impl LogParser {
         true
     }
 
+    /// The format, told by the first MTA line of a reader not given it:
+    /// known before the failed logins waiting for that line's time are
+    /// kept ([`LogParser::seen`]), and those kept before it (Dovecot's, in
+    /// the same syslog file) go with it, so that the MTA's logins are told
+    /// of them.
+    fn decide(&mut self, format: Format) {
+        self.format = Some(format);
+        let (mine, other) = match format {
+            Format::Exim => (&mut self.exim.failures, &mut self.postfix.failures),
+            Format::Postfix => (&mut self.postfix.failures, &mut self.exim.failures),
+        };
+        if mine.is_empty() {
+            std::mem::swap(mine, other);
+        }
+    }
+
     /// A Dovecot line's time (and whether it carries its offset) and its
     /// text from the process's name on: a syslog line of `dovecot`, or a
     /// line of Dovecot's own log ([`dovecot::own`]).
@@ -1235,9 +1258,9 @@ impl LogParser {
                 h.at = self.utc(h.at, time::syslog_zoned(line.as_bytes()));
                 let l = postfix::from_head(h);
                 self.stats.understood += 1;
-                // Known before the failed logins waiting for this line's
-                // time are kept for Postfix's logins ([`LogParser::seen`]).
-                self.format.get_or_insert(Format::Postfix);
+                if self.format.is_none() {
+                    self.decide(Format::Postfix);
+                }
                 self.seen(l.at);
                 self.postfix.feed(&l, line, self.offset, out);
                 self.tick(l.at, line, out);
@@ -1844,6 +1867,28 @@ mod tests {
         let f = out[0].failed_logins.as_ref().expect("told of the guesses");
         assert_eq!((f.count, f.ips), (12, 3));
         assert_eq!(postfix.failed_login_count(), 12);
+    }
+
+    /// A syslog file whose first lines are Dovecot's guesses and whose
+    /// MTA, Exim through syslog, shows up after them: read by a reader not
+    /// told the format, the guesses are kept for Exim's logins (they were
+    /// kept for Postfix's, and the login after them was not told of them).
+    #[test]
+    fn dovecots_guesses_before_the_first_exim_line_name_its_login() {
+        let mut lines: Vec<String> = (1..=3)
+            .map(|n| format!("Nov 28 10:00:0{n} web dovecot[900]: imap-login: Disconnected (auth failed, 4 attempts in 9 secs): user=<info@shop.example>, method=PLAIN, rip=198.51.100.{n}, lip=192.0.2.1"))
+            .collect();
+        lines.push("Nov 28 10:00:09 web exim[4101]: 2026-11-28 10:00:09 1rK001-000001-01 <= info@shop.example H=(pc) [203.0.113.9]:5000 P=esmtpsa A=dovecot_login:info@shop.example S=900 for a@dest.example".into());
+        let mut p = LogParser::new(None, 2026);
+        let mut out = Vec::new();
+        for l in &lines {
+            p.line(l.as_bytes(), String::new, &mut |m| out.push(m));
+        }
+        p.finish(&mut |m| out.push(m));
+        assert_eq!(p.format(), Some(Format::Exim));
+        assert_eq!(p.failed_login_count(), 12);
+        let f = out[0].failed_logins.as_ref().expect("told of the guesses");
+        assert_eq!((f.count, f.ips), (12, 3));
     }
 
     /// Dovecot's own log (`log_path`), stamped its default way or as Exim
