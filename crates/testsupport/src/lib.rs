@@ -859,6 +859,12 @@ impl Dovecot {
         Self::start(users, DovecotLog::File(timestamp))
     }
 
+    /// The socket Postfix asks to check SMTP passwords on:
+    /// `smtpd_sasl_type = dovecot`, `smtpd_sasl_path =` this.
+    pub fn sasl_socket(&self) -> PathBuf {
+        self.dir.path().join("run/auth-postfix")
+    }
+
     /// Its own log, when it writes one.
     pub fn log(&self) -> PathBuf {
         self.dir.path().join("dovecot.log")
@@ -919,6 +925,13 @@ userdb {{
 service anvil {{
   unix_listener anvil-auth-penalty {{
     mode = 0
+  }}
+}}
+# SMTP AUTH for Postfix (`smtpd_sasl_type = dovecot`,
+# [`Dovecot::sasl_socket`]), as Debian's guides set it up.
+service auth {{
+  unix_listener auth-postfix {{
+    mode = 0666
   }}
 }}
 service imap-login {{
@@ -1066,6 +1079,17 @@ impl Postfix {
         Self::start_full(relay_port, realm, users, "", Some(syslog))
     }
 
+    /// Logging through syslog, and asking `dovecot` to check SMTP
+    /// passwords (`smtpd_sasl_type = dovecot`), the pairing most Debian
+    /// and Ubuntu mail servers use: the users are Dovecot's.
+    pub fn start_with_dovecot_sasl(relay_port: u16, dovecot: &Dovecot, syslog: &Syslog) -> Self {
+        let extra = format!(
+            "smtpd_sasl_type = dovecot\nsmtpd_sasl_path = {}\n",
+            dovecot.sasl_socket().display()
+        );
+        Self::start_full(relay_port, "unused.example", &[], &extra, Some(syslog))
+    }
+
     fn start_full(
         relay_port: u16,
         realm: &str,
@@ -1206,7 +1230,9 @@ postlog unix-dgram n - n - 1 postlogd
                 "saslpasswd2 failed"
             );
         }
-        sh("chown postfix sasl/sasldb2");
+        if !users.is_empty() {
+            sh("chown postfix sasl/sasldb2");
+        }
         // postdrop must be setgid postdrop for non-root submissions, as the
         // package installs it.
         let postdrop = root.join("usr/sbin/postdrop");

@@ -636,6 +636,31 @@ fn real_postfix_and_dovecot_name_a_login_after_imap_guesses() {
     assert_eq!(summary["format"], "postfix");
 }
 
+/// The pairing most Debian and Ubuntu servers use: Postfix asks Dovecot
+/// to check SMTP passwords (`smtpd_sasl_type = dovecot`), both logging to
+/// the same mail log. A bot guesses over SMTP, four tries in each of three
+/// sessions from three addresses, then logs in: Postfix's warnings name
+/// the mailbox (`SASL PLAIN authentication failed: (reason unavailable),
+/// sasl_username=…`), each guess counts once (Dovecot's auth process
+/// writes no `auth failed` line of its own for them), and the login is
+/// named for the twelve.
+#[test]
+fn real_postfix_with_dovecot_sasl_names_a_login_after_smtp_guesses() {
+    let sink = SmtpSink::start();
+    let syslog = Syslog::start();
+    let dovecot = Dovecot::start_through_syslog(&[("info@shop.example", "secret")], &syslog);
+    let postfix = Postfix::start_with_dovecot_sasl(sink.port, &dovecot, &syslog);
+    guesses_then_login(110, postfix.port, |ip, guesses| {
+        smtp_auth_guesses(postfix.port, ip, "info@shop.example", guesses)
+    });
+    postfix.wait_removed(1, Duration::from_secs(30));
+    let log = syslog.wait_lines("authentication failed", 12, Duration::from_secs(10));
+    assert_eq!(log.matches("authentication failed").count(), 12, "{log}");
+    let dir = TempDir::new("mta-dovecot-sasl");
+    let summary = assert_named_after_guesses(&dir, &[&syslog.maillog()], &log);
+    assert_eq!(summary["format"], "postfix");
+}
+
 /// cPanel's layout: Exim writes its own main log, Dovecot writes
 /// /var/log/maillog through syslog. A bot guesses over IMAP, then logs in
 /// to Exim over SMTP; the two logs given together name the login for the
