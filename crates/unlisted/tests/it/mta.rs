@@ -542,14 +542,34 @@ fn the_daemon_follows_a_real_exim_through_syslog_live() {
 
 #[test]
 fn real_postfix_log_is_fully_understood_and_names_the_senders() {
-    postfix_shapes(None);
+    postfix_shapes(None, "");
+}
+
+/// The same with long queue ids (`enable_long_queue_ids = yes`, many
+/// admins' choice so that ids do not repeat across days: `4bRpQ74zkPz9sQ`)
+/// and every access decision logged, permits too
+/// (`smtpd_log_access_permit_actions = static:all`).
+#[test]
+fn real_postfix_with_long_queue_ids_and_permits_logged_is_fully_understood() {
+    let log = postfix_shapes(
+        None,
+        "enable_long_queue_ids = yes\nsmtpd_log_access_permit_actions = static:all",
+    );
+    // `… postfix/qmgr[77]: 4bRpQ74zkPz9sQ: removed`
+    let removed = log.lines().filter(|l| l.ends_with(": removed"));
+    let ids: Vec<&str> = removed.filter_map(|l| l.rsplit(": ").nth(1)).collect();
+    assert!(
+        !ids.is_empty() && ids.iter().all(|id| id.len() > 11),
+        "{log}"
+    );
+    assert!(log.contains(": permit: "), "{log}");
 }
 
 /// The same through syslog to a real rsyslogd in its own default format
 /// (RFC 3339 stamps, Debian 12's rsyslog.conf), as most servers log.
 #[test]
 fn real_postfix_through_syslog_with_rfc3339_stamps_is_fully_understood() {
-    postfix_shapes(Some(Syslog::start_with("RSYSLOG_FileFormat")));
+    postfix_shapes(Some(Syslog::start_with("RSYSLOG_FileFormat")), "");
 }
 
 /// A bot's three sessions from 127.0.`first`.1 on, four wrong passwords
@@ -796,10 +816,14 @@ fn real_postfix_and_dovecots_own_log_with_dated_stamps_name_a_login_after_imap_g
     assert_eq!(summary["login_logs"][0]["failed_logins"], 12, "{summary:#}");
 }
 
-fn postfix_shapes(syslog: Option<Syslog>) {
+/// The shapes of a shared server through a real Postfix (`extra` lines
+/// added to its main.cf when it writes its own log): a stolen mailbox, a
+/// relay refused, a PHP mailer to a list with dead addresses and an honest
+/// contact form whose mail is forwarded.
+fn postfix_shapes(syslog: Option<Syslog>, extra: &str) -> String {
     let sink = SmtpSink::start();
     let postfix = match &syslog {
-        None => Postfix::start(sink.port, "info", "shop.example", "secret"),
+        None => Postfix::start_with(sink.port, "shop.example", &[("info", "secret")], extra),
         Some(s) => {
             Postfix::start_through_syslog(sink.port, "shop.example", &[("info", "secret")], s)
         }
@@ -865,6 +889,7 @@ fn postfix_shapes(syslog: Option<Syslog>) {
         (Some(3), Some(3))
     );
     assert_eq!(form["verdict"], "ok");
+    log
 }
 
 #[test]
