@@ -27,6 +27,8 @@ have swaks || apt_missing+=(swaks)
 have rsyslogd || apt_missing+=(rsyslog)
 # Dovecot's failed IMAP logins land in the same mail log as Postfix's.
 have dovecot || apt_missing+=(dovecot-imapd)
+# A real logrotate rotates a real Exim's log under a running daemon.
+have logrotate || apt_missing+=(logrotate)
 # Rotated logs compressed as logrotate's compresscmd may: by the real tools.
 have xz || apt_missing+=(xz-utils)
 have bzip2 || apt_missing+=(bzip2)

@@ -89,7 +89,9 @@ pub fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<
     }
 }
 
-fn find_program(name: &str) -> PathBuf {
+/// The path of an installed program: on `PATH`, or in the sbin
+/// directories a non-root `PATH` may lack.
+pub fn find_program(name: &str) -> PathBuf {
     for dir in std::env::var("PATH").unwrap_or_default().split(':').chain([
         "/usr/sbin",
         "/usr/local/sbin",

@@ -61,7 +61,7 @@ fn copytruncate(dir: &TempDir) {
 }
 
 /// Messages stored, of all followed logs.
-fn stored(dir: &TempDir) -> i64 {
+pub(crate) fn stored(dir: &TempDir) -> i64 {
     let o = unlisted(dir.path(), &["status", "--json"]);
     json_lines(&o)
         .iter()

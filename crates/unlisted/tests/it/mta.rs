@@ -12,6 +12,7 @@ use testsupport::{
     imap_login_guesses, smtp_auth_guesses, swaks, wait_for,
 };
 
+use crate::enforce::Kill;
 use crate::{json_lines, stderr, stdout, unlisted};
 
 /// Script directories under /home (attribution keys on home paths),
@@ -677,6 +678,97 @@ fn real_postfix_and_dovecot_name_a_login_after_imap_guesses() {
     let dir = TempDir::new("mta-dovecot");
     let summary = assert_named_after_guesses(&dir, &[&syslog.maillog()], &log);
     assert_eq!(summary["format"], "postfix");
+}
+
+/// A real logrotate rotating a real Exim's main log while `unlisted
+/// serve` follows it, the daemon killed with SIGKILL on the way: by
+/// rename with the old file compressed at once, by copytruncate, and by
+/// rename while the daemon is down (the unread rest then only in the
+/// compressed file). Every message is stored once.
+#[test]
+fn real_logrotate_under_a_running_daemon_loses_and_repeats_nothing() {
+    let sink = SmtpSink::start();
+    let exim = Exim::start(sink.port, "info@shop.example", "secret");
+    let dir = TempDir::new("mta-logrotate");
+    let mainlog = exim.mainlog();
+    dir.write(
+        "unlisted.toml",
+        &format!(
+            "[[log]]\npath = \"{}\"\nformat = \"exim\"\n\n[ingest]\npoll = \"100ms\"\n",
+            mainlog.display()
+        ),
+    );
+    let rotate = |how: &str| {
+        let conf = dir.write(
+            "logrotate.conf",
+            &format!("{} {{\n  rotate 5\n  {how}\n}}\n", mainlog.display()),
+        );
+        let o = std::process::Command::new(testsupport::find_program("logrotate"))
+            .arg("-f")
+            .arg("-s")
+            .arg(dir.path().join("logrotate.state"))
+            .arg(&conf)
+            .output()
+            .expect("run logrotate");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let mut sent = 0;
+    let mut send = |n: usize| {
+        for _ in 0..n {
+            let to = format!("friend{sent}@dest.example");
+            assert!(swaks(
+                exim.port,
+                "127.0.120.1",
+                Some(("info@shop.example", "secret")),
+                "info@shop.example",
+                &[to.as_str()],
+                "hello",
+            ));
+            sent += 1;
+        }
+        // Delivered and written down before the next step.
+        assert!(
+            wait_for(Duration::from_secs(30), || {
+                let o = sink.wait_for(sent, Duration::from_secs(1));
+                (o.len() >= sent).then_some(())
+            })
+            .is_some()
+        );
+        sent
+    };
+    let caught_up = |n: usize| {
+        let got = wait_for(Duration::from_secs(20), || {
+            let s = crate::ingest::stored(&dir);
+            (s >= n as i64).then_some(s)
+        });
+        assert_eq!(got, Some(n as i64), "stored");
+    };
+    let mut daemon = Kill(crate::spawn(dir.path(), &["serve"]));
+    caught_up(send(5));
+    // Renamed to mainlog.1 and compressed at once: Exim starts a new file.
+    rotate("compress");
+    caught_up(send(5));
+    rotate("copytruncate\n  compress\n  delaycompress");
+    caught_up(send(5));
+    // Killed as these are written, read or not.
+    send(5);
+    daemon.0.kill().unwrap(); // SIGKILL: no shutdown, no flush
+    daemon.0.wait().unwrap();
+    // While it is down: more mail, then the file renamed and compressed.
+    send(5);
+    rotate("compress");
+    daemon = Kill(crate::spawn(dir.path(), &["serve"]));
+    let total = send(5);
+    caught_up(total);
+    // Nothing more comes of waiting.
+    std::thread::sleep(Duration::from_millis(500));
+    drop(daemon);
+    assert_eq!(crate::ingest::stored(&dir), total as i64);
+    let names: Vec<String> = std::fs::read_dir(mainlog.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().any(|n| n.ends_with(".gz")), "{names:?}");
 }
 
 /// The pairing most Debian and Ubuntu servers use: Postfix asks Dovecot
