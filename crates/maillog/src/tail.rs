@@ -3,8 +3,11 @@
 //!
 //! Only complete lines are consumed: `pos` is always just after a newline,
 //! so a line being written is read again, whole, on the next poll. When the
-//! file is rotated away, the old file is read to its end (its last line may
-//! lack a newline) before the new one is started. Positions carry a file
+//! file is rotated away, the old file is read to its end before the new one
+//! is started, and read again at each poll while its writers may still add
+//! to it (rsyslog until logrotate's postrotate makes it reopen, an Exim
+//! process until its next write): until it has been quiet for
+//! [`LINGER`], when a last line without a newline is read too. Positions carry a file
 //! generation in their top 16 bits ([`Position`]) so that the offset of a
 //! message's first line can be compared across a rotation.
 
@@ -13,6 +16,7 @@ use std::fs::File;
 use std::io::{BufReader, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// A line's place: file generation (bumped at each rotation) and offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -90,8 +94,14 @@ impl Open {
 pub struct Tailer {
     path: PathBuf,
     main: Option<Open>,
-    /// A rotated file still to be read to its end before `main`.
-    draining: Option<Open>,
+    /// A rotated file still to be read to its end before `main`, and
+    /// whether it was renamed (its writers may still add to it) rather
+    /// than copied.
+    draining: Option<(Open, bool)>,
+    /// A renamed file read to its end, read again while it is not quiet
+    /// for `linger`, with its generation and when it last grew.
+    lingering: Option<(Open, u16, Instant)>,
+    linger: Duration,
     generation: u16,
     /// Things worth telling the operator (rotations, possible losses).
     pub notes: Vec<String>,
@@ -123,6 +133,11 @@ fn open_at(path: &Path, pos: u64) -> std::io::Result<Open> {
         unfinished: None,
     })
 }
+
+/// How long a renamed log is read again after it last grew: logrotate's
+/// postrotate makes rsyslog reopen within a moment, and an Exim process
+/// reopens at its next write.
+pub const LINGER: Duration = Duration::from_secs(60);
 
 /// Suffixes of a renamed or copied log without `dateext`.
 const ROTATED: [&str; 3] = [".1", ".0", "-old"];
@@ -253,6 +268,8 @@ impl Tailer {
             path: path.to_path_buf(),
             main: None,
             draining: None,
+            lingering: None,
+            linger: LINGER,
             generation: 0,
             notes: Vec::new(),
             bytes_read: 0,
@@ -280,11 +297,17 @@ impl Tailer {
             }
             (Some(r), cur) => {
                 // Rotated by rename while we were down: find the old file.
-                let old = rotated_candidates(path, false)
+                let renamed = rotated_candidates(path, false)
                     .into_iter()
                     .filter_map(|p| open_at(&p, r.resume_at).ok())
-                    .find(|o| o.inode == r.inode)
-                    .or_else(|| unpacked_rotation(path, &r.head, r.resume_at, r.read_to));
+                    .find(|o| o.inode == r.inode);
+                let old = match renamed {
+                    Some(o) => Some((o, true)),
+                    // Compressed: nobody writes to it.
+                    None => {
+                        unpacked_rotation(path, &r.head, r.resume_at, r.read_to).map(|o| (o, false))
+                    }
+                };
                 match old {
                     Some(o) => t.draining = Some(o),
                     None => t.notes.push(format!(
@@ -350,12 +373,67 @@ impl Tailer {
             })
             .or_else(|| unpacked_rotation(&self.path, head, from, at_least));
         match copy {
-            Some(c) => self.draining = Some(c),
+            Some(c) => self.draining = Some((c, false)),
             None => self.notes.push(format!(
                 "{} was truncated and no rotated copy was found; lines written just before the truncation may be lost",
                 self.path.display()
             )),
         }
+    }
+
+    /// How long a renamed file is read again after it was last seen to
+    /// grow ([`LINGER`] unless set).
+    pub fn set_linger(&mut self, linger: Duration) {
+        self.linger = linger;
+    }
+
+    /// Reads what the writers of the renamed file still added to it; lets
+    /// it go once it has been quiet for the linger.
+    fn read_lingering(
+        &mut self,
+        polled: &mut Polled,
+        limit: usize,
+        f: &mut impl FnMut(&[u8], u64),
+    ) -> std::io::Result<()> {
+        let Some((l, generation, grew)) = self.lingering.as_mut() else {
+            return Ok(());
+        };
+        let (n, _) = read_lines(
+            l,
+            false,
+            limit - polled.lines,
+            *generation,
+            &mut self.bytes_read,
+            f,
+        )?;
+        polled.lines += n;
+        if n > 0 {
+            *grew = Instant::now();
+        } else if grew.elapsed() >= self.linger {
+            self.let_go(polled, f)?;
+        }
+        Ok(())
+    }
+
+    /// Stops reading the renamed file, reading a last line without a
+    /// newline first.
+    fn let_go(
+        &mut self,
+        polled: &mut Polled,
+        f: &mut impl FnMut(&[u8], u64),
+    ) -> std::io::Result<()> {
+        if let Some((mut l, generation, _)) = self.lingering.take() {
+            let (n, _) = read_lines(
+                &mut l,
+                true,
+                usize::MAX,
+                generation,
+                &mut self.bytes_read,
+                f,
+            )?;
+            polled.lines += n;
+        }
+        Ok(())
     }
 
     /// The generation of the lines read now: positions of lines read again
@@ -405,12 +483,13 @@ impl Tailer {
     ) -> std::io::Result<Polled> {
         let limit = line_limit(max_lines);
         let mut polled = Polled::default();
+        self.read_lingering(&mut polled, limit, &mut f)?;
         loop {
-            if let Some(mut d) = self.draining.take() {
+            if let Some((mut d, renamed)) = self.draining.take() {
                 let generation = self.generation;
                 let (n, done) = read_lines(
                     &mut d,
-                    true,
+                    !renamed,
                     limit - polled.lines,
                     generation,
                     &mut self.bytes_read,
@@ -418,8 +497,14 @@ impl Tailer {
                 )?;
                 polled.lines += n;
                 if !done {
-                    self.draining = Some(d);
+                    self.draining = Some((d, renamed));
                     return Ok(polled);
+                }
+                if renamed {
+                    // A file renamed twice in a linger's time is let go.
+                    self.let_go(&mut polled, &mut f)?;
+                    self.lingering = Some((d, generation, Instant::now()));
+                    self.read_lingering(&mut polled, limit, &mut f)?;
                 }
                 self.generation = self.generation.wrapping_add(1);
                 continue;
@@ -462,7 +547,7 @@ impl Tailer {
                         "{} was rotated (renamed); following the new file",
                         self.path.display()
                     ));
-                    self.draining = self.main.take();
+                    self.draining = self.main.take().map(|m| (m, true));
                     continue;
                 }
                 Ok(meta) if main.truncated(meta.len()) => {
@@ -724,6 +809,8 @@ mod tests {
         append(&p, "before\n");
         append(&p, &"y".repeat(3 << 20));
         let mut t = Tailer::open(&p, None);
+        // Its rotation below reads the unfinished line at once.
+        t.set_linger(Duration::ZERO);
         assert_eq!(read(&mut t), ["before"]);
         let first = t.bytes_read;
         assert!(first > 3 << 20);
@@ -795,11 +882,56 @@ mod tests {
         let p = d.join("log");
         append(&p, "a\n");
         let mut t = Tailer::open(&p, None);
+        t.set_linger(Duration::ZERO);
         assert_eq!(read(&mut t), ["a"]);
         append(&p, "b\nc-no-newline");
         std::fs::rename(&p, d.join("log.1")).unwrap();
         append(&p, "d\n");
         assert_eq!(read(&mut t), ["b", "c-no-newline", "d"]);
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    /// rsyslog goes on writing to a renamed mail.log until logrotate's
+    /// postrotate makes it reopen (an Exim process until its next write):
+    /// what lands in the old file after the new one was started is read
+    /// too, until the old file has been quiet for the linger. A last line
+    /// without a newline waits for it as long.
+    #[test]
+    fn lines_written_to_the_renamed_file_after_the_rotation_are_read() {
+        let d = dir("linger");
+        let p = d.join("log");
+        let old = d.join("log.1");
+        append(&p, "a\n");
+        let mut t = Tailer::open(&p, None);
+        assert_eq!(read(&mut t), ["a"]);
+        append(&p, "b\n");
+        std::fs::rename(&p, &old).unwrap();
+        append(&p, "c\n");
+        assert_eq!(read(&mut t), ["b", "c"]);
+        // The writer has not reopened yet.
+        append(&old, "late\npart");
+        append(&p, "d\n");
+        assert_eq!(read(&mut t), ["late", "d"]);
+        append(&old, "ial\n");
+        assert_eq!(read(&mut t), ["partial"]);
+        // A second rotation before the first file went quiet: both are
+        // read to their ends, the older let go.
+        append(&p, "e\n");
+        std::fs::rename(&old, d.join("log.2")).unwrap();
+        std::fs::rename(&p, &old).unwrap();
+        append(&d.join("log.2"), "older-cut");
+        append(&p, "f\n");
+        assert_eq!(read(&mut t), ["e", "older-cut", "f"]);
+        // Quiet past the linger: let go, a last unfinished line read then,
+        // and nothing read of the file after.
+        t.set_linger(Duration::from_millis(50));
+        append(&old, "cut");
+        assert!(read(&mut t).is_empty());
+        std::thread::sleep(Duration::from_millis(80));
+        assert_eq!(read(&mut t), ["cut"]);
+        append(&old, "\nafter\n");
+        append(&p, "g\n");
+        assert_eq!(read(&mut t), ["g"]);
         std::fs::remove_dir_all(d).unwrap();
     }
 

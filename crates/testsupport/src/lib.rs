@@ -460,6 +460,17 @@ mail.* action(type="omfile" file="{d}/maillog" template="{template}")
         self.dir.path().join("maillog")
     }
 
+    /// Makes it close its files, to open them again at the next line:
+    /// what logrotate's postrotate does (`rsyslog-rotate` sends SIGHUP).
+    /// Until then it writes to a renamed file.
+    pub fn reopen(&self) {
+        let ok = Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill -HUP rsyslogd failed");
+    }
+
     /// Waits until the mail log has `n` lines containing `needle`.
     pub fn wait_lines(&self, needle: &str, n: usize, limit: Duration) -> String {
         wait_lines(&self.maillog(), needle, n, limit)

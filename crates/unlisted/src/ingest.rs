@@ -280,6 +280,15 @@ impl LogIngest {
         Ok(())
     }
 
+    /// A run that polls once (`serve --once`): a renamed file is read to
+    /// its end, a last line without a newline too, with no later poll to
+    /// wait for its writers ([`Tailer::set_linger`]).
+    pub(crate) fn read_to_the_end(&mut self) {
+        if let Source::File(t) = &mut self.source {
+            t.set_linger(std::time::Duration::ZERO);
+        }
+    }
+
     /// Reads what is new (at most `max_lines`, 0 for all) and stores it.
     /// Returns (lines read, messages new, read to the end); senders that
     /// turned `spamming` are added to `spamming`.

@@ -179,7 +179,12 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
         .iter()
         .map(|l| {
             let zone = config.log_zone(Some(l))?;
-            crate::ingest::LogIngest::open(l, &config.ingest, zone, &store, owners.clone())
+            let mut log =
+                crate::ingest::LogIngest::open(l, &config.ingest, zone, &store, owners.clone())?;
+            if a.once {
+                log.read_to_the_end();
+            }
+            Ok(log)
         })
         .collect::<Result<Vec<_>>>()?;
     let poll = config.ingest.poll;

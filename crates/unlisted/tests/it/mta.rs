@@ -680,6 +680,42 @@ fn real_postfix_and_dovecot_name_a_login_after_imap_guesses() {
     assert_eq!(summary["format"], "postfix");
 }
 
+/// Runs the real logrotate once on `log` (`-f`: whatever its age), its
+/// other settings `how`, its state kept in `dir`.
+fn logrotate(dir: &TempDir, log: &std::path::Path, how: &str) {
+    let conf = dir.write(
+        "logrotate.conf",
+        &format!("{} {{\n  rotate 5\n  {how}\n}}\n", log.display()),
+    );
+    let o = std::process::Command::new(testsupport::find_program("logrotate"))
+        .arg("-f")
+        .arg("-s")
+        .arg(dir.path().join("logrotate.state"))
+        .arg(&conf)
+        .output()
+        .expect("run logrotate");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// `n` messages submitted over SMTP AUTH as info@shop.example from
+/// `ip`, to friend`first`@dest.example on.
+fn submit(port: u16, ip: &str, first: usize, n: usize) {
+    for i in first..first + n {
+        let to = format!("friend{i}@dest.example");
+        let auth = Some(("info@shop.example", "secret"));
+        assert!(swaks(port, ip, auth, "info@shop.example", &[&to], "hello"));
+    }
+}
+
+/// Waits until the daemon in `dir` has stored `n` messages, and no more.
+fn wait_stored(dir: &TempDir, n: usize) {
+    let got = wait_for(Duration::from_secs(20), || {
+        let s = crate::ingest::stored(dir);
+        (s >= n as i64).then_some(s)
+    });
+    assert_eq!(got, Some(n as i64), "stored");
+}
+
 /// A real logrotate rotating a real Exim's main log while `unlisted
 /// serve` follows it, the daemon killed with SIGKILL on the way: by
 /// rename with the old file compressed at once, by copytruncate, and by
@@ -698,34 +734,11 @@ fn real_logrotate_under_a_running_daemon_loses_and_repeats_nothing() {
             mainlog.display()
         ),
     );
-    let rotate = |how: &str| {
-        let conf = dir.write(
-            "logrotate.conf",
-            &format!("{} {{\n  rotate 5\n  {how}\n}}\n", mainlog.display()),
-        );
-        let o = std::process::Command::new(testsupport::find_program("logrotate"))
-            .arg("-f")
-            .arg("-s")
-            .arg(dir.path().join("logrotate.state"))
-            .arg(&conf)
-            .output()
-            .expect("run logrotate");
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    };
+    let rotate = |how: &str| logrotate(&dir, &mainlog, how);
     let mut sent = 0;
     let mut send = |n: usize| {
-        for _ in 0..n {
-            let to = format!("friend{sent}@dest.example");
-            assert!(swaks(
-                exim.port,
-                "127.0.120.1",
-                Some(("info@shop.example", "secret")),
-                "info@shop.example",
-                &[to.as_str()],
-                "hello",
-            ));
-            sent += 1;
-        }
+        submit(exim.port, "127.0.120.1", sent, n);
+        sent += n;
         // Delivered and written down before the next step.
         assert!(
             wait_for(Duration::from_secs(30), || {
@@ -736,13 +749,7 @@ fn real_logrotate_under_a_running_daemon_loses_and_repeats_nothing() {
         );
         sent
     };
-    let caught_up = |n: usize| {
-        let got = wait_for(Duration::from_secs(20), || {
-            let s = crate::ingest::stored(&dir);
-            (s >= n as i64).then_some(s)
-        });
-        assert_eq!(got, Some(n as i64), "stored");
-    };
+    let caught_up = |n: usize| wait_stored(&dir, n);
     let mut daemon = Kill(crate::spawn(dir.path(), &["serve"]));
     caught_up(send(5));
     // Renamed to mainlog.1 and compressed at once: Exim starts a new file.
@@ -769,6 +776,75 @@ fn real_logrotate_under_a_running_daemon_loses_and_repeats_nothing() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert!(names.iter().any(|n| n.ends_with(".gz")), "{names:?}");
+}
+
+/// Debian's logrotate renames mail.log, creates a new one, and only then
+/// (postrotate) makes rsyslog reopen it: until then rsyslog writes to the
+/// renamed file. A running daemon that has started on the new file
+/// already still reads what lands in the old one. Real Postfix, rsyslog
+/// and logrotate; the postrotate is held back to make the window wide.
+#[test]
+fn real_rsyslog_writing_to_the_renamed_log_until_it_reopens_loses_nothing() {
+    let sink = SmtpSink::start();
+    let syslog = Syslog::start();
+    let postfix =
+        Postfix::start_through_syslog(sink.port, "shop.example", &[("info", "secret")], &syslog);
+    let maillog = syslog.maillog();
+    let dir = TempDir::new("mta-rsyslog-rotate");
+    dir.write(
+        "unlisted.toml",
+        &format!(
+            "[[log]]\npath = \"{}\"\nformat = \"postfix\"\n\n[ingest]\npoll = \"100ms\"\n",
+            maillog.display()
+        ),
+    );
+    let mut sent = 0;
+    let mut send = |n: usize| {
+        submit(postfix.port, "127.0.130.1", sent, n);
+        sent += n;
+        // Whichever file rsyslog writes to.
+        let removed = || {
+            [maillog.clone(), maillog.with_extension("1")]
+                .iter()
+                .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+                .map(|l| l.matches(": removed\n").count())
+                .sum::<usize>()
+        };
+        let done = wait_for(Duration::from_secs(30), || {
+            (removed() >= sent).then_some(())
+        });
+        assert!(done.is_some(), "{} of {sent} removed", removed());
+        sent
+    };
+    // How far the daemon read the file it follows.
+    let read_to = || {
+        let o = unlisted(dir.path(), &["status", "--json"]);
+        let log = json_lines(&o).into_iter().find(|l| l["type"] == "log");
+        log.and_then(|l| l["read_to"].as_u64())
+    };
+    let caught_up = |n: usize| wait_stored(&dir, n);
+    let _daemon = Kill(crate::spawn(dir.path(), &["serve"]));
+    caught_up(send(3));
+    logrotate(&dir, &maillog, "create");
+    // Another program's line in the new file: once the daemon has read it,
+    // it follows the new file.
+    let marker = "Nov 29 00:00:00 mx cron[1]: (root) CMD (true)\n";
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&maillog)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, marker.as_bytes()))
+        .expect("append to the new mail log");
+    let switched = wait_for(Duration::from_secs(20), || {
+        read_to().filter(|r| *r == marker.len() as u64)
+    });
+    assert!(switched.is_some(), "{:?}", read_to());
+    // rsyslog has not reopened: these land in mail.log.1.
+    let n = send(3);
+    let old = std::fs::read_to_string(maillog.with_extension("1")).unwrap();
+    assert_eq!(old.matches(": removed\n").count(), 6, "{old}");
+    caught_up(n);
+    syslog.reopen();
+    caught_up(send(3));
 }
 
 /// The pairing most Debian and Ubuntu servers use: Postfix asks Dovecot
