@@ -443,29 +443,26 @@ impl Tailer {
         self.generation
     }
 
-    /// The file being followed and the checkpoint values for it: the inode,
+    /// The file being read and the checkpoint values for it: the inode,
     /// the end of what was read, and where to resume given the packed
-    /// position of the oldest message still open.
+    /// position of the oldest message still open. While a rotated file is
+    /// being finished (a poll of a few lines can stop in it), that file: a
+    /// restart finds it by its inode, or its compressed copy by its first
+    /// bytes, finishes it and reads the new one from its start.
     pub fn checkpoint(&self, oldest_open: Option<u64>) -> Resume {
-        let (inode, pos) = self
-            .main
-            .as_ref()
-            .map(|m| (m.inode, m.pos))
-            .unwrap_or((0, 0));
+        let current = match &self.draining {
+            Some((d, _)) => Some(d),
+            None => self.main.as_ref(),
+        };
+        let (inode, pos) = current.map(|m| (m.inode, m.pos)).unwrap_or((0, 0));
         let resume_at = match oldest_open.map(Position::unpack) {
             // A message still open from this file: start again at its first line.
-            Some(p) if p.generation == self.generation && self.draining.is_none() => {
-                p.offset.min(pos)
-            }
+            Some(p) if p.generation == self.generation => p.offset.min(pos),
             // One from a file rotated away cannot be re-read from this one.
             Some(_) => 0,
             None => pos,
         };
-        let head = self
-            .main
-            .as_ref()
-            .map(|m| m.head.clone())
-            .unwrap_or_default();
+        let head = current.map(|m| m.head.clone()).unwrap_or_default();
         Resume {
             inode,
             read_to: pos,
@@ -889,6 +886,40 @@ mod tests {
         append(&p, "d\n");
         assert_eq!(read(&mut t), ["b", "c-no-newline", "d"]);
         std::fs::remove_dir_all(d).unwrap();
+    }
+
+    /// A daemon reading a few lines a poll (`max_lines`) can stop in the
+    /// middle of a rotated file and be killed there: its checkpoint names
+    /// that file, and a restart reads the rest of it, then the new one,
+    /// each line once. By rename and by copytruncate.
+    #[test]
+    fn a_checkpoint_taken_while_finishing_a_rotated_file_resumes_in_it() {
+        for copy in [false, true] {
+            let d = dir(if copy { "mid-drain-copy" } else { "mid-drain" });
+            let p = d.join("log");
+            append(&p, "a\n");
+            let mut t = Tailer::open(&p, None);
+            t.set_linger(Duration::ZERO);
+            assert_eq!(read(&mut t), ["a"]);
+            append(&p, "b\nc\nd\n");
+            if copy {
+                copytruncate(&p, &d.join("log.1"));
+            } else {
+                std::fs::rename(&p, d.join("log.1")).unwrap();
+            }
+            append(&p, "e\n");
+            let mut first = Vec::new();
+            t.poll(2, |l, _| {
+                first.push(String::from_utf8_lossy(l).into_owned())
+            })
+            .unwrap();
+            assert_eq!(first, ["b", "c"]);
+            let cp = t.checkpoint(None);
+            let mut t = Tailer::open(&p, Some(cp));
+            t.set_linger(Duration::ZERO);
+            assert_eq!(read(&mut t), ["d", "e"], "copy: {copy}");
+            std::fs::remove_dir_all(d).unwrap();
+        }
     }
 
     /// rsyslog goes on writing to a renamed mail.log until logrotate's
