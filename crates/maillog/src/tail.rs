@@ -50,6 +50,10 @@ pub struct Resume {
     /// and may have grown past `read_to` again, but not with the same
     /// beginning.
     pub head: Vec<u8>,
+    /// A renamed file still read for what its writers add
+    /// ([`Tailer::set_linger`]): its inode and the end of what was read.
+    /// A restart within the linger finds it by its inode and reads on.
+    pub linger: Option<(u64, u64)>,
 }
 
 struct Open {
@@ -278,6 +282,7 @@ impl Tailer {
             seen: resume.is_some(),
         };
         let current = t.opened(open_at(path, 0));
+        let linger = resume.as_ref().and_then(|r| r.linger);
         match (resume, current) {
             (None, cur) => t.main = cur,
             (Some(r), Some(mut cur)) if cur.inode == r.inode => {
@@ -316,6 +321,17 @@ impl Tailer {
                     )),
                 }
                 t.main = cur;
+            }
+        }
+        // Still read for what its writers add: its lines take the
+        // generation before the current one's.
+        if let Some((inode, read_to)) = linger {
+            let old = rotated_candidates(path, false)
+                .into_iter()
+                .filter_map(|p| open_at(&p, read_to).ok())
+                .find(|o| o.inode == inode);
+            if let Some(o) = old {
+                t.lingering = Some((o, t.generation.wrapping_sub(1), Instant::now()));
             }
         }
         t
@@ -468,6 +484,7 @@ impl Tailer {
             read_to: pos,
             resume_at,
             head,
+            linger: self.lingering.as_ref().map(|(l, _, _)| (l.inode, l.pos)),
         }
     }
 
@@ -885,6 +902,36 @@ mod tests {
         std::fs::rename(&p, d.join("log.1")).unwrap();
         append(&p, "d\n");
         assert_eq!(read(&mut t), ["b", "c-no-newline", "d"]);
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    /// A restart while the renamed file is still read: the checkpoint
+    /// names it, and the restarted tail reads on in it, and lets it go
+    /// once quiet.
+    #[test]
+    fn a_restart_within_the_linger_reads_on_in_the_renamed_file() {
+        let d = dir("linger-restart");
+        let p = d.join("log");
+        let old = d.join("log.1");
+        append(&p, "a\n");
+        let mut t = Tailer::open(&p, None);
+        assert_eq!(read(&mut t), ["a"]);
+        std::fs::rename(&p, &old).unwrap();
+        append(&p, "b\n");
+        assert_eq!(read(&mut t), ["b"]);
+        append(&old, "late\n");
+        let cp = t.checkpoint(None);
+        assert!(cp.linger.is_some());
+        let mut t = Tailer::open(&p, Some(cp));
+        assert_eq!(read(&mut t), ["late"]);
+        append(&old, "later\n");
+        append(&p, "c\n");
+        assert_eq!(read(&mut t), ["later", "c"]);
+        t.set_linger(Duration::ZERO);
+        assert!(read(&mut t).is_empty());
+        assert_eq!(t.checkpoint(None).linger, None);
+        append(&old, "gone\n");
+        assert!(read(&mut t).is_empty());
         std::fs::remove_dir_all(d).unwrap();
     }
 

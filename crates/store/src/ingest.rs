@@ -43,6 +43,10 @@ pub struct LogCheckpoint {
     /// The file's first bytes (empty when not known).
     #[serde(skip)]
     pub head: Vec<u8>,
+    /// A renamed file still read after a rotation: its inode and the end
+    /// of what was read of it.
+    #[serde(skip)]
+    pub linger: Option<(u64, u64)>,
 }
 
 /// What one read of a log stores, in one transaction.
@@ -317,7 +321,8 @@ impl Store {
     pub fn log_checkpoint(&self, path: &str) -> Result<Option<LogCheckpoint>> {
         self.conn
             .query_row(
-                "SELECT inode, read_to, resume_at, head FROM log_checkpoints WHERE path = ?1",
+                "SELECT inode, read_to, resume_at, head, linger_inode, linger_read_to
+                 FROM log_checkpoints WHERE path = ?1",
                 params![path],
                 |r| {
                     Ok(LogCheckpoint {
@@ -325,6 +330,7 @@ impl Store {
                         read_to: r.get::<_, i64>(1)? as u64,
                         resume_at: r.get::<_, i64>(2)? as u64,
                         head: r.get::<_, Option<Vec<u8>>>(3)?.unwrap_or_default(),
+                        linger: linger(r.get(4)?, r.get(5)?),
                     })
                 },
             )
@@ -385,16 +391,20 @@ impl Store {
             }
         }
         tx.execute(
-            "INSERT INTO log_checkpoints (path, inode, read_to, resume_at, updated, head) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+            "INSERT INTO log_checkpoints (path, inode, read_to, resume_at, updated, head, linger_inode, linger_read_to)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT (path) DO UPDATE SET inode = excluded.inode, read_to = excluded.read_to,
-             resume_at = excluded.resume_at, updated = excluded.updated, head = excluded.head",
+             resume_at = excluded.resume_at, updated = excluded.updated, head = excluded.head,
+             linger_inode = excluded.linger_inode, linger_read_to = excluded.linger_read_to",
             params![
                 path,
                 checkpoint.inode as i64,
                 checkpoint.read_to as i64,
                 checkpoint.resume_at as i64,
                 now,
-                checkpoint.head
+                checkpoint.head,
+                checkpoint.linger.map(|l| l.0 as i64),
+                checkpoint.linger.map(|l| l.1 as i64),
             ],
         )
         .map_err(&err)?;
@@ -411,7 +421,8 @@ impl Store {
             .conn
             .prepare_cached(
                 "SELECT c.path, c.inode, c.read_to, c.resume_at,
-                        (SELECT COUNT(*) FROM messages m WHERE m.log = c.path), c.head
+                        (SELECT COUNT(*) FROM messages m WHERE m.log = c.path), c.head,
+                        c.linger_inode, c.linger_read_to
                  FROM log_checkpoints c ORDER BY c.path",
             )
             .map_err(self.err())?;
@@ -424,6 +435,7 @@ impl Store {
                         read_to: r.get::<_, i64>(2)? as u64,
                         resume_at: r.get::<_, i64>(3)? as u64,
                         head: r.get::<_, Option<Vec<u8>>>(5)?.unwrap_or_default(),
+                        linger: linger(r.get(6)?, r.get(7)?),
                     },
                     r.get(4)?,
                 ))
@@ -505,4 +517,9 @@ impl Store {
             .map_err(self.err())?;
         rows.collect::<rusqlite::Result<_>>().map_err(self.err())
     }
+}
+
+/// A checkpoint's renamed file still read, from its two columns.
+fn linger(inode: Option<i64>, read_to: Option<i64>) -> Option<(u64, u64)> {
+    Some((inode? as u64, read_to? as u64))
 }

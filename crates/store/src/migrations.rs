@@ -335,6 +335,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
         // since it started.
         "ALTER TABLE log_health ADD COLUMN failed_logins BIGINT NOT NULL DEFAULT 0;",
     ),
+    (
+        17,
+        // A followed file renamed by a rotation and still read for what
+        // its writers add (rsyslog until it reopens): its inode and how
+        // far it was read, so a restart reads on in it.
+        "ALTER TABLE log_checkpoints ADD COLUMN linger_inode BIGINT;
+    ALTER TABLE log_checkpoints ADD COLUMN linger_read_to BIGINT;",
+    ),
 ];
 
 /// The newest schema version this binary knows.

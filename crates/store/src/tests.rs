@@ -220,6 +220,7 @@ fn ingest_stores_each_message_once_with_checkpoint_and_alerts() {
         read_to: 500,
         resume_at: 400,
         head: b"2024-05-01 10:00:00 first line\n".to_vec(),
+        linger: None,
     };
     let batch = [
         msg("a", "script:/home/bob/x"),
@@ -243,19 +244,29 @@ fn ingest_stores_each_message_once_with_checkpoint_and_alerts() {
     assert_eq!((new, asked), (2, vec![0, 1]));
     assert_eq!(s.log_checkpoint("/var/log/mail").unwrap(), Some(cp.clone()));
     // Replaying the same lines after a crash adds nothing and asks nothing.
-    let cp2 = LogCheckpoint { read_to: 900, ..cp };
+    // The renamed file still read after a rotation is kept with it.
+    let cp2 = LogCheckpoint {
+        read_to: 900,
+        linger: Some((6, 1234)),
+        ..cp
+    };
     let again = [
         msg("b", "script:/home/bob/x"),
         msg("c", "auth:amy@example.org"),
     ];
     let mut asked = Vec::new();
     let new = s
-        .ingest(b("/var/log/mail", cp2, &again, &channels, 2), |i| {
+        .ingest(b("/var/log/mail", cp2.clone(), &again, &channels, 2), |i| {
             asked.push(i);
             None
         })
         .unwrap();
     assert_eq!((new, asked), (1, vec![1]));
+    assert_eq!(
+        s.log_checkpoint("/var/log/mail").unwrap(),
+        Some(cp2.clone())
+    );
+    assert_eq!(s.logs().unwrap()[0].1, cp2);
     assert_eq!(s.message_count(None).unwrap(), 3);
     assert_eq!(s.message_count(Some("/other")).unwrap(), 0);
     let v = s.sender_verdicts().unwrap();

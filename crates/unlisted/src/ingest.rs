@@ -150,6 +150,7 @@ impl LogIngest {
             read_to: c.read_to,
             resume_at: c.resume_at,
             head: c.head,
+            linger: c.linger,
         });
         // Messages are stored once by (log, id, time): read again in
         // another zone, the lines of the messages open at the last stop
@@ -487,6 +488,7 @@ impl LogIngest {
                     read_to: cp.read_to,
                     resume_at: cp.resume_at,
                     head: cp.head,
+                    linger: cp.linger,
                 },
                 messages: &rows,
                 channels,

@@ -100,6 +100,7 @@ impl JournalTail {
             read_to: self.read_to,
             resume_at,
             head: Vec::new(),
+            linger: None,
         }
     }
 

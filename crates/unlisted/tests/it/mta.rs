@@ -781,8 +781,9 @@ fn real_logrotate_under_a_running_daemon_loses_and_repeats_nothing() {
 /// Debian's logrotate renames mail.log, creates a new one, and only then
 /// (postrotate) makes rsyslog reopen it: until then rsyslog writes to the
 /// renamed file. A running daemon that has started on the new file
-/// already still reads what lands in the old one. Real Postfix, rsyslog
-/// and logrotate; the postrotate is held back to make the window wide.
+/// already still reads what lands in the old one, and so does one killed
+/// and started again meanwhile. Real Postfix, rsyslog and logrotate; the
+/// postrotate is held back to make the window wide.
 #[test]
 fn real_rsyslog_writing_to_the_renamed_log_until_it_reopens_loses_nothing() {
     let sink = SmtpSink::start();
@@ -823,7 +824,7 @@ fn real_rsyslog_writing_to_the_renamed_log_until_it_reopens_loses_nothing() {
         log.and_then(|l| l["read_to"].as_u64())
     };
     let caught_up = |n: usize| wait_stored(&dir, n);
-    let _daemon = Kill(crate::spawn(dir.path(), &["serve"]));
+    let mut daemon = Kill(crate::spawn(dir.path(), &["serve"]));
     caught_up(send(3));
     logrotate(&dir, &maillog, "create");
     // Another program's line in the new file: once the daemon has read it,
@@ -843,8 +844,15 @@ fn real_rsyslog_writing_to_the_renamed_log_until_it_reopens_loses_nothing() {
     let old = std::fs::read_to_string(maillog.with_extension("1")).unwrap();
     assert_eq!(old.matches(": removed\n").count(), 6, "{old}");
     caught_up(n);
+    // Killed and started again while rsyslog still writes there.
+    daemon.0.kill().unwrap();
+    daemon.0.wait().unwrap();
+    let n = send(3);
+    daemon = Kill(crate::spawn(dir.path(), &["serve"]));
+    caught_up(n);
     syslog.reopen();
     caught_up(send(3));
+    drop(daemon);
 }
 
 /// The pairing most Debian and Ubuntu servers use: Postfix asks Dovecot
