@@ -51,8 +51,10 @@ pub struct Resume {
     /// beginning.
     pub head: Vec<u8>,
     /// A renamed file still read for what its writers add
-    /// ([`Tailer::set_linger`]): its inode and the end of what was read.
-    /// A restart within the linger finds it by its inode and reads on.
+    /// ([`Tailer::set_linger`]): its inode, and where to read on in it
+    /// (the end of what was read, or the first line of a message still
+    /// open that began in it). A restart within the linger finds it by
+    /// its inode and reads on.
     pub linger: Option<(u64, u64)>,
 }
 
@@ -323,15 +325,17 @@ impl Tailer {
                 t.main = cur;
             }
         }
-        // Still read for what its writers add: its lines take the
-        // generation before the current one's.
-        if let Some((inode, read_to)) = linger {
+        // Still read for what its writers add, from the first line of a
+        // message still open in it: its lines take this generation, and
+        // the files after it the next ones.
+        if let Some((inode, resume_at)) = linger {
             let old = rotated_candidates(path, false)
                 .into_iter()
-                .filter_map(|p| open_at(&p, read_to).ok())
+                .filter_map(|p| open_at(&p, resume_at).ok())
                 .find(|o| o.inode == inode);
             if let Some(o) = old {
-                t.lingering = Some((o, t.generation.wrapping_sub(1), Instant::now()));
+                t.lingering = Some((o, t.generation, Instant::now()));
+                t.generation += 1;
             }
         }
         t
@@ -414,6 +418,9 @@ impl Tailer {
         let Some((l, generation, grew)) = self.lingering.as_mut() else {
             return Ok(());
         };
+        if polled.lines >= limit {
+            return Ok(());
+        }
         let (n, _) = read_lines(
             l,
             false,
@@ -484,7 +491,13 @@ impl Tailer {
             read_to: pos,
             resume_at,
             head,
-            linger: self.lingering.as_ref().map(|(l, _, _)| (l.inode, l.pos)),
+            linger: self.lingering.as_ref().map(|(l, generation, _)| {
+                let at = match oldest_open.map(Position::unpack) {
+                    Some(p) if p.generation == *generation => p.offset.min(l.pos),
+                    _ => l.pos,
+                };
+                (l.inode, at)
+            }),
         }
     }
 
@@ -926,7 +939,20 @@ mod tests {
         assert_eq!(read(&mut t), ["late"]);
         append(&old, "later\n");
         append(&p, "c\n");
-        assert_eq!(read(&mut t), ["later", "c"]);
+        let mut seen = Vec::new();
+        t.poll(0, |l, at| {
+            seen.push((String::from_utf8_lossy(l).into_owned(), at))
+        })
+        .unwrap();
+        let lines: Vec<&str> = seen.iter().map(|(l, _)| l.as_str()).collect();
+        assert_eq!(lines, ["later", "c"]);
+        // A message that began at "later" is still open at the next
+        // restart: it is read again from there, and the new file from
+        // its start (what a restart does for a message begun in a file
+        // rotated away; the store keeps each message once).
+        let cp = t.checkpoint(Some(seen[0].1));
+        let mut t = Tailer::open(&p, Some(cp));
+        assert_eq!(read(&mut t), ["later", "b", "c"]);
         t.set_linger(Duration::ZERO);
         assert!(read(&mut t).is_empty());
         assert_eq!(t.checkpoint(None).linger, None);
