@@ -1321,6 +1321,12 @@ postlog unix-dgram n - n - 1 postlogd
         self.root.join("usr/sbin")
     }
 
+    /// Rotates its own log (`postfix logrotate`): renamed with a date
+    /// and time suffix, postlogd told to reopen, the old file gzipped.
+    pub fn logrotate(&self) {
+        assert!(self.postfix(&["logrotate"]), "postfix logrotate failed");
+    }
+
     /// Attempts delivery of everything deferred now (`postqueue -f`).
     pub fn flush(&self) {
         let ok = Command::new(self.command_dir().join("postqueue"))

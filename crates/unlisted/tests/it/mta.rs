@@ -727,55 +727,95 @@ fn real_logrotate_under_a_running_daemon_loses_and_repeats_nothing() {
     let exim = Exim::start(sink.port, "info@shop.example", "secret");
     let dir = TempDir::new("mta-logrotate");
     let mainlog = exim.mainlog();
+    rotated_under_a_daemon(&dir, &mainlog, "exim", exim.port, &sink, |k| {
+        let how = match k {
+            // Renamed to mainlog.1 and compressed at once: Exim starts a
+            // new file.
+            0 | 2 => "compress",
+            _ => "copytruncate\n  compress\n  delaycompress",
+        };
+        logrotate(&dir, &mainlog, how);
+    });
+    let names: Vec<String> = std::fs::read_dir(mainlog.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().any(|n| n.ends_with(".gz")), "{names:?}");
+}
+
+/// Postfix rotating its own log (`postfix logrotate`, Postfix 3.4 and
+/// later with `maillog_file`): renamed to `maillog.20261129-101500`,
+/// postlogd told to reopen, the old file gzipped at once. Under a running
+/// daemon, and while it is down after a SIGKILL: every message stored
+/// once.
+#[test]
+fn real_postfix_logrotate_under_a_running_daemon_loses_and_repeats_nothing() {
+    let sink = SmtpSink::start();
+    let postfix = Postfix::start(sink.port, "info", "shop.example", "secret");
+    let dir = TempDir::new("mta-postfix-logrotate");
+    let maillog = postfix.maillog();
+    rotated_under_a_daemon(&dir, &maillog, "postfix", postfix.port, &sink, |_| {
+        postfix.logrotate();
+    });
+    let names: Vec<String> = std::fs::read_dir(maillog.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let rotated = names
+        .iter()
+        .filter(|n| n.starts_with("maillog.2") && n.ends_with(".gz"));
+    assert_eq!(rotated.count(), 3, "{names:?}");
+}
+
+/// Mail submitted over SMTP AUTH to `port` in six rounds of five while
+/// `unlisted serve` (config in `dir`) follows `log`: `rotate(k)` rotates
+/// it after rounds 1 and 2 with the daemon running, and (`k` = 2) while
+/// it is down, killed by SIGKILL after round 4 and started again after
+/// round 5. Every message is stored once.
+fn rotated_under_a_daemon(
+    dir: &TempDir,
+    log: &std::path::Path,
+    format: &str,
+    port: u16,
+    sink: &SmtpSink,
+    rotate: impl Fn(usize),
+) {
     dir.write(
         "unlisted.toml",
         &format!(
-            "[[log]]\npath = \"{}\"\nformat = \"exim\"\n\n[ingest]\npoll = \"100ms\"\n",
-            mainlog.display()
+            "[[log]]\npath = \"{}\"\nformat = \"{format}\"\n\n[ingest]\npoll = \"100ms\"\n",
+            log.display()
         ),
     );
-    let rotate = |how: &str| logrotate(&dir, &mainlog, how);
     let mut sent = 0;
     let mut send = |n: usize| {
-        submit(exim.port, "127.0.120.1", sent, n);
+        submit(port, "127.0.120.1", sent, n);
         sent += n;
-        // Delivered and written down before the next step.
-        assert!(
-            wait_for(Duration::from_secs(30), || {
-                let o = sink.wait_for(sent, Duration::from_secs(1));
-                (o.len() >= sent).then_some(())
-            })
-            .is_some()
-        );
+        // Delivered before the next step.
+        assert_eq!(sink.wait_for(sent, Duration::from_secs(30)).len(), sent);
         sent
     };
-    let caught_up = |n: usize| wait_stored(&dir, n);
+    let caught_up = |n: usize| wait_stored(dir, n);
     let mut daemon = Kill(crate::spawn(dir.path(), &["serve"]));
     caught_up(send(5));
-    // Renamed to mainlog.1 and compressed at once: Exim starts a new file.
-    rotate("compress");
+    rotate(0);
     caught_up(send(5));
-    rotate("copytruncate\n  compress\n  delaycompress");
+    rotate(1);
     caught_up(send(5));
     // Killed as these are written, read or not.
     send(5);
     daemon.0.kill().unwrap(); // SIGKILL: no shutdown, no flush
     daemon.0.wait().unwrap();
-    // While it is down: more mail, then the file renamed and compressed.
+    // While it is down: more mail, then the log rotated.
     send(5);
-    rotate("compress");
+    rotate(2);
     daemon = Kill(crate::spawn(dir.path(), &["serve"]));
     let total = send(5);
     caught_up(total);
     // Nothing more comes of waiting.
     std::thread::sleep(Duration::from_millis(500));
     drop(daemon);
-    assert_eq!(crate::ingest::stored(&dir), total as i64);
-    let names: Vec<String> = std::fs::read_dir(mainlog.parent().unwrap())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert!(names.iter().any(|n| n.ends_with(".gz")), "{names:?}");
+    assert_eq!(crate::ingest::stored(dir), total as i64);
 }
 
 /// Debian's logrotate renames mail.log, creates a new one, and only then
