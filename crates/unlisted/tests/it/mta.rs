@@ -743,6 +743,33 @@ fn real_logrotate_under_a_running_daemon_loses_and_repeats_nothing() {
     assert!(names.iter().any(|n| n.ends_with(".gz")), "{names:?}");
 }
 
+/// Exim's own rotation, `exicyclog` (exim4-base; cron runs it where
+/// logrotate is not set up for Exim): `mainlog` renamed to `mainlog.01`,
+/// the older ones renumbered and gzipped. Under a running daemon, and
+/// while it is down after a SIGKILL: every message stored once.
+#[test]
+fn real_exicyclog_under_a_running_daemon_loses_and_repeats_nothing() {
+    let sink = SmtpSink::start();
+    let exim = Exim::start(sink.port, "info@shop.example", "secret");
+    let dir = TempDir::new("mta-exicyclog");
+    let mainlog = exim.mainlog();
+    let logs = mainlog.parent().unwrap().to_path_buf();
+    rotated_under_a_daemon(&dir, &mainlog, "exim", exim.port, &sink, |_| {
+        let o = std::process::Command::new(testsupport::find_program("exicyclog"))
+            .arg("-l")
+            .arg(logs.join("%slog"))
+            .output()
+            .expect("run exicyclog");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    });
+    let names: Vec<String> = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.contains(&"mainlog.01".to_string()), "{names:?}");
+    assert!(names.contains(&"mainlog.03.gz".to_string()), "{names:?}");
+}
+
 /// Postfix rotating its own log (`postfix logrotate`, Postfix 3.4 and
 /// later with `maillog_file`): renamed to `maillog.20261129-101500`,
 /// postlogd told to reopen, the old file gzipped at once. Under a running
