@@ -736,10 +736,7 @@ fn real_logrotate_under_a_running_daemon_loses_and_repeats_nothing() {
         };
         logrotate(&dir, &mainlog, how);
     });
-    let names: Vec<String> = std::fs::read_dir(mainlog.parent().unwrap())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let names = file_names(mainlog.parent().unwrap());
     assert!(names.iter().any(|n| n.ends_with(".gz")), "{names:?}");
 }
 
@@ -762,10 +759,7 @@ fn real_exicyclog_under_a_running_daemon_loses_and_repeats_nothing() {
             .expect("run exicyclog");
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     });
-    let names: Vec<String> = std::fs::read_dir(&logs)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let names = file_names(&logs);
     assert!(names.contains(&"mainlog.01".to_string()), "{names:?}");
     assert!(names.contains(&"mainlog.03.gz".to_string()), "{names:?}");
 }
@@ -784,14 +778,18 @@ fn real_postfix_logrotate_under_a_running_daemon_loses_and_repeats_nothing() {
     rotated_under_a_daemon(&dir, &maillog, "postfix", postfix.port, &sink, |_| {
         postfix.logrotate();
     });
-    let names: Vec<String> = std::fs::read_dir(maillog.parent().unwrap())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let names = file_names(maillog.parent().unwrap());
     let rotated = names
         .iter()
         .filter(|n| n.starts_with("maillog.2") && n.ends_with(".gz"));
     assert_eq!(rotated.count(), 3, "{names:?}");
+}
+
+/// The names of the files in `dir`.
+fn file_names(dir: &std::path::Path) -> Vec<String> {
+    (std::fs::read_dir(dir).unwrap())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
 }
 
 /// Mail submitted over SMTP AUTH to `port` in six rounds of five while
