@@ -78,7 +78,7 @@ for fmt in postfix exim; do
       assemble) what="one thread: parsed and assembled into messages" ;;
       detect) what="one thread: the detector alone, on those messages' observations" ;;
       tally) what="one thread: a bare per-sender tally, the peer's own counting (floor)" ;;
-      lean) what="one thread: a fused reader judging senders, no allocation per message (a redesign's floor)" ;;
+      lean) what="one thread: a fused counting pass, no allocation per message (not a correct reader: finds A=/U= anywhere in a line, subjects too)" ;;
       *) what="one thread: $stage" ;;
     esac
     echo "| $fmt ${mb} MB | $what | $secs | $mbs | | |"

@@ -160,7 +160,9 @@ trait Pass {
 /// the hour, its client addresses, and a check of each threshold. What
 /// it leaves out of the detector's work: scripts tied to `cwd=` lines,
 /// remote replies read past two markers, samples and reasons, history,
-/// the split across threads. A measure of what a redesign could reach,
+/// the split across threads. Nor is it a correct reader: it finds `A=`,
+/// `U=` and `sasl_username=` anywhere in a line, so a subject (`T="…
+/// A=x"`) fools it. A measure of counting, not a floor for reading, and
 /// not a reader to use.
 #[derive(Default)]
 struct Lean {
