@@ -100,7 +100,7 @@ fn journal_config(
     )
 }
 
-fn once(dir: &TempDir) {
+pub(crate) fn once(dir: &TempDir) {
     let o = unlisted(dir.path(), &["serve", "--once"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
