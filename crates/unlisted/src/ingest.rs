@@ -281,10 +281,11 @@ impl LogIngest {
         Ok(())
     }
 
-    /// A run that polls once (`serve --once`): a renamed file is read to
-    /// its end, a last line without a newline too, with no later poll to
-    /// wait for its writers ([`Tailer::set_linger`]).
-    pub(crate) fn read_to_the_end(&mut self) {
+    /// A run that polls once (`serve --once`, from cron): no time passes
+    /// between its polls, so a renamed file is read again by the next
+    /// run and let go by the first run that finds it has not grown
+    /// ([`Tailer::set_linger`]).
+    pub(crate) fn linger_one_run(&mut self) {
         if let Source::File(t) = &mut self.source {
             t.set_linger(std::time::Duration::ZERO);
         }

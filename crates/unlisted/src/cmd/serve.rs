@@ -182,7 +182,7 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
             let mut log =
                 crate::ingest::LogIngest::open(l, &config.ingest, zone, &store, owners.clone())?;
             if a.once {
-                log.read_to_the_end();
+                log.linger_one_run();
             }
             Ok(log)
         })

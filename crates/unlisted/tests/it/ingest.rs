@@ -182,6 +182,31 @@ fn rotation_by_rename_and_by_copytruncate_loses_and_repeats_nothing() {
     );
 }
 
+/// `serve --once` from cron: the run that meets a rename reads the old
+/// file's lines and names it in the checkpoint; what rsyslog, not yet
+/// told to reopen, adds to it is read by the next run; a run that finds
+/// it quiet lets it go.
+#[test]
+fn serve_once_reads_what_lands_in_the_renamed_file_at_the_next_run() {
+    let hook = WebhookReceiver::start();
+    let dir = TempDir::new("ingest-once-linger");
+    dir.write("unlisted.toml", &config(&hook, ""));
+    append(&dir, "mail.log", &messages(0, 5, false));
+    once(&dir);
+    assert_eq!(stored(&dir), 5);
+    std::fs::rename(dir.path().join("mail.log"), dir.path().join("mail.log.1")).unwrap();
+    append(&dir, "mail.log", &messages(5, 2, false));
+    once(&dir);
+    assert_eq!(stored(&dir), 7);
+    append(&dir, "mail.log.1", &messages(7, 3, false));
+    once(&dir);
+    assert_eq!(stored(&dir), 10);
+    once(&dir);
+    append(&dir, "mail.log", &messages(10, 1, false));
+    once(&dir);
+    assert_eq!(stored(&dir), 11);
+}
+
 #[test]
 fn kill_9_mid_file_loses_and_repeats_nothing_and_alerts_once() {
     let hook = WebhookReceiver::start();
