@@ -402,7 +402,8 @@ impl Tailer {
     }
 
     /// How long a renamed file is read again after it was last seen to
-    /// grow ([`LINGER`] unless set).
+    /// grow ([`LINGER`] unless set). However short, it is read again at
+    /// least at the poll after the one that finished it.
     pub fn set_linger(&mut self, linger: Duration) {
         self.linger = linger;
     }
