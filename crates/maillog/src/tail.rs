@@ -208,6 +208,15 @@ fn rotated_candidates(path: &Path, compressed: bool) -> Vec<PathBuf> {
     out
 }
 
+/// The file `path` was renamed to, by its inode, among its rotations,
+/// opened at `at`.
+fn renamed_to(path: &Path, inode: u64, at: u64) -> Option<Open> {
+    rotated_candidates(path, false)
+        .into_iter()
+        .filter_map(|p| open_at(&p, at).ok())
+        .find(|o| o.inode == inode)
+}
+
 /// A rotated file that logrotate compressed at once (`compress` without
 /// `delaycompress`) before its last lines were read: the compressed file
 /// among `path`'s rotations that begins, unpacked, with `head` and is at
@@ -304,11 +313,7 @@ impl Tailer {
             }
             (Some(r), cur) => {
                 // Rotated by rename while we were down: find the old file.
-                let renamed = rotated_candidates(path, false)
-                    .into_iter()
-                    .filter_map(|p| open_at(&p, r.resume_at).ok())
-                    .find(|o| o.inode == r.inode);
-                let old = match renamed {
+                let old = match renamed_to(path, r.inode, r.resume_at) {
                     Some(o) => Some((o, true)),
                     // Compressed: nobody writes to it.
                     None => {
@@ -328,15 +333,11 @@ impl Tailer {
         // Still read for what its writers add, from the first line of a
         // message still open in it: its lines take this generation, and
         // the files after it the next ones.
-        if let Some((inode, resume_at)) = linger {
-            let old = rotated_candidates(path, false)
-                .into_iter()
-                .filter_map(|p| open_at(&p, resume_at).ok())
-                .find(|o| o.inode == inode);
-            if let Some(o) = old {
-                t.lingering = Some((o, t.generation, Instant::now()));
-                t.generation += 1;
-            }
+        if let Some((inode, resume_at)) = linger
+            && let Some(o) = renamed_to(path, inode, resume_at)
+        {
+            t.lingering = Some((o, t.generation, Instant::now()));
+            t.generation += 1;
         }
         t
     }
