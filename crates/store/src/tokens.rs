@@ -41,7 +41,9 @@ impl Store {
             .map_err(self.err())
     }
 
-    /// The live token with this hash, marked used now.
+    /// The live token with this hash, marked used now when the store can
+    /// be written: a full disk must not lock the desk out of the
+    /// dashboard while it is the thing to fix.
     pub fn use_token(&self, hash: &str, now: i64) -> Result<Option<TokenRow>> {
         let t = self
             .conn
@@ -53,12 +55,11 @@ impl Store {
             .optional()
             .map_err(self.err())?;
         if let Some(t) = &t {
-            self.conn
-                .execute(
-                    "UPDATE tokens SET last_used = ?2 WHERE id = ?1",
-                    params![t.id, now],
-                )
-                .map_err(self.err())?;
+            // `last_used` is a hint for `token list`; it may stay behind.
+            let _ = self.conn.execute(
+                "UPDATE tokens SET last_used = ?2 WHERE id = ?1",
+                params![t.id, now],
+            );
         }
         Ok(t)
     }

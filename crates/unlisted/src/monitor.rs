@@ -345,7 +345,8 @@ impl Monitor {
                         }
                     }
                     // Only the store can fail here in a way that must stop the
-                    // daemon; a log that cannot be read is reported and retried.
+                    // round (the daemon waits for it, `serve::store_failed`);
+                    // a log that cannot be read is reported and retried.
                     Err(e) if e.downcast_ref::<store::StoreError>().is_some() => return Err(e),
                     Err(e) => {
                         tracing::error!(log = %log.key, error = %format!("{e:#}"), "cannot read log; will retry");

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::config::Config;
 
@@ -15,8 +15,18 @@ pub(crate) struct DaemonActions {
     /// Wakes the daemon's loop for a sweep now.
     pub(crate) check: Arc<tokio::sync::Notify>,
     pub(crate) policy: Option<Arc<enforce::server::Shared>>,
+    pub(crate) counters: Arc<Counters>,
+}
+
+/// What the daemon's loop counts for /metrics.
+#[derive(Default)]
+pub(crate) struct Counters {
     /// Mail log lines read since the start.
-    pub(crate) log_lines: Arc<AtomicU64>,
+    pub(crate) log_lines: AtomicU64,
+    /// Rounds the store failed since the start.
+    pub(crate) store_failures: AtomicU64,
+    /// Whether the store failed in the last round.
+    pub(crate) store_failing: AtomicBool,
 }
 
 fn msg(e: anyhow::Error) -> String {
@@ -123,7 +133,9 @@ impl web::Actions for DaemonActions {
 
     fn extra_metrics(&self) -> web::Extra {
         let mut x = web::Extra {
-            log_lines: self.log_lines.load(Ordering::Relaxed),
+            log_lines: self.counters.log_lines.load(Ordering::Relaxed),
+            store_failures: self.counters.store_failures.load(Ordering::Relaxed),
+            store_failing: self.counters.store_failing.load(Ordering::Relaxed),
             ..web::Extra::default()
         };
         if let Some(p) = &self.policy {

@@ -32,7 +32,7 @@ fn error(status: StatusCode, msg: impl Into<String>) -> Response {
 
 /// The caller, when its token allows `role`.
 pub(crate) async fn need(web: &Web, headers: &HeaderMap, role: Role) -> Result<Caller, Response> {
-    match caller(web, headers).await {
+    match caller(web, headers).await.map_err(internal)? {
         None => Err(error(
             StatusCode::UNAUTHORIZED,
             "a valid token is needed: Authorization: Bearer TOKEN (unlisted token create)",

@@ -145,24 +145,38 @@ pub(crate) async fn with_store<T: Send + 'static>(
     .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e))
 }
 
-/// The caller of a request, if its token is live.
-pub(crate) async fn caller(web: &Web, headers: &HeaderMap) -> Option<Caller> {
-    let token = token_of(headers)?;
+/// The caller of a request, if its token is live; an error when the store
+/// cannot be read to tell (not a token refused).
+pub(crate) async fn caller(
+    web: &Web,
+    headers: &HeaderMap,
+) -> Result<Option<Caller>, (StatusCode, String)> {
+    let Some(token) = token_of(headers) else {
+        return Ok(None);
+    };
     let hash = hash_token(&token);
     let now = now();
     let row = with_store(web, move |s| {
         s.use_token(&hash, now).map_err(|e| e.to_string())
     })
     .await
-    .ok()??;
-    Some(Caller {
+    .map_err(|(_, e)| {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("cannot read the store to check the token: {e}"),
+        )
+    })?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    Ok(Some(Caller {
         name: row.name,
         role: if row.role == "operate" {
             Role::Operate
         } else {
             Role::Read
         },
-    })
+    }))
 }
 
 pub(crate) fn now() -> i64 {

@@ -25,6 +25,10 @@ pub struct Extra {
     pub policy_latency_count: u64,
     /// Mail log lines read since the daemon started.
     pub log_lines: u64,
+    /// Times the store could not be written since the daemon started, and
+    /// whether it could not at the last try.
+    pub store_failures: u64,
+    pub store_failing: bool,
 }
 
 struct Out(String);
@@ -205,6 +209,18 @@ pub(crate) async fn metrics(State(web): State<Arc<Web>>, headers: HeaderMap) -> 
         "counter",
         "Mail log lines read since the daemon started.",
         &[(String::new(), x.log_lines as f64)],
+    );
+    out.metric(
+        "unlisted_store_failures_total",
+        "counter",
+        "Times the daemon could not write its store (a full disk, a lock held too long) since it started: log reading, sweeps and alerts wait until it can.",
+        &[(String::new(), x.store_failures as f64)],
+    );
+    out.metric(
+        "unlisted_store_failing",
+        "gauge",
+        "1 while the daemon cannot write its store (its log says why), else 0.",
+        &[(String::new(), f64::from(u8::from(x.store_failing)))],
     );
     let sum = |f: fn(&store::LogHealth) -> u64| health.iter().map(f).sum::<u64>() as f64;
     out.metric(

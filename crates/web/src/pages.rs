@@ -83,11 +83,24 @@ fn page(title: &str, who: Option<&Caller>, body: &str) -> Response {
     .into_response()
 }
 
+/// A page saying the store cannot be read (so nobody can be let in).
+fn unavailable((status, msg): (StatusCode, String)) -> Response {
+    let mut r = page(
+        "Store unavailable",
+        None,
+        &format!("<p class=\"msg err\">{}</p>", esc(&msg)),
+    );
+    *r.status_mut() = status;
+    r
+}
+
 /// The caller, or a redirect to the login page.
 async fn who(web: &Web, headers: &HeaderMap) -> Result<Caller, Response> {
-    caller(web, headers)
-        .await
-        .ok_or_else(|| Redirect::to("/login").into_response())
+    match caller(web, headers).await {
+        Ok(Some(c)) => Ok(c),
+        Ok(None) => Err(Redirect::to("/login").into_response()),
+        Err(e) => Err(unavailable(e)),
+    }
 }
 
 /// The caller when it may act, else the login redirect or a refusal page.
@@ -148,7 +161,11 @@ async fn login(State(web): State<Arc<Web>>, Form(l): Form<Login>) -> Response {
     if let Ok(v) = format!("Bearer {token}").parse() {
         h.insert("authorization", v);
     }
-    if caller(&web, &h).await.is_none() {
+    let known = match caller(&web, &h).await {
+        Ok(c) => c.is_some(),
+        Err(e) => return unavailable(e),
+    };
+    if !known {
         let mut r = page(
             "Log in",
             None,

@@ -83,7 +83,7 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
         None
     };
     let check = std::sync::Arc::new(tokio::sync::Notify::new());
-    let log_lines = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counters = std::sync::Arc::new(crate::webapi::Counters::default());
     let listen = a
         .listen
         .clone()
@@ -109,7 +109,7 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
                 catalog: catalog.clone(),
                 check: check.clone(),
                 policy: _policy.as_ref().map(|p| p.shared.clone()),
-                log_lines: log_lines.clone(),
+                counters: counters.clone(),
             }),
         });
         // Said whatever the log level: it is where the operator goes next.
@@ -136,59 +136,8 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
     let alerter = Alerter::new(&config.alerts)?;
     let interval = config.monitor.interval;
     tracing::info!(config = %path.display(), db = %g.db.display(), %nameserver, lists = lists.len(), servers = config.servers.len(), logs = config.logs.len(), ?interval, "monitor starting");
-    // Rebuild the detector's windows from what is stored, then follow the
-    // logs from their checkpoints.
-    let mut detector = detect::Detector::new(config.detect.clone());
-    let window = config
-        .detect
-        .window
-        .max(config.detect.login_window)
-        .max(config.detect.complaint_window)
-        .as_secs() as i64;
-    let restored = crate::ingest::restore_detector(&store, &mut detector, window)?;
-    if restored.senders + restored.messages > 0 {
-        tracing::info!(
-            senders = restored.senders,
-            messages = restored.messages,
-            "detector rebuilt from the store"
-        );
-    }
-    // Complaints fed before a restart and not in the saved states go back
-    // in without alerting again; newer ones are fed (and alerted) by the
-    // loop.
-    let fed = store.cursor(crate::monitor::COMPLAINTS_CURSOR)?;
-    let since = crate::output::now() - config.detect.complaint_window.as_secs() as i64;
-    for c in store.complaints_after(restored.complaints)? {
-        if c.id > fed {
-            break;
-        }
-        if let Ok(s) = c.sender.parse::<maillog::Sender>()
-            && c.at >= since
-        {
-            let at = maillog::Stamp {
-                secs: c.at,
-                millis: 0,
-            };
-            crate::ingest::recall(&store, &mut detector, &s)?;
-            detector.complaint(&s, c.account.as_deref(), at);
-        }
-    }
-    let owners = crate::policy::accounts(&config.enforce);
-    let logs = config
-        .logs
-        .iter()
-        .map(|l| {
-            let zone = config.log_zone(Some(l))?;
-            let mut log =
-                crate::ingest::LogIngest::open(l, &config.ingest, zone, &store, owners.clone())?;
-            if a.once {
-                log.linger_one_run();
-            }
-            Ok(log)
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let followed = follow_from_store(&store, &config, &catalog, a.once)?;
     let poll = config.ingest.poll;
-    let remote = crate::remote::RemoteWatch::new(&config, &catalog, &store)?;
     let mut monitor = Monitor {
         config,
         catalog,
@@ -196,59 +145,107 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
         client,
         lists,
         alerter,
-        logs,
-        detector,
-        remote,
+        logs: followed.logs,
+        detector: followed.detector,
+        remote: followed.remote,
         scans: std::collections::HashMap::new(),
         senders_saved: None,
     };
 
     let mut shutdown = std::pin::pin!(shutdown_signal());
     let mut next_sweep = tokio::time::Instant::now();
+    // Store failures in a row: each doubles the wait before the next try.
+    let mut failures = 0u32;
     loop {
-        if !monitor.config.servers.is_empty() && tokio::time::Instant::now() >= next_sweep {
+        // After the store failed, nothing runs on what was read since the
+        // last commit: the store is opened again, and all rebuilt from it,
+        // before the next round.
+        if failures > 0 {
             tokio::select! {
-            res = monitor.sweep() => match res {
-                Ok(r) => tracing::info!(lookups = r.stats.lookups, listed = r.stats.listed, errors = r.stats.errors, unknown = r.stats.unknown, zones_failed = r.stats.zones_failed, opened = r.opened, closed = r.closed, "sweep finished"),
-                // Only the store can fail a sweep; that ends the daemon.
-                Err(e) => return Err(e.context("sweep failed")),
-            },
+                _ = tokio::time::sleep(store_retry_wait(failures)) => {}
                 _ = &mut shutdown => {
-                    tracing::info!("shutting down during a sweep; nothing of it was written");
-                    monitor.save_senders(true)?;
+                    tracing::info!("shutting down; what was read since the store failed is read again at the next start");
                     return Ok(Exit::Clean);
                 }
             }
-            next_sweep = tokio::time::Instant::now() + interval;
-        }
-        if !monitor.logs.is_empty() {
-            let (lines, new) = monitor.ingest_logs(a.once)?;
-            log_lines.fetch_add(lines as u64, std::sync::atomic::Ordering::Relaxed);
-            if lines > 0 {
-                tracing::debug!(lines, messages = new, "logs read");
+            if let Err(e) = recover(&mut monitor, &g.db, a.once) {
+                failures += 1;
+                tracing::error!(error = %format!("{e:#}"), retry_in = ?store_retry_wait(failures), failures, "cannot open the store again");
+                continue;
             }
         }
-        // After the logs, so a complaint finds the message it is about.
-        let fed = monitor.feed_complaints()?;
-        if fed > 0 {
-            tracing::info!(complaints = fed, "complaints fed to detection");
-        }
-        monitor.save_senders(a.once)?;
-        monitor.run_site_scans(a.once)?;
-        crate::incident::sync(&monitor.store, &monitor.config, crate::output::now())?;
-        for h in monitor.store.expire_holds(crate::output::now())? {
-            crate::alert::hold_event(
-                &monitor.store,
-                &monitor.config.alerts,
-                "expired",
-                &h,
-                "unlisted",
-            )?;
-            tracing::info!(sender = %h.subject, "hold expired");
-        }
-        let (sent, failed) = monitor.deliver_alerts().await?;
-        if sent + failed > 0 {
-            tracing::info!(sent, failed, "alerts delivered");
+        let round = async {
+            if !monitor.config.servers.is_empty() && tokio::time::Instant::now() >= next_sweep {
+                tokio::select! {
+                res = monitor.sweep() => match res {
+                    Ok(r) => tracing::info!(lookups = r.stats.lookups, listed = r.stats.listed, errors = r.stats.errors, unknown = r.stats.unknown, zones_failed = r.stats.zones_failed, opened = r.opened, closed = r.closed, "sweep finished"),
+                    // Only the store can fail a sweep.
+                    Err(e) => return Err(e.context("sweep failed")),
+                },
+                    _ = &mut shutdown => {
+                        tracing::info!("shutting down during a sweep; nothing of it was written");
+                        // Not the round's error: the daemon ends either way.
+                        return Ok(Some(monitor.save_senders(true).map(|_| Exit::Clean)));
+                    }
+                }
+                next_sweep = tokio::time::Instant::now() + interval;
+            }
+            if !monitor.logs.is_empty() {
+                let (lines, new) = monitor.ingest_logs(a.once)?;
+                (counters.log_lines).fetch_add(lines as u64, std::sync::atomic::Ordering::Relaxed);
+                if lines > 0 {
+                    tracing::debug!(lines, messages = new, "logs read");
+                }
+            }
+            // After the logs, so a complaint finds the message it is about.
+            let fed = monitor.feed_complaints()?;
+            if fed > 0 {
+                tracing::info!(complaints = fed, "complaints fed to detection");
+            }
+            monitor.save_senders(a.once)?;
+            monitor.run_site_scans(a.once)?;
+            crate::incident::sync(&monitor.store, &monitor.config, crate::output::now())?;
+            for h in monitor.store.expire_holds(crate::output::now())? {
+                crate::alert::hold_event(
+                    &monitor.store,
+                    &monitor.config.alerts,
+                    "expired",
+                    &h,
+                    "unlisted",
+                )?;
+                tracing::info!(sender = %h.subject, "hold expired");
+            }
+            let (sent, failed) = monitor.deliver_alerts().await?;
+            if sent + failed > 0 {
+                tracing::info!(sent, failed, "alerts delivered");
+            }
+            anyhow::Ok(None)
+        };
+        match round.await {
+            Ok(Some(ended)) => return ended,
+            Ok(None) => {
+                (counters.store_failing).store(false, std::sync::atomic::Ordering::Relaxed);
+                if failures > 0 {
+                    tracing::warn!(
+                        failures,
+                        "the store works again; what was read while it failed is stored"
+                    );
+                }
+                failures = 0;
+            }
+            // The store cannot be written (a full disk, a lock held past
+            // the busy timeout, a file system remounted read-only): the
+            // daemon stays up, and what it read since the last commit is
+            // read again from the checkpoints once the store works, as
+            // after a restart. A one-shot run fails, for cron to run again.
+            Err(e) if !a.once && store_failed(&e) => {
+                failures += 1;
+                (counters.store_failures).fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                (counters.store_failing).store(true, std::sync::atomic::Ordering::Relaxed);
+                tracing::error!(error = %format!("{e:#}"), retry_in = ?store_retry_wait(failures), failures, "cannot write the store: logs, sweeps and alerts wait for it; the policy service answers from the holds it has");
+                continue;
+            }
+            Err(e) => return Err(e),
         }
         if a.once {
             return Ok(Exit::Clean);
@@ -275,6 +272,109 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
     }
 }
 
+/// How long to wait before trying the store again after `failures` in a
+/// row: a second, doubled at each failure, at most five minutes.
+fn store_retry_wait(failures: u32) -> std::time::Duration {
+    std::time::Duration::from_secs(1u64 << failures.saturating_sub(1).min(9)).min(STORE_RETRY_MAX)
+}
+
+const STORE_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Whether `e` is the store failing to read or write (worth waiting out),
+/// not a store this binary cannot use at all.
+fn store_failed(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<store::StoreError>()
+            .is_some_and(|s| !matches!(s, store::StoreError::TooNew { .. }))
+    })
+}
+
+/// What the daemon rebuilds from the store: the detector's windows, the
+/// logs' readers at their checkpoints, and the remote refusals open.
+struct Followed {
+    detector: detect::Detector,
+    logs: Vec<crate::ingest::LogIngest>,
+    remote: crate::remote::RemoteWatch,
+}
+
+fn follow_from_store(
+    store: &store::Store,
+    config: &crate::config::Config,
+    catalog: &blocklists::Catalog,
+    once: bool,
+) -> Result<Followed> {
+    // Rebuild the detector's windows from what is stored, then follow the
+    // logs from their checkpoints.
+    let mut detector = detect::Detector::new(config.detect.clone());
+    let window = config
+        .detect
+        .window
+        .max(config.detect.login_window)
+        .max(config.detect.complaint_window)
+        .as_secs() as i64;
+    let restored = crate::ingest::restore_detector(store, &mut detector, window)?;
+    if restored.senders + restored.messages > 0 {
+        tracing::info!(
+            senders = restored.senders,
+            messages = restored.messages,
+            "detector rebuilt from the store"
+        );
+    }
+    // Complaints fed before a restart and not in the saved states go back
+    // in without alerting again; newer ones are fed (and alerted) by the
+    // loop.
+    let fed = store.cursor(crate::monitor::COMPLAINTS_CURSOR)?;
+    let since = crate::output::now() - config.detect.complaint_window.as_secs() as i64;
+    for c in store.complaints_after(restored.complaints)? {
+        if c.id > fed {
+            break;
+        }
+        if let Ok(s) = c.sender.parse::<maillog::Sender>()
+            && c.at >= since
+        {
+            let at = maillog::Stamp {
+                secs: c.at,
+                millis: 0,
+            };
+            crate::ingest::recall(store, &mut detector, &s)?;
+            detector.complaint(&s, c.account.as_deref(), at);
+        }
+    }
+    let owners = crate::policy::accounts(&config.enforce);
+    let logs = config
+        .logs
+        .iter()
+        .map(|l| {
+            let zone = config.log_zone(Some(l))?;
+            let mut log =
+                crate::ingest::LogIngest::open(l, &config.ingest, zone, store, owners.clone())?;
+            if once {
+                log.linger_one_run();
+            }
+            Ok(log)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let remote = crate::remote::RemoteWatch::new(config, catalog, store)?;
+    Ok(Followed {
+        detector,
+        logs,
+        remote,
+    })
+}
+
+/// After the store failed: opens it again and rebuilds from it all that
+/// may hold what was never committed, as a restart would.
+fn recover(monitor: &mut Monitor, db: &std::path::Path, once: bool) -> Result<()> {
+    let store = store::Store::open(db)?;
+    let followed = follow_from_store(&store, &monitor.config, &monitor.catalog, once)?;
+    monitor.store = store;
+    monitor.detector = followed.detector;
+    monitor.logs = followed.logs;
+    monitor.remote = followed.remote;
+    monitor.senders_saved = None;
+    Ok(())
+}
+
 pub(crate) async fn shutdown_signal() {
     let term = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -296,5 +396,41 @@ struct AbortOnDrop(tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wait_for_the_store_doubles_up_to_five_minutes() {
+        let secs: Vec<u64> = [1, 2, 3, 9, 10, 11, 1000]
+            .into_iter()
+            .map(|n| store_retry_wait(n).as_secs())
+            .collect();
+        assert_eq!(secs, [1, 2, 4, 256, 300, 300, 300]);
+    }
+
+    #[test]
+    fn only_a_store_that_fails_is_waited_for() {
+        let query = || store::StoreError::Query {
+            path: "unlisted.db".into(),
+            source: rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+                None,
+            ),
+        };
+        assert!(store_failed(&anyhow::Error::from(query())));
+        assert!(store_failed(
+            &anyhow::Error::from(query()).context("sweep failed")
+        ));
+        let too_new = store::StoreError::TooNew {
+            path: "unlisted.db".into(),
+            found: 99,
+            known: 18,
+        };
+        assert!(!store_failed(&anyhow::Error::from(too_new)));
+        assert!(!store_failed(&anyhow::anyhow!("cannot read mail.log")));
     }
 }

@@ -1748,3 +1748,145 @@ fn failed_logins_then_a_restart(keep_open: bool) {
         "{keep_open}: {history:?}"
     );
 }
+
+/// A small tmpfs mounted on a directory for the test's life: a real disk
+/// that fills up (the tests run as root, as CI does).
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: &std::path::Path, size: &str) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
+        let o = std::process::Command::new(testsupport::find_program("mount"))
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size}"),
+                "unlisted-full",
+            ])
+            .arg(dir)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "mount: {}", stderr(&o));
+        SmallDisk(dir.to_path_buf())
+    }
+
+    /// Writes a file until the disk has no room left; returns its path.
+    fn fill(&self) -> std::path::PathBuf {
+        let path = self.0.join("filler");
+        let mut f = std::fs::File::create(&path).unwrap();
+        let block = vec![0u8; 64 * 1024];
+        // Bounded: the disk is a few MiB.
+        for _ in 0..10_000 {
+            if let Err(e) = f.write_all(&block).and_then(|()| f.sync_all()) {
+                assert_eq!(e.raw_os_error(), Some(28), "{e}"); // ENOSPC
+                return path;
+            }
+        }
+        panic!("the disk never filled up");
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(testsupport::find_program("umount"))
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// A store on a disk that fills up: the daemon says so, stays up, and
+/// once there is room again stores what it read meanwhile, each message
+/// once, and judges what came after.
+#[test]
+fn a_full_disk_pauses_the_daemon_which_then_stores_everything_once() {
+    let hook = WebhookReceiver::start();
+    let dir = TempDir::new("ingest-full-disk");
+    let disk = SmallDisk::mount(&dir.path().join("disk"), "4m");
+    let db = ["--db", "disk/unlisted.db"];
+    let stored_on_disk = || -> i64 {
+        let o = unlisted(dir.path(), &[&db[..], &["status", "--json"]].concat());
+        json_lines(&o)
+            .iter()
+            .filter(|l| l["type"] == "log")
+            .map(|l| l["messages"].as_i64().unwrap())
+            .sum()
+    };
+    dir.write("unlisted.toml", &config(&hook, "poll = \"100ms\""));
+    append(&dir, "mail.log", &messages(0, 10, false));
+    let o = unlisted(
+        dir.path(),
+        &[&db[..], &["token", "create", "--role", "read"]].concat(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let auth = format!("Bearer {}", stdout(&o).lines().last().unwrap().trim());
+    let port = testsupport::free_tcp_port();
+    let metrics = || {
+        let (st, _, m) = crate::web::http(port, "GET", "/metrics", &[("Authorization", &auth)], "");
+        assert_eq!(st, 200, "{m}");
+        m
+    };
+    let said = dir.path().join("serve.stderr");
+    let mut child = crate::enforce::Kill(
+        std::process::Command::new(env!("CARGO_BIN_EXE_unlisted"))
+            .args(db)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .current_dir(dir.path())
+            .env_remove("RUST_LOG")
+            .env("TZ", "UTC")
+            .stderr(std::fs::File::create(&said).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let said = || std::fs::read_to_string(&said).unwrap_or_default();
+    assert_eq!(
+        wait_for(Duration::from_secs(20), || (stored_on_disk() == 10)
+            .then_some(10)),
+        Some(10),
+        "{}",
+        said()
+    );
+
+    let filler = disk.fill();
+    append(&dir, "mail.log", &messages(10, 10, false));
+    wait_for(Duration::from_secs(20), || {
+        said().contains("cannot write the store").then_some(())
+    })
+    .unwrap_or_else(|| panic!("the daemon never said the store failed:\n{}", said()));
+    assert!(
+        child.0.try_wait().unwrap().is_none(),
+        "the daemon ended:\n{}",
+        said()
+    );
+    // The dashboard's side stays up, and says so.
+    let m = metrics();
+    assert!(m.contains("unlisted_store_failing 1\n"), "{m}");
+    assert!(!m.contains("unlisted_store_failures_total 0\n"), "{m}");
+
+    std::fs::remove_file(filler).unwrap();
+    let mut log = String::new();
+    php_mailer(&mut log, 8 * 3600 + 20 * 60);
+    append(&dir, "mail.log", &log);
+    let n = wait_for(Duration::from_secs(30), || {
+        let n = stored_on_disk();
+        (n == 100).then_some(n)
+    });
+    assert_eq!(n, Some(100), "{}", said());
+    // Said once the round that stored them is over.
+    wait_for(Duration::from_secs(10), || {
+        said().contains("the store works again").then_some(())
+    })
+    .unwrap_or_else(|| panic!("the daemon never said the store works:\n{}", said()));
+    assert!(metrics().contains("unlisted_store_failing 0\n"));
+    // Judged and alerted once, as the mail came after the store failed.
+    let alert = sender_alert(&hook);
+    assert_eq!(alert["sender"], PHP_SENDER, "{alert}");
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    let ended = wait_for(Duration::from_secs(10), || child.0.try_wait().unwrap());
+    assert_eq!(ended.and_then(|s| s.code()), Some(0), "{}", said());
+    assert_eq!(hook.bodies().len(), 1, "{:?}", hook.bodies());
+}
