@@ -106,9 +106,10 @@ pub(crate) fn record_change(
     channels: &[String],
     now: i64,
 ) -> rusqlite::Result<()> {
+    // A turn to spamming waits to be acted on ([`Store::uncontained`]).
     let id: i64 = conn.query_row(
-        "INSERT INTO sender_verdicts (sender, account, at, from_verdict, to_verdict, reasons)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+        "INSERT INTO sender_verdicts (sender, account, at, from_verdict, to_verdict, reasons, contained)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, CASE WHEN ?5 = 'spamming' THEN NULL ELSE ?3 END) RETURNING id",
         params![c.sender, c.account, c.at, c.from, c.to, c.reasons],
         |r| r.get(0),
     )?;
@@ -138,6 +139,32 @@ impl Store {
         .map_err(self.err())?;
         record_change(&tx, c, channels, now).map_err(self.err())?;
         tx.commit().map_err(self.err())
+    }
+
+    /// Turns to spamming stored and not yet acted on, oldest first, by id.
+    pub fn uncontained(&self) -> Result<Vec<(i64, VerdictChange)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, sender, account, at, from_verdict, to_verdict, reasons
+                 FROM sender_verdicts WHERE contained IS NULL ORDER BY id",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, verdict_change(r, 1)?)))
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
+    /// Records that the turn to spamming `id` was acted on.
+    pub fn mark_contained(&self, id: i64, now: i64) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE sender_verdicts SET contained = ?2 WHERE id = ?1",
+                params![id, now],
+            )
+            .map(drop)
+            .map_err(self.err())
     }
 
     /// Records why the log `path` cannot be followed (`None`: it can);
@@ -500,23 +527,24 @@ impl Store {
             .map_err(self.err())?;
         let rows = stmt
             .query_map([], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    VerdictChange {
-                        sender: r.get(3)?,
-                        account: r.get(4)?,
-                        at: r.get(5)?,
-                        from: r.get(6)?,
-                        to: r.get(7)?,
-                        reasons: r.get(8)?,
-                    },
-                ))
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, verdict_change(r, 3)?))
             })
             .map_err(self.err())?;
         rows.collect::<rusqlite::Result<_>>().map_err(self.err())
     }
+}
+
+/// A verdict change from the columns sender, account, at, from_verdict,
+/// to_verdict and reasons, the first at `first`.
+fn verdict_change(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<VerdictChange> {
+    Ok(VerdictChange {
+        sender: r.get(first)?,
+        account: r.get(first + 1)?,
+        at: r.get(first + 2)?,
+        from: r.get(first + 3)?,
+        to: r.get(first + 4)?,
+        reasons: r.get(first + 5)?,
+    })
 }
 
 /// A checkpoint's renamed file still read, from its two columns.

@@ -343,6 +343,17 @@ const MIGRATIONS: &[(i64, &str)] = &[
         "ALTER TABLE log_checkpoints ADD COLUMN linger_inode BIGINT;
     ALTER TABLE log_checkpoints ADD COLUMN linger_read_to BIGINT;",
     ),
+    (
+        18,
+        // When the daemon acted on a sender's turn to spamming (held it,
+        // proposed a hold, queued a site scan); NULL until it has, so a
+        // stop between storing the turn and acting on it (a kill, a store
+        // that failed) is acted on at the next round. Turns stored before
+        // this version were acted on when they were stored.
+        "ALTER TABLE sender_verdicts ADD COLUMN contained BIGINT;
+    UPDATE sender_verdicts SET contained = at;
+    CREATE INDEX sender_verdicts_uncontained ON sender_verdicts (id) WHERE contained IS NULL;",
+    ),
 ];
 
 /// The newest schema version this binary knows.

@@ -24,6 +24,29 @@ fn creates_migrates_and_reopens() {
     assert_eq!(s.schema_version().unwrap(), migrations::LATEST);
 }
 
+/// Turns to spamming stored before version 18 were acted on when they
+/// were stored: the upgrade must not hold their senders again.
+#[test]
+fn the_upgrade_to_18_acts_on_no_old_turn_again() {
+    let dir = TempDir::new("migrate-18");
+    let path = dir.path().join("u.db");
+    let s = Store::open(&path).unwrap();
+    // A store of version 17 with one turn to spamming in it.
+    s.conn
+        .execute_batch(
+            "DROP INDEX sender_verdicts_uncontained;
+             ALTER TABLE sender_verdicts DROP COLUMN contained;
+             DELETE FROM schema_migrations WHERE version = 18;
+             INSERT INTO sender_verdicts (sender, account, at, from_verdict, to_verdict, reasons)
+             VALUES ('script:/home/bob/x', 'bob', 100, 'ok', 'spamming', '[]');",
+        )
+        .unwrap();
+    drop(s);
+    let s = Store::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), migrations::LATEST);
+    assert!(s.uncontained().unwrap().is_empty());
+}
+
 #[test]
 fn opening_a_current_store_does_not_wait_for_a_writer() {
     let dir = TempDir::new("open-while-writing");
@@ -275,6 +298,29 @@ fn ingest_stores_each_message_once_with_checkpoint_and_alerts() {
     assert_eq!(pending.len(), 1);
     s.alert_delivered(Outbox::Senders, pending[0].0, 3).unwrap();
     assert!(s.pending_sender_alerts().unwrap().is_empty());
+    // The turn to spamming waits to be acted on until it is, once; other
+    // turns never wait.
+    s.record_verdict_change(
+        &VerdictChange {
+            sender: "auth:amy@example.org".into(),
+            account: None,
+            at: 110,
+            from: "ok".into(),
+            to: "suspicious".into(),
+            reasons: "[]".into(),
+        },
+        &channels,
+        3,
+    )
+    .unwrap();
+    let waiting = s.uncontained().unwrap();
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    assert_eq!(
+        (waiting[0].1.sender.as_str(), waiting[0].1.at),
+        ("script:/home/bob/x", 100)
+    );
+    s.mark_contained(waiting[0].0, 4).unwrap();
+    assert!(s.uncontained().unwrap().is_empty());
     let mut n = 0;
     s.messages_since(0, |_| -> Result<()> {
         n += 1;

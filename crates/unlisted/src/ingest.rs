@@ -300,7 +300,6 @@ impl LogIngest {
         detector: &mut Detector,
         channels: &[String],
         max_lines: usize,
-        spamming: &mut Vec<Spamming>,
         remote: &mut crate::remote::RemoteWatch,
     ) -> Result<(usize, usize, bool)> {
         if let Some(path) = &self.undecided
@@ -501,17 +500,6 @@ impl LogIngest {
                 let change = detector.observe(m)?;
                 if change.to == Verdict::Spamming {
                     tracing::warn!(sender = %change.sender, "sender is spamming");
-                    spamming.push(Spamming {
-                        sender: change.sender.clone(),
-                        account: m.account.clone(),
-                        why: change
-                            .reasons
-                            .iter()
-                            .filter(|r| r.severity == Verdict::Spamming)
-                            .map(|r| r.detail.as_str())
-                            .collect::<Vec<_>>()
-                            .join("; "),
-                    });
                 }
                 Some(VerdictChange {
                     sender: change.sender.to_string(),
@@ -546,15 +534,6 @@ impl LogIngest {
 fn login_log(key: &str, parser: &mut LogParser) {
     tracing::info!(log = %key, "a login log (Dovecot's lines, no MTA's): its failed logins go to the logins in the server's other logs");
     parser.share_failures();
-}
-
-/// A sender that turned `spamming`, for containment.
-#[derive(Debug, Clone)]
-pub(crate) struct Spamming {
-    pub(crate) sender: maillog::Sender,
-    pub(crate) account: Option<String>,
-    /// The spamming reasons, one line.
-    pub(crate) why: String,
 }
 
 /// The script headers of a queued Exim message, if its -H file is there.

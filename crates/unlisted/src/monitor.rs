@@ -321,7 +321,6 @@ impl Monitor {
         let channels = self.alerter.channels();
         let max = self.config.ingest.max_lines;
         let (mut lines, mut new) = (0, 0);
-        let mut spamming = Vec::new();
         // Login logs first: their failed logins wait in the other logs'
         // readers for the logins after them, also in a backlog.
         let mut order: Vec<usize> = (0..self.logs.len()).collect();
@@ -334,7 +333,6 @@ impl Monitor {
                     &mut self.detector,
                     &channels,
                     max,
-                    &mut spamming,
                     &mut self.remote,
                 ) {
                     Ok((l, n, at_end)) => {
@@ -365,9 +363,6 @@ impl Monitor {
                     }
                 }
             }
-        }
-        for s in &spamming {
-            self.contain(s)?;
         }
         // Memory follows the senders active lately, not all ever seen.
         let forgotten = self.detector.forget_idle();
@@ -459,7 +454,6 @@ impl Monitor {
             return Ok(0);
         }
         let channels = self.alerter.channels();
-        let mut spamming = Vec::new();
         // Relinked ones already fed are fed again under their new sender;
         // new ones that were just relinked are fed once.
         let fed: Vec<&store::SenderComplaint> = relinked
@@ -503,32 +497,39 @@ impl Monitor {
             )?;
             if change.to == detect::Verdict::Spamming {
                 tracing::warn!(%sender, "sender is spamming (complaints)");
-                spamming.push(crate::ingest::Spamming {
-                    sender: s,
-                    account: account.clone(),
-                    why: change
-                        .reasons
-                        .iter()
-                        .filter(|r| r.severity == detect::Verdict::Spamming)
-                        .map(|r| r.detail.as_str())
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                });
             }
         }
         if let Some(last) = last {
             self.store.set_cursor(COMPLAINTS_CURSOR, last)?;
         }
-        for s in &spamming {
-            self.contain(s)?;
-        }
         Ok(new.len() + relinked.len())
+    }
+
+    /// Acts on every turn to `spamming` the store holds and nothing acted
+    /// on yet ([`Self::contain`]): this round's, and one a stop left
+    /// between storing it and acting on it (a `kill -9`, a store that
+    /// failed in between), so no hold is lost to bad timing.
+    pub(crate) fn contain_pending(&mut self) -> anyhow::Result<()> {
+        for (id, c) in self.store.uncontained()? {
+            match c.sender.parse::<maillog::Sender>() {
+                Ok(sender) => self.contain(&Spamming {
+                    sender,
+                    account: c.account,
+                    why: spamming_why(&c.reasons),
+                })?,
+                Err(e) => {
+                    tracing::warn!(sender = %c.sender, error = %e, "a stored sender that does not parse: not held")
+                }
+            }
+            self.store.mark_contained(id, now())?;
+        }
+        Ok(())
     }
 
     /// A sender turned `spamming`: hold it (mode `enforce`), or record the
     /// hold that would have been placed (mode `alert`, the default). A
     /// sender on the allow-list, or already held, is left as it is.
-    fn contain(&mut self, s: &crate::ingest::Spamming) -> anyhow::Result<()> {
+    fn contain(&mut self, s: &Spamming) -> anyhow::Result<()> {
         if s.sender.kind == maillog::SenderKind::Forward {
             // No hold reaches it (the alert says what to do instead).
             tracing::warn!(sender = %s.sender, "a forward is sending spam on; it cannot be held");
@@ -687,4 +688,25 @@ fn site_scan(
             tracing::error!(id = row.id, error = %format!("{e:#}"), "cannot store a site scan")
         }
     }
+}
+
+/// A sender that turned `spamming`, as [`Monitor::contain`] acts on it.
+#[derive(Debug, Clone)]
+pub(crate) struct Spamming {
+    pub(crate) sender: maillog::Sender,
+    pub(crate) account: Option<String>,
+    /// The spamming reasons, one line.
+    pub(crate) why: String,
+}
+
+/// The details of the `spamming` reasons of a stored verdict change (its
+/// reasons as JSON), in one line.
+fn spamming_why(reasons: &str) -> String {
+    let reasons: Vec<serde_json::Value> = serde_json::from_str(reasons).unwrap_or_default();
+    reasons
+        .iter()
+        .filter(|r| r["severity"] == "spamming")
+        .filter_map(|r| r["detail"].as_str())
+        .collect::<Vec<_>>()
+        .join("; ")
 }

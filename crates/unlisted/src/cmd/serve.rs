@@ -202,6 +202,9 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
             if fed > 0 {
                 tracing::info!(complaints = fed, "complaints fed to detection");
             }
+            // Holds for the senders that turned spamming, in the logs or
+            // by complaints, this round or before a stop.
+            monitor.contain_pending()?;
             monitor.save_senders(a.once)?;
             monitor.run_site_scans(a.once)?;
             crate::incident::sync(&monitor.store, &monitor.config, crate::output::now())?;

@@ -511,6 +511,48 @@ fn a_spamming_sender_gets_a_proposed_hold_by_default_and_a_hold_in_enforce_mode(
     assert_eq!(audit[0]["change"], "allowed");
 }
 
+/// A stop between storing a sender's turn to spamming and holding it (a
+/// `kill -9` at that instant, or the store failing in between) leaves the
+/// turn stored and no hold: the next run places the hold, once.
+#[test]
+fn a_turn_to_spamming_stored_but_not_acted_on_is_held_at_the_next_run() {
+    let hook = WebhookReceiver::start();
+    let dir = TempDir::new("contain-later");
+    let cfg = config(&hook, "") + "\n[enforce]\nmode = \"enforce\"\nauto_action = \"reject\"\n";
+    dir.write("unlisted.toml", &cfg);
+    let mut log = String::new();
+    php_mailer(&mut log, 0);
+    append(&dir, "mail.log", &log);
+    once(&dir);
+    assert_eq!(
+        json_lines(&unlisted(dir.path(), &["hold", "list", "--json"])).len(),
+        1
+    );
+    // The store as such a stop leaves it. Edited here: no kill from
+    // outside lands at that instant every time.
+    let db = rusqlite::Connection::open(dir.path().join("unlisted.db")).unwrap();
+    db.execute_batch(
+        "DELETE FROM holds; DELETE FROM hold_audit;
+         UPDATE sender_verdicts SET contained = NULL WHERE to_verdict = 'spamming';",
+    )
+    .unwrap();
+    drop(db);
+    assert!(json_lines(&unlisted(dir.path(), &["hold", "list", "--json"])).is_empty());
+
+    once(&dir);
+    let holds = json_lines(&unlisted(dir.path(), &["hold", "list", "--json"]));
+    assert_eq!(holds.len(), 1, "{holds:?}");
+    assert_eq!(holds[0]["subject"], PHP_SENDER);
+    assert_eq!(holds[0]["action"], "reject");
+    // The reasons come back from the stored turn.
+    let reason = holds[0]["reason"].as_str().unwrap();
+    assert!(reason.starts_with("detected spamming: "), "{reason}");
+    assert!(reason.contains("in an uploads directory"), "{reason}");
+    once(&dir);
+    let audit = json_lines(&unlisted(dir.path(), &["hold", "log", "--json"]));
+    assert_eq!(audit.len(), 1, "{audit:?}");
+}
+
 #[test]
 fn the_daemon_stores_a_content_filters_copy_as_its_senders_mail() {
     // Postfix with amavis: the stolen mailbox's mail comes back from the
