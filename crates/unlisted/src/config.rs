@@ -678,7 +678,9 @@ pub(crate) struct AlertsConfig {
     /// and Rocket.Chat take the same).
     #[serde(default)]
     pub(crate) slack: Option<WebhookConfig>,
-    /// Delivery attempts (one per sweep) before an alert is abandoned.
+    /// Delivery attempts before an alert is abandoned. A channel that
+    /// failed is tried again after 30 s, doubled at each failure in a
+    /// row up to 15 minutes: 20 attempts span about four hours.
     #[serde(default = "default_attempts")]
     pub(crate) max_attempts: i64,
     /// The same alert (one listing's `listed`, one sender's `spamming`, one

@@ -38,6 +38,24 @@ pub(crate) struct Monitor {
     pub(crate) scans: HashMap<i64, std::thread::JoinHandle<()>>,
     /// When the detector's changed senders were last saved.
     pub(crate) senders_saved: Option<std::time::Instant>,
+    /// Alert channels that failed: when each is tried again, and its
+    /// failures in a row ([`alert_retry_wait`]).
+    pub(crate) resting: HashMap<String, (std::time::Instant, u32)>,
+}
+
+/// How long an alert channel rests after `failures` failed deliveries in
+/// a row: 30 s, doubled at each, at most 15 minutes. A channel that is
+/// down (a receiver restarting, a mail relay gone) is not tried at every
+/// round, where each try could wait its whole timeout and keep the logs
+/// unread, and the alerts' `max_attempts` span hours, not seconds.
+pub(crate) fn alert_retry_wait(failures: u32) -> std::time::Duration {
+    doubling_wait(30, 15 * 60, failures)
+}
+
+/// `first` seconds after one failure, doubled at each more, at most `max`.
+pub(crate) fn doubling_wait(first: u64, max: u64, failures: u32) -> std::time::Duration {
+    let secs = first.saturating_mul(1 << failures.saturating_sub(1).min(20));
+    std::time::Duration::from_secs(secs.min(max))
 }
 
 /// What one sweep saw and changed.
@@ -269,6 +287,14 @@ impl Monitor {
     /// held back since the last one sent, or `None` when it is held back
     /// (and recorded so).
     fn may_send(&self, outbox: Outbox, id: i64, channel: &str, key: &str) -> Result<Option<i64>> {
+        if self
+            .resting
+            .get(channel)
+            .is_some_and(|(until, _)| std::time::Instant::now() < *until)
+        {
+            // Tried at the channel's next try; not an attempt.
+            return Ok(None);
+        }
         let every = self.config.alerts.repeat_after.as_secs() as i64;
         let now = now();
         match self.store.alert_key(channel, key)? {
@@ -282,11 +308,11 @@ impl Monitor {
         }
     }
 
-    /// Records a delivery attempt: delivered, failed (retried later), or
-    /// abandoned after `alerts.max_attempts`.
+    /// Records a delivery attempt: delivered, failed (retried when the
+    /// channel has rested), or abandoned after `alerts.max_attempts`.
     #[allow(clippy::too_many_arguments)]
     fn settle(
-        &self,
+        &mut self,
         outbox: Outbox,
         id: i64,
         channel: &str,
@@ -299,12 +325,19 @@ impl Monitor {
         match res {
             Ok(()) => {
                 tally.0 += 1;
+                self.resting.remove(channel);
                 self.store.alert_delivered(outbox, id, now)?;
                 self.store.alert_key_sent(channel, key, now)?;
             }
             Err(e) => {
                 tally.1 += 1;
-                tracing::warn!(%channel, alert = id, error = %e, "alert not delivered; will retry");
+                let failures = self.resting.get(channel).map_or(0, |r| r.1) + 1;
+                let wait = alert_retry_wait(failures);
+                self.resting.insert(
+                    channel.to_string(),
+                    (std::time::Instant::now() + wait, failures),
+                );
+                tracing::warn!(%channel, alert = id, error = %e, retry_in = ?wait, "alert not delivered; the channel's alerts wait, then are tried again");
                 self.store.alert_failed(outbox, id, &e)?;
                 if attempts + 1 >= self.config.alerts.max_attempts {
                     tracing::error!(%channel, alert = id, attempts = attempts + 1, "alert abandoned after too many failed deliveries");
@@ -709,4 +742,21 @@ fn spamming_why(reasons: &str) -> String {
         .filter_map(|r| r["detail"].as_str())
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_alert_channel_rests_longer_each_time_up_to_15_minutes() {
+        let secs: Vec<u64> = [1, 2, 3, 5, 6, 7, 40]
+            .into_iter()
+            .map(|n| alert_retry_wait(n).as_secs())
+            .collect();
+        assert_eq!(secs, [30, 60, 120, 480, 900, 900, 900]);
+        // The default 20 attempts span about four hours.
+        let span: u64 = (1..20).map(|n| alert_retry_wait(n).as_secs()).sum();
+        assert!((3 * 3600..5 * 3600).contains(&span), "{span}");
+    }
 }

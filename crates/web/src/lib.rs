@@ -251,13 +251,22 @@ async fn refuse_cross_site(
     next.run(req).await
 }
 
+/// Up, or up with a store it cannot write (503, for a monitor to page on).
+async fn healthz(
+    axum::extract::State(web): axum::extract::State<Arc<Web>>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if web.actions.extra_metrics().store_failing {
+        let body = serde_json::json!({"status": "store_failing"});
+        return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+    }
+    axum::Json(serde_json::json!({"status": "ok"})).into_response()
+}
+
 /// Every route.
 pub fn router(web: Arc<Web>) -> Router {
     Router::new()
-        .route(
-            "/healthz",
-            axum::routing::get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
-        )
+        .route("/healthz", axum::routing::get(healthz))
         .merge(api::routes())
         .merge(pages::routes())
         .route("/metrics", axum::routing::get(metrics::metrics))

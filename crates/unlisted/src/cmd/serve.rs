@@ -150,6 +150,7 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
         remote: followed.remote,
         scans: std::collections::HashMap::new(),
         senders_saved: None,
+        resting: std::collections::HashMap::new(),
     };
 
     let mut shutdown = std::pin::pin!(shutdown_signal());
@@ -278,10 +279,8 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
 /// How long to wait before trying the store again after `failures` in a
 /// row: a second, doubled at each failure, at most five minutes.
 fn store_retry_wait(failures: u32) -> std::time::Duration {
-    std::time::Duration::from_secs(1u64 << failures.saturating_sub(1).min(9)).min(STORE_RETRY_MAX)
+    crate::monitor::doubling_wait(1, 300, failures)
 }
-
-const STORE_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Whether `e` is the store failing to read or write (worth waiting out),
 /// not a store this binary cannot use at all.

@@ -1905,6 +1905,11 @@ fn a_full_disk_pauses_the_daemon_which_then_stores_everything_once() {
     let m = metrics();
     assert!(m.contains("unlisted_store_failing 1\n"), "{m}");
     assert!(!m.contains("unlisted_store_failures_total 0\n"), "{m}");
+    let health = crate::web::http(port, "GET", "/healthz", &[], "");
+    assert_eq!(
+        (health.0, health.2.as_str()),
+        (503, r#"{"status":"store_failing"}"#)
+    );
 
     std::fs::remove_file(filler).unwrap();
     let mut log = String::new();
@@ -1921,6 +1926,7 @@ fn a_full_disk_pauses_the_daemon_which_then_stores_everything_once() {
     })
     .unwrap_or_else(|| panic!("the daemon never said the store works:\n{}", said()));
     assert!(metrics().contains("unlisted_store_failing 0\n"));
+    assert_eq!(crate::web::http(port, "GET", "/healthz", &[], "").0, 200);
     // Judged and alerted once, as the mail came after the store failed.
     let alert = sender_alert(&hook);
     assert_eq!(alert["sender"], PHP_SENDER, "{alert}");
@@ -1931,4 +1937,60 @@ fn a_full_disk_pauses_the_daemon_which_then_stores_everything_once() {
     let ended = wait_for(Duration::from_secs(10), || child.0.try_wait().unwrap());
     assert_eq!(ended.and_then(|s| s.code()), Some(0), "{}", said());
     assert_eq!(hook.bodies().len(), 1, "{:?}", hook.bodies());
+}
+
+/// An alert receiver that hangs (it takes connections and never answers)
+/// costs one timeout per rest of its channel, not one per alert per round:
+/// the logs are read on meanwhile.
+#[test]
+fn a_hung_alert_receiver_does_not_hold_up_the_logs() {
+    // A real listener that stops answering: connections are taken and
+    // held, nothing is read or written. Counted, to see the tries.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let tries = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = tries.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().flatten() {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(conn);
+        }
+    });
+    let tries = || tries.load(std::sync::atomic::Ordering::SeqCst);
+    let dir = TempDir::new("ingest-hung-hook");
+    dir.write(
+        "unlisted.toml",
+        &format!(
+            "[[log]]\npath = \"mail.log\"\nformat = \"exim\"\n\n[ingest]\npoll = \"100ms\"\n\n[alerts.webhook]\nurl = \"http://127.0.0.1:{port}/hook\"\ntimeout = \"1s\"\n"
+        ),
+    );
+    // Five scripts spamming: five alerts waiting.
+    let mut log = String::new();
+    for k in 0..5 {
+        let cwd = format!("/home/bob{k}/public_html/wp-content/uploads/2024/04");
+        crate::logs::php_mailer_in(&mut log, k * 3600, &cwd);
+    }
+    append(&dir, "mail.log", &log);
+    let _daemon = crate::enforce::Kill(crate::spawn(dir.path(), &["serve"]));
+    assert_eq!(
+        wait_for(Duration::from_secs(20), || (stored(&dir) == 400)
+            .then_some(())),
+        Some(())
+    );
+    assert!(
+        wait_for(Duration::from_secs(10), || (tries() > 0).then_some(())).is_some(),
+        "no alert was tried"
+    );
+    // New mail is read within a few rounds, not after a timeout per alert.
+    append(&dir, "mail.log", &messages(0, 10, false));
+    assert_eq!(
+        wait_for(Duration::from_secs(4), || (stored(&dir) == 410)
+            .then_some(())),
+        Some(()),
+        "the logs waited for the alerts ({} tries)",
+        tries()
+    );
+    // One try, then the channel rests (30 s): the other four alerts wait.
+    assert_eq!(tries(), 1);
 }
