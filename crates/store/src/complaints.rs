@@ -191,14 +191,7 @@ impl Store {
     }
 
     pub fn set_cursor(&self, name: &str, value: i64) -> Result<()> {
-        self.conn
-            .execute(
-                "INSERT INTO cursors (name, value) VALUES (?1, ?2)
-                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                params![name, value],
-            )
-            .map(|_| ())
-            .map_err(self.err())
+        set_cursor(&self.conn, name, value).map_err(self.err())
     }
 
     pub fn complaint_total(&self) -> Result<i64> {
@@ -206,4 +199,18 @@ impl Store {
             .query_row("SELECT COUNT(*) FROM complaints", [], |r| r.get(0))
             .map_err(self.err())
     }
+}
+
+/// Sets the cursor `name` to `value`, on `conn` (a transaction's too).
+pub(crate) fn set_cursor(
+    conn: &rusqlite::Connection,
+    name: &str,
+    value: i64,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO cursors (name, value) VALUES (?1, ?2)
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        params![name, value],
+    )
+    .map(drop)
 }

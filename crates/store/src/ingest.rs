@@ -125,12 +125,14 @@ pub(crate) fn record_change(
 }
 
 impl Store {
-    /// Records a verdict change found outside a log batch (a complaint).
+    /// Records a verdict change found outside a log batch (a complaint),
+    /// and with it moves `cursor` (name, value) past what caused it.
     pub fn record_verdict_change(
         &self,
         c: &VerdictChange,
         channels: &[String],
         now: i64,
+        cursor: Option<(&str, i64)>,
     ) -> Result<()> {
         let tx = rusqlite::Transaction::new_unchecked(
             &self.conn,
@@ -138,6 +140,9 @@ impl Store {
         )
         .map_err(self.err())?;
         record_change(&tx, c, channels, now).map_err(self.err())?;
+        if let Some((name, value)) = cursor {
+            crate::complaints::set_cursor(&tx, name, value).map_err(self.err())?;
+        }
         tx.commit().map_err(self.err())
     }
 

@@ -311,8 +311,11 @@ fn ingest_stores_each_message_once_with_checkpoint_and_alerts() {
         },
         &channels,
         3,
+        Some(("complaints", 7)),
     )
     .unwrap();
+    // The cursor moves with the change it caused.
+    assert_eq!(s.cursor("complaints").unwrap(), 7);
     let waiting = s.uncontained().unwrap();
     assert_eq!(waiting.len(), 1, "{waiting:?}");
     assert_eq!(

@@ -495,6 +495,7 @@ impl Monitor {
             .chain(new.iter())
             .collect();
         for store::SenderComplaint {
+            id,
             sender,
             account,
             at,
@@ -527,6 +528,9 @@ impl Monitor {
                 },
                 &channels,
                 now,
+                // Fed with the change, so a stop after it (the store
+                // failing at the next) does not feed it twice.
+                (*id > cursor).then_some((COMPLAINTS_CURSOR, *id)),
             )?;
             if change.to == detect::Verdict::Spamming {
                 tracing::warn!(%sender, "sender is spamming (complaints)");
