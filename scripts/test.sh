@@ -16,6 +16,8 @@ have python3 || apt_missing+=(python3 python3-pip)
 # Postfix logs kept only in the systemd journal: journalctl reads journal
 # files that systemd-journal-remote writes (no journald runs here).
 have journalctl || apt_missing+=(systemd)
+# The shipped unit file is checked by systemd's own systemd-analyze.
+have systemd-analyze || apt_missing+=(systemd)
 [ -x /lib/systemd/systemd-journal-remote ] || apt_missing+=(systemd-journal-remote)
 # Logs in local time are read through the system's zone database.
 [ -f /usr/share/zoneinfo/America/Chicago ] || apt_missing+=(tzdata)

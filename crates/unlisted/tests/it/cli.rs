@@ -105,3 +105,61 @@ fn broken_pipe_exits_zero() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The shipped systemd unit is one systemd accepts (its own checker, on
+/// the unit with this build's binary in place of /usr/local/bin), and its
+/// commands are ones this binary takes.
+#[test]
+fn the_systemd_unit_passes_systemds_checker_and_runs_our_commands() {
+    let dir = TempDir::new("systemd-unit");
+    let shipped = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../integration/systemd/unlisted.service"),
+    )
+    .unwrap();
+    let bin = env!("CARGO_BIN_EXE_unlisted");
+    let unit = shipped.replace("/usr/local/bin/unlisted", bin);
+    dir.write("unlisted.service", &unit);
+    let o = std::process::Command::new(testsupport::find_program("systemd-analyze"))
+        .arg("verify")
+        .arg(dir.path().join("unlisted.service"))
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success() && o.stderr.is_empty(),
+        "systemd-analyze verify: {}",
+        stderr(&o)
+    );
+    // Each command with the config and store moved here.
+    let o = unlisted(dir.path(), &["config", "example"]);
+    dir.write("unlisted.toml", &stdout(&o));
+    let commands: Vec<Vec<String>> = unit
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("ExecStartPre=")
+                .or(l.strip_prefix("ExecStart="))
+        })
+        .map(|l| {
+            l.split_whitespace()
+                .skip(1)
+                .map(|a| match a {
+                    "/etc/unlisted/unlisted.toml" => "unlisted.toml".to_string(),
+                    "/var/lib/unlisted/unlisted.db" => "unlisted.db".to_string(),
+                    a => a.to_string(),
+                })
+                .collect()
+        })
+        .collect();
+    assert_eq!(commands.len(), 2, "{unit}");
+    let check: Vec<&str> = commands[0].iter().map(String::as_str).collect();
+    let o = unlisted(dir.path(), &check);
+    assert_eq!(o.status.code(), Some(0), "{check:?}: {}", stderr(&o));
+    // The daemon's command line is one the CLI takes (asked for --help
+    // after it: the example watches servers through a resolver that is
+    // not here).
+    let mut serve: Vec<&str> = commands[1].iter().map(String::as_str).collect();
+    assert_eq!(serve.first(), Some(&"serve"), "{serve:?}");
+    serve.push("--help");
+    let o = unlisted(dir.path(), &serve);
+    assert_eq!(o.status.code(), Some(0), "{serve:?}: {}", stderr(&o));
+}
