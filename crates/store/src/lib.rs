@@ -13,6 +13,7 @@
 //! seconds, JSON kept as TEXT) so a fleet backend can reuse it.
 
 mod complaints;
+mod daemon;
 mod holds;
 mod incidents;
 mod ingest;
@@ -24,6 +25,7 @@ mod throttle;
 mod tokens;
 
 pub use complaints::{ComplaintCount, MessageRef, NewComplaint, SenderComplaint};
+pub use daemon::DaemonBeat;
 pub use holds::{AuditRow, HoldRow};
 pub use incidents::{IncidentEvent, IncidentLink, IncidentRow, OutboundProfile};
 pub use ingest::{Batch, LogCheckpoint, LogHealth, NewMessage, SenderRow, VerdictChange};

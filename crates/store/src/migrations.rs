@@ -354,6 +354,20 @@ const MIGRATIONS: &[(i64, &str)] = &[
     UPDATE sender_verdicts SET contained = at;
     CREATE INDEX sender_verdicts_uncontained ON sender_verdicts (id) WHERE contained IS NULL;",
     ),
+    (
+        19,
+        // The daemon's heartbeat (one row): store::DaemonBeat.
+        "CREATE TABLE daemon (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        pid BIGINT NOT NULL,
+        started BIGINT NOT NULL,
+        seen BIGINT NOT NULL,
+        next_by BIGINT NOT NULL,
+        stopped BIGINT,
+        once BIGINT NOT NULL,
+        version TEXT NOT NULL
+    );",
+    ),
 ];
 
 /// The newest schema version this binary knows.

@@ -31,12 +31,14 @@ fn the_upgrade_to_18_acts_on_no_old_turn_again() {
     let dir = TempDir::new("migrate-18");
     let path = dir.path().join("u.db");
     let s = Store::open(&path).unwrap();
-    // A store of version 17 with one turn to spamming in it.
+    // A store of version 17 with one turn to spamming in it: every
+    // migration from 18 on undone.
     s.conn
         .execute_batch(
-            "DROP INDEX sender_verdicts_uncontained;
+            "DROP TABLE daemon;
+             DROP INDEX sender_verdicts_uncontained;
              ALTER TABLE sender_verdicts DROP COLUMN contained;
-             DELETE FROM schema_migrations WHERE version = 18;
+             DELETE FROM schema_migrations WHERE version >= 18;
              INSERT INTO sender_verdicts (sender, account, at, from_verdict, to_verdict, reasons)
              VALUES ('script:/home/bob/x', 'bob', 100, 'ok', 'spamming', '[]');",
         )

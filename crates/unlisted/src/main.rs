@@ -6,6 +6,7 @@ mod alert;
 mod cmd;
 mod complaints;
 mod config;
+mod heartbeat;
 mod incident;
 mod ingest;
 mod investigate;

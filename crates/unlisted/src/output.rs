@@ -84,6 +84,17 @@ pub(crate) fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
+/// A span of `secs` seconds, roughly: `42 s`, `5 min`, `3 h`, `2 days`.
+pub(crate) fn ago(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        0..120 => format!("{s} s"),
+        120..7_200 => format!("{} min", s / 60),
+        7_200..172_800 => format!("{} h", s / 3600),
+        _ => format!("{} days", s / 86_400),
+    }
+}
+
 /// Unix seconds as RFC 3339 UTC.
 pub(crate) fn time(secs: i64) -> String {
     let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64);

@@ -60,6 +60,13 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
         tracing::warn!(%nameserver, who, "the nameserver is a public resolver; lists that refuse public resolvers will answer with errors");
     }
     let store = store::Store::open(&g.db)?;
+    let mut beat = crate::heartbeat::Heartbeat::new(crate::output::now());
+    if let Some(pid) = beat.other(&store, crate::output::now())? {
+        tracing::warn!(
+            pid,
+            "another `unlisted serve` runs on this store: each would read the logs and send the alerts; stop one"
+        );
+    }
     // The policy service answers the MTAs from its own tasks; the loop
     // below keeps feeding it holds through the store.
     let parse = |s: &Option<String>| -> Result<Option<enforce::server::Listen>> {
@@ -166,6 +173,7 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
                 _ = tokio::time::sleep(store_retry_wait(failures)) => {}
                 _ = &mut shutdown => {
                     tracing::info!("shutting down; what was read since the store failed is read again at the next start");
+                    stopped(&beat, &monitor.store);
                     return Ok(Exit::Clean);
                 }
             }
@@ -186,6 +194,7 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
                     _ = &mut shutdown => {
                         tracing::info!("shutting down during a sweep; nothing of it was written");
                         // Not the round's error: the daemon ends either way.
+                        stopped(&beat, &monitor.store);
                         return Ok(Some(monitor.save_senders(true).map(|_| Exit::Clean)));
                     }
                 }
@@ -223,6 +232,13 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
             if sent + failed > 0 {
                 tracing::info!(sent, failed, "alerts delivered");
             }
+            // The next round comes within the poll, or with the next sweep
+            // when no log is followed.
+            let gap = match monitor.logs.is_empty() && !monitor.config.servers.is_empty() {
+                true => interval,
+                false => poll,
+            };
+            beat.round(&monitor.store, crate::output::now(), gap, a.once)?;
             anyhow::Ok(None)
         };
         match round.await {
@@ -269,10 +285,18 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
             }
             _ = &mut shutdown => {
                 tracing::info!("shutting down");
+                stopped(&beat, &monitor.store);
                 monitor.save_senders(true)?;
                 return Ok(Exit::Clean);
             }
         }
+    }
+}
+
+/// Records a clean stop in the heartbeat, when the store can be written.
+fn stopped(beat: &crate::heartbeat::Heartbeat, store: &store::Store) {
+    if let Err(e) = beat.stopped(store, crate::output::now()) {
+        tracing::warn!(error = %e, "cannot record the stop in the store");
     }
 }
 

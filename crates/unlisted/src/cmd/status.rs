@@ -4,6 +4,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::Global;
+use crate::heartbeat::State;
 use crate::output::{self, Exit};
 
 #[derive(Debug, clap::Args)]
@@ -14,8 +15,8 @@ pub(crate) struct Args {
     /// Also show ended episodes (the latest 100).
     #[arg(long)]
     history: bool,
-    /// JSON Lines: one object per listing, then the last sweep and any
-    /// failing zone.
+    /// JSON Lines: the daemon's state, one object per listing, then the
+    /// last sweep and any failing zone.
     #[arg(long)]
     json: bool,
 }
@@ -45,6 +46,9 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<Exit> {
         Vec::new()
     };
     let sweep = store.last_sweep()?;
+    let beat = store.daemon()?;
+    let now = output::now();
+    let daemon = crate::heartbeat::state(beat.as_ref(), now, crate::heartbeat::alive);
     let failing = store.failing_zones()?;
     let senders = store.sender_verdicts()?;
     let logs = store.logs()?;
@@ -65,6 +69,16 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<Exit> {
     };
 
     if a.json {
+        let mut d = serde_json::json!({"type": "daemon", "state": daemon.as_str()});
+        if let Some(b) = &beat {
+            d["pid"] = b.pid.into();
+            d["started"] = output::time(b.started).into();
+            d["seen"] = output::time(b.seen).into();
+            d["stopped"] = b.stopped.map(output::time).into();
+            d["once"] = b.once.into();
+            d["version"] = b.version.clone().into();
+        }
+        output::json(&d)?;
         for e in open.iter().chain(&ended) {
             output::json(&EpisodeJson {
                 ty: if e.ended.is_some() {
@@ -116,6 +130,11 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<Exit> {
             }))?;
         }
     } else {
+        let line = daemon_line(daemon, beat.as_ref(), now);
+        match daemon {
+            State::Gone | State::Silent => output::warning(&line),
+            _ => output::line(&line)?,
+        }
         if open.is_empty() {
             output::line("no current listings")?;
         }
@@ -253,4 +272,40 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<Exit> {
     } else {
         Exit::Found
     })
+}
+
+/// What `status` says of the daemon, from its heartbeat.
+fn daemon_line(state: State, beat: Option<&store::DaemonBeat>, now: i64) -> String {
+    let Some(b) = beat else {
+        return "daemon: never ran on this store (`unlisted serve`)".into();
+    };
+    let ago = |t: i64| format!("{} ({} ago)", output::time(t), output::ago(now - t));
+    match state {
+        State::Never => "daemon: never ran on this store (`unlisted serve`)".into(),
+        State::Stopped if b.once => format!(
+            "daemon: last ran {} (serve --once)",
+            ago(b.stopped.unwrap_or(b.seen))
+        ),
+        State::Stopped => format!(
+            "daemon: stopped {}, pid {}",
+            ago(b.stopped.unwrap_or(b.seen)),
+            b.pid
+        ),
+        State::Running => format!(
+            "daemon: running since {}, pid {}, last round {}",
+            output::time(b.started),
+            b.pid,
+            ago(b.seen)
+        ),
+        State::Gone => format!(
+            "daemon: not running: pid {} ended without stopping (killed, crashed or rebooted) after its last round {}; `unlisted serve` again reads on from its checkpoints",
+            b.pid,
+            ago(b.seen)
+        ),
+        State::Silent => format!(
+            "daemon: pid {} runs but has finished no round since {}: stuck, or it cannot write its store (its log says which)",
+            b.pid,
+            ago(b.seen)
+        ),
+    }
 }

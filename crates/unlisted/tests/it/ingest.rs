@@ -1994,3 +1994,85 @@ fn a_hung_alert_receiver_does_not_hold_up_the_logs() {
     // One try, then the channel rests (30 s): the other four alerts wait.
     assert_eq!(tries(), 1);
 }
+
+/// `status` says whether the daemon runs, stopped, or died, from the
+/// heartbeat it keeps in the store; a second daemon on the same store is
+/// told of the first.
+#[test]
+fn status_says_whether_the_daemon_runs_stopped_or_died() {
+    let hook = WebhookReceiver::start();
+    let dir = TempDir::new("heartbeat");
+    dir.write("unlisted.toml", &config(&hook, "poll = \"100ms\""));
+    append(&dir, "mail.log", &messages(0, 3, false));
+    let daemon = || {
+        json_lines(&unlisted(dir.path(), &["status", "--json"]))
+            .into_iter()
+            .find(|l| l["type"] == "daemon")
+            .expect("no daemon line")
+    };
+    let running = |pid: u32| {
+        wait_for(Duration::from_secs(10), || {
+            let d = daemon();
+            (d["state"] == "running" && d["pid"] == pid).then_some(())
+        })
+        .unwrap_or_else(|| panic!("never running as {pid}: {}", daemon()))
+    };
+    assert_eq!(daemon()["state"], "never");
+
+    let mut a = crate::spawn(dir.path(), &["serve"]);
+    running(a.id());
+    let o = unlisted(dir.path(), &["status"]);
+    assert!(
+        stdout(&o).contains("daemon: running since"),
+        "{}",
+        stdout(&o)
+    );
+    std::process::Command::new("kill")
+        .args(["-TERM", &a.id().to_string()])
+        .status()
+        .unwrap();
+    a.wait().unwrap();
+    assert_eq!(daemon()["state"], "stopped");
+
+    let mut b = crate::spawn(dir.path(), &["serve"]);
+    running(b.id());
+    b.kill().unwrap(); // SIGKILL: no word in the store
+    b.wait().unwrap();
+    let d = daemon();
+    assert_eq!(
+        (d["state"].as_str(), &d["pid"]),
+        (Some("gone"), &b.id().into())
+    );
+    let o = unlisted(dir.path(), &["status"]);
+    assert!(
+        stderr(&o).contains("ended without stopping"),
+        "{}",
+        stderr(&o)
+    );
+
+    once(&dir);
+    let d = daemon();
+    assert_eq!(
+        (d["state"].as_str(), d["once"].as_bool()),
+        (Some("stopped"), Some(true))
+    );
+
+    let c = crate::enforce::Kill(crate::spawn(dir.path(), &["serve"]));
+    running(c.0.id());
+    let said = dir.path().join("second.stderr");
+    let _d = crate::enforce::Kill(
+        std::process::Command::new(env!("CARGO_BIN_EXE_unlisted"))
+            .args(["serve", "--listen", ""])
+            .current_dir(dir.path())
+            .env_remove("RUST_LOG")
+            .stderr(std::fs::File::create(&said).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let told = wait_for(Duration::from_secs(10), || {
+        let text = std::fs::read_to_string(&said).unwrap_or_default();
+        text.contains("another `unlisted serve` runs on this store")
+            .then_some(text)
+    });
+    assert!(told.is_some_and(|t| t.contains(&format!("pid={}", c.0.id()))));
+}

@@ -1,0 +1,70 @@
+//! The daemon's heartbeat: who runs `unlisted serve` on this store, and
+//! when it last finished a round, for `unlisted status`.
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use crate::{Result, Store};
+
+/// What the daemon last said of itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DaemonBeat {
+    pub pid: i64,
+    pub started: i64,
+    /// When it last finished a round.
+    pub seen: i64,
+    /// The time by which it will have finished another, if it runs on.
+    pub next_by: i64,
+    /// When it stopped cleanly (SIGTERM, the end of `serve --once`).
+    pub stopped: Option<i64>,
+    /// A one-shot run (`serve --once`).
+    pub once: bool,
+    pub version: String,
+}
+
+impl Store {
+    /// Records the daemon's heartbeat (there is one daemon per store).
+    pub fn set_daemon(&self, b: &DaemonBeat) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO daemon (id, pid, started, seen, next_by, stopped, once, version)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, started = excluded.started,
+                 seen = excluded.seen, next_by = excluded.next_by, stopped = excluded.stopped,
+                 once = excluded.once, version = excluded.version",
+                params![
+                    b.pid,
+                    b.started,
+                    b.seen,
+                    b.next_by,
+                    b.stopped,
+                    b.once as i64,
+                    b.version
+                ],
+            )
+            .map(drop)
+            .map_err(self.err())
+    }
+
+    /// The daemon's last heartbeat, if one ever ran on this store.
+    pub fn daemon(&self) -> Result<Option<DaemonBeat>> {
+        self.conn
+            .query_row(
+                "SELECT pid, started, seen, next_by, stopped, once, version FROM daemon WHERE id = 1",
+                [],
+                |r| {
+                    Ok(DaemonBeat {
+                        pid: r.get(0)?,
+                        started: r.get(1)?,
+                        seen: r.get(2)?,
+                        next_by: r.get(3)?,
+                        stopped: r.get(4)?,
+                        once: r.get::<_, i64>(5)? != 0,
+                        version: r.get(6)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(self.err())
+    }
+}
