@@ -21,7 +21,15 @@ pub(crate) struct Args {
     listen: Option<String>,
 }
 
-pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
+/// The config and catalog as they are on disk, when they are fit to run
+/// on (what `config check` would say).
+fn checked_config(
+    g: &Global,
+) -> Result<(
+    crate::config::Config,
+    std::path::PathBuf,
+    blocklists::Catalog,
+)> {
     let (config, path) = super::load_config(g)?;
     let Some(path) = path else {
         bail!(
@@ -38,6 +46,11 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
             problems.join("\n  ")
         );
     }
+    Ok((config, path, catalog))
+}
+
+pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
+    let (config, path, catalog) = checked_config(g)?;
     if config.servers.is_empty()
         && config.logs.is_empty()
         && config.complaints.maildirs.is_empty()
@@ -161,6 +174,9 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
     };
 
     let mut shutdown = std::pin::pin!(shutdown_signal());
+    // SIGHUP (`systemctl reload`): the config again ([`reload`]).
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("cannot catch SIGHUP")?;
     let mut next_sweep = tokio::time::Instant::now();
     // Store failures in a row: each doubles the wait before the next try.
     let mut failures = 0u32;
@@ -289,8 +305,42 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
                 monitor.save_senders(true)?;
                 return Ok(Exit::Clean);
             }
+            _ = hup.recv() => {
+                tracing::info!("SIGHUP: reading the config again");
+                match checked_config(g) {
+                    Ok(_) => {
+                        monitor.save_senders(true)?;
+                        let e = restart_in_place();
+                        tracing::error!(error = %format!("{e:#}"), "cannot restart with the new config; running on with the one it has");
+                    }
+                    Err(e) => tracing::error!(error = %format!("{e:#}"), "the new config is refused; running on with the one it has"),
+                }
+            }
         }
     }
+}
+
+/// Runs this daemon again in its own process (`exec`: the same pid, as
+/// systemd expects of a reload), with the same arguments, from the
+/// binary now at its path (an upgrade is taken up too). Everything starts
+/// again from the store and the checkpoints, as after a restart. Returns
+/// only when that cannot be done.
+fn restart_in_place() -> anyhow::Error {
+    use std::os::unix::process::CommandExt;
+    let exe = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => return anyhow::Error::new(e).context("cannot find this binary"),
+    };
+    // Replaced on disk (an upgrade): Linux names the old one "… (deleted)".
+    let exe = match exe.to_str().and_then(|p| p.strip_suffix(" (deleted)")) {
+        Some(p) => std::path::PathBuf::from(p),
+        None => exe,
+    };
+    tracing::info!(binary = %exe.display(), "restarting in place with the new config");
+    let e = std::process::Command::new(&exe)
+        .args(std::env::args_os().skip(1))
+        .exec();
+    anyhow::Error::new(e).context(format!("cannot run {}", exe.display()))
 }
 
 /// Records a clean stop in the heartbeat, when the store can be written.

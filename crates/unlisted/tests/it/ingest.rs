@@ -1869,19 +1869,10 @@ fn a_full_disk_pauses_the_daemon_which_then_stores_everything_once() {
         assert_eq!(st, 200, "{m}");
         m
     };
-    let said = dir.path().join("serve.stderr");
-    let mut child = crate::enforce::Kill(
-        std::process::Command::new(env!("CARGO_BIN_EXE_unlisted"))
-            .args(db)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .current_dir(dir.path())
-            .env_remove("RUST_LOG")
-            .env("TZ", "UTC")
-            .stderr(std::fs::File::create(&said).unwrap())
-            .spawn()
-            .unwrap(),
-    );
-    let said = || std::fs::read_to_string(&said).unwrap_or_default();
+    let listen = format!("127.0.0.1:{port}");
+    let args = [&db[..], &["serve", "--listen", &listen]].concat();
+    let mut child = crate::enforce::Kill(crate::spawn_telling(dir.path(), &args, "serve.stderr"));
+    let said = || std::fs::read_to_string(dir.path().join("serve.stderr")).unwrap_or_default();
     assert_eq!(
         wait_for(Duration::from_secs(20), || (stored_on_disk() == 10)
             .then_some(10)),
@@ -2059,20 +2050,71 @@ fn status_says_whether_the_daemon_runs_stopped_or_died() {
 
     let c = crate::enforce::Kill(crate::spawn(dir.path(), &["serve"]));
     running(c.0.id());
-    let said = dir.path().join("second.stderr");
-    let _d = crate::enforce::Kill(
-        std::process::Command::new(env!("CARGO_BIN_EXE_unlisted"))
-            .args(["serve", "--listen", ""])
-            .current_dir(dir.path())
-            .env_remove("RUST_LOG")
-            .stderr(std::fs::File::create(&said).unwrap())
-            .spawn()
-            .unwrap(),
-    );
+    let _d = crate::enforce::Kill(crate::spawn_telling(
+        dir.path(),
+        &["serve"],
+        "second.stderr",
+    ));
     let told = wait_for(Duration::from_secs(10), || {
-        let text = std::fs::read_to_string(&said).unwrap_or_default();
+        let text = std::fs::read_to_string(dir.path().join("second.stderr")).unwrap_or_default();
         text.contains("another `unlisted serve` runs on this store")
             .then_some(text)
     });
     assert!(told.is_some_and(|t| t.contains(&format!("pid={}", c.0.id()))));
+}
+
+/// SIGHUP (`systemctl reload`) reads the config again: one with problems
+/// is refused and the daemon runs on with its own; a good one restarts it
+/// in place (the same pid) on the new config.
+#[test]
+fn sighup_refuses_a_broken_config_and_takes_up_a_good_one() {
+    let hook = WebhookReceiver::start();
+    let dir = TempDir::new("sighup");
+    dir.write("unlisted.toml", &config(&hook, "poll = \"100ms\""));
+    append(&dir, "mail.log", &messages(0, 3, false));
+    let mut child = crate::enforce::Kill(crate::spawn_telling(
+        dir.path(),
+        &["serve", "-v"],
+        "serve.stderr",
+    ));
+    let pid = child.0.id();
+    let said = || std::fs::read_to_string(dir.path().join("serve.stderr")).unwrap_or_default();
+    let until = |what: &str, ok: &dyn Fn() -> bool| {
+        wait_for(Duration::from_secs(15), || ok().then_some(()))
+            .unwrap_or_else(|| panic!("never {what}:\n{}", said()));
+    };
+    let hup = || {
+        std::process::Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .unwrap();
+    };
+    until("stored 3", &|| stored(&dir) == 3);
+
+    dir.write("unlisted.toml", "[[log]]\npath = 42\n");
+    hup();
+    until("refused the broken config", &|| {
+        said().contains("the new config is refused")
+    });
+    assert!(child.0.try_wait().unwrap().is_none(), "{}", said());
+
+    dir.write(
+        "unlisted.toml",
+        &exim_and(
+            &hook,
+            "path = \"other.log\"\nformat = \"exim\"",
+            "poll = \"100ms\"",
+        ),
+    );
+    append(&dir, "other.log", &messages(10, 3, false));
+    hup();
+    until("followed the new log", &|| stored(&dir) == 6);
+    assert!(said().contains("restarting in place"), "{}", said());
+    // The same process, running on.
+    assert!(child.0.try_wait().unwrap().is_none(), "{}", said());
+    let daemon = json_lines(&unlisted(dir.path(), &["status", "--json"]))
+        .into_iter()
+        .find(|l| l["type"] == "daemon")
+        .unwrap();
+    assert_eq!(daemon["pid"], pid, "{daemon}");
 }

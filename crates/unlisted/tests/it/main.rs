@@ -85,6 +85,21 @@ pub fn senders_stripped(
 
 /// Starts `unlisted ARGS` in `dir` as a daemon (stderr discarded).
 pub fn spawn(dir: &Path, args: &[&str]) -> std::process::Child {
+    daemon_command(dir, args)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn unlisted")
+}
+
+/// [`spawn`], with what the daemon says kept in `dir/file`.
+pub fn spawn_telling(dir: &Path, args: &[&str], file: &str) -> std::process::Child {
+    daemon_command(dir, args)
+        .stderr(std::fs::File::create(dir.join(file)).unwrap())
+        .spawn()
+        .expect("spawn unlisted")
+}
+
+fn daemon_command(dir: &Path, args: &[&str]) -> Command {
     // Daemons of tests running at once would all want the dashboard's
     // default port: the second would not start. Tests of the web give
     // their own.
@@ -93,15 +108,13 @@ pub fn spawn(dir: &Path, args: &[&str]) -> std::process::Child {
     } else {
         &[]
     };
-    Command::new(env!("CARGO_BIN_EXE_unlisted"))
-        .args(args)
+    let mut c = Command::new(env!("CARGO_BIN_EXE_unlisted"));
+    c.args(args)
         .args(no_web)
         .current_dir(dir)
         .env_remove("RUST_LOG")
-        .env("TZ", "UTC")
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn unlisted")
+        .env("TZ", "UTC");
+    c
 }
 
 /// A real Exim relaying to an SMTP sink, with the SMTP AUTH mailbox
