@@ -76,6 +76,22 @@ impl Queued {
     }
 }
 
+/// What is in the queue ([`Mta::census`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Census {
+    pub total: usize,
+    /// Held (Postfix's hold queue) or frozen (Exim).
+    pub held: usize,
+    /// Messages per queue: Postfix's `active`, `deferred`, `hold`,
+    /// `incoming`, `maildrop`; Exim's `queued` and `frozen`.
+    pub by_queue: std::collections::BTreeMap<String, usize>,
+    /// How many messages `senders` was counted from.
+    pub sampled: usize,
+    /// Messages per sender (the strongest identity the queue file shows,
+    /// else `from:` and the envelope sender), most first.
+    pub senders: Vec<(String, usize)>,
+}
+
 /// What a queue action did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Report {
@@ -175,44 +191,111 @@ impl Mta {
     /// Every message in the queue, with who sent it.
     pub fn list(&self) -> Result<Vec<Queued>, QueueError> {
         match self {
-            Mta::Postfix {
-                command_dir,
-                config_dir,
-            } => {
-                let out = run(
-                    &command_dir.join("postqueue"),
-                    &Self::postfix_args(config_dir, &["-j"]),
-                    None,
-                )?;
-                let mut list = Vec::new();
-                for line in out.lines().filter(|l| !l.trim().is_empty()) {
-                    let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
-                        tracing::warn!(line, "postqueue -j line not understood; skipped");
-                        continue;
-                    };
-                    let id = v["queue_id"].as_str().unwrap_or("").to_string();
-                    if id.is_empty() {
-                        continue;
-                    }
-                    // The message may leave between the listing and postcat.
-                    let Ok(text) = run(
-                        &command_dir.join("postcat"),
-                        &Self::postfix_args(config_dir, &["-q", &id]),
-                        None,
-                    ) else {
-                        continue;
-                    };
-                    list.push(Queued {
-                        queue: v["queue_name"].as_str().unwrap_or("").to_string(),
-                        sender: v["sender"].as_str().unwrap_or("").to_string(),
-                        identity: postcat_identity(&text),
-                        id,
-                    });
-                }
-                Ok(list)
+            Mta::Postfix { .. } => {
+                let all = self.postqueue()?;
+                Ok(all.into_iter().filter_map(|q| self.postcat(q)).collect())
             }
             Mta::Exim { spool, .. } => exim_spool(spool),
         }
+    }
+
+    /// How many messages are queued, in which of the MTA's queues, and
+    /// who sent them: every message's sender for Exim (its `-H` files are
+    /// read directly), at most `sample` messages' for Postfix (one
+    /// `postcat` each), spread evenly over the queue.
+    pub fn census(&self, sample: usize) -> Result<Census, QueueError> {
+        let (all, read) = match self {
+            Mta::Postfix { .. } => {
+                let all = self.postqueue()?;
+                let step = all.len().div_ceil(sample.max(1)).max(1);
+                let read: Vec<Queued> = (all.iter().step_by(step).cloned())
+                    .filter_map(|q| self.postcat(q))
+                    .collect();
+                (all, read)
+            }
+            Mta::Exim { spool, .. } => {
+                let all = exim_spool(spool)?;
+                (all.clone(), all)
+            }
+        };
+        let mut by_queue = std::collections::BTreeMap::new();
+        for q in &all {
+            *by_queue.entry(q.queue.clone()).or_insert(0) += 1;
+        }
+        let mut by_sender: std::collections::HashMap<String, usize> =
+            std::collections::HashMap::new();
+        for q in &read {
+            let who = match q.identity.primary() {
+                Some(s) => s.to_string(),
+                None => format!("from:{}", q.sender),
+            };
+            *by_sender.entry(who).or_insert(0) += 1;
+        }
+        let mut senders: Vec<(String, usize)> = by_sender.into_iter().collect();
+        senders.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        Ok(Census {
+            total: all.len(),
+            held: all.iter().filter(|q| q.held()).count(),
+            by_queue,
+            sampled: read.len(),
+            senders,
+        })
+    }
+
+    /// Postfix's queue as `postqueue -j` lists it (no identity yet).
+    fn postqueue(&self) -> Result<Vec<Queued>, QueueError> {
+        let Mta::Postfix {
+            command_dir,
+            config_dir,
+        } = self
+        else {
+            return Ok(Vec::new());
+        };
+        let out = run(
+            &command_dir.join("postqueue"),
+            &Self::postfix_args(config_dir, &["-j"]),
+            None,
+        )?;
+        let mut list = Vec::new();
+        for line in out.lines().filter(|l| !l.trim().is_empty()) {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                tracing::warn!(line, "postqueue -j line not understood; skipped");
+                continue;
+            };
+            let id = v["queue_id"].as_str().unwrap_or("").to_string();
+            if id.is_empty() {
+                continue;
+            }
+            list.push(Queued {
+                queue: v["queue_name"].as_str().unwrap_or("").to_string(),
+                sender: v["sender"].as_str().unwrap_or("").to_string(),
+                identity: Identity::default(),
+                id,
+            });
+        }
+        Ok(list)
+    }
+
+    /// `q` with who sent it, from `postcat`; `None` when it left the queue
+    /// since it was listed.
+    fn postcat(&self, q: Queued) -> Option<Queued> {
+        let Mta::Postfix {
+            command_dir,
+            config_dir,
+        } = self
+        else {
+            return Some(q);
+        };
+        let text = run(
+            &command_dir.join("postcat"),
+            &Self::postfix_args(config_dir, &["-q", &q.id]),
+            None,
+        )
+        .ok()?;
+        Some(Queued {
+            identity: postcat_identity(&text),
+            ..q
+        })
     }
 
     fn change(&self, verb: Verb, ids: &[String]) -> Result<(), QueueError> {

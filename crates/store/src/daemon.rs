@@ -1,5 +1,6 @@
-//! The daemon's heartbeat: who runs `unlisted serve` on this store, and
-//! when it last finished a round, for `unlisted status`.
+//! What the daemon says of itself and of the MTA for `unlisted status`:
+//! its heartbeat (who runs `unlisted serve` on this store, and when it
+//! last finished a round), and its last count of the mail queue.
 
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
@@ -61,6 +62,69 @@ impl Store {
                         stopped: r.get(4)?,
                         once: r.get::<_, i64>(5)? != 0,
                         version: r.get(6)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(self.err())
+    }
+}
+
+/// The daemon's last count of the MTA's queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueueCensus {
+    pub at: i64,
+    pub total: i64,
+    /// Held (Postfix) or frozen (Exim).
+    pub held: i64,
+    /// Messages per queue name.
+    pub by_queue: Vec<(String, i64)>,
+    /// How many messages `senders` was counted from.
+    pub sampled: i64,
+    /// Messages per sender, most first (at most the first few).
+    pub senders: Vec<(String, i64)>,
+}
+
+impl Store {
+    /// Replaces the last count of the queue.
+    pub fn set_queue_census(&self, c: &QueueCensus) -> Result<()> {
+        let json =
+            |v: &Vec<(String, i64)>| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
+        self.conn
+            .execute(
+                "INSERT INTO queue_census (id, at, total, held, by_queue, sampled, senders)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (id) DO UPDATE SET at = excluded.at, total = excluded.total,
+                 held = excluded.held, by_queue = excluded.by_queue, sampled = excluded.sampled,
+                 senders = excluded.senders",
+                params![
+                    c.at,
+                    c.total,
+                    c.held,
+                    json(&c.by_queue),
+                    c.sampled,
+                    json(&c.senders)
+                ],
+            )
+            .map(drop)
+            .map_err(self.err())
+    }
+
+    /// The last count of the queue, if the daemon ever made one.
+    pub fn queue_census(&self) -> Result<Option<QueueCensus>> {
+        let parse = |t: String| serde_json::from_str(&t).unwrap_or_default();
+        self.conn
+            .query_row(
+                "SELECT at, total, held, by_queue, sampled, senders FROM queue_census WHERE id = 1",
+                [],
+                |r| {
+                    Ok(QueueCensus {
+                        at: r.get(0)?,
+                        total: r.get(1)?,
+                        held: r.get(2)?,
+                        by_queue: parse(r.get(3)?),
+                        sampled: r.get(4)?,
+                        senders: parse(r.get(5)?),
                     })
                 },
             )

@@ -25,7 +25,7 @@ mod throttle;
 mod tokens;
 
 pub use complaints::{ComplaintCount, MessageRef, NewComplaint, SenderComplaint};
-pub use daemon::DaemonBeat;
+pub use daemon::{DaemonBeat, QueueCensus};
 pub use holds::{AuditRow, HoldRow};
 pub use incidents::{IncidentEvent, IncidentLink, IncidentRow, OutboundProfile};
 pub use ingest::{Batch, LogCheckpoint, LogHealth, NewMessage, SenderRow, VerdictChange};

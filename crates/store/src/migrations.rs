@@ -368,6 +368,20 @@ const MIGRATIONS: &[(i64, &str)] = &[
         version TEXT NOT NULL
     );",
     ),
+    (
+        20,
+        // The daemon's last count of the MTA's queue (one row):
+        // store::QueueCensus, its per-queue and per-sender counts as JSON.
+        "CREATE TABLE queue_census (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        at BIGINT NOT NULL,
+        total BIGINT NOT NULL,
+        held BIGINT NOT NULL,
+        by_queue TEXT NOT NULL,
+        sampled BIGINT NOT NULL,
+        senders TEXT NOT NULL
+    );",
+    ),
 ];
 
 /// The newest schema version this binary knows.

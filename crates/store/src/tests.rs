@@ -36,6 +36,7 @@ fn the_upgrade_to_18_acts_on_no_old_turn_again() {
     s.conn
         .execute_batch(
             "DROP TABLE daemon;
+             DROP TABLE queue_census;
              DROP INDEX sender_verdicts_uncontained;
              ALTER TABLE sender_verdicts DROP COLUMN contained;
              DELETE FROM schema_migrations WHERE version >= 18;

@@ -470,6 +470,43 @@ pub(crate) fn hold_event(
     )
 }
 
+/// Queues the alert of a mail queue at `alert_above` messages or more,
+/// with who sent most of them.
+pub(crate) fn queue_over(
+    store: &store::Store,
+    cfg: &AlertsConfig,
+    c: &store::QueueCensus,
+    alert_above: u64,
+) -> Result<()> {
+    let subject = format!("mail queue at {} messages", c.total);
+    let mut body = format!(
+        "queued: {} (alert_above {alert_above}), held or frozen: {}\nby queue: {}\ncounted at {}",
+        c.total,
+        c.held,
+        c.by_queue
+            .iter()
+            .map(|(q, n)| format!("{q} {n}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        time(c.at)
+    );
+    if !c.senders.is_empty() {
+        body += &format!("\nmost queued, of {} read:", c.sampled);
+        for (s, n) in &c.senders {
+            body += &format!("\n  {n:>6}  {s}");
+        }
+    }
+    queue_event(
+        store,
+        cfg,
+        "queue",
+        "queue:over",
+        &subject,
+        &body,
+        serde_json::json!({"type": "queue", "alert_above": alert_above, "queue": c}),
+    )
+}
+
 /// Queues the alert of an incident opened or moved.
 pub(crate) fn incident_event(
     store: &store::Store,

@@ -320,6 +320,15 @@ pub(crate) struct QueueConfig {
     pub(crate) exim_config: Option<PathBuf>,
     #[serde(default = "default_exim_spool")]
     pub(crate) exim_spool: PathBuf,
+    /// The daemon counts the queue this often (what is in it, who sent
+    /// it), for `status`, /metrics and the alert below.
+    #[serde(default = "default_queue_every", with = "humantime_serde")]
+    pub(crate) check_every: Duration,
+    /// Alert when this many messages or more are queued (0: never). A
+    /// spam run fills the queue with deferrals and bounces; CSF's
+    /// LF_QUEUE_ALERT says 2000 too.
+    #[serde(default = "default_queue_alert")]
+    pub(crate) alert_above: u64,
 }
 
 impl Default for QueueConfig {
@@ -331,8 +340,18 @@ impl Default for QueueConfig {
             exim: default_exim(),
             exim_config: None,
             exim_spool: default_exim_spool(),
+            check_every: default_queue_every(),
+            alert_above: default_queue_alert(),
         }
     }
+}
+
+fn default_queue_every() -> Duration {
+    Duration::from_secs(300)
+}
+
+fn default_queue_alert() -> u64 {
+    2000
 }
 
 fn default_postfix_commands() -> PathBuf {

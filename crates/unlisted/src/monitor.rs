@@ -41,7 +41,15 @@ pub(crate) struct Monitor {
     /// Alert channels that failed: when each is tried again, and its
     /// failures in a row ([`alert_retry_wait`]).
     pub(crate) resting: HashMap<String, (std::time::Instant, u32)>,
+    /// When the mail queue was last counted.
+    pub(crate) queue_counted: Option<std::time::Instant>,
 }
+
+/// How many queued messages' senders a count of Postfix's queue reads
+/// (one `postcat` each); Exim's are all read.
+const QUEUE_SAMPLE: usize = 200;
+/// Senders kept with the count, most first.
+const QUEUE_SENDERS: usize = 10;
 
 /// How long an alert channel rests after `failures` failed deliveries in
 /// a row: 30 s, doubled at each, at most 15 minutes. A channel that is
@@ -540,6 +548,53 @@ impl Monitor {
             self.store.set_cursor(COMPLAINTS_CURSOR, last)?;
         }
         Ok(new.len() + relinked.len())
+    }
+
+    /// Counts the MTA's queue (`enforce.queue`) every `check_every`, or
+    /// now with `now`; stores the count for `status` and /metrics, and
+    /// alerts when `alert_above` messages or more wait. A queue that
+    /// cannot be read is logged and tried again at the next count.
+    pub(crate) fn count_queue(&mut self, now_: bool) -> anyhow::Result<()> {
+        let cfg = &self.config.enforce.queue;
+        let Some(mta) = cfg.mta() else {
+            return Ok(());
+        };
+        if !now_
+            && self
+                .queue_counted
+                .is_some_and(|t| t.elapsed() < cfg.check_every)
+        {
+            return Ok(());
+        }
+        self.queue_counted = Some(std::time::Instant::now());
+        let c = match mta.census(QUEUE_SAMPLE) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot count the mail queue; trying again at the next count");
+                return Ok(());
+            }
+        };
+        let count = |n: usize| n as i64;
+        let row = store::QueueCensus {
+            at: now(),
+            total: count(c.total),
+            held: count(c.held),
+            by_queue: c.by_queue.into_iter().map(|(q, n)| (q, count(n))).collect(),
+            sampled: count(c.sampled),
+            senders: (c.senders.into_iter().take(QUEUE_SENDERS))
+                .map(|(s, n)| (s, count(n)))
+                .collect(),
+        };
+        self.store.set_queue_census(&row)?;
+        if cfg.alert_above > 0 && c.total as u64 >= cfg.alert_above {
+            tracing::warn!(
+                messages = c.total,
+                alert_above = cfg.alert_above,
+                "the mail queue is over enforce.queue.alert_above"
+            );
+            crate::alert::queue_over(&self.store, &self.config.alerts, &row, cfg.alert_above)?;
+        }
+        Ok(())
     }
 
     /// Acts on every turn to `spamming` the store holds and nothing acted

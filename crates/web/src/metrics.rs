@@ -69,6 +69,7 @@ pub(crate) async fn metrics(State(web): State<Arc<Web>>, headers: HeaderMap) -> 
             s.alert_counts().map_err(e)?,
             s.log_problems().map_err(e)?.len(),
             s.log_health().map_err(e)?,
+            s.queue_census().map_err(e)?,
         );
         Ok((
             open, verdicts, holds, incidents, complaints, messages, sweep, servers, counts,
@@ -179,7 +180,7 @@ pub(crate) async fn metrics(State(web): State<Arc<Web>>, headers: HeaderMap) -> 
             &[(String::new(), sw.started as f64)],
         );
     }
-    let (sweeps, (pending, delivered, held_back, abandoned), unreadable, health) = counts;
+    let (sweeps, (pending, delivered, held_back, abandoned), unreadable, health, queue) = counts;
     out.metric(
         "unlisted_sweeps_total",
         "counter",
@@ -210,6 +211,23 @@ pub(crate) async fn metrics(State(web): State<Arc<Web>>, headers: HeaderMap) -> 
         "Mail log lines read since the daemon started.",
         &[(String::new(), x.log_lines as f64)],
     );
+    if let Some(q) = &queue {
+        out.metric(
+            "unlisted_queue_messages",
+            "gauge",
+            "Messages in the MTA's queue at the daemon's last count, per queue (Postfix's active, deferred, hold, incoming; Exim's queued and frozen).",
+            &q.by_queue
+                .iter()
+                .map(|(name, n)| (label("queue", name), *n as f64))
+                .collect::<Vec<_>>(),
+        );
+        out.metric(
+            "unlisted_queue_counted_timestamp_seconds",
+            "gauge",
+            "When the daemon last counted the MTA's queue (Unix time).",
+            &[(String::new(), q.at as f64)],
+        );
+    }
     out.metric(
         "unlisted_store_failures_total",
         "counter",

@@ -56,9 +56,10 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
         && config.complaints.maildirs.is_empty()
         && config.enforce.policy.listen.is_none()
         && config.enforce.policy.milter.is_none()
+        && config.enforce.queue.mta().is_none()
     {
         bail!(
-            "config {} names no [[server]] to watch, no [[log]] to read, no complaints.maildirs and no enforce.policy.listen",
+            "config {} names no [[server]] to watch, no [[log]] to read, no complaints.maildirs, no enforce.policy.listen and no enforce.queue.mta",
             path.display()
         );
     }
@@ -171,6 +172,7 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
         scans: std::collections::HashMap::new(),
         senders_saved: None,
         resting: std::collections::HashMap::new(),
+        queue_counted: None,
     };
 
     let mut shutdown = std::pin::pin!(shutdown_signal());
@@ -231,6 +233,7 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
             // Holds for the senders that turned spamming, in the logs or
             // by complaints, this round or before a stop.
             monitor.contain_pending()?;
+            monitor.count_queue(a.once)?;
             monitor.save_senders(a.once)?;
             monitor.run_site_scans(a.once)?;
             crate::incident::sync(&monitor.store, &monitor.config, crate::output::now())?;

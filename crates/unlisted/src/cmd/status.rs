@@ -47,6 +47,7 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<Exit> {
     };
     let sweep = store.last_sweep()?;
     let beat = store.daemon()?;
+    let queue = store.queue_census()?;
     let now = output::now();
     let daemon = crate::heartbeat::state(beat.as_ref(), now, crate::heartbeat::alive);
     let failing = store.failing_zones()?;
@@ -79,6 +80,11 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<Exit> {
             d["version"] = b.version.clone().into();
         }
         output::json(&d)?;
+        if let Some(q) = &queue {
+            let mut j = serde_json::json!({"type": "queue", "queue": q});
+            j["counted"] = output::time(q.at).into();
+            output::json(&j)?;
+        }
         for e in open.iter().chain(&ended) {
             output::json(&EpisodeJson {
                 ty: if e.ended.is_some() {
@@ -134,6 +140,15 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<Exit> {
         match daemon {
             State::Gone | State::Silent => output::warning(&line),
             _ => output::line(&line)?,
+        }
+        if let Some(q) = &queue {
+            let line = queue_line(q, now);
+            let over = config.enforce.queue.alert_above;
+            if over > 0 && q.total as u64 >= over {
+                output::warning(&format!("{line} (enforce.queue.alert_above is {over})"));
+            } else {
+                output::line(&line)?;
+            }
         }
         if open.is_empty() {
             output::line("no current listings")?;
@@ -308,4 +323,24 @@ fn daemon_line(state: State, beat: Option<&store::DaemonBeat>, now: i64) -> Stri
             ago(b.seen)
         ),
     }
+}
+
+/// What `status` says of the daemon's last count of the mail queue.
+fn queue_line(q: &store::QueueCensus, now: i64) -> String {
+    let by: Vec<String> = q.by_queue.iter().map(|(n, c)| format!("{n} {c}")).collect();
+    let mut line = format!(
+        "queue: {} ({} held or frozen{}{}), counted {} ago",
+        output::count(q.total as u64, "message", "messages"),
+        q.held,
+        if by.is_empty() { "" } else { "; " },
+        by.join(", "),
+        output::ago(now - q.at)
+    );
+    if !q.senders.is_empty() {
+        let top: Vec<String> = (q.senders.iter().take(3))
+            .map(|(s, n)| format!("{s} {n}"))
+            .collect();
+        line += &format!("; most from {} (of {} read)", top.join(", "), q.sampled);
+    }
+    line
 }

@@ -711,42 +711,15 @@ fn write_config(dir: &Path, text: &str) {
 
 #[test]
 fn real_postfix_keeps_a_held_senders_queued_mail_until_released() {
-    use testsupport::{Postfix, SmtpSink, free_tcp_port, swaks};
+    use testsupport::SmtpSink;
     let dir = TempDir::new("pfqueue");
     let d = dir.path();
-    // Nothing listens on the relay port yet: everything stays deferred.
-    let relay = free_tcp_port();
-    let users = [
-        ("bob", "pw-bob"),
-        ("carol", "pw-carol"),
-        ("dave", "pw-dave"),
+    let sent = [
+        ("bob", "pw-bob", 2),
+        ("carol", "pw-carol", 2),
+        ("dave", "pw-dave", 2),
     ];
-    let pf = Postfix::start_with(relay, "shop.example", &users, "");
-    write_config(
-        d,
-        &format!(
-            "[enforce.queue]\nmta = \"postfix\"\npostfix_command_dir = \"{}\"\npostfix_config_dir = \"{}\"\n",
-            pf.command_dir().display(),
-            pf.config_dir().display()
-        ),
-    );
-    for (user, pw) in users {
-        for i in 0..2 {
-            assert!(swaks(
-                pf.port,
-                "127.0.0.1",
-                Some((&format!("{user}@shop.example"), pw)),
-                &format!("{user}@shop.example"),
-                &["friend@dest.example"],
-                &format!("{user}-{i}"),
-            ));
-        }
-    }
-    let deferred = wait_for(Duration::from_secs(20), || {
-        let log = std::fs::read_to_string(pf.maillog()).ok()?;
-        (log.matches("status=deferred").count() >= 6).then_some(())
-    });
-    assert!(deferred.is_some(), "messages were not deferred");
+    let (pf, relay) = postfix_queue(d, &sent, "");
 
     let o = unlisted(
         d,
@@ -818,39 +791,14 @@ fn real_postfix_keeps_a_held_senders_queued_mail_until_released() {
 
 #[test]
 fn real_exim_freezes_a_held_senders_queued_mail_until_released() {
-    use testsupport::{Exim, SmtpSink, swaks};
     let dir = TempDir::new("eximqueue");
     let d = dir.path();
-    let sink = SmtpSink::start();
-    let users = [
-        ("bob@shop.example", "pw-bob"),
-        ("carol@shop.example", "pw-carol"),
-        ("dave@shop.example", "pw-dave"),
+    let sent = [
+        ("bob@shop.example", "pw-bob", 2),
+        ("carol@shop.example", "pw-carol", 2),
+        ("dave@shop.example", "pw-dave", 2),
     ];
-    // queue_only: messages wait in the spool for a queue run.
-    let exim = Exim::start_opts(sink.port, &users, true, "", "");
-    write_config(
-        d,
-        &format!(
-            "[enforce.queue]\nmta = \"exim\"\nexim = \"{}\"\nexim_config = \"{}\"\nexim_spool = \"{}\"\n",
-            exim.binary().display(),
-            exim.config().display(),
-            exim.spool().display()
-        ),
-    );
-    for (user, pw) in users {
-        for i in 0..2 {
-            assert!(swaks(
-                exim.port,
-                "127.0.0.1",
-                Some((user, pw)),
-                user,
-                &["friend@dest.example"],
-                &format!("{}-{i}", &user[..user.find('@').unwrap()])
-            ));
-        }
-    }
-    exim.wait_arrivals(6, Duration::from_secs(20));
+    let (sink, exim) = exim_queue(d, &sent, "");
     let o = unlisted(
         d,
         &[
@@ -956,4 +904,179 @@ fn policy_service_keeps_its_holds_when_the_store_becomes_unreadable() {
     assert!(
         ask(&mut fresh, &request("held@example.com", "RCPT", "d", 0)).starts_with("action=REJECT")
     );
+}
+
+/// The queue as `status --json` gives the daemon's last count of it.
+fn queue_count(d: &Path) -> serde_json::Value {
+    json_lines(&unlisted(d, &["status", "--json"]))
+        .into_iter()
+        .find(|l| l["type"] == "queue")
+        .map(|l| l["queue"].clone())
+        .unwrap_or_default()
+}
+
+/// The daemon counts a real Postfix's queue: how many wait, in which of
+/// its queues, and who sent them (the SMTP AUTH logins `postcat` shows);
+/// at `alert_above` it alerts, once per `repeat_after`.
+#[test]
+fn the_daemon_counts_a_real_postfix_queue_and_alerts_when_it_is_full() {
+    use testsupport::WebhookReceiver;
+    let dir = TempDir::new("pfcount");
+    let d = dir.path();
+    let hook = WebhookReceiver::start();
+    let sent = [("bob", "pw-bob", 4), ("carol", "pw-carol", 2)];
+    let extra = format!(
+        "alert_above = 5\n\n[alerts.webhook]\nurl = \"{}\"\n",
+        hook.url
+    );
+    let _pf = postfix_queue(d, &sent, &extra);
+
+    let o = unlisted(d, &["serve", "--once"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let q = queue_count(d);
+    assert_eq!(
+        (&q["total"], &q["held"], &q["sampled"]),
+        (&6.into(), &0.into(), &6.into()),
+        "{q}"
+    );
+    assert_eq!(q["by_queue"], serde_json::json!([["deferred", 6]]), "{q}");
+    assert_eq!(
+        q["senders"],
+        serde_json::json!([["auth:bob@shop.example", 4], ["auth:carol@shop.example", 2]]),
+        "{q}"
+    );
+    let o = unlisted(d, &["status"]);
+    assert!(
+        stderr(&o).contains("queue: 6 messages (0 held or frozen; deferred 6)")
+            && stderr(&o).contains("most from auth:bob@shop.example 4"),
+        "{}",
+        stderr(&o)
+    );
+    let alerts = hook.wait_for(1, Duration::from_secs(5));
+    let alert: serde_json::Value = serde_json::from_str(&alerts[0]).unwrap();
+    assert_eq!(alert["type"], "queue", "{alert}");
+    assert_eq!(alert["queue"]["total"], 6, "{alert}");
+    // Still full at the next count: held back for repeat_after.
+    let o = unlisted(d, &["serve", "--once"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(hook.bodies().len(), 1, "{:?}", hook.bodies());
+}
+
+/// The same of a real Exim's spool, frozen messages told apart.
+#[test]
+fn the_daemon_counts_a_real_exim_queue_frozen_ones_apart() {
+    let dir = TempDir::new("eximcount");
+    let d = dir.path();
+    let sent = [
+        ("bob@shop.example", "pw-bob", 3),
+        ("carol@shop.example", "pw-carol", 1),
+    ];
+    let _exim = exim_queue(d, &sent, "");
+    let o = unlisted(
+        d,
+        &[
+            "hold",
+            "add",
+            "auth:carol@shop.example",
+            "--reason",
+            "spam run",
+        ],
+    );
+    assert!(stdout(&o).contains("queued mail: 1 held"), "{}", stdout(&o));
+
+    let o = unlisted(d, &["serve", "--once"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let q = queue_count(d);
+    assert_eq!((&q["total"], &q["held"]), (&4.into(), &1.into()), "{q}");
+    assert_eq!(
+        q["by_queue"],
+        serde_json::json!([["frozen", 1], ["queued", 3]]),
+        "{q}"
+    );
+    assert_eq!(
+        q["senders"],
+        serde_json::json!([["auth:bob@shop.example", 3], ["auth:carol@shop.example", 1]]),
+        "{q}"
+    );
+}
+
+/// A real Postfix whose relay does not answer, so all it takes stays
+/// deferred; the config names its queue (`extra` after that), and each
+/// of `sent` (local part, password, how many) has submitted through SMTP
+/// AUTH (subjects `<local part>-<i>`). Returns it and its relay's port.
+fn postfix_queue(
+    d: &Path,
+    sent: &[(&str, &str, usize)],
+    extra: &str,
+) -> (testsupport::Postfix, u16) {
+    use testsupport::{Postfix, free_tcp_port, swaks};
+    // Nothing listens on the relay port yet.
+    let relay = free_tcp_port();
+    let users: Vec<(&str, &str)> = sent.iter().map(|&(u, p, _)| (u, p)).collect();
+    let pf = Postfix::start_with(relay, "shop.example", &users, "");
+    write_config(
+        d,
+        &format!(
+            "[enforce.queue]\nmta = \"postfix\"\npostfix_command_dir = \"{}\"\npostfix_config_dir = \"{}\"\n{extra}",
+            pf.command_dir().display(),
+            pf.config_dir().display()
+        ),
+    );
+    for &(user, pw, n) in sent {
+        for i in 0..n {
+            assert!(swaks(
+                pf.port,
+                "127.0.0.1",
+                Some((&format!("{user}@shop.example"), pw)),
+                &format!("{user}@shop.example"),
+                &["friend@dest.example"],
+                &format!("{user}-{i}"),
+            ));
+        }
+    }
+    let total: usize = sent.iter().map(|s| s.2).sum();
+    let deferred = wait_for(Duration::from_secs(20), || {
+        let log = std::fs::read_to_string(pf.maillog()).ok()?;
+        (log.matches("status=deferred").count() >= total).then_some(())
+    });
+    assert!(deferred.is_some(), "messages were not deferred");
+    (pf, relay)
+}
+
+/// A real Exim keeping what it takes in its spool (`queue_only`) for a
+/// queue run to its sink; the config names its queue (`extra` after
+/// that), and each of `sent` (login, password, how many) has submitted
+/// through SMTP AUTH (subjects `<local part>-<i>`).
+fn exim_queue(
+    d: &Path,
+    sent: &[(&str, &str, usize)],
+    extra: &str,
+) -> (testsupport::SmtpSink, testsupport::Exim) {
+    use testsupport::{Exim, SmtpSink, swaks};
+    let sink = SmtpSink::start();
+    let users: Vec<(&str, &str)> = sent.iter().map(|&(u, p, _)| (u, p)).collect();
+    let exim = Exim::start_opts(sink.port, &users, true, "", "");
+    write_config(
+        d,
+        &format!(
+            "[enforce.queue]\nmta = \"exim\"\nexim = \"{}\"\nexim_config = \"{}\"\nexim_spool = \"{}\"\n{extra}",
+            exim.binary().display(),
+            exim.config().display(),
+            exim.spool().display()
+        ),
+    );
+    for &(user, pw, n) in sent {
+        for i in 0..n {
+            assert!(swaks(
+                exim.port,
+                "127.0.0.1",
+                Some((user, pw)),
+                user,
+                &["friend@dest.example"],
+                &format!("{}-{i}", &user[..user.find('@').unwrap()])
+            ));
+        }
+    }
+    exim.wait_arrivals(sent.iter().map(|s| s.2).sum(), Duration::from_secs(20));
+    (sink, exim)
 }
