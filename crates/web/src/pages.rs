@@ -256,10 +256,11 @@ async fn overview(
             s.episodes(None, 2000).map_err(e)?,
             s.sender_verdicts().map_err(e)?,
             s.holds().map_err(e)?.len(),
+            s.queue_census().map_err(e)?,
         ))
     })
     .await;
-    let (incidents, episodes, verdicts, holds) = match rest {
+    let (incidents, episodes, verdicts, holds, queue) = match rest {
         Ok(r) => r,
         Err(e) => return failed(e, &c),
     };
@@ -322,6 +323,22 @@ async fn overview(
     body += &format!(
         "<p><a href=\"/senders\">{spamming} spamming and {suspicious} suspicious senders</a> · <a href=\"/holds\">{holds} holds</a></p>"
     );
+    if let Some(q) = &queue {
+        let top: Vec<String> = (q.senders.iter().take(3))
+            .map(|(who, n)| format!("{} ({n})", esc(who)))
+            .collect();
+        body += &format!(
+            "<p class=\"queue\">Mail queue: {} messages, {} held or frozen, counted {}{}</p>",
+            q.total,
+            q.held,
+            time(q.at),
+            if top.is_empty() {
+                String::new()
+            } else {
+                format!("; most from {}", top.join(", "))
+            }
+        );
+    }
     if c.role == Role::Operate {
         body += "<form method=\"post\" action=\"/check\"><button type=\"submit\" class=\"check\">Check every list now</button></form>";
     }

@@ -960,6 +960,22 @@ fn the_daemon_counts_a_real_postfix_queue_and_alerts_when_it_is_full() {
     let o = unlisted(d, &["serve", "--once"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(hook.bodies().len(), 1, "{:?}", hook.bodies());
+    // The dashboard's overview shows it too.
+    let auth = format!("Bearer {}", crate::web::token(&dir, "read"));
+    let port = testsupport::free_tcp_port();
+    let listen = format!("127.0.0.1:{port}");
+    let _daemon = Kill(crate::spawn(d, &["serve", "--listen", &listen]));
+    let page = wait_for(Duration::from_secs(10), || {
+        TcpStream::connect(("127.0.0.1", port)).ok()?;
+        let (st, _, page) = crate::web::http(port, "GET", "/", &[("Authorization", &auth)], "");
+        (st == 200).then_some(page)
+    })
+    .expect("no dashboard");
+    assert!(
+        page.contains("Mail queue: 6 messages, 0 held or frozen")
+            && page.contains("most from auth:bob@shop.example (4)"),
+        "{page}"
+    );
 }
 
 /// The same of a real Exim's spool, frozen messages told apart.
