@@ -318,7 +318,7 @@ fn daemon_line(state: State, beat: Option<&store::DaemonBeat>, now: i64) -> Stri
             ago(b.seen)
         ),
         State::Silent => format!(
-            "daemon: pid {} runs but has finished no round since {}: stuck, or it cannot write its store (its log says which)",
+            "daemon: pid {} runs but has finished no round since {}: reading a long backlog, stuck, or unable to write its store (its log says which)",
             b.pid,
             ago(b.seen)
         ),
