@@ -551,15 +551,15 @@ impl Monitor {
     }
 
     /// Counts the MTA's queue (`enforce.queue`) every `check_every`, or
-    /// now with `now`; stores the count for `status` and /metrics, and
+    /// now with `at_once`; stores the count for `status` and /metrics, and
     /// alerts when `alert_above` messages or more wait. A queue that
     /// cannot be read is logged and tried again at the next count.
-    pub(crate) fn count_queue(&mut self, now_: bool) -> anyhow::Result<()> {
+    pub(crate) fn count_queue(&mut self, at_once: bool) -> anyhow::Result<()> {
         let cfg = &self.config.enforce.queue;
         let Some(mta) = cfg.mta() else {
             return Ok(());
         };
-        if !now_
+        if !at_once
             && self
                 .queue_counted
                 .is_some_and(|t| t.elapsed() < cfg.check_every)

@@ -176,7 +176,8 @@ pub(crate) async fn run(g: &Global, a: Args) -> Result<Exit> {
     };
 
     let mut shutdown = std::pin::pin!(shutdown_signal());
-    // SIGHUP (`systemctl reload`): the config again ([`reload`]).
+    // SIGHUP (`systemctl reload`): the config again, checked, then
+    // [`restart_in_place`].
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
         .context("cannot catch SIGHUP")?;
     let mut next_sweep = tokio::time::Instant::now();
