@@ -204,27 +204,27 @@ impl Mta {
     /// read directly), at most `sample` messages' for Postfix (one
     /// `postcat` each), spread evenly over the queue.
     pub fn census(&self, sample: usize) -> Result<Census, QueueError> {
-        let (all, read) = match self {
+        // The messages whose senders were read: a sample (Postfix), or
+        // all of them (Exim, `None`).
+        let (all, sampled) = match self {
             Mta::Postfix { .. } => {
                 let all = self.postqueue()?;
                 let step = all.len().div_ceil(sample.max(1)).max(1);
                 let read: Vec<Queued> = (all.iter().step_by(step).cloned())
                     .filter_map(|q| self.postcat(q))
                     .collect();
-                (all, read)
+                (all, Some(read))
             }
-            Mta::Exim { spool, .. } => {
-                let all = exim_spool(spool)?;
-                (all.clone(), all)
-            }
+            Mta::Exim { spool, .. } => (exim_spool(spool)?, None),
         };
+        let read = sampled.as_deref().unwrap_or(&all);
         let mut by_queue = std::collections::BTreeMap::new();
         for q in &all {
             *by_queue.entry(q.queue.clone()).or_insert(0) += 1;
         }
         let mut by_sender: std::collections::HashMap<String, usize> =
             std::collections::HashMap::new();
-        for q in &read {
+        for q in read {
             let who = match q.identity.primary() {
                 Some(s) => s.to_string(),
                 None => format!("from:{}", q.sender),
