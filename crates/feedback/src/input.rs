@@ -77,7 +77,8 @@ fn read_file(path: &Path, f: &mut dyn FnMut(Item)) {
 
 /// Splits a stream into messages: an mbox (messages after `From ` lines
 /// that follow an empty line; `>From ` unescaped) or one message.
-fn read_stream(name: &str, mut r: impl BufRead, f: &mut dyn FnMut(Item)) {
+/// `name` is where the stream came from, for each item's location.
+pub fn read_stream(name: &str, mut r: impl BufRead, f: &mut dyn FnMut(Item)) {
     let mut first = Vec::new();
     if let Err(e) = r.read_until(b'\n', &mut first) {
         return f(Item {

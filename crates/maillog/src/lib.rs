@@ -246,8 +246,10 @@ pub struct LogParser {
     /// of log time of the last look.
     settle_after: Option<i64>,
     settled_minute: i64,
-    /// The first bytes of the line that last moved the clock.
+    /// The first bytes of the line that last moved the clock, and the UTC
+    /// offset written after them ([`offset_tail`]).
     clock_key: [u8; CLOCK_KEY],
+    clock_tail: [u8; 6],
     offset: u64,
     stamped: u64,
     /// Turns wall-clock stamps into UTC ([`LogParser::set_zone`]).
@@ -311,8 +313,33 @@ fn keep_newest(v: &mut Vec<dovecot::Logged>, cap: usize) {
 
 /// A line that starts with these many bytes of the line that last moved
 /// the clock has the same time, to the second (`2026-01-01 10:00:00`,
-/// `Jan  1 10:00:00 host`).
+/// `Jan  1 10:00:00 host`), when it writes the same UTC offset after them
+/// ([`offset_tail`]).
 const CLOCK_KEY: usize = 19;
+
+/// The UTC offset a stamp writes after its first [`CLOCK_KEY`] bytes and
+/// any fraction of a second: Exim's ` -0500` (`log_timezone`), RFC 3339's
+/// `-05:00` or `Z`; zeros when it writes none. Two lines of the same
+/// second with other offsets are hours apart.
+fn offset_tail(line: &[u8]) -> [u8; 6] {
+    let mut i = CLOCK_KEY;
+    if line.get(i) == Some(&b'.') {
+        i += 1;
+        while line.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+    }
+    let rest = line.get(i..).unwrap_or_default();
+    let n = match rest {
+        [b'Z', ..] => 1,
+        [b'+' | b'-', ..] | [b' ', b'+' | b'-', ..] => 6,
+        _ => 0,
+    };
+    let n = n.min(rest.len());
+    let mut tail = [0; 6];
+    tail[..n].copy_from_slice(&rest[..n]);
+    tail
+}
 
 impl LogParser {
     /// `format: None` detects it from the first line that parses; `year`
@@ -329,6 +356,7 @@ impl LogParser {
             settle_after: None,
             settled_minute: i64::MIN,
             clock_key: [0; CLOCK_KEY],
+            clock_tail: [0; 6],
             offset: 0,
             stamped: 0,
             zone: time::Zone::as_written(),
@@ -845,7 +873,10 @@ impl LogParser {
         // The parts of an Exim line split for syslog tell its time at the
         // last, as one thread reads it.
         let parts = self.format == Some(Format::Exim) && time::exim_stamp_len(bytes).is_none();
-        if !parts && bytes.get(..CLOCK_KEY) == Some(&self.clock_key[..]) {
+        if !parts
+            && bytes.get(..CLOCK_KEY) == Some(&self.clock_key[..])
+            && offset_tail(bytes) == self.clock_tail
+        {
             self.line_fold = self.clock_fold;
             return None; // the same second as the clock
         }
@@ -938,6 +969,7 @@ impl LogParser {
     fn tick(&mut self, at: Stamp, line: &str, out: &mut impl FnMut(Message)) {
         if let Some(key) = line.as_bytes().get(..CLOCK_KEY) {
             self.clock_key.copy_from_slice(key);
+            self.clock_tail = offset_tail(line.as_bytes());
         }
         self.sweep_at(at, out);
     }

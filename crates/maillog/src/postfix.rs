@@ -6,7 +6,7 @@
 //! `from=, size=, nrcpt=` and `removed`, and the delivery agents'
 //! `to=, relay=, delay=, delays=, dsn=, status=` (log_adhoc.c).
 
-use crate::fields::{find_short, has, host_ip, split_once_ascii};
+use crate::fields::{find_short, host_ip, split_once_ascii};
 use crate::time::{Stamp, parse_syslog};
 
 /// A delivery status (`status=` of a delivery agent).
@@ -434,8 +434,17 @@ pub fn queued_as(reply: &str) -> Option<&str> {
     Some(&rest[..end]).filter(|q| is_qid(q))
 }
 
+/// A daemon's line (after its tag) that is a failed login: `warning:
+/// unknown[198.51.100.7]: SASL LOGIN authentication failed: …`. The split
+/// run's router asks the same of a line ([`crate::shard`]), so that every
+/// shard keeps the lines one thread counts as failed logins.
+pub(crate) fn is_failed_login(text: &[u8]) -> bool {
+    let found = |needle: &[u8]| find_short(text, needle).is_some();
+    text.starts_with(b"warning: ") && found(b"authentication failed") && found(b"SASL")
+}
+
 fn daemon_event(text: &str) -> Event<'_> {
-    if has(text, "SASL") && has(text, "authentication failed") {
+    if is_failed_login(text.as_bytes()) {
         // `warning: unknown[198.51.100.7]: SASL LOGIN authentication failed: …, sasl_username=x`
         let ip = host_ip(text.split(": SASL").next().unwrap_or(""));
         return Event::AuthFailed {

@@ -16,7 +16,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use anyhow::{Result, anyhow};
 use maillog::assemble::AssemblyStats;
 use maillog::logins::RunTally;
-use maillog::shard::{OrderKey, Routed, Step, Tagger, order_key};
+use maillog::shard::{OrderKey, Routed, Tagger, order_key};
 use maillog::{Format, LineStats, LogParser, MAX_LINE, Message, SAMPLES, Stamp};
 
 /// Bytes per chunk: big enough that the per-chunk hand-over between
@@ -327,44 +327,32 @@ fn shard<T>(
         let name = names.get(chunk.file).map(String::as_str).unwrap_or("");
         let mut out = Vec::with_capacity(room);
         let mut emit = |at: u64, m: Message| keep(&mut out, prepare, at, m);
+        // What the parser had counted before each of its lines.
+        let (mut samples, mut stamped) = (parser.stats.samples.len(), parser.stamped_lines());
         let data = &chunk.data[..chunk.len];
         // Global line numbers count from 1.
         let global = |j: usize| chunk.global + j as u64 + 1;
-        for step in chunk.routed.steps(k) {
-            match step {
-                Step::Sweep { line, at } => parser.sweep_at(at, &mut |m| emit(global(line), m)),
-                Step::Peek {
-                    line,
-                    start,
-                    end,
-                    route,
-                } => {
-                    if let Some(at) = chunk.routed.fold_at(line) {
-                        parser.fold_hint(at);
-                    }
-                    parser.peek(&data[start..end], route)
+        chunk.routed.feed(
+            k,
+            &mut parser,
+            data,
+            chunk.offset,
+            |line| format!("{name}:{}", chunk.lineno + line as u64 + 1),
+            &mut |line, m| emit(global(line), m),
+            &mut |parser, line| {
+                if parser.stats.samples.len() > samples {
+                    samples = parser.stats.samples.len();
+                    tally.sample_lines.push(global(line));
                 }
-                Step::Own { line, start, end } => {
-                    if let Some(at) = chunk.routed.fold_at(line) {
-                        parser.fold_hint(at);
-                    }
-                    let (samples, stamped) = (parser.stats.samples.len(), parser.stamped_lines());
-                    let (at, n) = (chunk.offset + start as u64, chunk.lineno + line as u64 + 1);
-                    parser.line_at(&data[start..end], at, || format!("{name}:{n}"), &mut |m| {
-                        emit(global(line), m)
-                    });
-                    if parser.stats.samples.len() > samples {
-                        tally.sample_lines.push(global(line));
-                    }
-                    if parser.stamped_lines() > stamped
-                        && let Some(last) = parser.stats.last
-                    {
+                if parser.stamped_lines() > stamped {
+                    stamped = parser.stamped_lines();
+                    if let Some(last) = parser.stats.last {
                         tally.first.get_or_insert((global(line), last));
                         tally.last = Some((global(line), last));
                     }
                 }
-            }
-        }
+            },
+        );
         room = out.len() + out.len() / 8;
         if tx.send(Batch::Chunk(out)).is_err() {
             return;
