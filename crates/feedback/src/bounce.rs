@@ -818,6 +818,8 @@ pub enum NotBounce {
     TooLarge(usize),
     #[error("no remote reply found: not a DSN, not an Exim or Postfix bounce, not an SMTP reply")]
     NoReply,
+    #[error("the message could not be read: its parser failed ({0})")]
+    Unreadable(String),
 }
 
 fn fields(block: &str) -> Vec<(String, String)> {
@@ -854,6 +856,10 @@ fn typed(v: &str) -> String {
 
 /// Reads what a bounce says about each recipient.
 pub fn read(raw: &[u8]) -> Result<Vec<Bounced>, NotBounce> {
+    crate::guarded(|| read_unguarded(raw), NotBounce::Unreadable)
+}
+
+fn read_unguarded(raw: &[u8]) -> Result<Vec<Bounced>, NotBounce> {
     if raw.iter().all(u8::is_ascii_whitespace) {
         return Err(NotBounce::Empty);
     }

@@ -96,6 +96,8 @@ pub enum NotComplaint {
         "no complaint found: no feedback report (ARF), no JMRP or SpamCop form, no attached or quoted message"
     )]
     NoReport,
+    #[error("the message could not be read: its parser failed ({0})")]
+    Unreadable(String),
 }
 
 /// Header-style `Name: value` fields with continuation lines, names
@@ -313,6 +315,10 @@ fn headers_of(m: &mail_parser::Message<'_>) -> Vec<(String, String)> {
 
 /// Parses one message.
 pub fn parse(raw: &[u8]) -> Result<Complaint, NotComplaint> {
+    crate::guarded(|| parse_unguarded(raw), NotComplaint::Unreadable)
+}
+
+fn parse_unguarded(raw: &[u8]) -> Result<Complaint, NotComplaint> {
     if raw.iter().all(u8::is_ascii_whitespace) {
         return Err(NotComplaint::Empty);
     }

@@ -231,3 +231,34 @@ fn duplicates_share_a_key() {
     assert_eq!(a.key(), b.key());
     assert_ne!(a.key(), c.key());
 }
+
+/// Found by fuzzing (fuzz/fuzz_targets/feedback_mail.rs): a multipart whose
+/// boundary line runs into a nested message's headers. mail-parser 0.11.9
+/// panics on it in a debug build (a `debug_assert!`), as this test is
+/// built; a release build parses on. Either way it is this message's
+/// error, and the complaint and bounce readers go on.
+const BROKEN_MULTIPART: &[u8] = b"Content-Type:multipart;boundary==_143279506851919447\n\n--=_143279506851919447Content-Type:message/rfc822\n\nContent-Type:message/rfc822\n\n\n--=_143279506851919447--";
+
+#[test]
+fn a_message_its_parser_fails_on_is_that_messages_error() {
+    let e = parse(BROKEN_MULTIPART).expect_err("no complaint in it");
+    if cfg!(debug_assertions) {
+        assert!(
+            matches!(&e, NotComplaint::Unreadable(why) if why.contains("multipart")),
+            "{e:?}"
+        );
+    }
+    assert!(crate::bounce::read(BROKEN_MULTIPART).is_err());
+    // The next message is read as ever.
+    let c = parse(&shared("Yahoo_example_1.eml")).unwrap();
+    assert_eq!(c.provider, "yahoo");
+}
+
+#[test]
+fn a_panic_while_reading_is_an_error_with_its_reason() {
+    let r: Result<(), String> = crate::guarded(|| panic!("index out of bounds"), |why| why);
+    assert_eq!(r, Err("index out of bounds".to_string()));
+    let n = 3;
+    let r: Result<(), String> = crate::guarded(|| panic!("{n} parts"), |why| why);
+    assert_eq!(r, Err("3 parts".to_string()));
+}
