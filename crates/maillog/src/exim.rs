@@ -250,6 +250,13 @@ pub fn parse_head(line: &str) -> Option<(Stamp, Option<u32>, &str)> {
     Some((at, pid, rest))
 }
 
+/// A line of Dovecot's own log stamped as Exim's (`log_timestamp`), by
+/// what follows the stamp: no Exim line, and so no Exim time either.
+pub(crate) fn is_dovecots(rest: &str) -> bool {
+    let first = split_once_ascii(rest, b' ').map_or(rest, |(f, _)| f);
+    !is_message_id(first) && crate::dovecot::has_process_and_level(rest.as_bytes())
+}
+
 pub(crate) fn parse_event(rest: &str) -> Option<Event<'_>> {
     if let Some(r) = rest.strip_prefix("cwd=") {
         // `cwd=/path 4 args: /usr/sbin/sendmail -t -i`; a path may hold spaces,
@@ -265,8 +272,7 @@ pub(crate) fn parse_event(rest: &str) -> Option<Event<'_>> {
     }
     let (first, after) = split_once_ascii(rest, b' ').unwrap_or((rest, ""));
     if !is_message_id(first) {
-        // Dovecot's own log, stamped as Exim's (`log_timestamp`).
-        if crate::dovecot::has_process_and_level(rest.as_bytes()) {
+        if is_dovecots(rest) {
             return None;
         }
         return Some(connection_event(rest));

@@ -893,6 +893,10 @@ impl LogParser {
             }
             Format::Exim => {
                 let h = self.exim_head(line)?;
+                // One thread reads no time from Dovecot's lines.
+                if exim::is_dovecots(h.rest) {
+                    return None;
+                }
                 (h.at, h.zoned)
             }
             Format::Postfix => (

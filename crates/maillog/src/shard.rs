@@ -1070,6 +1070,18 @@ mod tests {
     }
 
     #[test]
+    fn shards_take_no_time_from_dovecots_lines_as_one_parser_takes_none() {
+        // Found by fuzzing: a line of Dovecot's own log, stamped as Exim's,
+        // years after the lines around it. One parser reads no time from
+        // it; the reader swept every shard there.
+        let log = "\n2024-01-01 00:00:02 1r71Lh-fe8L6H-LV <=\n2026-11-29 07:00:00 u: Error: \n2024-01-01 00:00:02 1r71Lh-fe8L6H-LV <=";
+        for n in 2..=4 {
+            let (one, split) = one_and_split(Format::Exim, log, n);
+            assert_eq!(one, split, "{n} shards");
+        }
+    }
+
+    #[test]
     fn shards_read_a_repeated_hour_as_one_parser_does() {
         // Chicago, 2 November 2025: 01:00-01:59 is written twice (summer
         // time, then standard). A message every 9 minutes from 23:00 to
