@@ -48,6 +48,16 @@ fn clf_time(s: &str) -> Option<(i64, i64)> {
         p.next()?.parse().ok()?,
         p.next()?.parse().ok()?,
     );
+    // A stamp no server writes (a forged or mangled line) is no time:
+    // out of these ranges the sum below would overflow.
+    if !(1..=31).contains(&d)
+        || !(1970..=9999).contains(&y)
+        || !(0..24).contains(&h)
+        || !(0..60).contains(&mi)
+        || !(0..=60).contains(&se)
+    {
+        return None;
+    }
     let sign = if zone.starts_with('-') { -1 } else { 1 };
     let z = zone.trim_start_matches(['+', '-']);
     let off = z.get(0..2)?.parse::<i64>().ok()? * 3600 + z.get(2..4)?.parse::<i64>().ok()? * 60;
@@ -331,6 +341,16 @@ mod tests {
         );
         assert_eq!(r.utc_offset, 3600);
         assert!(parse_line("garbage", "x".into()).is_none());
+        // Numbers no stamp holds are no time, not an overflow.
+        for stamp in [
+            "28/Nov/9223372036854775807:02:13:45 +0100",
+            "28/Nov/2026:9223372036854775807:13:45 +0100",
+            "28/Nov/2026:-5:13:45 +0100",
+            "99/Nov/2026:02:13:45 +0100",
+        ] {
+            let line = format!(r#"203.0.113.9 - - [{stamp}] "GET / HTTP/1.1" 200 1 "-" "x""#);
+            assert!(parse_line(&line, "x".into()).is_none(), "{stamp}");
+        }
     }
 
     #[test]
