@@ -255,8 +255,9 @@ pub struct Routed {
     /// Each line's end (its newline, or the chunk's end for a last line
     /// without one) and where it goes.
     lines: Vec<(u32, Route)>,
-    /// Lines (by index) that start a new hour of log time, with its time.
-    hours: Vec<(u32, Stamp)>,
+    /// Lines (by index) that start a new hour of log time, with its time
+    /// and the year syslog dates were read in there.
+    hours: Vec<(u32, Stamp, i64)>,
     /// Lines (by index) whose wall time lies in an hour the zone repeats,
     /// with the UTC time the reader settled ([`LogParser::fold_hint`]).
     folds: Vec<(u32, Stamp)>,
@@ -341,7 +342,8 @@ impl Tagger {
             start = end + 1;
             let route = self.route(line);
             if let Some(at) = self.clock.clock(line, route) {
-                into.hours.push((into.lines.len() as u32, at));
+                into.hours
+                    .push((into.lines.len() as u32, at, self.clock.year));
             }
             if let Some(at) = self.clock.fold() {
                 into.folds.push((into.lines.len() as u32, at));
@@ -369,8 +371,11 @@ pub enum Step {
         route: Route,
     },
     /// A new hour of log time starts at `line`: [`LogParser::sweep_at`],
-    /// after that line and before the next.
-    Sweep { line: usize, at: Stamp },
+    /// after that line and before the next. `year` is the year syslog
+    /// dates are read in from there: the shard may not have seen the line
+    /// where one thread found a jump back of months to be a new year (a
+    /// new hour starts at such a line).
+    Sweep { line: usize, at: Stamp, year: i64 },
 }
 
 impl Routed {
@@ -429,7 +434,10 @@ impl Routed {
     ) {
         for step in self.steps(k) {
             match step {
-                Step::Sweep { line, at } => parser.sweep_at(at, &mut |m| out(line, m)),
+                Step::Sweep { line, at, year } => {
+                    parser.year = parser.year.max(year);
+                    parser.sweep_at(at, &mut |m| out(line, m))
+                }
                 Step::Peek {
                     line,
                     start,
@@ -469,13 +477,14 @@ impl Iterator for Steps<'_> {
     fn next(&mut self) -> Option<Step> {
         loop {
             // A new hour at an earlier line (or any left after the last).
-            if let Some(&(h, at)) = self.r.hours.get(self.hour)
+            if let Some(&(h, at, year)) = self.r.hours.get(self.hour)
                 && (h as usize) < self.line
             {
                 self.hour += 1;
                 return Some(Step::Sweep {
                     line: h as usize,
                     at,
+                    year,
                 });
             }
             let &(end, route) = self.r.lines.get(self.line)?;
@@ -1077,6 +1086,18 @@ mod tests {
         let log = "\n2024-01-01 00:00:02 1r71Lh-fe8L6H-LV <=\n2026-11-29 07:00:00 u: Error: \n2024-01-01 00:00:02 1r71Lh-fe8L6H-LV <=";
         for n in 2..=4 {
             let (one, split) = one_and_split(Format::Exim, log, n);
+            assert_eq!(one, split, "{n} shards");
+        }
+    }
+
+    #[test]
+    fn shards_read_syslog_dates_in_the_year_one_parser_does() {
+        // Found by fuzzing: a jump back of months (a new year for syslog
+        // dates, which have none) read by another shard than the one
+        // whose message is dated after it.
+        let log = "Nov 29 06:49:06  postfix: \nJan  1 00:00:05  postfix: \nNov 28 10:00:01  postfix/qmgr: 1BC4E: from=";
+        for n in 2..=4 {
+            let (one, split) = one_and_split(Format::Postfix, log, n);
             assert_eq!(one, split, "{n} shards");
         }
     }
