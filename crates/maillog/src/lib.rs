@@ -233,6 +233,9 @@ pub(crate) const MAX_JOINING: usize = 1024;
 pub struct LogParser {
     format: Option<Format>,
     year: i64,
+    /// A split run's reader sets `year` ([`shard::Routed::feed`]): no
+    /// jump back of months is looked for here.
+    year_given: bool,
     exim: assemble::EximAssembler,
     postfix: assemble::PostfixAssembler,
     /// Exim lines split for syslog, by the tag's pid, until their last
@@ -348,6 +351,7 @@ impl LogParser {
         LogParser {
             format,
             year,
+            year_given: false,
             exim: Default::default(),
             postfix: Default::default(),
             parts: Default::default(),
@@ -996,6 +1000,7 @@ impl LogParser {
         if let Some(last) = self.last
             && last.secs - head.at.secs > 180 * 86_400
             && head.by_syslog
+            && !self.year_given
         {
             self.year += 1;
             return exim::parse_head_in(line, self.year);
@@ -1123,8 +1128,10 @@ impl LogParser {
         true
     }
 
-    /// The syslog part of a Postfix line. Syslog has no year: a jump back
-    /// of months is the new year.
+    /// The syslog part of a Postfix line. BSD syslog dates have no year: a
+    /// jump back of months at one is the new year. (A stamp that writes
+    /// its year moves no year: a split run's shards learn a new year only
+    /// where a new hour starts, [`shard::Step::Sweep`].)
     fn postfix_head<'a>(
         &mut self,
         line: &'a str,
@@ -1132,6 +1139,8 @@ impl LogParser {
         let head = postfix::parse_head(line, self.year)?;
         if let Some(last) = self.last
             && last.secs - head.at.secs > 180 * 86_400
+            && !time::syslog_has_year(line.as_bytes())
+            && !self.year_given
         {
             self.year += 1;
             return postfix::parse_head(line, self.year);

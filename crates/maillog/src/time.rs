@@ -467,6 +467,12 @@ const MONTHS: [&[u8; 3]; 12] = [
 /// `YYYY-MM-DDTHH:MM:SS[.frac][Z|±hh:mm|±hhmm]` (rsyslog's high-precision
 /// format, `journalctl -o short-iso[-precise]`). Returns the stamp and
 /// bytes used.
+/// Whether a syslog line's stamp writes its year (RFC 3339's
+/// `2024-01-02T03:04:05…`, not BSD's `Jan  2 03:04:05`).
+pub fn syslog_has_year(b: &[u8]) -> bool {
+    b.len() >= 19 && b[4] == b'-' && b[10] == b'T'
+}
+
 pub fn parse_syslog(b: &[u8], year: i64) -> Option<(Stamp, usize)> {
     if b.len() >= 15 && b[3] == b' ' && b[6] == b' ' {
         let mo = MONTHS.iter().position(|m| &b[0..3] == *m)? as u32 + 1;
@@ -478,7 +484,7 @@ pub fn parse_syslog(b: &[u8], year: i64) -> Option<(Stamp, usize)> {
         let secs = days_from_civil(year, mo, day) * 86_400 + hms(&b[7..15])?;
         return Some((Stamp { secs, millis: 0 }, 15));
     }
-    if b.len() >= 19 && b[4] == b'-' && b[10] == b'T' {
+    if syslog_has_year(b) {
         let (y, mo, d) = (num(&b[0..4])?, num(&b[5..7])?, num(&b[8..10])?);
         let mut secs = days_from_civil(y as i64, mo, d) * 86_400 + hms(&b[11..19])?;
         let mut i = 19;
