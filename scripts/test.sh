@@ -11,6 +11,8 @@ apt_missing=()
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 have rbldnsd || apt_missing+=(rbldnsd)
 have pkg-config || apt_missing+=(pkg-config)
+# The fuzz targets' libFuzzer (built by the libfuzzer-sys crate) is C++.
+have g++ || apt_missing+=(g++)
 dpkg -s libssl-dev >/dev/null 2>&1 || apt_missing+=(libssl-dev)
 have python3 || apt_missing+=(python3 python3-pip)
 # Postfix logs kept only in the systemd journal: journalctl reads journal
@@ -79,6 +81,10 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The fuzz targets (scripts/fuzz.sh) live outside the workspace; checking
+# them here keeps them building as the crates change.
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
+CARGO_TARGET_DIR=target cargo clippy --manifest-path fuzz/Cargo.toml --all-targets --locked -- -D warnings
 # nextest runs each test in its own process and ends on one summary line;
 # plain cargo test is the fallback where nextest is missing.
 if cargo nextest --version >/dev/null 2>&1; then
