@@ -52,15 +52,16 @@ def logs():
     exim, postfix = literal_lines()
     exim += generated("exim")
     postfix += generated("postfix")
-    # The first byte picks the format (see the targets); runs of twelve
-    # lines keep a message's lines together.
-    for name in ("maillog_lines", "split_same"):
+    # The first byte picks the format (see the targets), and split_same's
+    # second where the log is cut in two chunks; runs of twelve lines keep
+    # a message's lines together.
+    for name, head in (("maillog_lines", b""), ("split_same", b"\x80")):
         d = target_dir(name)
         n = 0
         for pick, lines in ((0, exim), (1, postfix), (2, exim + postfix)):
             for i in range(0, len(lines), 12):
                 with open(os.path.join(d, "seed%d" % n), "wb") as fh:
-                    fh.write(bytes([pick]) + b"\n".join(lines[i:i + 12]))
+                    fh.write(bytes([pick]) + head + b"\n".join(lines[i:i + 12]))
                 n += 1
 
 

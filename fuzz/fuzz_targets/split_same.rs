@@ -1,7 +1,8 @@
 //! A log split across shards (what `logs analyze --threads N` does) must
 //! hand out the same messages, in the same order, with the same counts,
 //! as one parser reading it line by line. The shards run one after the
-//! other here, each as its thread does (`unlisted` `logs_sharded.rs`).
+//! other here, each as its thread does (`unlisted` `logs_sharded.rs`), on
+//! the log sent as two chunks.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -40,7 +41,10 @@ fn lines(log: &[u8]) -> Vec<(usize, usize)> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&pick, log)) = data.split_first() else {
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    let Some((&cut, log)) = rest.split_first() else {
         return;
     };
     let format = if pick & 1 == 0 {
@@ -60,28 +64,50 @@ fuzz_target!(|data: &[u8]| {
     }
     one.finish(&mut |m| alone.push(format!("{m:?}")));
 
+    // Two chunks of whole lines, cut where the second byte says, as the
+    // reader sends them.
+    let at = log.len() * usize::from(cut) / 256;
+    let half = log[..at]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |nl| nl + 1);
+    let chunks = [(0, &log[..half]), (half, &log[half..])];
     let mut tagger = Tagger::new(format, shards, 2026, Zone::utc());
-    let mut routed = Routed::default();
-    tagger.tag(log, &mut routed);
-    let mut read: Vec<Vec<(OrderKey, String)>> = Vec::new();
-    let mut ends: Vec<Vec<(OrderKey, String)>> = Vec::new();
+    let mut parsers: Vec<LogParser> = (0..shards)
+        .map(|_| {
+            let mut p = LogParser::new(Some(format), 2026);
+            p.skip_details();
+            p
+        })
+        .collect();
+    // What each shard handed out, chunk by chunk, then at the end.
+    let mut rounds: Vec<Vec<Vec<(OrderKey, String)>>> = Vec::new();
+    let mut before = 0u64;
+    for (offset, chunk) in chunks {
+        let mut routed = Routed::default();
+        tagger.tag(chunk, &mut routed);
+        let mut round = Vec::new();
+        for (k, p) in parsers.iter_mut().enumerate() {
+            let mut out = Vec::new();
+            let mut emit =
+                |at: u64, m: maillog::Message| out.push((order_key(at, &m), format!("{m:?}")));
+            routed.feed(
+                k,
+                p,
+                chunk,
+                offset as u64,
+                |_| String::new(),
+                &mut |line, m| emit(before + line as u64 + 1, m),
+                &mut |_, _| {},
+            );
+            round.push(out);
+        }
+        before += routed.len() as u64;
+        rounds.push(round);
+    }
     let mut total = [0u64; 8];
-    for k in 0..shards {
-        let mut p = LogParser::new(Some(format), 2026);
-        p.skip_details();
-        let mut out = Vec::new();
-        let mut emit =
-            |at: u64, m: maillog::Message| out.push((order_key(at, &m), format!("{m:?}")));
-        routed.feed(
-            k,
-            &mut p,
-            log,
-            0,
-            |_| String::new(),
-            &mut |line, m| emit(line as u64 + 1, m),
-            &mut |_, _| {},
-        );
-        read.push(out);
+    let mut ends = Vec::new();
+    for p in &mut parsers {
         let mut end = Vec::new();
         p.finish(&mut |m| end.push((order_key(u64::MAX, &m), format!("{m:?}"))));
         ends.push(end);
@@ -89,8 +115,9 @@ fuzz_target!(|data: &[u8]| {
             *t += c;
         }
     }
+    rounds.push(ends);
     let mut merged = Vec::new();
-    for round in [read, ends] {
+    for round in rounds {
         // The least head first; a tie goes to the lower shard.
         let mut heads: Vec<_> = round
             .into_iter()
