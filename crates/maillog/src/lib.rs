@@ -326,11 +326,16 @@ const CLOCK_KEY: usize = 19;
 /// second with other offsets are hours apart.
 fn offset_tail(line: &[u8]) -> [u8; 6] {
     let mut i = CLOCK_KEY;
-    if line.get(i) == Some(&b'.') {
-        i += 1;
-        while line.get(i).is_some_and(u8::is_ascii_digit) {
+    match line.get(i..i + 2) {
+        // Most lines: a space and then no offset.
+        Some([b' ', b]) if !matches!(b, b'+' | b'-') => return [0; 6],
+        Some([b'.', _]) => {
             i += 1;
+            while line.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
         }
+        _ => {}
     }
     let rest = line.get(i..).unwrap_or_default();
     let n = match rest {
@@ -912,7 +917,12 @@ impl LogParser {
         self.clock_fold = (!zoned && self.zone.folded()).then_some(at);
         self.line_fold = self.clock_fold;
         let hour = self.swept_hour;
-        self.tick(at, line, &mut |_| {});
+        self.tick(at, &mut |_| {});
+        // Only a reader's clock looks back at the line that moved it.
+        if let Some(key) = line.as_bytes().get(..CLOCK_KEY) {
+            self.clock_key.copy_from_slice(key);
+            self.clock_tail = offset_tail(line.as_bytes());
+        }
         (self.swept_hour != hour).then_some(at)
     }
 
@@ -974,11 +984,7 @@ impl LogParser {
 
     /// Moves the log's clock to the time of `line`; once an hour of log
     /// time, sweeps out messages stale for days.
-    fn tick(&mut self, at: Stamp, line: &str, out: &mut impl FnMut(Message)) {
-        if let Some(key) = line.as_bytes().get(..CLOCK_KEY) {
-            self.clock_key.copy_from_slice(key);
-            self.clock_tail = offset_tail(line.as_bytes());
-        }
+    fn tick(&mut self, at: Stamp, out: &mut impl FnMut(Message)) {
         self.sweep_at(at, out);
     }
 
@@ -1124,7 +1130,7 @@ impl LogParser {
         }
         self.seen(l.at);
         self.exim.feed(&l, line, self.offset, out);
-        self.tick(l.at, line, out);
+        self.tick(l.at, out);
         true
     }
 
@@ -1308,7 +1314,7 @@ impl LogParser {
                 }
                 self.seen(l.at);
                 self.postfix.feed(&l, line, self.offset, out);
-                self.tick(l.at, line, out);
+                self.tick(l.at, out);
                 true
             }
             Err(postfix::NotPostfix::OtherProgram) => {

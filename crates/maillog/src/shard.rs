@@ -442,14 +442,13 @@ impl Routed {
         // before this one, as one thread would have: a shard that saw a
         // few could find a jump back of months where there was none.
         parser.year_given = true;
-        let mut years = self.years.iter().peekable();
+        let mut next = 0;
         let mut year_at = |parser: &mut LogParser, line: usize| {
-            while let Some(&&(from, year)) = years.peek() {
-                if from as usize > line {
-                    break;
-                }
+            while let Some(&(from, year)) = self.years.get(next)
+                && from as usize <= line
+            {
                 parser.year = year;
-                years.next();
+                next += 1;
             }
         };
         for step in self.steps(k) {
