@@ -1077,15 +1077,20 @@ mod tests {
         }
     }
 
+    /// 2, 3 and 4 shards hand out what one parser does on `log`.
+    fn agrees_split_any_way(format: Format, log: &str) {
+        for n in 2..=4 {
+            let (one, split) = one_and_split(format, log, n);
+            assert_eq!(one, split, "{n} shards");
+        }
+    }
+
     #[test]
     fn shards_agree_with_one_parser_when_the_time_jumps() {
         // Found by fuzzing (fuzz/fuzz_targets/split_same.rs): a message
         // seen again after the log's time jumped a year and back.
         let log = "\n2025-02-14 18:12:33 \n2025-02-14 18:12:33 -0500 \n2024-01-01 00:00:02 1r71Lh-fe86LH-LV <=\n2025-02-14 18:12:33 -0500 \n2024-01-01 00:00:02 1r71Lh-fe86LH-LV <=";
-        for n in 2..=4 {
-            let (one, split) = one_and_split(Format::Exim, log, n);
-            assert_eq!(one, split, "{n} shards");
-        }
+        agrees_split_any_way(Format::Exim, log);
     }
 
     #[test]
@@ -1095,10 +1100,7 @@ mod tests {
         // same address. One parser took it for a failed login; the
         // router, rightly, did not.
         let log = "Mar  1 10:00:00  postfix: [198.51.100.81]SASLauthentication failed\nMar  1 10:00:01  postfix/smtpd: BA7FD: client=[198.51.100.81] sasl_username=";
-        for n in 2..=4 {
-            let (one, split) = one_and_split(Format::Postfix, log, n);
-            assert_eq!(one, split, "{n} shards");
-        }
+        agrees_split_any_way(Format::Postfix, log);
     }
 
     #[test]
@@ -1107,10 +1109,7 @@ mod tests {
         // years after the lines around it. One parser reads no time from
         // it; the reader swept every shard there.
         let log = "\n2024-01-01 00:00:02 1r71Lh-fe8L6H-LV <=\n2026-11-29 07:00:00 u: Error: \n2024-01-01 00:00:02 1r71Lh-fe8L6H-LV <=";
-        for n in 2..=4 {
-            let (one, split) = one_and_split(Format::Exim, log, n);
-            assert_eq!(one, split, "{n} shards");
-        }
+        agrees_split_any_way(Format::Exim, log);
     }
 
     #[test]
@@ -1119,10 +1118,7 @@ mod tests {
         // dates, which have none) read by another shard than the one
         // whose message is dated after it.
         let log = "Nov 29 06:49:06  postfix: \nJan  1 00:00:05  postfix: \nNov 28 10:00:01  postfix/qmgr: 1BC4E: from=";
-        for n in 2..=4 {
-            let (one, split) = one_and_split(Format::Postfix, log, n);
-            assert_eq!(one, split, "{n} shards");
-        }
+        agrees_split_any_way(Format::Postfix, log);
     }
 
     /// A small deterministic generator (xorshift), so that a failure
