@@ -14,6 +14,9 @@ fn catalog() -> &'static Catalog {
     CATALOG.get_or_init(|| Catalog::builtin().expect("the built-in catalog loads"))
 }
 
+/// The readers catch a panic as the message's error, so that the daemon
+/// goes on; libfuzzer-sys's panic hook still aborts on it, so each one is
+/// a finding here.
 fn read(raw: &[u8]) {
     let _ = complaint::parse(raw);
     let _ = bounce::read(raw);
