@@ -917,7 +917,7 @@ impl LogParser {
         self.clock_fold = (!zoned && self.zone.folded()).then_some(at);
         self.line_fold = self.clock_fold;
         let hour = self.swept_hour;
-        self.tick(at, &mut |_| {});
+        self.sweep_at(at, &mut |_| {});
         // Only a reader's clock looks back at the line that moved it.
         if let Some(key) = line.as_bytes().get(..CLOCK_KEY) {
             self.clock_key.copy_from_slice(key);
@@ -926,9 +926,11 @@ impl LogParser {
         (self.swept_hour != hour).then_some(at)
     }
 
-    /// The sweep [`LogParser::clock`] found due at a line this parser is
-    /// not given: stale messages are handed out as if that line had been
-    /// read here. Nothing happens when this hour was swept already.
+    /// Moves the log's clock to `at`; once an hour of log time, sweeps out
+    /// messages stale for days. Each line read here calls it, and a shard
+    /// calls it where [`LogParser::clock`] found a sweep due at a line it
+    /// is not given: stale messages are handed out as if that line had
+    /// been read here. Nothing happens when this hour was swept already.
     pub fn sweep_at(&mut self, at: Stamp, out: &mut impl FnMut(Message)) {
         let out = &mut settled(out);
         self.last = Some(at);
@@ -980,12 +982,6 @@ impl LogParser {
         self.stamped += 1;
         self.stats.first.get_or_insert(at);
         self.stats.last = Some(at);
-    }
-
-    /// Moves the log's clock to the time of `line`; once an hour of log
-    /// time, sweeps out messages stale for days.
-    fn tick(&mut self, at: Stamp, out: &mut impl FnMut(Message)) {
-        self.sweep_at(at, out);
     }
 
     /// An Exim line, from the main log or through syslog; a line dated by
@@ -1130,14 +1126,14 @@ impl LogParser {
         }
         self.seen(l.at);
         self.exim.feed(&l, line, self.offset, out);
-        self.tick(l.at, out);
+        self.sweep_at(l.at, out);
         true
     }
 
     /// The syslog part of a Postfix line. BSD syslog dates have no year: a
-    /// jump back of months at one is the new year. (A stamp that writes
-    /// its year moves no year: a split run's shards learn a new year only
-    /// where a new hour starts, [`shard::Step::Sweep`].)
+    /// jump back of months at one is the new year (a stamp that writes its
+    /// year moves none). A split run's shards take the year from the
+    /// reader instead ([`shard::Routed::feed`]).
     fn postfix_head<'a>(
         &mut self,
         line: &'a str,
@@ -1314,7 +1310,7 @@ impl LogParser {
                 }
                 self.seen(l.at);
                 self.postfix.feed(&l, line, self.offset, out);
-                self.tick(l.at, out);
+                self.sweep_at(l.at, out);
                 true
             }
             Err(postfix::NotPostfix::OtherProgram) => {

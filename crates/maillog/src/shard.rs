@@ -16,8 +16,10 @@
 //! it, so the shards' counts add up to a single thread's (and no shard
 //! reads a third of a Postfix log's lines more than the others).
 //!
-//! The reader also keeps the log's clock, as one thread would, and marks
-//! the lines where a new hour of log time starts: every shard sweeps out
+//! The reader also keeps the log's clock, as one thread would: it marks
+//! where syslog dates (which write no year) move to a new year, which
+//! every shard takes from it, and the lines where a new hour of log time
+//! starts: every shard sweeps out
 //! stale messages (three days without a line) at those lines, as one
 //! thread does, even at a line it does not read. The shards' messages are merged back in the order one thread
 //! hands them out with [`order_key`]: the result is the same, byte for
@@ -247,8 +249,6 @@ pub struct Tagger {
     parts: rustc_hash::FxHashMap<Option<u32>, Route>,
     /// The shard the last line without a message went to.
     spread: usize,
-    /// The year syslog dates were last read in ([`Routed::years`]).
-    year: i64,
 }
 
 /// The lines of one chunk of whole lines, as [`Tagger::tag`] found them.
@@ -278,7 +278,6 @@ impl Tagger {
             clock,
             parts: Default::default(),
             spread: 0,
-            year,
         }
     }
 
@@ -347,12 +346,12 @@ impl Tagger {
             let line = crate::after_hole(&data[start..end]);
             start = end + 1;
             let route = self.route(line);
+            let year = self.clock.year;
             if let Some(at) = self.clock.clock(line, route) {
                 into.hours.push((into.lines.len() as u32, at));
             }
-            if self.clock.year != self.year {
-                self.year = self.clock.year;
-                into.years.push((into.lines.len() as u32, self.year));
+            if self.clock.year != year {
+                into.years.push((into.lines.len() as u32, self.clock.year));
             }
             if let Some(at) = self.clock.fold() {
                 into.folds.push((into.lines.len() as u32, at));
