@@ -1348,6 +1348,9 @@ fn settled(out: &mut impl FnMut(Message)) -> impl FnMut(Message) + '_ {
 mod mangled;
 
 #[cfg(test)]
+mod seeded;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

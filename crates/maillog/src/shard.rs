@@ -1120,18 +1120,7 @@ mod tests {
         agrees_split_any_way(Format::Postfix, log);
     }
 
-    /// A small deterministic generator (xorshift), so that a failure
-    /// names its seed and comes back the same.
-    struct Rng(u64);
-
-    impl Rng {
-        fn below(&mut self, n: usize) -> usize {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            (self.0 % n.max(1) as u64) as usize
-        }
-    }
+    use crate::seeded::Rng;
 
     #[test]
     fn shards_agree_with_one_parser_on_mangled_logs() {

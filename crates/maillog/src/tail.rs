@@ -7,16 +7,30 @@
 //! is started, and read again at each poll while its writers may still add
 //! to it (rsyslog until logrotate's postrotate makes it reopen, an Exim
 //! process until its next write): until it has been quiet for
-//! [`LINGER`], when a last line without a newline is read too. Positions carry a file
-//! generation in their top 16 bits ([`Position`]) so that the offset of a
-//! message's first line can be compared across a rotation.
+//! [`LINGER`], when a last line without a newline is read too. Positions
+//! carry a file generation in their top 16 bits ([`Position`]) so that the
+//! offset of a message's first line can be compared across a rotation.
+//!
+//! More than one rotation can come between two looks: while unlisted is
+//! stopped (a weekend, daily rotations), or while it is held up. Then the
+//! files rotated in between are read too, oldest first, by the order of
+//! their names (`log.2` before `log.1`, `log-20261128` before
+//! `log-20261129`), compressed or not. A file is known by its inode while
+//! it is held open, and otherwise by its first bytes as well: once a file
+//! is compressed, its inode number goes to the next file created. A file
+//! that was empty when last seen has no first bytes to be known by; the
+//! files modified since it was seen then stand in.
+//!
+//! `tail/model.rs` checks all of this against a seeded model of the MTA,
+//! logrotate and a daemon that is killed and started again.
 
 use crate::packed;
+use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{BufReader, Seek, SeekFrom};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// A line's place: file generation (bumped at each rotation) and offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -56,6 +70,32 @@ pub struct Resume {
     /// open that began in it). A restart within the linger finds it by
     /// its inode and reads on.
     pub linger: Option<(u64, u64)>,
+    /// That renamed file's first bytes: compressed by a later rotation
+    /// (`delaycompress`) while unlisted was down, it is found by them.
+    pub linger_head: Vec<u8>,
+    /// The followed file's modification time when it was last seen at
+    /// its path (`None` when not known). The files rotated after it were
+    /// all modified since: a restart after two rotations reads the one
+    /// between them too.
+    pub in_place: Option<SystemTime>,
+}
+
+/// [`Resume::in_place`] as stored: nanoseconds since the epoch.
+pub fn epoch_nanos(t: SystemTime) -> Option<i64> {
+    match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_nanos()).ok(),
+        Err(e) => i64::try_from(e.duration().as_nanos()).ok().map(|n| -n),
+    }
+}
+
+/// The time [`epoch_nanos`] stored.
+pub fn from_epoch_nanos(n: i64) -> SystemTime {
+    let d = Duration::from_nanos(n.unsigned_abs());
+    if n < 0 {
+        SystemTime::UNIX_EPOCH - d
+    } else {
+        SystemTime::UNIX_EPOCH + d
+    }
 }
 
 struct Open {
@@ -70,6 +110,10 @@ struct Open {
     /// instead of reading it all again (a crash can leave hundreds of MB
     /// of NUL bytes at a log's end).
     unfinished: Option<u64>,
+    /// A compressed file unpacked into a temporary one: when the
+    /// compressed file was last written (gzip and the others keep the
+    /// time of the file they packed).
+    packed_at: Option<SystemTime>,
 }
 
 const HEAD: usize = 64;
@@ -109,6 +153,23 @@ pub struct Tailer {
     lingering: Option<(Open, u16, Instant)>,
     linger: Duration,
     generation: u16,
+    /// Files rotated after the one being finished and before the one at
+    /// the path (two rotations before a poll, or while unlisted was not
+    /// running), oldest first: read after it, before the followed file.
+    after: VecDeque<Next>,
+    /// The followed file's modification time when it was last seen at
+    /// its path ([`Resume::in_place`]).
+    in_place: Option<SystemTime>,
+    /// The followed file's modification time when it was last seen
+    /// empty: written after that, it may have been copied and truncated
+    /// before a byte of it was read.
+    seen_empty: Option<SystemTime>,
+    /// The first bytes of the last [`DRAINED`] rotated files read to
+    /// their end: a file found again by its time alone is not read twice.
+    drained: VecDeque<Vec<u8>>,
+    /// The inode and first bytes of the rotated file read to its end
+    /// last, while the file at the path is not open yet.
+    finished: Option<(u64, Vec<u8>)>,
     /// Things worth telling the operator (rotations, possible losses).
     pub notes: Vec<String>,
     /// Bytes taken from the files so far: what the polls cost.
@@ -131,14 +192,23 @@ pub struct Polled {
 fn open_at(path: &Path, pos: u64) -> std::io::Result<Open> {
     let file = File::open(path)?;
     let inode = file.metadata()?.ino();
-    Ok(Open {
+    let mut o = Open {
         file,
         inode,
         pos,
         head: Vec::new(),
         unfinished: None,
-    })
+        packed_at: None,
+    };
+    // Known before anything is read: a copytruncate before the first
+    // poll shows as other first bytes.
+    note_head(&mut o);
+    Ok(o)
 }
+
+/// How many rotated files read to their end are remembered
+/// ([`Tailer::drained`]).
+const DRAINED: usize = 64;
 
 /// How long a renamed log is read again after it last grew: logrotate's
 /// postrotate makes rsyslog reopen within a moment, and an Exim process
@@ -148,8 +218,10 @@ pub const LINGER: Duration = Duration::from_secs(60);
 /// Suffixes of a renamed or copied log without `dateext`.
 const ROTATED: [&str; 3] = [".1", ".0", "-old"];
 
-/// How many dated or numbered rotations are looked at, newest first.
-const DATED: usize = 8;
+/// How many dated or numbered rotations are looked at, newest first: a
+/// month of daily ones, so that a daemon stopped that long still finds
+/// the file it was reading and every one rotated after it.
+const DATED: usize = 32;
 
 /// Files logrotate leaves a renamed or copied log under: `log.1`, `log.0`,
 /// `log-old`, then with `dateext` (the default of RHEL's logrotate.conf,
@@ -208,13 +280,178 @@ fn rotated_candidates(path: &Path, compressed: bool) -> Vec<PathBuf> {
     out
 }
 
-/// The file `path` was renamed to, by its inode, among its rotations,
-/// opened at `at`.
-fn renamed_to(path: &Path, inode: u64, at: u64) -> Option<Open> {
+/// The file `path` was renamed to, by its inode and its first bytes
+/// `head` (when known), among its rotations, opened at `at`, and its name
+/// now. The inode alone is not enough: once the file is compressed, its
+/// number is free for the next file created.
+fn renamed_to(path: &Path, inode: u64, head: &[u8], at: u64) -> Option<(Open, PathBuf)> {
     rotated_candidates(path, false)
         .into_iter()
-        .filter_map(|p| open_at(&p, at).ok())
-        .find(|o| o.inode == inode)
+        .filter_map(|p| open_at(&p, at).ok().map(|o| (o, p)))
+        .find(|(o, _)| o.inode == inode && begins_with(o, head))
+}
+
+/// Where a file renamed away from `path` went: among its rotations by its
+/// inode, or (compressed at once) by its first bytes `head`.
+fn rotation_of(path: &Path, inode: u64, head: &[u8]) -> Option<PathBuf> {
+    rotated_candidates(path, false)
+        .into_iter()
+        .find(|p| open_at(p, 0).is_ok_and(|o| o.inode == inode && begins_with(&o, head)))
+        .or_else(|| {
+            if head.is_empty() {
+                return None;
+            }
+            rotated_candidates(path, true)
+                .into_iter()
+                .find(|p| packed_head(p, head.len()).is_some_and(|h| h == head))
+        })
+}
+
+/// The first `n` bytes of a compressed file, unpacked.
+fn packed_head(p: &Path, n: usize) -> Option<Vec<u8>> {
+    let z = packed::unpacked(BufReader::new(File::open(p).ok()?)).ok()?;
+    let mut h = Vec::with_capacity(n);
+    z.take(n as u64).read_to_end(&mut h).ok()?;
+    Some(h)
+}
+
+/// A file rotated after the one being finished, waiting its turn.
+enum Next {
+    /// Opened when found: renamed again meanwhile, it is still the file.
+    Plain(Open),
+    /// Compressed, known by its first bytes (its name moves with each
+    /// rotation); found and unpacked when its turn comes.
+    Packed(Vec<u8>),
+}
+
+/// Where the files rotated after another end.
+#[derive(Debug, Clone, Copy)]
+enum Until<'a> {
+    /// The file at the path.
+    Path,
+    /// A rotation with this name.
+    Name(&'a Path),
+    /// A rotation that cannot be found by name: it was last modified then
+    /// (its copies were made before; files created after it was renamed
+    /// are modified after).
+    Time(SystemTime),
+}
+
+/// Where a rotation's name puts it among the others, older first:
+/// logrotate's and exicyclog's numbers grow with age (`log.1` is the
+/// newest, savelog's `log.0` newer still); `dateext` stamps (`-20261128`,
+/// `-2026112803`, `-1795000000`) grow with time.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Age {
+    Numbered(std::cmp::Reverse<u64>),
+    Dated(usize, String),
+}
+
+/// The [`Age`] of `rotated` as a rotation of `path`; `None` for a name
+/// that says nothing of it (`log-old`).
+fn age(path: &Path, rotated: &Path) -> Option<Age> {
+    let name = path.file_name()?.to_str()?;
+    let rest = rotated.file_name()?.to_str()?.strip_prefix(name)?;
+    let plain = packed::SUFFIXES
+        .iter()
+        .find_map(|z| rest.strip_suffix(z))
+        .unwrap_or(rest);
+    let stamp = plain.strip_prefix(['-', '.', '_'])?;
+    if !stamp.starts_with(|c: char| c.is_ascii_digit())
+        || !stamp
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return None;
+    }
+    let digits = stamp.bytes().filter(u8::is_ascii_digit).count();
+    if digits >= 6 {
+        Some(Age::Dated(stamp.len(), stamp.to_string()))
+    } else if plain.starts_with('.') && digits == stamp.len() {
+        stamp
+            .parse()
+            .ok()
+            .map(|n| Age::Numbered(std::cmp::Reverse(n)))
+    } else {
+        None
+    }
+}
+
+/// The files rotated after `from` (a rotation of `path`), oldest first:
+/// those named newer than it the same way, and modified since `since`
+/// when that is known (a leftover `log.0` from another scheme is not
+/// one), but for the files in `skip` (by inode: the one followed now, the
+/// one still read for its writers) and those whose first bytes are
+/// `known` (copies, compressed or not, of files read otherwise). Without
+/// `from` (it is gone, or was empty when last seen, so nothing tells its
+/// copies from the others), those modified after `since`. Only those
+/// rotated before `until`.
+fn rotated_after(
+    path: &Path,
+    from: Option<&Path>,
+    until: Until<'_>,
+    since: Option<SystemTime>,
+    skip: &[u64],
+    known: &[Vec<u8>],
+) -> VecDeque<Next> {
+    let from_age = from.and_then(|f| age(path, f));
+    let until_age = match until {
+        Until::Name(u) => age(path, u),
+        _ => None,
+    };
+    let kind = |a: &Age, b: &Age| std::mem::discriminant(a) == std::mem::discriminant(b);
+    let newer = |a: &Age| {
+        let after = match &from_age {
+            Some(f) => kind(a, f) && a > f,
+            None => from.is_none(),
+        };
+        after && until_age.as_ref().is_none_or(|u| kind(a, u) && a < u)
+    };
+    let old = |m: SystemTime| match (since, from) {
+        (Some(s), Some(_)) => m < s,
+        (Some(s), None) => m <= s,
+        (None, _) => from.is_none(),
+    };
+    let mut found: Vec<(Age, Next)> = Vec::new();
+    let plain = rotated_candidates(path, false)
+        .into_iter()
+        .map(|c| (c, false));
+    let packed = rotated_candidates(path, true)
+        .into_iter()
+        .map(|c| (c, true));
+    for (c, compressed) in plain.chain(packed) {
+        let Some(a) = age(path, &c).filter(newer) else {
+            continue;
+        };
+        let Ok(meta) = std::fs::metadata(&c) else {
+            continue;
+        };
+        let later = match until {
+            Until::Time(t) => meta.modified().is_ok_and(|m| m > t),
+            _ => false,
+        };
+        if Some(c.as_path()) == from
+            || later
+            || !meta.is_file()
+            || meta.modified().is_ok_and(old)
+            || skip.contains(&meta.ino())
+        {
+            continue;
+        }
+        let same_head = |h: &[u8]| known.iter().any(|k| same_start(h, k));
+        if compressed {
+            // An empty one has nothing to read.
+            if let Some(h) = packed_head(&c, HEAD).filter(|h| !h.is_empty() && !same_head(h)) {
+                found.push((a, Next::Packed(h)));
+            }
+        } else if let Ok(o) = open_at(&c, 0)
+            && !o.read_head(HEAD).is_ok_and(|h| same_head(&h))
+        {
+            found.push((a, Next::Plain(o)));
+        }
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found.into_iter().map(|(_, n)| n).collect()
 }
 
 /// A rotated file that logrotate compressed at once (`compress` without
@@ -225,13 +462,21 @@ fn renamed_to(path: &Path, inode: u64, at: u64) -> Option<Open> {
 /// hole, never read), which then drains like the file it was. `None`
 /// when `head` is not known: without it no compressed file can be told to
 /// be the one.
-fn unpacked_rotation(path: &Path, head: &[u8], from: u64, at_least: u64) -> Option<Open> {
+fn unpacked_rotation(
+    path: &Path,
+    head: &[u8],
+    from: u64,
+    at_least: u64,
+) -> Option<(Open, PathBuf)> {
     if head.is_empty() {
         return None;
     }
-    rotated_candidates(path, true)
-        .into_iter()
-        .find_map(|z| unpack_from(&z, head, from, at_least).ok().flatten())
+    rotated_candidates(path, true).into_iter().find_map(|z| {
+        unpack_from(&z, head, from, at_least)
+            .ok()
+            .flatten()
+            .map(|o| (o, z))
+    })
 }
 
 fn unpack_from(
@@ -240,7 +485,7 @@ fn unpack_from(
     from: u64,
     at_least: u64,
 ) -> std::io::Result<Option<Open>> {
-    use std::io::{Read, Write};
+    use std::io::Write;
     let mut z = packed::unpacked(BufReader::new(File::open(packed)?))?;
     let mut first = vec![0u8; head.len()];
     if z.read_exact(&mut first).is_err() || first != head {
@@ -248,7 +493,11 @@ fn unpack_from(
     }
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = std::env::temp_dir().join(format!("unlisted-rotated-{}-{n}", std::process::id()));
+    let name = packed.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = std::env::temp_dir().join(format!(
+        "unlisted-rotated-{}-{n}-{name}",
+        std::process::id()
+    ));
     let mut out = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -266,13 +515,16 @@ fn unpack_from(
     if from.max(first.len() as u64) + copied < at_least {
         return Ok(None);
     }
-    let inode = out.metadata()?.ino();
     Ok(Some(Open {
         file: out,
-        inode,
+        // Not a rotation's inode (the temporary file may be on another
+        // file system): never taken for one. A restart finds the
+        // compressed file again by its first bytes.
+        inode: 0,
         pos: from,
         head: first,
         unfinished: None,
+        packed_at: std::fs::metadata(packed)?.modified().ok(),
     }))
 }
 
@@ -286,6 +538,11 @@ impl Tailer {
             lingering: None,
             linger: LINGER,
             generation: 0,
+            after: VecDeque::new(),
+            finished: None,
+            drained: VecDeque::new(),
+            seen_empty: None,
+            in_place: resume.as_ref().and_then(|r| r.in_place),
             notes: Vec::new(),
             bytes_read: 0,
             problem: None,
@@ -293,52 +550,86 @@ impl Tailer {
             seen: resume.is_some(),
         };
         let current = t.opened(open_at(path, 0));
-        let linger = resume.as_ref().and_then(|r| r.linger);
+        // Still read for what its writers add, from the first line of a
+        // message still open in it: its lines take this generation, and
+        // the files after it the next ones. By its inode and first bytes
+        // (the inode of a file compressed since is another file's now),
+        // or compressed.
+        if let Some(r) = &resume
+            && let Some((inode, resume_at)) = r.linger
+            && let Some((o, _)) = renamed_to(path, inode, &r.linger_head, resume_at)
+                .or_else(|| unpacked_rotation(path, &r.linger_head, resume_at, resume_at))
+        {
+            t.lingering = Some((o, t.generation, Instant::now()));
+            t.generation += 1;
+        }
         match (resume, current) {
-            (None, cur) => t.main = cur,
+            (None, cur) => {
+                t.in_place = cur.as_ref().and_then(modified);
+                t.main = cur;
+            }
             (Some(r), Some(mut cur)) if cur.inode == r.inode => {
                 let len = cur.file.metadata().map(|m| m.len()).unwrap_or(0);
                 if len >= r.read_to && begins_with(&cur, &r.head) {
                     cur.pos = r.resume_at;
+                    if r.head.is_empty() && written_since(modified(&cur), r.in_place) {
+                        // Empty at the checkpoint and written since: if it
+                        // was copied and truncated meanwhile, the copies
+                        // made since hold what it had.
+                        let now = cur.read_head(HEAD).unwrap_or_default();
+                        t.queue_after(None, &now, &[cur.inode]);
+                        t.draining = t.next_after();
+                    }
                 } else {
                     // Truncated while we were down (copytruncate): the copy
                     // holds what we had not read yet.
-                    t.drain_copy(r.resume_at, r.read_to, &r.head);
                     t.notes.push(format!(
                         "{} was truncated while unlisted was not running",
                         path.display()
                     ));
+                    if !t.drain_copy(r.resume_at, r.read_to, &r.head) {
+                        t.no_copy();
+                    }
                 }
                 t.main = Some(cur);
             }
             (Some(r), cur) => {
                 // Rotated by rename while we were down: find the old file.
-                let old = match renamed_to(path, r.inode, r.resume_at) {
-                    Some(o) => Some((o, true)),
-                    // Compressed: nobody writes to it.
-                    None => {
-                        unpacked_rotation(path, &r.head, r.resume_at, r.read_to).map(|o| (o, false))
-                    }
-                };
-                match old {
-                    Some(o) => t.draining = Some(o),
-                    None => t.notes.push(format!(
-                        "{} was rotated while unlisted was not running and the old file was not found; lines written to it after the last checkpoint are lost",
-                        path.display()
-                    )),
-                }
                 t.main = cur;
+                // An inode alone is not the file: once that was compressed
+                // or removed, its number went to the next file created.
+                let by_inode = match r.head.is_empty() {
+                    true => None,
+                    false => renamed_to(path, r.inode, &r.head, r.resume_at),
+                };
+                match by_inode {
+                    Some((o, p)) => {
+                        let skip: Vec<u64> = t.main.iter().map(|c| c.inode).collect();
+                        t.queue_after(Some(&p), &r.head, &skip);
+                        t.draining = Some((o, true));
+                    }
+                    // Compressed since, or copied and truncated before it
+                    // was renamed: known by its first bytes.
+                    None if !r.head.is_empty() && t.drain_copy(r.resume_at, r.read_to, &r.head) => {
+                    }
+                    None => {
+                        // Gone (or empty when last seen, and so unknown):
+                        // the files rotated after it were modified since.
+                        if !r.head.is_empty() {
+                            t.notes.push(format!(
+                                "{} was rotated while unlisted was not running and the old file was not found; lines written to it after the last checkpoint are lost",
+                                path.display()
+                            ));
+                        }
+                        let now = t.main.as_ref().and_then(|m| m.read_head(HEAD).ok());
+                        let skip: Vec<u64> = t.main.iter().map(|c| c.inode).collect();
+                        t.queue_after(None, &now.unwrap_or_default(), &skip);
+                        t.draining = t.next_after();
+                    }
+                }
             }
         }
-        // Still read for what its writers add, from the first line of a
-        // message still open in it: its lines take this generation, and
-        // the files after it the next ones.
-        if let Some((inode, resume_at)) = linger
-            && let Some(o) = renamed_to(path, inode, resume_at)
-        {
-            t.lingering = Some((o, t.generation, Instant::now()));
-            t.generation += 1;
-        }
+        t.seen_empty = t.main.as_ref().and_then(empty_since);
         t
     }
 
@@ -380,12 +671,12 @@ impl Tailer {
 
     /// Reads the rest of a truncated file from its copy: the newest
     /// rotated file at least `at_least` long that begins with `head` (when
-    /// known).
-    fn drain_copy(&mut self, from: u64, at_least: u64, head: &[u8]) {
+    /// known), then the files rotated after it; whether there was one.
+    fn drain_copy(&mut self, from: u64, at_least: u64, head: &[u8]) -> bool {
         let copy = rotated_candidates(&self.path, false)
             .into_iter()
-            .filter_map(|p| open_at(&p, from).ok())
-            .find(|o| {
+            .filter_map(|p| open_at(&p, from).ok().map(|o| (o, p)))
+            .find(|(o, _)| {
                 o.file
                     .metadata()
                     .map(|m| m.len() >= at_least)
@@ -393,13 +684,79 @@ impl Tailer {
                     && begins_with(o, head)
             })
             .or_else(|| unpacked_rotation(&self.path, head, from, at_least));
-        match copy {
-            Some(c) => self.draining = Some((c, false)),
-            None => self.notes.push(format!(
-                "{} was truncated and no rotated copy was found; lines written just before the truncation may be lost",
-                self.path.display()
-            )),
+        let Some((c, p)) = copy else {
+            return false;
+        };
+        let mut skip = vec![c.inode];
+        skip.extend(self.main.as_ref().map(|m| m.inode));
+        self.queue_after(Some(&p), head, &skip);
+        self.draining = Some((c, false));
+        true
+    }
+
+    fn no_copy(&mut self) {
+        self.notes.push(format!(
+            "{} was truncated and no rotated copy was found; lines written just before the truncation may be lost",
+            self.path.display()
+        ));
+    }
+
+    /// Queues the files rotated after `from` (which began with `head`)
+    /// and before the file at the path, but for `skip`'s inodes.
+    fn queue_after(&mut self, from: Option<&Path>, head: &[u8], skip: &[u64]) {
+        // The followed file renamed away since as well: those rotated
+        // after it come after it, once that is seen.
+        let moved = self
+            .main
+            .as_ref()
+            .filter(|m| !std::fs::metadata(&self.path).is_ok_and(|at| at.ino() == m.inode));
+        let name = moved.and_then(|m| {
+            let now = m.read_head(HEAD).unwrap_or_default();
+            rotation_of(&self.path, m.inode, &now)
+        });
+        let until = match (&name, moved.and_then(modified)) {
+            (Some(n), _) => Until::Name(n),
+            (None, Some(t)) => Until::Time(t),
+            (None, None) => Until::Path,
+        };
+        let mut skip = skip.to_vec();
+        skip.extend(std::fs::metadata(&self.path).map(|m| m.ino()));
+        skip.extend(self.lingering.as_ref().map(|l| l.0.inode));
+        // Files with what was read already, or what is read anyway: the
+        // one rotated from, those read to their end, the followed one and
+        // the one still read for its writers, as they are now.
+        let mut known: Vec<Vec<u8>> = self.drained.iter().cloned().collect();
+        known.push(head.to_vec());
+        let now = |o: &Open| o.read_head(HEAD).ok();
+        known.extend(self.main.as_ref().and_then(now));
+        known.extend(self.lingering.as_ref().and_then(|l| now(&l.0)));
+        self.after = rotated_after(&self.path, from, until, self.in_place, &skip, &known);
+        if !self.after.is_empty() {
+            self.notes.push(format!(
+                "{} was rotated {} more times before unlisted read on; reading those files in turn",
+                self.path.display(),
+                self.after.len()
+            ));
         }
+    }
+
+    /// The next file of [`Tailer::after`] to finish, opened; a compressed
+    /// one that cannot be unpacked is told and passed over.
+    fn next_after(&mut self) -> Option<(Open, bool)> {
+        while let Some(n) = self.after.pop_front() {
+            match n {
+                Next::Plain(o) => return Some((o, true)),
+                Next::Packed(head) => match unpacked_rotation(&self.path, &head, 0, 0) {
+                    Some((o, _)) => return Some((o, false)),
+                    None => self.notes.push(format!(
+                        "a compressed rotation of {} beginning {:?} is gone or cannot be unpacked; the lines in it are not read",
+                        self.path.display(),
+                        String::from_utf8_lossy(&head)
+                    )),
+                },
+            }
+        }
+        None
     }
 
     /// How long a renamed file is read again after it was last seen to
@@ -487,12 +844,21 @@ impl Tailer {
             Some(_) => 0,
             None => pos,
         };
-        let head = current.map(|m| m.head.clone()).unwrap_or_default();
+        // Nothing read yet: the bytes written so far are its first bytes
+        // all the same, and without them a restart could not tell it
+        // from the others once it was rotated and compressed.
+        let head = current
+            .map(|m| match m.head.is_empty() && m.packed_at.is_none() {
+                true => m.read_head(HEAD).unwrap_or_default(),
+                false => m.head.clone(),
+            })
+            .unwrap_or_default();
         Resume {
             inode,
             read_to: pos,
             resume_at,
             head,
+            in_place: self.in_place,
             linger: self.lingering.as_ref().map(|(l, generation, _)| {
                 let at = match oldest_open.map(Position::unpack) {
                     Some(p) if p.generation == *generation => p.offset.min(l.pos),
@@ -500,6 +866,11 @@ impl Tailer {
                 };
                 (l.inode, at)
             }),
+            linger_head: self
+                .lingering
+                .as_ref()
+                .map(|(l, _, _)| l.head.clone())
+                .unwrap_or_default(),
         }
     }
 
@@ -529,6 +900,16 @@ impl Tailer {
                     self.draining = Some((d, renamed));
                     return Ok(polled);
                 }
+                self.finished = Some((d.inode, d.head.clone()));
+                // Files modified before it are read (a restart must not
+                // take them for ones rotated since).
+                self.in_place = self.in_place.max(d.packed_at.or_else(|| modified(&d)));
+                if !d.head.is_empty() {
+                    if self.drained.len() == DRAINED {
+                        self.drained.pop_front();
+                    }
+                    self.drained.push_back(d.head.clone());
+                }
                 if renamed {
                     // A file renamed twice in a linger's time is let go.
                     // This one is read again from the next poll on (the
@@ -538,7 +919,24 @@ impl Tailer {
                     self.lingering = Some((d, generation, Instant::now()));
                 }
                 self.generation = self.generation.wrapping_add(1);
+                self.draining = self.next_after();
                 continue;
+            }
+            if self.main.is_none()
+                && let Some((inode, head)) = self.finished.clone()
+                // Its inode is its own while it is held open (still read
+                // for its writers), or its first bytes tell it.
+                && (!head.is_empty() || self.lingering.as_ref().is_some_and(|l| l.0.inode == inode))
+                && let Some(p) = rotation_of(&self.path, inode, &head)
+            {
+                // The files were rotated again while the last ones were
+                // read, before the new file was opened (asked again at
+                // each poll until it is): those rotated since come first.
+                self.queue_after(Some(&p), &head, &[inode]);
+                self.draining = self.next_after();
+                if self.draining.is_some() {
+                    continue;
+                }
             }
             let Some(main) = self.main.as_mut() else {
                 // Not there yet (rotated away, not yet recreated), or
@@ -546,6 +944,9 @@ impl Tailer {
                 let r = open_at(&self.path, 0);
                 match self.opened(r) {
                     Some(o) => {
+                        self.in_place = modified(&o);
+                        self.seen_empty = empty_since(&o);
+                        self.finished = None;
                         self.main = Some(o);
                         continue;
                     }
@@ -555,53 +956,131 @@ impl Tailer {
                     }
                 }
             };
-            let (n, done) = read_lines(
-                main,
-                false,
-                limit - polled.lines,
-                self.generation,
-                &mut self.bytes_read,
-                &mut f,
-            )?;
+            // Truncated (and perhaps written again past where it was
+            // read): what is there now is not the rest of what was read.
+            let meta = main.file.metadata().ok();
+            let truncated = meta.as_ref().is_some_and(|m| main.truncated(m.len()));
+            let changed = meta.and_then(|m| m.modified().ok());
+            if !truncated && main.head.is_empty() && written_since(changed, self.seen_empty) {
+                // Empty when last seen, and written since: if it was
+                // copied and truncated meanwhile, the copies made since
+                // hold what it had.
+                // Its own bytes now tell it from those copies, should it
+                // have been renamed and compressed since as well.
+                let inode = main.inode;
+                let now = main.read_head(HEAD).unwrap_or_default();
+                let since = self.in_place;
+                self.in_place = self.seen_empty;
+                self.queue_after(None, &now, &[inode]);
+                self.in_place = since;
+                self.seen_empty = changed;
+                if let Some(d) = self.next_after() {
+                    self.draining = Some(d);
+                    continue;
+                }
+                continue;
+            }
+            let (n, done) = if truncated {
+                (0, true)
+            } else {
+                read_lines(
+                    main,
+                    false,
+                    limit - polled.lines,
+                    self.generation,
+                    &mut self.bytes_read,
+                    &mut f,
+                )?
+            };
             polled.lines += n;
             if !done {
                 return Ok(polled);
             }
-            // At the end of what is written: was the file rotated?
+            // At the end of what is written: was the file rotated? A
+            // truncation first: it may have been renamed after it.
             let pos = main.pos;
             let inode = main.inode;
-            match std::fs::metadata(&self.path) {
-                Ok(meta) if meta.ino() != inode => {
-                    // Renamed away: finish the old file (its last line may
-                    // lack a newline), then start the new one.
-                    self.notes.push(format!(
-                        "{} was rotated (renamed); following the new file",
-                        self.path.display()
-                    ));
-                    self.draining = self.main.take().map(|m| (m, true));
-                    continue;
+            if truncated {
+                self.notes.push(format!(
+                    "{} was truncated (copytruncate); reading the rest from its copy",
+                    self.path.display()
+                ));
+                let head = main.head.clone();
+                if !self.drain_copy(pos, pos, &head) {
+                    self.no_copy();
                 }
-                Ok(meta) if main.truncated(meta.len()) => {
-                    self.notes.push(format!(
-                        "{} was truncated (copytruncate); reading the rest from its copy",
-                        self.path.display()
-                    ));
-                    let head = main.head.clone();
-                    self.drain_copy(pos, pos, &head);
-                    if let Some(m) = self.main.as_mut() {
-                        m.pos = 0;
-                        m.head.clear();
-                        m.unfinished = None;
-                    }
-                    continue;
+                if let Some(m) = self.main.as_mut() {
+                    m.pos = 0;
+                    m.head.clear();
+                    m.unfinished = None;
+                    note_head(m);
+                    self.seen_empty = empty_since(m);
                 }
-                _ => {
+                continue;
+            }
+            let at_path = std::fs::metadata(&self.path);
+            let gone = at_path
+                .as_ref()
+                .err()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound);
+            match at_path {
+                Ok(ref meta) if meta.ino() != inode => self.notes.push(format!(
+                    "{} was rotated (renamed); following the new file",
+                    self.path.display()
+                )),
+                _ if gone => self.notes.push(format!(
+                    "{} was renamed or removed; reading it to its end, and the new file from its start once it is there",
+                    self.path.display()
+                )),
+                Ok(meta) => {
+                    self.in_place = meta.modified().ok();
+                    self.seen_empty = self.main.as_ref().and_then(empty_since);
+                    polled.at_end = true;
+                    return Ok(polled);
+                }
+                Err(_) => {
                     polled.at_end = true;
                     return Ok(polled);
                 }
             }
+            // Renamed away: finish the old file (its last line may lack a
+            // newline), then any rotated after it, then start the new one.
+            let head = main.head.clone();
+            let now = main.read_head(HEAD).unwrap_or_default();
+            let renamed = self.main.take();
+            match rotation_of(&self.path, inode, &head) {
+                Some(p) => self.queue_after(Some(&p), &head, &[inode]),
+                // Compressed before a byte of it was known: the files
+                // rotated after it are those modified since it was last
+                // seen in place, but its own copy.
+                None => self.queue_after(None, &now, &[inode]),
+            }
+            self.draining = renamed.map(|m| (m, true));
         }
     }
+}
+
+/// Do the first bytes `h` of a file say it is the one whose first bytes
+/// were `k`? The same, or as many as [`HEAD`] of them (a file shorter
+/// than that then is that file, or none).
+fn same_start(h: &[u8], k: &[u8]) -> bool {
+    !k.is_empty() && h.starts_with(k) && (k.len() == HEAD || h.len() == k.len())
+}
+
+/// When the file was last modified.
+fn modified(o: &Open) -> Option<SystemTime> {
+    o.file.metadata().ok()?.modified().ok()
+}
+
+/// When the file was last modified, if nothing of it is known yet.
+fn empty_since(o: &Open) -> Option<SystemTime> {
+    if o.head.is_empty() { modified(o) } else { None }
+}
+
+/// Was a file modified (`modified`) after it was seen empty (at
+/// `in_place`)?
+fn written_since(modified: Option<SystemTime>, in_place: Option<SystemTime>) -> bool {
+    modified.zip(in_place).is_some_and(|(m, s)| m > s)
 }
 
 /// The lines one poll may read: `max_lines`, 0 for no limit.
@@ -618,11 +1097,15 @@ fn begins_with(o: &Open, head: &[u8]) -> bool {
     head.is_empty() || o.read_head(head.len()).is_ok_and(|h| h == head)
 }
 
-/// Remembers the file's first bytes once some were read.
+/// Remembers the file's first bytes, as many as there are up to
+/// [`HEAD`]: a line still being written keeps the bytes it has.
 fn note_head(o: &mut Open) {
-    let want = HEAD.min(o.pos as usize);
-    if o.head.len() < want
-        && let Ok(h) = o.read_head(want)
+    // An unpacked copy holds nothing before where it is read from: its
+    // first bytes are the ones it was found by.
+    if o.packed_at.is_none()
+        && o.head.len() < HEAD
+        && let Ok(h) = o.read_head(HEAD)
+        && h.len() > o.head.len()
     {
         o.head = h;
     }
@@ -763,6 +1246,9 @@ fn end_long_line(
     o.pos = end;
     Ok(Some(true))
 }
+
+#[cfg(test)]
+mod model;
 
 #[cfg(test)]
 mod tests {
@@ -1185,14 +1671,15 @@ mod tests {
         append(&p, "2024-05-04 h\n");
         let mut t = Tailer::open(&p, Some(cp));
         assert_eq!(read(&mut t), ["2024-05-03 g", "2024-05-04 h"], "{tool}");
-        // No temporary file is left behind.
+        // No temporary file is left behind (of this test's logs: others
+        // run at the same time).
         let left = std::fs::read_dir(std::env::temp_dir())
             .unwrap()
             .flatten()
             .filter(|e| {
-                e.file_name()
-                    .to_string_lossy()
-                    .starts_with(&format!("unlisted-rotated-{}-", std::process::id()))
+                let n = e.file_name().to_string_lossy().into_owned();
+                n.starts_with(&format!("unlisted-rotated-{}-", std::process::id()))
+                    && n.contains("-exim_mainlog")
             })
             .count();
         assert_eq!(left, 0);

@@ -47,6 +47,14 @@ pub struct LogCheckpoint {
     /// of what was read of it.
     #[serde(skip)]
     pub linger: Option<(u64, u64)>,
+    /// That renamed file's first bytes (empty when not known).
+    #[serde(skip)]
+    pub linger_head: Vec<u8>,
+    /// When the file was last seen at its path, as its modification time
+    /// in nanoseconds since the epoch: the files rotated after it were
+    /// modified later.
+    #[serde(skip)]
+    pub in_place: Option<i64>,
 }
 
 /// What one read of a log stores, in one transaction.
@@ -353,7 +361,8 @@ impl Store {
     pub fn log_checkpoint(&self, path: &str) -> Result<Option<LogCheckpoint>> {
         self.conn
             .query_row(
-                "SELECT inode, read_to, resume_at, head, linger_inode, linger_read_to
+                "SELECT inode, read_to, resume_at, head, linger_inode, linger_read_to,
+                        linger_head, in_place
                  FROM log_checkpoints WHERE path = ?1",
                 params![path],
                 |r| {
@@ -363,6 +372,8 @@ impl Store {
                         resume_at: r.get::<_, i64>(2)? as u64,
                         head: r.get::<_, Option<Vec<u8>>>(3)?.unwrap_or_default(),
                         linger: linger(r.get(4)?, r.get(5)?),
+                        linger_head: r.get::<_, Option<Vec<u8>>>(6)?.unwrap_or_default(),
+                        in_place: r.get(7)?,
                     })
                 },
             )
@@ -423,11 +434,13 @@ impl Store {
             }
         }
         tx.execute(
-            "INSERT INTO log_checkpoints (path, inode, read_to, resume_at, updated, head, linger_inode, linger_read_to)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+            "INSERT INTO log_checkpoints (path, inode, read_to, resume_at, updated, head, linger_inode, linger_read_to,
+                                          linger_head, in_place)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT (path) DO UPDATE SET inode = excluded.inode, read_to = excluded.read_to,
              resume_at = excluded.resume_at, updated = excluded.updated, head = excluded.head,
-             linger_inode = excluded.linger_inode, linger_read_to = excluded.linger_read_to",
+             linger_inode = excluded.linger_inode, linger_read_to = excluded.linger_read_to,
+             linger_head = excluded.linger_head, in_place = excluded.in_place",
             params![
                 path,
                 checkpoint.inode as i64,
@@ -437,6 +450,8 @@ impl Store {
                 checkpoint.head,
                 checkpoint.linger.map(|l| l.0 as i64),
                 checkpoint.linger.map(|l| l.1 as i64),
+                checkpoint.linger_head,
+                checkpoint.in_place,
             ],
         )
         .map_err(&err)?;
@@ -454,7 +469,7 @@ impl Store {
             .prepare_cached(
                 "SELECT c.path, c.inode, c.read_to, c.resume_at,
                         (SELECT COUNT(*) FROM messages m WHERE m.log = c.path), c.head,
-                        c.linger_inode, c.linger_read_to
+                        c.linger_inode, c.linger_read_to, c.linger_head, c.in_place
                  FROM log_checkpoints c ORDER BY c.path",
             )
             .map_err(self.err())?;
@@ -468,6 +483,8 @@ impl Store {
                         resume_at: r.get::<_, i64>(3)? as u64,
                         head: r.get::<_, Option<Vec<u8>>>(5)?.unwrap_or_default(),
                         linger: linger(r.get(6)?, r.get(7)?),
+                        linger_head: r.get::<_, Option<Vec<u8>>>(8)?.unwrap_or_default(),
+                        in_place: r.get(9)?,
                     },
                     r.get(4)?,
                 ))

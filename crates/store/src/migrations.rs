@@ -382,6 +382,15 @@ const MIGRATIONS: &[(i64, &str)] = &[
         senders TEXT NOT NULL
     );",
     ),
+    (
+        21,
+        // A checkpoint's file as last seen at its path (nanoseconds since
+        // the epoch: files rotated after it were modified later), and the
+        // first bytes of the renamed file still read, by which it is
+        // found again once compressed.
+        "ALTER TABLE log_checkpoints ADD COLUMN in_place BIGINT;
+    ALTER TABLE log_checkpoints ADD COLUMN linger_head BLOB;",
+    ),
 ];
 
 /// The newest schema version this binary knows.

@@ -37,6 +37,8 @@ fn the_upgrade_to_18_acts_on_no_old_turn_again() {
         .execute_batch(
             "DROP TABLE daemon;
              DROP TABLE queue_census;
+             ALTER TABLE log_checkpoints DROP COLUMN in_place;
+             ALTER TABLE log_checkpoints DROP COLUMN linger_head;
              DROP INDEX sender_verdicts_uncontained;
              ALTER TABLE sender_verdicts DROP COLUMN contained;
              DELETE FROM schema_migrations WHERE version >= 18;
@@ -247,6 +249,8 @@ fn ingest_stores_each_message_once_with_checkpoint_and_alerts() {
         resume_at: 400,
         head: b"2024-05-01 10:00:00 first line\n".to_vec(),
         linger: None,
+        linger_head: Vec::new(),
+        in_place: Some(1_795_000_000_123_456_789),
     };
     let batch = [
         msg("a", "script:/home/bob/x"),
@@ -274,6 +278,7 @@ fn ingest_stores_each_message_once_with_checkpoint_and_alerts() {
     let cp2 = LogCheckpoint {
         read_to: 900,
         linger: Some((6, 1234)),
+        linger_head: b"2024-04-30 23:59:59 last line\n".to_vec(),
         ..cp
     };
     let again = [

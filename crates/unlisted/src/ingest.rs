@@ -19,7 +19,8 @@ use crate::config::LogConfig;
 
 /// Where a followed log's lines come from.
 enum Source {
-    File(Tailer),
+    /// Boxed: a tail carries its files' state, a few times a journal's.
+    File(Box<Tailer>),
     Journal(crate::journal::JournalTail),
 }
 
@@ -151,6 +152,8 @@ impl LogIngest {
             resume_at: c.resume_at,
             head: c.head,
             linger: c.linger,
+            linger_head: c.linger_head,
+            in_place: c.in_place.map(maillog::tail::from_epoch_nanos),
         });
         // Messages are stored once by (log, id, time): read again in
         // another zone, the lines of the messages open at the last stop
@@ -226,7 +229,7 @@ impl LogIngest {
                 resume,
                 told_journal.clone(),
             )),
-            None => Source::File(Tailer::open(&cfg.path, resume)),
+            None => Source::File(Box::new(Tailer::open(&cfg.path, resume))),
         };
         Ok(LogIngest {
             source,
@@ -489,6 +492,8 @@ impl LogIngest {
                     resume_at: cp.resume_at,
                     head: cp.head,
                     linger: cp.linger,
+                    linger_head: cp.linger_head,
+                    in_place: cp.in_place.and_then(maillog::tail::epoch_nanos),
                 },
                 messages: &rows,
                 channels,

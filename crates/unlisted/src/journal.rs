@@ -101,6 +101,8 @@ impl JournalTail {
             resume_at,
             head: Vec::new(),
             linger: None,
+            linger_head: Vec::new(),
+            in_place: None,
         }
     }
 
