@@ -127,6 +127,15 @@ impl Open {
         Ok(b)
     }
 
+    /// The file's first bytes as they are now (an unpacked copy's, as
+    /// they were found: it holds nothing before where it is read from).
+    fn first_bytes(&self) -> Vec<u8> {
+        match self.packed_at {
+            Some(_) => self.head.clone(),
+            None => self.read_head(HEAD).unwrap_or_default(),
+        }
+    }
+
     /// Was the file truncated (and perhaps rewritten) under us?
     fn truncated(&self, len: u64) -> bool {
         if len < self.pos {
@@ -169,7 +178,7 @@ pub struct Tailer {
     drained: VecDeque<Vec<u8>>,
     /// The inode and first bytes of the rotated file read to its end
     /// last, while the file at the path is not open yet.
-    finished: Option<(u64, Vec<u8>)>,
+    finished: Option<Finished>,
     /// Things worth telling the operator (rotations, possible losses).
     pub notes: Vec<String>,
     /// Bytes taken from the files so far: what the polls cost.
@@ -179,6 +188,15 @@ pub struct Tailer {
     /// Whether the file was ever there to follow: a log missing after
     /// that was rotated away and is not written again yet.
     seen: bool,
+}
+
+/// The rotated file read to its end last.
+#[derive(Debug, Clone)]
+struct Finished {
+    inode: u64,
+    head: Vec<u8>,
+    /// Its length: where it was read to.
+    end: u64,
 }
 
 /// The outcome of one poll.
@@ -557,6 +575,8 @@ impl Tailer {
         // or compressed.
         if let Some(r) = &resume
             && let Some((inode, resume_at)) = r.linger
+            // The file the checkpoint names is read on from there instead.
+            && inode != r.inode
             && let Some((o, _)) = renamed_to(path, inode, &r.linger_head, resume_at)
                 .or_else(|| unpacked_rotation(path, &r.linger_head, resume_at, resume_at))
         {
@@ -727,9 +747,8 @@ impl Tailer {
         // the one still read for its writers, as they are now.
         let mut known: Vec<Vec<u8>> = self.drained.iter().cloned().collect();
         known.push(head.to_vec());
-        let now = |o: &Open| o.read_head(HEAD).ok();
-        known.extend(self.main.as_ref().and_then(now));
-        known.extend(self.lingering.as_ref().and_then(|l| now(&l.0)));
+        known.extend(self.main.as_ref().map(Open::first_bytes));
+        known.extend(self.lingering.as_ref().map(|l| l.0.first_bytes()));
         self.after = rotated_after(&self.path, from, until, self.in_place, &skip, &known);
         if !self.after.is_empty() {
             self.notes.push(format!(
@@ -837,9 +856,23 @@ impl Tailer {
             None => self.main.as_ref(),
         };
         let (inode, pos) = current.map(|m| (m.inode, m.pos)).unwrap_or((0, 0));
+        // None open (rotated away, the new file not there yet): the last
+        // one read, to its end, so that a restart knows where it was.
+        let last = self.finished.as_ref().filter(|_| current.is_none());
+        let (inode, pos, generation) = match last {
+            Some(f) => {
+                // Still read for its writers: as far as that went.
+                let end = match &self.lingering {
+                    Some((l, _, _)) if l.inode == f.inode => l.pos,
+                    _ => f.end,
+                };
+                (f.inode, end, self.generation.wrapping_sub(1))
+            }
+            None => (inode, pos, self.generation),
+        };
         let resume_at = match oldest_open.map(Position::unpack) {
             // A message still open from this file: start again at its first line.
-            Some(p) if p.generation == self.generation => p.offset.min(pos),
+            Some(p) if p.generation == generation => p.offset.min(pos),
             // One from a file rotated away cannot be re-read from this one.
             Some(_) => 0,
             None => pos,
@@ -852,6 +885,7 @@ impl Tailer {
                 true => m.read_head(HEAD).unwrap_or_default(),
                 false => m.head.clone(),
             })
+            .or_else(|| last.map(|f| f.head.clone()))
             .unwrap_or_default();
         Resume {
             inode,
@@ -900,7 +934,11 @@ impl Tailer {
                     self.draining = Some((d, renamed));
                     return Ok(polled);
                 }
-                self.finished = Some((d.inode, d.head.clone()));
+                self.finished = Some(Finished {
+                    inode: d.inode,
+                    head: d.head.clone(),
+                    end: d.pos,
+                });
                 // Files modified before it are read (a restart must not
                 // take them for ones rotated since).
                 self.in_place = self.in_place.max(d.packed_at.or_else(|| modified(&d)));
@@ -923,16 +961,21 @@ impl Tailer {
                 continue;
             }
             if self.main.is_none()
-                && let Some((inode, head)) = self.finished.clone()
-                // Its inode is its own while it is held open (still read
-                // for its writers), or its first bytes tell it.
-                && (!head.is_empty() || self.lingering.as_ref().is_some_and(|l| l.0.inode == inode))
-                && let Some(p) = rotation_of(&self.path, inode, &head)
+                && let Some(Finished { inode, head, .. }) = self.finished.clone()
             {
                 // The files were rotated again while the last ones were
                 // read, before the new file was opened (asked again at
                 // each poll until it is): those rotated since come first.
-                self.queue_after(Some(&p), &head, &[inode]);
+                // The last one is known by its inode while it is held open
+                // (still read for its writers), or by its first bytes;
+                // else (empty, and compressed or removed since) the files
+                // modified since are those.
+                let held = self.lingering.as_ref().is_some_and(|l| l.0.inode == inode);
+                let at = match !head.is_empty() || held {
+                    true => rotation_of(&self.path, inode, &head),
+                    false => None,
+                };
+                self.queue_after(at.as_deref(), &head, &[inode]);
                 self.draining = self.next_after();
                 if self.draining.is_some() {
                     continue;
