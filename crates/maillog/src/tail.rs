@@ -409,6 +409,7 @@ fn rotated_after(
     from: Option<&Path>,
     until: Until<'_>,
     since: Option<SystemTime>,
+    slack: Duration,
     skip: &[u64],
     known: &[Vec<u8>],
 ) -> VecDeque<Next> {
@@ -426,7 +427,9 @@ fn rotated_after(
         after && until_age.as_ref().is_none_or(|u| kind(a, u) && a < u)
     };
     let old = |m: SystemTime| match (since, from) {
-        (Some(s), Some(_)) => m < s,
+        // Its writers may have added to the file rotated from for a
+        // linger after the next one was last written.
+        (Some(s), Some(_)) => m + slack < s,
         (Some(s), None) => m <= s,
         (None, _) => from.is_none(),
     };
@@ -576,7 +579,10 @@ impl Tailer {
         if let Some(r) = &resume
             && let Some((inode, resume_at)) = r.linger
             // The file the checkpoint names is read on from there instead.
-            && inode != r.inode
+            && (inode, &r.linger_head) != (r.inode, &r.head)
+            // Empty when last seen: its inode number may be another file's
+            // now, and nothing else tells it.
+            && !r.linger_head.is_empty()
             && let Some((o, _)) = renamed_to(path, inode, &r.linger_head, resume_at)
                 .or_else(|| unpacked_rotation(path, &r.linger_head, resume_at, resume_at))
         {
@@ -645,6 +651,15 @@ impl Tailer {
                         let skip: Vec<u64> = t.main.iter().map(|c| c.inode).collect();
                         t.queue_after(None, &now.unwrap_or_default(), &skip);
                         t.draining = t.next_after();
+                        if t.main.is_none() && t.draining.is_none() {
+                            // No new file yet: the next polls ask again
+                            // what was rotated after it.
+                            t.finished = Some(Finished {
+                                inode: r.inode,
+                                head: r.head.clone(),
+                                end: r.read_to,
+                            });
+                        }
                     }
                 }
             }
@@ -749,7 +764,15 @@ impl Tailer {
         known.push(head.to_vec());
         known.extend(self.main.as_ref().map(Open::first_bytes));
         known.extend(self.lingering.as_ref().map(|l| l.0.first_bytes()));
-        self.after = rotated_after(&self.path, from, until, self.in_place, &skip, &known);
+        self.after = rotated_after(
+            &self.path,
+            from,
+            until,
+            self.in_place,
+            self.linger,
+            &skip,
+            &known,
+        );
         if !self.after.is_empty() {
             self.notes.push(format!(
                 "{} was rotated {} more times before unlisted read on; reading those files in turn",
@@ -877,14 +900,11 @@ impl Tailer {
             Some(_) => 0,
             None => pos,
         };
-        // Nothing read yet: the bytes written so far are its first bytes
-        // all the same, and without them a restart could not tell it
-        // from the others once it was rotated and compressed.
+        // Empty when last seen: no first bytes (those written since may
+        // follow others that a copytruncate took away), and a restart
+        // looks for the files modified since.
         let head = current
-            .map(|m| match m.head.is_empty() && m.packed_at.is_none() {
-                true => m.read_head(HEAD).unwrap_or_default(),
-                false => m.head.clone(),
-            })
+            .map(|m| m.head.clone())
             .or_else(|| last.map(|f| f.head.clone()))
             .unwrap_or_default();
         Resume {
@@ -934,14 +954,14 @@ impl Tailer {
                     self.draining = Some((d, renamed));
                     return Ok(polled);
                 }
+                // Files modified before it are read (a restart must not
+                // take them for ones rotated since).
+                self.in_place = self.in_place.max(d.packed_at.or_else(|| modified(&d)));
                 self.finished = Some(Finished {
                     inode: d.inode,
                     head: d.head.clone(),
                     end: d.pos,
                 });
-                // Files modified before it are read (a restart must not
-                // take them for ones rotated since).
-                self.in_place = self.in_place.max(d.packed_at.or_else(|| modified(&d)));
                 if !d.head.is_empty() {
                     if self.drained.len() == DRAINED {
                         self.drained.pop_front();
@@ -1104,10 +1124,12 @@ impl Tailer {
 }
 
 /// Do the first bytes `h` of a file say it is the one whose first bytes
-/// were `k`? The same, or as many as [`HEAD`] of them (a file shorter
-/// than that then is that file, or none).
+/// were `k`? The same, or as many as [`HEAD`] of them, or whole lines (a
+/// file that then grew).
 fn same_start(h: &[u8], k: &[u8]) -> bool {
-    !k.is_empty() && h.starts_with(k) && (k.len() == HEAD || h.len() == k.len())
+    !k.is_empty()
+        && h.starts_with(k)
+        && (k.len() == HEAD || h.len() == k.len() || k.ends_with(b"\n"))
 }
 
 /// When the file was last modified.
