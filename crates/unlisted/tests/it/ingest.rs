@@ -182,6 +182,78 @@ fn rotation_by_rename_and_by_copytruncate_loses_and_repeats_nothing() {
     );
 }
 
+/// What logrotate's `compress` does to a rotated file: `NAME` becomes
+/// `NAME.gz`.
+fn gzip(dir: &TempDir, name: &str) {
+    let plain = dir.path().join(name);
+    let mut z = flate2::write::GzEncoder::new(
+        std::fs::File::create(dir.path().join(format!("{name}.gz"))).unwrap(),
+        flate2::Compression::fast(),
+    );
+    z.write_all(&std::fs::read(&plain).unwrap()).unwrap();
+    z.finish().unwrap();
+    std::fs::remove_file(&plain).unwrap();
+}
+
+/// Debian's logrotate (`rotate 4`, `compress`, `delaycompress`): the
+/// numbered files move up one, the one before last is compressed, and
+/// the log becomes `.1`.
+fn logrotate(dir: &TempDir) {
+    let p = |n: &str| dir.path().join(n);
+    for n in (2..4).rev() {
+        let from = p(&format!("mail.log.{n}.gz"));
+        if from.exists() {
+            std::fs::rename(from, p(&format!("mail.log.{}.gz", n + 1))).unwrap();
+        }
+    }
+    if p("mail.log.1").exists() {
+        std::fs::rename(p("mail.log.1"), p("mail.log.2")).unwrap();
+        gzip(dir, "mail.log.2");
+    }
+    std::fs::rename(p("mail.log"), p("mail.log.1")).unwrap();
+    std::fs::File::create(p("mail.log")).unwrap();
+}
+
+/// The daemon stopped over a weekend of daily rotations: the file it was
+/// reading is compressed two rotations later, the day between is in
+/// `mail.log.2.gz` and `mail.log.1`, and a message open at the stop ends
+/// in a later file.
+#[test]
+fn three_rotations_while_stopped_lose_and_repeat_nothing() {
+    let hook = WebhookReceiver::start();
+    let dir = TempDir::new("ingest-weekend");
+    dir.write("unlisted.toml", &config(&hook, ""));
+    append(&dir, "mail.log", &messages(0, 5, false));
+    once(&dir);
+    assert_eq!(stored(&dir), 5);
+
+    append(&dir, "mail.log", &messages(5, 3, true));
+    logrotate(&dir);
+    append(&dir, "mail.log", &(completed(7) + &messages(8, 4, false)));
+    logrotate(&dir);
+    append(&dir, "mail.log", &messages(12, 6, false));
+    logrotate(&dir);
+    append(&dir, "mail.log", &messages(18, 2, false));
+    for f in ["mail.log.2.gz", "mail.log.3.gz", "mail.log.1"] {
+        assert!(dir.path().join(f).exists(), "{f}");
+    }
+    let o = unlisted(dir.path(), &["serve", "--once"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stored(&dir), 20);
+    // The operator is told what was read.
+    assert!(
+        stderr(&o).contains("rotated 2 more times"),
+        "{}",
+        stderr(&o)
+    );
+    once(&dir);
+    assert_eq!(stored(&dir), 20);
+    assert!(
+        hook.bodies().is_empty(),
+        "an honest mailbox raises no alert"
+    );
+}
+
 /// `serve --once` from cron: the run that meets a rename reads the old
 /// file's lines and names it in the checkpoint; what rsyslog, not yet
 /// told to reopen, adds to it is read by the next run; a run that finds
