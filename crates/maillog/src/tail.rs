@@ -1643,6 +1643,71 @@ mod tests {
     }
 
     #[test]
+    fn the_files_rotated_between_two_looks_are_read_oldest_first() {
+        // Debian's exim4 logrotate (daily, delaycompress, nocreate) twice
+        // over a stopped daemon: the file it read is `.2.gz` now, the day
+        // between is `.1`, and the new file appears with Exim's next line.
+        for (names, old, between) in [
+            ("numbered", "log.2", "log.1"),
+            ("dated", "log-20261128", "log-20261129"),
+        ] {
+            let d = dir(&format!("between-{names}"));
+            let p = d.join("log");
+            append(&p, "2026-11-27 09:00:00 a\n");
+            let mut t = Tailer::open(&p, None);
+            assert_eq!(read(&mut t), ["2026-11-27 09:00:00 a"]);
+            let cp = t.checkpoint(None);
+            drop(t);
+            append(&p, "2026-11-27 23:00:00 b\n");
+            std::fs::rename(&p, d.join(between)).unwrap();
+            append(&p, "2026-11-28 10:00:00 c\n");
+            std::fs::rename(d.join(between), d.join(old)).unwrap();
+            compress("gzip", &d.join(old));
+            std::fs::rename(&p, d.join(between)).unwrap();
+            let mut t = Tailer::open(&p, Some(cp));
+            assert_eq!(
+                read(&mut t),
+                ["2026-11-27 23:00:00 b", "2026-11-28 10:00:00 c"],
+                "{names}"
+            );
+            append(&p, "2026-11-29 06:00:00 d\n");
+            assert_eq!(read(&mut t), ["2026-11-29 06:00:00 d"], "{names}");
+            assert!(
+                t.notes.iter().any(|n| n.contains("rotated 1 more times")),
+                "{names}: {:?}",
+                t.notes
+            );
+
+            assert!(read(&mut t).is_empty(), "{names}");
+            std::fs::remove_dir_all(d).unwrap();
+        }
+    }
+
+    #[test]
+    fn lines_written_after_a_copytruncate_are_not_read_from_where_the_old_ones_ended() {
+        let d = dir("truncated-before-read");
+        let p = d.join("log");
+        append(&p, "2026-11-29 10:00:00 one\n");
+        let mut t = Tailer::open(&p, None);
+        assert_eq!(read(&mut t), ["2026-11-29 10:00:00 one"]);
+        append(&p, "2026-11-29 10:00:01 two\n");
+        copytruncate(&p, &d.join("log.1"));
+        // More than was read, before the next poll.
+        append(
+            &p,
+            "2026-11-29 10:00:02 three, a longer line than the first\n",
+        );
+        assert_eq!(
+            read(&mut t),
+            [
+                "2026-11-29 10:00:01 two",
+                "2026-11-29 10:00:02 three, a longer line than the first"
+            ]
+        );
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
     fn a_copy_truncated_while_down_is_known_by_its_first_bytes_though_longer_again() {
         // Stopped, then copytruncate, then more written than was read
         // before: the same inode, long enough, but other first bytes.
