@@ -74,8 +74,9 @@ pub struct Resume {
     /// (`delaycompress`) while unlisted was down, it is found by them.
     pub linger_head: Vec<u8>,
     /// The followed file's modification time when it was last seen at
-    /// its path (`None` when not known). The files rotated after it were
-    /// all modified since: a restart after two rotations reads the one
+    /// its path, or that of the last rotated file read to its end when
+    /// later (`None` when not known). The files rotated after it were
+    /// modified since: a restart after two rotations reads the one
     /// between them too.
     pub in_place: Option<SystemTime>,
 }
@@ -1680,6 +1681,17 @@ mod tests {
 
             assert!(read(&mut t).is_empty(), "{names}");
             std::fs::remove_dir_all(d).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_checkpoints_time_is_stored_to_the_nanosecond() {
+        for t in [
+            SystemTime::UNIX_EPOCH + Duration::new(1_795_000_000, 123_456_789),
+            SystemTime::UNIX_EPOCH - Duration::new(86_400, 5),
+            SystemTime::UNIX_EPOCH,
+        ] {
+            assert_eq!(from_epoch_nanos(epoch_nanos(t).unwrap()), t);
         }
     }
 
