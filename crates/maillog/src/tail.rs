@@ -865,7 +865,18 @@ impl Tailer {
     /// after a restart from [`Tailer::checkpoint`]'s `resume_at` are at
     /// or past `Position { generation, offset: resume_at }`.
     pub fn generation(&self) -> u16 {
-        self.generation
+        match self.last_read() {
+            Some(_) => self.generation.wrapping_sub(1),
+            None => self.generation,
+        }
+    }
+
+    /// The rotated file read last, while none is open: the one a
+    /// checkpoint names.
+    fn last_read(&self) -> Option<&Finished> {
+        self.finished
+            .as_ref()
+            .filter(|_| self.draining.is_none() && self.main.is_none())
     }
 
     /// The file being read and the checkpoint values for it: the inode,
@@ -882,7 +893,7 @@ impl Tailer {
         let (inode, pos) = current.map(|m| (m.inode, m.pos)).unwrap_or((0, 0));
         // None open (rotated away, the new file not there yet): the last
         // one read, to its end, so that a restart knows where it was.
-        let last = self.finished.as_ref().filter(|_| current.is_none());
+        let last = self.last_read();
         let (inode, pos, generation) = match last {
             Some(f) => {
                 // Still read for its writers: as far as that went.
@@ -890,9 +901,9 @@ impl Tailer {
                     Some((l, _, _)) if l.inode == f.inode => l.pos,
                     _ => f.end,
                 };
-                (f.inode, end, self.generation.wrapping_sub(1))
+                (f.inode, end, self.generation())
             }
-            None => (inode, pos, self.generation),
+            None => (inode, pos, self.generation()),
         };
         let resume_at = match oldest_open.map(Position::unpack) {
             // A message still open from this file: start again at its first line.
