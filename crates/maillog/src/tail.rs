@@ -128,12 +128,17 @@ impl Open {
         Ok(b)
     }
 
+    /// The first bytes that tell the file as it is now ([`whole_lines`]).
+    fn known_head(&self) -> Vec<u8> {
+        whole_lines(self.read_head(HEAD).unwrap_or_default())
+    }
+
     /// The file's first bytes as they are now (an unpacked copy's, as
     /// they were found: it holds nothing before where it is read from).
     fn first_bytes(&self) -> Vec<u8> {
         match self.packed_at {
             Some(_) => self.head.clone(),
-            None => self.read_head(HEAD).unwrap_or_default(),
+            None => self.known_head(),
         }
     }
 
@@ -464,7 +469,8 @@ fn rotated_after(
         if compressed {
             // An empty one has nothing to read.
             if let Some(h) = packed_head(&c, HEAD).filter(|h| !h.is_empty() && !same_head(h)) {
-                found.push((a, Next::Packed(h)));
+                let known = whole_lines(h.clone());
+                found.push((a, Next::Packed(if known.is_empty() { h } else { known })));
             }
         } else if let Ok(o) = open_at(&c, 0)
             && !o.read_head(HEAD).is_ok_and(|h| same_head(&h))
@@ -603,7 +609,7 @@ impl Tailer {
                         // Empty at the checkpoint and written since: if it
                         // was copied and truncated meanwhile, the copies
                         // made since hold what it had.
-                        let now = cur.read_head(HEAD).unwrap_or_default();
+                        let now = cur.known_head();
                         t.queue_after(None, &now, &[cur.inode]);
                         t.draining = t.next_after();
                     }
@@ -648,7 +654,7 @@ impl Tailer {
                                 path.display()
                             ));
                         }
-                        let now = t.main.as_ref().and_then(|m| m.read_head(HEAD).ok());
+                        let now = t.main.as_ref().map(Open::known_head);
                         let skip: Vec<u64> = t.main.iter().map(|c| c.inode).collect();
                         t.queue_after(None, &now.unwrap_or_default(), &skip);
                         t.draining = t.next_after();
@@ -747,7 +753,7 @@ impl Tailer {
             .as_ref()
             .filter(|m| !std::fs::metadata(&self.path).is_ok_and(|at| at.ino() == m.inode));
         let name = moved.and_then(|m| {
-            let now = m.read_head(HEAD).unwrap_or_default();
+            let now = m.known_head();
             rotation_of(&self.path, m.inode, &now)
         });
         let until = match (&name, moved.and_then(modified)) {
@@ -898,7 +904,7 @@ impl Tailer {
             Some(f) => {
                 // Still read for its writers: as far as that went.
                 let end = match &self.lingering {
-                    Some((l, _, _)) if l.inode == f.inode => l.pos,
+                    Some((l, _, _)) if (l.inode, &l.head) == (f.inode, &f.head) => l.pos,
                     _ => f.end,
                 };
                 (f.inode, end, self.generation())
@@ -1002,7 +1008,9 @@ impl Tailer {
                 // (still read for its writers), or by its first bytes;
                 // else (empty, and compressed or removed since) the files
                 // modified since are those.
-                let held = self.lingering.as_ref().is_some_and(|l| l.0.inode == inode);
+                // (An unpacked copy's inode is 0 and no file's.)
+                let held =
+                    inode != 0 && self.lingering.as_ref().is_some_and(|l| l.0.inode == inode);
                 let at = match !head.is_empty() || held {
                     true => rotation_of(&self.path, inode, &head),
                     false => None,
@@ -1043,7 +1051,7 @@ impl Tailer {
                 // Its own bytes now tell it from those copies, should it
                 // have been renamed and compressed since as well.
                 let inode = main.inode;
-                let now = main.read_head(HEAD).unwrap_or_default();
+                let now = main.known_head();
                 let since = self.in_place;
                 self.in_place = self.seen_empty;
                 self.queue_after(None, &now, &[inode]);
@@ -1121,7 +1129,7 @@ impl Tailer {
             // Renamed away: finish the old file (its last line may lack a
             // newline), then any rotated after it, then start the new one.
             let head = main.head.clone();
-            let now = main.read_head(HEAD).unwrap_or_default();
+            let now = main.known_head();
             let renamed = self.main.take();
             match rotation_of(&self.path, inode, &head) {
                 Some(p) => self.queue_after(Some(&p), &head, &[inode]),
@@ -1179,13 +1187,23 @@ fn begins_with(o: &Open, head: &[u8]) -> bool {
 fn note_head(o: &mut Open) {
     // An unpacked copy holds nothing before where it is read from: its
     // first bytes are the ones it was found by.
-    if o.packed_at.is_none()
-        && o.head.len() < HEAD
-        && let Ok(h) = o.read_head(HEAD)
-        && h.len() > o.head.len()
-    {
-        o.head = h;
+    if o.packed_at.is_none() && o.head.len() < HEAD {
+        let h = o.known_head();
+        if h.len() > o.head.len() {
+            o.head = h;
+        }
     }
+}
+
+/// First bytes that tell a file: [`HEAD`] of them, or whole lines (none
+/// when there are fewer). A line still being written is a prefix of
+/// other files' lines (`… line 20` of `… line 205`).
+fn whole_lines(mut h: Vec<u8>) -> Vec<u8> {
+    if h.len() < HEAD {
+        let end = memchr::memrchr(b'\n', &h).map_or(0, |i| i + 1);
+        h.truncate(end);
+    }
+    h
 }
 
 /// Reads lines of `o` from its position. Returns the lines read and whether
