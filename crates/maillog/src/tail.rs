@@ -586,7 +586,7 @@ impl Tailer {
         if let Some(r) = &resume
             && let Some((inode, resume_at)) = r.linger
             // The file the checkpoint names is read on from there instead.
-            && (inode, &r.linger_head) != (r.inode, &r.head)
+            && !same_file(inode, &r.linger_head, r.inode, &r.head)
             // Empty when last seen: its inode number may be another file's
             // now, and nothing else tells it.
             && !r.linger_head.is_empty()
@@ -904,7 +904,7 @@ impl Tailer {
             Some(f) => {
                 // Still read for its writers: as far as that went.
                 let end = match &self.lingering {
-                    Some((l, _, _)) if (l.inode, &l.head) == (f.inode, &f.head) => l.pos,
+                    Some((l, _, _)) if same_file(l.inode, &l.head, f.inode, &f.head) => l.pos,
                     _ => f.end,
                 };
                 (f.inode, end, self.generation())
@@ -1150,6 +1150,12 @@ fn same_start(h: &[u8], k: &[u8]) -> bool {
     !k.is_empty()
         && h.starts_with(k)
         && (k.len() == HEAD || h.len() == k.len() || k.ends_with(b"\n"))
+}
+
+/// Are two files named by inode and first bytes one? By inode, but for
+/// unpacked copies (inode 0), whose first bytes are fixed.
+fn same_file(a: u64, a_head: &[u8], b: u64, b_head: &[u8]) -> bool {
+    a == b && (a != 0 || a_head == b_head)
 }
 
 /// When the file was last modified.
