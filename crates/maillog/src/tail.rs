@@ -1027,7 +1027,7 @@ impl Tailer {
                 let r = open_at(&self.path, 0);
                 match self.opened(r) {
                     Some(o) => {
-                        self.in_place = modified(&o);
+                        self.in_place = self.in_place.max(modified(&o));
                         self.seen_empty = empty_since(&o);
                         self.finished = None;
                         self.main = Some(o);
@@ -1116,7 +1116,8 @@ impl Tailer {
                     self.path.display()
                 )),
                 Ok(meta) => {
-                    self.in_place = meta.modified().ok();
+                    // Not back before the rotated files read to their end.
+                    self.in_place = self.in_place.max(meta.modified().ok());
                     self.seen_empty = self.main.as_ref().and_then(empty_since);
                     polled.at_end = true;
                     return Ok(polled);
