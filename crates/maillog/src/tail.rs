@@ -1007,8 +1007,8 @@ impl Tailer {
                 // The last one is known by its inode while it is held open
                 // (still read for its writers), or by its first bytes;
                 // else (empty, and compressed or removed since) the files
-                // modified since are those.
-                // (An unpacked copy's inode is 0 and no file's.)
+                // modified since are those. An unpacked copy's inode is 0,
+                // no file's.
                 let held =
                     inode != 0 && self.lingering.as_ref().is_some_and(|l| l.0.inode == inode);
                 let at = match !head.is_empty() || held {
@@ -1049,18 +1049,15 @@ impl Tailer {
                 // copied and truncated meanwhile, the copies made since
                 // hold what it had.
                 // Its own bytes now tell it from those copies, should it
-                // have been renamed and compressed since as well.
+                // have been renamed and compressed since as well. Modified
+                // since it was seen empty, that is (for this search only).
                 let inode = main.inode;
                 let now = main.known_head();
-                let since = self.in_place;
-                self.in_place = self.seen_empty;
+                let since = std::mem::replace(&mut self.in_place, self.seen_empty);
                 self.queue_after(None, &now, &[inode]);
                 self.in_place = since;
                 self.seen_empty = changed;
-                if let Some(d) = self.next_after() {
-                    self.draining = Some(d);
-                    continue;
-                }
+                self.draining = self.next_after();
                 continue;
             }
             let (n, done) = if truncated {
