@@ -8,6 +8,11 @@
 //! What the tail hands out up to its last checkpoint must be every line
 //! written, each once. Deterministic per seed, so a failure names its
 //! seed and comes back the same.
+//!
+//! Left out, as limits of the tail rather than of the model: a writer
+//! adding to a renamed file that was empty when renamed (compressed while
+//! unlisted is down, nothing tells it from the others), and files deleted
+//! before they were read (logrotate's `rotate N` running out).
 
 use std::collections::HashSet;
 use std::io::Write;
