@@ -318,9 +318,8 @@ fn renamed_to(path: &Path, inode: u64, head: &[u8], at: u64) -> Option<(Open, Pa
 /// Where a file renamed away from `path` went: among its rotations by its
 /// inode, or (compressed at once) by its first bytes `head`.
 fn rotation_of(path: &Path, inode: u64, head: &[u8]) -> Option<PathBuf> {
-    rotated_candidates(path, false)
-        .into_iter()
-        .find(|p| open_at(p, 0).is_ok_and(|o| o.inode == inode && begins_with(&o, head)))
+    renamed_to(path, inode, head, 0)
+        .map(|(_, p)| p)
         .or_else(|| {
             if head.is_empty() {
                 return None;
@@ -896,21 +895,24 @@ impl Tailer {
             Some((d, _)) => Some(d),
             None => self.main.as_ref(),
         };
-        let (inode, pos) = current.map(|m| (m.inode, m.pos)).unwrap_or((0, 0));
         // None open (rotated away, the new file not there yet): the last
-        // one read, to its end, so that a restart knows where it was.
-        let last = self.last_read();
-        let (inode, pos, generation) = match last {
-            Some(f) => {
+        // one read, to its end, so that a restart knows where it was. A
+        // file empty when last seen has no first bytes (those written
+        // since may follow others that a copytruncate took away), and a
+        // restart looks for the files modified since.
+        let (inode, pos, head) = match (current, self.last_read()) {
+            (Some(m), _) => (m.inode, m.pos, m.head.clone()),
+            (None, Some(f)) => {
                 // Still read for its writers: as far as that went.
                 let end = match &self.lingering {
                     Some((l, _, _)) if same_file(l.inode, &l.head, f.inode, &f.head) => l.pos,
                     _ => f.end,
                 };
-                (f.inode, end, self.generation())
+                (f.inode, end, f.head.clone())
             }
-            None => (inode, pos, self.generation()),
+            (None, None) => (0, 0, Vec::new()),
         };
+        let generation = self.generation();
         let resume_at = match oldest_open.map(Position::unpack) {
             // A message still open from this file: start again at its first line.
             Some(p) if p.generation == generation => p.offset.min(pos),
@@ -918,13 +920,6 @@ impl Tailer {
             Some(_) => 0,
             None => pos,
         };
-        // Empty when last seen: no first bytes (those written since may
-        // follow others that a copytruncate took away), and a restart
-        // looks for the files modified since.
-        let head = current
-            .map(|m| m.head.clone())
-            .or_else(|| last.map(|f| f.head.clone()))
-            .unwrap_or_default();
         Resume {
             inode,
             read_to: pos,
